@@ -1,0 +1,48 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Hot elementwise kernels are Swift SIMD. At the default x86-64 target `addProduct` and friends
+// lower to scalar `fmaf` calls (10–100× slower), so the compute targets are built for AVX2+FMA.
+// `-target-cpu x86-64-v3` is rejected by this toolchain; `haswell` is the same feature set.
+#if arch(x86_64)
+let simdFlags: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-target-cpu", "haswell"])]
+#else
+let simdFlags: [SwiftSetting] = []
+#endif
+
+let package = Package(
+    name: "lpft",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "lpft", targets: ["lpft"]),
+        .library(name: "Compute", targets: ["Compute"]),
+        .library(name: "Transformer", targets: ["Transformer"]),
+        .library(name: "Training", targets: ["Training"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
+        ),
+        // libzmq's pkg-config file adds `-isystem /usr/include/mit-krb5`, which SwiftPM rejects
+        // with a warning on every build; zmq.h and libzmq.so are on the default paths anyway.
+        .systemLibrary(name: "CZeroMQ", providers: [.apt(["libzmq3-dev"])]),
+        .target(name: "Compute", dependencies: ["CBLAS"], swiftSettings: simdFlags),
+        .target(name: "Transformer", dependencies: ["Compute"], swiftSettings: simdFlags),
+        .target(name: "Training", dependencies: ["Transformer", "Compute"], swiftSettings: simdFlags),
+        .executableTarget(
+            name: "lpft",
+            dependencies: [
+                "Training", "Transformer", "Compute",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "ComputeTests", dependencies: ["Compute", "CZeroMQ"], swiftSettings: simdFlags),
+        .testTarget(name: "TransformerTests", dependencies: ["Transformer", "Training", "Compute"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,39 @@
+import CBLAS
+
+/// Thin, named wrappers over OpenBLAS. All matrices are row-major.
+public enum BLAS {
+    /// The number of threads OpenBLAS uses for one call.
+    public static var threads: Int {
+        get { Int(openblas_get_num_threads()) }
+        set { openblas_set_num_threads(Int32(max(1, newValue))) }
+    }
+
+    /// OpenBLAS's build and the kernel it picked for this CPU, e.g. "OpenBLAS 0.3.21 ... Haswell".
+    public static var configuration: String {
+        String(cString: openblas_get_config()) + " core=" + String(cString: openblas_get_corename())
+    }
+
+    /// C = alpha · op(A) · op(B) + beta · C, where op(A) is m×k and op(B) is k×n.
+    @inline(__always)
+    public static func gemm(
+        transposeA: Bool = false, transposeB: Bool = false,
+        m: Int, n: Int, k: Int,
+        alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+        b: UnsafePointer<Float>, ldb: Int,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        cblas_sgemm(
+            CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// Runs `body` with OpenBLAS limited to one thread, restoring the previous count after.
+    /// Used where the caller parallelises over independent small GEMMs itself (attention heads).
+    public static func withSingleThread<R>(_ body: () throws -> R) rethrows -> R {
+        let previous = threads
+        if previous == 1 { return try body() }
+        threads = 1
+        defer { threads = previous }
+        return try body()
+    }
+}

@@ -1,0 +1,18 @@
+import Dispatch
+
+/// Splits `0..<count` into at most `threads` contiguous chunks and runs them concurrently.
+///
+/// Each chunk is processed by exactly one thread and chunk boundaries depend only on
+/// `count` and `threads`, so work that writes disjoint outputs is deterministic.
+public func parallelChunks(_ count: Int, threads: Int, _ body: (Range<Int>) -> Void) {
+    let workers = max(1, min(threads, count))
+    if workers == 1 {
+        if count > 0 { body(0..<count) }
+        return
+    }
+    DispatchQueue.concurrentPerform(iterations: workers) { w in
+        let lower = count * w / workers
+        let upper = count * (w + 1) / workers
+        if lower < upper { body(lower..<upper) }
+    }
+}
