@@ -2,17 +2,18 @@ import Dispatch
 
 /// Splits `0..<count` into at most `threads` contiguous chunks and runs them concurrently.
 ///
+/// `body` gets the chunk's worker index (0..<threads, for per-thread scratch) and range.
 /// Each chunk is processed by exactly one thread and chunk boundaries depend only on
 /// `count` and `threads`, so work that writes disjoint outputs is deterministic.
-public func parallelChunks(_ count: Int, threads: Int, _ body: (Range<Int>) -> Void) {
+public func parallelChunks(_ count: Int, threads: Int, _ body: (_ worker: Int, _ range: Range<Int>) -> Void) {
     let workers = max(1, min(threads, count))
     if workers == 1 {
-        if count > 0 { body(0..<count) }
+        if count > 0 { body(0, 0..<count) }
         return
     }
     DispatchQueue.concurrentPerform(iterations: workers) { w in
         let lower = count * w / workers
         let upper = count * (w + 1) / workers
-        if lower < upper { body(lower..<upper) }
+        if lower < upper { body(w, lower..<upper) }
     }
 }

@@ -1,0 +1,329 @@
+import Compute
+
+/// A BERT encoder with a single linear head on the first token's final hidden state:
+/// f(x) = V·φ(x) + b, with no pooler and no tanh (the paper's classifier).
+///
+/// The model holds no weights: `forward` and `backward` take pointers into a flat parameter
+/// buffer laid out by `layout`, and a `BertWorkspace` that carries the activations from one
+/// to the other. Each op is a forward/backward pair from `Compute`; the passes below read
+/// top to bottom like the equations.
+public struct BertClassifier: Sendable {
+    public let config: BertConfig
+    public let layout: BertLayout
+    /// Threads for the attention block (parallel over batch × head) and sized scratch.
+    public let threads: Int
+
+    /// Dropout site ids, mixed into the step's random stream so every site draws independently.
+    enum DropoutSite {
+        static let embeddings: UInt64 = 0
+        static func attentionProbs(_ l: Int) -> UInt64 { UInt64(1 + 3 * l) }
+        static func attentionOutput(_ l: Int) -> UInt64 { UInt64(2 + 3 * l) }
+        static func feedForwardOutput(_ l: Int) -> UInt64 { UInt64(3 + 3 * l) }
+        static let head: UInt64 = 1 << 32
+    }
+
+    public init(config: BertConfig, threads: Int = 1) throws {
+        try config.validate()
+        self.config = config
+        layout = BertLayout(config)
+        self.threads = max(1, threads)
+    }
+
+    public var parameterCount: Int { layout.parameters.count }
+
+    public func makeWorkspace(maxBatchSize: Int, maxSequenceLength: Int) -> BertWorkspace {
+        BertWorkspace(config: config, maxBatchSize: maxBatchSize, maxSequenceLength: maxSequenceLength, threads: threads)
+    }
+
+    // MARK: - Forward
+
+    /// Runs the classifier on `batch`; the logits are left in `workspace.logits` and
+    /// the features φ(x) in `workspace.features`.
+    ///
+    /// - Parameter dropout: the step's random stream to train with dropout, or nil for eval mode.
+    public func forward(_ parameters: UnsafePointer<Float>, _ batch: TokenBatch, workspace ws: BertWorkspace, dropout: RandomStream? = nil) throws {
+        try encode(parameters, batch, workspace: ws, dropout: dropout)
+        var timer = SectionTimer()
+        let (b, h, c) = (batch.batchSize, config.hiddenSize, config.classCount)
+        ws.headInput.pointer.update(from: ws.features.pointer, count: b * h)
+        if let dropout, config.hiddenDropout > 0 {
+            Dropout.makeMask(ws.headMask.pointer, count: b * h, p: config.hiddenDropout, stream: dropout.derived(DropoutSite.head))
+            Dropout.apply(ws.headInput.pointer, mask: ws.headMask.pointer, count: b * h)
+        }
+        timer.charge(\.elementwise, to: &ws.profile)
+        Linear.forward(ws.headInput.pointer, weight: parameters + layout.head.weight.offset, bias: parameters + layout.head.bias.offset,
+                       ws.logits.pointer, rows: b, inFeatures: h, outFeatures: c)
+        timer.charge(\.linearGEMM, to: &ws.profile)
+    }
+
+    /// Runs the encoder only, leaving φ(x) in `workspace.features`.
+    public func encode(_ p: UnsafePointer<Float>, _ batch: TokenBatch, workspace ws: BertWorkspace, dropout: RandomStream? = nil) throws {
+        guard ws.fits(batch) else {
+            throw ModelError.invalidBatch("batch \(batch.batchSize)×\(batch.sequenceLength) exceeds the workspace's \(ws.maxBatchSize)×\(ws.maxSequenceLength)")
+        }
+        try batch.validate(for: config)
+        let (b, t, h) = (batch.batchSize, batch.sequenceLength, config.hiddenSize)
+        ws.batchSize = b
+        ws.sequenceLength = t
+        ws.training = dropout != nil
+        ws.inputIDs = batch.inputIDs
+        ws.tokenTypeIDs = batch.tokenTypeIDs
+        batch.attentionMask.withUnsafeBufferPointer { ws.keyMask.pointer.update(from: $0.baseAddress!, count: b * t) }
+
+        var timer = SectionTimer()
+        let e = layout.embeddings
+        for row in 0..<(b * t) {
+            Elementwise.sum(p + e.word.offset + Int(batch.inputIDs[row]) * h,
+                            p + e.position.offset + (row % t) * h,
+                            p + e.tokenType.offset + Int(batch.tokenTypeIDs[row]) * h,
+                            into: ws.embeddingSum.pointer + row * h, count: h)
+        }
+        LayerNorm.forward(ws.embeddingSum.pointer, gamma: p + e.normWeight.offset, beta: p + e.normBias.offset,
+                          ws.hidden[0].pointer, mean: ws.embeddingMean.pointer, rstd: ws.embeddingRstd.pointer,
+                          rows: b * t, width: h, eps: config.layerNormEps)
+        if let dropout, config.hiddenDropout > 0 {
+            Dropout.makeMask(ws.embeddingMask.pointer, count: b * t * h, p: config.hiddenDropout, stream: dropout.derived(DropoutSite.embeddings))
+            Dropout.apply(ws.hidden[0].pointer, mask: ws.embeddingMask.pointer, count: b * t * h)
+        }
+        timer.charge(\.elementwise, to: &ws.profile)
+
+        for l in 0..<config.layerCount {
+            layerForward(l, p, ws, dropout: dropout)
+        }
+        let last = ws.hidden[config.layerCount].pointer
+        for row in 0..<b {
+            (ws.features.pointer + row * h).update(from: last + row * t * h, count: h)
+        }
+    }
+
+    private func layerForward(_ l: Int, _ p: UnsafePointer<Float>, _ ws: BertWorkspace, dropout: RandomStream?) {
+        let w = layout.layers[l], cache = ws.layers[l]
+        let (n, h, inter) = (ws.batchSize * ws.sequenceLength, config.hiddenSize, config.intermediateSize)
+        let x = ws.hidden[l].pointer
+        var timer = SectionTimer()
+
+        Linear.forward(x, weight: p + w.qkvOffset, bias: p + w.qkvBiasOffset, cache.qkv.pointer, rows: n, inFeatures: h, outFeatures: 3 * h)
+        timer.charge(\.linearGEMM, to: &ws.profile)
+        attentionForward(cache, ws, dropout: dropout?.derived(DropoutSite.attentionProbs(l)))
+        timer.charge(\.attention, to: &ws.profile)
+        Linear.forward(cache.context.pointer, weight: p + w.attentionOutput.offset, bias: p + w.attentionOutputBias.offset,
+                       cache.residual1.pointer, rows: n, inFeatures: h, outFeatures: h)
+        timer.charge(\.linearGEMM, to: &ws.profile)
+        if let dropout, config.hiddenDropout > 0 {
+            Dropout.makeMask(cache.attentionOutputMask.pointer, count: n * h, p: config.hiddenDropout, stream: dropout.derived(DropoutSite.attentionOutput(l)))
+            Dropout.apply(cache.residual1.pointer, mask: cache.attentionOutputMask.pointer, count: n * h)
+        }
+        Elementwise.add(x, into: cache.residual1.pointer, count: n * h)
+        LayerNorm.forward(cache.residual1.pointer, gamma: p + w.attentionNormWeight.offset, beta: p + w.attentionNormBias.offset,
+                          cache.normed1.pointer, mean: cache.mean1.pointer, rstd: cache.rstd1.pointer, rows: n, width: h, eps: config.layerNormEps)
+        timer.charge(\.elementwise, to: &ws.profile)
+
+        Linear.forward(cache.normed1.pointer, weight: p + w.intermediate.offset, bias: p + w.intermediateBias.offset,
+                       cache.intermediate.pointer, rows: n, inFeatures: h, outFeatures: inter)
+        timer.charge(\.linearGEMM, to: &ws.profile)
+        GELU.forward(cache.intermediate.pointer, cache.activated.pointer, count: n * inter)
+        timer.charge(\.elementwise, to: &ws.profile)
+        Linear.forward(cache.activated.pointer, weight: p + w.output.offset, bias: p + w.outputBias.offset,
+                       cache.residual2.pointer, rows: n, inFeatures: inter, outFeatures: h)
+        timer.charge(\.linearGEMM, to: &ws.profile)
+        if let dropout, config.hiddenDropout > 0 {
+            Dropout.makeMask(cache.outputMask.pointer, count: n * h, p: config.hiddenDropout, stream: dropout.derived(DropoutSite.feedForwardOutput(l)))
+            Dropout.apply(cache.residual2.pointer, mask: cache.outputMask.pointer, count: n * h)
+        }
+        Elementwise.add(cache.normed1.pointer, into: cache.residual2.pointer, count: n * h)
+        LayerNorm.forward(cache.residual2.pointer, gamma: p + w.outputNormWeight.offset, beta: p + w.outputNormBias.offset,
+                          ws.hidden[l + 1].pointer, mean: cache.mean2.pointer, rstd: cache.rstd2.pointer, rows: n, width: h, eps: config.layerNormEps)
+        timer.charge(\.elementwise, to: &ws.profile)
+    }
+
+    /// Where one (batch row, head) block of the attention lives in the QKV and context buffers.
+    private struct HeadBlock {
+        let query, key, value: Int  // offsets into qkv, leading dimension 3h
+        let context: Int            // offset into context, leading dimension h
+        let scores: Int             // offset into probs, [t, t]
+        let batchRow: Int
+
+        init(_ index: Int, heads: Int, t: Int, h: Int, headSize: Int) {
+            batchRow = index / heads
+            let head = index % heads
+            query = batchRow * t * 3 * h + head * headSize
+            key = query + h
+            value = query + 2 * h
+            context = batchRow * t * h + head * headSize
+            scores = index * t * t
+        }
+    }
+
+    /// softmax(Q Kᵀ/√d + mask) V per (batch row, head), in parallel with BLAS single-threaded.
+    private func attentionForward(_ cache: BertWorkspace.LayerCache, _ ws: BertWorkspace, dropout: RandomStream?) {
+        let (t, h, heads, d) = (ws.sequenceLength, config.hiddenSize, config.headCount, config.headSize)
+        let scale = 1 / Float(d).squareRoot()
+        let p = config.attentionDropout
+        let (qkv, probs, probsMask, context) = (cache.qkv.pointer, cache.probs.pointer, cache.probsMask.pointer, cache.context.pointer)
+        let keyMask = ws.keyMask.pointer
+        BLAS.withSingleThread {
+            parallelChunks(ws.batchSize * heads, threads: threads) { worker, range in
+                let dropped = ws.attentionScratch.pointer + worker * 2 * t * t
+                for index in range {
+                    let blk = HeadBlock(index, heads: heads, t: t, h: h, headSize: d)
+                    let s = probs + blk.scores
+                    BLAS.gemm(transposeB: true, m: t, n: t, k: d, alpha: scale, a: qkv + blk.query, lda: 3 * h,
+                              b: qkv + blk.key, ldb: 3 * h, c: s, ldc: t)
+                    Softmax.forward(s, rows: t, cols: t, keyMask: keyMask + blk.batchRow * t)
+                    var weights = UnsafePointer(s)
+                    if let dropout, p > 0 {
+                        // Indexing the stream by the block's position keeps masks independent of chunking.
+                        let m = probsMask + blk.scores
+                        Dropout.makeMask(m, count: t * t, p: p, stream: dropout.derived(UInt64(index)))
+                        Elementwise.multiply(s, m, into: dropped, count: t * t)
+                        weights = UnsafePointer(dropped)
+                    }
+                    BLAS.gemm(m: t, n: d, k: t, a: weights, lda: t, b: qkv + blk.value, ldb: 3 * h, c: context + blk.context, ldc: h)
+                }
+            }
+        }
+    }
+
+    // MARK: - Backward
+
+    /// Back-propagates ∂loss/∂logits (`dLogits`, [batch, classes]) from the last forward pass,
+    /// adding every parameter's gradient into `gradients` (same layout as the parameters).
+    ///
+    /// - Parameter backbone: false to stop at the head (linear probing: the backbone is frozen).
+    public func backward(_ p: UnsafePointer<Float>, dLogits: UnsafePointer<Float>, gradients g: UnsafeMutablePointer<Float>,
+                         workspace ws: BertWorkspace, backbone: Bool = true) {
+        var timer = SectionTimer()
+        let (b, h, c) = (ws.batchSize, config.hiddenSize, config.classCount)
+        let head = layout.head
+        Linear.backward(dLogits, x: ws.headInput.pointer, weight: p + head.weight.offset,
+                        dx: backbone ? ws.featureGradient.pointer : nil,
+                        dWeight: g + head.weight.offset, dBias: g + head.bias.offset, rows: b, inFeatures: h, outFeatures: c)
+        timer.charge(\.linearGEMM, to: &ws.profile)
+        guard backbone else { return }
+        if ws.training, config.hiddenDropout > 0 {
+            Dropout.apply(ws.featureGradient.pointer, mask: ws.headMask.pointer, count: b * h)
+        }
+        timer.charge(\.elementwise, to: &ws.profile)
+        encoderBackward(p, dFeatures: ws.featureGradient.pointer, gradients: g, workspace: ws)
+    }
+
+    /// Back-propagates ∂/∂φ(x) (`dFeatures`, [batch, hidden]) through the encoder, adding the
+    /// backbone's gradients into `gradients`. One such pass per head row is one NTK VJP.
+    public func encoderBackward(_ p: UnsafePointer<Float>, dFeatures: UnsafePointer<Float>, gradients g: UnsafeMutablePointer<Float>,
+                                workspace ws: BertWorkspace) {
+        var timer = SectionTimer()
+        let (b, t, h) = (ws.batchSize, ws.sequenceLength, config.hiddenSize)
+        let n = b * t
+        // Only the first token of each row reaches the head.
+        let dHidden = ws.gradA.pointer
+        dHidden.update(repeating: 0, count: n * h)
+        for row in 0..<b {
+            (dHidden + row * t * h).update(from: dFeatures + row * h, count: h)
+        }
+        timer.charge(\.elementwise, to: &ws.profile)
+        for l in stride(from: config.layerCount - 1, through: 0, by: -1) {
+            layerBackward(l, p, g, ws)
+        }
+        timer = SectionTimer()
+        // Embeddings: dropout, LayerNorm, then scatter rows into the three tables.
+        let e = layout.embeddings
+        if ws.training, config.hiddenDropout > 0 {
+            Dropout.apply(dHidden, mask: ws.embeddingMask.pointer, count: n * h)
+        }
+        LayerNorm.backward(dHidden, ws.embeddingSum.pointer, mean: ws.embeddingMean.pointer, rstd: ws.embeddingRstd.pointer,
+                           gamma: p + e.normWeight.offset, dHidden, dGamma: g + e.normWeight.offset, dBeta: g + e.normBias.offset,
+                           rows: n, width: h)
+        for row in 0..<n {
+            let dRow = dHidden + row * h
+            Elementwise.add(dRow, into: g + e.word.offset + Int(ws.inputIDs[row]) * h, count: h)
+            Elementwise.add(dRow, into: g + e.position.offset + (row % t) * h, count: h)
+            Elementwise.add(dRow, into: g + e.tokenType.offset + Int(ws.tokenTypeIDs[row]) * h, count: h)
+        }
+        timer.charge(\.elementwise, to: &ws.profile)
+    }
+
+    /// Layer l backward. On entry gradA holds ∂/∂(layer output); on exit ∂/∂(layer input).
+    private func layerBackward(_ l: Int, _ p: UnsafePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ ws: BertWorkspace) {
+        let w = layout.layers[l], cache = ws.layers[l]
+        let (n, h, inter) = (ws.batchSize * ws.sequenceLength, config.hiddenSize, config.intermediateSize)
+        let dropout = ws.training && config.hiddenDropout > 0
+        let dA = ws.gradA.pointer, dB = ws.gradB.pointer
+        var timer = SectionTimer()
+
+        // Output LayerNorm: dA becomes ∂/∂residual2, which flows both to normed1 and through the FFN.
+        LayerNorm.backward(dA, cache.residual2.pointer, mean: cache.mean2.pointer, rstd: cache.rstd2.pointer,
+                           gamma: p + w.outputNormWeight.offset, dA,
+                           dGamma: g + w.outputNormWeight.offset, dBeta: g + w.outputNormBias.offset, rows: n, width: h)
+        var dFFN = UnsafePointer(dA)
+        if dropout {
+            Elementwise.multiply(dA, cache.outputMask.pointer, into: dB, count: n * h)
+            dFFN = UnsafePointer(dB)
+        }
+        timer.charge(\.elementwise, to: &ws.profile)
+        Linear.backward(dFFN, x: cache.activated.pointer, weight: p + w.output.offset, dx: ws.gradIntermediate.pointer,
+                        dWeight: g + w.output.offset, dBias: g + w.outputBias.offset, rows: n, inFeatures: inter, outFeatures: h)
+        timer.charge(\.linearGEMM, to: &ws.profile)
+        GELU.backward(ws.gradIntermediate.pointer, cache.intermediate.pointer, ws.gradIntermediate.pointer, count: n * inter)
+        timer.charge(\.elementwise, to: &ws.profile)
+        // dA already holds the residual path's share of ∂/∂normed1; the FFN's share is added to it.
+        Linear.backward(ws.gradIntermediate.pointer, x: cache.normed1.pointer, weight: p + w.intermediate.offset,
+                        dx: dA, accumulateInput: true, dWeight: g + w.intermediate.offset, dBias: g + w.intermediateBias.offset,
+                        rows: n, inFeatures: h, outFeatures: inter)
+        timer.charge(\.linearGEMM, to: &ws.profile)
+
+        // Attention LayerNorm: dA becomes ∂/∂residual1.
+        LayerNorm.backward(dA, cache.residual1.pointer, mean: cache.mean1.pointer, rstd: cache.rstd1.pointer,
+                           gamma: p + w.attentionNormWeight.offset, dA,
+                           dGamma: g + w.attentionNormWeight.offset, dBeta: g + w.attentionNormBias.offset, rows: n, width: h)
+        var dAttention = UnsafePointer(dA)
+        if dropout {
+            Elementwise.multiply(dA, cache.attentionOutputMask.pointer, into: dB, count: n * h)
+            dAttention = UnsafePointer(dB)
+        }
+        timer.charge(\.elementwise, to: &ws.profile)
+        Linear.backward(dAttention, x: cache.context.pointer, weight: p + w.attentionOutput.offset, dx: ws.gradContext.pointer,
+                        dWeight: g + w.attentionOutput.offset, dBias: g + w.attentionOutputBias.offset, rows: n, inFeatures: h, outFeatures: h)
+        timer.charge(\.linearGEMM, to: &ws.profile)
+        attentionBackward(cache, ws)
+        timer.charge(\.attention, to: &ws.profile)
+        Linear.backward(ws.gradQKV.pointer, x: ws.hidden[l].pointer, weight: p + w.qkvOffset, dx: dA, accumulateInput: true,
+                        dWeight: g + w.qkvOffset, dBias: g + w.qkvBiasOffset, rows: n, inFeatures: h, outFeatures: 3 * h)
+        timer.charge(\.linearGEMM, to: &ws.profile)
+    }
+
+    /// From ∂/∂context (gradContext) to ∂/∂(Q, K, V) (gradQKV), per (batch row, head).
+    private func attentionBackward(_ cache: BertWorkspace.LayerCache, _ ws: BertWorkspace) {
+        let (t, h, heads, d) = (ws.sequenceLength, config.hiddenSize, config.headCount, config.headSize)
+        let scale = 1 / Float(d).squareRoot()
+        let dropout = ws.training && config.attentionDropout > 0
+        let (qkv, probs, probsMask) = (cache.qkv.pointer, cache.probs.pointer, cache.probsMask.pointer)
+        let (dContext, dQKV) = (ws.gradContext.pointer, ws.gradQKV.pointer)
+        BLAS.withSingleThread {
+            parallelChunks(ws.batchSize * heads, threads: threads) { worker, range in
+                let dP = ws.attentionScratch.pointer + worker * 2 * t * t
+                let dropped = dP + t * t
+                for index in range {
+                    let blk = HeadBlock(index, heads: heads, t: t, h: h, headSize: d)
+                    let s = probs + blk.scores
+                    var weights = UnsafePointer(s)
+                    if dropout {
+                        Elementwise.multiply(s, probsMask + blk.scores, into: dropped, count: t * t)
+                        weights = UnsafePointer(dropped)
+                    }
+                    // dV = P'ᵀ · dC ; dP' = dC · Vᵀ
+                    BLAS.gemm(transposeA: true, m: t, n: d, k: t, a: weights, lda: t, b: dContext + blk.context, ldb: h,
+                              c: dQKV + blk.value, ldc: 3 * h)
+                    BLAS.gemm(transposeB: true, m: t, n: t, k: d, a: dContext + blk.context, lda: h, b: qkv + blk.value, ldb: 3 * h,
+                              c: dP, ldc: t)
+                    if dropout { Dropout.apply(dP, mask: probsMask + blk.scores, count: t * t) }
+                    Softmax.backward(s, dP, rows: t, cols: t)
+                    // dQ = scale · dS · K ; dK = scale · dSᵀ · Q
+                    BLAS.gemm(m: t, n: d, k: t, alpha: scale, a: dP, lda: t, b: qkv + blk.key, ldb: 3 * h,
+                              c: dQKV + blk.query, ldc: 3 * h)
+                    BLAS.gemm(transposeA: true, m: t, n: d, k: t, alpha: scale, a: dP, lda: t, b: qkv + blk.query, ldb: 3 * h,
+                              c: dQKV + blk.key, ldc: 3 * h)
+                }
+            }
+        }
+    }
+}

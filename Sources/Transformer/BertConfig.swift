@@ -1,0 +1,138 @@
+import Foundation
+
+/// The architecture of a BERT-family encoder, read from a Hugging Face `config.json`.
+public struct BertConfig: Equatable, Sendable {
+    public var vocabSize: Int
+    public var hiddenSize: Int
+    public var layerCount: Int
+    public var headCount: Int
+    public var intermediateSize: Int
+    public var maxPositions: Int
+    public var typeVocabSize: Int
+    public var layerNormEps: Float
+    public var hiddenDropout: Float
+    public var attentionDropout: Float
+    public var initializerRange: Float
+    /// Class names in label-id order; their count is the head's output size.
+    public var labels: [String]
+
+    public var classCount: Int { labels.count }
+    public var headSize: Int { hiddenSize / headCount }
+
+    public init(
+        vocabSize: Int, hiddenSize: Int, layerCount: Int, headCount: Int, intermediateSize: Int,
+        maxPositions: Int = 512, typeVocabSize: Int = 2, layerNormEps: Float = 1e-12,
+        hiddenDropout: Float = 0.1, attentionDropout: Float = 0.1, initializerRange: Float = 0.02,
+        labels: [String] = ["LABEL_0", "LABEL_1"]
+    ) {
+        self.vocabSize = vocabSize
+        self.hiddenSize = hiddenSize
+        self.layerCount = layerCount
+        self.headCount = headCount
+        self.intermediateSize = intermediateSize
+        self.maxPositions = maxPositions
+        self.typeVocabSize = typeVocabSize
+        self.layerNormEps = layerNormEps
+        self.hiddenDropout = hiddenDropout
+        self.attentionDropout = attentionDropout
+        self.initializerRange = initializerRange
+        self.labels = labels
+    }
+
+    /// all-MiniLM-L6-v2's shape (6 layers, hidden 384, 12 heads, FFN 1536, vocab 30,522).
+    public static func miniLM(labels: [String] = ["LABEL_0", "LABEL_1"]) -> BertConfig {
+        BertConfig(vocabSize: 30522, hiddenSize: 384, layerCount: 6, headCount: 12, intermediateSize: 1536, labels: labels)
+    }
+
+    /// A 2-layer, hidden-32 model for tests and demos.
+    public static func tiny(vocabSize: Int = 120, labels: [String] = ["LABEL_0", "LABEL_1", "LABEL_2"]) -> BertConfig {
+        BertConfig(vocabSize: vocabSize, hiddenSize: 32, layerCount: 2, headCount: 4, intermediateSize: 64, maxPositions: 128, labels: labels)
+    }
+
+    /// Checks that the numbers describe a model this encoder can run.
+    public func validate() throws {
+        func require(_ ok: Bool, _ reason: String) throws {
+            if !ok { throw ModelError.invalidConfig(reason) }
+        }
+        try require(vocabSize > 0 && hiddenSize > 0 && layerCount >= 0 && intermediateSize > 0, "sizes must be positive")
+        try require(headCount > 0 && hiddenSize % headCount == 0,
+                    "hidden_size \(hiddenSize) is not a multiple of num_attention_heads \(headCount)")
+        try require(maxPositions > 0 && typeVocabSize > 0, "max_position_embeddings and type_vocab_size must be positive")
+        try require(classCount >= 1, "the model needs at least one label")
+        try require((0..<1).contains(hiddenDropout) && (0..<1).contains(attentionDropout), "dropout probabilities must be in [0, 1)")
+    }
+}
+
+extension BertConfig {
+    /// Reads a Hugging Face `config.json`. Only `model_type` BERT-family encoders with
+    /// absolute positions and the exact-erf `gelu` are accepted; anything else is an error
+    /// that says which key is unsupported.
+    public init(contentsOf url: URL, labelsOverride: [String]? = nil) throws {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw ModelError.unreadable(url.path, error.localizedDescription)
+        }
+        guard let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw ModelError.invalidConfig("\(url.path) is not a JSON object")
+        }
+        func int(_ key: String, default value: Int? = nil) throws -> Int {
+            if let v = json[key] as? Int { return v }
+            if let v = value { return v }
+            throw ModelError.invalidConfig("\(url.path): missing integer \"\(key)\"")
+        }
+        func float(_ key: String, default value: Float) throws -> Float {
+            guard let raw = json[key] else { return value }
+            guard let v = raw as? Double else { throw ModelError.invalidConfig("\(url.path): \"\(key)\" is not a number") }
+            return Float(v)
+        }
+        let act = json["hidden_act"] as? String ?? "gelu"
+        guard act == "gelu" else {
+            throw ModelError.invalidConfig("\(url.path): hidden_act \"\(act)\" is not supported (only the exact erf \"gelu\")")
+        }
+        let positions = json["position_embedding_type"] as? String ?? "absolute"
+        guard positions == "absolute" else {
+            throw ModelError.invalidConfig("\(url.path): position_embedding_type \"\(positions)\" is not supported (only \"absolute\")")
+        }
+        var labels: [String]
+        if let map = json["id2label"] as? [String: String], !map.isEmpty {
+            let pairs = try map.map { key, name -> (Int, String) in
+                guard let id = Int(key) else { throw ModelError.invalidConfig("\(url.path): id2label key \"\(key)\" is not an integer") }
+                return (id, name)
+            }.sorted { $0.0 < $1.0 }
+            guard pairs.map(\.0) == Array(0..<pairs.count) else {
+                throw ModelError.invalidConfig("\(url.path): id2label ids must be 0..<\(pairs.count)")
+            }
+            labels = pairs.map(\.1)
+        } else {
+            labels = (0..<(try int("num_labels", default: 2))).map { "LABEL_\($0)" }
+        }
+        if let labelsOverride { labels = labelsOverride }
+        self.init(
+            vocabSize: try int("vocab_size"), hiddenSize: try int("hidden_size"),
+            layerCount: try int("num_hidden_layers"), headCount: try int("num_attention_heads"),
+            intermediateSize: try int("intermediate_size"),
+            maxPositions: try int("max_position_embeddings", default: 512),
+            typeVocabSize: try int("type_vocab_size", default: 2),
+            layerNormEps: try float("layer_norm_eps", default: 1e-12),
+            hiddenDropout: try float("hidden_dropout_prob", default: 0.1),
+            attentionDropout: try float("attention_probs_dropout_prob", default: 0.1),
+            initializerRange: try float("initializer_range", default: 0.02),
+            labels: labels)
+        try validate()
+    }
+
+    /// The `config.json` a Hugging Face `BertForSequenceClassification` reads.
+    public func jsonObject() -> [String: Any] {
+        [
+            "model_type": "bert", "architectures": ["BertForSequenceClassification"],
+            "vocab_size": vocabSize, "hidden_size": hiddenSize, "num_hidden_layers": layerCount,
+            "num_attention_heads": headCount, "intermediate_size": intermediateSize,
+            "max_position_embeddings": maxPositions, "type_vocab_size": typeVocabSize,
+            "layer_norm_eps": Double(layerNormEps), "hidden_act": "gelu", "position_embedding_type": "absolute",
+            "hidden_dropout_prob": Double(hiddenDropout), "attention_probs_dropout_prob": Double(attentionDropout),
+            "initializer_range": Double(initializerRange),
+            "id2label": Dictionary(uniqueKeysWithValues: labels.enumerated().map { (String($0.offset), $0.element) }),
+            "label2id": Dictionary(uniqueKeysWithValues: labels.enumerated().map { ($0.element, $0.offset) }),
+        ]
+    }
+}

@@ -1,0 +1,68 @@
+/// The parameter views of a BERT encoder with a linear classification head, named as in
+/// Hugging Face's `BertForSequenceClassification`.
+///
+/// Storage order differs from Hugging Face's in one place, on purpose: each layer's query,
+/// key and value weights are adjacent (and so are their biases), so the three projections
+/// run as one [3h, h] GEMM.
+public struct BertLayout: Sendable {
+    public struct Embeddings: Sendable {
+        public let word, position, tokenType, normWeight, normBias: ParameterView
+    }
+
+    public struct Layer: Sendable {
+        /// Query, key, value weights as one [3h, h] block; `qkvBias` likewise [3h].
+        public let query, key, value, queryBias, keyBias, valueBias: ParameterView
+        public let attentionOutput, attentionOutputBias, attentionNormWeight, attentionNormBias: ParameterView
+        public let intermediate, intermediateBias, output, outputBias, outputNormWeight, outputNormBias: ParameterView
+        public var qkvOffset: Int { query.offset }
+        public var qkvBiasOffset: Int { queryBias.offset }
+    }
+
+    public struct Head: Sendable {
+        public let weight, bias: ParameterView
+    }
+
+    public let parameters: ParameterLayout
+    public let embeddings: Embeddings
+    public let layers: [Layer]
+    public let head: Head
+
+    /// Parameters of the backbone θ_φ (everything before the head) form one leading range.
+    public var backboneRange: Range<Int> { 0..<head.weight.offset }
+    /// The head V, b form one trailing range.
+    public var headRange: Range<Int> { head.weight.offset..<parameters.count }
+
+    public init(_ c: BertConfig) {
+        var p = ParameterLayout()
+        let h = c.hiddenSize
+        let e = "bert.embeddings."
+        embeddings = Embeddings(
+            word: p.append(e + "word_embeddings.weight", [c.vocabSize, h]),
+            position: p.append(e + "position_embeddings.weight", [c.maxPositions, h]),
+            tokenType: p.append(e + "token_type_embeddings.weight", [c.typeVocabSize, h]),
+            normWeight: p.append(e + "LayerNorm.weight", [h]),
+            normBias: p.append(e + "LayerNorm.bias", [h]))
+        layers = (0..<c.layerCount).map { l in
+            let n = "bert.encoder.layer.\(l)."
+            return Layer(
+                query: p.append(n + "attention.self.query.weight", [h, h]),
+                key: p.append(n + "attention.self.key.weight", [h, h]),
+                value: p.append(n + "attention.self.value.weight", [h, h]),
+                queryBias: p.append(n + "attention.self.query.bias", [h]),
+                keyBias: p.append(n + "attention.self.key.bias", [h]),
+                valueBias: p.append(n + "attention.self.value.bias", [h]),
+                attentionOutput: p.append(n + "attention.output.dense.weight", [h, h]),
+                attentionOutputBias: p.append(n + "attention.output.dense.bias", [h]),
+                attentionNormWeight: p.append(n + "attention.output.LayerNorm.weight", [h]),
+                attentionNormBias: p.append(n + "attention.output.LayerNorm.bias", [h]),
+                intermediate: p.append(n + "intermediate.dense.weight", [c.intermediateSize, h]),
+                intermediateBias: p.append(n + "intermediate.dense.bias", [c.intermediateSize]),
+                output: p.append(n + "output.dense.weight", [h, c.intermediateSize]),
+                outputBias: p.append(n + "output.dense.bias", [h]),
+                outputNormWeight: p.append(n + "output.LayerNorm.weight", [h]),
+                outputNormBias: p.append(n + "output.LayerNorm.bias", [h]))
+        }
+        head = Head(weight: p.append("classifier.weight", [c.classCount, h]), bias: p.append("classifier.bias", [c.classCount]))
+        parameters = p
+    }
+}

@@ -1,0 +1,97 @@
+import Compute
+
+/// Activations cached by the forward pass for the backward pass, and the backward pass's
+/// scratch, for batches up to `capacity` (batch size × sequence length) tokens.
+///
+/// Allocated once and reused for every step; buffers are indexed with the current batch's
+/// shape, so any batch with no more tokens (and no longer sequences) than the capacity fits.
+public final class BertWorkspace {
+    /// One encoder layer's cache.
+    final class LayerCache {
+        let qkv, probs, probsMask, context, residual1, mean1, rstd1, attentionOutputMask: FloatBuffer
+        let normed1, intermediate, activated, outputMask, residual2, mean2, rstd2: FloatBuffer
+
+        init(_ c: BertConfig, tokens n: Int, batchSize: Int, sequenceLength: Int) {
+            let h = c.hiddenSize
+            qkv = FloatBuffer(count: n * 3 * h)
+            let scores = batchSize * c.headCount * sequenceLength * sequenceLength
+            probs = FloatBuffer(count: scores)
+            probsMask = FloatBuffer(count: scores)
+            context = FloatBuffer(count: n * h)
+            residual1 = FloatBuffer(count: n * h)
+            mean1 = FloatBuffer(count: n)
+            rstd1 = FloatBuffer(count: n)
+            attentionOutputMask = FloatBuffer(count: n * h)
+            normed1 = FloatBuffer(count: n * h)
+            intermediate = FloatBuffer(count: n * c.intermediateSize)
+            activated = FloatBuffer(count: n * c.intermediateSize)
+            outputMask = FloatBuffer(count: n * h)
+            residual2 = FloatBuffer(count: n * h)
+            mean2 = FloatBuffer(count: n)
+            rstd2 = FloatBuffer(count: n)
+        }
+    }
+
+    public let maxBatchSize: Int
+    public let maxSequenceLength: Int
+    /// The shape of the batch last run forward.
+    public internal(set) var batchSize = 0
+    public internal(set) var sequenceLength = 0
+    /// Whether the last forward pass ran with dropout.
+    public internal(set) var training = false
+
+    let embeddingSum, embeddingMean, embeddingRstd, embeddingMask: FloatBuffer
+    /// hidden[0] is the embedding output, hidden[l + 1] the output of layer l.
+    let hidden: [FloatBuffer]
+    let layers: [LayerCache]
+    let keyMask: FloatBuffer
+    var inputIDs: [Int32] = []
+    var tokenTypeIDs: [Int32] = []
+
+    /// φ(x): the final hidden state of the first token, [batch, hidden].
+    public let features: FloatBuffer
+    let headMask, headInput: FloatBuffer
+    /// The classifier's output, [batch, classes].
+    public let logits: FloatBuffer
+
+    // Backward scratch.
+    let gradA, gradB, gradQKV, gradContext, gradIntermediate: FloatBuffer
+    /// ∂loss/∂φ(x), [batch, hidden]; the input of the encoder's backward pass.
+    public let featureGradient: FloatBuffer
+    let attentionScratch: FloatBuffer
+    let attentionWorkers: Int
+
+    /// Time spent per kind of work since the last `resetProfile()`.
+    public var profile = StepProfile()
+
+    public init(config c: BertConfig, maxBatchSize: Int, maxSequenceLength: Int, threads: Int) {
+        self.maxBatchSize = maxBatchSize
+        self.maxSequenceLength = maxSequenceLength
+        let n = maxBatchSize * maxSequenceLength, h = c.hiddenSize
+        embeddingSum = FloatBuffer(count: n * h)
+        embeddingMean = FloatBuffer(count: n)
+        embeddingRstd = FloatBuffer(count: n)
+        embeddingMask = FloatBuffer(count: n * h)
+        hidden = (0...c.layerCount).map { _ in FloatBuffer(count: n * h) }
+        layers = (0..<c.layerCount).map { _ in LayerCache(c, tokens: n, batchSize: maxBatchSize, sequenceLength: maxSequenceLength) }
+        keyMask = FloatBuffer(count: n)
+        features = FloatBuffer(count: maxBatchSize * h)
+        headMask = FloatBuffer(count: maxBatchSize * h)
+        headInput = FloatBuffer(count: maxBatchSize * h)
+        logits = FloatBuffer(count: maxBatchSize * c.classCount)
+        gradA = FloatBuffer(count: n * h)
+        gradB = FloatBuffer(count: n * h)
+        gradQKV = FloatBuffer(count: n * 3 * h)
+        gradContext = FloatBuffer(count: n * h)
+        gradIntermediate = FloatBuffer(count: n * c.intermediateSize)
+        featureGradient = FloatBuffer(count: maxBatchSize * h)
+        attentionWorkers = max(1, threads)
+        attentionScratch = FloatBuffer(count: attentionWorkers * 2 * maxSequenceLength * maxSequenceLength)
+    }
+
+    public func resetProfile() { profile = StepProfile() }
+
+    func fits(_ batch: TokenBatch) -> Bool {
+        batch.batchSize <= maxBatchSize && batch.sequenceLength <= maxSequenceLength
+    }
+}

@@ -1,0 +1,74 @@
+import Compute
+import Foundation
+import Transformer
+import XCTest
+
+/// The tiny BERT against PyTorch: logits, loss, features and every parameter's gradient.
+final class ReferenceFixtureTests: XCTestCase {
+    struct Reference {
+        let loaded: Checkpoint.Loaded
+        let batch: TokenBatch
+        let labels: [Int]
+        let json: [String: Any]
+    }
+
+    func loadReference() throws -> Reference {
+        let json = try Fixtures.json("tiny-bert-ntk.json")
+        let loaded = try Checkpoint.load(directory: try Fixtures.url("tiny-bert"), threads: 2)
+        let ids = try XCTUnwrap(json["input_ids"] as? [[Int]])
+        let batch = try TokenBatch(batchSize: ids.count, sequenceLength: ids[0].count,
+                                   inputIDs: flatInts(json["input_ids"]), tokenTypeIDs: flatInts(json["token_type_ids"]),
+                                   attentionMask: flatFloats(json["attention_mask"]))
+        let labels = try XCTUnwrap(json["labels"] as? [Int])
+        return Reference(loaded: loaded, batch: batch, labels: labels, json: json)
+    }
+
+    func testLogitsLossAndFeaturesMatchPyTorch() throws {
+        let ref = try loadReference()
+        XCTAssertTrue(ref.loaded.headLoaded, "the fixture carries classifier.weight/bias")
+        let model = ref.loaded.model
+        let ws = model.makeWorkspace(maxBatchSize: 8, maxSequenceLength: 16)
+        try model.forward(ref.loaded.parameters.pointer, ref.batch, workspace: ws)
+        let c = model.config.classCount, h = model.config.hiddenSize, b = ref.batch.batchSize
+        let logits = Array(ws.logits.buffer.prefix(b * c))
+        // float32 through 2 layers of width 32: relative error ~1e-6 expected; README bound 1e-4.
+        XCTAssertLessThan(relativeError(logits, flatFloats(ref.json["logits"])), 1e-4)
+        XCTAssertLessThan(relativeError(Array(ws.features.buffer.prefix(b * h)), flatFloats(ref.json["features"])), 1e-4)
+        let loss = logits.withUnsafeBufferPointer {
+            CrossEntropy.forwardBackward(logits: $0.baseAddress!, labels: ref.labels, classes: c, dLogits: nil)
+        }
+        let expected = try XCTUnwrap(ref.json["mean_cross_entropy"] as? Double)
+        XCTAssertEqual(Double(loss), expected, accuracy: expected * 1e-4)
+    }
+
+    func testEveryParameterGradientMatchesPyTorch() throws {
+        let ref = try loadReference()
+        let model = ref.loaded.model
+        let ws = model.makeWorkspace(maxBatchSize: 6, maxSequenceLength: 10)
+        let p = ref.loaded.parameters.pointer
+        try model.forward(p, ref.batch, workspace: ws)
+        let c = model.config.classCount
+        let dLogits = FloatBuffer(count: ref.batch.batchSize * c)
+        CrossEntropy.forwardBackward(logits: ws.logits.pointer, labels: ref.labels, classes: c, dLogits: dLogits.pointer)
+        let grads = FloatBuffer(count: model.parameterCount)
+        model.backward(p, dLogits: dLogits.pointer, gradients: grads.pointer, workspace: ws)
+
+        let expected = try XCTUnwrap(ref.json["loss_gradient"] as? [String: Any])
+        XCTAssertEqual(Set(expected.keys), Set(model.layout.parameters.views.map(\.name)), "one reference gradient per parameter")
+        let totalNorm = Elementwise.sumOfSquares(grads.pointer, count: grads.count).squareRoot()
+        for view in model.layout.parameters.views {
+            let ours = Array(grads.buffer[view.range])
+            let theirs = flatFloats(expected[view.name])
+            XCTAssertEqual(ours.count, theirs.count, view.name)
+            guard ours.count == theirs.count else { continue }
+            if view.name.hasSuffix("key.bias") {
+                // Analytically zero: softmax over keys is invariant to a shift shared by all keys,
+                // so both sides hold only rounding noise. Check it is noise-sized (float32 eps ≈ 1e-7).
+                let noise = Elementwise.sumOfSquares(ours, count: ours.count).squareRoot()
+                XCTAssertLessThan(noise, 1e-6 * totalNorm, view.name)
+                continue
+            }
+            XCTAssertLessThan(relativeError(ours, theirs), 1e-3, view.name)
+        }
+    }
+}
