@@ -1,8 +1,13 @@
 /// Small vector operations used between the GEMMs.
 public enum Elementwise {
     /// y[i] += x[i].
-    public static func add(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
-        forEachBlock(count) { i, lanes in store(load(y + i, lanes) + load(x + i, lanes), y + i, lanes) }
+    public static func add(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int, threads: Int = 1) {
+        parallelElements(count, threads: threads) { r in
+            forEachBlock(r.count) { j, lanes in
+                let i = r.lowerBound + j
+                store(load(y + i, lanes) + load(x + i, lanes), y + i, lanes)
+            }
+        }
     }
 
     /// out[i] = a[i] + b[i] + c[i].
@@ -10,9 +15,14 @@ public enum Elementwise {
         forEachBlock(count) { i, lanes in store(load(a + i, lanes) + load(b + i, lanes) + load(c + i, lanes), out + i, lanes) }
     }
 
-    /// out[i] = x[i] · m[i].
-    public static func multiply(_ x: UnsafePointer<Float>, _ m: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int) {
-        forEachBlock(count) { i, lanes in store(load(x + i, lanes) * load(m + i, lanes), out + i, lanes) }
+    /// out[i] = x[i] · m[i]. `out` may alias `x`.
+    public static func multiply(_ x: UnsafePointer<Float>, _ m: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int, threads: Int = 1) {
+        parallelElements(count, threads: threads) { r in
+            forEachBlock(r.count) { j, lanes in
+                let i = r.lowerBound + j
+                store(load(x + i, lanes) * load(m + i, lanes), out + i, lanes)
+            }
+        }
     }
 
     /// Σ x[i]², accumulated in Double so that norms over millions of parameters stay exact enough.

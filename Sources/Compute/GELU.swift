@@ -5,23 +5,26 @@ public enum GELU {
     private static let invSqrt2Pi: Float = 0.398_942_280_401_432_7
 
     /// out[i] = gelu(x[i]).
-    public static func forward(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: Int) {
-        forEachBlock(count) { i, lanes in
-            let v = load(x + i, lanes)
-            let y = 0.5 * v * (1 + VectorMath.erf(v * invSqrt2))
-            store(y, out + i, lanes)
+    public static func forward(_ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, count: Int, threads: Int = 1) {
+        parallelElements(count, threads: threads) { range in
+            forEachBlock(range.count) { j, lanes in
+                let i = range.lowerBound + j
+                let v = load(x + i, lanes)
+                store(0.5 * v * (1 + VectorMath.erf(v * invSqrt2)), out + i, lanes)
+            }
         }
     }
 
     /// dx[i] = dy[i] · gelu'(x[i]), with gelu'(x) = Φ(x) + x·φ(x). `dx` may alias `dy`.
-    public static func backward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, count: Int) {
-        forEachBlock(count) { i, lanes in
-            let v = load(x + i, lanes)
-            let g = load(dy + i, lanes)
-            let cdf = 0.5 * (1 + VectorMath.erf(v * invSqrt2))
-            let pdf = VectorMath.exp(-0.5 * v * v) * invSqrt2Pi
-            let d = g * (cdf + v * pdf)
-            store(d, dx + i, lanes)
+    public static func backward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, count: Int, threads: Int = 1) {
+        parallelElements(count, threads: threads) { range in
+            forEachBlock(range.count) { j, lanes in
+                let i = range.lowerBound + j
+                let v = load(x + i, lanes)
+                let cdf = 0.5 * (1 + VectorMath.erf(v * invSqrt2))
+                let pdf = VectorMath.exp(-0.5 * v * v) * invSqrt2Pi
+                store(load(dy + i, lanes) * (cdf + v * pdf), dx + i, lanes)
+            }
         }
     }
 }

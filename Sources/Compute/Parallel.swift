@@ -17,3 +17,14 @@ public func parallelChunks(_ count: Int, threads: Int, _ body: (_ worker: Int, _
         if lower < upper { body(w, lower..<upper) }
     }
 }
+
+/// Like `parallelChunks` over `count` elements, but stays on the calling thread when there
+/// are fewer than `grain` elements per thread (waking a thread costs ~10 µs), and keeps
+/// chunk boundaries on multiples of 8 so SIMD blocks never straddle two threads.
+public func parallelElements(_ count: Int, threads: Int, grain: Int = 16_384, _ body: (_ range: Range<Int>) -> Void) {
+    let workers = max(1, min(threads, count / grain))
+    let blocks = (count + 7) / 8
+    parallelChunks(blocks, threads: workers) { _, range in
+        body((range.lowerBound * 8)..<min(count, range.upperBound * 8))
+    }
+}

@@ -10,7 +10,7 @@ public enum Softmax {
             forEachBlock(cols) { i, lanes in
                 var v = load(row + i, lanes, fill: -.infinity)
                 if let keyMask { v.replace(with: -.infinity, where: load(keyMask + i, lanes) .== 0) }
-                maxV = pointwiseMax(maxV, v)
+                maxV = vmax(maxV, v)
             }
             let m = maxV.max()
             var sum = Vec8()

@@ -9,7 +9,7 @@ public enum VectorMath {
     /// e^x, lane-wise. Inputs below about −87.3 return the smallest normal (≈1e-38), not 0.
     @inline(__always)
     public static func exp(_ input: Vec8) -> Vec8 {
-        let x0 = input.clamped(lowerBound: Vec8(repeating: -87.3), upperBound: Vec8(repeating: 88.0))
+        let x0 = clamp(input, -87.3, 88.0)
         // n = round(x / ln 2) via the 1.5·2^23 trick, which also leaves n in the low mantissa bits.
         let magic = Vec8(repeating: 12_582_912)
         let shifted = x0 * 1.442_695_04 + magic
@@ -33,7 +33,7 @@ public enum VectorMath {
     /// erf(x), lane-wise; a rational approximation on [−4, 4] (erf(±4) = ±1 in float32).
     @inline(__always)
     public static func erf(_ input: Vec8) -> Vec8 {
-        let x = input.clamped(lowerBound: Vec8(repeating: -4), upperBound: Vec8(repeating: 4))
+        let x = clamp(input, -4, 4)
         let x2 = x * x
         var p = Vec8(repeating: -2.726_142_258_013_06e-10)
         p = p * x2 + 2.770_681_424_959_02e-08
@@ -50,6 +50,17 @@ public enum VectorMath {
         q = q * x2 - 1.426_473_905_141_89e-02
         return p / q
     }
+}
+
+/// Lane-wise max. The standard library's generic `pointwiseMax` and `clamped` were not
+/// inlined in release builds (they showed as separate calls in profiles); a compare and a
+/// blend are.
+@inline(__always)
+public func vmax(_ a: Vec8, _ b: Vec8) -> Vec8 { a.replacing(with: b, where: a .< b) }
+
+@inline(__always)
+func clamp(_ x: Vec8, _ lo: Float, _ hi: Float) -> Vec8 {
+    x.replacing(with: lo, where: x .< lo).replacing(with: hi, where: x .> hi)
 }
 
 /// Loads up to 8 floats, padding the rest of the lanes with `fill`.

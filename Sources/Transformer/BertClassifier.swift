@@ -42,22 +42,31 @@ public struct BertClassifier: Sendable {
     ///
     /// - Parameter dropout: the step's random stream to train with dropout, or nil for eval mode.
     public func forward(_ parameters: UnsafePointer<Float>, _ batch: TokenBatch, workspace ws: BertWorkspace, dropout: RandomStream? = nil) throws {
-        try encode(parameters, batch, workspace: ws, dropout: dropout)
+        try BLAS.withSingleThread { try forwardAll(parameters, batch, ws, dropout: dropout) }
+    }
+
+    /// Runs the encoder only, leaving φ(x) in `workspace.features`.
+    public func encode(_ parameters: UnsafePointer<Float>, _ batch: TokenBatch, workspace ws: BertWorkspace, dropout: RandomStream? = nil) throws {
+        try BLAS.withSingleThread { try encodeAll(parameters, batch, ws, dropout: dropout) }
+    }
+
+    // OpenBLAS stays single-threaded inside the passes: `threads` parallelises them instead (see `Linear`).
+    private func forwardAll(_ parameters: UnsafePointer<Float>, _ batch: TokenBatch, _ ws: BertWorkspace, dropout: RandomStream?) throws {
+        try encodeAll(parameters, batch, ws, dropout: dropout)
         var timer = SectionTimer()
         let (b, h, c) = (batch.batchSize, config.hiddenSize, config.classCount)
         ws.headInput.pointer.update(from: ws.features.pointer, count: b * h)
         if let dropout, config.hiddenDropout > 0 {
-            Dropout.makeMask(ws.headMask.pointer, count: b * h, p: config.hiddenDropout, stream: dropout.derived(DropoutSite.head))
-            Dropout.apply(ws.headInput.pointer, mask: ws.headMask.pointer, count: b * h)
+            Dropout.makeMask(ws.headMask.pointer, count: b * h, p: config.hiddenDropout, stream: dropout.derived(DropoutSite.head), threads: threads)
+            Dropout.apply(ws.headInput.pointer, mask: ws.headMask.pointer, count: b * h, threads: threads)
         }
         timer.charge(\.elementwise, to: &ws.profile)
         Linear.forward(ws.headInput.pointer, weight: parameters + layout.head.weight.offset, bias: parameters + layout.head.bias.offset,
-                       ws.logits.pointer, rows: b, inFeatures: h, outFeatures: c)
+                       ws.logits.pointer, rows: b, inFeatures: h, outFeatures: c, threads: threads)
         timer.charge(\.linearGEMM, to: &ws.profile)
     }
 
-    /// Runs the encoder only, leaving φ(x) in `workspace.features`.
-    public func encode(_ p: UnsafePointer<Float>, _ batch: TokenBatch, workspace ws: BertWorkspace, dropout: RandomStream? = nil) throws {
+    private func encodeAll(_ p: UnsafePointer<Float>, _ batch: TokenBatch, _ ws: BertWorkspace, dropout: RandomStream?) throws {
         guard ws.fits(batch) else {
             throw ModelError.invalidBatch("batch \(batch.batchSize)×\(batch.sequenceLength) exceeds the workspace's \(ws.maxBatchSize)×\(ws.maxSequenceLength)")
         }
@@ -80,10 +89,10 @@ public struct BertClassifier: Sendable {
         }
         LayerNorm.forward(ws.embeddingSum.pointer, gamma: p + e.normWeight.offset, beta: p + e.normBias.offset,
                           ws.hidden[0].pointer, mean: ws.embeddingMean.pointer, rstd: ws.embeddingRstd.pointer,
-                          rows: b * t, width: h, eps: config.layerNormEps)
+                          rows: b * t, width: h, eps: config.layerNormEps, threads: threads)
         if let dropout, config.hiddenDropout > 0 {
-            Dropout.makeMask(ws.embeddingMask.pointer, count: b * t * h, p: config.hiddenDropout, stream: dropout.derived(DropoutSite.embeddings))
-            Dropout.apply(ws.hidden[0].pointer, mask: ws.embeddingMask.pointer, count: b * t * h)
+            Dropout.makeMask(ws.embeddingMask.pointer, count: b * t * h, p: config.hiddenDropout, stream: dropout.derived(DropoutSite.embeddings), threads: threads)
+            Dropout.apply(ws.hidden[0].pointer, mask: ws.embeddingMask.pointer, count: b * t * h, threads: threads)
         }
         timer.charge(\.elementwise, to: &ws.profile)
 
@@ -102,37 +111,37 @@ public struct BertClassifier: Sendable {
         let x = ws.hidden[l].pointer
         var timer = SectionTimer()
 
-        Linear.forward(x, weight: p + w.qkvOffset, bias: p + w.qkvBiasOffset, cache.qkv.pointer, rows: n, inFeatures: h, outFeatures: 3 * h)
+        Linear.forward(x, weight: p + w.qkvOffset, bias: p + w.qkvBiasOffset, cache.qkv.pointer, rows: n, inFeatures: h, outFeatures: 3 * h, threads: threads)
         timer.charge(\.linearGEMM, to: &ws.profile)
         attentionForward(cache, ws, dropout: dropout?.derived(DropoutSite.attentionProbs(l)))
         timer.charge(\.attention, to: &ws.profile)
         Linear.forward(cache.context.pointer, weight: p + w.attentionOutput.offset, bias: p + w.attentionOutputBias.offset,
-                       cache.residual1.pointer, rows: n, inFeatures: h, outFeatures: h)
+                       cache.residual1.pointer, rows: n, inFeatures: h, outFeatures: h, threads: threads)
         timer.charge(\.linearGEMM, to: &ws.profile)
         if let dropout, config.hiddenDropout > 0 {
-            Dropout.makeMask(cache.attentionOutputMask.pointer, count: n * h, p: config.hiddenDropout, stream: dropout.derived(DropoutSite.attentionOutput(l)))
-            Dropout.apply(cache.residual1.pointer, mask: cache.attentionOutputMask.pointer, count: n * h)
+            Dropout.makeMask(cache.attentionOutputMask.pointer, count: n * h, p: config.hiddenDropout, stream: dropout.derived(DropoutSite.attentionOutput(l)), threads: threads)
+            Dropout.apply(cache.residual1.pointer, mask: cache.attentionOutputMask.pointer, count: n * h, threads: threads)
         }
-        Elementwise.add(x, into: cache.residual1.pointer, count: n * h)
+        Elementwise.add(x, into: cache.residual1.pointer, count: n * h, threads: threads)
         LayerNorm.forward(cache.residual1.pointer, gamma: p + w.attentionNormWeight.offset, beta: p + w.attentionNormBias.offset,
-                          cache.normed1.pointer, mean: cache.mean1.pointer, rstd: cache.rstd1.pointer, rows: n, width: h, eps: config.layerNormEps)
+                          cache.normed1.pointer, mean: cache.mean1.pointer, rstd: cache.rstd1.pointer, rows: n, width: h, eps: config.layerNormEps, threads: threads)
         timer.charge(\.elementwise, to: &ws.profile)
 
         Linear.forward(cache.normed1.pointer, weight: p + w.intermediate.offset, bias: p + w.intermediateBias.offset,
-                       cache.intermediate.pointer, rows: n, inFeatures: h, outFeatures: inter)
+                       cache.intermediate.pointer, rows: n, inFeatures: h, outFeatures: inter, threads: threads)
         timer.charge(\.linearGEMM, to: &ws.profile)
-        GELU.forward(cache.intermediate.pointer, cache.activated.pointer, count: n * inter)
+        GELU.forward(cache.intermediate.pointer, cache.activated.pointer, count: n * inter, threads: threads)
         timer.charge(\.elementwise, to: &ws.profile)
         Linear.forward(cache.activated.pointer, weight: p + w.output.offset, bias: p + w.outputBias.offset,
-                       cache.residual2.pointer, rows: n, inFeatures: inter, outFeatures: h)
+                       cache.residual2.pointer, rows: n, inFeatures: inter, outFeatures: h, threads: threads)
         timer.charge(\.linearGEMM, to: &ws.profile)
         if let dropout, config.hiddenDropout > 0 {
-            Dropout.makeMask(cache.outputMask.pointer, count: n * h, p: config.hiddenDropout, stream: dropout.derived(DropoutSite.feedForwardOutput(l)))
-            Dropout.apply(cache.residual2.pointer, mask: cache.outputMask.pointer, count: n * h)
+            Dropout.makeMask(cache.outputMask.pointer, count: n * h, p: config.hiddenDropout, stream: dropout.derived(DropoutSite.feedForwardOutput(l)), threads: threads)
+            Dropout.apply(cache.residual2.pointer, mask: cache.outputMask.pointer, count: n * h, threads: threads)
         }
-        Elementwise.add(cache.normed1.pointer, into: cache.residual2.pointer, count: n * h)
+        Elementwise.add(cache.normed1.pointer, into: cache.residual2.pointer, count: n * h, threads: threads)
         LayerNorm.forward(cache.residual2.pointer, gamma: p + w.outputNormWeight.offset, beta: p + w.outputNormBias.offset,
-                          ws.hidden[l + 1].pointer, mean: cache.mean2.pointer, rstd: cache.rstd2.pointer, rows: n, width: h, eps: config.layerNormEps)
+                          ws.hidden[l + 1].pointer, mean: cache.mean2.pointer, rstd: cache.rstd2.pointer, rows: n, width: h, eps: config.layerNormEps, threads: threads)
         timer.charge(\.elementwise, to: &ws.profile)
     }
 
@@ -161,25 +170,23 @@ public struct BertClassifier: Sendable {
         let p = config.attentionDropout
         let (qkv, probs, probsMask, context) = (cache.qkv.pointer, cache.probs.pointer, cache.probsMask.pointer, cache.context.pointer)
         let keyMask = ws.keyMask.pointer
-        BLAS.withSingleThread {
-            parallelChunks(ws.batchSize * heads, threads: threads) { worker, range in
-                let dropped = ws.attentionScratch.pointer + worker * 2 * t * t
-                for index in range {
-                    let blk = HeadBlock(index, heads: heads, t: t, h: h, headSize: d)
-                    let s = probs + blk.scores
-                    BLAS.gemm(transposeB: true, m: t, n: t, k: d, alpha: scale, a: qkv + blk.query, lda: 3 * h,
-                              b: qkv + blk.key, ldb: 3 * h, c: s, ldc: t)
-                    Softmax.forward(s, rows: t, cols: t, keyMask: keyMask + blk.batchRow * t)
-                    var weights = UnsafePointer(s)
-                    if let dropout, p > 0 {
-                        // Indexing the stream by the block's position keeps masks independent of chunking.
-                        let m = probsMask + blk.scores
-                        Dropout.makeMask(m, count: t * t, p: p, stream: dropout.derived(UInt64(index)))
-                        Elementwise.multiply(s, m, into: dropped, count: t * t)
-                        weights = UnsafePointer(dropped)
-                    }
-                    BLAS.gemm(m: t, n: d, k: t, a: weights, lda: t, b: qkv + blk.value, ldb: 3 * h, c: context + blk.context, ldc: h)
+        parallelChunks(ws.batchSize * heads, threads: threads) { worker, range in
+            let dropped = ws.attentionScratch.pointer + worker * 2 * t * t
+            for index in range {
+                let blk = HeadBlock(index, heads: heads, t: t, h: h, headSize: d)
+                let s = probs + blk.scores
+                BLAS.gemm(transposeB: true, m: t, n: t, k: d, alpha: scale, a: qkv + blk.query, lda: 3 * h,
+                          b: qkv + blk.key, ldb: 3 * h, c: s, ldc: t)
+                Softmax.forward(s, rows: t, cols: t, keyMask: keyMask + blk.batchRow * t)
+                var weights = UnsafePointer(s)
+                if let dropout, p > 0 {
+                    // Indexing the stream by the block's position keeps masks independent of chunking.
+                    let m = probsMask + blk.scores
+                    Dropout.makeMask(m, count: t * t, p: p, stream: dropout.derived(UInt64(index)))
+                    Elementwise.multiply(s, m, into: dropped, count: t * t)
+                    weights = UnsafePointer(dropped)
                 }
+                BLAS.gemm(m: t, n: d, k: t, a: weights, lda: t, b: qkv + blk.value, ldb: 3 * h, c: context + blk.context, ldc: h)
             }
         }
     }
@@ -192,25 +199,35 @@ public struct BertClassifier: Sendable {
     /// - Parameter backbone: false to stop at the head (linear probing: the backbone is frozen).
     public func backward(_ p: UnsafePointer<Float>, dLogits: UnsafePointer<Float>, gradients g: UnsafeMutablePointer<Float>,
                          workspace ws: BertWorkspace, backbone: Bool = true) {
-        var timer = SectionTimer()
-        let (b, h, c) = (ws.batchSize, config.hiddenSize, config.classCount)
-        let head = layout.head
-        Linear.backward(dLogits, x: ws.headInput.pointer, weight: p + head.weight.offset,
-                        dx: backbone ? ws.featureGradient.pointer : nil,
-                        dWeight: g + head.weight.offset, dBias: g + head.bias.offset, rows: b, inFeatures: h, outFeatures: c)
-        timer.charge(\.linearGEMM, to: &ws.profile)
-        guard backbone else { return }
-        if ws.training, config.hiddenDropout > 0 {
-            Dropout.apply(ws.featureGradient.pointer, mask: ws.headMask.pointer, count: b * h)
-        }
-        timer.charge(\.elementwise, to: &ws.profile)
-        encoderBackward(p, dFeatures: ws.featureGradient.pointer, gradients: g, workspace: ws)
+        BLAS.withSingleThread { backwardAll(p, dLogits: dLogits, gradients: g, ws, backbone: backbone) }
     }
 
     /// Back-propagates ∂/∂φ(x) (`dFeatures`, [batch, hidden]) through the encoder, adding the
     /// backbone's gradients into `gradients`. One such pass per head row is one NTK VJP.
     public func encoderBackward(_ p: UnsafePointer<Float>, dFeatures: UnsafePointer<Float>, gradients g: UnsafeMutablePointer<Float>,
                                 workspace ws: BertWorkspace) {
+        BLAS.withSingleThread { encoderBackwardAll(p, dFeatures: dFeatures, gradients: g, ws) }
+    }
+
+    private func backwardAll(_ p: UnsafePointer<Float>, dLogits: UnsafePointer<Float>, gradients g: UnsafeMutablePointer<Float>,
+                             _ ws: BertWorkspace, backbone: Bool) {
+        var timer = SectionTimer()
+        let (b, h, c) = (ws.batchSize, config.hiddenSize, config.classCount)
+        let head = layout.head
+        Linear.backward(dLogits, x: ws.headInput.pointer, weight: p + head.weight.offset,
+                        dx: backbone ? ws.featureGradient.pointer : nil,
+                        dWeight: g + head.weight.offset, dBias: g + head.bias.offset, rows: b, inFeatures: h, outFeatures: c, threads: threads)
+        timer.charge(\.linearGEMM, to: &ws.profile)
+        guard backbone else { return }
+        if ws.training, config.hiddenDropout > 0 {
+            Dropout.apply(ws.featureGradient.pointer, mask: ws.headMask.pointer, count: b * h, threads: threads)
+        }
+        timer.charge(\.elementwise, to: &ws.profile)
+        encoderBackwardAll(p, dFeatures: ws.featureGradient.pointer, gradients: g, ws)
+    }
+
+    private func encoderBackwardAll(_ p: UnsafePointer<Float>, dFeatures: UnsafePointer<Float>, gradients g: UnsafeMutablePointer<Float>,
+                                    _ ws: BertWorkspace) {
         var timer = SectionTimer()
         let (b, t, h) = (ws.batchSize, ws.sequenceLength, config.hiddenSize)
         let n = b * t
@@ -228,11 +245,11 @@ public struct BertClassifier: Sendable {
         // Embeddings: dropout, LayerNorm, then scatter rows into the three tables.
         let e = layout.embeddings
         if ws.training, config.hiddenDropout > 0 {
-            Dropout.apply(dHidden, mask: ws.embeddingMask.pointer, count: n * h)
+            Dropout.apply(dHidden, mask: ws.embeddingMask.pointer, count: n * h, threads: threads)
         }
         LayerNorm.backward(dHidden, ws.embeddingSum.pointer, mean: ws.embeddingMean.pointer, rstd: ws.embeddingRstd.pointer,
                            gamma: p + e.normWeight.offset, dHidden, dGamma: g + e.normWeight.offset, dBeta: g + e.normBias.offset,
-                           rows: n, width: h)
+                           rows: n, width: h, threads: threads)
         for row in 0..<n {
             let dRow = dHidden + row * h
             Elementwise.add(dRow, into: g + e.word.offset + Int(ws.inputIDs[row]) * h, count: h)
@@ -253,41 +270,41 @@ public struct BertClassifier: Sendable {
         // Output LayerNorm: dA becomes ∂/∂residual2, which flows both to normed1 and through the FFN.
         LayerNorm.backward(dA, cache.residual2.pointer, mean: cache.mean2.pointer, rstd: cache.rstd2.pointer,
                            gamma: p + w.outputNormWeight.offset, dA,
-                           dGamma: g + w.outputNormWeight.offset, dBeta: g + w.outputNormBias.offset, rows: n, width: h)
+                           dGamma: g + w.outputNormWeight.offset, dBeta: g + w.outputNormBias.offset, rows: n, width: h, threads: threads)
         var dFFN = UnsafePointer(dA)
         if dropout {
-            Elementwise.multiply(dA, cache.outputMask.pointer, into: dB, count: n * h)
+            Elementwise.multiply(dA, cache.outputMask.pointer, into: dB, count: n * h, threads: threads)
             dFFN = UnsafePointer(dB)
         }
         timer.charge(\.elementwise, to: &ws.profile)
         Linear.backward(dFFN, x: cache.activated.pointer, weight: p + w.output.offset, dx: ws.gradIntermediate.pointer,
-                        dWeight: g + w.output.offset, dBias: g + w.outputBias.offset, rows: n, inFeatures: inter, outFeatures: h)
+                        dWeight: g + w.output.offset, dBias: g + w.outputBias.offset, rows: n, inFeatures: inter, outFeatures: h, threads: threads)
         timer.charge(\.linearGEMM, to: &ws.profile)
-        GELU.backward(ws.gradIntermediate.pointer, cache.intermediate.pointer, ws.gradIntermediate.pointer, count: n * inter)
+        GELU.backward(ws.gradIntermediate.pointer, cache.intermediate.pointer, ws.gradIntermediate.pointer, count: n * inter, threads: threads)
         timer.charge(\.elementwise, to: &ws.profile)
         // dA already holds the residual path's share of ∂/∂normed1; the FFN's share is added to it.
         Linear.backward(ws.gradIntermediate.pointer, x: cache.normed1.pointer, weight: p + w.intermediate.offset,
                         dx: dA, accumulateInput: true, dWeight: g + w.intermediate.offset, dBias: g + w.intermediateBias.offset,
-                        rows: n, inFeatures: h, outFeatures: inter)
+                        rows: n, inFeatures: h, outFeatures: inter, threads: threads)
         timer.charge(\.linearGEMM, to: &ws.profile)
 
         // Attention LayerNorm: dA becomes ∂/∂residual1.
         LayerNorm.backward(dA, cache.residual1.pointer, mean: cache.mean1.pointer, rstd: cache.rstd1.pointer,
                            gamma: p + w.attentionNormWeight.offset, dA,
-                           dGamma: g + w.attentionNormWeight.offset, dBeta: g + w.attentionNormBias.offset, rows: n, width: h)
+                           dGamma: g + w.attentionNormWeight.offset, dBeta: g + w.attentionNormBias.offset, rows: n, width: h, threads: threads)
         var dAttention = UnsafePointer(dA)
         if dropout {
-            Elementwise.multiply(dA, cache.attentionOutputMask.pointer, into: dB, count: n * h)
+            Elementwise.multiply(dA, cache.attentionOutputMask.pointer, into: dB, count: n * h, threads: threads)
             dAttention = UnsafePointer(dB)
         }
         timer.charge(\.elementwise, to: &ws.profile)
         Linear.backward(dAttention, x: cache.context.pointer, weight: p + w.attentionOutput.offset, dx: ws.gradContext.pointer,
-                        dWeight: g + w.attentionOutput.offset, dBias: g + w.attentionOutputBias.offset, rows: n, inFeatures: h, outFeatures: h)
+                        dWeight: g + w.attentionOutput.offset, dBias: g + w.attentionOutputBias.offset, rows: n, inFeatures: h, outFeatures: h, threads: threads)
         timer.charge(\.linearGEMM, to: &ws.profile)
         attentionBackward(cache, ws)
         timer.charge(\.attention, to: &ws.profile)
         Linear.backward(ws.gradQKV.pointer, x: ws.hidden[l].pointer, weight: p + w.qkvOffset, dx: dA, accumulateInput: true,
-                        dWeight: g + w.qkvOffset, dBias: g + w.qkvBiasOffset, rows: n, inFeatures: h, outFeatures: 3 * h)
+                        dWeight: g + w.qkvOffset, dBias: g + w.qkvBiasOffset, rows: n, inFeatures: h, outFeatures: 3 * h, threads: threads)
         timer.charge(\.linearGEMM, to: &ws.profile)
     }
 
@@ -298,31 +315,29 @@ public struct BertClassifier: Sendable {
         let dropout = ws.training && config.attentionDropout > 0
         let (qkv, probs, probsMask) = (cache.qkv.pointer, cache.probs.pointer, cache.probsMask.pointer)
         let (dContext, dQKV) = (ws.gradContext.pointer, ws.gradQKV.pointer)
-        BLAS.withSingleThread {
-            parallelChunks(ws.batchSize * heads, threads: threads) { worker, range in
-                let dP = ws.attentionScratch.pointer + worker * 2 * t * t
-                let dropped = dP + t * t
-                for index in range {
-                    let blk = HeadBlock(index, heads: heads, t: t, h: h, headSize: d)
-                    let s = probs + blk.scores
-                    var weights = UnsafePointer(s)
-                    if dropout {
-                        Elementwise.multiply(s, probsMask + blk.scores, into: dropped, count: t * t)
-                        weights = UnsafePointer(dropped)
-                    }
-                    // dV = P'ᵀ · dC ; dP' = dC · Vᵀ
-                    BLAS.gemm(transposeA: true, m: t, n: d, k: t, a: weights, lda: t, b: dContext + blk.context, ldb: h,
-                              c: dQKV + blk.value, ldc: 3 * h)
-                    BLAS.gemm(transposeB: true, m: t, n: t, k: d, a: dContext + blk.context, lda: h, b: qkv + blk.value, ldb: 3 * h,
-                              c: dP, ldc: t)
-                    if dropout { Dropout.apply(dP, mask: probsMask + blk.scores, count: t * t) }
-                    Softmax.backward(s, dP, rows: t, cols: t)
-                    // dQ = scale · dS · K ; dK = scale · dSᵀ · Q
-                    BLAS.gemm(m: t, n: d, k: t, alpha: scale, a: dP, lda: t, b: qkv + blk.key, ldb: 3 * h,
-                              c: dQKV + blk.query, ldc: 3 * h)
-                    BLAS.gemm(transposeA: true, m: t, n: d, k: t, alpha: scale, a: dP, lda: t, b: qkv + blk.query, ldb: 3 * h,
-                              c: dQKV + blk.key, ldc: 3 * h)
+        parallelChunks(ws.batchSize * heads, threads: threads) { worker, range in
+            let dP = ws.attentionScratch.pointer + worker * 2 * t * t
+            let dropped = dP + t * t
+            for index in range {
+                let blk = HeadBlock(index, heads: heads, t: t, h: h, headSize: d)
+                let s = probs + blk.scores
+                var weights = UnsafePointer(s)
+                if dropout {
+                    Elementwise.multiply(s, probsMask + blk.scores, into: dropped, count: t * t)
+                    weights = UnsafePointer(dropped)
                 }
+                // dV = P'ᵀ · dC ; dP' = dC · Vᵀ
+                BLAS.gemm(transposeA: true, m: t, n: d, k: t, a: weights, lda: t, b: dContext + blk.context, ldb: h,
+                          c: dQKV + blk.value, ldc: 3 * h)
+                BLAS.gemm(transposeB: true, m: t, n: t, k: d, a: dContext + blk.context, lda: h, b: qkv + blk.value, ldb: 3 * h,
+                          c: dP, ldc: t)
+                if dropout { Dropout.apply(dP, mask: probsMask + blk.scores, count: t * t) }
+                Softmax.backward(s, dP, rows: t, cols: t)
+                // dQ = scale · dS · K ; dK = scale · dSᵀ · Q
+                BLAS.gemm(m: t, n: d, k: t, alpha: scale, a: dP, lda: t, b: qkv + blk.key, ldb: 3 * h,
+                          c: dQKV + blk.query, ldc: 3 * h)
+                BLAS.gemm(transposeA: true, m: t, n: d, k: t, alpha: scale, a: dP, lda: t, b: qkv + blk.query, ldb: 3 * h,
+                          c: dQKV + blk.key, ldc: 3 * h)
             }
         }
     }

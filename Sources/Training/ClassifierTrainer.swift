@@ -1,0 +1,83 @@
+import Compute
+import Transformer
+
+/// A labelled, tokenised example.
+public struct LabeledSequence: Sendable, Equatable {
+    public var inputIDs: [Int32]
+    public var tokenTypeIDs: [Int32]
+    public var label: Int
+
+    public init(inputIDs: [Int32], tokenTypeIDs: [Int32]? = nil, label: Int) {
+        self.inputIDs = inputIDs
+        self.tokenTypeIDs = tokenTypeIDs ?? [Int32](repeating: 0, count: inputIDs.count)
+        self.label = label
+    }
+}
+
+/// Owns what one training run of a classifier needs: parameters, gradients, a workspace and
+/// the optimiser, and runs steps and evaluations on them.
+public final class ClassifierTrainer {
+    public let model: BertClassifier
+    public let parameters: FloatBuffer
+    public let gradients: FloatBuffer
+    public let workspace: BertWorkspace
+    public let optimizer: AdamW
+    /// Seeds the dropout streams: step k draws from `RandomStream(seed).derived(k)`.
+    public let seed: UInt64
+    /// Whether any backbone parameter is trainable; when not, backward stops at the head.
+    let trainsBackbone: Bool
+
+    public init(model: BertClassifier, parameters: FloatBuffer, maxBatchSize: Int, maxSequenceLength: Int,
+                trainable: [ParameterView]? = nil, hyperparameters: AdamW.Hyperparameters = .init(), seed: UInt64) {
+        self.model = model
+        self.parameters = parameters
+        self.seed = seed
+        gradients = FloatBuffer(count: model.parameterCount)
+        workspace = model.makeWorkspace(maxBatchSize: maxBatchSize, maxSequenceLength: maxSequenceLength)
+        let views = trainable ?? model.layout.parameters.views
+        optimizer = AdamW(views: views, parameterCount: model.parameterCount, hyperparameters: hyperparameters, threads: model.threads)
+        trainsBackbone = views.contains { model.layout.backboneRange.contains($0.offset) }
+    }
+
+    /// One forward (with dropout), backward and AdamW update. Returns the batch's mean loss.
+    @discardableResult
+    public func step(_ examples: ArraySlice<LabeledSequence>, learningRate: Float, clipNorm: Float? = 1) throws -> Float {
+        let batch = try TokenBatch(sequences: examples.map(\.inputIDs), tokenTypes: examples.map(\.tokenTypeIDs))
+        let labels = examples.map(\.label)
+        try model.forward(parameters.pointer, batch, workspace: workspace, dropout: RandomStream(seed: seed).derived(UInt64(optimizer.step)))
+        let dLogits = FloatBuffer(count: labels.count * model.config.classCount)
+        let loss = CrossEntropy.forwardBackward(logits: workspace.logits.pointer, labels: labels,
+                                                classes: model.config.classCount, dLogits: dLogits.pointer)
+        gradients.zero()
+        model.backward(parameters.pointer, dLogits: dLogits.pointer, gradients: gradients.pointer, workspace: workspace, backbone: trainsBackbone)
+        optimizer.update(parameters.pointer, gradients: gradients.pointer, learningRate: learningRate, clipNorm: clipNorm)
+        return loss
+    }
+
+    /// Eval-mode logits for `examples`, in batches of the workspace's size, row-major [n, classes].
+    public func logits(_ examples: [LabeledSequence]) throws -> [Float] {
+        let c = model.config.classCount
+        var out = [Float]()
+        out.reserveCapacity(examples.count * c)
+        for start in stride(from: 0, to: examples.count, by: workspace.maxBatchSize) {
+            let chunk = examples[start..<min(examples.count, start + workspace.maxBatchSize)]
+            let batch = try TokenBatch(sequences: chunk.map(\.inputIDs), tokenTypes: chunk.map(\.tokenTypeIDs))
+            try model.forward(parameters.pointer, batch, workspace: workspace)
+            out += UnsafeBufferPointer(start: workspace.logits.pointer, count: chunk.count * c)
+        }
+        return out
+    }
+
+    /// Fraction of `examples` whose arg-max logit is the label.
+    public func accuracy(_ examples: [LabeledSequence]) throws -> Double {
+        guard !examples.isEmpty else { return .nan }
+        let c = model.config.classCount
+        let z = try logits(examples)
+        var correct = 0
+        for (i, example) in examples.enumerated() {
+            let row = z[(i * c)..<((i + 1) * c)]
+            if row.indices.max(by: { row[$0] < row[$1] })! - i * c == example.label { correct += 1 }
+        }
+        return Double(correct) / Double(examples.count)
+    }
+}

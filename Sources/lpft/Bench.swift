@@ -1,0 +1,61 @@
+import Foundation
+import ArgumentParser
+import Compute
+import Training
+import Transformer
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure the speed of the core.",
+        subcommands: [TrainBench.self])
+}
+
+struct TrainBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Examples/second of a training step (forward, backward, AdamW) on random weights.",
+        discussion: """
+        Build with `swift build -c release` for meaningful numbers. Each row reports the median
+        of the timed steps and where the time went: `gemm%` is dense-layer GEMMs plus the
+        attention block, `linear%` the dense-layer GEMMs alone. Compare with
+        bench/torch_train.py, run in the same session on the same machine.
+        """)
+
+    @Option(help: "Comma-separated model shapes: minilm (all-MiniLM-L6-v2 sized), tiny.")
+    var models = "minilm,tiny"
+    @Option(help: "Comma-separated sequence lengths.") var lengths = "128,64"
+    @Option(help: "Comma-separated thread counts.") var threads = "1,2"
+    @Option(help: "Examples per step.") var batchSize = 16
+    @Option(help: "Timed steps per case.") var steps = 10
+    @Option(help: "Untimed warm-up steps per case.") var warmup = 2
+
+    func run() throws {
+        func ints(_ s: String, _ flag: String) throws -> [Int] {
+            try s.split(separator: ",").map {
+                guard let v = Int($0.trimmingCharacters(in: .whitespaces)), v > 0 else {
+                    throw ValidationError("\(flag): \"\($0)\" is not a positive integer")
+                }
+                return v
+            }
+        }
+        let shapes: [(String, BertConfig)] = try models.split(separator: ",").map {
+            switch $0.trimmingCharacters(in: .whitespaces) {
+            case "minilm": return ("minilm", .miniLM())
+            case "tiny": return ("tiny", .tiny())
+            default: throw ValidationError("--models: unknown shape \"\($0)\" (minilm, tiny)")
+            }
+        }
+        print("OpenBLAS: \(BLAS.configuration)")
+        print("model    batch  len  threads  ex/s     step_ms  gemm%  linear%")
+        for (name, config) in shapes {
+            for length in try ints(lengths, "--lengths") {
+                for t in try ints(threads, "--threads") {
+                    let c = TrainingBenchmark.Case(name: name, config: config, batchSize: batchSize, sequenceLength: length, threads: t)
+                    let r = try TrainingBenchmark().run(c, steps: steps, warmup: warmup)
+                    print(String(format: "%-8@ %5d %4d %8d  %7.1f %8.1f  %5.1f  %7.1f", name, batchSize, length, t,
+                                 r.examplesPerSecond, r.medianStep * 1000, 100 * r.gemmShare, 100 * r.linearGEMMShare))
+                }
+            }
+        }
+    }
+}

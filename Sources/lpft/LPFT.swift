@@ -1,0 +1,13 @@
+import ArgumentParser
+
+@main
+struct LPFT: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lpft",
+        abstract: "Linear probing then fine-tuning of BERT-family classifiers on the CPU, with NTK analysis.",
+        discussion: """
+        Reproduces "Understanding Linear Probing then Fine-tuning Language Models from NTK
+        Perspective" (Tomihari & Sato, NeurIPS 2024) at sweep scale.
+        """,
+        subcommands: [Demo.self, Bench.self])
+}
