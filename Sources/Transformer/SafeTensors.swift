@@ -12,8 +12,17 @@ import Darwin
 /// then the data. Every offset and size is checked against the file before any read.
 public final class SafeTensorsFile {
     public enum DType: String, Sendable {
-        case f32 = "F32", f16 = "F16", bf16 = "BF16"
-        var byteSize: Int { self == .f32 ? 4 : 2 }
+        case f64 = "F64", f32 = "F32", f16 = "F16", bf16 = "BF16"
+        case i64 = "I64", i32 = "I32", i16 = "I16", i8 = "I8", u8 = "U8", bool = "BOOL"
+
+        var byteSize: Int {
+            switch self {
+            case .f64, .i64: return 8
+            case .f32, .i32: return 4
+            case .f16, .bf16, .i16: return 2
+            case .i8, .u8, .bool: return 1
+            }
+        }
     }
 
     public struct TensorInfo: Sendable {
@@ -79,7 +88,7 @@ public final class SafeTensorsFile {
                   let offsets = entry["data_offsets"] as? [Int], offsets.count == 2
             else { throw fail("tensor \(name): entry needs dtype, shape and two data_offsets") }
             guard let dtype = DType(rawValue: dtypeName) else {
-                throw fail("tensor \(name): dtype \(dtypeName) is not supported (F32, F16, BF16)")
+                throw fail("tensor \(name): unknown dtype \(dtypeName)")
             }
             guard shape.allSatisfy({ $0 >= 0 }) else { throw fail("tensor \(name): negative dimension in \(shape)") }
             let (begin, end) = (offsets[0], offsets[1])
@@ -94,7 +103,8 @@ public final class SafeTensorsFile {
         }
     }
 
-    /// Copies tensor `name` into `destination` as float32, converting F16 and BF16.
+    /// Copies tensor `name` into `destination` as float32, converting F64, F16 and BF16.
+    /// Integer tensors (e.g. `position_ids` buffers) are listed but cannot be read as weights.
     public func read(_ name: String, into destination: UnsafeMutablePointer<Float>) throws {
         guard let info = tensors[name], let base else { throw fail("no tensor \(name)") }
         let source = UnsafeRawPointer(base) + dataStart + info.byteRange.lowerBound
@@ -111,6 +121,12 @@ public final class SafeTensorsFile {
                 let bits = UInt32(UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16
                 destination[i] = Float(bitPattern: bits)
             }
+        case .f64:
+            for i in 0..<count {
+                destination[i] = Float(Double(bitPattern: UInt64(littleEndian: source.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))))
+            }
+        case .i64, .i32, .i16, .i8, .u8, .bool:
+            throw fail("tensor \(name) has dtype \(info.dtype.rawValue); weights must be F32, F16, BF16 or F64")
         }
     }
 

@@ -75,8 +75,13 @@ final class CheckpointTests: XCTestCase {
         try writeRaw([("w", "F32", [5], [UInt8](repeating: 0, count: 16))], to: path)
         XCTAssertTrue(message().contains("tensor w: 16 bytes for shape [5]"), message())
 
-        try writeRaw([("w", "I64", [2], [UInt8](repeating: 0, count: 16))], to: path)
-        XCTAssertTrue(message().contains("dtype I64 is not supported"), message())
+        try writeRaw([("w", "Q4", [2], [UInt8](repeating: 0, count: 16))], to: path)
+        XCTAssertTrue(message().contains("unknown dtype Q4"), message())
+
+        try writeRaw([("ids", "I64", [2], [UInt8](repeating: 0, count: 16))], to: path)
+        let ints = try SafeTensorsFile(path: path.path)
+        XCTAssertEqual(ints.tensors["ids"]?.shape, [2], "integer buffers are listed")
+        XCTAssertThrowsError(try ints.floats("ids")) { XCTAssertTrue("\($0)".contains("has dtype I64; weights must be")) }
     }
 
     func testModelDirectoryRoundTripWithAndWithoutPrefixAndHead() throws {

@@ -1,0 +1,60 @@
+import Compute
+import Foundation
+import TextData
+import Transformer
+
+/// Text in, encoder features out: tokenises, batches, and runs a model in eval mode.
+public final class TextEmbedder {
+    public struct Embedding: Sendable {
+        public let ids: [Int32]
+        /// Final hidden state of [CLS]: the φ(x) the classifier head reads.
+        public let clsHidden: [Float]
+        /// Mean of the final hidden states over non-padding tokens.
+        public let meanPooled: [Float]
+    }
+
+    public let model: BertClassifier
+    public let parameters: FloatBuffer
+    public let tokenizer: WordPieceTokenizer
+    public let maxLength: Int
+    public let batchSize: Int
+    let workspace: BertWorkspace
+
+    public init(modelDirectory: URL, maxLength: Int = 128, batchSize: Int = 32, threads: Int = 1) throws {
+        let loaded = try Checkpoint.load(directory: modelDirectory, threads: threads)
+        model = loaded.model
+        parameters = loaded.parameters
+        tokenizer = try WordPieceTokenizer(modelDirectory: modelDirectory)
+        self.maxLength = min(maxLength, model.config.maxPositions)
+        self.batchSize = batchSize
+        workspace = model.makeWorkspace(maxBatchSize: batchSize, maxSequenceLength: self.maxLength)
+    }
+
+    /// Embeds texts, each batch padded to its longest member.
+    public func embed(_ texts: [String]) throws -> [Embedding] {
+        try embed(tokenized: texts.map { tokenizer.encode($0, maxLength: maxLength) })
+    }
+
+    /// Embeds already tokenised inputs (ids with special tokens, and token types).
+    public func embed(tokenized: [(ids: [Int32], tokenTypeIDs: [Int32])]) throws -> [Embedding] {
+        let h = model.config.hiddenSize
+        var out: [Embedding] = []
+        for start in stride(from: 0, to: tokenized.count, by: batchSize) {
+            let chunk = tokenized[start..<min(tokenized.count, start + batchSize)]
+            let batch = try TokenBatch(sequences: chunk.map(\.ids), tokenTypes: chunk.map(\.tokenTypeIDs), padID: tokenizer.vocabulary.paddingID)
+            try model.encode(parameters.pointer, batch, workspace: workspace)
+            let states = workspace.finalHiddenStates
+            let t = batch.sequenceLength
+            for (row, item) in chunk.enumerated() {
+                var mean = [Double](repeating: 0, count: h)
+                for position in 0..<item.ids.count {
+                    let base = (row * t + position) * h
+                    for j in 0..<h { mean[j] += Double(states[base + j]) }
+                }
+                out.append(Embedding(ids: item.ids, clsHidden: Array(states[(row * t * h)..<(row * t * h + h)]),
+                                     meanPooled: mean.map { Float($0 / Double(item.ids.count)) }))
+            }
+        }
+        return out
+    }
+}

