@@ -34,7 +34,7 @@ let package = Package(
         .systemLibrary(name: "CZeroMQ", providers: [.apt(["libzmq3-dev"])]),
         .target(name: "Compute", dependencies: ["CBLAS"], swiftSettings: simdFlags),
         .target(name: "Transformer", dependencies: ["Compute"], swiftSettings: simdFlags),
-        .target(name: "TextData"),
+        .target(name: "TextData", dependencies: ["Compute"]),
         .target(name: "Training", dependencies: ["Transformer", "TextData", "Compute"], swiftSettings: simdFlags),
         .executableTarget(
             name: "lpft",

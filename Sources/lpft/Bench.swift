@@ -1,4 +1,5 @@
 import Foundation
+import TextData
 import ArgumentParser
 import Compute
 import Training
@@ -7,7 +8,7 @@ import Transformer
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure the speed of the core.",
-        subcommands: [TrainBench.self])
+        subcommands: [TrainBench.self, TokenizeBench.self])
 }
 
 struct TrainBench: ParsableCommand {
@@ -57,5 +58,32 @@ struct TrainBench: ParsableCommand {
                 }
             }
         }
+    }
+}
+
+struct TokenizeBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tokenize",
+        abstract: "Texts/second of the WordPiece tokenizer on a shipped task's training texts.",
+        discussion: "Needs `lpft model fetch` and `lpft data fetch`. Build with -c release for meaningful numbers.")
+
+    @OptionGroup var model: ModelOption
+    @Option(help: "The fetched task whose training texts are tokenised.") var task = "rt-polarity"
+    @Option(help: "How many texts (cycled if the task has fewer).") var count = 10_000
+    @Option(help: "Timed repetitions; the median is reported.") var repeats = 5
+
+    func run() throws {
+        let tokenizer = try WordPieceTokenizer(modelDirectory: try model.directory())
+        let examples = try JSONLinesReader().read(try DataStore().task(task).split("train")).examples
+        let texts = (0..<count).map { examples[$0 % examples.count].text ?? "" }
+        var seconds: [Double] = []
+        var tokens = 0
+        for _ in 0..<repeats {
+            let start = DispatchTime.now().uptimeNanoseconds
+            tokens = texts.reduce(0) { $0 + tokenizer.encode($1, maxLength: 128).ids.count }
+            seconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
+        }
+        let median = seconds.sorted()[seconds.count / 2]
+        print(String(format: "%d texts (%d tokens) in %.3f s median of %d: %.0f texts/s", count, tokens, median, repeats, Double(count) / median))
     }
 }

