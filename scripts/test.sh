@@ -13,4 +13,17 @@ echo "== smoke: lpft --help, lpft demo (1 tiny epoch)"
 .build/debug/lpft --help >/dev/null
 .build/debug/lpft demo --epochs 1 --train-examples 64 --test-examples 32 --threads 2
 echo "== swift test"
-swift test --skip-build
+log=$(mktemp)
+set +e
+swift test --skip-build 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# XCTest's own summary is followed by Swift Testing's (which finds no tests of its kind);
+# end with one plain line that counts the XCTest cases.
+if summary=$(grep -E 'Executed [0-9]+ tests?, with [0-9]+ failures?' "$log" | tail -n 1); then
+    total=$(sed -E 's/.*Executed ([0-9]+) tests?.*/\1/' <<<"$summary")
+    failed=$(sed -E 's/.*with ([0-9]+) failures?.*/\1/' <<<"$summary")
+    echo "tests: $((total - failed)) passed, $failed failed"
+fi
+rm -f "$log"
+exit "$status"
