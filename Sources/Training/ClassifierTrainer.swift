@@ -24,8 +24,8 @@ public final class ClassifierTrainer {
     public let optimizer: AdamW
     /// Seeds the dropout streams: step k draws from `RandomStream(seed).derived(k)`.
     public let seed: UInt64
-    /// Whether any backbone parameter is trainable; when not, backward stops at the head.
-    let trainsBackbone: Bool
+    /// What the backward pass computes, from which views are trainable.
+    let scope: GradientScope
 
     public init(model: BertClassifier, parameters: FloatBuffer, maxBatchSize: Int, maxSequenceLength: Int,
                 trainable: [ParameterView]? = nil, hyperparameters: AdamW.Hyperparameters = .init(), seed: UInt64) {
@@ -36,7 +36,9 @@ public final class ClassifierTrainer {
         workspace = model.makeWorkspace(maxBatchSize: maxBatchSize, maxSequenceLength: maxSequenceLength)
         let views = trainable ?? model.layout.parameters.views
         optimizer = AdamW(views: views, parameterCount: model.parameterCount, hyperparameters: hyperparameters, threads: model.threads)
-        trainsBackbone = views.contains { model.layout.backboneRange.contains($0.offset) }
+        let layout = model.layout
+        scope = views.contains { layout.backboneRange.contains($0.offset) } ? .all
+            : views.contains { layout.loraRange.contains($0.offset) } ? .headAndLoRA : .head
     }
 
     /// One forward (with dropout), backward and AdamW update. Returns the batch's mean loss.
@@ -49,7 +51,7 @@ public final class ClassifierTrainer {
         let loss = CrossEntropy.forwardBackward(logits: workspace.logits.pointer, labels: labels,
                                                 classes: model.config.classCount, dLogits: dLogits.pointer)
         gradients.zero()
-        model.backward(parameters.pointer, dLogits: dLogits.pointer, gradients: gradients.pointer, workspace: workspace, backbone: trainsBackbone)
+        model.backward(parameters.pointer, dLogits: dLogits.pointer, gradients: gradients.pointer, workspace: workspace, scope: scope)
         optimizer.update(parameters.pointer, gradients: gradients.pointer, learningRate: learningRate, clipNorm: clipNorm)
         return loss
     }

@@ -22,17 +22,23 @@ public struct BertClassifier: Sendable {
         static let head: UInt64 = 1 << 32
     }
 
-    public init(config: BertConfig, threads: Int = 1) throws {
+    /// - Parameter lora: adapters to add (their parameters are stored after the head).
+    public init(config: BertConfig, lora: LoRAConfig? = nil, threads: Int = 1) throws {
         try config.validate()
+        if let lora {
+            guard lora.rank > 0, lora.alpha > 0, !lora.targets.isEmpty, Set(lora.targets).count == lora.targets.count else {
+                throw ModelError.invalidConfig("LoRA needs rank > 0, alpha > 0 and distinct targets, got \(lora)")
+            }
+        }
         self.config = config
-        layout = BertLayout(config)
+        layout = BertLayout(config, lora: lora)
         self.threads = max(1, threads)
     }
 
     public var parameterCount: Int { layout.parameters.count }
 
     public func makeWorkspace(maxBatchSize: Int, maxSequenceLength: Int) -> BertWorkspace {
-        BertWorkspace(config: config, maxBatchSize: maxBatchSize, maxSequenceLength: maxSequenceLength, threads: threads)
+        BertWorkspace(config: config, lora: layout.lora, maxBatchSize: maxBatchSize, maxSequenceLength: maxSequenceLength, threads: threads)
     }
 
     // MARK: - Forward
@@ -112,6 +118,7 @@ public struct BertClassifier: Sendable {
         var timer = SectionTimer()
 
         Linear.forward(x, weight: p + w.qkvOffset, bias: p + w.qkvBiasOffset, cache.qkv.pointer, rows: n, inFeatures: h, outFeatures: 3 * h, threads: threads)
+        loraForward(l, p, x, cache, rows: n)
         timer.charge(\.linearGEMM, to: &ws.profile)
         attentionForward(cache, ws, dropout: dropout?.derived(DropoutSite.attentionProbs(l)))
         timer.charge(\.attention, to: &ws.profile)
@@ -143,6 +150,45 @@ public struct BertClassifier: Sendable {
         LayerNorm.forward(cache.residual2.pointer, gamma: p + w.outputNormWeight.offset, beta: p + w.outputNormBias.offset,
                           ws.hidden[l + 1].pointer, mean: cache.mean2.pointer, rstd: cache.rstd2.pointer, rows: n, width: h, eps: config.layerNormEps, threads: threads)
         timer.charge(\.elementwise, to: &ws.profile)
+    }
+
+    /// Adds (α/r)·(x Aᵀ) Bᵀ to each adapted projection, keeping x Aᵀ for the backward pass.
+    private func loraForward(_ l: Int, _ p: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ cache: BertWorkspace.LayerCache, rows n: Int) {
+        guard let lora = layout.lora else { return }
+        let (h, r) = (config.hiddenSize, lora.rank)
+        for (k, adapter) in layout.adapters[l].enumerated() {
+            let xa = cache.loraHidden.pointer + k * n * r
+            Linear.forward(x, weight: p + adapter.a.offset, bias: nil, xa, rows: n, inFeatures: h, outFeatures: r, threads: threads)
+            let column = adapter.target.qkvColumn(hidden: h)
+            parallelChunks(n, threads: threads) { _, rows in
+                BLAS.gemm(transposeB: true, m: rows.count, n: h, k: r, alpha: lora.scale, a: xa + rows.lowerBound * r, lda: r,
+                          b: p + adapter.b.offset, ldb: r, beta: 1, c: cache.qkv.pointer + rows.lowerBound * 3 * h + column, ldc: 3 * h)
+            }
+        }
+    }
+
+    /// From ∂/∂(adapted projections) in gradQKV: the adapters' gradients, and their share of ∂/∂x added to gradA.
+    private func loraBackward(_ l: Int, _ p: UnsafePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ cache: BertWorkspace.LayerCache,
+                              _ ws: BertWorkspace, rows n: Int) {
+        guard let lora = layout.lora else { return }
+        let (h, r) = (config.hiddenSize, lora.rank)
+        let x = ws.hidden[l].pointer, dXA = ws.gradLoRA.pointer
+        for (k, adapter) in layout.adapters[l].enumerated() {
+            let xa = cache.loraHidden.pointer + k * n * r
+            let dOut = ws.gradQKV.pointer + adapter.target.qkvColumn(hidden: h)
+            // dB += s · dOutᵀ (x Aᵀ), split by rows of B; d(x Aᵀ) = s · dOut B, split by tokens.
+            parallelChunks(h, threads: threads) { _, o in
+                BLAS.gemm(transposeA: true, m: o.count, n: r, k: n, alpha: lora.scale, a: dOut + o.lowerBound, lda: 3 * h,
+                          b: xa, ldb: r, beta: 1, c: g + adapter.b.offset + o.lowerBound * r, ldc: r)
+            }
+            parallelChunks(n, threads: threads) { _, rows in
+                BLAS.gemm(m: rows.count, n: r, k: h, alpha: lora.scale, a: dOut + rows.lowerBound * 3 * h, lda: 3 * h,
+                          b: p + adapter.b.offset, ldb: r, c: dXA + rows.lowerBound * r, ldc: r)
+            }
+            // Through A: dA += d(xAᵀ)ᵀ x, dx += d(xAᵀ) A.
+            Linear.backward(dXA, x: x, weight: p + adapter.a.offset, dx: ws.gradA.pointer, accumulateInput: true,
+                            dWeight: g + adapter.a.offset, dBias: nil, rows: n, inFeatures: h, outFeatures: r, threads: threads)
+        }
     }
 
     /// Where one (batch row, head) block of the attention lives in the QKV and context buffers.
@@ -196,21 +242,22 @@ public struct BertClassifier: Sendable {
     /// Back-propagates ∂loss/∂logits (`dLogits`, [batch, classes]) from the last forward pass,
     /// adding every parameter's gradient into `gradients` (same layout as the parameters).
     ///
-    /// - Parameter backbone: false to stop at the head (linear probing: the backbone is frozen).
+    /// - Parameter scope: which parameters get gradients; frozen ones are skipped entirely.
     public func backward(_ p: UnsafePointer<Float>, dLogits: UnsafePointer<Float>, gradients g: UnsafeMutablePointer<Float>,
-                         workspace ws: BertWorkspace, backbone: Bool = true) {
-        BLAS.withSingleThread { backwardAll(p, dLogits: dLogits, gradients: g, ws, backbone: backbone) }
+                         workspace ws: BertWorkspace, scope: GradientScope = .all) {
+        BLAS.withSingleThread { backwardAll(p, dLogits: dLogits, gradients: g, ws, scope: scope) }
     }
 
     /// Back-propagates ∂/∂φ(x) (`dFeatures`, [batch, hidden]) through the encoder, adding the
     /// backbone's gradients into `gradients`. One such pass per head row is one NTK VJP.
     public func encoderBackward(_ p: UnsafePointer<Float>, dFeatures: UnsafePointer<Float>, gradients g: UnsafeMutablePointer<Float>,
-                                workspace ws: BertWorkspace) {
-        BLAS.withSingleThread { encoderBackwardAll(p, dFeatures: dFeatures, gradients: g, ws) }
+                                workspace ws: BertWorkspace, scope: GradientScope = .all) {
+        BLAS.withSingleThread { encoderBackwardAll(p, dFeatures: dFeatures, gradients: g, ws, frozen: scope != .all) }
     }
 
     private func backwardAll(_ p: UnsafePointer<Float>, dLogits: UnsafePointer<Float>, gradients g: UnsafeMutablePointer<Float>,
-                             _ ws: BertWorkspace, backbone: Bool) {
+                             _ ws: BertWorkspace, scope: GradientScope) {
+        let backbone = scope != .head
         var timer = SectionTimer()
         let (b, h, c) = (ws.batchSize, config.hiddenSize, config.classCount)
         let head = layout.head
@@ -223,11 +270,13 @@ public struct BertClassifier: Sendable {
             Dropout.apply(ws.featureGradient.pointer, mask: ws.headMask.pointer, count: b * h, threads: threads)
         }
         timer.charge(\.elementwise, to: &ws.profile)
-        encoderBackwardAll(p, dFeatures: ws.featureGradient.pointer, gradients: g, ws)
+        encoderBackwardAll(p, dFeatures: ws.featureGradient.pointer, gradients: g, ws, frozen: scope != .all)
     }
 
+    /// With `frozen`, the pre-trained weights get no gradients (only LoRA adapters do) and the
+    /// pass stops before the embeddings.
     private func encoderBackwardAll(_ p: UnsafePointer<Float>, dFeatures: UnsafePointer<Float>, gradients g: UnsafeMutablePointer<Float>,
-                                    _ ws: BertWorkspace) {
+                                    _ ws: BertWorkspace, frozen: Bool) {
         var timer = SectionTimer()
         let (b, t, h) = (ws.batchSize, ws.sequenceLength, config.hiddenSize)
         let n = b * t
@@ -239,8 +288,9 @@ public struct BertClassifier: Sendable {
         }
         timer.charge(\.elementwise, to: &ws.profile)
         for l in stride(from: config.layerCount - 1, through: 0, by: -1) {
-            layerBackward(l, p, g, ws)
+            layerBackward(l, p, g, ws, frozen: frozen)
         }
+        if frozen { return }
         timer = SectionTimer()
         // Embeddings: dropout, LayerNorm, then scatter rows into the three tables.
         let e = layout.embeddings
@@ -260,7 +310,9 @@ public struct BertClassifier: Sendable {
     }
 
     /// Layer l backward. On entry gradA holds ∂/∂(layer output); on exit ∂/∂(layer input).
-    private func layerBackward(_ l: Int, _ p: UnsafePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ ws: BertWorkspace) {
+    private func layerBackward(_ l: Int, _ p: UnsafePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ ws: BertWorkspace, frozen: Bool) {
+        // For frozen weights, nil gradient pointers make the kernels skip that work.
+        func grad(_ view: ParameterView) -> UnsafeMutablePointer<Float>? { frozen ? nil : g + view.offset }
         let w = layout.layers[l], cache = ws.layers[l]
         let (n, h, inter) = (ws.batchSize * ws.sequenceLength, config.hiddenSize, config.intermediateSize)
         let dropout = ws.training && config.hiddenDropout > 0
@@ -270,7 +322,7 @@ public struct BertClassifier: Sendable {
         // Output LayerNorm: dA becomes ∂/∂residual2, which flows both to normed1 and through the FFN.
         LayerNorm.backward(dA, cache.residual2.pointer, mean: cache.mean2.pointer, rstd: cache.rstd2.pointer,
                            gamma: p + w.outputNormWeight.offset, dA,
-                           dGamma: g + w.outputNormWeight.offset, dBeta: g + w.outputNormBias.offset, rows: n, width: h, threads: threads)
+                           dGamma: grad(w.outputNormWeight), dBeta: grad(w.outputNormBias), rows: n, width: h, threads: threads)
         var dFFN = UnsafePointer(dA)
         if dropout {
             Elementwise.multiply(dA, cache.outputMask.pointer, into: dB, count: n * h, threads: threads)
@@ -278,20 +330,20 @@ public struct BertClassifier: Sendable {
         }
         timer.charge(\.elementwise, to: &ws.profile)
         Linear.backward(dFFN, x: cache.activated.pointer, weight: p + w.output.offset, dx: ws.gradIntermediate.pointer,
-                        dWeight: g + w.output.offset, dBias: g + w.outputBias.offset, rows: n, inFeatures: inter, outFeatures: h, threads: threads)
+                        dWeight: grad(w.output), dBias: grad(w.outputBias), rows: n, inFeatures: inter, outFeatures: h, threads: threads)
         timer.charge(\.linearGEMM, to: &ws.profile)
         GELU.backward(ws.gradIntermediate.pointer, cache.intermediate.pointer, ws.gradIntermediate.pointer, count: n * inter, threads: threads)
         timer.charge(\.elementwise, to: &ws.profile)
         // dA already holds the residual path's share of ∂/∂normed1; the FFN's share is added to it.
         Linear.backward(ws.gradIntermediate.pointer, x: cache.normed1.pointer, weight: p + w.intermediate.offset,
-                        dx: dA, accumulateInput: true, dWeight: g + w.intermediate.offset, dBias: g + w.intermediateBias.offset,
+                        dx: dA, accumulateInput: true, dWeight: grad(w.intermediate), dBias: grad(w.intermediateBias),
                         rows: n, inFeatures: h, outFeatures: inter, threads: threads)
         timer.charge(\.linearGEMM, to: &ws.profile)
 
         // Attention LayerNorm: dA becomes ∂/∂residual1.
         LayerNorm.backward(dA, cache.residual1.pointer, mean: cache.mean1.pointer, rstd: cache.rstd1.pointer,
                            gamma: p + w.attentionNormWeight.offset, dA,
-                           dGamma: g + w.attentionNormWeight.offset, dBeta: g + w.attentionNormBias.offset, rows: n, width: h, threads: threads)
+                           dGamma: grad(w.attentionNormWeight), dBeta: grad(w.attentionNormBias), rows: n, width: h, threads: threads)
         var dAttention = UnsafePointer(dA)
         if dropout {
             Elementwise.multiply(dA, cache.attentionOutputMask.pointer, into: dB, count: n * h, threads: threads)
@@ -299,12 +351,13 @@ public struct BertClassifier: Sendable {
         }
         timer.charge(\.elementwise, to: &ws.profile)
         Linear.backward(dAttention, x: cache.context.pointer, weight: p + w.attentionOutput.offset, dx: ws.gradContext.pointer,
-                        dWeight: g + w.attentionOutput.offset, dBias: g + w.attentionOutputBias.offset, rows: n, inFeatures: h, outFeatures: h, threads: threads)
+                        dWeight: grad(w.attentionOutput), dBias: grad(w.attentionOutputBias), rows: n, inFeatures: h, outFeatures: h, threads: threads)
         timer.charge(\.linearGEMM, to: &ws.profile)
         attentionBackward(cache, ws)
         timer.charge(\.attention, to: &ws.profile)
         Linear.backward(ws.gradQKV.pointer, x: ws.hidden[l].pointer, weight: p + w.qkvOffset, dx: dA, accumulateInput: true,
-                        dWeight: g + w.qkvOffset, dBias: g + w.qkvBiasOffset, rows: n, inFeatures: h, outFeatures: 3 * h, threads: threads)
+                        dWeight: frozen ? nil : g + w.qkvOffset, dBias: frozen ? nil : g + w.qkvBiasOffset, rows: n, inFeatures: h, outFeatures: 3 * h, threads: threads)
+        loraBackward(l, p, g, cache, ws, rows: n)
         timer.charge(\.linearGEMM, to: &ws.profile)
     }
 

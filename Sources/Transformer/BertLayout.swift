@@ -22,17 +22,29 @@ public struct BertLayout: Sendable {
         public let weight, bias: ParameterView
     }
 
+    /// One LoRA adapter on a projection of one layer.
+    public struct Adapter: Sendable {
+        public let target: LoRAConfig.Target
+        /// A [rank, hidden] and B [hidden, rank].
+        public let a, b: ParameterView
+    }
+
     public let parameters: ParameterLayout
     public let embeddings: Embeddings
     public let layers: [Layer]
     public let head: Head
+    public let lora: LoRAConfig?
+    /// adapters[l] are layer l's LoRA adapters, in `lora.targets` order.
+    public let adapters: [[Adapter]]
 
-    /// Parameters of the backbone θ_φ (everything before the head) form one leading range.
+    /// The pre-trained backbone θ_φ (everything before the head) is one leading range.
     public var backboneRange: Range<Int> { 0..<head.weight.offset }
-    /// The head V, b form one trailing range.
-    public var headRange: Range<Int> { head.weight.offset..<parameters.count }
+    /// The head V, b.
+    public var headRange: Range<Int> { head.weight.offset..<(head.bias.offset + head.bias.count) }
+    /// The LoRA adapters, stored after the head (empty without LoRA).
+    public var loraRange: Range<Int> { headRange.upperBound..<parameters.count }
 
-    public init(_ c: BertConfig) {
+    public init(_ c: BertConfig, lora: LoRAConfig? = nil) {
         var p = ParameterLayout()
         let h = c.hiddenSize
         let e = "bert.embeddings."
@@ -63,6 +75,14 @@ public struct BertLayout: Sendable {
                 outputNormBias: p.append(n + "output.LayerNorm.bias", [h]))
         }
         head = Head(weight: p.append("classifier.weight", [c.classCount, h]), bias: p.append("classifier.bias", [c.classCount]))
+        // PEFT's names, so adapters can be exported to and compared with Hugging Face.
+        adapters = (0..<c.layerCount).map { l in
+            (lora?.targets ?? []).map { target in
+                let n = "bert.encoder.layer.\(l).attention.self.\(target.rawValue)."
+                return Adapter(target: target, a: p.append(n + "lora_A.weight", [lora!.rank, h]), b: p.append(n + "lora_B.weight", [h, lora!.rank]))
+            }
+        }
+        self.lora = lora
         parameters = p
     }
 }

@@ -10,8 +10,10 @@ public final class BertWorkspace {
     final class LayerCache {
         let qkv, probs, probsMask, context, residual1, mean1, rstd1, attentionOutputMask: FloatBuffer
         let normed1, intermediate, activated, outputMask, residual2, mean2, rstd2: FloatBuffer
+        /// x Aᵀ of each LoRA adapter, [adapter][tokens, rank].
+        let loraHidden: FloatBuffer
 
-        init(_ c: BertConfig, tokens n: Int, batchSize: Int, sequenceLength: Int) {
+        init(_ c: BertConfig, tokens n: Int, batchSize: Int, sequenceLength: Int, lora: LoRAConfig?) {
             let h = c.hiddenSize
             qkv = FloatBuffer(count: n * 3 * h)
             let scores = batchSize * c.headCount * sequenceLength * sequenceLength
@@ -29,6 +31,7 @@ public final class BertWorkspace {
             residual2 = FloatBuffer(count: n * h)
             mean2 = FloatBuffer(count: n)
             rstd2 = FloatBuffer(count: n)
+            loraHidden = FloatBuffer(count: n * (lora.map { $0.rank * $0.targets.count } ?? 0))
         }
     }
 
@@ -55,7 +58,7 @@ public final class BertWorkspace {
     public let logits: FloatBuffer
 
     // Backward scratch.
-    let gradA, gradB, gradQKV, gradContext, gradIntermediate: FloatBuffer
+    let gradA, gradB, gradQKV, gradContext, gradIntermediate, gradLoRA: FloatBuffer
     /// ∂loss/∂φ(x), [batch, hidden]; the input of the encoder's backward pass.
     public let featureGradient: FloatBuffer
     let attentionScratch: FloatBuffer
@@ -64,7 +67,7 @@ public final class BertWorkspace {
     /// Time spent per kind of work since the last `resetProfile()`.
     public var profile = StepProfile()
 
-    public init(config c: BertConfig, maxBatchSize: Int, maxSequenceLength: Int, threads: Int) {
+    public init(config c: BertConfig, lora: LoRAConfig? = nil, maxBatchSize: Int, maxSequenceLength: Int, threads: Int) {
         self.maxBatchSize = maxBatchSize
         self.maxSequenceLength = maxSequenceLength
         let n = maxBatchSize * maxSequenceLength, h = c.hiddenSize
@@ -73,7 +76,7 @@ public final class BertWorkspace {
         embeddingRstd = FloatBuffer(count: n)
         embeddingMask = FloatBuffer(count: n * h)
         hidden = (0...c.layerCount).map { _ in FloatBuffer(count: n * h) }
-        layers = (0..<c.layerCount).map { _ in LayerCache(c, tokens: n, batchSize: maxBatchSize, sequenceLength: maxSequenceLength) }
+        layers = (0..<c.layerCount).map { _ in LayerCache(c, tokens: n, batchSize: maxBatchSize, sequenceLength: maxSequenceLength, lora: lora) }
         keyMask = FloatBuffer(count: n)
         features = FloatBuffer(count: maxBatchSize * h)
         headMask = FloatBuffer(count: maxBatchSize * h)
@@ -84,6 +87,7 @@ public final class BertWorkspace {
         gradQKV = FloatBuffer(count: n * 3 * h)
         gradContext = FloatBuffer(count: n * h)
         gradIntermediate = FloatBuffer(count: n * c.intermediateSize)
+        gradLoRA = FloatBuffer(count: n * (lora?.rank ?? 0))
         featureGradient = FloatBuffer(count: maxBatchSize * h)
         attentionWorkers = max(1, threads)
         attentionScratch = FloatBuffer(count: attentionWorkers * 2 * maxSequenceLength * maxSequenceLength)

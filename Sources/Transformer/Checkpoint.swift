@@ -23,9 +23,10 @@ public enum Checkpoint {
     /// Tensors load with or without the `bert.` prefix. A missing head is initialised
     /// N(0, initializer_range²) with bias 0 from `seed`; `labels` overrides the config's
     /// labels (and so the head's size) when the head is to be trained afresh.
-    public static func load(directory: URL, labels: [String]? = nil, threads: Int = 1, seed: UInt64 = 0) throws -> Loaded {
+    /// With `lora`, the adapters are initialised afresh (A Kaiming-uniform, B = 0) from `seed`.
+    public static func load(directory: URL, labels: [String]? = nil, lora: LoRAConfig? = nil, threads: Int = 1, seed: UInt64 = 0) throws -> Loaded {
         let config = try BertConfig(contentsOf: directory.appendingPathComponent("config.json"), labelsOverride: labels)
-        let model = try BertClassifier(config: config, threads: threads)
+        let model = try BertClassifier(config: config, lora: lora, threads: threads)
         let weightsPath = directory.appendingPathComponent("model.safetensors").path
         guard FileManager.default.fileExists(atPath: weightsPath) else {
             throw ModelError.unreadable(weightsPath, "no such file (a model directory holds config.json and model.safetensors)")
@@ -34,7 +35,7 @@ public enum Checkpoint {
         let parameters = FloatBuffer(count: model.parameterCount)
         var used = Set<String>()
         var headLoaded = false
-        for view in model.layout.parameters.views {
+        for view in model.layout.parameters.views where !model.layout.loraRange.contains(view.offset) {
             let isHead = view.name.hasPrefix("classifier.")
             let candidates = view.name.hasPrefix("bert.") ? [view.name, String(view.name.dropFirst(5))] : [view.name]
             guard let name = candidates.first(where: { file.tensors[$0] != nil }), let info = file.tensors[name] else {
@@ -59,6 +60,7 @@ public enum Checkpoint {
         if !headLoaded {
             Initializer.initializeHead(model, parameters.pointer, seed: seed)
         }
+        Initializer.initializeLoRA(model, parameters.pointer, seed: seed)
         return Loaded(model: model, parameters: parameters, headLoaded: headLoaded)
     }
 
@@ -99,6 +101,19 @@ public enum Initializer {
         fillNormal(parameters + head.weight.offset, count: head.weight.count, std: model.config.initializerRange,
                    stream: RandomStream(seed: seed, stream: 0x4845_4144))  // "HEAD"
         (parameters + head.bias.offset).update(repeating: 0, count: head.bias.count)
+    }
+
+    /// LoRA as PEFT starts it: A Kaiming-uniform with a = √5, i.e. U(−1/√fan_in, 1/√fan_in),
+    /// and B = 0, so the adapted model starts equal to the pre-trained one.
+    public static func initializeLoRA(_ model: BertClassifier, _ parameters: UnsafeMutablePointer<Float>, seed: UInt64) {
+        for (l, adapters) in model.layout.adapters.enumerated() {
+            for (k, adapter) in adapters.enumerated() {
+                let bound = 1 / Float(adapter.a.shape[1]).squareRoot()
+                let stream = RandomStream(seed: seed, stream: 0x4C6F_5241_0000 + UInt64(l * 16 + k))  // "LoRA"
+                for i in 0..<adapter.a.count { parameters[adapter.a.offset + i] = bound * (2 * stream.uniform(at: UInt64(i)) - 1) }
+                (parameters + adapter.b.offset).update(repeating: 0, count: adapter.b.count)
+            }
+        }
     }
 
     static func fillNormal(_ p: UnsafeMutablePointer<Float>, count: Int, std: Float, stream: RandomStream) {

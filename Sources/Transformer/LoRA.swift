@@ -1,0 +1,40 @@
+/// Low-rank adapters (Hu et al., 2021) on attention projections: W x + (α/r)·B A x, with
+/// A ∈ R^{r×d_in} Kaiming-uniform (a = √5, as PEFT) and B ∈ R^{d_out×r} zero at the start.
+public struct LoRAConfig: Sendable, Equatable, Codable {
+    public enum Target: String, Sendable, Codable, CaseIterable {
+        case query, key, value
+
+        /// Column offset of this projection's output inside the fused [q | k | v] activations.
+        func qkvColumn(hidden: Int) -> Int {
+            switch self {
+            case .query: return 0
+            case .key: return hidden
+            case .value: return 2 * hidden
+            }
+        }
+    }
+
+    public var rank: Int
+    public var alpha: Float
+    public var targets: [Target]
+
+    /// α / r, the factor on B A x.
+    public var scale: Float { alpha / Float(rank) }
+
+    public init(rank: Int = 8, alpha: Float = 8, targets: [Target] = [.query, .value]) {
+        self.rank = rank
+        self.alpha = alpha
+        self.targets = targets
+    }
+}
+
+/// Which parameters a backward pass computes gradients for. Frozen parameters still pass
+/// gradients through to the layers below when something below is trained.
+public enum GradientScope: Sendable {
+    /// Every parameter (full fine-tuning).
+    case all
+    /// The head and the LoRA adapters; the rest of the backbone is frozen.
+    case headAndLoRA
+    /// The head only (linear probing): the backward pass stops at the features.
+    case head
+}
