@@ -22,6 +22,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         .systemLibrary(
@@ -35,7 +36,7 @@ let package = Package(
         .target(name: "Compute", dependencies: ["CBLAS"], swiftSettings: simdFlags),
         .target(name: "Transformer", dependencies: ["Compute"], swiftSettings: simdFlags),
         .target(name: "TextData", dependencies: ["Compute"]),
-        .target(name: "Training", dependencies: ["Transformer", "TextData", "Compute"], swiftSettings: simdFlags),
+        .target(name: "Training", dependencies: ["Transformer", "TextData", "Compute", "Yams"], swiftSettings: simdFlags),
         .executableTarget(
             name: "lpft",
             dependencies: [

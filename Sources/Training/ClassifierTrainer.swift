@@ -56,16 +56,34 @@ public final class ClassifierTrainer {
         return loss
     }
 
-    /// Eval-mode logits for `examples`, in batches of the workspace's size, row-major [n, classes].
+    /// Eval-mode logits for `examples`, row-major [n, classes].
     public func logits(_ examples: [LabeledSequence]) throws -> [Float] {
-        let c = model.config.classCount
-        var out = [Float]()
-        out.reserveCapacity(examples.count * c)
-        for start in stride(from: 0, to: examples.count, by: workspace.maxBatchSize) {
-            let chunk = examples[start..<min(examples.count, start + workspace.maxBatchSize)]
-            let batch = try TokenBatch(sequences: chunk.map(\.inputIDs), tokenTypes: chunk.map(\.tokenTypeIDs))
-            try model.forward(parameters.pointer, batch, workspace: workspace)
-            out += UnsafeBufferPointer(start: workspace.logits.pointer, count: chunk.count * c)
+        try evaluate(examples, width: model.config.classCount) { ws, _ in UnsafePointer(ws.logits.pointer) }
+    }
+
+    /// Eval-mode features φ(x) (final [CLS] hidden states) for `examples`, row-major [n, hidden].
+    public func features(_ examples: [LabeledSequence]) throws -> [Float] {
+        try evaluate(examples, width: model.config.hiddenSize, encoderOnly: true) { ws, _ in UnsafePointer(ws.features.pointer) }
+    }
+
+    /// Runs `examples` forward in eval mode in batches of similar length (sorting by length
+    /// keeps padding small) and gathers `width` outputs per example back into input order.
+    private func evaluate(_ examples: [LabeledSequence], width: Int, encoderOnly: Bool = false,
+                          _ output: (BertWorkspace, Int) -> UnsafePointer<Float>) throws -> [Float] {
+        var out = [Float](repeating: 0, count: examples.count * width)
+        let order = examples.indices.sorted { (examples[$0].inputIDs.count, $0) < (examples[$1].inputIDs.count, $1) }
+        for start in stride(from: 0, to: order.count, by: workspace.maxBatchSize) {
+            let rows = order[start..<min(order.count, start + workspace.maxBatchSize)]
+            let batch = try TokenBatch(sequences: rows.map { examples[$0].inputIDs }, tokenTypes: rows.map { examples[$0].tokenTypeIDs })
+            if encoderOnly {
+                try model.encode(parameters.pointer, batch, workspace: workspace)
+            } else {
+                try model.forward(parameters.pointer, batch, workspace: workspace)
+            }
+            let values = output(workspace, rows.count)
+            for (i, row) in rows.enumerated() {
+                for j in 0..<width { out[row * width + j] = values[i * width + j] }
+            }
         }
         return out
     }

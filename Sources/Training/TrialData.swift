@@ -1,0 +1,67 @@
+import Foundation
+import TextData
+import Transformer
+
+/// A trial's datasets, tokenised, with labels as indices into the model's label set.
+struct TrialData {
+    let labels: LabelSet
+    var train: [LabeledSequence]
+    let validation: [LabeledSequence]
+    let test: [LabeledSequence]
+    /// Test splits of the out-of-distribution tasks, by task name.
+    let ood: [(name: String, examples: [LabeledSequence])]
+
+    enum Split: String { case train, validation, test }
+
+    static func examples(of spec: TrialConfig.TaskSpec, split: Split, store: DataStore) throws -> [Example] {
+        if spec.isFetched {
+            return try JSONLinesReader().read(try store.task(spec.name).split(split.rawValue)).examples
+        }
+        let path: String? = switch split {
+        case .train: spec.train
+        case .validation: spec.validation
+        case .test: spec.test
+        }
+        guard let path else { throw TextDataError.invalidDataset("task \(spec.name): no \(split.rawValue) file given") }
+        let url = URL(fileURLWithPath: (path as NSString).expandingTildeInPath)
+        let file = try spec.format.reader(for: url, encoding: spec.encoding).read(url)
+        return file.examples
+    }
+
+    static func labelSet(of spec: TrialConfig.TaskSpec, train: [Example], store: DataStore) throws -> LabelSet {
+        if let names = spec.labels { return LabelSet(names) }
+        if spec.isFetched { return try store.task(spec.name).manifest.labels }
+        return LabelSet(of: train)
+    }
+
+    /// Reads, subsamples and tokenises everything the trial needs.
+    static func load(_ config: TrialConfig, tokenizer: WordPieceTokenizer, store: DataStore) throws -> TrialData {
+        let trainRaw = try examples(of: config.task, split: .train, store: store)
+        let labels = try labelSet(of: config.task, train: trainRaw, store: store)
+        func encode(_ examples: [Example]) throws -> [LabeledSequence] {
+            try examples.map { e in
+                guard let label = labels.index(of: e.label) else {
+                    throw TextDataError.invalidDataset("\(e.source): label \"\(e.label)\" is not one of the task's labels [\(labels.names.joined(separator: ", "))]")
+                }
+                if let ids = e.inputIDs {
+                    return LabeledSequence(inputIDs: Array(ids.prefix(config.maxLength)), tokenTypeIDs: e.tokenTypeIDs.map { Array($0.prefix(config.maxLength)) }, label: label)
+                }
+                let encoded = tokenizer.encode(e.text ?? "", pair: e.textPair, maxLength: config.maxLength)
+                return LabeledSequence(inputIDs: encoded.ids, tokenTypeIDs: encoded.tokenTypeIDs, label: label)
+            }
+        }
+        var train = trainRaw
+        if let n = config.trainExamples, n < train.count {
+            let order = LinearProbe.shuffled(train.count, RandomStreamFactory.subsample(config.seed))
+            train = order.prefix(n).sorted().map { train[$0] }
+        }
+        let ood = try config.ood.map { spec -> (String, [LabeledSequence]) in
+            let test = try examples(of: spec, split: .test, store: store)
+            try labels.requireSuperset(of: LabelSet(of: test), what: "OOD task \(spec.name)")
+            return (spec.name, try encode(test))
+        }
+        return TrialData(labels: labels, train: try encode(train),
+                         validation: try encode(try examples(of: config.task, split: .validation, store: store)),
+                         test: try encode(try examples(of: config.task, split: .test, store: store)), ood: ood)
+    }
+}

@@ -1,0 +1,57 @@
+import Compute
+import Foundation
+
+/// The version of lpft written into every result.
+public enum LPFTVersion {
+    public static let current = "0.1.0"
+}
+
+/// Writes a trial's directory: `config.json` (fully resolved), `metrics.jsonl` (one object per
+/// metric event, appended and flushed as they happen) and `result.json` (atomically, last).
+public final class TrialOutput {
+    public let directory: URL
+    private let metricsHandle: FileHandle
+
+    public init(directory: URL, config: TrialConfig) throws {
+        self.directory = directory
+        let fm = FileManager.default
+        try fm.createDirectory(at: directory, withIntermediateDirectories: true)
+        try Self.json(config.jsonObject()).write(to: directory.appendingPathComponent("config.json"), options: .atomic)
+        let metrics = directory.appendingPathComponent("metrics.jsonl")
+        guard fm.createFile(atPath: metrics.path, contents: nil) else {
+            throw ConfigError(file: metrics.path, path: "", reason: "cannot create the metrics file")
+        }
+        metricsHandle = try FileHandle(forWritingTo: metrics)
+    }
+
+    deinit { try? metricsHandle.close() }
+
+    /// Appends `{"epoch": …, "step": …, "<name>": value}`.
+    public func record(_ event: MetricEvent) {
+        var o: [String: Any] = [event.name: event.value]
+        o["epoch"] = event.epoch
+        o["step"] = event.step
+        if let line = try? Self.json(o) {
+            metricsHandle.write(line + Data("\n".utf8))
+        }
+    }
+
+    /// Writes `result.json`; `status` is "completed", "interrupted" or "failed".
+    public func finish(status: String, config: TrialConfig, result: TrialResult?, error: String? = nil) throws {
+        var o: [String: Any] = [
+            "status": status, "config": config.jsonObject(),
+            "versions": ["lpft": LPFTVersion.current, "openblas": BLAS.configuration],
+        ]
+        if let result {
+            o["metrics"] = result.metrics
+            o["best_epoch"] = result.bestEpoch
+            o["timings"] = result.timings
+        }
+        o["error"] = error
+        try Self.json(o, pretty: true).write(to: directory.appendingPathComponent("result.json"), options: .atomic)
+    }
+
+    static func json(_ object: Any, pretty: Bool = false) throws -> Data {
+        try JSONSerialization.data(withJSONObject: object, options: pretty ? [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes])
+    }
+}

@@ -1,0 +1,266 @@
+import Compute
+import Dispatch
+import Foundation
+import TextData
+import Transformer
+
+/// One value of a metric, as it streams out of a running trial.
+public struct MetricEvent: Sendable, Equatable {
+    public let name: String
+    public let value: Double
+    public let epoch: Int?
+    public let step: Int?
+
+    public init(name: String, value: Double, epoch: Int? = nil, step: Int? = nil) {
+        self.name = name
+        self.value = value
+        self.epoch = epoch
+        self.step = step
+    }
+}
+
+/// What a finished trial reports.
+public struct TrialResult: Sendable {
+    /// The final metrics, by name (the `test/…`, `ood/…`, `head/…`, `features/…` family).
+    public var metrics: [String: Double]
+    /// The FT epoch whose validation accuracy was best, whose parameters were evaluated.
+    public var bestEpoch: Int?
+    /// Wall-clock seconds per stage; not part of the trial's deterministic output.
+    public var timings: [String: Double]
+}
+
+/// Where a trial is and how far it has to go, for progress displays.
+public struct TrialProgress: Sendable {
+    public let stage: String
+    public let done: Int
+    public let total: Int
+}
+
+public enum TrialError: Error, CustomStringConvertible {
+    case interrupted(String)
+
+    public var description: String {
+        switch self {
+        case let .interrupted(stage): return "stopped on request during \(stage)"
+        }
+    }
+}
+
+enum RandomStreamFactory {
+    static func subsample(_ seed: UInt64) -> RandomStream { RandomStream(seed: seed, stream: 0x5355_4253) }  // "SUBS"
+    static func epochOrder(_ seed: UInt64) -> RandomStream { RandomStream(seed: seed, stream: 0x4F52_4452) }  // "ORDR"
+}
+
+/// Runs one trial: loads model and data, the LP stage, the FT stage, and evaluates.
+/// Metrics stream out through `onMetric` as they happen; `shouldStop` is polled between steps.
+public final class TrialRunner {
+    public let config: TrialConfig
+    public let home: LPFTHome
+    public var onMetric: (MetricEvent) -> Void = { _ in }
+    public var onProgress: (TrialProgress) -> Void = { _ in }
+    public var shouldStop: () -> Bool = { false }
+
+    private var metrics: [String: Double] = [:]
+    private var timings: [String: Double] = [:]
+
+    public init(config: TrialConfig, home: LPFTHome = LPFTHome()) {
+        self.config = config
+        self.home = home
+    }
+
+    private func emit(_ name: String, _ value: Double, epoch: Int? = nil, step: Int? = nil, final: Bool = true) {
+        if final { metrics[name] = value }
+        onMetric(MetricEvent(name: name, value: value, epoch: epoch, step: step))
+    }
+
+    private func timed<T>(_ stage: String, _ body: () throws -> T) rethrows -> T {
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer { timings[stage, default: 0] += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 }
+        return try body()
+    }
+
+    private func checkStop(_ stage: String) throws {
+        if shouldStop() { throw TrialError.interrupted(stage) }
+    }
+
+    public func run() throws -> TrialResult {
+        metrics = [:]
+        timings = [:]
+        let start = DispatchTime.now().uptimeNanoseconds
+        var bestEpoch: Int?
+        if config.method == .noop {
+            try runNoop()
+        } else {
+            bestEpoch = try runTraining()
+        }
+        timings["total"] = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        return TrialResult(metrics: metrics, bestEpoch: bestEpoch, timings: timings)
+    }
+
+    /// Sleeps `duration_ms` in small slices and emits plausible, seeded metrics: a stand-in
+    /// trial for exercising the orchestrator without tensors.
+    private func runNoop() throws {
+        let rng = RandomStream(seed: config.seed, stream: 0x4E4F_4F50)  // "NOOP"
+        let slices = max(1, config.durationMs / 10)
+        for i in 0..<slices {
+            try checkStop("noop")
+            usleep(useconds_t(config.durationMs * 1000 / slices))
+            onProgress(TrialProgress(stage: "noop", done: i + 1, total: slices))
+        }
+        for epoch in 1...3 {
+            emit("ft/loss", 0.7 / Double(epoch) + 0.05 * Double(rng.uniform(at: UInt64(epoch))), epoch: epoch, final: false)
+        }
+        emit("test/accuracy", 0.5 + 0.4 * Double(rng.uniform(at: 100)))
+        emit("test/ece", 0.2 * Double(rng.uniform(at: 101)))
+    }
+
+    private func runTraining() throws -> Int? {
+        let threads = config.threads > 0 ? config.threads : ProcessInfo.processInfo.activeProcessorCount
+        let modelDirectory = try ModelStore(home: home).resolve(config.model)
+        let tokenizer = try WordPieceTokenizer(modelDirectory: modelDirectory)
+        let data = try timed("data") { try TrialData.load(config, tokenizer: tokenizer, store: DataStore(home: home)) }
+        guard !data.train.isEmpty, !data.validation.isEmpty, !data.test.isEmpty else {
+            throw TextDataError.invalidDataset("task \(config.task.name): train, validation and test must all have examples")
+        }
+        let loaded = try Checkpoint.load(directory: modelDirectory, labels: data.labels.names,
+                                         lora: config.method.usesLoRA ? config.lora : nil, threads: threads, seed: config.seed)
+        let model = loaded.model
+        let params = loaded.parameters
+        // The head always starts fresh and seeded: FT from N(0, 0.02²), as the paper does.
+        Initializer.initializeHead(model, params.pointer, seed: config.seed)
+        let layout = model.layout
+        let longest = ([data.train, data.validation, data.test] + data.ood.map(\.examples)).flatMap { $0 }.map(\.inputIDs.count).max() ?? 2
+        let trainable: [ParameterView] = switch config.method {
+        case .lora, .lplora: [layout.head.weight, layout.head.bias] + layout.adapters.flatMap { $0.flatMap { [$0.a, $0.b] } }
+        default: layout.parameters.views
+        }
+        let trainer = ClassifierTrainer(model: model, parameters: params, maxBatchSize: max(config.ft.batchSize, 32), maxSequenceLength: longest,
+                                        trainable: trainable,
+                                        hyperparameters: .init(weightDecay: Float(config.ft.weightDecay)), seed: config.seed)
+        let h = model.config.hiddenSize, c = model.config.classCount
+        func head() -> LinearHead {
+            LinearHead(weight: Array(params.buffer[layout.head.weight.range]), bias: Array(params.buffer[layout.head.bias.range]), classes: c, width: h)
+        }
+        func setHead(_ v: LinearHead) {
+            for (i, x) in v.weight.enumerated() { params[layout.head.weight.offset + i] = x }
+            for (i, x) in v.bias.enumerated() { params[layout.head.bias.offset + i] = x }
+        }
+
+        let pretrainedTestFeatures = try timed("features") { try trainer.features(data.test) }
+        emit("head/norm_init", head().norm)
+
+        if config.method.probesFirst {
+            try timed("lp") {
+                onProgress(TrialProgress(stage: "lp features", done: 0, total: data.train.count))
+                let trainFeatures = try trainer.features(data.train)
+                let validationFeatures = try trainer.features(data.validation)
+                try checkStop("lp")
+                let labels = data.train.map(\.label)
+                switch config.lp.solver {
+                case .sgd:
+                    let options = LinearProbe.SGDOptions(epochs: config.lp.epochs, learningRate: Float(config.lp.lr), batchSize: config.lp.batchSize,
+                                                         dropout: model.config.hiddenDropout, seed: config.seed)
+                    let probe = LinearProbe.trainSGD(features: trainFeatures, labels: labels, from: head(), options: options) { epoch, loss, norm in
+                        emit("lp/loss", loss, epoch: epoch, final: false)
+                        emit("lp/head_norm", norm, epoch: epoch, final: false)
+                        onProgress(TrialProgress(stage: "lp", done: epoch, total: config.lp.epochs))
+                    }
+                    setHead(probe)
+                case .logistic:
+                    let fit = LinearProbe.fitLogistic(features: trainFeatures, labels: labels, classes: c, width: h, seed: config.seed)
+                    setHead(fit.head)
+                    emit("lp/inverse_regularization", fit.inverseRegularization)
+                    emit("lp/head_norm", fit.head.norm, final: false)
+                }
+                let validationLogits = head().logits(validationFeatures)
+                emit("lp/val_accuracy", Calibration(logits: validationLogits, labels: data.validation.map(\.label), classes: c).accuracy)
+                emit("head/norm_after_lp", head().norm)
+            }
+        }
+
+        var bestEpoch: Int?
+        if config.method.fineTunes {
+            if config.headScale != 1 {
+                var v = head()
+                v.weight = v.weight.map { $0 * Float(config.headScale) }
+                v.bias = v.bias.map { $0 * Float(config.headScale) }
+                setHead(v)
+            }
+            bestEpoch = try timed("ft") { try fineTune(trainer, data) }
+        }
+
+        try timed("evaluate") {
+            try evaluate(trainer, data, pretrainedTestFeatures: pretrainedTestFeatures)
+        }
+        emit("head/norm_final", head().norm)
+        return bestEpoch
+    }
+
+    /// AdamW over the trainable parameters, epoch by epoch; keeps the parameters of the epoch
+    /// with the best validation accuracy and leaves them in place at the end.
+    private func fineTune(_ trainer: ClassifierTrainer, _ data: TrialData) throws -> Int {
+        let f = config.ft
+        let steps = (data.train.count + f.batchSize - 1) / f.batchSize
+        let schedule = LinearSchedule(peak: Float(config.fineTuningRate), totalSteps: f.epochs * steps, warmupRatio: f.warmupRatio)
+        let best = FloatBuffer(count: trainer.parameters.count)
+        var (bestEpoch, bestAccuracy) = (0, -1.0)
+        for epoch in 1...f.epochs {
+            let order = LinearProbe.shuffled(data.train.count, RandomStreamFactory.epochOrder(config.seed).derived(UInt64(epoch)))
+            var lossSum = 0.0
+            for s in 0..<steps {
+                try checkStop("ft epoch \(epoch)")
+                let batch = order[(s * f.batchSize)..<min(order.count, (s + 1) * f.batchSize)].map { data.train[$0] }
+                lossSum += Double(try trainer.step(batch[...], learningRate: schedule.learningRate(at: trainer.optimizer.step),
+                                                   clipNorm: f.clipNorm.map(Float.init)))
+                onProgress(TrialProgress(stage: "ft epoch \(epoch)/\(f.epochs)", done: s + 1, total: steps))
+            }
+            emit("ft/loss", lossSum / Double(steps), epoch: epoch, step: trainer.optimizer.step, final: false)
+            let accuracy = try trainer.accuracy(data.validation)
+            emit("val/accuracy", accuracy, epoch: epoch, step: trainer.optimizer.step, final: false)
+            if accuracy > bestAccuracy {
+                (bestEpoch, bestAccuracy) = (epoch, accuracy)
+                best.copy(from: trainer.parameters)
+            }
+        }
+        trainer.parameters.copy(from: best)
+        emit("ft/best_epoch", Double(bestEpoch))
+        emit("val/accuracy_best", bestAccuracy)
+        return bestEpoch
+    }
+
+    private func evaluate(_ trainer: ClassifierTrainer, _ data: TrialData, pretrainedTestFeatures: [Float]) throws {
+        let c = trainer.model.config.classCount, h = trainer.model.config.hiddenSize
+        let validationLogits = try trainer.logits(data.validation)
+        let temperature: Double = switch config.temperature {
+        case .fit: Calibration.fitTemperature(logits: validationLogits, labels: data.validation.map(\.label), classes: c)
+        case let .fixed(t): t
+        }
+        emit("temperature", temperature)
+        let testLabels = data.test.map(\.label)
+        let testLogits = try trainer.logits(data.test)
+        let before = Calibration(logits: testLogits, labels: testLabels, classes: c)
+        let after = Calibration(logits: testLogits, labels: testLabels, classes: c, temperature: temperature)
+        emit("test/accuracy", before.accuracy)
+        emit("test/ece", before.ece)
+        emit("test/mce", before.mce)
+        emit("test/nll", before.nll)
+        emit("test/brier", before.brier)
+        emit("test/ece@T", after.ece)
+        emit("test/mce@T", after.mce)
+        emit("test/nll@T", after.nll)
+        for (name, examples) in data.ood {
+            let logits = try trainer.logits(examples)
+            let labels = examples.map(\.label)
+            let b = Calibration(logits: logits, labels: labels, classes: c)
+            let a = Calibration(logits: logits, labels: labels, classes: c, temperature: temperature)
+            emit("ood/\(name)/accuracy", b.accuracy)
+            emit("ood/\(name)/ece", b.ece)
+            emit("ood/\(name)/ece@T", a.ece)
+        }
+        let finalFeatures = try trainer.features(data.test)
+        let stats = FeatureStatistics(features: finalFeatures, labels: testLabels, width: h)
+        emit("features/diff", FeatureStatistics.meanDistance(finalFeatures, pretrainedTestFeatures, width: h))
+        emit("features/cosine", stats.cosine)
+        emit("features/fdr", stats.fisherRatio)
+    }
+}

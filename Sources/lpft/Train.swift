@@ -1,0 +1,105 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Training
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run one trial (LP, FT, LP-FT, LoRA, LP-LoRA or noop) from a YAML/JSON config.",
+        discussion: """
+        Writes config.json (resolved), metrics.jsonl (one line per metric event) and result.json
+        (final metrics, best epoch, timings, versions) into --out. Exits 0 only when the trial
+        completes. Ctrl-C or SIGTERM stops it at the next step; result.json then says
+        "interrupted" and the exit code is 130.
+        """)
+
+    @Option(help: "The trial config (YAML or JSON).") var config: String
+    @Option(help: "Output directory (default: runs/<config name>).") var out: String?
+
+    func run() throws {
+        let url = URL(fileURLWithPath: config)
+        let trial = try TrialConfig(contentsOf: url)
+        let directory = URL(fileURLWithPath: out ?? "runs/\(url.deletingPathExtension().lastPathComponent)")
+        let output = try TrialOutput(directory: directory, config: trial)
+        let runner = TrialRunner(config: trial)
+        let stop = StopFlag()
+        let sources = [SIGINT, SIGTERM].map { signalNumber -> DispatchSourceSignal in
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler {
+                stop.set()
+                FileHandle.standardError.write(Data("\nlpft: stopping at the next step…\n".utf8))
+            }
+            source.resume()
+            return source
+        }
+        defer { sources.forEach { $0.cancel() } }
+        runner.shouldStop = { stop.isSet }
+        let progress = ProgressLine()
+        runner.onProgress = { progress.update($0) }
+        runner.onMetric = { event in
+            output.record(event)
+            progress.log(event)
+        }
+        print("trial: \(trial.method.rawValue) on \(trial.task.name), seed \(trial.seed) → \(directory.path)")
+        do {
+            let result = try runner.run()
+            progress.finish()
+            try output.finish(status: "completed", config: trial, result: result)
+            for name in result.metrics.keys.sorted() { print(String(format: "  %-28@ %.6g", name, result.metrics[name]!)) }
+            print("result: \(directory.appendingPathComponent("result.json").path)")
+        } catch let error as TrialError {
+            progress.finish()
+            try output.finish(status: "interrupted", config: trial, result: nil, error: "\(error)")
+            print("lpft: \(error); partial metrics are in \(directory.appendingPathComponent("metrics.jsonl").path)")
+            throw ExitCode(130)
+        } catch {
+            progress.finish()
+            try? output.finish(status: "failed", config: trial, result: nil, error: "\(error)")
+            throw error
+        }
+    }
+}
+
+/// Set from a signal handler's queue, read between training steps.
+final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.lock(); value = true; lock.unlock() }
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+}
+
+/// A one-line progress bar with rate and ETA on a terminal; plain lines per epoch otherwise.
+final class ProgressLine {
+    private let terminal = isatty(STDOUT_FILENO) != 0
+    private var stage = ""
+    private var stageStart = DispatchTime.now().uptimeNanoseconds
+    private var lastDraw: UInt64 = 0
+
+    func update(_ p: TrialProgress) {
+        let now = DispatchTime.now().uptimeNanoseconds
+        if p.stage != stage {
+            stage = p.stage
+            stageStart = now
+        }
+        guard terminal, now - lastDraw > 100_000_000 || p.done == p.total else { return }
+        lastDraw = now
+        let elapsed = Double(now - stageStart) * 1e-9
+        let rate = Double(p.done) / max(elapsed, 1e-9)
+        let eta = rate > 0 ? Double(p.total - p.done) / rate : 0
+        let width = 30, filled = p.total > 0 ? width * p.done / p.total : 0
+        let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+        let line = String(format: "\r%@ %@ %d/%d  %.1f/s  ETA %.0fs ", p.stage, bar, p.done, p.total, rate, eta)
+        FileHandle.standardOutput.write(Data(line.utf8))
+    }
+
+    func log(_ e: MetricEvent) {
+        guard let epoch = e.epoch else { return }
+        if terminal { FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8)) }
+        print(String(format: "epoch %d  %@ = %.5g", epoch, e.name, e.value))
+    }
+
+    func finish() {
+        if terminal { FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8)) }
+    }
+}
