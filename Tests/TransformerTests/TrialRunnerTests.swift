@@ -1,0 +1,146 @@
+import Compute
+import Foundation
+import TextData
+import Training
+import XCTest
+
+/// Whole trials on the tiny fixture model and small text datasets written here.
+final class TrialRunnerTests: XCTestCase {
+    var dir: URL!
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("lpft-trial-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        addTeardownBlock { [dir] in try? FileManager.default.removeItem(at: dir!) }
+        // "Which token group occurs most often", written as text over the fixture's vocabulary (tok5…tok119).
+        func write(_ name: String, count: Int, split: UInt64, shortOnly: Bool = false) throws {
+            let rng = RandomStream(seed: 77, stream: split)
+            var lines: [String] = []
+            for i in 0..<count {
+                let length = shortOnly ? 4 + Int(rng.bits(at: UInt64(i * 50)) % 4) : 6 + Int(rng.bits(at: UInt64(i * 50)) % 12)
+                var counts = [0, 0, 0], words: [String] = []
+                for j in 0..<length {
+                    let group = Int(rng.bits(at: UInt64(i * 50 + j + 1)) % 3)
+                    counts[group] += 1
+                    words.append("tok\(10 + group * 30 + Int(rng.bits(at: UInt64(i * 50 + j + 25)) % 30))")
+                }
+                let label = ["alpha", "beta", "gamma"][counts.indices.max { counts[$0] < counts[$1] || (counts[$0] == counts[$1] && $0 > $1) }!]
+                lines.append(String(decoding: try JSONSerialization.data(withJSONObject: ["text": words.joined(separator: " "), "label": label]), as: UTF8.self))
+            }
+            try lines.joined(separator: "\n").write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8)
+        }
+        try write("train.jsonl", count: 96, split: 0)
+        try write("validation.jsonl", count: 48, split: 1)
+        try write("test.jsonl", count: 48, split: 2)
+        try write("short.jsonl", count: 32, split: 3, shortOnly: true)
+    }
+
+    func config(_ method: String, extra: String = "") throws -> TrialConfig {
+        let model = try Fixtures.url("tiny-bert").path
+        let d = dir.path
+        return try TrialConfig(yaml: """
+            method: \(method)
+            model: \(model)
+            task: {name: groups, train: \(d)/train.jsonl, validation: \(d)/validation.jsonl, test: \(d)/test.jsonl}
+            ood: [{name: short, test: \(d)/short.jsonl}]
+            lp: {solver: sgd, epochs: 3, lr: 0.01}
+            ft: {epochs: 2, batch_size: 16, lr: 0.001}
+            lora: {rank: 4, alpha: 8}
+            max_length: 32
+            threads: 2
+            seed: 5
+            \(extra)
+            """, file: "test.yaml")
+    }
+
+    func run(_ config: TrialConfig) throws -> (TrialResult, [MetricEvent]) {
+        let runner = TrialRunner(config: config)
+        var events: [MetricEvent] = []
+        runner.onMetric = { events.append($0) }
+        return (try runner.run(), events)
+    }
+
+    func testEveryMethodRunsAndReportsTheNamedMetrics() throws {
+        let common = ["test/accuracy", "test/ece", "test/mce", "test/nll", "test/brier", "temperature", "test/ece@T", "test/mce@T",
+                      "test/nll@T", "ood/short/accuracy", "ood/short/ece", "ood/short/ece@T", "head/norm_init", "head/norm_final",
+                      "features/diff", "features/cosine", "features/fdr"]
+        for method in ["lp", "ft", "lp-ft", "lora", "lp-lora"] {
+            let (result, events) = try run(try config(method))
+            for name in common { XCTAssertNotNil(result.metrics[name], "\(method): \(name)") }
+            XCTAssertTrue((0...1).contains(result.metrics["test/accuracy"]!), method)
+            let probes = method.hasPrefix("lp")
+            XCTAssertEqual(result.metrics["head/norm_after_lp"] != nil, probes, method)
+            XCTAssertEqual(events.filter { $0.name == "lp/head_norm" }.map(\.epoch), probes ? [1, 2, 3] : [], method)
+            let tunes = method != "lp"
+            XCTAssertEqual(events.filter { $0.name == "val/accuracy" }.map(\.epoch), tunes ? [1, 2] : [], method)
+            XCTAssertEqual(result.bestEpoch != nil, tunes, method)
+            if method == "lp" {
+                XCTAssertEqual(result.metrics["features/diff"]!, 0, accuracy: 1e-6, "LP leaves the features alone")
+            } else {
+                XCTAssertGreaterThan(result.metrics["features/diff"]!, 0, method)
+            }
+        }
+    }
+
+    func testTheSameSeedGivesIdenticalMetrics() throws {
+        let c = try config("lp-ft")
+        let (a, _) = try run(c), (b, _) = try run(c)
+        XCTAssertEqual(a.metrics, b.metrics)
+        XCTAssertEqual(a.bestEpoch, b.bestEpoch)
+        let (other, _) = try run(try config("lp-ft").with { $0.seed = 6 })
+        XCTAssertNotEqual(other.metrics, a.metrics, "the seed matters")
+    }
+
+    func testLogisticProbeAndHeadScaling() throws {
+        let (lp, _) = try run(try config("lp", extra: "").with { $0.lp.solver = .logistic })
+        XCTAssertNotNil(lp.metrics["lp/inverse_regularization"])
+        let (scaled, events) = try run(try config("lp-ft", extra: "head_scale: 10"))
+        let afterLP = scaled.metrics["head/norm_after_lp"]!
+        XCTAssertGreaterThan(afterLP, 0)
+        XCTAssertFalse(events.isEmpty)
+    }
+
+    func testNoopTrialIsQuickDeterministicAndStoppable() throws {
+        let c = try TrialConfig(yaml: "method: noop\nduration_ms: 30\nseed: 9", file: "noop.yaml")
+        let (a, events) = try run(c)
+        XCTAssertEqual(try run(c).0.metrics, a.metrics)
+        XCTAssertNotNil(a.metrics["test/accuracy"])
+        XCTAssertEqual(events.filter { $0.name == "ft/loss" }.count, 3)
+        let runner = TrialRunner(config: c)
+        runner.shouldStop = { true }
+        XCTAssertThrowsError(try runner.run()) { XCTAssertTrue("\($0)".contains("stopped on request")) }
+    }
+
+    func testBadConfigsNameTheKeyAndReason() {
+        func error(_ yaml: String) -> String {
+            do { _ = try TrialConfig(yaml: yaml, file: "t.yaml"); return "" } catch { return "\(error)" }
+        }
+        XCTAssertTrue(error("method: ft\ntask: rt-polarity\nlp: {epoch: 3}").contains("t.yaml: lp.epoch: unknown key"))
+        XCTAssertTrue(error("method: ft\ntask: rt-polarity\nft: {epochs: ten}").contains("ft.epochs: expected an integer, got \"ten\""))
+        XCTAssertTrue(error("method: sft\ntask: rt-polarity").contains("method: \"sft\" is not one of lp, ft, lp-ft, lora, lp-lora, noop"))
+        XCTAssertTrue(error("method: ft\ntask: rt-polarity\nft: {lr: -1}").contains("ft.lr: -1.0 is outside"))
+        XCTAssertTrue(error("task: rt-polarity").contains("method: required"))
+        XCTAssertTrue(error("method: ft").contains("task: required"))
+        XCTAssertTrue(error("method: ft\ntask: rt-polarity\nduration_ms: 5").contains("duration_ms: only applies to method noop"))
+        XCTAssertTrue(error("method: lora\ntask: rt-polarity\nlora: {targets: [query, dense]}").contains("\"dense\" is not one of query, key, value"))
+        XCTAssertTrue(error("method: ft\ntask: rt-polarity\ntemperature: hot").contains("temperature: expected \"fit\" or a number"))
+        XCTAssertTrue(error("[1, 2]").contains("the top level must be a mapping"))
+        XCTAssertEqual(error("method: ft\ntask: rt-polarity\nft: {lr: 2e-5, clip_norm: null}\ntemperature: 1.5"), "")
+    }
+
+    func testCanonicalJSONResolvesDefaults() throws {
+        let a = try TrialConfig(yaml: "method: lp-ft\ntask: rt-polarity", file: "a")
+        let b = try TrialConfig(yaml: "{\"task\": \"rt-polarity\", \"method\": \"lp-ft\", \"seed\": 1001, \"ft\": {\"lr\": 1e-5}}", file: "b")
+        XCTAssertEqual(a.canonicalJSON(), b.canonicalJSON(), "defaults written out make equal trials equal")
+        XCTAssertTrue(a.canonicalJSON().contains("\"lr\":1e-05"))
+        XCTAssertNotEqual(a.canonicalJSON(), try TrialConfig(yaml: "method: lp-ft\ntask: rt-polarity\nseed: 2", file: "c").canonicalJSON())
+    }
+}
+
+extension TrialConfig {
+    func with(_ change: (inout TrialConfig) -> Void) -> TrialConfig {
+        var copy = self
+        change(&copy)
+        return copy
+    }
+}
