@@ -22,10 +22,12 @@ public final class AdamW {
     public let hyperparameters: Hyperparameters
     /// Threads for the element-wise update.
     public let threads: Int
-    public private(set) var step = 0
+    /// Updates done so far (t in the bias corrections); restored when a trial resumes.
+    public internal(set) var step = 0
     let slices: [Slice]
-    let firstMoment: FloatBuffer
-    let secondMoment: FloatBuffer
+    /// m and v, mirroring the parameter buffer (zero outside the trainable slices).
+    public let firstMoment: FloatBuffer
+    public let secondMoment: FloatBuffer
 
     /// - Parameter trainable: the views to update; all others stay frozen.
     public init(views trainable: [ParameterView], parameterCount: Int, hyperparameters: Hyperparameters = .init(), threads: Int = 1) {

@@ -12,16 +12,28 @@ public final class TrialOutput {
     public let directory: URL
     private let metricsHandle: FileHandle
 
-    public init(directory: URL, config: TrialConfig) throws {
+    /// - Parameter resuming: keep the directory's metrics and append to them.
+    public init(directory: URL, config: TrialConfig, resuming: Bool = false) throws {
         self.directory = directory
         let fm = FileManager.default
         try fm.createDirectory(at: directory, withIntermediateDirectories: true)
         try Self.json(config.jsonObject()).write(to: directory.appendingPathComponent("config.json"), options: .atomic)
         let metrics = directory.appendingPathComponent("metrics.jsonl")
-        guard fm.createFile(atPath: metrics.path, contents: nil) else {
-            throw ConfigError(file: metrics.path, path: "", reason: "cannot create the metrics file")
+        if !(resuming && fm.fileExists(atPath: metrics.path)) {
+            guard fm.createFile(atPath: metrics.path, contents: nil) else {
+                throw ConfigError(file: metrics.path, path: "", reason: "cannot create the metrics file")
+            }
         }
         metricsHandle = try FileHandle(forWritingTo: metrics)
+        try metricsHandle.seekToEnd()
+    }
+
+    /// Where the trial's FT checkpoints go.
+    public var checkpoints: URL { directory.appendingPathComponent("checkpoints") }
+
+    /// Whether `directory` already holds a trial (so a fresh run must not overwrite it).
+    public static func holdsTrial(_ directory: URL) -> Bool {
+        ["result.json", "checkpoints", "metrics.jsonl"].contains { FileManager.default.fileExists(atPath: directory.appendingPathComponent($0).path) }
     }
 
     deinit { try? metricsHandle.close() }

@@ -59,6 +59,11 @@ public final class TrialRunner {
     public var onMetric: (MetricEvent) -> Void = { _ in }
     public var onProgress: (TrialProgress) -> Void = { _ in }
     public var shouldStop: () -> Bool = { false }
+    /// Where the FT stage saves a checkpoint after each epoch (when the config asks for it) and
+    /// resumes from, if a whole one for the same config is there.
+    public var checkpointDirectory: URL?
+    /// Human-readable notices: resuming, checkpoints skipped as torn or foreign.
+    public var onNotice: (String) -> Void = { _ in }
 
     private var metrics: [String: Double] = [:]
     private var timings: [String: Double] = [:]
@@ -147,9 +152,19 @@ public final class TrialRunner {
         }
 
         let pretrainedTestFeatures = try timed("features") { try trainer.features(data.test) }
-        emit("head/norm_init", head().norm)
+        var resumed: TrialCheckpoint?
+        if config.method.fineTunes, let root = checkpointDirectory {
+            resumed = try TrialCheckpoint.latest(in: root, config: config.canonicalJSON(), skipped: onNotice)
+        }
+        if let resumed {
+            // The LP stage and head scaling are inside the checkpoint; their metrics come back with it.
+            metrics.merge(resumed.state.metrics) { _, saved in saved }
+            onNotice("resuming after FT epoch \(resumed.state.epoch) of \(config.ft.epochs)")
+        } else {
+            emit("head/norm_init", head().norm)
+        }
 
-        if config.method.probesFirst {
+        if config.method.probesFirst && resumed == nil {
             try timed("lp") {
                 onProgress(TrialProgress(stage: "lp features", done: 0, total: data.train.count))
                 let trainFeatures = try trainer.features(data.train)
@@ -180,13 +195,13 @@ public final class TrialRunner {
 
         var bestEpoch: Int?
         if config.method.fineTunes {
-            if config.headScale != 1 {
+            if config.headScale != 1 && resumed == nil {
                 var v = head()
                 v.weight = v.weight.map { $0 * Float(config.headScale) }
                 v.bias = v.bias.map { $0 * Float(config.headScale) }
                 setHead(v)
             }
-            bestEpoch = try timed("ft") { try fineTune(trainer, data) }
+            bestEpoch = try timed("ft") { try fineTune(trainer, data, trainable: trainable, resume: resumed) }
         }
 
         try timed("evaluate") {
@@ -197,14 +212,21 @@ public final class TrialRunner {
     }
 
     /// AdamW over the trainable parameters, epoch by epoch; keeps the parameters of the epoch
-    /// with the best validation accuracy and leaves them in place at the end.
-    private func fineTune(_ trainer: ClassifierTrainer, _ data: TrialData) throws -> Int {
+    /// with the best validation accuracy and leaves them in place at the end. Each epoch's data
+    /// order and dropout depend only on the seed, the epoch and the step, so a resumed run
+    /// continues exactly as an uninterrupted one would.
+    private func fineTune(_ trainer: ClassifierTrainer, _ data: TrialData, trainable: [ParameterView], resume: TrialCheckpoint?) throws -> Int {
         let f = config.ft
         let steps = (data.train.count + f.batchSize - 1) / f.batchSize
         let schedule = LinearSchedule(peak: Float(config.fineTuningRate), totalSteps: f.epochs * steps, warmupRatio: f.warmupRatio)
         let best = FloatBuffer(count: trainer.parameters.count)
         var (bestEpoch, bestAccuracy) = (0, -1.0)
-        for epoch in 1...f.epochs {
+        var firstEpoch = 1
+        if let resume {
+            try resume.restore(trainable: trainable, parameters: trainer.parameters, best: best, optimizer: trainer.optimizer)
+            (bestEpoch, bestAccuracy, firstEpoch) = (resume.state.bestEpoch, resume.state.bestAccuracy, resume.state.epoch + 1)
+        }
+        for epoch in firstEpoch..<(f.epochs + 1) {
             let order = LinearProbe.shuffled(data.train.count, RandomStreamFactory.epochOrder(config.seed).derived(UInt64(epoch)))
             var lossSum = 0.0
             for s in 0..<steps {
@@ -220,6 +242,11 @@ public final class TrialRunner {
             if accuracy > bestAccuracy {
                 (bestEpoch, bestAccuracy) = (epoch, accuracy)
                 best.copy(from: trainer.parameters)
+            }
+            if config.checkpoints, let root = checkpointDirectory {
+                let state = TrialCheckpoint.State(epoch: epoch, optimizerStep: trainer.optimizer.step, bestEpoch: bestEpoch, bestAccuracy: bestAccuracy,
+                                                  metrics: metrics, config: config.canonicalJSON(), tensorsChecksum: "", bestIsCurrent: bestEpoch == epoch)
+                try TrialCheckpoint.write(to: root, state: state, trainable: trainable, parameters: trainer.parameters, best: best, optimizer: trainer.optimizer)
             }
         }
         trainer.parameters.copy(from: best)

@@ -11,17 +11,40 @@ struct Train: ParsableCommand {
         (final metrics, best epoch, timings, versions) into --out. Exits 0 only when the trial
         completes. Ctrl-C or SIGTERM stops it at the next step; result.json then says
         "interrupted" and the exit code is 130.
+
+        After each FT epoch a checkpoint (trainable parameters, AdamW state, best epoch) goes to
+        --out/checkpoints, unless the config says `checkpoints: false`. `lpft train --resume DIR`
+        continues from the newest whole checkpoint (a torn one is skipped) and ends with the same
+        numbers as an uninterrupted run with the same seed and threads.
         """)
 
-    @Option(help: "The trial config (YAML or JSON).") var config: String
+    @Option(help: "The trial config (YAML or JSON).") var config: String?
     @Option(help: "Output directory (default: runs/<config name>).") var out: String?
+    @Option(help: "Resume the trial in this directory (its config.json and checkpoints).") var resume: String?
+
+    func validate() throws {
+        guard (config == nil) != (resume == nil) else { throw ValidationError("give --config FILE for a new trial or --resume DIR, not both") }
+        if resume != nil, out != nil { throw ValidationError("--resume writes into the directory it resumes; drop --out") }
+    }
 
     func run() throws {
-        let url = URL(fileURLWithPath: config)
-        let trial = try TrialConfig(contentsOf: url)
-        let directory = URL(fileURLWithPath: out ?? "runs/\(url.deletingPathExtension().lastPathComponent)")
-        let output = try TrialOutput(directory: directory, config: trial)
+        let trial: TrialConfig
+        let directory: URL
+        if let resume {
+            directory = URL(fileURLWithPath: resume)
+            trial = try TrialConfig(contentsOf: directory.appendingPathComponent("config.json"))
+        } else {
+            let url = URL(fileURLWithPath: config!)
+            trial = try TrialConfig(contentsOf: url)
+            directory = URL(fileURLWithPath: out ?? "runs/\(url.deletingPathExtension().lastPathComponent)")
+            guard !TrialOutput.holdsTrial(directory) else {
+                throw ValidationError("\(directory.path) already holds a trial: resume it with --resume \(directory.path), or choose another --out")
+            }
+        }
+        let output = try TrialOutput(directory: directory, config: trial, resuming: resume != nil)
         let runner = TrialRunner(config: trial)
+        runner.checkpointDirectory = output.checkpoints
+        runner.onNotice = { FileHandle.standardError.write(Data("lpft: \($0)\n".utf8)) }
         let stop = StopFlag()
         let sources = [SIGINT, SIGTERM].map { signalNumber -> DispatchSourceSignal in
             signal(signalNumber, SIG_IGN)

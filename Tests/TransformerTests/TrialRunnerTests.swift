@@ -135,7 +135,50 @@ final class TrialRunnerTests: XCTestCase {
         XCTAssertTrue(a.canonicalJSON().contains("\"lr\":1e-05"))
         XCTAssertNotEqual(a.canonicalJSON(), try TrialConfig(yaml: "method: lp-ft\ntask: rt-polarity\nseed: 2", file: "c").canonicalJSON())
     }
+
+    /// Kill-and-resume: a trial stopped mid-FT and resumed from its checkpoints ends with the same
+    /// numbers as a straight run; a torn checkpoint is skipped for the previous whole one.
+    func testResumeAfterAStopMatchesAStraightRunEvenPastATornCheckpoint() throws {
+        let config = try config("lp-ft").with { $0.ft.epochs = 3 }
+
+        let straight = TrialRunner(config: config)
+        straight.checkpointDirectory = dir.appendingPathComponent("straight")
+        let expected = try straight.run()
+
+        let root = dir.appendingPathComponent("stopped")
+        let first = TrialRunner(config: config)
+        first.checkpointDirectory = root
+        var stage = ""
+        first.onProgress = { stage = $0.stage }
+        first.shouldStop = { stage.hasPrefix("ft epoch 3") }  // after epochs 1 and 2 are checkpointed
+        XCTAssertThrowsError(try first.run()) { XCTAssertTrue($0 is TrialError) }
+        let epoch2 = root.appendingPathComponent("epoch-2/tensors.safetensors")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: epoch2.path))
+
+        // Tear the newest checkpoint: resume must fall back to epoch 1, not load garbage.
+        let bytes = try Data(contentsOf: epoch2)
+        try bytes.prefix(bytes.count / 2).write(to: epoch2)
+        let second = TrialRunner(config: config)
+        second.checkpointDirectory = root
+        var notices: [String] = []
+        second.onNotice = { notices.append($0) }
+        let resumed = try second.run()
+        XCTAssertTrue(notices.contains { $0.contains("skipping checkpoint epoch-2") }, "\(notices)")
+        XCTAssertTrue(notices.contains { $0.contains("resuming after FT epoch 1") }, "\(notices)")
+        XCTAssertEqual(resumed.metrics, expected.metrics, "bit-identical final metrics")
+        XCTAssertEqual(resumed.bestEpoch, expected.bestEpoch)
+
+        // A checkpoint written for another config is never used.
+        let other = TrialRunner(config: config.with { $0.seed = 99 })
+        other.checkpointDirectory = root
+        var otherNotices: [String] = []
+        other.onNotice = { otherNotices.append($0) }
+        _ = try other.run()
+        XCTAssertTrue(otherNotices.contains { $0.contains("written by a different trial config") }, "\(otherNotices)")
+        XCTAssertFalse(otherNotices.contains { $0.contains("resuming") })
+    }
 }
+
 
 extension TrialConfig {
     func with(_ change: (inout TrialConfig) -> Void) -> TrialConfig {
