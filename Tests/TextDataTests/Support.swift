@@ -29,6 +29,29 @@ enum Support {
         }
     }
 
+    /// The built `lpft` next to the test bundle.
+    static var lpftExecutable: URL {
+        var dir = Bundle.allBundles.first { $0.bundleURL.pathExtension == "xctest" }?.bundleURL ?? Bundle.main.bundleURL
+        while dir.pathExtension == "xctest" || dir.lastPathComponent == "Contents" { dir.deleteLastPathComponent() }
+        return dir.appendingPathComponent("lpft")
+    }
+
+    /// Runs `lpft` with `arguments` (and extra environment); returns its exit status and standard output.
+    @discardableResult
+    static func lpft(_ arguments: [String], environment: [String: String] = [:], whileRunning: ((Process) -> Void)? = nil) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = lpftExecutable
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        whileRunning?(process)
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
     /// A fresh temporary directory, removed at the end of the test.
     static func temporaryDirectory(_ test: XCTestCase) throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("lpft-test-\(UUID().uuidString)")

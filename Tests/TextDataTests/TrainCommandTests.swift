@@ -1,0 +1,40 @@
+import Foundation
+import XCTest
+
+/// `lpft train` as a user runs it: files written, exit codes, clean stops, no overwriting.
+final class TrainCommandTests: XCTestCase {
+    func result(_ dir: URL) throws -> [String: Any] {
+        try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("result.json"))) as? [String: Any])
+    }
+
+    func testANoopTrialWritesItsFilesAndANewRunWillNotOverwriteThem() throws {
+        let dir = try Support.temporaryDirectory(self)
+        let config = dir.appendingPathComponent("noop.yaml")
+        try "method: noop\nduration_ms: 20\nseed: 3\n".write(to: config, atomically: true, encoding: .utf8)
+        let out = dir.appendingPathComponent("run")
+        let run = try Support.lpft(["train", "--config", config.path, "--out", out.path])
+        XCTAssertEqual(run.status, 0, run.output)
+        XCTAssertEqual(try result(out)["status"] as? String, "completed")
+        XCTAssertNotNil((try result(out)["metrics"] as? [String: Double])?["test/accuracy"])
+        let events = try String(contentsOf: out.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(events.filter { $0.contains("ft/loss") }.count, 3)
+        XCTAssertTrue(events.allSatisfy { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) != nil }, "every line is JSON")
+        let config2 = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("config.json"))) as? [String: Any]
+        XCTAssertEqual(config2?["duration_ms"] as? Int, 20, "the resolved config is saved")
+        XCTAssertEqual(try Support.lpft(["train", "--config", config.path, "--out", out.path]).status, 64, "refuses to overwrite a trial")
+    }
+
+    func testSIGINTStopsCleanlyWithExitCode130() throws {
+        let dir = try Support.temporaryDirectory(self)
+        let config = dir.appendingPathComponent("slow.yaml")
+        try "method: noop\nduration_ms: 20000\n".write(to: config, atomically: true, encoding: .utf8)
+        let out = dir.appendingPathComponent("run")
+        let run = try Support.lpft(["train", "--config", config.path, "--out", out.path]) { process in
+            Thread.sleep(forTimeInterval: 1)
+            kill(process.processIdentifier, SIGINT)
+        }
+        XCTAssertEqual(run.status, 130)
+        XCTAssertTrue(run.output.contains("stopped on request"), run.output)
+        XCTAssertEqual(try result(out)["status"] as? String, "interrupted")
+    }
+}
