@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "Transformer", targets: ["Transformer"]),
         .library(name: "TextData", targets: ["TextData"]),
         .library(name: "Training", targets: ["Training"]),
+        .library(name: "NTK", targets: ["NTK"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -36,16 +37,17 @@ let package = Package(
         .target(name: "Compute", dependencies: ["CBLAS"], swiftSettings: simdFlags),
         .target(name: "Transformer", dependencies: ["Compute"], swiftSettings: simdFlags),
         .target(name: "TextData", dependencies: ["Compute"]),
+        .target(name: "NTK", dependencies: ["Transformer", "Compute"], swiftSettings: simdFlags),
         .target(name: "Training", dependencies: ["Transformer", "TextData", "Compute", "Yams"], swiftSettings: simdFlags),
         .executableTarget(
             name: "lpft",
             dependencies: [
-                "Training", "TextData", "Transformer", "Compute",
+                "Training", "NTK", "TextData", "Transformer", "Compute",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "ComputeTests", dependencies: ["Compute", "CZeroMQ"], swiftSettings: simdFlags),
-        .testTarget(name: "TransformerTests", dependencies: ["Transformer", "Training", "Compute"]),
+        .testTarget(name: "TransformerTests", dependencies: ["Transformer", "Training", "NTK", "Compute"]),
         .testTarget(name: "TextDataTests", dependencies: ["TextData", "Training", "Transformer", "Compute"]),
     ],
     swiftLanguageModes: [.v5]

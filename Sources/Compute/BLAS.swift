@@ -52,3 +52,27 @@ extension BLAS {
             Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 }
+
+extension BLAS {
+    /// C = alpha · A · Aᵀ + beta · C for A [n, k] with leading dimension lda; both triangles of
+    /// the n × n result are filled (BLAS computes the upper, this mirrors it).
+    public static func syrk(n: Int, k: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, beta: Float, c: UnsafeMutablePointer<Float>) {
+        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, Int32(n), Int32(k), alpha, a, Int32(lda), beta, c, Int32(n))
+        for i in 0..<n {
+            for j in 0..<i { c[i * n + j] = c[j * n + i] }
+        }
+    }
+
+    /// Eigenvalues of the symmetric n × n matrix `a` (row-major), ascending, by LAPACK `ssyevd`.
+    /// Returns nil if LAPACK reports a failure.
+    public static func symmetricEigenvalues(_ a: [Float], n: Int) -> [Float]? {
+        var work = a
+        var values = [Float](repeating: 0, count: n)
+        let info = work.withUnsafeMutableBufferPointer { w in
+            values.withUnsafeMutableBufferPointer { v in
+                LAPACKE_ssyevd(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "U")), Int32(n), w.baseAddress, Int32(n), v.baseAddress)
+            }
+        }
+        return info == 0 ? values : nil
+    }
+}
