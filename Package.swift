@@ -38,7 +38,7 @@ let package = Package(
         .target(name: "Transformer", dependencies: ["Compute"], swiftSettings: simdFlags),
         .target(name: "TextData", dependencies: ["Compute"]),
         .target(name: "NTK", dependencies: ["Transformer", "Compute"], swiftSettings: simdFlags),
-        .target(name: "Training", dependencies: ["Transformer", "TextData", "Compute", "Yams"], swiftSettings: simdFlags),
+        .target(name: "Training", dependencies: ["Transformer", "TextData", "NTK", "Compute", "Yams"], swiftSettings: simdFlags),
         .executableTarget(
             name: "lpft",
             dependencies: [

@@ -76,6 +76,18 @@ public struct NTKComputer {
         self.memoryBudget = memoryBudget
     }
 
+    /// φ(x) for each example, [N, hidden] (eval mode).
+    public func features(_ batch: [(ids: [Int32], tokenTypeIDs: [Int32])]) throws -> [Float] {
+        let h = model.config.hiddenSize
+        let workspace = model.makeWorkspace(maxBatchSize: 1, maxSequenceLength: batch.map(\.ids.count).max() ?? 1)
+        var out = [Float](repeating: 0, count: batch.count * h)
+        for (i, example) in batch.enumerated() {
+            try model.encode(parameters.pointer, try TokenBatch(sequences: [example.ids], tokenTypes: [example.tokenTypeIDs]), workspace: workspace)
+            for j in 0..<h { out[i * h + j] = workspace.features[j] }
+        }
+        return out
+    }
+
     public func compute(_ batch: [(ids: [Int32], tokenTypeIDs: [Int32])]) throws -> NeuralTangentKernel {
         let n = batch.count, c = model.config.classCount, h = model.config.hiddenSize
         let rows = n * c

@@ -1,0 +1,97 @@
+import Compute
+import Dispatch
+import Foundation
+import NTK
+import TextData
+import Transformer
+
+/// `lpft ntk`: the NTK of a model (with its own head, an LP head, or a fresh one) on examples
+/// from a dataset file, with its statistics, as one JSON document.
+public struct NTKAnalysis {
+    public enum HeadSource: Sendable {
+        /// The model directory's `classifier.*` tensors (an error if it has none).
+        case model
+        /// L2 logistic regression on the examples' features (the LP of LP-FT).
+        case linearProbe
+        /// A fresh N(0, 0.02²) head from the seed (the FT method's starting point).
+        case fresh
+    }
+
+    public var modelDirectory: URL
+    public var data: URL
+    public var examples = 250
+    public var lora: LoRAConfig?
+    public var head: HeadSource = .model
+    public var seed: UInt64 = 1001
+    public var maxLength = 128
+    public var threads = 1
+    public var memoryBudget = 4 << 30
+
+    public init(modelDirectory: URL, data: URL) {
+        self.modelDirectory = modelDirectory
+        self.data = data
+    }
+
+    public func run() throws -> [String: Any] {
+        var timings: [String: Double] = [:]
+        func timed<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
+            let start = DispatchTime.now().uptimeNanoseconds
+            defer { timings[name] = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 }
+            return try body()
+        }
+        let all = try DatasetFormat.generic().reader(for: data).read(data).examples
+        guard !all.isEmpty else { throw TextDataError.invalidDataset("\(data.path) has no examples") }
+        let chosen = all.count <= examples ? all
+            : LinearProbe.shuffled(all.count, RandomStream(seed: seed, stream: 0x4E54_4B)).prefix(examples).sorted().map { all[$0] }
+        let config = try BertConfig(contentsOf: modelDirectory.appendingPathComponent("config.json"))
+        let labels = head == .model ? LabelSet(config.labels) : LabelSet(of: all)
+        let loaded = try Checkpoint.load(directory: modelDirectory, labels: labels.names, lora: lora, threads: threads, seed: seed)
+        if head == .model, !loaded.headLoaded {
+            throw TextDataError.invalidDataset("\(modelDirectory.path) has no classifier head; use --lp to fit one or --fresh-head")
+        }
+        if head == .fresh { Initializer.initializeHead(loaded.model, loaded.parameters.pointer, seed: seed) }
+        let tokenizer = chosen.contains { $0.inputIDs == nil } ? try WordPieceTokenizer(modelDirectory: modelDirectory) : nil
+        let batch = try chosen.map { e -> (ids: [Int32], tokenTypeIDs: [Int32]) in
+            if let ids = e.inputIDs { return (ids, e.tokenTypeIDs ?? [Int32](repeating: 0, count: ids.count)) }
+            guard let tokenizer else { throw TextDataError.invalidDataset("\(e.source): no text and no input_ids") }
+            let encoded = tokenizer.encode(e.text ?? "", pair: e.textPair, maxLength: maxLength)
+            return (encoded.ids, encoded.tokenTypeIDs)
+        }
+        let targets = try chosen.map { e -> Int in
+            guard let i = labels.index(of: e.label) else { throw TextDataError.invalidDataset("\(e.source): label \"\(e.label)\" is not one of [\(labels.names.joined(separator: ", "))]") }
+            return i
+        }
+        let computer = NTKComputer(model: loaded.model, parameters: loaded.parameters, memoryBudget: memoryBudget)
+        if head == .linearProbe {
+            try timed("lp") {
+                let features = try computer.features(batch)
+                let fit = LinearProbe.fitLogistic(features: features, labels: targets, classes: labels.names.count, width: loaded.model.config.hiddenSize, seed: seed)
+                let view = loaded.model.layout.head
+                for (i, v) in fit.head.weight.enumerated() { loaded.parameters[view.weight.offset + i] = v }
+                for (i, v) in fit.head.bias.enumerated() { loaded.parameters[view.bias.offset + i] = v }
+            }
+        }
+        let ntk = try timed("kernels") { try computer.compute(batch) }
+        let summary = timed("statistics") { NTKSummary(ntk, labels: targets) }
+        return Self.json(ntk, summary, labels: labels, timings: timings)
+    }
+
+    static func json(_ ntk: NeuralTangentKernel, _ s: NTKSummary, labels: LabelSet, timings: [String: Double]) -> [String: Any] {
+        let (n, c) = (ntk.examples, ntk.classes)
+        func nested(_ k: [Float]) -> [[[[Double]]]] {
+            (0..<n).map { a in (0..<c).map { i in (0..<n).map { b in (0..<c).map { j in Double(k[(a * c + i) * n * c + b * c + j]) } } } }
+        }
+        func stats(_ k: KernelStatistics) -> [String: Any] { ["frobenius": k.frobenius, "trace": k.trace, "rank": k.rank] }
+        return [
+            "examples": n, "classes": c, "labels": labels.names,
+            "pretrain_effective": nested(ntk.pretrainEffective), "ft_effective": nested(ntk.ftEffective),
+            "statistics": [
+                "pretrain": stats(s.pretrain), "ft": stats(s.ft), "total": stats(s.total), "ft_ratio": s.ftRatio,
+                "accuracy_train": s.trainAccuracy, "pair_accuracy_train": s.trainPairAccuracy,
+            ] as [String: Any],
+            "groups": Dictionary(uniqueKeysWithValues: s.groups.map { ($0.name, stats($0.statistics)) }),
+            "backward_passes": ntk.backwardPasses,
+            "timings": timings,
+        ]
+    }
+}

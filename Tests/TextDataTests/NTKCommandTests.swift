@@ -1,0 +1,40 @@
+import Foundation
+import XCTest
+
+/// `lpft ntk` on the fixture's model and inputs against PyTorch's P and F.
+final class NTKCommandTests: XCTestCase {
+    func flat(_ value: Any?) -> [Double] {
+        if let n = value as? Double { return [n] }
+        if let n = value as? Int { return [Double(n)] }
+        return (value as? [Any])?.flatMap(flat) ?? []
+    }
+
+    func relative(_ a: [Double], _ b: [Double]) -> Double {
+        XCTAssertEqual(a.count, b.count)
+        let diff = zip(a, b).reduce(0.0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }
+        return (diff / max(b.reduce(0.0) { $0 + $1 * $1 }, 1e-300)).squareRoot()
+    }
+
+    func testPretrainAndFTEffectiveKernelsMatchPyTorch() throws {
+        let fixture = try XCTUnwrap(try Support.fixture("tiny-bert-ntk.json") as? [String: Any])
+        let ids = try XCTUnwrap(fixture["input_ids"] as? [[Int]]), types = try XCTUnwrap(fixture["token_type_ids"] as? [[Int]])
+        let mask = try XCTUnwrap(fixture["attention_mask"] as? [[Int]]), labels = try XCTUnwrap(fixture["labels"] as? [Int])
+        let dir = try Support.temporaryDirectory(self)
+        let data = dir.appendingPathComponent("inputs.jsonl")
+        let rows = try ids.indices.map { i -> String in
+            let n = mask[i].reduce(0, +)
+            let row: [String: Any] = ["input_ids": Array(ids[i].prefix(n)), "token_type_ids": Array(types[i].prefix(n)), "label": "label_\(labels[i])"]
+            return String(decoding: try JSONSerialization.data(withJSONObject: row), as: UTF8.self)
+        }
+        try rows.joined(separator: "\n").write(to: data, atomically: true, encoding: .utf8)
+        let out = dir.appendingPathComponent("ntk.json")
+        let model = Support.fixtures.appendingPathComponent("tiny-bert").path
+        let run = try Support.lpft(["ntk", "--model", model, "--data", data.path, "--examples", "6", "--threads", "2", "--out", out.path])
+        XCTAssertEqual(run.status, 0, run.output)
+        let result = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: out)) as? [String: Any])
+        XCTAssertLessThan(relative(flat(result["pretrain_effective"]), flat(fixture["ntk_pretrain_effective"])), 1e-3)
+        XCTAssertLessThan(relative(flat(result["ft_effective"]), flat(fixture["ntk_ft_effective"])), 1e-3)
+        let stats = try XCTUnwrap(result["statistics"] as? [String: Any])
+        XCTAssertTrue((0...1).contains(try XCTUnwrap(stats["ft_ratio"] as? Double)))
+    }
+}
