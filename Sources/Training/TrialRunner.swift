@@ -165,12 +165,14 @@ public final class TrialRunner {
         }
 
         if config.method.probesFirst && resumed == nil {
-            try timed("lp") {
+            // One forward pass over the data, then the head alone: the backbone never runs again.
+            let (trainFeatures, validationFeatures) = try timed("lp_features") {
                 onProgress(TrialProgress(stage: "lp features", done: 0, total: data.train.count))
-                let trainFeatures = try trainer.features(data.train)
-                let validationFeatures = try trainer.features(data.validation)
-                try checkStop("lp")
-                let labels = data.train.map(\.label)
+                return (try trainer.features(data.train), try trainer.features(data.validation))
+            }
+            try checkStop("lp")
+            let labels = data.train.map(\.label)
+            timed("lp_fit") {
                 switch config.lp.solver {
                 case .sgd:
                     let options = LinearProbe.SGDOptions(epochs: config.lp.epochs, learningRate: Float(config.lp.lr), batchSize: config.lp.batchSize,
@@ -187,10 +189,10 @@ public final class TrialRunner {
                     emit("lp/inverse_regularization", fit.inverseRegularization)
                     emit("lp/head_norm", fit.head.norm, final: false)
                 }
-                let validationLogits = head().logits(validationFeatures)
-                emit("lp/val_accuracy", Calibration(logits: validationLogits, labels: data.validation.map(\.label), classes: c).accuracy)
-                emit("head/norm_after_lp", head().norm)
             }
+            let validationLogits = head().logits(validationFeatures)
+            emit("lp/val_accuracy", Calibration(logits: validationLogits, labels: data.validation.map(\.label), classes: c).accuracy)
+            emit("head/norm_after_lp", head().norm)
         }
 
         var bestEpoch: Int?
