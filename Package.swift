@@ -46,8 +46,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "ComputeTests", dependencies: ["Compute", "CZeroMQ"], swiftSettings: simdFlags),
-        .testTarget(name: "TransformerTests", dependencies: ["Transformer", "Training", "NTK", "Compute"]),
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "ComputeTests", dependencies: ["Compute", "CZeroMQ", "TestSupport"], swiftSettings: simdFlags),
+        .testTarget(name: "TransformerTests", dependencies: ["Transformer", "Training", "NTK", "Compute", "TestSupport"]),
         .testTarget(name: "TextDataTests", dependencies: ["TextData", "Training", "Transformer", "Compute"]),
     ],
     swiftLanguageModes: [.v5]

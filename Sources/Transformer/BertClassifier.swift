@@ -319,15 +319,19 @@ public struct BertClassifier: Sendable {
         let dA = ws.gradA.pointer, dB = ws.gradB.pointer
         var timer = SectionTimer()
 
-        // Output LayerNorm: dA becomes ∂/∂residual2, which flows both to normed1 and through the FFN.
-        LayerNorm.backward(dA, cache.residual2.pointer, mean: cache.mean2.pointer, rstd: cache.rstd2.pointer,
-                           gamma: p + w.outputNormWeight.offset, dA,
-                           dGamma: grad(w.outputNormWeight), dBeta: grad(w.outputNormBias), rows: n, width: h, threads: threads)
-        var dFFN = UnsafePointer(dA)
-        if dropout {
-            Elementwise.multiply(dA, cache.outputMask.pointer, into: dB, count: n * h, threads: threads)
-            dFFN = UnsafePointer(dB)
+        /// Through `LayerNorm(x + dropout(sublayer))`: dA becomes ∂/∂(x + …), the residual path's
+        /// gradient, and the returned pointer holds ∂/∂sublayer (dA itself without dropout).
+        func normBackward(residual: FloatBuffer, mean: FloatBuffer, rstd: FloatBuffer, weight: ParameterView, bias: ParameterView,
+                          mask: FloatBuffer) -> UnsafePointer<Float> {
+            LayerNorm.backward(dA, residual.pointer, mean: mean.pointer, rstd: rstd.pointer, gamma: p + weight.offset, dA,
+                               dGamma: grad(weight), dBeta: grad(bias), rows: n, width: h, threads: threads)
+            guard dropout else { return UnsafePointer(dA) }
+            Elementwise.multiply(dA, mask.pointer, into: dB, count: n * h, threads: threads)
+            return UnsafePointer(dB)
         }
+
+        let dFFN = normBackward(residual: cache.residual2, mean: cache.mean2, rstd: cache.rstd2,
+                                weight: w.outputNormWeight, bias: w.outputNormBias, mask: cache.outputMask)
         timer.charge(\.elementwise, to: &ws.profile)
         Linear.backward(dFFN, x: cache.activated.pointer, weight: p + w.output.offset, dx: ws.gradIntermediate.pointer,
                         dWeight: grad(w.output), dBias: grad(w.outputBias), rows: n, inFeatures: inter, outFeatures: h, threads: threads)
@@ -340,15 +344,8 @@ public struct BertClassifier: Sendable {
                         rows: n, inFeatures: h, outFeatures: inter, threads: threads)
         timer.charge(\.linearGEMM, to: &ws.profile)
 
-        // Attention LayerNorm: dA becomes ∂/∂residual1.
-        LayerNorm.backward(dA, cache.residual1.pointer, mean: cache.mean1.pointer, rstd: cache.rstd1.pointer,
-                           gamma: p + w.attentionNormWeight.offset, dA,
-                           dGamma: grad(w.attentionNormWeight), dBeta: grad(w.attentionNormBias), rows: n, width: h, threads: threads)
-        var dAttention = UnsafePointer(dA)
-        if dropout {
-            Elementwise.multiply(dA, cache.attentionOutputMask.pointer, into: dB, count: n * h, threads: threads)
-            dAttention = UnsafePointer(dB)
-        }
+        let dAttention = normBackward(residual: cache.residual1, mean: cache.mean1, rstd: cache.rstd1,
+                                      weight: w.attentionNormWeight, bias: w.attentionNormBias, mask: cache.attentionOutputMask)
         timer.charge(\.elementwise, to: &ws.profile)
         Linear.backward(dAttention, x: cache.context.pointer, weight: p + w.attentionOutput.offset, dx: ws.gradContext.pointer,
                         dWeight: grad(w.attentionOutput), dBias: grad(w.attentionOutputBias), rows: n, inFeatures: h, outFeatures: h, threads: threads)

@@ -1,4 +1,5 @@
 import Compute
+import TestSupport
 import XCTest
 
 /// Central finite differences of a scalar function of float32 values.
@@ -12,28 +13,16 @@ enum GradientCheck {
     static let step: Float = 1e-2
     static let tolerance = 1e-2
 
-    /// ∂f/∂x[i] for each i in `indices` (all when nil), by (f(x + h) − f(x − h)) / 2h.
-    static func numerical(_ x: inout [Float], indices: [Int]? = nil, _ f: ([Float]) -> Double) -> [Float] {
-        (indices ?? Array(x.indices)).map { i in
-            let saved = x[i]
-            x[i] = saved + step
-            let up = f(x)
-            x[i] = saved - step
-            let down = f(x)
-            x[i] = saved
-            return Float((up - down) / (2 * Double(step)))
-        }
+    /// ∂f/∂x[i] for every i, by central differences with h = `step`.
+    static func numerical(_ x: inout [Float], _ f: ([Float]) -> Double) -> [Float] {
+        centralDifferences(&x, indices: Array(x.indices), h: step, f)
     }
 
     static func assertClose(_ analytic: [Float], _ numerical: [Float], _ what: String, file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertEqual(analytic.count, numerical.count, what, file: file, line: line)
-        var diff = 0.0, norm = 0.0
-        for (a, n) in zip(analytic, numerical) {
-            diff += Double(a - n) * Double(a - n)
-            norm += Double(n) * Double(n)
-        }
+        let norm = numerical.reduce(0.0) { $0 + Double($1) * Double($1) }
         XCTAssertGreaterThan(norm, 1e-6, "\(what): the numerical gradient is ~0, so the check would prove nothing", file: file, line: line)
-        XCTAssertLessThan((diff / norm).squareRoot(), tolerance, "\(what): analytic and numerical gradients differ", file: file, line: line)
+        XCTAssertLessThan(relativeError(analytic, numerical), tolerance, "\(what): analytic and numerical gradients differ", file: file, line: line)
     }
 
     /// Deterministic values in [lo, hi).

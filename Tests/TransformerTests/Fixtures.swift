@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// The PyTorch/Hugging Face reference outputs in `../shared/fixtures` (see its README).
@@ -27,24 +28,3 @@ enum Fixtures {
         return try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
     }
 }
-
-/// ‖a − b‖ / ‖b‖ in Double.
-func relativeError(_ a: [Float], _ b: [Float]) -> Double {
-    precondition(a.count == b.count, "relativeError: \(a.count) vs \(b.count) values")
-    var diff = 0.0, norm = 0.0
-    for (x, y) in zip(a, b) {
-        diff += Double(x - y) * Double(x - y)
-        norm += Double(y) * Double(y)
-    }
-    return (diff / max(norm, 1e-300)).squareRoot()
-}
-
-/// Flattens nested JSON number arrays row-major.
-func flatFloats(_ value: Any?) -> [Float] {
-    if let n = value as? Double { return [Float(n)] }
-    if let n = value as? Int { return [Float(n)] }
-    if let a = value as? [Any] { return a.flatMap(flatFloats) }
-    return []
-}
-
-func flatInts(_ value: Any?) -> [Int32] { flatFloats(value).map { Int32($0) } }

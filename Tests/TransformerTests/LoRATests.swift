@@ -1,4 +1,5 @@
 import Compute
+import TestSupport
 import Transformer
 import XCTest
 
@@ -81,8 +82,8 @@ final class LoRATests: XCTestCase {
         for view in trained {
             let indices = stride(from: view.offset, to: view.offset + view.count, by: max(1, view.count / 12)).map { $0 }
             // Tolerance as in ModelGradientCheckTests: float32 loss, h = 1e-2, σ = 0.3 weights.
-            let numerical = GradientCheckNumerics.centralDifferences(&p, indices: indices, h: 1e-2, loss)
-            XCTAssertLessThan(GradientCheckNumerics.relativeError(indices.map { grads[$0] }, numerical), 2e-2, view.name)
+            let numerical = centralDifferences(&p, indices: indices, h: 1e-2, loss)
+            XCTAssertLessThan(relativeError(indices.map { grads[$0] }, numerical), 2e-2, view.name)
         }
     }
 

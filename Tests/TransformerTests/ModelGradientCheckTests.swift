@@ -1,4 +1,5 @@
 import Compute
+import TestSupport
 import Transformer
 import XCTest
 
@@ -56,11 +57,11 @@ final class ModelGradientCheckTests: XCTestCase {
             } else if view.name.contains("position_embeddings") {
                 indices = [0, 2, 6].flatMap { row in (0..<4).map { view.offset + row * 16 + $0 * 4 } }
             }
-            let numerical = GradientCheckNumerics.centralDifferences(&p, indices: indices, h: h) {
+            let numerical = centralDifferences(&p, indices: indices, h: h) {
                 try! loss(model, $0, batch, labels, dropout: dropout, ws: ws)
             }
             let analytic = indices.map { grads[$0] }
-            let relative = GradientCheckNumerics.relativeError(analytic, numerical)
+            let relative = relativeError(analytic, numerical)
             XCTAssertGreaterThan(numerical.map { Double($0 * $0) }.reduce(0, +), 1e-8, "\(view.name): gradient ~0, check proves nothing")
             XCTAssertLessThan(relative, 2e-2, "\(view.name) (dropout: \(dropout != nil))")
         }
@@ -117,28 +118,5 @@ final class ModelGradientCheckTests: XCTestCase {
         XCTAssertTrue(error(try TokenBatch(sequences: [[1, 2]], tokenTypes: [[0, 2]])).contains("token type 2"))
         XCTAssertTrue(error(try TokenBatch(sequences: [[1], [1], [1]])).contains("exceeds the workspace"))
         XCTAssertThrowsError(try TokenBatch(batchSize: 1, sequenceLength: 2, inputIDs: [1, 2], attentionMask: [0, 1]))
-    }
-}
-
-enum GradientCheckNumerics {
-    static func centralDifferences(_ p: inout [Float], indices: [Int], h: Float, _ f: ([Float]) -> Double) -> [Float] {
-        indices.map { i in
-            let saved = p[i]
-            p[i] = saved + h
-            let up = f(p)
-            p[i] = saved - h
-            let down = f(p)
-            p[i] = saved
-            return Float((up - down) / (2 * Double(h)))
-        }
-    }
-
-    static func relativeError(_ a: [Float], _ b: [Float]) -> Double {
-        var diff = 0.0, norm = 0.0
-        for (x, y) in zip(a, b) {
-            diff += Double(x - y) * Double(x - y)
-            norm += Double(y) * Double(y)
-        }
-        return (diff / max(norm, 1e-300)).squareRoot()
     }
 }

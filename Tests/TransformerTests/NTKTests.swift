@@ -1,6 +1,7 @@
 import Compute
 import NTK
 import Transformer
+import TestSupport
 import XCTest
 
 final class NTKTests: XCTestCase {

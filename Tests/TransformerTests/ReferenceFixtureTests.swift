@@ -1,6 +1,7 @@
 import Compute
 import Foundation
 import Transformer
+import TestSupport
 import XCTest
 
 /// The tiny BERT against PyTorch: logits, loss, features and every parameter's gradient.
