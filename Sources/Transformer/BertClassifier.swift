@@ -117,6 +117,18 @@ public struct BertClassifier: Sendable {
         let x = ws.hidden[l].pointer
         var timer = SectionTimer()
 
+        /// `out = LayerNorm(input + dropout(sublayer))`, where `sublayer` already sits in `residual`.
+        func residualNorm(_ input: UnsafePointer<Float>, residual: FloatBuffer, mask: FloatBuffer, site: UInt64, weight: ParameterView, bias: ParameterView,
+                          mean: FloatBuffer, rstd: FloatBuffer, out: UnsafeMutablePointer<Float>) {
+            if let dropout, config.hiddenDropout > 0 {
+                Dropout.makeMask(mask.pointer, count: n * h, p: config.hiddenDropout, stream: dropout.derived(site), threads: threads)
+                Dropout.apply(residual.pointer, mask: mask.pointer, count: n * h, threads: threads)
+            }
+            Elementwise.add(input, into: residual.pointer, count: n * h, threads: threads)
+            LayerNorm.forward(residual.pointer, gamma: p + weight.offset, beta: p + bias.offset, out, mean: mean.pointer, rstd: rstd.pointer,
+                              rows: n, width: h, eps: config.layerNormEps, threads: threads)
+        }
+
         Linear.forward(x, weight: p + w.qkvOffset, bias: p + w.qkvBiasOffset, cache.qkv.pointer, rows: n, inFeatures: h, outFeatures: 3 * h, threads: threads)
         loraForward(l, p, x, cache, rows: n)
         timer.charge(\.linearGEMM, to: &ws.profile)
@@ -125,13 +137,8 @@ public struct BertClassifier: Sendable {
         Linear.forward(cache.context.pointer, weight: p + w.attentionOutput.offset, bias: p + w.attentionOutputBias.offset,
                        cache.residual1.pointer, rows: n, inFeatures: h, outFeatures: h, threads: threads)
         timer.charge(\.linearGEMM, to: &ws.profile)
-        if let dropout, config.hiddenDropout > 0 {
-            Dropout.makeMask(cache.attentionOutputMask.pointer, count: n * h, p: config.hiddenDropout, stream: dropout.derived(DropoutSite.attentionOutput(l)), threads: threads)
-            Dropout.apply(cache.residual1.pointer, mask: cache.attentionOutputMask.pointer, count: n * h, threads: threads)
-        }
-        Elementwise.add(x, into: cache.residual1.pointer, count: n * h, threads: threads)
-        LayerNorm.forward(cache.residual1.pointer, gamma: p + w.attentionNormWeight.offset, beta: p + w.attentionNormBias.offset,
-                          cache.normed1.pointer, mean: cache.mean1.pointer, rstd: cache.rstd1.pointer, rows: n, width: h, eps: config.layerNormEps, threads: threads)
+        residualNorm(x, residual: cache.residual1, mask: cache.attentionOutputMask, site: DropoutSite.attentionOutput(l),
+                     weight: w.attentionNormWeight, bias: w.attentionNormBias, mean: cache.mean1, rstd: cache.rstd1, out: cache.normed1.pointer)
         timer.charge(\.elementwise, to: &ws.profile)
 
         Linear.forward(cache.normed1.pointer, weight: p + w.intermediate.offset, bias: p + w.intermediateBias.offset,
@@ -142,13 +149,8 @@ public struct BertClassifier: Sendable {
         Linear.forward(cache.activated.pointer, weight: p + w.output.offset, bias: p + w.outputBias.offset,
                        cache.residual2.pointer, rows: n, inFeatures: inter, outFeatures: h, threads: threads)
         timer.charge(\.linearGEMM, to: &ws.profile)
-        if let dropout, config.hiddenDropout > 0 {
-            Dropout.makeMask(cache.outputMask.pointer, count: n * h, p: config.hiddenDropout, stream: dropout.derived(DropoutSite.feedForwardOutput(l)), threads: threads)
-            Dropout.apply(cache.residual2.pointer, mask: cache.outputMask.pointer, count: n * h, threads: threads)
-        }
-        Elementwise.add(cache.normed1.pointer, into: cache.residual2.pointer, count: n * h, threads: threads)
-        LayerNorm.forward(cache.residual2.pointer, gamma: p + w.outputNormWeight.offset, beta: p + w.outputNormBias.offset,
-                          ws.hidden[l + 1].pointer, mean: cache.mean2.pointer, rstd: cache.rstd2.pointer, rows: n, width: h, eps: config.layerNormEps, threads: threads)
+        residualNorm(cache.normed1.pointer, residual: cache.residual2, mask: cache.outputMask, site: DropoutSite.feedForwardOutput(l),
+                     weight: w.outputNormWeight, bias: w.outputNormBias, mean: cache.mean2, rstd: cache.rstd2, out: ws.hidden[l + 1].pointer)
         timer.charge(\.elementwise, to: &ws.profile)
     }
 
