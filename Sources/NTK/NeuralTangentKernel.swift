@@ -123,6 +123,7 @@ public struct NTKComputer {
             let jacobian = FloatBuffer(count: rows * width)
             // Sparse word-embedding gradients, collected on the first pass: token id → (row, gradient row).
             var wordRows: [Int32: [(row: Int, values: [Float])]] = [:]
+            gradient.zero()  // what the previous chunk left to accumulate
             for (i, example) in batch.enumerated() {
                 let input = try TokenBatch(sequences: [example.ids], tokenTypes: [example.tokenTypeIDs])
                 try model.forward(p, input, workspace: workspace)
@@ -133,20 +134,24 @@ public struct NTKComputer {
                 for k in 0..<c {
                     let row = i * c + k
                     (dFeatures.pointer).update(from: p + layout.head.weight.offset + k * h, count: h)
-                    gradient.zero()
                     model.encoderBackward(p, dFeatures: dFeatures.pointer, gradients: gradient.pointer, workspace: workspace, scope: scope)
                     passes += 1
+                    // Only what is read is zeroed again: the rest of the buffer may accumulate,
+                    // it is never looked at (zeroing all of MiniLM's 90 MB per pass cost more than the pass).
                     var column = 0
                     for g in chunk {
                         for r in g.ranges {
                             (jacobian.pointer + row * width + column).update(from: gradient.pointer + r.lowerBound, count: r.count)
+                            (gradient.pointer + r.lowerBound).update(repeating: 0, count: r.count)
                             column += r.count
                         }
                     }
-                    if chunkIndex == 0, let wordGroup {
+                    if let wordGroup {
                         let base = wordGroup.ranges[0].lowerBound
                         for id in Set(example.ids) {
-                            wordRows[id, default: []].append((row, Array(UnsafeBufferPointer(start: gradient.pointer + base + Int(id) * h, count: h))))
+                            let rowPointer = gradient.pointer + base + Int(id) * h
+                            if chunkIndex == 0 { wordRows[id, default: []].append((row, Array(UnsafeBufferPointer(start: rowPointer, count: h)))) }
+                            rowPointer.update(repeating: 0, count: h)
                         }
                     }
                 }
