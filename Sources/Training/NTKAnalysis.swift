@@ -19,7 +19,10 @@ public struct NTKAnalysis {
 
     public var modelDirectory: URL
     public var data: URL
+    /// Evaluation examples: the kernel classifier is fitted on `data` and scored on these too.
+    public var evalData: URL?
     public var examples = 250
+    public var evalExamples = 250
     public var lora: LoRAConfig?
     public var head: HeadSource = .model
     public var seed: UInt64 = 1001
@@ -39,12 +42,16 @@ public struct NTKAnalysis {
             defer { timings[name] = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 }
             return try body()
         }
-        let all = try DatasetFormat.generic().reader(for: data).read(data).examples
-        guard !all.isEmpty else { throw TextDataError.invalidDataset("\(data.path) has no examples") }
-        let chosen = all.count <= examples ? all
-            : LinearProbe.shuffled(all.count, RandomStream(seed: seed, stream: 0x4E54_4B)).prefix(examples).sorted().map { all[$0] }
+        func sample(_ url: URL, _ count: Int, stream: UInt64) throws -> [Example] {
+            let all = try DatasetFormat.generic().reader(for: url).read(url).examples
+            guard !all.isEmpty else { throw TextDataError.invalidDataset("\(url.path) has no examples") }
+            return all.count <= count ? all : LinearProbe.shuffled(all.count, RandomStream(seed: seed, stream: stream)).prefix(count).sorted().map { all[$0] }
+        }
+        let trainSet = try sample(data, examples, stream: 0x4E54_4B)
+        let evalSet = try evalData.map { try sample($0, evalExamples, stream: 0x4E54_4B45) } ?? []
+        let chosen = trainSet + evalSet
         let config = try BertConfig(contentsOf: modelDirectory.appendingPathComponent("config.json"))
-        let labels = head == .model ? LabelSet(config.labels) : LabelSet(of: all)
+        let labels = head == .model ? LabelSet(config.labels) : LabelSet(of: chosen)
         let loaded = try Checkpoint.load(directory: modelDirectory, labels: labels.names, lora: lora, threads: threads, seed: seed)
         if head == .model, !loaded.headLoaded {
             throw TextDataError.invalidDataset("\(modelDirectory.path) has no classifier head; use --lp to fit one or --fresh-head")
@@ -64,30 +71,33 @@ public struct NTKAnalysis {
         let computer = NTKComputer(model: loaded.model, parameters: loaded.parameters, memoryBudget: memoryBudget)
         if head == .linearProbe {
             try timed("lp") {
-                let features = try computer.features(batch)
-                let fit = LinearProbe.fitLogistic(features: features, labels: targets, classes: labels.names.count, width: loaded.model.config.hiddenSize, seed: seed)
+                let features = try computer.features(Array(batch.prefix(trainSet.count)))
+                let fit = LinearProbe.fitLogistic(features: features, labels: Array(targets.prefix(trainSet.count)), classes: labels.names.count,
+                                                  width: loaded.model.config.hiddenSize, seed: seed)
                 let view = loaded.model.layout.head
                 for (i, v) in fit.head.weight.enumerated() { loaded.parameters[view.weight.offset + i] = v }
                 for (i, v) in fit.head.bias.enumerated() { loaded.parameters[view.bias.offset + i] = v }
             }
         }
         let ntk = try timed("kernels") { try computer.compute(batch) }
-        let summary = timed("statistics") { NTKSummary(ntk, labels: targets) }
-        return Self.json(ntk, summary, labels: labels, timings: timings)
+        let summary = timed("statistics") { NTKSummary(ntk, labels: targets, trainCount: trainSet.count) }
+        return Self.json(ntk, summary, trainCount: trainSet.count, labels: labels, timings: timings)
     }
 
-    static func json(_ ntk: NeuralTangentKernel, _ s: NTKSummary, labels: LabelSet, timings: [String: Double]) -> [String: Any] {
-        let (n, c) = (ntk.examples, ntk.classes)
+    static func json(_ ntk: NeuralTangentKernel, _ s: NTKSummary, trainCount n: Int, labels: LabelSet, timings: [String: Double]) -> [String: Any] {
+        let c = ntk.classes, r = ntk.examples * c
+        /// The train × train block as [N][C][N][C].
         func nested(_ k: [Float]) -> [[[[Double]]]] {
-            (0..<n).map { a in (0..<c).map { i in (0..<n).map { b in (0..<c).map { j in Double(k[(a * c + i) * n * c + b * c + j]) } } } }
+            (0..<n).map { a in (0..<c).map { i in (0..<n).map { b in (0..<c).map { j in Double(k[(a * c + i) * r + b * c + j]) } } } }
         }
         func stats(_ k: KernelStatistics) -> [String: Any] { ["frobenius": k.frobenius, "trace": k.trace, "rank": k.rank] }
         return [
-            "examples": n, "classes": c, "labels": labels.names,
+            "examples": n, "eval_examples": ntk.examples - n, "classes": c, "labels": labels.names,
             "pretrain_effective": nested(ntk.pretrainEffective), "ft_effective": nested(ntk.ftEffective),
             "statistics": [
                 "pretrain": stats(s.pretrain), "ft": stats(s.ft), "total": stats(s.total), "ft_ratio": s.ftRatio,
                 "accuracy_train": s.trainAccuracy, "pair_accuracy_train": s.trainPairAccuracy,
+                "accuracy_eval": s.evalAccuracy.map { $0 as Any } ?? NSNull(), "pair_accuracy_eval": s.evalPairAccuracy.map { $0 as Any } ?? NSNull(),
             ] as [String: Any],
             "groups": Dictionary(uniqueKeysWithValues: s.groups.map { ($0.name, stats($0.statistics)) }),
             "backward_passes": ntk.backwardPasses,

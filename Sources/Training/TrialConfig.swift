@@ -47,6 +47,13 @@ public struct TrialConfig: Sendable, Equatable {
         public var clipNorm: Double? = 1
     }
 
+    /// The NTK at the start of the FT stage, on seeded samples of the training and validation splits.
+    public struct NTK: Sendable, Equatable {
+        public var examples = 250
+        public var evalExamples = 250
+        public var budgetMiB = 4096
+    }
+
     public enum Temperature: Sendable, Equatable {
         case fit
         case fixed(Double)
@@ -71,6 +78,8 @@ public struct TrialConfig: Sendable, Equatable {
     public var durationMs = 0
     /// Save a resumable checkpoint at the end of each FT epoch.
     public var checkpoints = true
+    /// Compute the NTK at the start of the FT stage (nil: do not).
+    public var ntk: NTK?
 
     /// The fine-tuning learning rate actually used.
     public var fineTuningRate: Double {
@@ -153,6 +162,14 @@ extension TrialConfig {
             }
             try s.finish()
         }
+        if let s = try r.section("ntk") {
+            var n = NTK()
+            if let v = try s.int("examples", range: 1...100_000) { n.examples = v }
+            if let v = try s.int("eval_examples", range: 0...100_000) { n.evalExamples = v }
+            if let v = try s.int("budget_mib", range: 16...1_048_576) { n.budgetMiB = v }
+            try s.finish()
+            ntk = n
+        }
         if let v = try r.double("head_scale", range: 1e-6...1e6) { headScale = v }
         if let v = r.raw("temperature") {
             if let s = v as? String, s == "fit" {
@@ -224,6 +241,7 @@ extension TrialConfig {
         case let .fixed(t): o["temperature"] = t
         }
         if method == .noop { o["duration_ms"] = durationMs }
+        if let ntk { o["ntk"] = ["examples": ntk.examples, "eval_examples": ntk.evalExamples, "budget_mib": ntk.budgetMiB] }
         return o
     }
 

@@ -1,6 +1,7 @@
 import Compute
 import Dispatch
 import Foundation
+import NTK
 import TextData
 import Transformer
 
@@ -203,6 +204,9 @@ public final class TrialRunner {
                 v.bias = v.bias.map { $0 * Float(config.headScale) }
                 setHead(v)
             }
+            if let ntk = config.ntk, resumed == nil {
+                try timed("ntk") { try measureKernel(ntk, trainer, data) }
+            }
             bestEpoch = try timed("ft") { try fineTune(trainer, data, trainable: trainable, resume: resumed) }
         }
 
@@ -255,6 +259,28 @@ public final class TrialRunner {
         emit("ft/best_epoch", Double(bestEpoch))
         emit("val/accuracy_best", bestAccuracy)
         return bestEpoch
+    }
+
+    /// The NTK where the FT stage starts (after LP and head scaling), on seeded samples of the
+    /// training and validation examples.
+    private func measureKernel(_ settings: TrialConfig.NTK, _ trainer: ClassifierTrainer, _ data: TrialData) throws {
+        onProgress(TrialProgress(stage: "ntk", done: 0, total: 1))
+        func sample(_ examples: [LabeledSequence], _ count: Int, _ stream: UInt64) -> [LabeledSequence] {
+            examples.count <= count ? examples
+                : LinearProbe.shuffled(examples.count, RandomStream(seed: config.seed, stream: stream)).prefix(count).sorted().map { examples[$0] }
+        }
+        let train = sample(data.train, settings.examples, 0x4E54_4B), eval = sample(data.validation, settings.evalExamples, 0x4E54_4B45)
+        let computer = NTKComputer(model: trainer.model, parameters: trainer.parameters, memoryBudget: settings.budgetMiB << 20)
+        let kernel = try computer.compute((train + eval).map { ($0.inputIDs, $0.tokenTypeIDs) })
+        let s = NTKSummary(kernel, labels: (train + eval).map(\.label), trainCount: train.count)
+        emit("ntk/fro_pretrain", s.pretrain.frobenius)
+        emit("ntk/fro_ft", s.ft.frobenius)
+        emit("ntk/ft_ratio", s.ftRatio)
+        emit("ntk/rank_pretrain", Double(s.pretrain.rank))
+        emit("ntk/rank_ft", Double(s.ft.rank))
+        emit("ntk/rank_total", Double(s.total.rank))
+        emit("ntk/accuracy_train", s.trainAccuracy)
+        if let a = s.evalAccuracy { emit("ntk/accuracy_eval", a) }
     }
 
     private func evaluate(_ trainer: ClassifierTrainer, _ data: TrialData, pretrainedTestFeatures: [Float]) throws {

@@ -17,7 +17,9 @@ struct NTKCommand: ParsableCommand {
 
     @OptionGroup var model: ModelOption
     @Option(help: "Examples (text or input_ids, with labels).") var data: String
+    @Option(help: "Evaluation examples: the kernel classifier is also scored on these.") var evalData: String?
     @Option(help: "How many examples to sample (seeded).") var examples = 250
+    @Option(help: "How many evaluation examples to sample (seeded).") var evalExamples = 250
     @Option(help: "LoRA rank: F from fresh adapters (B = 0) instead of the backbone.") var loraRank: Int?
     @Option(help: "LoRA alpha.") var loraAlpha: Double = 8
     @Flag(help: "Fit a linear probe (L2 logistic regression) for the head first, as LP-FT starts.") var lp = false
@@ -36,6 +38,8 @@ struct NTKCommand: ParsableCommand {
     func run() throws {
         var analysis = NTKAnalysis(modelDirectory: try model.directory(), data: URL(fileURLWithPath: data))
         analysis.examples = examples
+        analysis.evalData = evalData.map { URL(fileURLWithPath: $0) }
+        analysis.evalExamples = evalExamples
         analysis.lora = loraRank.map { LoRAConfig(rank: $0, alpha: Float(loraAlpha)) }
         analysis.head = lp ? .linearProbe : freshHead ? .fresh : .model
         analysis.seed = seed

@@ -29,12 +29,15 @@ final class NTKCommandTests: XCTestCase {
         try rows.joined(separator: "\n").write(to: data, atomically: true, encoding: .utf8)
         let out = dir.appendingPathComponent("ntk.json")
         let model = Support.fixtures.appendingPathComponent("tiny-bert").path
-        let run = try Support.lpft(["ntk", "--model", model, "--data", data.path, "--examples", "6", "--threads", "2", "--out", out.path])
+        let run = try Support.lpft(["ntk", "--model", model, "--data", data.path, "--eval-data", data.path, "--examples", "6", "--threads", "2", "--out", out.path])
         XCTAssertEqual(run.status, 0, run.output)
         let result = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: out)) as? [String: Any])
         XCTAssertLessThan(relative(flat(result["pretrain_effective"]), flat(fixture["ntk_pretrain_effective"])), 1e-3)
         XCTAssertLessThan(relative(flat(result["ft_effective"]), flat(fixture["ntk_ft_effective"])), 1e-3)
         let stats = try XCTUnwrap(result["statistics"] as? [String: Any])
         XCTAssertTrue((0...1).contains(try XCTUnwrap(stats["ft_ratio"] as? Double)))
+        // Evaluated on its own training examples, the kernel classifier scores as on them.
+        XCTAssertEqual(stats["accuracy_eval"] as? Double, stats["accuracy_train"] as? Double)
+        XCTAssertEqual(result["eval_examples"] as? Int, 6)
     }
 }

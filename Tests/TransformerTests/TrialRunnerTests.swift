@@ -82,6 +82,21 @@ final class TrialRunnerTests: XCTestCase {
         }
     }
 
+    func testTheNTKAtTheStartOfFineTuningShowsThePapersRegimes() throws {
+        var ratios: [String: Double] = [:]
+        for method in ["ft", "lp-ft", "lora"] {
+            let (result, _) = try run(try config(method, extra: "ntk: {examples: 8, eval_examples: 8}"))
+            for name in ["ntk/fro_pretrain", "ntk/fro_ft", "ntk/ft_ratio", "ntk/rank_pretrain", "ntk/rank_ft", "ntk/rank_total",
+                         "ntk/accuracy_train", "ntk/accuracy_eval"] {
+                XCTAssertNotNil(result.metrics[name], "\(method): \(name)")
+            }
+            ratios[method] = result.metrics["ntk/ft_ratio"]
+        }
+        // LoRA starts with B = 0, so its F (adapter gradients through the zero B) is tiny.
+        XCTAssertLessThan(ratios["lora"]!, 0.01, "\(ratios)")
+        XCTAssertGreaterThan(ratios["ft"]!, ratios["lora"]!, "\(ratios)")
+    }
+
     func testTheSameSeedGivesIdenticalMetrics() throws {
         let c = try config("lp-ft")
         let (a, _) = try run(c), (b, _) = try run(c)
