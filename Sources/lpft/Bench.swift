@@ -1,14 +1,15 @@
-import Foundation
-import TextData
 import ArgumentParser
 import Compute
+import Foundation
+import NTK
+import TextData
 import Training
 import Transformer
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure the speed of the core.",
-        subcommands: [TrainBench.self, TokenizeBench.self])
+        subcommands: [TrainBench.self, TokenizeBench.self, NTKBench.self])
 }
 
 struct TrainBench: ParsableCommand {
@@ -85,5 +86,49 @@ struct TokenizeBench: ParsableCommand {
         }
         let median = seconds.sorted()[seconds.count / 2]
         print(String(format: "%d texts (%d tokens) in %.3f s median of %d: %.0f texts/s", count, tokens, median, repeats, Double(count) / median))
+    }
+}
+
+struct NTKBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ntk",
+        abstract: "Time the exact FT-effective kernel F of a fetched model on rt-polarity training texts.",
+        discussion: """
+        F over the whole backbone, word embeddings included, for --examples texts truncated to
+        --length tokens, with a fresh head from --seed (C = 2). --export writes the token ids and
+        the head as JSON for bench/torch_ntk.py, so the PyTorch peer computes the same kernel.
+        """)
+
+    @OptionGroup var model: ModelOption
+    @Option(help: "Examples (the first of rt-polarity's training split).") var examples = 250
+    @Option(help: "Maximum tokens per example.") var length = 64
+    @Option(help: "Threads.") var threads = 2
+    @Option(help: "Memory for Jacobian blocks, MiB.") var budgetMib = 4096
+    @Option(help: "Seed for the fresh head.") var seed: UInt64 = 1001
+    @Option(help: "Write the ids and head used here, for bench/torch_ntk.py.") var export: String?
+
+    func run() throws {
+        let directory = try model.directory()
+        let tokenizer = try WordPieceTokenizer(modelDirectory: directory)
+        let texts = try JSONLinesReader().read(try DataStore().task("rt-polarity").split("train")).examples.prefix(examples)
+        let batch = texts.map { tokenizer.encode($0.text ?? "", maxLength: length) }
+        let loaded = try Checkpoint.load(directory: directory, labels: ["negative", "positive"], threads: threads, seed: seed)
+        let computer = NTKComputer(model: loaded.model, parameters: loaded.parameters, memoryBudget: budgetMib << 20)
+        if let export {
+            let head = loaded.model.layout.head
+            let object: [String: Any] = ["input_ids": batch.map { $0.ids.map(Int.init) },
+                                         "head_weight": Array(loaded.parameters.buffer[head.weight.range]).map(Double.init),
+                                         "head_bias": Array(loaded.parameters.buffer[head.bias.range]).map(Double.init)]
+            try JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: export))
+        }
+        let start = DispatchTime.now().uptimeNanoseconds
+        let ntk = try computer.compute(batch)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        let fro = Elementwise.sumOfSquares(ntk.ftEffective, count: ntk.ftEffective.count).squareRoot()
+        print(String(format: "F for %d examples x %d classes (mean %.1f tokens): %.1f s, %d backward passes, ||F||_F = %.6g",
+                     batch.count, ntk.classes, Double(batch.map(\.ids.count).reduce(0, +)) / Double(batch.count), seconds, ntk.backwardPasses, fro))
+        for (name, k) in ntk.groups {
+            print(String(format: "  %-20@ ||F_g||_F = %.6g", name, Elementwise.sumOfSquares(k, count: k.count).squareRoot()))
+        }
     }
 }
