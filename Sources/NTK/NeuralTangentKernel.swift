@@ -93,7 +93,6 @@ public struct NTKComputer {
         let rows = n * c
         let layout = model.layout
         let (wordGroup, dense) = ParameterGroup.groups(for: layout)
-        let scope: GradientScope = layout.lora == nil ? .all : .headAndLoRA
 
         // Chunks of dense groups whose Jacobian block [rows, params] fits the budget.
         var chunks: [[ParameterGroup]] = [[]]
@@ -124,6 +123,9 @@ public struct NTKComputer {
             // Sparse word-embedding gradients, collected on the first pass: token id → (row, gradient row).
             var wordRows: [Int32: [(row: Int, values: [Float])]] = [:]
             gradient.zero()  // what the previous chunk left to accumulate
+            // Weight gradients only for this chunk's groups (and the word rows, read on the first chunk).
+            let scope: GradientScope = layout.lora != nil ? .headAndLoRA
+                : .ranges(chunk.flatMap(\.ranges) + (chunkIndex == 0 ? wordGroup?.ranges ?? [] : []))
             for (i, example) in batch.enumerated() {
                 let input = try TokenBatch(sequences: [example.ids], tokenTypes: [example.tokenTypeIDs])
                 try model.forward(p, input, workspace: workspace)

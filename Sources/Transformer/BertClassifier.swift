@@ -254,7 +254,7 @@ public struct BertClassifier: Sendable {
     /// backbone's gradients into `gradients`. One such pass per head row is one NTK VJP.
     public func encoderBackward(_ p: UnsafePointer<Float>, dFeatures: UnsafePointer<Float>, gradients g: UnsafeMutablePointer<Float>,
                                 workspace ws: BertWorkspace, scope: GradientScope = .all) {
-        BLAS.withSingleThread { encoderBackwardAll(p, dFeatures: dFeatures, gradients: g, ws, frozen: scope != .all) }
+        BLAS.withSingleThread { encoderBackwardAll(p, dFeatures: dFeatures, gradients: g, ws, scope: scope) }
     }
 
     private func backwardAll(_ p: UnsafePointer<Float>, dLogits: UnsafePointer<Float>, gradients g: UnsafeMutablePointer<Float>,
@@ -272,13 +272,13 @@ public struct BertClassifier: Sendable {
             Dropout.apply(ws.featureGradient.pointer, mask: ws.headMask.pointer, count: b * h, threads: threads)
         }
         timer.charge(\.elementwise, to: &ws.profile)
-        encoderBackwardAll(p, dFeatures: ws.featureGradient.pointer, gradients: g, ws, frozen: scope != .all)
+        encoderBackwardAll(p, dFeatures: ws.featureGradient.pointer, gradients: g, ws, scope: scope)
     }
 
-    /// With `frozen`, the pre-trained weights get no gradients (only LoRA adapters do) and the
-    /// pass stops before the embeddings.
+    /// Weights outside `scope` get no gradient work (LoRA adapters always do); the pass stops
+    /// before the embeddings when none of their tensors is in scope.
     private func encoderBackwardAll(_ p: UnsafePointer<Float>, dFeatures: UnsafePointer<Float>, gradients g: UnsafeMutablePointer<Float>,
-                                    _ ws: BertWorkspace, frozen: Bool) {
+                                    _ ws: BertWorkspace, scope: GradientScope) {
         var timer = SectionTimer()
         let (b, t, h) = (ws.batchSize, ws.sequenceLength, config.hiddenSize)
         let n = b * t
@@ -290,12 +290,12 @@ public struct BertClassifier: Sendable {
         }
         timer.charge(\.elementwise, to: &ws.profile)
         for l in stride(from: config.layerCount - 1, through: 0, by: -1) {
-            layerBackward(l, p, g, ws, frozen: frozen)
+            layerBackward(l, p, g, ws, scope: scope)
         }
-        if frozen { return }
+        let e = layout.embeddings
+        guard [e.word, e.position, e.tokenType, e.normWeight, e.normBias].contains(where: scope.includes) else { return }
         timer = SectionTimer()
         // Embeddings: dropout, LayerNorm, then scatter rows into the three tables.
-        let e = layout.embeddings
         if ws.training, config.hiddenDropout > 0 {
             Dropout.apply(dHidden, mask: ws.embeddingMask.pointer, count: n * h, threads: threads)
         }
@@ -312,9 +312,9 @@ public struct BertClassifier: Sendable {
     }
 
     /// Layer l backward. On entry gradA holds ∂/∂(layer output); on exit ∂/∂(layer input).
-    private func layerBackward(_ l: Int, _ p: UnsafePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ ws: BertWorkspace, frozen: Bool) {
-        // For frozen weights, nil gradient pointers make the kernels skip that work.
-        func grad(_ view: ParameterView) -> UnsafeMutablePointer<Float>? { frozen ? nil : g + view.offset }
+    private func layerBackward(_ l: Int, _ p: UnsafePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ ws: BertWorkspace, scope: GradientScope) {
+        // For weights out of scope, nil gradient pointers make the kernels skip that work.
+        func grad(_ view: ParameterView) -> UnsafeMutablePointer<Float>? { scope.includes(view) ? g + view.offset : nil }
         let w = layout.layers[l], cache = ws.layers[l]
         let (n, h, inter) = (ws.batchSize * ws.sequenceLength, config.hiddenSize, config.intermediateSize)
         let dropout = ws.training && config.hiddenDropout > 0
@@ -355,7 +355,8 @@ public struct BertClassifier: Sendable {
         attentionBackward(cache, ws)
         timer.charge(\.attention, to: &ws.profile)
         Linear.backward(ws.gradQKV.pointer, x: ws.hidden[l].pointer, weight: p + w.qkvOffset, dx: dA, accumulateInput: true,
-                        dWeight: frozen ? nil : g + w.qkvOffset, dBias: frozen ? nil : g + w.qkvBiasOffset, rows: n, inFeatures: h, outFeatures: 3 * h, threads: threads)
+                        dWeight: grad(w.query).map { _ in g + w.qkvOffset }, dBias: grad(w.queryBias).map { _ in g + w.qkvBiasOffset },
+                        rows: n, inFeatures: h, outFeatures: 3 * h, threads: threads)
         loraBackward(l, p, g, cache, ws, rows: n)
         timer.charge(\.linearGEMM, to: &ws.profile)
     }

@@ -30,11 +30,23 @@ public struct LoRAConfig: Sendable, Equatable, Codable {
 
 /// Which parameters a backward pass computes gradients for. Frozen parameters still pass
 /// gradients through to the layers below when something below is trained.
-public enum GradientScope: Sendable {
+public enum GradientScope: Sendable, Equatable {
     /// Every parameter (full fine-tuning).
     case all
     /// The head and the LoRA adapters; the rest of the backbone is frozen.
     case headAndLoRA
     /// The head only (linear probing): the backward pass stops at the features.
     case head
+    /// The backbone parameters inside these ranges of the flat buffer (and any LoRA adapters):
+    /// the NTK's chunks of parameter groups, which need no other weight gradients.
+    case ranges([Range<Int>])
+
+    /// Whether the backbone tensor `view` gets a gradient.
+    func includes(_ view: ParameterView) -> Bool {
+        switch self {
+        case .all: return true
+        case .headAndLoRA, .head: return false
+        case let .ranges(ranges): return ranges.contains { $0.overlaps(view.range) }
+        }
+    }
 }
