@@ -17,9 +17,9 @@ struct TrainBench: ParsableCommand {
         commandName: "train",
         abstract: "Examples/second of a training step (forward, backward, AdamW) on random weights.",
         discussion: """
-        Build with `swift build -c release` for meaningful numbers. Each row reports the median
-        of the timed steps and where the time went: `gemm%` is dense-layer GEMMs plus the
-        attention block, `linear%` the dense-layer GEMMs alone. Compare with
+        Build with `swift build -c release` for meaningful numbers. Each row reports the median \
+        of the timed steps and where the time went: `gemm%` is dense-layer GEMMs plus the \
+        attention block, `linear%` the dense-layer GEMMs alone. Compare with \
         bench/torch_train.py, run in the same session on the same machine.
         """)
 
@@ -94,8 +94,8 @@ struct NTKBench: ParsableCommand {
         commandName: "ntk",
         abstract: "Time the exact FT-effective kernel F of a fetched model on rt-polarity training texts.",
         discussion: """
-        F over the whole backbone, word embeddings included, for --examples texts truncated to
-        --length tokens, with a fresh head from --seed (C = 2). --export writes the token ids and
+        F over the whole backbone, word embeddings included, for --examples texts truncated to \
+        --length tokens, with a fresh head from --seed (C = 2). --export writes the token ids and \
         the head as JSON for bench/torch_ntk.py, so the PyTorch peer computes the same kernel.
         """)
 

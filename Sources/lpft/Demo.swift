@@ -8,8 +8,8 @@ struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a small BERT classifier end to end on a built-in synthetic task and print its metrics.",
         discussion: """
-        Needs no downloads: the task is "which token group occurs most often", which a model
-        can only solve by attending over the whole sequence. Loss falls and test accuracy rises
+        Needs no downloads: the task is "which token group occurs most often", which a model \
+        can only solve by attending over the whole sequence. Loss falls and test accuracy rises \
         well above chance (1/3) within a few epochs.
         """)
 

@@ -6,7 +6,7 @@ struct LPFT: ParsableCommand {
         commandName: "lpft",
         abstract: "Linear probing then fine-tuning of BERT-family classifiers on the CPU, with NTK analysis.",
         discussion: """
-        Reproduces "Understanding Linear Probing then Fine-tuning Language Models from NTK
+        Reproduces "Understanding Linear Probing then Fine-tuning Language Models from NTK \
         Perspective" (Tomihari & Sato, NeurIPS 2024) at sweep scale.
         """,
         subcommands: [Demo.self, Train.self, NTKCommand.self, Model.self, DataCommand.self, Tokenize.self, Embed.self, Bench.self])

