@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The AdamW update on a contiguous slice, with PyTorch's arithmetic
 /// (`torch.optim.AdamW`, non-fused): decoupled decay, then a bias-corrected Adam step.
 public enum AdamWKernel {
@@ -17,8 +23,8 @@ public enum AdamWKernel {
             self.beta2 = beta2
             self.eps = eps
             self.weightDecay = weightDecay
-            biasCorrection1 = 1 - Float(Double(beta1).power(step))
-            biasCorrection2 = 1 - Float(Double(beta2).power(step))
+            biasCorrection1 = 1 - Float(pow(Double(beta1), Double(step)))
+            biasCorrection2 = 1 - Float(pow(Double(beta2), Double(step)))
         }
     }
 
@@ -44,14 +50,5 @@ public enum AdamWKernel {
                 store(pv, p + i, lanes)
             }
         }
-    }
-}
-
-extension Double {
-    @inline(__always)
-    func power(_ n: Int) -> Double {
-        var result = 1.0
-        for _ in 0..<n { result *= self }
-        return result
     }
 }

@@ -39,6 +39,19 @@ public struct RandomStream: Sendable, Hashable {
         Float(bits(at: index) >> 40) * 0x1p-24
     }
 
+    /// A Fisher–Yates permutation of 0..<n.
+    public func permutation(_ n: Int) -> [Int] {
+        var order = Array(0..<n)
+        for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, Int(bits(at: UInt64(i)) % UInt64(i + 1))) }
+        return order
+    }
+
+    /// `count` of `items` drawn without replacement, kept in their original order
+    /// (all of them when there are no more than `count`).
+    public func sample<T>(_ items: [T], count: Int) -> [T] {
+        items.count <= count ? items : permutation(items.count).prefix(count).sorted().map { items[$0] }
+    }
+
     /// Standard normal (Box–Muller on two independent uniforms).
     public func normal(at index: UInt64) -> Float {
         let word = bits(at: index)

@@ -53,7 +53,10 @@ public struct DataStore: Sendable {
             }
             throw TextDataError.fetch("unknown task \(name) (shipped: \(Self.taskNames.joined(separator: ", ")); or give explicit files)")
         }
-        let manifest = try JSONDecoder().decode(Manifest.self, from: data)
+        let manifest: Manifest
+        do { manifest = try JSONDecoder().decode(Manifest.self, from: data) } catch {
+            throw TextDataError.fetch("\(url.path) is corrupt (\(error)); delete \(dir.path) and run: lpft data fetch")
+        }
         return Task(name: name, directory: dir, manifest: manifest)
     }
 
@@ -166,9 +169,7 @@ public struct DataStore: Sendable {
             groups[r.group, default: []].append(r)
         }
         let rng = RandomStream(seed: seed, stream: UInt64(truncatingIfNeeded: task.utf8.reduce(5381) { ($0 &* 33) &+ UInt64($1) }))
-        for i in stride(from: order.count - 1, to: 0, by: -1) {
-            order.swapAt(i, Int(rng.bits(at: UInt64(i)) % UInt64(i + 1)))
-        }
+        order = rng.permutation(order.count).map { order[$0] }
         var split: [String: [Row]] = ["train": [], "validation": [], "test": []]
         var assigned = 0
         for g in order {

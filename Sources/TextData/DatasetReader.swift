@@ -18,11 +18,9 @@ public enum Column: Sendable, Equatable {
     case position(Int)
 }
 
-/// How to turn rows into examples; shared by the delimited and JSON-lines readers.
-struct RowMapping: Sendable {
-    var text: String
-    var textPair: String?
-    var label: String
+/// Collects examples from rows, passing over bad rows only when they may be skipped;
+/// shared by the delimited and JSON-lines readers.
+struct RowCollector: Sendable {
     var skipBadRows: Bool
 
     /// Runs `parse` on each row, collecting bad rows when they may be skipped.
@@ -91,8 +89,7 @@ public struct DelimitedReader: DatasetReader {
         }
         let (t, p, l) = (try position(text), try textPair.map(position), try position(label))
         let width = [t, p ?? 0, l].max()! + 1
-        let mapping = RowMapping(text: "", textPair: nil, label: "", skipBadRows: skipBadRows)
-        return try mapping.collect(records, line: \.line, file: lines.file) { r in
+        return try RowCollector(skipBadRows: skipBadRows).collect(records, line: \.line, file: lines.file) { r in
             guard r.fields.count >= width else {
                 throw TextDataError.badRow(file: lines.file, line: r.line, reason: "\(r.fields.count) field(s), expected at least \(width) (truncated row?)")
             }
@@ -122,8 +119,7 @@ public struct JSONLinesReader: DatasetReader {
     public func read(_ url: URL) throws -> DatasetFile {
         let lines = try TextLines(contentsOf: url, encoding: .utf8)
         let rows = lines.lines.filter { !$0.text.trimmingCharacters(in: .whitespaces).isEmpty }
-        let mapping = RowMapping(text: text, textPair: textPair, label: label, skipBadRows: skipBadRows)
-        return try mapping.collect(rows, line: \.number, file: lines.file) { row in
+        return try RowCollector(skipBadRows: skipBadRows).collect(rows, line: \.number, file: lines.file) { row in
             func bad(_ reason: String) -> TextDataError { .badRow(file: lines.file, line: row.number, reason: reason) }
             guard let object = (try? JSONSerialization.jsonObject(with: Data(row.text.utf8))) as? [String: Any] else {
                 throw bad("not a JSON object (broken or truncated line?)")
@@ -139,15 +135,18 @@ public struct JSONLinesReader: DatasetReader {
             }
             let source = "\(lines.file):\(row.number)"
             if let ids = object["input_ids"] {
-                guard let ids = ids as? [Int], !ids.isEmpty else { throw bad("\"input_ids\" must be a non-empty array of integers") }
+                guard let raw = ids as? [Int], !raw.isEmpty, let ids = Optional(raw.compactMap { Int32(exactly: $0) }), ids.count == raw.count,
+                      ids.allSatisfy({ $0 >= 0 }) else {
+                    throw bad("\"input_ids\" must be a non-empty array of non-negative 32-bit integers")
+                }
                 var types: [Int32]?
                 if let raw = object["token_type_ids"] {
-                    guard let t = raw as? [Int], t.count == ids.count else {
+                    guard let t = raw as? [Int], t.count == ids.count, let converted = Optional(t.compactMap { Int32(exactly: $0) }), converted.count == t.count else {
                         throw bad("\"token_type_ids\" must be integers, one per input id (\(ids.count))")
                     }
-                    types = t.map(Int32.init)
+                    types = converted
                 }
-                return Example(inputIDs: ids.map(Int32.init), tokenTypeIDs: types, label: labelName, source: source)
+                return Example(inputIDs: ids, tokenTypeIDs: types, label: labelName, source: source)
             }
             guard let t = object[text] as? String else { throw bad("missing string field \"\(text)\" (or \"input_ids\")") }
             var pair: String?

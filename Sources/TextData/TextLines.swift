@@ -15,7 +15,8 @@ struct TextLines {
     let lines: [(number: Int, text: String)]
 
     init(contentsOf url: URL, encoding: TextEncoding) throws {
-        file = url.lastPathComponent
+        // The whole path: every task has a train.jsonl, so the name alone does not say which.
+        file = url.path
         guard let data = FileManager.default.contents(atPath: url.path) else {
             throw TextDataError.invalidDataset("cannot read \(url.path)")
         }
@@ -27,7 +28,7 @@ struct TextLines {
             switch encoding {
             case .utf8:
                 guard let text = String(validating: raw, as: UTF8.self) else {
-                    throw TextDataError.badRow(file: url.lastPathComponent, line: number, reason: "invalid UTF-8 (is the file latin-1? pass encoding latin-1)")
+                    throw TextDataError.badRow(file: url.path, line: number, reason: "invalid UTF-8 (is the file latin-1? pass encoding latin-1)")
                 }
                 lines.append((number, text))
             case .latin1:

@@ -20,8 +20,9 @@ public struct FeatureStatistics: Sendable, Equatable {
             units += 1
             for (j, v) in row.enumerated() { sum[j] += Double(v) / norm }
         }
-        let pairs = Double(n) * Double(n - 1)
-        cosine = (sum.reduce(0.0) { $0 + $1 * $1 } - units) / pairs
+        // Inputs with all-zero features have no direction and are left out of the pairs.
+        let pairs = units * (units - 1)
+        cosine = pairs > 0 ? (sum.reduce(0.0) { $0 + $1 * $1 } - units) / pairs : .nan
 
         let classes = (labels.max() ?? 0) + 1
         var means = [[Double]](repeating: [Double](repeating: 0, count: width), count: classes)

@@ -22,6 +22,19 @@ public struct LinearHead: Sendable, Equatable {
         self.width = width
     }
 
+    /// The head stored in a model's flat parameter buffer.
+    public init(in parameters: FloatBuffer, layout: BertLayout) {
+        let v = layout.head.weight
+        self.init(weight: Array(parameters.buffer[v.range]), bias: Array(parameters.buffer[layout.head.bias.range]),
+                  classes: v.shape[0], width: v.shape[1])
+    }
+
+    /// Stores this head into a model's flat parameter buffer.
+    public func write(into parameters: FloatBuffer, layout: BertLayout) {
+        weight.withUnsafeBufferPointer { (parameters.pointer + layout.head.weight.offset).update(from: $0.baseAddress!, count: $0.count) }
+        bias.withUnsafeBufferPointer { (parameters.pointer + layout.head.bias.offset).update(from: $0.baseAddress!, count: $0.count) }
+    }
+
     /// ‖V‖_F, the head norm the paper tracks (the bias is not included).
     public var norm: Double { Elementwise.sumOfSquares(weight, count: weight.count).squareRoot() }
 
@@ -68,8 +81,8 @@ public enum LinearProbe {
         let x = FloatBuffer(count: o.batchSize * h), mask = FloatBuffer(count: o.batchSize * h)
         let logits = FloatBuffer(count: o.batchSize * c), dLogits = FloatBuffer(count: o.batchSize * c)
         let rng = RandomStream(seed: o.seed, stream: 0x4C50)  // "LP"
-        for epoch in 1...max(1, o.epochs) where o.epochs > 0 {
-            let order = shuffled(n, rng.derived(UInt64(epoch)))
+        for epoch in 1..<(o.epochs + 1) {
+            let order = rng.derived(UInt64(epoch)).permutation(n)
             var lossSum = 0.0
             for s in 0..<stepsPerEpoch {
                 let rows = Array(order[(s * o.batchSize)..<min(n, (s + 1) * o.batchSize)])
@@ -116,29 +129,42 @@ public enum LinearProbe {
     /// The head is the fitted model itself, V = W and b = intercept, so it gives exactly the
     /// fitted probabilities (unlike the reference code, which halves a binary fit into [−w/2, w/2]).
     public static func fitLogistic(features: [Float], labels: [Int], classes: Int, width: Int,
-                                   grid: [Double] = defaultGrid, folds: Int = 5, seed: UInt64) -> LogisticFit {
+                                   grid: [Double] = defaultGrid, folds: Int = 5, seed: UInt64, threads: Int = 1) -> LogisticFit {
         let n = labels.count
         let x = features.map(Double.init)
-        let order = shuffled(n, RandomStream(seed: seed, stream: 0x4356))  // "CV"
-        var accuracy = [Double](repeating: 0, count: grid.count)
-        for fold in 0..<folds {
-            let held = Set(order[(fold * n / folds)..<((fold + 1) * n / folds)])
-            let trainRows = (0..<n).filter { !held.contains($0) }, testRows = held.sorted()
-            let trainX = trainRows.flatMap { x[($0 * width)..<(($0 + 1) * width)] }
-            let trainY = trainRows.map { labels[$0] }
-            var warm = [Double](repeating: 0, count: classes * (width + 1))
-            for (g, c) in grid.enumerated() {
-                let fit = solve(trainX, trainY, classes: classes, width: width, inverseRegularization: c, start: warm)
-                warm = fit.x
-                var correct = 0
-                for r in testRows {
-                    let z = (0..<classes).map { k in (0..<width).reduce(fit.x[classes * width + k]) { $0 + fit.x[k * width + $1] * x[r * width + $1] } }
-                    if z.indices.max(by: { z[$0] < z[$1] }) == labels[r] { correct += 1 }
+        let order = RandomStream(seed: seed, stream: 0x4356).permutation(n)  // "CV"
+        // Fewer examples than folds: as many folds as examples (each holds one out).
+        let folds = max(1, min(folds, n))
+        // Folds run in parallel (each solver single-threaded); their accuracies are summed in
+        // fold order afterwards, so the choice of C does not depend on the thread count.
+        var perFold = [[Double]](repeating: [Double](repeating: 0, count: grid.count), count: folds)
+        perFold.withUnsafeMutableBufferPointer { results in
+            BLAS.withSingleThread {
+                parallelChunks(n >= 2 ? folds : 0, threads: threads) { _, range in
+                    for fold in range {
+                        let held = Set(order[(fold * n / folds)..<((fold + 1) * n / folds)])
+                        let trainRows = (0..<n).filter { !held.contains($0) }, testRows = held.sorted()
+                        let trainX = trainRows.flatMap { x[($0 * width)..<(($0 + 1) * width)] }
+                        let trainY = trainRows.map { labels[$0] }
+                        var warm = [Double](repeating: 0, count: classes * (width + 1))
+                        for (g, c) in grid.enumerated() {
+                            let fit = solve(trainX, trainY, classes: classes, width: width, inverseRegularization: c, start: warm)
+                            warm = fit.x
+                            var correct = 0
+                            for r in testRows {
+                                let z = (0..<classes).map { k in (0..<width).reduce(fit.x[classes * width + k]) { $0 + fit.x[k * width + $1] * x[r * width + $1] } }
+                                if z.indices.max(by: { z[$0] < z[$1] }) == labels[r] { correct += 1 }
+                            }
+                            results[fold][g] = Double(correct) / Double(testRows.count)
+                        }
+                    }
                 }
-                accuracy[g] += Double(correct) / Double(testRows.count) / Double(folds)
             }
         }
-        let best = accuracy.indices.max { accuracy[$0] < accuracy[$1] || (accuracy[$0] == accuracy[$1] && $0 > $1) }!
+        let accuracy = (0..<grid.count).map { g in perFold.reduce(0.0) { $0 + $1[g] } / Double(folds) }
+        // With a single example there is nothing to cross-validate: C = 1, scikit-learn's default.
+        let best = n < 2 ? grid.indices.min { abs(log(grid[$0])) < abs(log(grid[$1])) }!
+            : accuracy.indices.max { accuracy[$0] < accuracy[$1] || (accuracy[$0] == accuracy[$1] && $0 > $1) }!
         let fit = solve(x, labels, classes: classes, width: width, inverseRegularization: grid[best],
                         start: [Double](repeating: 0, count: classes * (width + 1)))
         let head = LinearHead(weight: fit.x[0..<(classes * width)].map(Float.init), bias: fit.x[(classes * width)...].map(Float.init),
@@ -200,12 +226,6 @@ public enum LinearProbe {
         LBFGS().minimize(start) { logisticObjective($0, x, y, classes: classes, width: width, inverseRegularization: c) }
     }
 
-    /// A Fisher–Yates permutation of 0..<n drawn from `rng`.
-    static func shuffled(_ n: Int, _ rng: RandomStream) -> [Int] {
-        var order = Array(0..<n)
-        for i in stride(from: n - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.bits(at: UInt64(i)) % UInt64(i + 1))) }
-        return order
-    }
 }
 
 /// A bare head's flat buffer: weight [C, h] then bias [C], named as in the full model.

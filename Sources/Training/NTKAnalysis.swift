@@ -45,21 +45,23 @@ public struct NTKAnalysis {
         func sample(_ url: URL, _ count: Int, stream: UInt64) throws -> [Example] {
             let all = try DatasetFormat.generic().reader(for: url).read(url).examples
             guard !all.isEmpty else { throw TextDataError.invalidDataset("\(url.path) has no examples") }
-            return all.count <= count ? all : LinearProbe.shuffled(all.count, RandomStream(seed: seed, stream: stream)).prefix(count).sorted().map { all[$0] }
+            return RandomStream(seed: seed, stream: stream).sample(all, count: count)
         }
         let trainSet = try sample(data, examples, stream: 0x4E54_4B)
         let evalSet = try evalData.map { try sample($0, evalExamples, stream: 0x4E54_4B45) } ?? []
         let chosen = trainSet + evalSet
         let config = try BertConfig(contentsOf: modelDirectory.appendingPathComponent("config.json"))
         let labels = head == .model ? LabelSet(config.labels) : LabelSet(of: chosen)
-        let loaded = try Checkpoint.load(directory: modelDirectory, labels: labels.names, lora: lora, threads: threads, seed: seed)
+        let loaded = try Checkpoint.load(directory: modelDirectory, labels: labels.names, lora: lora, freshHead: head != .model, threads: threads, seed: seed)
         if head == .model, !loaded.headLoaded {
             throw TextDataError.invalidDataset("\(modelDirectory.path) has no classifier head; use --lp to fit one or --fresh-head")
         }
-        if head == .fresh { Initializer.initializeHead(loaded.model, loaded.parameters.pointer, seed: seed) }
         let tokenizer = chosen.contains { $0.inputIDs == nil } ? try WordPieceTokenizer(modelDirectory: modelDirectory) : nil
         let batch = try chosen.map { e -> (ids: [Int32], tokenTypeIDs: [Int32]) in
-            if let ids = e.inputIDs { return (ids, e.tokenTypeIDs ?? [Int32](repeating: 0, count: ids.count)) }
+            if let ids = e.inputIDs {
+                let types = e.tokenTypeIDs ?? [Int32](repeating: 0, count: ids.count)
+                return (Array(ids.prefix(maxLength)), Array(types.prefix(maxLength)))
+            }
             guard let tokenizer else { throw TextDataError.invalidDataset("\(e.source): no text and no input_ids") }
             let encoded = tokenizer.encode(e.text ?? "", pair: e.textPair, maxLength: maxLength)
             return (encoded.ids, encoded.tokenTypeIDs)
@@ -73,10 +75,8 @@ public struct NTKAnalysis {
             try timed("lp") {
                 let features = try computer.features(Array(batch.prefix(trainSet.count)))
                 let fit = LinearProbe.fitLogistic(features: features, labels: Array(targets.prefix(trainSet.count)), classes: labels.names.count,
-                                                  width: loaded.model.config.hiddenSize, seed: seed)
-                let view = loaded.model.layout.head
-                for (i, v) in fit.head.weight.enumerated() { loaded.parameters[view.weight.offset + i] = v }
-                for (i, v) in fit.head.bias.enumerated() { loaded.parameters[view.bias.offset + i] = v }
+                                                  width: loaded.model.config.hiddenSize, seed: seed, threads: threads)
+                fit.head.write(into: loaded.parameters, layout: loaded.model.layout)
             }
         }
         let ntk = try timed("kernels") { try computer.compute(batch) }

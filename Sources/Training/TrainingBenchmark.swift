@@ -24,7 +24,8 @@ public struct TrainingBenchmark {
         public let benchCase: Case
         /// Wall-clock seconds of each timed step.
         public let stepSeconds: [Double]
-        /// Where the time went, summed over the timed steps (optimiser time is `other`).
+        /// Where the time went in the forward and backward passes, summed over the timed steps
+        /// (the optimiser update is the rest of the step time).
         public let profile: StepProfile
 
         public var medianStep: Double {

@@ -18,6 +18,8 @@ struct TrialCheckpoint {
         /// Final metrics reported before this point (LP stage, initial head norm, …).
         var metrics: [String: Double]
         var config: String
+        /// The resolved thread count: results are bit-identical only for the same count.
+        var threads: Int
         var tensorsChecksum: String
         var bestIsCurrent: Bool
     }
@@ -30,10 +32,16 @@ struct TrialCheckpoint {
     /// FNV-1a, 64-bit, over the file's bytes: enough to recognise a torn or altered file
     /// (this is integrity against accidents, not security).
     static func checksum(of url: URL) throws -> String {
-        guard let data = FileManager.default.contents(atPath: url.path) else { throw TrialCheckpointError.unreadable(url.path) }
+        let handle: FileHandle
+        do { handle = try FileHandle(forReadingFrom: url) } catch {
+            throw TrialCheckpointError.unreadable("\(url.path): \(error.localizedDescription)")
+        }
+        defer { try? handle.close() }
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        data.withUnsafeBytes { bytes in
-            for b in bytes { hash = (hash ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+        while let chunk = try handle.read(upToCount: 1 << 24), !chunk.isEmpty {
+            chunk.withUnsafeBytes { bytes in
+                for b in bytes { hash = (hash ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+            }
         }
         return String(hash, radix: 16)
     }
@@ -61,6 +69,7 @@ struct TrialCheckpoint {
         complete.tensorsChecksum = try checksum(of: tensorsURL)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         try encoder.encode(complete).write(to: partial.appendingPathComponent("state.json"), options: .atomic)
         if fm.fileExists(atPath: final.path) { try fm.removeItem(at: final) }
         try fm.moveItem(at: partial, to: final)
@@ -76,17 +85,29 @@ struct TrialCheckpoint {
 
     /// The newest checkpoint that is whole and belongs to `config`; bad ones are reported through
     /// `skipped` and passed over.
-    static func latest(in root: URL, config: String, skipped: (String) -> Void) throws -> TrialCheckpoint? {
+    static func latest(in root: URL, config: String, threads: Int, trainable: [ParameterView], skipped: (String) -> Void) throws -> TrialCheckpoint? {
         for epoch in try completeEpochs(in: root) {
             let dir = directory(root, epoch: epoch)
             do {
                 let stateData = try Data(contentsOf: dir.appendingPathComponent("state.json"))
-                let state = try JSONDecoder().decode(State.self, from: stateData)
+                let decoder = JSONDecoder()
+                decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+                let state = try decoder.decode(State.self, from: stateData)
                 guard state.epoch == epoch else { throw TrialCheckpointError.invalid("state.json says epoch \(state.epoch)") }
                 guard state.config == config else { throw TrialCheckpointError.invalid("written by a different trial config") }
+                guard state.threads == threads else {
+                    throw TrialCheckpointError.invalid("written with \(state.threads) threads, this run has \(threads); resuming would not reproduce the numbers")
+                }
                 let tensorsURL = dir.appendingPathComponent("tensors.safetensors")
                 guard try checksum(of: tensorsURL) == state.tensorsChecksum else { throw TrialCheckpointError.invalid("tensors.safetensors does not match its checksum (torn or altered)") }
-                return TrialCheckpoint(state: state, tensors: try SafeTensorsFile(path: tensorsURL.path))
+                let tensors = try SafeTensorsFile(path: tensorsURL.path)
+                let prefixes = ["param", "adam_m", "adam_v"] + (state.bestIsCurrent ? [] : ["best"])
+                for v in trainable {
+                    for prefix in prefixes where tensors.tensors["\(prefix)/\(v.name)"]?.shape != v.shape {
+                        throw TrialCheckpointError.invalid("\(prefix)/\(v.name) is missing or mis-shaped")
+                    }
+                }
+                return TrialCheckpoint(state: state, tensors: tensors)
             } catch {
                 skipped("skipping checkpoint \(dir.lastPathComponent): \(error)")
             }
@@ -98,9 +119,7 @@ struct TrialCheckpoint {
     func restore(trainable: [ParameterView], parameters: FloatBuffer, best: FloatBuffer, optimizer: AdamW) throws {
         for v in trainable {
             for (prefix, buffer) in [("param", parameters), ("adam_m", optimizer.firstMoment), ("adam_v", optimizer.secondMoment)] {
-                let name = "\(prefix)/\(v.name)"
-                guard tensors.tensors[name]?.shape == v.shape else { throw TrialCheckpointError.invalid("\(name) is missing or mis-shaped") }
-                try tensors.read(name, into: buffer.pointer + v.offset)
+                try tensors.read("\(prefix)/\(v.name)", into: buffer.pointer + v.offset)
             }
         }
         best.copy(from: parameters)

@@ -188,6 +188,7 @@ extension TrialConfig {
         if let v = try r.bool("checkpoints") { checkpoints = v }
         try r.finish()
         if method != .noop && durationMs != 0 { throw r.fail("duration_ms", "only applies to method noop") }
+        if ntk != nil && !method.fineTunes { throw r.fail("ntk", "is measured where the FT stage starts; method \(method.rawValue) has none") }
     }
 
     static func taskSpec(_ r: ConfigReader, _ name: String) throws -> TaskSpec? {

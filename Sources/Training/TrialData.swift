@@ -50,11 +50,7 @@ struct TrialData {
                 return LabeledSequence(inputIDs: encoded.ids, tokenTypeIDs: encoded.tokenTypeIDs, label: label)
             }
         }
-        var train = trainRaw
-        if let n = config.trainExamples, n < train.count {
-            let order = LinearProbe.shuffled(train.count, RandomStreamFactory.subsample(config.seed))
-            train = order.prefix(n).sorted().map { train[$0] }
-        }
+        let train = config.trainExamples.map { RandomStreamFactory.subsample(config.seed).sample(trainRaw, count: $0) } ?? trainRaw
         let ood = try config.ood.map { spec -> (String, [LabeledSequence]) in
             let test = try examples(of: spec, split: .test, store: store)
             try labels.requireSuperset(of: LabelSet(of: test), what: "OOD task \(spec.name)")

@@ -1,6 +1,13 @@
 import Compute
 import Foundation
 
+/// A trial's directory could not be written.
+public struct TrialOutputError: Error, CustomStringConvertible {
+    public let path: String
+    public let reason: String
+    public var description: String { "cannot write \(path): \(reason)" }
+}
+
 /// The version of lpft written into every result.
 public enum LPFTVersion {
     public static let current = "0.1.0"
@@ -21,7 +28,7 @@ public final class TrialOutput {
         let metrics = directory.appendingPathComponent("metrics.jsonl")
         if !(resuming && fm.fileExists(atPath: metrics.path)) {
             guard fm.createFile(atPath: metrics.path, contents: nil) else {
-                throw ConfigError(file: metrics.path, path: "", reason: "cannot create the metrics file")
+                throw TrialOutputError(path: metrics.path, reason: String(cString: strerror(errno)))
             }
         }
         metricsHandle = try FileHandle(forWritingTo: metrics)
@@ -40,7 +47,7 @@ public final class TrialOutput {
 
     /// Appends `{"epoch": …, "step": …, "<name>": value}`.
     public func record(_ event: MetricEvent) {
-        var o: [String: Any] = [event.name: event.value]
+        var o: [String: Any] = [event.name: Self.number(event.value)]
         o["epoch"] = event.epoch
         o["step"] = event.step
         if let line = try? Self.json(o) {
@@ -55,12 +62,17 @@ public final class TrialOutput {
             "versions": ["lpft": LPFTVersion.current, "openblas": BLAS.configuration],
         ]
         if let result {
-            o["metrics"] = result.metrics
+            o["metrics"] = result.metrics.mapValues(Self.number)
             o["best_epoch"] = result.bestEpoch
             o["timings"] = result.timings
         }
         o["error"] = error
         try Self.json(o, pretty: true).write(to: directory.appendingPathComponent("result.json"), options: .atomic)
+    }
+
+    /// JSON has no NaN or infinity: a diverged metric is written as the string "nan", "inf" or "-inf".
+    static func number(_ v: Double) -> Any {
+        v.isFinite ? v : v.isNaN ? "nan" : v > 0 ? "inf" : "-inf"
     }
 
     static func json(_ object: Any, pretty: Bool = false) throws -> Data {

@@ -28,6 +28,12 @@ public struct TrialResult: Sendable {
     public var bestEpoch: Int?
     /// Wall-clock seconds per stage; not part of the trial's deterministic output.
     public var timings: [String: Double]
+
+    public init(metrics: [String: Double], bestEpoch: Int?, timings: [String: Double]) {
+        self.metrics = metrics
+        self.bestEpoch = bestEpoch
+        self.timings = timings
+    }
 }
 
 /// Where a trial is and how far it has to go, for progress displays.
@@ -128,12 +134,14 @@ public final class TrialRunner {
         guard !data.train.isEmpty, !data.validation.isEmpty, !data.test.isEmpty else {
             throw TextDataError.invalidDataset("task \(config.task.name): train, validation and test must all have examples")
         }
-        let loaded = try Checkpoint.load(directory: modelDirectory, labels: data.labels.names,
-                                         lora: config.method.usesLoRA ? config.lora : nil, threads: threads, seed: config.seed)
+        // The head always starts fresh and seeded: FT from N(0, 0.02²), as the paper does.
+        let loaded = try Checkpoint.load(directory: modelDirectory, labels: data.labels.names, lora: config.method.usesLoRA ? config.lora : nil,
+                                         freshHead: true, threads: threads, seed: config.seed)
         let model = loaded.model
         let params = loaded.parameters
-        // The head always starts fresh and seeded: FT from N(0, 0.02²), as the paper does.
-        Initializer.initializeHead(model, params.pointer, seed: config.seed)
+        guard config.maxLength <= model.config.maxPositions else {
+            throw ConfigError(file: "trial config", path: "max_length", reason: "\(config.maxLength) exceeds the model's max_position_embeddings \(model.config.maxPositions)")
+        }
         let layout = model.layout
         let longest = ([data.train, data.validation, data.test] + data.ood.map(\.examples)).flatMap { $0 }.map(\.inputIDs.count).max() ?? 2
         let trainable: [ParameterView] = switch config.method {
@@ -144,23 +152,20 @@ public final class TrialRunner {
                                         trainable: trainable,
                                         hyperparameters: .init(weightDecay: Float(config.ft.weightDecay)), seed: config.seed)
         let h = model.config.hiddenSize, c = model.config.classCount
-        func head() -> LinearHead {
-            LinearHead(weight: Array(params.buffer[layout.head.weight.range]), bias: Array(params.buffer[layout.head.bias.range]), classes: c, width: h)
-        }
-        func setHead(_ v: LinearHead) {
-            for (i, x) in v.weight.enumerated() { params[layout.head.weight.offset + i] = x }
-            for (i, x) in v.bias.enumerated() { params[layout.head.bias.offset + i] = x }
-        }
+        func head() -> LinearHead { LinearHead(in: params, layout: layout) }
+        func setHead(_ v: LinearHead) { v.write(into: params, layout: layout) }
 
         let pretrainedTestFeatures = try timed("features") { try trainer.features(data.test) }
         var resumed: TrialCheckpoint?
         if config.method.fineTunes, let root = checkpointDirectory {
-            resumed = try TrialCheckpoint.latest(in: root, config: config.canonicalJSON(), skipped: onNotice)
+            resumed = try TrialCheckpoint.latest(in: root, config: config.canonicalJSON(), threads: threads, trainable: trainable, skipped: onNotice)
         }
         if let resumed {
             // The LP stage and head scaling are inside the checkpoint; their metrics come back with it.
             metrics.merge(resumed.state.metrics) { _, saved in saved }
             onNotice("resuming after FT epoch \(resumed.state.epoch) of \(config.ft.epochs)")
+            // In metrics.jsonl, events after this marker supersede earlier ones for later epochs.
+            emit("trial/resumed_after_epoch", Double(resumed.state.epoch), final: false)
         } else {
             emit("head/norm_init", head().norm)
         }
@@ -185,7 +190,7 @@ public final class TrialRunner {
                     }
                     setHead(probe)
                 case .logistic:
-                    let fit = LinearProbe.fitLogistic(features: trainFeatures, labels: labels, classes: c, width: h, seed: config.seed)
+                    let fit = LinearProbe.fitLogistic(features: trainFeatures, labels: labels, classes: c, width: h, seed: config.seed, threads: threads)
                     setHead(fit.head)
                     emit("lp/inverse_regularization", fit.inverseRegularization)
                     emit("lp/head_norm", fit.head.norm, final: false)
@@ -207,7 +212,7 @@ public final class TrialRunner {
             if let ntk = config.ntk, resumed == nil {
                 try timed("ntk") { try measureKernel(ntk, trainer, data) }
             }
-            bestEpoch = try timed("ft") { try fineTune(trainer, data, trainable: trainable, resume: resumed) }
+            bestEpoch = try timed("ft") { try fineTune(trainer, data, trainable: trainable, threads: threads, resume: resumed) }
         }
 
         try timed("evaluate") {
@@ -221,7 +226,7 @@ public final class TrialRunner {
     /// with the best validation accuracy and leaves them in place at the end. Each epoch's data
     /// order and dropout depend only on the seed, the epoch and the step, so a resumed run
     /// continues exactly as an uninterrupted one would.
-    private func fineTune(_ trainer: ClassifierTrainer, _ data: TrialData, trainable: [ParameterView], resume: TrialCheckpoint?) throws -> Int {
+    private func fineTune(_ trainer: ClassifierTrainer, _ data: TrialData, trainable: [ParameterView], threads: Int, resume: TrialCheckpoint?) throws -> Int {
         let f = config.ft
         let steps = (data.train.count + f.batchSize - 1) / f.batchSize
         let schedule = LinearSchedule(peak: Float(config.fineTuningRate), totalSteps: f.epochs * steps, warmupRatio: f.warmupRatio)
@@ -233,7 +238,7 @@ public final class TrialRunner {
             (bestEpoch, bestAccuracy, firstEpoch) = (resume.state.bestEpoch, resume.state.bestAccuracy, resume.state.epoch + 1)
         }
         for epoch in firstEpoch..<(f.epochs + 1) {
-            let order = LinearProbe.shuffled(data.train.count, RandomStreamFactory.epochOrder(config.seed).derived(UInt64(epoch)))
+            let order = RandomStreamFactory.epochOrder(config.seed).derived(UInt64(epoch)).permutation(data.train.count)
             var lossSum = 0.0
             for s in 0..<steps {
                 try checkStop("ft epoch \(epoch)")
@@ -251,7 +256,8 @@ public final class TrialRunner {
             }
             if config.checkpoints, let root = checkpointDirectory {
                 let state = TrialCheckpoint.State(epoch: epoch, optimizerStep: trainer.optimizer.step, bestEpoch: bestEpoch, bestAccuracy: bestAccuracy,
-                                                  metrics: metrics, config: config.canonicalJSON(), tensorsChecksum: "", bestIsCurrent: bestEpoch == epoch)
+                                                  metrics: metrics, config: config.canonicalJSON(), threads: threads, tensorsChecksum: "",
+                                                  bestIsCurrent: bestEpoch == epoch)
                 try TrialCheckpoint.write(to: root, state: state, trainable: trainable, parameters: trainer.parameters, best: best, optimizer: trainer.optimizer)
             }
         }
@@ -265,11 +271,8 @@ public final class TrialRunner {
     /// training and validation examples.
     private func measureKernel(_ settings: TrialConfig.NTK, _ trainer: ClassifierTrainer, _ data: TrialData) throws {
         onProgress(TrialProgress(stage: "ntk", done: 0, total: 1))
-        func sample(_ examples: [LabeledSequence], _ count: Int, _ stream: UInt64) -> [LabeledSequence] {
-            examples.count <= count ? examples
-                : LinearProbe.shuffled(examples.count, RandomStream(seed: config.seed, stream: stream)).prefix(count).sorted().map { examples[$0] }
-        }
-        let train = sample(data.train, settings.examples, 0x4E54_4B), eval = sample(data.validation, settings.evalExamples, 0x4E54_4B45)
+        let train = RandomStream(seed: config.seed, stream: 0x4E54_4B).sample(data.train, count: settings.examples)
+        let eval = RandomStream(seed: config.seed, stream: 0x4E54_4B45).sample(data.validation, count: settings.evalExamples)
         let computer = NTKComputer(model: trainer.model, parameters: trainer.parameters, memoryBudget: settings.budgetMiB << 20)
         let kernel = try computer.compute((train + eval).map { ($0.inputIDs, $0.tokenTypeIDs) })
         let s = NTKSummary(kernel, labels: (train + eval).map(\.label), trainCount: train.count)

@@ -289,11 +289,15 @@ public struct BertClassifier: Sendable {
             (dHidden + row * t * h).update(from: dFeatures + row * h, count: h)
         }
         timer.charge(\.elementwise, to: &ws.profile)
-        for l in stride(from: config.layerCount - 1, through: 0, by: -1) {
+        let e = layout.embeddings
+        let embeddingsInScope = [e.word, e.position, e.tokenType, e.normWeight, e.normBias].contains(where: scope.includes)
+        // Below the lowest layer with a parameter in scope nothing is needed (the NTK's chunks of upper layers).
+        let lowest = embeddingsInScope || layout.lora != nil ? 0
+            : layout.layers.firstIndex { w in scope.includes(w.query.offset..<(w.outputNormBias.offset + w.outputNormBias.count)) } ?? config.layerCount
+        for l in stride(from: config.layerCount - 1, through: lowest, by: -1) {
             layerBackward(l, p, g, ws, scope: scope)
         }
-        let e = layout.embeddings
-        guard [e.word, e.position, e.tokenType, e.normWeight, e.normBias].contains(where: scope.includes) else { return }
+        guard embeddingsInScope else { return }
         timer = SectionTimer()
         // Embeddings: dropout, LayerNorm, then scatter rows into the three tables.
         if ws.training, config.hiddenDropout > 0 {
@@ -355,7 +359,8 @@ public struct BertClassifier: Sendable {
         attentionBackward(cache, ws)
         timer.charge(\.attention, to: &ws.profile)
         Linear.backward(ws.gradQKV.pointer, x: ws.hidden[l].pointer, weight: p + w.qkvOffset, dx: dA, accumulateInput: true,
-                        dWeight: grad(w.query).map { _ in g + w.qkvOffset }, dBias: grad(w.queryBias).map { _ in g + w.qkvBiasOffset },
+                        dWeight: scope.includes(w.query.offset..<w.value.range.upperBound) ? g + w.qkvOffset : nil,
+                        dBias: scope.includes(w.queryBias.offset..<w.valueBias.range.upperBound) ? g + w.qkvBiasOffset : nil,
                         rows: n, inFeatures: h, outFeatures: 3 * h, threads: threads)
         loraBackward(l, p, g, cache, ws, rows: n)
         timer.charge(\.linearGEMM, to: &ws.profile)

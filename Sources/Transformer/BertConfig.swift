@@ -54,7 +54,8 @@ public struct BertConfig: Equatable, Sendable {
         func require(_ ok: Bool, _ reason: String) throws {
             if !ok { throw ModelError.invalidConfig(reason) }
         }
-        try require(vocabSize > 0 && hiddenSize > 0 && layerCount >= 0 && intermediateSize > 0, "sizes must be positive")
+        try require(vocabSize > 0 && hiddenSize > 0 && layerCount >= 0 && intermediateSize > 0,
+                    "vocab_size \(vocabSize), hidden_size \(hiddenSize), intermediate_size \(intermediateSize) must be positive and num_hidden_layers \(layerCount) not negative")
         try require(headCount > 0 && hiddenSize % headCount == 0,
                     "hidden_size \(hiddenSize) is not a multiple of num_attention_heads \(headCount)")
         try require(maxPositions > 0 && typeVocabSize > 0, "max_position_embeddings and type_vocab_size must be positive")
@@ -76,9 +77,14 @@ extension BertConfig {
             throw ModelError.invalidConfig("\(url.path) is not a JSON object")
         }
         func int(_ key: String, default value: Int? = nil) throws -> Int {
-            if let v = json[key] as? Int { return v }
-            if let v = value { return v }
-            throw ModelError.invalidConfig("\(url.path): missing integer \"\(key)\"")
+            guard let raw = json[key] else {
+                if let value { return value }
+                throw ModelError.invalidConfig("\(url.path): missing integer \"\(key)\"")
+            }
+            guard let v = raw as? Int else {
+                throw ModelError.invalidConfig("\(url.path): \"\(key)\" must be an integer, got \(raw)")
+            }
+            return v
         }
         func float(_ key: String, default value: Float) throws -> Float {
             guard let raw = json[key] else { return value }

@@ -10,7 +10,8 @@ public struct BertLayout: Sendable {
     }
 
     public struct Layer: Sendable {
-        /// Query, key, value weights as one [3h, h] block; `qkvBias` likewise [3h].
+        /// Query, key and value weights are adjacent, one [3h, h] block at `qkvOffset`; their
+        /// biases likewise, [3h] at `qkvBiasOffset`.
         public let query, key, value, queryBias, keyBias, valueBias: ParameterView
         public let attentionOutput, attentionOutputBias, attentionNormWeight, attentionNormBias: ParameterView
         public let intermediate, intermediateBias, output, outputBias, outputNormWeight, outputNormBias: ParameterView

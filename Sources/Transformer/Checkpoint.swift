@@ -23,8 +23,11 @@ public enum Checkpoint {
     /// Tensors load with or without the `bert.` prefix. A missing head is initialised
     /// N(0, initializer_range²) with bias 0 from `seed`; `labels` overrides the config's
     /// labels (and so the head's size) when the head is to be trained afresh.
-    /// With `lora`, the adapters are initialised afresh (A Kaiming-uniform, B = 0) from `seed`.
-    public static func load(directory: URL, labels: [String]? = nil, lora: LoRAConfig? = nil, threads: Int = 1, seed: UInt64 = 0) throws -> Loaded {
+    /// With `lora`, adapters saved in the file are loaded and missing ones initialised afresh
+    /// (A Kaiming-uniform, B = 0) from `seed`. With `freshHead`, any `classifier.*` tensors in the
+    /// file are ignored (whatever their shape) and the head is initialised from `seed`.
+    public static func load(directory: URL, labels: [String]? = nil, lora: LoRAConfig? = nil, freshHead: Bool = false,
+                            threads: Int = 1, seed: UInt64 = 0) throws -> Loaded {
         let config = try BertConfig(contentsOf: directory.appendingPathComponent("config.json"), labelsOverride: labels)
         let model = try BertClassifier(config: config, lora: lora, threads: threads)
         let weightsPath = directory.appendingPathComponent("model.safetensors").path
@@ -35,11 +38,14 @@ public enum Checkpoint {
         let parameters = FloatBuffer(count: model.parameterCount)
         var used = Set<String>()
         var headLoaded = false
-        for view in model.layout.parameters.views where !model.layout.loraRange.contains(view.offset) {
+        Initializer.initializeLoRA(model, parameters.pointer, seed: seed)
+        for view in model.layout.parameters.views {
             let isHead = view.name.hasPrefix("classifier.")
+            let isAdapter = model.layout.loraRange.contains(view.offset)
+            if isHead && freshHead { continue }
             let candidates = view.name.hasPrefix("bert.") ? [view.name, String(view.name.dropFirst(5))] : [view.name]
             guard let name = candidates.first(where: { file.tensors[$0] != nil }), let info = file.tensors[name] else {
-                if isHead { continue }
+                if isHead || isAdapter { continue }
                 throw ModelError.missingTensor(name: view.name, expectedShape: view.shape, path: weightsPath)
             }
             guard info.shape == view.shape else {
@@ -55,12 +61,11 @@ public enum Checkpoint {
             let missing = headNames.subtracting(used).sorted()[0]
             throw ModelError.missingTensor(name: missing, expectedShape: model.layout.parameters[missing]!.shape, path: weightsPath)
         }
-        let extra = file.tensors.keys.filter { !used.contains($0) && !isIgnorable($0) }.sorted()
+        let extra = file.tensors.keys.filter { !used.contains($0) && !isIgnorable($0) && !(freshHead && $0.hasPrefix("classifier.")) }.sorted()
         guard extra.isEmpty else { throw ModelError.unexpectedTensors(names: extra, path: weightsPath) }
         if !headLoaded {
             Initializer.initializeHead(model, parameters.pointer, seed: seed)
         }
-        Initializer.initializeLoRA(model, parameters.pointer, seed: seed)
         return Loaded(model: model, parameters: parameters, headLoaded: headLoaded)
     }
 

@@ -41,12 +41,14 @@ public enum GradientScope: Sendable, Equatable {
     /// the NTK's chunks of parameter groups, which need no other weight gradients.
     case ranges([Range<Int>])
 
-    /// Whether the backbone tensor `view` gets a gradient.
-    func includes(_ view: ParameterView) -> Bool {
+    /// Whether backbone parameters in `range` get gradients.
+    func includes(_ range: Range<Int>) -> Bool {
         switch self {
         case .all: return true
         case .headAndLoRA, .head: return false
-        case let .ranges(ranges): return ranges.contains { $0.overlaps(view.range) }
+        case let .ranges(ranges): return ranges.contains { $0.overlaps(range) }
         }
     }
+
+    func includes(_ view: ParameterView) -> Bool { includes(view.range) }
 }

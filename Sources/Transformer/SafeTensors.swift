@@ -168,16 +168,24 @@ public enum SafeTensorsWriter {
         // Pad with spaces so the data section starts 8-byte aligned, as the format recommends.
         while (8 + headerBytes.count) % 8 != 0 { headerBytes.append(0x20) }
 
-        var file = Data(capacity: 8 + headerBytes.count + offset)
-        withUnsafeBytes(of: UInt64(headerBytes.count).littleEndian) { file.append(contentsOf: $0) }
-        file.append(headerBytes)
-        for t in ordered {
-            for v in t.values { withUnsafeBytes(of: v.bitPattern.littleEndian) { file.append(contentsOf: $0) } }
-        }
         let url = URL(fileURLWithPath: path)
         let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
         do {
-            try file.write(to: temporary)
+            guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
+                throw ModelError.unreadable(temporary.path, "cannot create: \(String(cString: strerror(errno)))")
+            }
+            let handle = try FileHandle(forWritingTo: temporary)
+            defer { try? handle.close() }
+            var prefix = Data()
+            withUnsafeBytes(of: UInt64(headerBytes.count).littleEndian) { prefix.append(contentsOf: $0) }
+            handle.write(prefix + headerBytes)
+            // Streamed tensor by tensor: float32 is stored little-endian, as the host holds it.
+            precondition(UInt32(1).littleEndian == 1, "safetensors writing assumes a little-endian host")
+            for t in ordered where !t.values.isEmpty {
+                handle.write(Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: t.values.baseAddress!), count: 4 * t.values.count, deallocator: .none))
+            }
+            // On disk before the rename makes it visible: a crash leaves the old file or the new one.
+            try handle.synchronize()
             guard rename(temporary.path, path) == 0 else {
                 throw ModelError.unreadable(path, "rename failed: \(String(cString: strerror(errno)))")
             }

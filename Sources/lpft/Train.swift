@@ -50,8 +50,13 @@ struct Train: ParsableCommand {
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
             source.setEventHandler {
+                // Some stages (feature passes, the NTK, evaluation) take minutes between steps.
+                if stop.isSet {
+                    FileHandle.standardError.write(Data("\nlpft: second signal, exiting now\n".utf8))
+                    Foundation.exit(130)
+                }
                 stop.set()
-                FileHandle.standardError.write(Data("\nlpft: stopping at the next step…\n".utf8))
+                FileHandle.standardError.write(Data("\nlpft: stopping at the next step (signal again to exit now)…\n".utf8))
             }
             source.resume()
             return source

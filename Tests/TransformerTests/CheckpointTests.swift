@@ -151,6 +151,27 @@ final class CheckpointTests: XCTestCase {
         XCTAssertTrue(loadError().contains("classifier.bias [3] is missing"), loadError())
     }
 
+    func testAFreshHeadIgnoresAStoredHeadOfAnotherSize() throws {
+        let dir = try Fixtures.url("tiny-bert")
+        XCTAssertThrowsError(try Checkpoint.load(directory: dir, labels: ["a", "b"])) {
+            XCTAssertTrue("\($0)".contains("classifier.weight has shape [3, 32], the config needs [2, 32]"), "\($0)")
+        }
+        let fresh = try Checkpoint.load(directory: dir, labels: ["a", "b"], freshHead: true, seed: 4)
+        XCTAssertFalse(fresh.headLoaded)
+        XCTAssertEqual(fresh.model.config.classCount, 2)
+    }
+
+    func testLoRAAdaptersSaveAndLoad() throws {
+        let model = try BertClassifier(config: .tiny(), lora: LoRAConfig(rank: 2, alpha: 4))
+        let params = FloatBuffer(count: model.parameterCount)
+        Initializer.initializeAll(model, params.pointer, seed: 6)
+        for i in model.layout.loraRange { params[i] = Float(i % 7) * 0.01 }
+        let dir = directory.appendingPathComponent("lora")
+        try Checkpoint.save(model, parameters: params.pointer, to: dir)
+        let loaded = try Checkpoint.load(directory: dir, lora: LoRAConfig(rank: 2, alpha: 4))
+        XCTAssertEqual(loaded.parameters.toArray(), params.toArray(), "adapters come back as saved")
+    }
+
     func testConfigReaderAcceptsHuggingFaceAndRejectsUnsupported() throws {
         let tiny = try BertConfig(contentsOf: try Fixtures.url("tiny-bert/config.json"))
         XCTAssertEqual(tiny.hiddenSize, 32)
@@ -167,6 +188,7 @@ final class CheckpointTests: XCTestCase {
         XCTAssertTrue(error("{\(base), \"num_attention_heads\": 3}").contains("not a multiple of num_attention_heads 3"))
         XCTAssertTrue(error("{\(base), \"num_attention_heads\": 2, \"hidden_act\": \"gelu_new\"}").contains("hidden_act \"gelu_new\" is not supported"))
         XCTAssertTrue(error("{\"hidden_size\": 8}").contains("missing integer \"vocab_size\""))
+        XCTAssertTrue(error("{\(base), \"num_attention_heads\": \"2\"}").contains("\"num_attention_heads\" must be an integer, got 2"))
         XCTAssertTrue(error("[1]").contains("is not a JSON object"))
         XCTAssertEqual(error("{\(base), \"num_attention_heads\": 2, \"num_labels\": 4}"), "")
         XCTAssertEqual(try BertConfig(contentsOf: path).classCount, 4)

@@ -126,6 +126,16 @@ final class TrialRunnerTests: XCTestCase {
         XCTAssertThrowsError(try runner.run()) { XCTAssertTrue("\($0)".contains("stopped on request")) }
     }
 
+    func testNonFiniteMetricsAreWrittenAsStrings() throws {
+        let output = try TrialOutput(directory: dir.appendingPathComponent("out"), config: try config("ft"))
+        output.record(MetricEvent(name: "ft/loss", value: .nan, epoch: 1))
+        try output.finish(status: "completed", config: try config("ft"), result: TrialResult(metrics: ["test/nll": .infinity], bestEpoch: 1, timings: [:]))
+        let line = try String(contentsOf: dir.appendingPathComponent("out/metrics.jsonl"), encoding: .utf8)
+        XCTAssertTrue(line.contains("\"ft/loss\":\"nan\""), line)
+        let result = try String(contentsOf: dir.appendingPathComponent("out/result.json"), encoding: .utf8)
+        XCTAssertTrue(result.contains("\"test/nll\" : \"inf\""), result)
+    }
+
     func testBadConfigsNameTheKeyAndReason() {
         func error(_ yaml: String) -> String {
             do { _ = try TrialConfig(yaml: yaml, file: "t.yaml"); return "" } catch { return "\(error)" }
@@ -140,6 +150,7 @@ final class TrialRunnerTests: XCTestCase {
         XCTAssertTrue(error("method: lora\ntask: rt-polarity\nlora: {targets: [query, dense]}").contains("\"dense\" is not one of query, key, value"))
         XCTAssertTrue(error("method: ft\ntask: rt-polarity\ntemperature: hot").contains("temperature: expected \"fit\" or a number"))
         XCTAssertTrue(error("[1, 2]").contains("the top level must be a mapping"))
+        XCTAssertTrue(error("method: lp\ntask: rt-polarity\nntk: {examples: 10}").contains("ntk: is measured where the FT stage starts"))
         XCTAssertEqual(error("method: ft\ntask: rt-polarity\nft: {lr: 2e-5, clip_norm: null}\ntemperature: 1.5"), "")
     }
 
