@@ -24,6 +24,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
     ],
     targets: [
         .systemLibrary(
@@ -36,19 +37,23 @@ let package = Package(
         .systemLibrary(name: "CZeroMQ", providers: [.apt(["libzmq3-dev"])]),
         .target(name: "Compute", dependencies: ["CBLAS"], swiftSettings: simdFlags),
         .target(name: "Transformer", dependencies: ["Compute"], swiftSettings: simdFlags),
+        .target(name: "Config", dependencies: ["Yams"]),
         .target(name: "TextData", dependencies: ["Compute"]),
         .target(name: "NTK", dependencies: ["Transformer", "Compute"], swiftSettings: simdFlags),
-        .target(name: "Training", dependencies: ["Transformer", "TextData", "NTK", "Compute", "Yams"], swiftSettings: simdFlags),
+        .target(name: "Training", dependencies: ["Transformer", "TextData", "NTK", "Compute", "Config"], swiftSettings: simdFlags),
+        // The orchestrator: specs, trial identity, (later) journal and coordinator. No tensors.
+        .target(name: "Sweep", dependencies: ["Config", .product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(
             name: "lpft",
             dependencies: [
-                "Training", "NTK", "TextData", "Transformer", "Compute",
+                "Training", "Sweep", "NTK", "TextData", "Transformer", "Compute",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "ComputeTests", dependencies: ["Compute", "CZeroMQ", "TestSupport"], swiftSettings: simdFlags),
         .testTarget(name: "TransformerTests", dependencies: ["Transformer", "Training", "NTK", "Compute", "TestSupport"]),
+        .testTarget(name: "SweepTests", dependencies: ["Sweep", "Config"]),
         .testTarget(name: "TextDataTests", dependencies: ["TextData", "Training", "Transformer", "Compute"]),
     ],
     swiftLanguageModes: [.v5]

@@ -1,4 +1,5 @@
 import Compute
+import Config
 import Foundation
 
 /// A trial's directory could not be written.

@@ -1,4 +1,5 @@
 import Compute
+import Config
 import Dispatch
 import Foundation
 import NTK

@@ -1,0 +1,160 @@
+import Config
+import Crypto
+import Foundation
+
+/// A sweep: a base trial config and the axes that vary it, read from YAML.
+///
+/// ```yaml
+/// base: {task: rt-polarity, train_examples: 2000, max_length: 64}
+/// grid:
+///   method: [ft, lp-ft, lora, lp-lora]
+///   seed: [1001, 2002, 3003]
+///   lora.rank: {values: [4, 8], when: {method: [lora, lp-lora]}}   # applies to LoRA methods only
+/// overrides:
+///   - {when: {method: [lora, lp-lora]}, set: {ft.lr: 0.001}}
+/// trials:
+///   - {method: lp, seed: 1001}
+/// ```
+///
+/// Axes are dotted paths into the trial config, expanded in alphabetical order of their paths
+/// (YAML mappings have no order). Unconditional axes form a cartesian product;
+/// a conditional axis multiplies only the combinations its `when` matches (conditions are
+/// read from the config after the unconditional axes are applied), so an axis that does not
+/// apply never multiplies trials. Overrides set values where their `when` matches. `trials`
+/// adds explicit trials on top of the grid.
+public struct SweepSpec: Sendable {
+    public struct Axis: Sendable {
+        public let path: String
+        /// Values as parsed from YAML (numbers, strings, booleans, lists, mappings).
+        public let values: [ConfigValue]
+        /// Dotted path → accepted values; empty for an unconditional axis.
+        public let when: [String: [ConfigValue]]
+    }
+
+    public struct Override: Sendable {
+        public let when: [String: [ConfigValue]]
+        public let set: [String: ConfigValue]
+    }
+
+    public let file: String
+    public let base: ConfigValue
+    public let axes: [Axis]
+    public let overrides: [Override]
+    public let extraTrials: [[String: ConfigValue]]
+
+    public init(yaml text: String, file: String) throws {
+        let r = try ConfigReader.parse(text, file: file)
+        self.file = file
+        guard let baseSection = try r.section("base") else { throw r.fail("base", "required: the trial config every trial starts from") }
+        base = ConfigValue(baseSection.rawMapping)  // validated per trial, by the trial config reader
+        var axes: [Axis] = []
+        if let grid = try r.section("grid") {
+            for path in grid.keys {
+                let raw = grid.raw(path)!
+                if let list = raw as? [Any] {
+                    guard !list.isEmpty else { throw grid.fail(path, "an axis needs at least one value") }
+                    axes.append(Axis(path: path, values: list.map(ConfigValue.init), when: [:]))
+                } else if let mapping = raw as? [String: Any] {
+                    let axis = ConfigReader(mapping, file: file, path: grid.key(path))
+                    guard let values = axis.raw("values") as? [Any], !values.isEmpty else {
+                        throw axis.fail("values", "required: a non-empty list")
+                    }
+                    let when = try Self.condition(axis)
+                    try axis.finish()
+                    axes.append(Axis(path: path, values: values.map(ConfigValue.init), when: when))
+                } else {
+                    throw grid.fail(path, "expected a list of values or {values: [...], when: {...}}, got \(ConfigReader.describe(raw))")
+                }
+            }
+        }
+        self.axes = axes
+        var overrides: [Override] = []
+        if let list = r.raw("overrides") {
+            guard let items = list as? [Any] else { throw r.fail("overrides", "expected a list of {when, set}") }
+            for (i, item) in items.enumerated() {
+                guard let mapping = item as? [String: Any] else { throw r.fail("overrides", "item \(i) is not a mapping") }
+                let o = ConfigReader(mapping, file: file, path: r.key("overrides[\(i)]"))
+                guard let set = o.raw("set") as? [String: Any], !set.isEmpty else { throw o.fail("set", "required: dotted paths and values") }
+                let when = try Self.condition(o)
+                try o.finish()
+                overrides.append(Override(when: when, set: set.mapValues(ConfigValue.init)))
+            }
+        }
+        self.overrides = overrides
+        if let list = r.raw("trials") {
+            guard let items = list as? [Any], let mappings = items as? [[String: Any]] else {
+                throw r.fail("trials", "expected a list of mappings of dotted paths to values")
+            }
+            extraTrials = mappings.map { $0.mapValues(ConfigValue.init) }
+        } else {
+            extraTrials = []
+        }
+        try r.finish()
+    }
+
+    public init(contentsOf url: URL) throws {
+        guard let data = FileManager.default.contents(atPath: url.path), let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError(file: url.path, path: "", reason: "cannot read the file as UTF-8 text")
+        }
+        try self.init(yaml: text, file: url.path)
+    }
+
+    static func condition(_ r: ConfigReader) throws -> [String: [ConfigValue]] {
+        guard let raw = r.raw("when") else { return [:] }
+        guard let mapping = raw as? [String: Any], !mapping.isEmpty else { throw r.fail("when", "expected a mapping of dotted paths to accepted values") }
+        return mapping.mapValues { ($0 as? [Any] ?? [$0]).map(ConfigValue.init) }
+    }
+}
+
+/// One planned trial: where it came from and its canonical, resolved config.
+public struct PlannedTrial: Sendable, Equatable {
+    /// The first 16 hex digits of SHA-256 of `canonicalConfig`.
+    public let id: String
+    /// The axis values that made this trial (path → value), for tables and grouping.
+    public let axes: [String: ConfigValue]
+    public let canonicalConfig: String
+}
+
+extension SweepSpec {
+    /// The trials of the sweep, in grid order then explicit trials, without duplicates.
+    ///
+    /// - Parameter resolve: turns a trial's merged config into its canonical JSON, throwing a
+    ///   `ConfigError` for an invalid one; the sweep knows nothing of what a trial contains.
+    public func plan(resolve: ([String: Any], _ label: String) throws -> String) throws -> [PlannedTrial] {
+        var combinations: [[String: ConfigValue]] = [[:]]
+        for axis in axes where axis.when.isEmpty {
+            combinations = combinations.flatMap { c in axis.values.map { c.merging([axis.path: $0]) { _, new in new } } }
+        }
+        var expanded: [[String: ConfigValue]] = []
+        for c in combinations {
+            let merged = base.setting(c)
+            var partial: [[String: ConfigValue]] = [c]
+            for axis in axes where !axis.when.isEmpty && Self.matches(axis.when, merged) {
+                partial = partial.flatMap { p in axis.values.map { p.merging([axis.path: $0]) { _, new in new } } }
+            }
+            expanded += partial
+        }
+        expanded += extraTrials
+        var seen = Set<String>()
+        var trials: [PlannedTrial] = []
+        for assignment in expanded {
+            var config = base.setting(assignment)
+            for o in overrides where Self.matches(o.when, config) {
+                config = config.setting(o.set)
+            }
+            let label = "\(file) (trial " + assignment.keys.sorted().map { "\($0)=\(assignment[$0]!)" }.joined(separator: ", ") + ")"
+            guard case let .mapping(m) = config else { continue }
+            let canonical = try resolve(m.mapValues(\.any), label)
+            let digest = SHA256.hash(data: Data(canonical.utf8)).map { String(format: "%02x", $0) }.joined()
+            let id = String(digest.prefix(16))
+            if seen.insert(id).inserted {
+                trials.append(PlannedTrial(id: id, axes: assignment, canonicalConfig: canonical))
+            }
+        }
+        return trials
+    }
+
+    static func matches(_ when: [String: [ConfigValue]], _ config: ConfigValue) -> Bool {
+        when.allSatisfy { path, accepted in config.value(at: path).map { accepted.contains($0) } ?? false }
+    }
+}

@@ -1,0 +1,79 @@
+import Config
+import Foundation
+import Sweep
+import XCTest
+
+final class SweepSpecTests: XCTestCase {
+    /// Canonical JSON of the merged mapping: stands in for the trial config reader.
+    func canonical(_ mapping: [String: Any], _ label: String) throws -> String {
+        if let seed = mapping["seed"] as? Int, seed < 0 { throw ConfigError(file: label, path: "seed", reason: "must not be negative") }
+        return String(decoding: try JSONSerialization.data(withJSONObject: mapping, options: [.sortedKeys]), as: UTF8.self)
+    }
+
+    func plan(_ yaml: String) throws -> [PlannedTrial] {
+        try SweepSpec(yaml: yaml, file: "s.yaml").plan(resolve: canonical)
+    }
+
+    let spec = """
+        base: {task: rt-polarity, ft: {epochs: 2}}
+        grid:
+          method: [ft, lp-ft, lora, lp-lora]
+          seed: [1, 2]
+          lp.epochs: {values: [1, 10], when: {method: [lp-ft, lp-lora]}}
+          lora.rank: {values: [4, 8], when: {method: [lora, lp-lora]}}
+        overrides:
+          - {when: {method: [lora, lp-lora]}, set: {ft.lr: 0.001}}
+        trials:
+          - {method: lp, seed: 1}
+          - {method: ft, seed: 1}
+        """
+
+    func testConditionalAxesMultiplyOnlyWhereTheyApply() throws {
+        let trials = try plan(spec)
+        // ft 2, lp-ft 2×2, lora 2×2, lp-lora 2×2×2, plus one new explicit trial (the other repeats a grid trial).
+        XCTAssertEqual(trials.count, 2 + 4 + 4 + 8 + 1)
+        let ft = trials.filter { $0.axes["method"] == .string("ft") }
+        XCTAssertEqual(ft.count, 2)
+        XCTAssertTrue(ft.allSatisfy { $0.axes["lora.rank"] == nil && $0.axes["lp.epochs"] == nil }, "non-applying axes never multiply")
+        let lpLoRA = trials.filter { $0.axes["method"] == .string("lp-lora") }
+        XCTAssertEqual(Set(lpLoRA.map { "\($0.axes["lp.epochs"]!)/\($0.axes["lora.rank"]!)" }), ["1/4", "1/8", "10/4", "10/8"])
+    }
+
+    func testOverridesAndDottedPathsReachTheConfig() throws {
+        let trials = try plan(spec)
+        for t in trials {
+            let config = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(t.canonicalConfig.utf8)) as? [String: Any])
+            let ft = try XCTUnwrap(config["ft"] as? [String: Any])
+            XCTAssertEqual(ft["epochs"] as? Int, 2, "base values survive dotted-path merges")
+            let isLoRA = ["lora", "lp-lora"].contains(config["method"] as? String)
+            XCTAssertEqual(ft["lr"] as? Double, isLoRA ? 0.001 : nil, "\(t.axes)")
+            if let rank = t.axes["lora.rank"] { XCTAssertEqual((config["lora"] as? [String: Any])?["rank"] as? Int, Int(rank.description)) }
+        }
+    }
+
+    func testIdsAreHashesOfTheCanonicalConfig() throws {
+        let a = try plan(spec), b = try plan(spec)
+        XCTAssertEqual(a.map(\.id), b.map(\.id), "stable")
+        XCTAssertEqual(Set(a.map(\.id)).count, a.count, "distinct trials, distinct ids")
+        XCTAssertTrue(a.allSatisfy { $0.id.count == 16 && $0.id.allSatisfy(\.isHexDigit) })
+        // Adding an axis value keeps every existing trial's id: a rerun adds only the new trials.
+        let grown = try plan(spec.replacingOccurrences(of: "seed: [1, 2]", with: "seed: [1, 2, 3]"))
+        XCTAssertTrue(Set(a.map(\.id)).isSubset(of: Set(grown.map(\.id))))
+        XCTAssertGreaterThan(grown.count, a.count)
+    }
+
+    func testBadSpecsNameTheFileKeyAndReason() {
+        func error(_ yaml: String) -> String {
+            do { _ = try plan(yaml); return "" } catch { return "\(error)" }
+        }
+        XCTAssertTrue(error("grid: {seed: [1]}").contains("s.yaml: base: required"))
+        XCTAssertTrue(error("base: {}\ngrid: {seed: 3}").contains("s.yaml: grid.seed: expected a list of values"))
+        XCTAssertTrue(error("base: {}\ngrid: {seed: []}").contains("grid.seed: an axis needs at least one value"))
+        XCTAssertTrue(error("base: {}\ngrid: {seed: {values: [1], when: 3}}").contains("grid.seed.when: expected a mapping"))
+        XCTAssertTrue(error("base: {}\ngrid: {seed: {values: [1], if: {method: ft}}}").contains("grid.seed.if: unknown key"))
+        XCTAssertTrue(error("base: {}\nbogus: 1").contains("s.yaml: bogus: unknown key"))
+        XCTAssertTrue(error("base: {}\noverrides: [{when: {method: ft}}]").contains("overrides[0].set: required"))
+        // An invalid trial names the axis values that made it.
+        XCTAssertTrue(error("base: {}\ngrid: {seed: [1, -5]}").contains("s.yaml (trial seed=-5): seed: must not be negative"), error("base: {}\ngrid: {seed: [1, -5]}"))
+    }
+}
