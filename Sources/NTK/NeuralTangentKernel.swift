@@ -88,26 +88,199 @@ public struct NTKComputer {
         return out
     }
 
-    public func compute(_ batch: [(ids: [Int32], tokenTypeIDs: [Int32])]) throws -> NeuralTangentKernel {
-        let n = batch.count, c = model.config.classCount, h = model.config.hiddenSize
-        let rows = n * c
-        let layout = model.layout
-        let (wordGroup, dense) = ParameterGroup.groups(for: layout)
+    public typealias Example = (ids: [Int32], tokenTypeIDs: [Int32])
 
-        // Chunks of dense groups whose Jacobian block [rows, params] fits the budget.
+    /// The kernel over `batch` (each example unpadded). Without LoRA, and when the per-example
+    /// captures fit in half the budget, one batched backward pass per class gives every row of J
+    /// (`fromCaptures`); otherwise each budget-sized chunk of parameter groups re-runs the
+    /// backward passes one (example, class) row at a time (`byRecomputation`).
+    public func compute(_ batch: [Example]) throws -> NeuralTangentKernel {
+        let tokens = batch.reduce(0) { $0 + $1.ids.count }
+        if model.layout.lora == nil,
+           JacobianCapture.bytes(for: model.config, tokens: tokens, classes: model.config.classCount) <= memoryBudget / 2 {
+            return try fromCaptures(batch)
+        }
+        return try byRecomputation(batch)
+    }
+
+    /// Dense groups in chunks whose Jacobian block [rows, parameters] fits in `budget` bytes.
+    func chunks(_ dense: [ParameterGroup], rows: Int, budget: Int) throws -> [[ParameterGroup]] {
         var chunks: [[ParameterGroup]] = [[]]
         var chunkSize = 0
         for g in dense {
             let bytes = rows * g.count * 4
-            guard bytes <= memoryBudget else { throw NTKError.budgetTooSmall(needed: bytes, budget: memoryBudget) }
-            if (chunkSize + g.count) * rows * 4 > memoryBudget {
+            guard bytes <= budget else { throw NTKError.budgetTooSmall(needed: bytes, budget: budget) }
+            if (chunkSize + g.count) * rows * 4 > budget {
                 chunks.append([])
                 chunkSize = 0
             }
             chunks[chunks.count - 1].append(g)
             chunkSize += g.count
         }
+        return chunks
+    }
 
+    /// J Jᵀ of each group of a chunk, from the chunk's Jacobian block (groups side by side).
+    func groupKernels(_ chunk: [ParameterGroup], jacobian: FloatBuffer, rows: Int, into kernels: inout [String: [Float]]) {
+        let width = chunk.reduce(0) { $0 + $1.count }
+        var column = 0
+        for g in chunk {
+            var k = [Float](repeating: 0, count: rows * rows)
+            k.withUnsafeMutableBufferPointer {
+                BLAS.syrk(n: rows, k: g.count, a: jacobian.pointer + column, lda: width, beta: 0, c: $0.baseAddress!)
+            }
+            kernels[g.name] = k
+            column += g.count
+        }
+    }
+
+    /// The word-embedding block from sparse rows: token id → (Jacobian row, gradient of that table row).
+    func wordKernel(_ wordRows: [Int32: [(row: Int, values: [Float])]], rows: Int, width h: Int) -> [Float] {
+        var word = [Float](repeating: 0, count: rows * rows)
+        for entries in wordRows.values {
+            for a in entries {
+                for b in entries {
+                    var dot: Float = 0
+                    for j in 0..<h { dot += a.values[j] * b.values[j] }
+                    word[a.row * rows + b.row] += dot
+                }
+            }
+        }
+        return word
+    }
+
+    func assemble(_ n: Int, word: [Float]?, kernels: [String: [Float]], features: [Float], logits: [Float], passes: Int) -> NeuralTangentKernel {
+        let c = model.config.classCount, h = model.config.hiddenSize, rows = n * c
+        let (wordGroup, dense) = ParameterGroup.groups(for: model.layout)
+        var groups: [(String, [Float])] = []
+        if let wordGroup, let word { groups.append((wordGroup.name, word)) }
+        groups += dense.map { ($0.name, kernels[$0.name]!) }
+        var ft = [Float](repeating: 0, count: rows * rows)
+        for (_, k) in groups {
+            for i in ft.indices { ft[i] += k[i] }
+        }
+        var pretrain = [Float](repeating: 0, count: rows * rows)
+        for a in 0..<n {
+            for b in 0..<n {
+                var dot: Float = 1
+                for j in 0..<h { dot += features[a * h + j] * features[b * h + j] }
+                for k in 0..<c { pretrain[(a * c + k) * rows + b * c + k] = dot }
+            }
+        }
+        return NeuralTangentKernel(examples: n, classes: c, pretrainEffective: pretrain, ftEffective: ft, groups: groups,
+                                   features: features, logits: logits, backwardPasses: passes)
+    }
+
+    /// One forward pass per batch of examples and one backward pass per class, with no weight
+    /// gradients: the tap keeps what each row of J needs, and each row's weight gradients are
+    /// then formed directly in the Jacobian block.
+    func fromCaptures(_ batch: [Example]) throws -> NeuralTangentKernel {
+        let n = batch.count, c = model.config.classCount, h = model.config.hiddenSize, rows = n * c
+        let layout = model.layout, p = parameters.pointer
+        let (wordGroup, dense) = ParameterGroup.groups(for: layout)
+        let capture = JacobianCapture(examples: n, classes: c)
+        capture.embeddingWidth = h
+        let batchSize = 16
+        let workspace = model.makeWorkspace(maxBatchSize: batchSize, maxSequenceLength: batch.map(\.ids.count).max() ?? 1)
+        let unused = FloatBuffer(count: model.parameterCount)  // an empty scope writes no weight gradient
+        let dFeatures = FloatBuffer(count: batchSize * h)
+        var features = [Float](repeating: 0, count: n * h), logits = [Float](repeating: 0, count: n * c)
+        var passes = 0
+        for start in stride(from: 0, to: n, by: batchSize) {
+            let members = Array(start..<min(n, start + batchSize))
+            let input = try TokenBatch(sequences: members.map { batch[$0].ids }, tokenTypes: members.map { batch[$0].tokenTypeIDs })
+            try model.forward(p, input, workspace: workspace)
+            for (b, i) in members.enumerated() {
+                for j in 0..<h { features[i * h + j] = workspace.features[b * h + j] }
+                for k in 0..<c { logits[i * c + k] = workspace.logits[b * c + k] }
+            }
+            capture.batchExamples = members
+            capture.lengths = members.map { batch[$0].ids.count }
+            capture.paddedLength = input.sequenceLength
+            for k in 0..<c {
+                for b in members.indices { (dFeatures.pointer + b * h).update(from: p + layout.head.weight.offset + k * h, count: h) }
+                capture.classIndex = k
+                model.encoderBackward(p, dFeatures: dFeatures.pointer, gradients: unused.pointer, workspace: workspace, scope: .ranges([]), tap: capture)
+                passes += 1
+            }
+        }
+
+        let captured = JacobianCapture.bytes(for: model.config, tokens: batch.reduce(0) { $0 + $1.ids.count }, classes: c)
+        var kernels = [String: [Float]]()
+        let e = layout.embeddings
+        for chunk in try chunks(dense, rows: rows, budget: memoryBudget - captured) {
+            let width = chunk.reduce(0) { $0 + $1.count }
+            let jacobian = FloatBuffer(count: rows * width)
+            var columns: [(range: Range<Int>, start: Int)] = []
+            for r in chunk.flatMap(\.ranges) { columns.append((r, (columns.last.map { $0.start + $0.range.count }) ?? 0)) }
+            func column(_ offset: Int) -> Int? {
+                columns.first { $0.range.contains(offset) }.map { $0.start + offset - $0.range.lowerBound }
+            }
+            BLAS.withSingleThread {
+                parallelChunks(rows, threads: model.threads) { _, range in
+                    for r in range {
+                        let a = r / c, tokens = batch[a].ids.count
+                        let out = jacobian.pointer + r * width
+                        for site in capture.dense {
+                            guard let col = column(site.weight.lowerBound) else { continue }
+                            let dY = site.gradients[r]
+                            dY.withUnsafeBufferPointer { dy in
+                                site.inputs[a].withUnsafeBufferPointer { x in
+                                    BLAS.gemm(transposeA: true, m: site.outFeatures, n: site.inFeatures, k: tokens, a: dy.baseAddress!, lda: site.outFeatures,
+                                              b: x.baseAddress!, ldb: site.inFeatures, c: out + col, ldc: site.inFeatures)
+                                }
+                            }
+                            if let biasColumn = column(site.bias.lowerBound) {
+                                for t in 0..<tokens { for o in 0..<site.outFeatures { out[biasColumn + o] += dY[t * site.outFeatures + o] } }
+                            }
+                        }
+                        for site in capture.norms {
+                            let dY = site.gradients[r], xhat = site.normalized[a]
+                            if let col = column(site.weight.offset) {
+                                for t in 0..<tokens { for j in 0..<h { out[col + j] += dY[t * h + j] * xhat[t * h + j] } }
+                            }
+                            if let col = column(site.bias.offset) {
+                                for t in 0..<tokens { for j in 0..<h { out[col + j] += dY[t * h + j] } }
+                            }
+                        }
+                        let dSum = capture.embeddingGradients[r]
+                        if let col = column(e.position.offset) {
+                            for t in 0..<tokens { for j in 0..<h { out[col + t * h + j] += dSum[t * h + j] } }
+                        }
+                        if let col = column(e.tokenType.offset) {
+                            for t in 0..<tokens { for j in 0..<h { out[col + Int(batch[a].tokenTypeIDs[t]) * h + j] += dSum[t * h + j] } }
+                        }
+                    }
+                }
+            }
+            groupKernels(chunk, jacobian: jacobian, rows: rows, into: &kernels)
+        }
+
+        var word: [Float]?
+        if wordGroup != nil {
+            var wordRows: [Int32: [(row: Int, values: [Float])]] = [:]
+            for r in 0..<rows {
+                let example = batch[r / c], dSum = capture.embeddingGradients[r]
+                var sums: [Int32: [Float]] = [:]
+                for (t, id) in example.ids.enumerated() {
+                    var v = sums[id] ?? [Float](repeating: 0, count: h)
+                    for j in 0..<h { v[j] += dSum[t * h + j] }
+                    sums[id] = v
+                }
+                for (id, v) in sums { wordRows[id, default: []].append((r, v)) }
+            }
+            word = wordKernel(wordRows, rows: rows, width: h)
+        }
+        return assemble(n, word: word, kernels: kernels, features: features, logits: logits, passes: passes)
+    }
+
+    /// The budget-bounded path: per chunk of groups, one backward pass per (example, class) row
+    /// at batch 1, copying the chunk's gradients into the Jacobian block.
+    func byRecomputation(_ batch: [Example]) throws -> NeuralTangentKernel {
+        let n = batch.count, c = model.config.classCount, h = model.config.hiddenSize
+        let rows = n * c
+        let layout = model.layout
+        let (wordGroup, dense) = ParameterGroup.groups(for: layout)
         let workspace = model.makeWorkspace(maxBatchSize: 1, maxSequenceLength: batch.map(\.ids.count).max() ?? 1)
         let gradient = FloatBuffer(count: model.parameterCount)
         let dFeatures = FloatBuffer(count: h)
@@ -115,9 +288,9 @@ public struct NTKComputer {
         var features = [Float](repeating: 0, count: n * h), logits = [Float](repeating: 0, count: n * c)
         var kernels = [String: [Float]]()
         var passes = 0
-        var word = [Float](repeating: 0, count: rows * rows)
+        var word: [Float]?
 
-        for (chunkIndex, chunk) in chunks.enumerated() {
+        for (chunkIndex, chunk) in try chunks(dense, rows: rows, budget: memoryBudget).enumerated() {
             let width = chunk.reduce(0) { $0 + $1.count }
             let jacobian = FloatBuffer(count: rows * width)
             // Sparse word-embedding gradients, collected on the first pass: token id → (row, gradient row).
@@ -158,44 +331,9 @@ public struct NTKComputer {
                     }
                 }
             }
-            var column = 0
-            for g in chunk {
-                var k = [Float](repeating: 0, count: rows * rows)
-                k.withUnsafeMutableBufferPointer {
-                    BLAS.syrk(n: rows, k: g.count, a: jacobian.pointer + column, lda: width, beta: 0, c: $0.baseAddress!)
-                }
-                kernels[g.name] = k
-                column += g.count
-            }
-            if chunkIndex == 0 {
-                for entries in wordRows.values {
-                    for a in entries {
-                        for b in entries {
-                            var dot: Float = 0
-                            for j in 0..<h { dot += a.values[j] * b.values[j] }
-                            word[a.row * rows + b.row] += dot
-                        }
-                    }
-                }
-            }
+            groupKernels(chunk, jacobian: jacobian, rows: rows, into: &kernels)
+            if chunkIndex == 0, wordGroup != nil { word = wordKernel(wordRows, rows: rows, width: h) }
         }
-
-        var groups: [(String, [Float])] = []
-        if let wordGroup { groups.append((wordGroup.name, word)) }
-        groups += dense.map { ($0.name, kernels[$0.name]!) }
-        var ft = [Float](repeating: 0, count: rows * rows)
-        for (_, k) in groups {
-            for i in ft.indices { ft[i] += k[i] }
-        }
-        var pretrain = [Float](repeating: 0, count: rows * rows)
-        for a in 0..<n {
-            for b in 0..<n {
-                var dot: Float = 1
-                for j in 0..<h { dot += features[a * h + j] * features[b * h + j] }
-                for k in 0..<c { pretrain[(a * c + k) * rows + b * c + k] = dot }
-            }
-        }
-        return NeuralTangentKernel(examples: n, classes: c, pretrainEffective: pretrain, ftEffective: ft, groups: groups,
-                                   features: features, logits: logits, backwardPasses: passes)
+        return assemble(n, word: word, kernels: kernels, features: features, logits: logits, passes: passes)
     }
 }

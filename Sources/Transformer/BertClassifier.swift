@@ -252,9 +252,12 @@ public struct BertClassifier: Sendable {
 
     /// Back-propagates ∂/∂φ(x) (`dFeatures`, [batch, hidden]) through the encoder, adding the
     /// backbone's gradients into `gradients`. One such pass per head row is one NTK VJP.
+    ///
+    /// - Parameter tap: observes every op's gradients on the way down; with a tap the pass goes
+    ///   all the way to the embeddings whatever the scope.
     public func encoderBackward(_ p: UnsafePointer<Float>, dFeatures: UnsafePointer<Float>, gradients g: UnsafeMutablePointer<Float>,
-                                workspace ws: BertWorkspace, scope: GradientScope = .all) {
-        BLAS.withSingleThread { encoderBackwardAll(p, dFeatures: dFeatures, gradients: g, ws, scope: scope) }
+                                workspace ws: BertWorkspace, scope: GradientScope = .all, tap: BackwardTap? = nil) {
+        BLAS.withSingleThread { encoderBackwardAll(p, dFeatures: dFeatures, gradients: g, ws, scope: scope, tap: tap) }
     }
 
     private func backwardAll(_ p: UnsafePointer<Float>, dLogits: UnsafePointer<Float>, gradients g: UnsafeMutablePointer<Float>,
@@ -272,13 +275,13 @@ public struct BertClassifier: Sendable {
             Dropout.apply(ws.featureGradient.pointer, mask: ws.headMask.pointer, count: b * h, threads: threads)
         }
         timer.charge(\.elementwise, to: &ws.profile)
-        encoderBackwardAll(p, dFeatures: ws.featureGradient.pointer, gradients: g, ws, scope: scope)
+        encoderBackwardAll(p, dFeatures: ws.featureGradient.pointer, gradients: g, ws, scope: scope, tap: nil)
     }
 
     /// Weights outside `scope` get no gradient work (LoRA adapters always do); the pass stops
     /// before the embeddings when none of their tensors is in scope.
     private func encoderBackwardAll(_ p: UnsafePointer<Float>, dFeatures: UnsafePointer<Float>, gradients g: UnsafeMutablePointer<Float>,
-                                    _ ws: BertWorkspace, scope: GradientScope) {
+                                    _ ws: BertWorkspace, scope: GradientScope, tap: BackwardTap?) {
         var timer = SectionTimer()
         let (b, t, h) = (ws.batchSize, ws.sequenceLength, config.hiddenSize)
         let n = b * t
@@ -292,31 +295,34 @@ public struct BertClassifier: Sendable {
         let e = layout.embeddings
         let embeddingsInScope = [e.word, e.position, e.tokenType, e.normWeight, e.normBias].contains(where: scope.includes)
         // Below the lowest layer with a parameter in scope nothing is needed (the NTK's chunks of upper layers).
-        let lowest = embeddingsInScope || layout.lora != nil ? 0
+        let lowest = embeddingsInScope || layout.lora != nil || tap != nil ? 0
             : layout.layers.firstIndex { w in scope.includes(w.query.offset..<(w.outputNormBias.offset + w.outputNormBias.count)) } ?? config.layerCount
         for l in stride(from: config.layerCount - 1, through: lowest, by: -1) {
-            layerBackward(l, p, g, ws, scope: scope)
+            layerBackward(l, p, g, ws, scope: scope, tap: tap)
         }
-        guard embeddingsInScope else { return }
+        guard embeddingsInScope || tap != nil else { return }
         timer = SectionTimer()
         // Embeddings: dropout, LayerNorm, then scatter rows into the three tables.
         if ws.training, config.hiddenDropout > 0 {
             Dropout.apply(dHidden, mask: ws.embeddingMask.pointer, count: n * h, threads: threads)
         }
+        tap?.layerNorm(weight: e.normWeight, bias: e.normBias, dY: dHidden, x: ws.embeddingSum.pointer,
+                       mean: ws.embeddingMean.pointer, rstd: ws.embeddingRstd.pointer, width: h)
         LayerNorm.backward(dHidden, ws.embeddingSum.pointer, mean: ws.embeddingMean.pointer, rstd: ws.embeddingRstd.pointer,
-                           gamma: p + e.normWeight.offset, dHidden, dGamma: g + e.normWeight.offset, dBeta: g + e.normBias.offset,
+                           gamma: p + e.normWeight.offset, dHidden,
+                           dGamma: scope.includes(e.normWeight) ? g + e.normWeight.offset : nil, dBeta: scope.includes(e.normBias) ? g + e.normBias.offset : nil,
                            rows: n, width: h, threads: threads)
-        for row in 0..<n {
-            let dRow = dHidden + row * h
-            Elementwise.add(dRow, into: g + e.word.offset + Int(ws.inputIDs[row]) * h, count: h)
-            Elementwise.add(dRow, into: g + e.position.offset + (row % t) * h, count: h)
-            Elementwise.add(dRow, into: g + e.tokenType.offset + Int(ws.tokenTypeIDs[row]) * h, count: h)
+        tap?.embeddingSum(dHidden)
+        for (view, index) in [(e.word, { (row: Int) in Int(ws.inputIDs[row]) }), (e.position, { $0 % t }), (e.tokenType, { Int(ws.tokenTypeIDs[$0]) })]
+            where scope.includes(view) {
+            for row in 0..<n { Elementwise.add(dHidden + row * h, into: g + view.offset + index(row) * h, count: h) }
         }
         timer.charge(\.elementwise, to: &ws.profile)
     }
 
     /// Layer l backward. On entry gradA holds ∂/∂(layer output); on exit ∂/∂(layer input).
-    private func layerBackward(_ l: Int, _ p: UnsafePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ ws: BertWorkspace, scope: GradientScope) {
+    private func layerBackward(_ l: Int, _ p: UnsafePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ ws: BertWorkspace, scope: GradientScope,
+                               tap: BackwardTap?) {
         // For weights out of scope, nil gradient pointers make the kernels skip that work.
         func grad(_ view: ParameterView) -> UnsafeMutablePointer<Float>? { scope.includes(view) ? g + view.offset : nil }
         let w = layout.layers[l], cache = ws.layers[l]
@@ -329,6 +335,7 @@ public struct BertClassifier: Sendable {
         /// gradient, and the returned pointer holds ∂/∂sublayer (dA itself without dropout).
         func normBackward(residual: FloatBuffer, mean: FloatBuffer, rstd: FloatBuffer, weight: ParameterView, bias: ParameterView,
                           mask: FloatBuffer) -> UnsafePointer<Float> {
+            tap?.layerNorm(weight: weight, bias: bias, dY: dA, x: residual.pointer, mean: mean.pointer, rstd: rstd.pointer, width: h)
             LayerNorm.backward(dA, residual.pointer, mean: mean.pointer, rstd: rstd.pointer, gamma: p + weight.offset, dA,
                                dGamma: grad(weight), dBeta: grad(bias), rows: n, width: h, threads: threads)
             guard dropout else { return UnsafePointer(dA) }
@@ -339,11 +346,14 @@ public struct BertClassifier: Sendable {
         let dFFN = normBackward(residual: cache.residual2, mean: cache.mean2, rstd: cache.rstd2,
                                 weight: w.outputNormWeight, bias: w.outputNormBias, mask: cache.outputMask)
         timer.charge(\.elementwise, to: &ws.profile)
+        tap?.dense(weight: w.output.range, bias: w.outputBias.range, dY: dFFN, dYStride: h, x: cache.activated.pointer, inFeatures: inter, outFeatures: h)
         Linear.backward(dFFN, x: cache.activated.pointer, weight: p + w.output.offset, dx: ws.gradIntermediate.pointer,
                         dWeight: grad(w.output), dBias: grad(w.outputBias), rows: n, inFeatures: inter, outFeatures: h, threads: threads)
         timer.charge(\.linearGEMM, to: &ws.profile)
         GELU.backward(ws.gradIntermediate.pointer, cache.intermediate.pointer, ws.gradIntermediate.pointer, count: n * inter, threads: threads)
         timer.charge(\.elementwise, to: &ws.profile)
+        tap?.dense(weight: w.intermediate.range, bias: w.intermediateBias.range, dY: ws.gradIntermediate.pointer, dYStride: inter,
+                   x: cache.normed1.pointer, inFeatures: h, outFeatures: inter)
         // dA already holds the residual path's share of ∂/∂normed1; the FFN's share is added to it.
         Linear.backward(ws.gradIntermediate.pointer, x: cache.normed1.pointer, weight: p + w.intermediate.offset,
                         dx: dA, accumulateInput: true, dWeight: grad(w.intermediate), dBias: grad(w.intermediateBias),
@@ -353,11 +363,15 @@ public struct BertClassifier: Sendable {
         let dAttention = normBackward(residual: cache.residual1, mean: cache.mean1, rstd: cache.rstd1,
                                       weight: w.attentionNormWeight, bias: w.attentionNormBias, mask: cache.attentionOutputMask)
         timer.charge(\.elementwise, to: &ws.profile)
+        tap?.dense(weight: w.attentionOutput.range, bias: w.attentionOutputBias.range, dY: dAttention, dYStride: h,
+                   x: cache.context.pointer, inFeatures: h, outFeatures: h)
         Linear.backward(dAttention, x: cache.context.pointer, weight: p + w.attentionOutput.offset, dx: ws.gradContext.pointer,
                         dWeight: grad(w.attentionOutput), dBias: grad(w.attentionOutputBias), rows: n, inFeatures: h, outFeatures: h, threads: threads)
         timer.charge(\.linearGEMM, to: &ws.profile)
         attentionBackward(cache, ws)
         timer.charge(\.attention, to: &ws.profile)
+        tap?.dense(weight: w.query.offset..<w.value.range.upperBound, bias: w.queryBias.offset..<w.valueBias.range.upperBound,
+                   dY: ws.gradQKV.pointer, dYStride: 3 * h, x: ws.hidden[l].pointer, inFeatures: h, outFeatures: 3 * h)
         Linear.backward(ws.gradQKV.pointer, x: ws.hidden[l].pointer, weight: p + w.qkvOffset, dx: dA, accumulateInput: true,
                         dWeight: scope.includes(w.query.offset..<w.value.range.upperBound) ? g + w.qkvOffset : nil,
                         dBias: scope.includes(w.queryBias.offset..<w.valueBias.range.upperBound) ? g + w.qkvBiasOffset : nil,

@@ -1,0 +1,15 @@
+/// Observes the gradients a backward pass produces at each parameterised op, for work that
+/// needs them per example rather than summed over the batch (the NTK's Jacobian rows).
+///
+/// Pointers are valid only during the call. Rows are the batch's tokens, example-major:
+/// example b's tokens are rows b·T ..< b·T + T for the batch's padded length T.
+public protocol BackwardTap: AnyObject {
+    /// A dense layer y = x·Wᵀ + b: ∂/∂y [rows, out] (row stride `dYStride`) and its input x [rows, in].
+    /// `weight` and `bias` are the flat-buffer ranges of W [out, in] and b [out].
+    func dense(weight: Range<Int>, bias: Range<Int>, dY: UnsafePointer<Float>, dYStride: Int, x: UnsafePointer<Float>, inFeatures: Int, outFeatures: Int)
+    /// A LayerNorm: ∂/∂(its output) [rows, width] and its input with the saved mean and 1/σ.
+    func layerNorm(weight: ParameterView, bias: ParameterView, dY: UnsafePointer<Float>, x: UnsafePointer<Float>,
+                   mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, width: Int)
+    /// ∂/∂(word + position + token-type embeddings) [rows, hidden], before it is scattered into the tables.
+    func embeddingSum(_ dSum: UnsafePointer<Float>)
+}
