@@ -25,6 +25,15 @@ public enum Elementwise {
         }
     }
 
+    /// y[i] += a[i] · b[i].
+    public static func addProduct(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
+        forEachBlock(count) { i, lanes in
+            var acc = load(y + i, lanes)
+            acc.addProduct(load(a + i, lanes), load(b + i, lanes))
+            store(acc, y + i, lanes)
+        }
+    }
+
     /// Σ x[i]², accumulated in Double so that norms over millions of parameters stay exact enough.
     public static func sumOfSquares(_ x: UnsafePointer<Float>, count: Int) -> Double {
         var total = 0.0

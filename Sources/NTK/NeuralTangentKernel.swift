@@ -27,6 +27,10 @@ public struct NeuralTangentKernel: Sendable {
 }
 
 /// A named set of parameter ranges whose gradients form one block of J.
+///
+/// The ranges are the units a memory-bounded computation never splits: single tensors, except
+/// that a layer's query, key and value weights (and their biases) stay together, as the model
+/// computes them as one fused projection.
 public struct ParameterGroup: Sendable, Equatable {
     public let name: String
     public let ranges: [Range<Int>]
@@ -44,8 +48,13 @@ public struct ParameterGroup: Sendable, Equatable {
         let e = layout.embeddings
         var dense = [ParameterGroup(name: "embeddings.other", ranges: [e.position.range, e.tokenType.range, e.normWeight.range, e.normBias.range])]
         for (l, w) in layout.layers.enumerated() {
-            dense.append(ParameterGroup(name: "layer.\(l).attention", ranges: [w.query.offset..<w.intermediate.offset]))
-            dense.append(ParameterGroup(name: "layer.\(l).ffn", ranges: [w.intermediate.offset..<(w.outputNormBias.offset + w.outputNormBias.count)]))
+            dense.append(ParameterGroup(name: "layer.\(l).attention", ranges: [
+                w.query.offset..<w.value.range.upperBound, w.queryBias.offset..<w.valueBias.range.upperBound,
+                w.attentionOutput.range, w.attentionOutputBias.range, w.attentionNormWeight.range, w.attentionNormBias.range,
+            ]))
+            dense.append(ParameterGroup(name: "layer.\(l).ffn", ranges: [
+                w.intermediate.range, w.intermediateBias.range, w.output.range, w.outputBias.range, w.outputNormWeight.range, w.outputNormBias.range,
+            ]))
         }
         return (ParameterGroup(name: "embeddings.word", ranges: [e.word.range]), dense)
     }
@@ -103,34 +112,56 @@ public struct NTKComputer {
         return try byRecomputation(batch)
     }
 
-    /// Dense groups in chunks whose Jacobian block [rows, parameters] fits in `budget` bytes.
-    func chunks(_ dense: [ParameterGroup], rows: Int, budget: Int) throws -> [[ParameterGroup]] {
-        var chunks: [[ParameterGroup]] = [[]]
+    /// One unsplittable range of a group, as placed in a chunk.
+    struct Piece {
+        let group: String
+        let range: Range<Int>
+    }
+
+    /// The dense groups' pieces in chunks whose Jacobian block [rows, parameters] fits in
+    /// `budget` bytes; a group may span chunks, its kernel is then a sum over them.
+    func chunks(_ dense: [ParameterGroup], rows: Int, budget: Int) throws -> [[Piece]] {
+        var chunks: [[Piece]] = [[]]
         var chunkSize = 0
         for g in dense {
-            let bytes = rows * g.count * 4
-            guard bytes <= budget else { throw NTKError.budgetTooSmall(needed: bytes, budget: budget) }
-            if (chunkSize + g.count) * rows * 4 > budget {
-                chunks.append([])
-                chunkSize = 0
+            for r in g.ranges {
+                let bytes = rows * r.count * 4
+                guard bytes <= budget else { throw NTKError.budgetTooSmall(needed: bytes, budget: budget) }
+                if (chunkSize + r.count) * rows * 4 > budget {
+                    chunks.append([])
+                    chunkSize = 0
+                }
+                chunks[chunks.count - 1].append(Piece(group: g.name, range: r))
+                chunkSize += r.count
             }
-            chunks[chunks.count - 1].append(g)
-            chunkSize += g.count
         }
         return chunks
     }
 
-    /// J Jᵀ of each group of a chunk, from the chunk's Jacobian block (groups side by side).
-    func groupKernels(_ chunk: [ParameterGroup], jacobian: FloatBuffer, rows: Int, into kernels: inout [String: [Float]]) {
-        let width = chunk.reduce(0) { $0 + $1.count }
+    /// Adds J Jᵀ of each piece of a chunk (pieces side by side in the block) to its group's kernel.
+    /// The columns are split across the model's threads, each a single-threaded `ssyrk` into its
+    /// own partial kernel, summed in thread order: no OpenBLAS pool spinning between the fills,
+    /// and the same numbers for the same thread count.
+    func accumulateKernels(_ chunk: [Piece], jacobian: FloatBuffer, rows: Int, into kernels: inout [String: [Float]]) {
+        let width = chunk.reduce(0) { $0 + $1.range.count }
+        let workers = max(1, model.threads)
+        let partial = FloatBuffer(count: workers * rows * rows)
         var column = 0
-        for g in chunk {
-            var k = [Float](repeating: 0, count: rows * rows)
-            k.withUnsafeMutableBufferPointer {
-                BLAS.syrk(n: rows, k: g.count, a: jacobian.pointer + column, lda: width, beta: 0, c: $0.baseAddress!)
+        for piece in chunk {
+            partial.zero()
+            let start = column
+            BLAS.withSingleThread {
+                parallelChunks(piece.range.count, threads: workers) { w, range in
+                    BLAS.syrk(n: rows, k: range.count, a: jacobian.pointer + start + range.lowerBound, lda: width, beta: 0,
+                              c: partial.pointer + w * rows * rows)
+                }
             }
-            kernels[g.name] = k
-            column += g.count
+            var k = kernels[piece.group] ?? [Float](repeating: 0, count: rows * rows)
+            k.withUnsafeMutableBufferPointer { out in
+                for w in 0..<workers { Elementwise.add(partial.pointer + w * rows * rows, into: out.baseAddress!, count: rows * rows) }
+            }
+            kernels[piece.group] = k
+            column += piece.range.count
         }
     }
 
@@ -208,11 +239,14 @@ public struct NTKComputer {
         let captured = JacobianCapture.bytes(for: model.config, tokens: batch.reduce(0) { $0 + $1.ids.count }, classes: c)
         var kernels = [String: [Float]]()
         let e = layout.embeddings
-        for chunk in try chunks(dense, rows: rows, budget: memoryBudget - captured) {
-            let width = chunk.reduce(0) { $0 + $1.count }
-            let jacobian = FloatBuffer(count: rows * width)
+        let plan = try chunks(dense, rows: rows, budget: memoryBudget - captured)
+        // One block for all chunks: fresh gigabytes per chunk cost more in page faults than the fill.
+        let jacobian = FloatBuffer(count: rows * (plan.map { $0.reduce(0) { $0 + $1.range.count } }.max() ?? 0))
+        for chunk in plan {
+            let width = chunk.reduce(0) { $0 + $1.range.count }
+            jacobian.pointer.update(repeating: 0, count: rows * width)
             var columns: [(range: Range<Int>, start: Int)] = []
-            for r in chunk.flatMap(\.ranges) { columns.append((r, (columns.last.map { $0.start + $0.range.count }) ?? 0)) }
+            for r in chunk.map(\.range) { columns.append((r, (columns.last.map { $0.start + $0.range.count }) ?? 0)) }
             func column(_ offset: Int) -> Int? {
                 columns.first { $0.range.contains(offset) }.map { $0.start + offset - $0.range.lowerBound }
             }
@@ -231,29 +265,35 @@ public struct NTKComputer {
                                 }
                             }
                             if let biasColumn = column(site.bias.lowerBound) {
-                                for t in 0..<tokens { for o in 0..<site.outFeatures { out[biasColumn + o] += dY[t * site.outFeatures + o] } }
+                                dY.withUnsafeBufferPointer { dy in
+                                    for t in 0..<tokens { Elementwise.add(dy.baseAddress! + t * site.outFeatures, into: out + biasColumn, count: site.outFeatures) }
+                                }
                             }
                         }
                         for site in capture.norms {
-                            let dY = site.gradients[r], xhat = site.normalized[a]
-                            if let col = column(site.weight.offset) {
-                                for t in 0..<tokens { for j in 0..<h { out[col + j] += dY[t * h + j] * xhat[t * h + j] } }
-                            }
-                            if let col = column(site.bias.offset) {
-                                for t in 0..<tokens { for j in 0..<h { out[col + j] += dY[t * h + j] } }
+                            site.gradients[r].withUnsafeBufferPointer { dy in
+                                site.normalized[a].withUnsafeBufferPointer { xhat in
+                                    if let col = column(site.weight.offset) {
+                                        for t in 0..<tokens { Elementwise.addProduct(dy.baseAddress! + t * h, xhat.baseAddress! + t * h, into: out + col, count: h) }
+                                    }
+                                    if let col = column(site.bias.offset) {
+                                        for t in 0..<tokens { Elementwise.add(dy.baseAddress! + t * h, into: out + col, count: h) }
+                                    }
+                                }
                             }
                         }
-                        let dSum = capture.embeddingGradients[r]
-                        if let col = column(e.position.offset) {
-                            for t in 0..<tokens { for j in 0..<h { out[col + t * h + j] += dSum[t * h + j] } }
-                        }
-                        if let col = column(e.tokenType.offset) {
-                            for t in 0..<tokens { for j in 0..<h { out[col + Int(batch[a].tokenTypeIDs[t]) * h + j] += dSum[t * h + j] } }
+                        capture.embeddingGradients[r].withUnsafeBufferPointer { dSum in
+                            if let col = column(e.position.offset) {
+                                for t in 0..<tokens { Elementwise.add(dSum.baseAddress! + t * h, into: out + col + t * h, count: h) }
+                            }
+                            if let col = column(e.tokenType.offset) {
+                                for t in 0..<tokens { Elementwise.add(dSum.baseAddress! + t * h, into: out + col + Int(batch[a].tokenTypeIDs[t]) * h, count: h) }
+                            }
                         }
                     }
                 }
             }
-            groupKernels(chunk, jacobian: jacobian, rows: rows, into: &kernels)
+            accumulateKernels(chunk, jacobian: jacobian, rows: rows, into: &kernels)
         }
 
         var word: [Float]?
@@ -290,15 +330,16 @@ public struct NTKComputer {
         var passes = 0
         var word: [Float]?
 
-        for (chunkIndex, chunk) in try chunks(dense, rows: rows, budget: memoryBudget).enumerated() {
-            let width = chunk.reduce(0) { $0 + $1.count }
-            let jacobian = FloatBuffer(count: rows * width)
+        let plan = try chunks(dense, rows: rows, budget: memoryBudget)
+        let jacobian = FloatBuffer(count: rows * (plan.map { $0.reduce(0) { $0 + $1.range.count } }.max() ?? 0))
+        for (chunkIndex, chunk) in plan.enumerated() {
+            let width = chunk.reduce(0) { $0 + $1.range.count }
             // Sparse word-embedding gradients, collected on the first pass: token id → (row, gradient row).
             var wordRows: [Int32: [(row: Int, values: [Float])]] = [:]
             gradient.zero()  // what the previous chunk left to accumulate
-            // Weight gradients only for this chunk's groups (and the word rows, read on the first chunk).
+            // Weight gradients only for this chunk's pieces (and the word rows, read on the first chunk).
             let scope: GradientScope = layout.lora != nil ? .headAndLoRA
-                : .ranges(chunk.flatMap(\.ranges) + (chunkIndex == 0 ? wordGroup?.ranges ?? [] : []))
+                : .ranges(chunk.map(\.range) + (chunkIndex == 0 ? wordGroup?.ranges ?? [] : []))
             for (i, example) in batch.enumerated() {
                 let input = try TokenBatch(sequences: [example.ids], tokenTypes: [example.tokenTypeIDs])
                 try model.forward(p, input, workspace: workspace)
@@ -314,12 +355,10 @@ public struct NTKComputer {
                     // Only what is read is zeroed again: the rest of the buffer may accumulate,
                     // it is never looked at (zeroing all of MiniLM's 90 MB per pass cost more than the pass).
                     var column = 0
-                    for g in chunk {
-                        for r in g.ranges {
-                            (jacobian.pointer + row * width + column).update(from: gradient.pointer + r.lowerBound, count: r.count)
-                            (gradient.pointer + r.lowerBound).update(repeating: 0, count: r.count)
-                            column += r.count
-                        }
+                    for r in chunk.map(\.range) {
+                        (jacobian.pointer + row * width + column).update(from: gradient.pointer + r.lowerBound, count: r.count)
+                        (gradient.pointer + r.lowerBound).update(repeating: 0, count: r.count)
+                        column += r.count
                     }
                     if let wordGroup {
                         let base = wordGroup.ranges[0].lowerBound
@@ -331,7 +370,7 @@ public struct NTKComputer {
                     }
                 }
             }
-            groupKernels(chunk, jacobian: jacobian, rows: rows, into: &kernels)
+            accumulateKernels(chunk, jacobian: jacobian, rows: rows, into: &kernels)
             if chunkIndex == 0, wordGroup != nil { word = wordKernel(wordRows, rows: rows, width: h) }
         }
         return assemble(n, word: word, kernels: kernels, features: features, logits: logits, passes: passes)
