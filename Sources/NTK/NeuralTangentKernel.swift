@@ -100,13 +100,15 @@ public struct NTKComputer {
     public typealias Example = (ids: [Int32], tokenTypeIDs: [Int32])
 
     /// The kernel over `batch` (each example unpadded). Without LoRA, and when the per-example
-    /// captures fit in half the budget, one batched backward pass per class gives every row of J
-    /// (`fromCaptures`); otherwise each budget-sized chunk of parameter groups re-runs the
-    /// backward passes one (example, class) row at a time (`byRecomputation`).
+    /// captures leave room in the budget for the largest unsplittable piece of J, one batched
+    /// backward pass per class gives every row of J (`fromCaptures`); otherwise each
+    /// budget-sized chunk of parameter groups re-runs the backward passes one (example, class)
+    /// row at a time (`byRecomputation`).
     public func compute(_ batch: [Example]) throws -> NeuralTangentKernel {
-        let tokens = batch.reduce(0) { $0 + $1.ids.count }
-        if model.layout.lora == nil,
-           JacobianCapture.bytes(for: model.config, tokens: tokens, classes: model.config.classCount) <= memoryBudget / 2 {
+        let c = model.config.classCount
+        let captures = JacobianCapture.bytes(for: model.config, tokens: batch.reduce(0) { $0 + $1.ids.count }, classes: c)
+        let largestPiece = ParameterGroup.groups(for: model.layout).dense.flatMap(\.ranges).map(\.count).max() ?? 0
+        if model.layout.lora == nil, captures + batch.count * c * largestPiece * 4 <= memoryBudget {
             return try fromCaptures(batch)
         }
         return try byRecomputation(batch)
@@ -255,13 +257,15 @@ public struct NTKComputer {
                     for r in range {
                         let a = r / c, tokens = batch[a].ids.count
                         let out = jacobian.pointer + r * width
+                        // A weight and its bias may sit in different chunks: each is filled where it is.
                         for site in capture.dense {
-                            guard let col = column(site.weight.lowerBound) else { continue }
                             let dY = site.gradients[r]
-                            dY.withUnsafeBufferPointer { dy in
-                                site.inputs[a].withUnsafeBufferPointer { x in
-                                    BLAS.gemm(transposeA: true, m: site.outFeatures, n: site.inFeatures, k: tokens, a: dy.baseAddress!, lda: site.outFeatures,
-                                              b: x.baseAddress!, ldb: site.inFeatures, c: out + col, ldc: site.inFeatures)
+                            if let col = column(site.weight.lowerBound) {
+                                dY.withUnsafeBufferPointer { dy in
+                                    site.inputs[a].withUnsafeBufferPointer { x in
+                                        BLAS.gemm(transposeA: true, m: site.outFeatures, n: site.inFeatures, k: tokens, a: dy.baseAddress!, lda: site.outFeatures,
+                                                  b: x.baseAddress!, ldb: site.inFeatures, c: out + col, ldc: site.inFeatures)
+                                    }
                                 }
                             }
                             if let biasColumn = column(site.bias.lowerBound) {

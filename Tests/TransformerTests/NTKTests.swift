@@ -1,5 +1,5 @@
 import Compute
-import NTK
+@testable import NTK
 import Transformer
 import TestSupport
 import XCTest
@@ -42,6 +42,16 @@ final class NTKTests: XCTestCase {
         XCTAssertGreaterThan(tight.backwardPasses, roomy.backwardPasses, "recomputed rather than exceeding the budget")
         XCTAssertLessThan(relativeError(tight.ftEffective, roomy.ftEffective), 1e-6)
         XCTAssertThrowsError(try NTKComputer(model: loaded.model, parameters: loaded.parameters, memoryBudget: 1000).compute(batch))
+
+        // The captured-gradient path with a Jacobian block of 4,224 columns: the other embedding
+        // parameters (1,152) and layer 0's fused QKV weight (3,072) fill the first chunk, so that
+        // weight's bias lands in the next one — groups, and a weight and its bias, span chunks.
+        let captures = JacobianCapture.bytes(for: loaded.model.config, tokens: batch.reduce(0) { $0 + $1.ids.count }, classes: 3)
+        let split = try NTKComputer(model: loaded.model, parameters: loaded.parameters, memoryBudget: captures + 18 * 4_224 * 4).compute(batch)
+        XCTAssertEqual(split.backwardPasses, roomy.backwardPasses, "still one batched pass per class")
+        for ((name, a), (_, b)) in zip(split.groups, roomy.groups) {
+            XCTAssertLessThan(relativeError(a, b), 1e-6, name)
+        }
     }
 }
 
