@@ -211,8 +211,7 @@ public struct NTKComputer {
         let n = batch.count, c = model.config.classCount, h = model.config.hiddenSize, rows = n * c
         let layout = model.layout, p = parameters.pointer
         let (wordGroup, dense) = ParameterGroup.groups(for: layout)
-        let capture = JacobianCapture(examples: n, classes: c)
-        capture.embeddingWidth = h
+        let capture = JacobianCapture(examples: n, classes: c, hidden: h)
         let batchSize = 16
         let workspace = model.makeWorkspace(maxBatchSize: batchSize, maxSequenceLength: batch.map(\.ids.count).max() ?? 1)
         let unused = FloatBuffer(count: model.parameterCount)  // an empty scope writes no weight gradient

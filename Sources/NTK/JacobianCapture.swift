@@ -28,7 +28,7 @@ final class JacobianCapture: BackwardTap {
         }
     }
 
-    let examples: Int, classes: Int
+    let examples: Int, classes: Int, hidden: Int
     private(set) var dense: [DenseSite] = []
     private(set) var norms: [NormSite] = []
     /// Per row: ∂/∂(embedding sum), [tokens, hidden].
@@ -40,9 +40,10 @@ final class JacobianCapture: BackwardTap {
     var paddedLength = 0
     var classIndex = 0
 
-    init(examples: Int, classes: Int) {
+    init(examples: Int, classes: Int, hidden: Int) {
         self.examples = examples
         self.classes = classes
+        self.hidden = hidden
         embeddingGradients = Array(repeating: [], count: examples * classes)
     }
 
@@ -99,11 +100,8 @@ final class JacobianCapture: BackwardTap {
     }
 
     func embeddingSum(_ dSum: UnsafePointer<Float>) {
-        let width = embeddingWidth
         for (b, example) in batchExamples.enumerated() {
-            embeddingGradients[example * classes + classIndex] = gather(dSum, stride: width, width: width, row: b)
+            embeddingGradients[example * classes + classIndex] = gather(dSum, stride: hidden, width: hidden, row: b)
         }
     }
-
-    var embeddingWidth = 0
 }
