@@ -179,14 +179,7 @@ public enum LinearProbe {
         let n = y.count
         let lambda = 1 / (c * Double(n))
         var z = [Double](repeating: 0, count: n * classes)
-        theta.withUnsafeBufferPointer { t in
-            x.withUnsafeBufferPointer { xs in
-                z.withUnsafeMutableBufferPointer { zs in
-                    BLAS.dgemm(transposeB: true, m: n, n: classes, k: width, a: xs.baseAddress!, lda: width, b: t.baseAddress!, ldb: width,
-                               c: zs.baseAddress!, ldc: classes)
-                }
-            }
-        }
+        BLAS.dgemm(transposeB: true, m: n, n: classes, k: width, a: x, lda: width, b: theta, ldb: width, c: &z, ldc: classes)
         var loss = 0.0
         var g = [Double](repeating: 0, count: theta.count)
         var residual = [Double](repeating: 0, count: n * classes)
@@ -206,14 +199,7 @@ public enum LinearProbe {
                 g[classes * width + k] += r
             }
         }
-        residual.withUnsafeBufferPointer { rs in
-            x.withUnsafeBufferPointer { xs in
-                g.withUnsafeMutableBufferPointer { gs in
-                    BLAS.dgemm(transposeA: true, m: classes, n: width, k: n, a: rs.baseAddress!, lda: classes, b: xs.baseAddress!, ldb: width,
-                               c: gs.baseAddress!, ldc: width)
-                }
-            }
-        }
+        BLAS.dgemm(transposeA: true, m: classes, n: width, k: n, a: residual, lda: classes, b: x, ldb: width, c: &g, ldc: width)
         var penalty = 0.0
         for j in 0..<(classes * width) {
             penalty += theta[j] * theta[j]

@@ -84,12 +84,18 @@ final class CheckpointTests: XCTestCase {
         XCTAssertThrowsError(try ints.floats("ids")) { XCTAssertTrue("\($0)".contains("has dtype I64; weights must be")) }
     }
 
-    func testModelDirectoryRoundTripWithAndWithoutPrefixAndHead() throws {
+    /// A tiny model with seeded weights, saved as a model directory named `name`.
+    func savedTinyModel(_ name: String, seed: UInt64) throws -> (BertClassifier, FloatBuffer, URL) {
         let model = try BertClassifier(config: .tiny())
         let params = FloatBuffer(count: model.parameterCount)
-        Initializer.initializeAll(model, params.pointer, seed: 9)
-        let saved = directory.appendingPathComponent("model")
-        try Checkpoint.save(model, parameters: params.pointer, to: saved)
+        Initializer.initializeAll(model, params.pointer, seed: seed)
+        let dir = directory.appendingPathComponent(name)
+        try Checkpoint.save(model, parameters: params.pointer, to: dir)
+        return (model, params, dir)
+    }
+
+    func testModelDirectoryRoundTripWithAndWithoutPrefixAndHead() throws {
+        let (model, params, saved) = try savedTinyModel("model", seed: 9)
         let loaded = try Checkpoint.load(directory: saved)
         XCTAssertTrue(loaded.headLoaded)
         XCTAssertEqual(loaded.model.config, model.config)
@@ -127,11 +133,7 @@ final class CheckpointTests: XCTestCase {
     }
 
     func testMissingExtraAndMisshapedTensorsAreNamed() throws {
-        let model = try BertClassifier(config: .tiny())
-        let params = FloatBuffer(count: model.parameterCount)
-        Initializer.initializeAll(model, params.pointer, seed: 1)
-        let dir = directory.appendingPathComponent("m")
-        try Checkpoint.save(model, parameters: params.pointer, to: dir)
+        let (model, _, dir) = try savedTinyModel("m", seed: 1)
         let path = dir.appendingPathComponent("model.safetensors").path
         let all = try model.layout.parameters.views.map { v in (v.name, v.shape, try SafeTensorsFile(path: path).floats(v.name)) }
         func loadError() -> String {
