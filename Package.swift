@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
     targets: [
         .systemLibrary(
@@ -41,19 +42,21 @@ let package = Package(
         .target(name: "TextData", dependencies: ["Compute"]),
         .target(name: "NTK", dependencies: ["Transformer", "Compute"], swiftSettings: simdFlags),
         .target(name: "Training", dependencies: ["Transformer", "TextData", "NTK", "Compute", "Config"], swiftSettings: simdFlags),
-        // The orchestrator: specs, trial identity, (later) journal and coordinator. No tensors.
-        .target(name: "Sweep", dependencies: ["Config", .product(name: "Crypto", package: "swift-crypto")]),
+        // The orchestrator knows nothing of tensors: a trial is a config in, metrics out.
+        // Sweep: specs, trial identity, the journal. Cluster: the wire protocol, coordinator, worker.
+        .target(name: "Sweep", dependencies: ["Config", .product(name: "Crypto", package: "swift-crypto"), .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Cluster", dependencies: ["Sweep", "CZeroMQ"]),
         .executableTarget(
             name: "lpft",
             dependencies: [
-                "Training", "Sweep", "NTK", "TextData", "Transformer", "Compute",
+                "Training", "Sweep", "Cluster", "NTK", "TextData", "Transformer", "Compute",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "ComputeTests", dependencies: ["Compute", "CZeroMQ", "TestSupport"], swiftSettings: simdFlags),
         .testTarget(name: "TransformerTests", dependencies: ["Transformer", "Training", "NTK", "Compute", "TestSupport"]),
-        .testTarget(name: "SweepTests", dependencies: ["Sweep", "Config"]),
+        .testTarget(name: "SweepTests", dependencies: ["Sweep", "Cluster", "Config"]),
         .testTarget(name: "TextDataTests", dependencies: ["TextData", "Training", "Transformer", "Compute"]),
     ],
     swiftLanguageModes: [.v5]

@@ -56,8 +56,10 @@ public final class TrialOutput {
         }
     }
 
-    /// Writes `result.json`; `status` is "completed", "interrupted" or "failed".
-    public func finish(status: String, config: TrialConfig, result: TrialResult?, error: String? = nil) throws {
+    /// Writes `result.json`; `status` is "completed", "interrupted" or "failed". Returns the
+    /// object written.
+    @discardableResult
+    public func finish(status: String, config: TrialConfig, result: TrialResult?, error: String? = nil) throws -> [String: Any] {
         var o: [String: Any] = [
             "status": status, "config": config.jsonObject(),
             "versions": ["lpft": LPFTVersion.current, "openblas": BLAS.configuration],
@@ -69,6 +71,20 @@ public final class TrialOutput {
         }
         o["error"] = error
         try Self.json(o, pretty: true).write(to: directory.appendingPathComponent("result.json"), options: .atomic)
+        return o
+    }
+
+    /// The line `lpft train --events` prints for a metric event (read by `lpft worker`).
+    public static func eventLine(_ event: MetricEvent) -> String {
+        var o: [String: Any] = ["event": "metric", "name": event.name, "value": number(event.value)]
+        o["epoch"] = event.epoch
+        o["step"] = event.step
+        return String(decoding: (try? json(o)) ?? Data(), as: UTF8.self)
+    }
+
+    /// The last line of `lpft train --events`: the result object.
+    public static func resultLine(_ result: [String: Any]) -> String {
+        String(decoding: (try? json(result.merging(["event": "result"]) { _, new in new })) ?? Data(), as: UTF8.self)
     }
 
     /// JSON has no NaN or infinity: a diverged metric is written as the string "nan", "inf" or "-inf".

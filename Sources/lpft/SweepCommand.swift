@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cluster
 import Config
 import Foundation
 import Sweep
@@ -7,8 +8,8 @@ import Training
 struct SweepCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sweep",
-        abstract: "Plan sweeps of trials (running them across machines is coming: see the open issues).",
-        subcommands: [Plan.self])
+        abstract: "Plan, run and inspect sweeps of trials.",
+        subcommands: [Plan.self, Run.self, Status.self])
 
     struct Plan: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -24,11 +25,7 @@ struct SweepCommand: ParsableCommand {
         @Flag(help: "Print one JSON object per trial (id, axes, config) instead of a table.") var json = false
 
         func run() throws {
-            let sweep = try SweepSpec(contentsOf: URL(fileURLWithPath: spec))
-            let trials = try sweep.plan { mapping, label in
-                let text = String(decoding: try JSONSerialization.data(withJSONObject: mapping), as: UTF8.self)
-                return try TrialConfig(yaml: text, file: label).canonicalJSON()
-            }
+            let trials = try planTrials(spec)
             if json {
                 for t in trials {
                     let config = try JSONSerialization.jsonObject(with: Data(t.canonicalConfig.utf8))
@@ -38,15 +35,186 @@ struct SweepCommand: ParsableCommand {
                 return
             }
             let columns = Array(Set(trials.flatMap(\.axes.keys))).sorted()
-            let rows = trials.map { t in [t.id] + columns.map { t.axes[$0]?.description ?? "—" } }
-            let header = ["id"] + columns
-            let widths = header.indices.map { i in ([header[i]] + rows.map { $0[i] }).map(\.count).max()! }
-            func line(_ cells: [String]) -> String {
-                zip(cells, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
-            }
-            print(line(header))
-            rows.forEach { print(line($0)) }
+            printTable(["id"] + columns, trials.map { t in [t.id] + columns.map { t.axes[$0]?.description ?? "—" } })
             print("\(trials.count) trial(s)")
         }
+    }
+
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run a sweep: a coordinator that leases trials to workers and journals every result.",
+            discussion: """
+            The sweep directory (--dir) holds the journal (journal.sqlite, SQLite in WAL mode), a \
+            copy of the spec, and, for local workers, their trial directories (runs/<trial id>). \
+            Running again on the same directory resumes: completed trials are kept, trials whose \
+            workers vanished are requeued, and trials new to the spec are added. Every result is \
+            acknowledged to its worker only after it is committed, so `kill -9` of the \
+            coordinator loses nothing a worker was told is safe.
+
+            Workers connect to --bind: start them here with --local-workers N, or elsewhere with \
+            `lpft worker --connect ENDPOINT` (they may start before the coordinator). A worker \
+            that goes silent for --liveness heartbeats loses its leases; its trials rerun \
+            elsewhere, up to --max-attempts, with doubling backoff from --retry-delay. \
+            Ctrl-C/SIGTERM stops dispatching, tells workers to stop, records running attempts \
+            as interrupted and exits (130); a second signal exits at once.
+            """)
+
+        @Argument(help: "The sweep spec (YAML).") var spec: String
+        @Option(help: "The sweep directory (default: runs/<spec name>).") var dir: String?
+        @Option(help: "The coordinator's ZeroMQ endpoint; a `*` port picks a free one.") var bind = "tcp://127.0.0.1:*"
+        @Option(help: "Worker processes to start on this machine.") var localWorkers = 0
+        @Option(help: "Threads per trial of a local worker (for configs with threads: 0).") var threads: Int?
+        @Option(help: "Seconds between heartbeats.") var heartbeat = 1.0
+        @Option(help: "Heartbeats a worker may miss before its leases expire.") var liveness = 5
+        @Option(help: "Attempts (failed or lost) before a trial is marked failed.") var maxAttempts = 3
+        @Option(help: "Seconds before the first retry of a trial; doubles each time.") var retryDelay = 1.0
+        @Flag(help: "Give failed trials a fresh set of attempts.") var retryFailed = false
+
+        func validate() throws {
+            guard heartbeat > 0, liveness >= 1, maxAttempts >= 1, retryDelay >= 0, localWorkers >= 0 else {
+                throw ValidationError("--heartbeat must be > 0, --liveness and --max-attempts ≥ 1, --retry-delay and --local-workers ≥ 0")
+            }
+        }
+
+        func run() throws {
+            let specURL = URL(fileURLWithPath: spec)
+            let planned = try planTrials(spec)
+            let directory = URL(fileURLWithPath: dir ?? "runs/\(specURL.deletingPathExtension().lastPathComponent)")
+            let lock = try DirectoryLock(directory, name: "coordinator.lock", holder: "coordinator")
+            let journal = try Journal(directory: directory)
+            let now = Date().timeIntervalSince1970
+            let (added, revived) = try journal.write { w -> (Int, Int) in
+                try w.setValue(specURL.path, forKey: "spec_path")
+                try w.setValue(String(decoding: FileManager.default.contents(atPath: specURL.path) ?? Data(), as: UTF8.self), forKey: "spec")
+                var added = 0
+                for (position, t) in planned.enumerated() {
+                    let axes = try JSONSerialization.data(withJSONObject: t.axes.mapValues(\.any), options: [.sortedKeys])
+                    if try w.addTrial(id: t.id, position: position, axes: String(decoding: axes, as: UTF8.self), config: t.canonicalConfig, at: now) { added += 1 }
+                }
+                let revived = retryFailed ? try w.retryFailedTrials(at: now) : 0
+                try w.event("sweep run", at: now, detail: "\(planned.count) planned, \(added) new, \(revived) failed trial(s) given new attempts")
+                return (added, revived)
+            }
+            var settings = DispatchSettings()
+            settings.heartbeatInterval = heartbeat
+            settings.liveness = liveness
+            settings.maxAttempts = maxAttempts
+            settings.retryDelay = retryDelay
+            let context = ZeroMQContext()
+            let coordinator = try Coordinator(journal: journal, settings: settings, bind: bind, context: context)
+            coordinator.dispatcher.onLog = { log("\($0)") }
+            let all = try journal.trials()
+            let done = all.filter { $0.state == .completed }.count
+            log("sweep \(directory.path): \(all.count) trial(s), \(added) new, \(done) already completed" + (revived > 0 ? ", \(revived) failed retried" : ""))
+            log("coordinator on \(coordinator.endpoint) (workers: lpft worker --connect \(coordinator.endpoint))")
+            let workers = try LocalWorkers(count: localWorkers, endpoint: coordinator.endpoint, sweep: directory, threads: threads, heartbeat: heartbeat, liveness: liveness)
+            let signals = SignalPipe()
+            let progress = SweepProgressLine(total: all.count, alreadyDone: done)
+            coordinator.onProgress = { progress.show($0) }
+            let outcome = try coordinator.run(stopSignal: signals.readEnd)
+            progress.end()
+            workers.stop()
+            withExtendedLifetime(lock) {}
+            switch outcome {
+            case .stopped:
+                log("stopped; running attempts recorded as interrupted. Resume with: lpft sweep run \(spec) --dir \(directory.path)")
+                throw ExitCode(130)
+            case .finished:
+                let final = try journal.trials()
+                let failed = final.filter { $0.state == .failed }
+                log("done: \(final.count - failed.count) completed, \(failed.count) failed; journal \(journal.path)")
+                if !failed.isEmpty {
+                    log("see why: lpft sweep status \(directory.path); rerun them: lpft sweep run \(spec) --dir \(directory.path) --retry-failed")
+                    throw ExitCode(1)
+                }
+            }
+        }
+    }
+
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show a sweep's trials by state, its attempts and its failures (while it runs, too).")
+
+        @Argument(help: "The sweep directory.") var dir: String
+        @Option(help: "Failures to list with their reasons and last log lines.") var failures = 10
+
+        func run() throws {
+            let journal = try Journal(readingDirectory: URL(fileURLWithPath: dir))
+            let trials = try journal.trials()
+            let attempts = try journal.attempts()
+            print("sweep \(dir): \(trials.count) trial(s)")
+            for state in TrialState.allCases {
+                print(String(format: "  %-10@ %d", state.rawValue, trials.filter { $0.state == state }.count))
+            }
+            print("attempts: " + AttemptState.allCases.map { s in "\(s.rawValue) \(attempts.filter { $0.state == s }.count)" }.joined(separator: ", ")
+                + ", late results \(attempts.filter(\.late).count)")
+            let workers = Set(attempts.map(\.worker))
+            print("workers seen: \(workers.count); metric rows: \(try journal.metricCount())")
+            let finished = attempts.filter { $0.state == .completed }.compactMap { a in a.endedAt.map { $0 - a.startedAt } }.sorted()
+            if !finished.isEmpty {
+                print(String(format: "time per completed attempt: median %.2f s, max %.2f s", finished[finished.count / 2], finished.last!))
+            }
+            for t in trials.filter({ $0.state == .failed }).prefix(failures) {
+                print("\nfailed \(t.id) \(t.axes): \(t.reason ?? "")")
+                if let tail = attempts.last(where: { $0.trial == t.id })?.logTail {
+                    tail.split(separator: "\n").suffix(5).forEach { print("    | \($0)") }
+                }
+            }
+        }
+    }
+}
+
+/// Plans a spec's trials, validating each as `lpft train` would.
+func planTrials(_ spec: String) throws -> [PlannedTrial] {
+    let sweep = try SweepSpec(contentsOf: URL(fileURLWithPath: spec))
+    return try sweep.plan { mapping, label in
+        let text = String(decoding: try JSONSerialization.data(withJSONObject: mapping), as: UTF8.self)
+        return try TrialConfig(yaml: text, file: label).canonicalJSON()
+    }
+}
+
+func printTable(_ header: [String], _ rows: [[String]]) {
+    let widths = header.indices.map { i in ([header[i]] + rows.map { $0[i] }).map(\.count).max()! }
+    func line(_ cells: [String]) -> String {
+        zip(cells, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
+    }
+    print(line(header))
+    rows.forEach { print(line($0)) }
+}
+
+func log(_ text: String) {
+    FileHandle.standardError.write(Data("lpft: \(text)\n".utf8))
+}
+
+/// Progress of a running sweep on stderr: a redrawn line on a terminal, a line every 10 s otherwise.
+final class SweepProgressLine {
+    private let total: Int
+    private let alreadyDone: Int
+    private let terminal = isatty(STDERR_FILENO) != 0
+    private let start = Date()
+    private var lastLine = Date.distantPast
+
+    init(total: Int, alreadyDone: Int) {
+        self.total = total
+        self.alreadyDone = alreadyDone
+    }
+
+    func show(_ p: SweepProgress) {
+        let done = alreadyDone + p.completed + p.failed
+        let elapsed = Date().timeIntervalSince(start)
+        let rate = Double(p.completed + p.failed) / max(elapsed, 1e-9)
+        let eta = rate > 0 ? String(format: "%.0fs", Double(total - done) / rate) : "?"
+        let text = String(format: "%d/%d done (%d failed), %d running on %d worker(s), %d metric rows, ETA %@",
+                          done, total, p.failed, p.running, p.workers, p.metricRows, eta)
+        if terminal {
+            FileHandle.standardError.write(Data("\r\u{1B}[K\(text)".utf8))
+        } else if Date().timeIntervalSince(lastLine) >= 10 {
+            lastLine = Date()
+            log(text)
+        }
+    }
+
+    func end() {
+        if terminal { FileHandle.standardError.write(Data("\n".utf8)) }
     }
 }

@@ -21,6 +21,10 @@ struct Train: ParsableCommand {
     @Option(help: "The trial config (YAML or JSON).") var config: String?
     @Option(help: "Output directory (default: runs/<config name>).") var out: String?
     @Option(help: "Resume the trial in this directory (its config.json and checkpoints).") var resume: String?
+    @Option(help: "Threads when the config leaves `threads` at 0 (all cores).") var threads: Int?
+    @Flag(help: ArgumentHelp(
+        "For `lpft worker`: print one JSON event per line on stdout (metrics, then the result), human output on stderr; exit when stdin closes.",
+        visibility: .hidden)) var events = false
 
     func validate() throws {
         guard (config == nil) != (resume == nil) else { throw ValidationError("give --config FILE for a new trial or --resume DIR, not both") }
@@ -28,7 +32,7 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        let trial: TrialConfig
+        var trial: TrialConfig
         let directory: URL
         if let resume {
             directory = URL(fileURLWithPath: resume)
@@ -41,6 +45,11 @@ struct Train: ParsableCommand {
                 throw ValidationError("\(directory.path) already holds a trial: resume it with --resume \(directory.path), or choose another --out")
             }
         }
+        if let threads, trial.threads == 0 { trial.threads = threads }
+        let console = events ? FileHandle.standardError : FileHandle.standardOutput
+        func say(_ text: String) { console.write(Data((text + "\n").utf8)) }
+        func emit(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+        if events { exitWhenStdinCloses() }
         let output = try TrialOutput(directory: directory, config: trial, resuming: resume != nil)
         let runner = TrialRunner(config: trial)
         runner.checkpointDirectory = output.checkpoints
@@ -63,27 +72,32 @@ struct Train: ParsableCommand {
         }
         defer { sources.forEach { $0.cancel() } }
         runner.shouldStop = { stop.isSet }
-        let progress = ProgressLine()
+        let progress = ProgressLine(console: console)
         runner.onProgress = { progress.update($0) }
         runner.onMetric = { event in
             output.record(event)
             progress.log(event)
+            if events { emit(TrialOutput.eventLine(event)) }
         }
-        print("trial: \(trial.method.rawValue) on \(trial.task.name), seed \(trial.seed) → \(directory.path)")
+        say("trial: \(trial.method.rawValue) on \(trial.task.name), seed \(trial.seed) → \(directory.path)")
         do {
             let result = try runner.run()
             progress.finish()
-            try output.finish(status: "completed", config: trial, result: result)
-            for name in result.metrics.keys.sorted() { print(String(format: "  %-28@ %.6g", name, result.metrics[name]!)) }
-            print("result: \(directory.appendingPathComponent("result.json").path)")
+            let written = try output.finish(status: "completed", config: trial, result: result)
+            if events { emit(TrialOutput.resultLine(written)) }
+            for name in result.metrics.keys.sorted() { say(String(format: "  %-28@ %.6g", name, result.metrics[name]!)) }
+            say("result: \(directory.appendingPathComponent("result.json").path)")
         } catch let error as TrialError {
             progress.finish()
-            try output.finish(status: "interrupted", config: trial, result: nil, error: "\(error)")
-            print("lpft: \(error); partial metrics are in \(directory.appendingPathComponent("metrics.jsonl").path)")
+            let written = try output.finish(status: "interrupted", config: trial, result: nil, error: "\(error)")
+            if events { emit(TrialOutput.resultLine(written)) }
+            say("lpft: \(error); partial metrics are in \(directory.appendingPathComponent("metrics.jsonl").path)")
             throw ExitCode(130)
         } catch {
             progress.finish()
-            try? output.finish(status: "failed", config: trial, result: nil, error: "\(error)")
+            if let written = try? output.finish(status: "failed", config: trial, result: nil, error: "\(error)"), events {
+                emit(TrialOutput.resultLine(written))
+            }
             throw error
         }
     }
@@ -97,12 +111,29 @@ final class StopFlag: @unchecked Sendable {
     var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
 }
 
+/// A worker's trial ends with its worker: the worker holds the write end of our stdin, and
+/// the kernel closes it however the worker dies.
+private func exitWhenStdinCloses() {
+    Thread.detachNewThread {
+        var byte: UInt8 = 0
+        while read(STDIN_FILENO, &byte, 1) > 0 {}
+        FileHandle.standardError.write(Data("lpft: the worker is gone (stdin closed); exiting\n".utf8))
+        Foundation.exit(137)
+    }
+}
+
 /// A one-line progress bar with rate and ETA on a terminal; plain lines per epoch otherwise.
 final class ProgressLine {
-    private let terminal = isatty(STDOUT_FILENO) != 0
+    private let console: FileHandle
+    private let terminal: Bool
     private var stage = ""
     private var stageStart = DispatchTime.now().uptimeNanoseconds
     private var lastDraw: UInt64 = 0
+
+    init(console: FileHandle = .standardOutput) {
+        self.console = console
+        terminal = isatty(console.fileDescriptor) != 0
+    }
 
     func update(_ p: TrialProgress) {
         let now = DispatchTime.now().uptimeNanoseconds
@@ -118,16 +149,16 @@ final class ProgressLine {
         let width = 30, filled = p.total > 0 ? width * p.done / p.total : 0
         let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
         let line = String(format: "\r%@ %@ %d/%d  %.1f/s  ETA %.0fs ", p.stage, bar, p.done, p.total, rate, eta)
-        FileHandle.standardOutput.write(Data(line.utf8))
+        console.write(Data(line.utf8))
     }
 
     func log(_ e: MetricEvent) {
         guard let epoch = e.epoch else { return }
-        if terminal { FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8)) }
-        print(String(format: "epoch %d  %@ = %.5g", epoch, e.name, e.value))
+        if terminal { console.write(Data("\r\u{1B}[K".utf8)) }
+        console.write(Data(String(format: "epoch %d  %@ = %.5g\n", epoch, e.name, e.value).utf8))
     }
 
     func finish() {
-        if terminal { FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8)) }
+        if terminal { console.write(Data("\r\u{1B}[K".utf8)) }
     }
 }

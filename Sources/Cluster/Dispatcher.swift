@@ -1,0 +1,399 @@
+import Foundation
+import Sweep
+
+/// How the coordinator paces leases and retries.
+public struct DispatchSettings: Sendable {
+    /// Seconds between heartbeats when nothing else is sent.
+    public var heartbeatInterval = 1.0
+    /// Heartbeats a worker may miss before its leases expire.
+    public var liveness = 5
+    /// Attempts (failed or lost; interrupted ones are free) before a trial is `failed`.
+    public var maxAttempts = 3
+    /// The first retry waits this long; each further one doubles it, up to `maxRetryDelay`.
+    public var retryDelay = 1.0
+    public var maxRetryDelay = 60.0
+
+    public init() {}
+
+    /// Silence after which a worker's leases expire.
+    public var leaseTimeout: Double { heartbeatInterval * Double(liveness) }
+}
+
+/// The coordinator's state machine, free of sockets: messages and clock ticks go in, journal
+/// writes happen inside the caller's transaction, and messages to send come out — to be sent
+/// only after that transaction commits, so nothing is acknowledged or assigned before it is
+/// durable.
+public final class Dispatcher {
+    public typealias Peer = [UInt8]
+
+    struct Session {
+        let peer: Peer
+        let worker: String
+        let host: String
+        let slots: Int
+        var credit = 0
+        var lastHeard: Double
+        var lastSent: Double
+        var leases: Set<Lease> = []
+    }
+
+    struct LiveTrial {
+        let config: String
+        var state: TrialState
+        var charged: Int
+        var attempts: Int
+        /// The current lease while running.
+        var lease: Lease?
+    }
+
+    struct LeaseInfo {
+        let trial: String
+        /// The session holding it; nil for a lease found running after a coordinator restart
+        /// and not yet reclaimed by its worker.
+        var peer: Peer?
+        /// How the attempt ended, once it has.
+        var ended: AttemptState?
+    }
+
+    public let settings: DispatchSettings
+    private var trials: [String: LiveTrial] = [:]
+    private var ready: [String] = []
+    private var readyHead = 0
+    private var delayed: [(notBefore: Double, trial: String)] = []
+    private var sessions: [Peer: Session] = [:]
+    private var sessionOrder: [Peer] = []
+    private var nextSession = 0
+    private var leases: [Lease: LeaseInfo] = [:]
+    private var orphanDeadline: Double
+    private var outgoing: [(Peer, Message)] = []
+    private var unfinished = 0
+    public private(set) var stopping = false
+
+    /// Counters for status lines and benchmarks.
+    public private(set) var assigned = 0
+    public private(set) var completed = 0
+    public private(set) var failed = 0
+    public private(set) var metricRows = 0
+    public private(set) var droppedMessages = 0
+    /// Notable happenings, for the coordinator's log.
+    public var onLog: (String) -> Void = { _ in }
+
+    /// Loads the journal's trials. Attempts still `running` there belong to workers that may
+    /// still be at work (the coordinator was restarted): they are held for one lease timeout
+    /// for their workers to reclaim, then declared lost.
+    public init(journal: Journal, settings: DispatchSettings, now: Double) throws {
+        self.settings = settings
+        orphanDeadline = now + settings.leaseTimeout
+        let running = Dictionary(try journal.attempts().filter { $0.state == .running }.map { ($0.trial, $0.lease) }) { _, newer in newer }
+        for record in try journal.trials() {
+            var trial = LiveTrial(config: record.config, state: record.state, charged: record.chargedAttempts, attempts: record.attemptCount)
+            switch record.state {
+            case .pending:
+                ready.append(record.id)
+            case .running:
+                if let lease = running[record.id] {
+                    trial.lease = lease
+                    leases[lease] = LeaseInfo(trial: record.id, peer: nil)
+                } else {
+                    trial.state = .pending
+                    ready.append(record.id)
+                }
+            case .completed, .failed:
+                break
+            }
+            if trial.state == .pending || trial.state == .running { unfinished += 1 }
+            trials[record.id] = trial
+        }
+        // Ended leases of earlier runs, so a late or repeated RESULT is recognised.
+        for attempt in try journal.attempts() where attempt.state != .running {
+            leases[attempt.lease] = LeaseInfo(trial: attempt.trial, peer: nil, ended: attempt.state)
+        }
+    }
+
+    /// Every trial is completed or failed.
+    public var isFinished: Bool { unfinished == 0 }
+    public var workerCount: Int { sessions.count }
+    public var runningCount: Int { leases.values.filter { $0.ended == nil }.count }
+
+    /// Messages to send now that the caller's transaction has committed.
+    public func takeOutgoing() -> [(Peer, Message)] {
+        defer { outgoing.removeAll(keepingCapacity: true) }
+        return outgoing
+    }
+
+    /// Peers that have been sent nothing for a heartbeat interval; marks them as sent to.
+    public func heartbeatsDue(now: Double) -> [Peer] {
+        var due: [Peer] = []
+        for (peer, s) in sessions where now - s.lastSent >= settings.heartbeatInterval {
+            due.append(peer)
+            sessions[peer]!.lastSent = now
+        }
+        return due
+    }
+
+    private func send(_ message: Message, to peer: Peer, now: Double) {
+        outgoing.append((peer, message))
+        sessions[peer]?.lastSent = now
+    }
+
+    // MARK: Messages
+
+    /// Handles one inbound message (the frames after the routing id).
+    public func receive(from peer: Peer, frames: ArraySlice<[UInt8]>, now: Double, journal: JournalWriter) throws {
+        let message: Message
+        do { message = try Message(frames: frames) } catch {
+            droppedMessages += 1
+            onLog("dropped a message from peer \(Self.describe(peer)): \(error)")
+            return
+        }
+        if case .hello(let hello) = message {
+            try welcome(hello, peer: peer, now: now, journal: journal)
+            return
+        }
+        guard sessions[peer] != nil else {
+            // Not HELLOed on this connection (e.g. this coordinator restarted): ask for one;
+            // the worker then resends what is unacknowledged.
+            send(.reconnect(Notice(reason: "unknown worker: send HELLO")), to: peer, now: now)
+            return
+        }
+        sessions[peer]!.lastHeard = now
+        switch message {
+        case .ready(let r):
+            let s = sessions[peer]!
+            sessions[peer]!.credit = min(s.credit + max(0, r.credit), s.slots)
+        case .metrics(let m):
+            try ingest(m, from: peer, now: now, journal: journal)
+        case .result(let r):
+            try settle(r, from: peer, now: now, journal: journal)
+        case .heartbeat:
+            break
+        case .hello, .assign, .ack, .cancel, .reconnect, .shutdown:
+            droppedMessages += 1
+            onLog("dropped \(message.command) from worker \(sessions[peer]!.worker): not a worker's message")
+        }
+    }
+
+    private func welcome(_ hello: Hello, peer: Peer, now: Double, journal: JournalWriter) throws {
+        guard hello.slots > 0, hello.slots <= 1024, !hello.worker.isEmpty else {
+            droppedMessages += 1
+            onLog("dropped HELLO from peer \(Self.describe(peer)): slots must be 1…1024 and the worker named")
+            return
+        }
+        // The same worker on a new connection: its old session's leases move with it if it
+        // still holds them; the rest are lost.
+        if let (old, _) = sessions.first(where: { $0.value.worker == hello.worker && $0.key != peer }) {
+            let held = Set(hello.held.map(\.lease))
+            try retire(old, now: now, journal: journal, reason: "worker \(hello.worker) reconnected without it", keeping: held)
+        }
+        if sessions[peer] == nil { sessionOrder.append(peer) }
+        sessions[peer] = Session(peer: peer, worker: hello.worker, host: hello.host, slots: hello.slots, lastHeard: now, lastSent: now)
+        try journal.event("worker joined", at: now, worker: hello.worker, detail: "host \(hello.host), \(hello.slots) slot(s), holding \(hello.held.count)")
+        onLog("worker \(hello.worker) joined from \(hello.host) with \(hello.slots) slot(s)")
+        for held in hello.held {
+            guard var info = leases[held.lease], info.trial == held.trial else {
+                send(.cancel(Cancel(lease: held.lease, reason: "unknown lease")), to: peer, now: now)
+                continue
+            }
+            if info.ended == nil, trials[held.trial]?.lease == held.lease {
+                info.peer = peer
+                leases[held.lease] = info
+                sessions[peer]!.leases.insert(held.lease)
+                try journal.adoptAttempt(lease: held.lease, worker: hello.worker, host: hello.host)
+                try journal.event("lease adopted", at: now, trial: held.trial, lease: held.lease, worker: hello.worker)
+            } else if info.ended != .completed {
+                // Fenced: stop it; a result it already has is still taken as history.
+                send(.cancel(Cancel(lease: held.lease, reason: "the lease expired and the trial was requeued")), to: peer, now: now)
+            }
+        }
+    }
+
+    private func ingest(_ m: Metrics, from peer: Peer, now: Double, journal: JournalWriter) throws {
+        guard let info = leases[m.lease], info.trial == m.trial else {
+            droppedMessages += 1
+            onLog("dropped METRIC for unknown lease \(m.lease) of trial \(m.trial) from \(sessions[peer]!.worker)")
+            return
+        }
+        guard !m.rows.isEmpty else { return }
+        for row in m.rows {
+            try journal.insertMetric(lease: m.lease, trial: m.trial, seq: row.seq, name: row.name, value: row.value, epoch: row.epoch, step: row.step)
+        }
+        metricRows += m.rows.count
+        send(.ack(Ack(lease: m.lease, kind: .metrics, seq: m.rows.map(\.seq).max())), to: peer, now: now)
+    }
+
+    private func settle(_ r: Result, from peer: Peer, now: Double, journal: JournalWriter) throws {
+        guard var info = leases[r.lease], info.trial == r.trial, trials[r.trial] != nil else {
+            droppedMessages += 1
+            onLog("dropped RESULT for unknown lease \(r.lease) of trial \(r.trial) from \(sessions[peer]!.worker)")
+            // Acknowledged so the worker stops resending something no journal will take.
+            send(.ack(Ack(lease: r.lease, kind: .result, seq: nil)), to: peer, now: now)
+            return
+        }
+        let tail = r.logTail.isEmpty ? nil : r.logTail.joined(separator: "\n")
+        defer { send(.ack(Ack(lease: r.lease, kind: .result, seq: nil)), to: peer, now: now) }
+        switch info.ended {
+        case .completed?:
+            return  // a resend whose ACK was lost
+        case .some:
+            try journal.recordLateResult(lease: r.lease, result: r.result, reason: r.reason, logTail: tail)
+            try journal.event("late result", at: now, trial: r.trial, lease: r.lease, worker: sessions[peer]!.worker, detail: "\(r.status.rawValue); the lease had ended as \(info.ended!.rawValue)")
+            return
+        case nil:
+            break
+        }
+        let state: AttemptState = switch r.status {
+        case .completed: .completed
+        case .failed: .failed
+        case .interrupted: .interrupted
+        }
+        info.ended = state
+        info.peer = nil
+        leases[r.lease] = info
+        sessions[peer]?.leases.remove(r.lease)
+        for p in sessions.keys where p != peer { sessions[p]!.leases.remove(r.lease) }
+        try journal.endAttempt(lease: r.lease, state: state, at: now, reason: r.reason, logTail: tail, result: r.result)
+        var trial = trials[r.trial]!
+        trial.lease = nil
+        switch r.status {
+        case .completed:
+            trial.state = .completed
+            unfinished -= 1
+            completed += 1
+            try journal.updateTrial(r.trial, state: .completed, chargedAttempts: trial.charged, result: r.result, finishedAt: now)
+            trials[r.trial] = trial
+        case .failed:
+            trials[r.trial] = trial
+            try requeue(r.trial, charge: true, reason: r.reason ?? "failed", now: now, journal: journal)
+        case .interrupted:
+            trials[r.trial] = trial
+            try requeue(r.trial, charge: false, reason: r.reason ?? "interrupted", now: now, journal: journal)
+        }
+    }
+
+    // MARK: Time
+
+    /// Expires silent workers and unclaimed leases, releases retries whose backoff is over,
+    /// and assigns pending trials to workers with credit.
+    public func tick(now: Double, journal: JournalWriter) throws {
+        for (peer, s) in sessions where now - s.lastHeard > settings.leaseTimeout {
+            try retire(peer, now: now, journal: journal, reason: String(format: "worker %@ silent for %.1f s", s.worker, now - s.lastHeard), keeping: [])
+        }
+        if now >= orphanDeadline {
+            for (lease, info) in leases where info.peer == nil && info.ended == nil {
+                try lose(lease, now: now, journal: journal, reason: "not reclaimed by a worker after the coordinator restarted")
+            }
+            orphanDeadline = .infinity
+        }
+        if !delayed.isEmpty {
+            let due = delayed.filter { $0.notBefore <= now }
+            delayed.removeAll { $0.notBefore <= now }
+            ready += due.map(\.trial)
+        }
+        guard !stopping else { return }
+        try dispatch(now: now, journal: journal)
+    }
+
+    private func dispatch(now: Double, journal: JournalWriter) throws {
+        guard !sessionOrder.isEmpty else { return }
+        var idle = 0
+        while readyHead < ready.count, idle < sessionOrder.count {
+            nextSession = (nextSession + 1) % sessionOrder.count
+            let peer = sessionOrder[nextSession]
+            guard let s = sessions[peer], s.credit > 0 else {
+                idle += 1
+                continue
+            }
+            idle = 0
+            let id = ready[readyHead]
+            readyHead += 1
+            guard var trial = trials[id], trial.state == .pending else { continue }
+            trial.attempts += 1
+            let lease = try journal.startAttempt(trial: id, number: trial.attempts, worker: s.worker, host: s.host, at: now)
+            trial.state = .running
+            trial.lease = lease
+            trials[id] = trial
+            leases[lease] = LeaseInfo(trial: id, peer: peer)
+            sessions[peer]!.credit -= 1
+            sessions[peer]!.leases.insert(lease)
+            assigned += 1
+            send(.assign(Assign(trial: id, lease: lease, attempt: trial.attempts, config: trial.config)), to: peer, now: now)
+        }
+        if readyHead > 4096, readyHead * 2 > ready.count {
+            ready.removeFirst(readyHead)
+            readyHead = 0
+        }
+    }
+
+    /// Drops a session; its leases not in `keeping` are lost.
+    private func retire(_ peer: Peer, now: Double, journal: JournalWriter, reason: String, keeping: Set<Lease>) throws {
+        guard let s = sessions.removeValue(forKey: peer) else { return }
+        sessionOrder.removeAll { $0 == peer }
+        nextSession = 0
+        try journal.event("worker lost", at: now, worker: s.worker, detail: reason)
+        onLog(reason)
+        for lease in s.leases {
+            if keeping.contains(lease) {
+                leases[lease]?.peer = nil
+            } else {
+                try lose(lease, now: now, journal: journal, reason: reason)
+            }
+        }
+    }
+
+    private func lose(_ lease: Lease, now: Double, journal: JournalWriter, reason: String) throws {
+        guard var info = leases[lease], info.ended == nil else { return }
+        info.ended = .lost
+        info.peer = nil
+        leases[lease] = info
+        try journal.endAttempt(lease: lease, state: .lost, at: now, reason: reason)
+        trials[info.trial]?.lease = nil
+        try requeue(info.trial, charge: true, reason: reason, now: now, journal: journal)
+    }
+
+    /// Puts a trial whose attempt ended without completing back in the queue, or fails it
+    /// when its attempts are used up.
+    private func requeue(_ id: String, charge: Bool, reason: String, now: Double, journal: JournalWriter) throws {
+        var trial = trials[id]!
+        if charge { trial.charged += 1 }
+        if trial.charged >= settings.maxAttempts {
+            trial.state = .failed
+            unfinished -= 1
+            failed += 1
+            let why = "\(trial.charged) attempt(s) failed or were lost; last: \(reason)"
+            try journal.updateTrial(id, state: .failed, chargedAttempts: trial.charged, reason: why, finishedAt: now)
+            try journal.event("trial failed", at: now, trial: id, detail: why)
+            onLog("trial \(id) failed: \(why)")
+        } else {
+            trial.state = .pending
+            let delay = charge ? min(settings.retryDelay * pow(2, Double(trial.charged - 1)), settings.maxRetryDelay) : 0
+            try journal.updateTrial(id, state: .pending, chargedAttempts: trial.charged, notBefore: now + delay, reason: reason)
+            if delay > 0 { delayed.append((now + delay, id)) } else { ready.append(id) }
+        }
+        trials[id] = trial
+    }
+
+    /// Stops dispatching, tells every worker to stop, and records every running attempt as
+    /// interrupted (their trials pending again, not charged).
+    public func stop(now: Double, journal: JournalWriter, reason: String) throws {
+        stopping = true
+        for (lease, info) in leases where info.ended == nil {
+            leases[lease]!.ended = .interrupted
+            leases[lease]!.peer = nil
+            try journal.endAttempt(lease: lease, state: .interrupted, at: now, reason: reason)
+            trials[info.trial]!.lease = nil
+            trials[info.trial]!.state = .pending
+            try journal.updateTrial(info.trial, state: .pending, chargedAttempts: trials[info.trial]!.charged, reason: reason)
+        }
+        try journal.event("sweep stopped", at: now, detail: reason)
+        for peer in sessions.keys { send(.shutdown(Notice(reason: reason)), to: peer, now: now) }
+    }
+
+    /// Tells every worker the sweep is over.
+    public func finish(now: Double) {
+        for peer in sessions.keys { send(.shutdown(Notice(reason: "the sweep is finished")), to: peer, now: now) }
+    }
+
+    static func describe(_ peer: Peer) -> String {
+        peer.prefix(8).map { String(format: "%02x", $0) }.joined()
+    }
+}

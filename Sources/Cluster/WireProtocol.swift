@@ -1,0 +1,219 @@
+import Foundation
+
+/// The coordinator–worker protocol. Every message is three frames after the ROUTER's
+/// routing id: the protocol name and version, the command, and a JSON body.
+///
+/// Worker → coordinator: `HELLO` (who it is and the leases it still holds), `READY` (more
+/// credit), `METRIC` (a trial's metric events, numbered), `RESULT` (resent until ACKed),
+/// `HEARTBEAT`. Coordinator → worker: `ASSIGN`, `ACK` (sent only after the journal commit),
+/// `CANCEL` (drop a fenced lease), `RECONNECT` (say HELLO again: the coordinator does not know
+/// you, e.g. after its restart), `SHUTDOWN`, `HEARTBEAT`. Any message counts as a heartbeat.
+public enum WireProtocol {
+    public static let version = "LPFT/1"
+    /// libzmq drops larger messages before they are read (ZMQ_MAXMSGSIZE).
+    public static let maxMessageSize: Int64 = 16 << 20
+}
+
+/// A trial's lease: the attempt's journal row id, unique and increasing over the sweep, so a
+/// stale lease can always be told from the current one.
+public typealias Lease = Int64
+
+public struct LeaseReference: Codable, Equatable, Sendable {
+    public var trial: String
+    public var lease: Lease
+    public init(trial: String, lease: Lease) {
+        self.trial = trial
+        self.lease = lease
+    }
+}
+
+public struct Hello: Codable, Equatable, Sendable {
+    /// Unique per worker process; a reconnecting worker keeps it.
+    public var worker: String
+    public var host: String
+    public var slots: Int
+    /// Leases still running here or finished without an ACK: adopt, don't rerun.
+    public var held: [LeaseReference]
+}
+
+public struct Ready: Codable, Equatable, Sendable {
+    public var credit: Int
+}
+
+public struct Assign: Codable, Equatable, Sendable {
+    public var trial: String
+    public var lease: Lease
+    /// 1 for the first attempt of the trial.
+    public var attempt: Int
+    /// The canonical trial config (JSON).
+    public var config: String
+}
+
+/// One metric event of a trial; `seq` numbers them per lease from 0.
+public struct MetricRow: Codable, Equatable, Sendable {
+    public var seq: Int
+    public var name: String
+    public var value: Double
+    public var epoch: Int?
+    public var step: Int?
+
+    public init(seq: Int, name: String, value: Double, epoch: Int? = nil, step: Int? = nil) {
+        self.seq = seq
+        self.name = name
+        self.value = value
+        self.epoch = epoch
+        self.step = step
+    }
+}
+
+public struct Metrics: Codable, Equatable, Sendable {
+    public var trial: String
+    public var lease: Lease
+    public var rows: [MetricRow]
+}
+
+public struct Result: Codable, Equatable, Sendable {
+    public enum Status: String, Codable, Sendable {
+        case completed, failed, interrupted
+    }
+
+    public var trial: String
+    public var lease: Lease
+    public var status: Status
+    /// Why it failed or stopped; nil when it completed.
+    public var reason: String?
+    /// The last lines the trial wrote to stderr.
+    public var logTail: [String]
+    /// The trial's result object (JSON text: metrics, best epoch, timings), when it wrote one.
+    public var result: String?
+}
+
+public struct Ack: Codable, Equatable, Sendable {
+    public enum Kind: String, Codable, Sendable { case metrics, result }
+    public var lease: Lease
+    public var kind: Kind
+    /// For metrics: every row up to and including this seq is committed.
+    public var seq: Int?
+}
+
+public struct Cancel: Codable, Equatable, Sendable {
+    public var lease: Lease
+    public var reason: String
+}
+
+public struct Notice: Codable, Equatable, Sendable {
+    public var reason: String
+}
+
+public struct Empty: Codable, Equatable, Sendable {}
+
+/// A decoded message.
+public enum Message: Equatable, Sendable {
+    case hello(Hello)
+    case ready(Ready)
+    case assign(Assign)
+    case metrics(Metrics)
+    case result(Result)
+    case ack(Ack)
+    case cancel(Cancel)
+    case reconnect(Notice)
+    case shutdown(Notice)
+    case heartbeat
+
+    var command: String {
+        switch self {
+        case .hello: "HELLO"
+        case .ready: "READY"
+        case .assign: "ASSIGN"
+        case .metrics: "METRIC"
+        case .result: "RESULT"
+        case .ack: "ACK"
+        case .cancel: "CANCEL"
+        case .reconnect: "RECONNECT"
+        case .shutdown: "SHUTDOWN"
+        case .heartbeat: "HEARTBEAT"
+        }
+    }
+
+    /// The frames to send (without a routing id).
+    public func frames() -> [[UInt8]] {
+        let body: Data
+        switch self {
+        case .hello(let b): body = Self.encode(b)
+        case .ready(let b): body = Self.encode(b)
+        case .assign(let b): body = Self.encode(b)
+        case .metrics(let b): body = Self.encode(b)
+        case .result(let b): body = Self.encode(b)
+        case .ack(let b): body = Self.encode(b)
+        case .cancel(let b): body = Self.encode(b)
+        case .reconnect(let b), .shutdown(let b): body = Self.encode(b)
+        case .heartbeat: body = Data("{}".utf8)
+        }
+        return [Array(WireProtocol.version.utf8), Array(command.utf8), Array(body)]
+    }
+
+    /// Decodes the three protocol frames, or says exactly why they are not a message.
+    public init(frames: some Collection<[UInt8]>) throws(WireError) {
+        guard frames.count == 3 else { throw WireError("expected 3 frames (protocol, command, body), got \(frames.count)") }
+        var i = frames.startIndex
+        let version = String(decoding: frames[i], as: UTF8.self)
+        guard version == WireProtocol.version else {
+            throw WireError("protocol \(String(reflecting: String(version.prefix(32)))), expected \(WireProtocol.version)")
+        }
+        i = frames.index(after: i)
+        let command = String(decoding: frames[i], as: UTF8.self)
+        i = frames.index(after: i)
+        let body = Data(frames[i])
+        func decode<T: Decodable>(_ type: T.Type) throws(WireError) -> T {
+            do { return try Self.decoder.decode(type, from: body) } catch {
+                throw WireError("\(command) body is not valid: \(Self.describe(error))")
+            }
+        }
+        switch command {
+        case "HELLO": self = .hello(try decode(Hello.self))
+        case "READY": self = .ready(try decode(Ready.self))
+        case "ASSIGN": self = .assign(try decode(Assign.self))
+        case "METRIC": self = .metrics(try decode(Metrics.self))
+        case "RESULT": self = .result(try decode(Result.self))
+        case "ACK": self = .ack(try decode(Ack.self))
+        case "CANCEL": self = .cancel(try decode(Cancel.self))
+        case "RECONNECT": self = .reconnect(try decode(Notice.self))
+        case "SHUTDOWN": self = .shutdown(try decode(Notice.self))
+        case "HEARTBEAT": self = .heartbeat
+        default: throw WireError("unknown command \(String(reflecting: String(command.prefix(32))))")
+        }
+    }
+
+    // JSON has no NaN or infinity; a diverged metric travels as the string "nan"/"inf"/"-inf".
+    private static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return e
+    }()
+
+    private static let decoder: JSONDecoder = {
+        let d = JSONDecoder()
+        d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return d
+    }()
+
+    private static func encode(_ value: some Encodable) -> Data {
+        // Our own plain structs always encode.
+        try! encoder.encode(value)
+    }
+
+    private static func describe(_ error: Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, _): "missing \(key.stringValue)"
+        case DecodingError.typeMismatch(_, let c), DecodingError.valueNotFound(_, let c), DecodingError.dataCorrupted(let c):
+            (c.codingPath.isEmpty ? "" : c.codingPath.map(\.stringValue).joined(separator: ".") + ": ") + c.debugDescription
+        default: "\(error)"
+        }
+    }
+}
+
+/// Frames that are not a valid message; the receiver logs and drops them.
+public struct WireError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}

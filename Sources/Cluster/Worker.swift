@@ -1,0 +1,273 @@
+import CZeroMQ
+import Foundation
+import Sweep
+
+public struct WorkerSettings: Sendable {
+    public var endpoint: String
+    /// Trials run at once.
+    public var slots = 1
+    /// Unique per worker; a restarted worker with the same name and directory reclaims its leases.
+    public var name: String
+    public var host: String
+    /// The worker's own directory: its lock and its outbox of unacknowledged results.
+    public var directory: URL
+    /// Where trial directories go (`<runs>/<trial id>`); may be shared between workers.
+    public var runs: URL
+    /// The `lpft` executable that runs trials (`lpft train --events`).
+    public var executable: String
+    /// Extra arguments for `lpft train` (e.g. `--threads 2`).
+    public var trainArguments: [String] = []
+    public var heartbeatInterval = 1.0
+    public var liveness = 5
+    /// Exit after this many seconds without a coordinator (nil: wait for ever).
+    public var maxIdle: Double?
+
+    public init(endpoint: String, name: String, host: String, directory: URL, runs: URL, executable: String) {
+        self.endpoint = endpoint
+        self.name = name
+        self.host = host
+        self.directory = directory
+        self.runs = runs
+        self.executable = executable
+    }
+}
+
+/// A worker: a DEALER socket and its trials, served by one thread (the trials run in child
+/// processes or threads of their own, so heartbeats never wait behind a training step).
+///
+/// The worker's side of the protocol: HELLO with the leases it still holds, then READY for its
+/// free slots. Metric rows and results stay queued until ACKed; results also wait on disk in
+/// the outbox, so a worker restarted on the same directory resends them. Silence from the
+/// coordinator for `liveness` heartbeats makes it reconnect with a fresh socket, backing off
+/// up to 30 s, for ever (or until `maxIdle`).
+public final class Worker {
+    public let settings: WorkerSettings
+    /// Which trials run on a thread of this process instead of a child; nil: all in children.
+    public var inProcess: ((_ config: String) -> InProcessTrial?)?
+    public var onLog: (String) -> Void = { _ in }
+
+    private let context: ZeroMQContext
+    private var socket: ZeroMQSocket?
+    private var trials: [Lease: TrialExecution] = [:]
+    private var unackedMetrics: [Lease: (trial: String, rows: [MetricRow])] = [:]
+    private var outbox: [Lease: Result] = [:]
+    private var advertised = 0
+    private var lastHeard = 0.0
+    private var lastSent = 0.0
+    private var silenceAllowed: Double
+    private var lastCoordinator = Date().timeIntervalSince1970
+    private var shuttingDown: String?
+    private let lock: DirectoryLock
+
+    public init(settings: WorkerSettings, context: ZeroMQContext) throws {
+        self.settings = settings
+        self.context = context
+        silenceAllowed = settings.heartbeatInterval * Double(settings.liveness)
+        let fm = FileManager.default
+        lock = try DirectoryLock(settings.directory, name: "worker.lock", holder: "worker")
+        try fm.createDirectory(at: outboxDirectory, withIntermediateDirectories: true)
+        try fm.createDirectory(at: settings.runs, withIntermediateDirectories: true)
+        for file in (try? fm.contentsOfDirectory(at: outboxDirectory, includingPropertiesForKeys: nil)) ?? [] where file.pathExtension == "json" {
+            guard let data = fm.contents(atPath: file.path), let result = try? JSONDecoder().decode(Result.self, from: data) else {
+                onLog("ignoring unreadable outbox file \(file.path)")
+                continue
+            }
+            outbox[result.lease] = result
+        }
+    }
+
+    private var outboxDirectory: URL { settings.directory.appendingPathComponent("outbox") }
+
+    public enum Exit: Sendable, Equatable {
+        case shutdown(String)
+        case idle
+    }
+
+    /// Serves until the coordinator says SHUTDOWN, or no coordinator was heard for `maxIdle`.
+    public func run() throws -> Exit {
+        connect(now: Date().timeIntervalSince1970)
+        while true {
+            let executions = Array(trials.values)
+            var items: [Poller.Item] = [.socket(socket!)]
+            var owners: [(TrialExecution, Int32)] = []
+            for e in executions {
+                for fd in e.descriptors {
+                    items.append(.descriptor(fd))
+                    owners.append((e, fd))
+                }
+            }
+            let exiting = executions.contains { $0.descriptors.isEmpty }
+            let readable = Poller.wait(items, timeout: exiting ? 0.01 : min(0.1, settings.heartbeatInterval / 2))
+            let now = Date().timeIntervalSince1970
+            if readable[0] { receive(now: now) }
+            for (i, (execution, fd)) in owners.enumerated() where readable[i + 1] {
+                let rows = execution.read(fd)
+                if !rows.isEmpty { report(rows, of: execution.assignment, now: now) }
+            }
+            for (lease, execution) in trials {
+                guard let result = execution.outcome() else { continue }
+                trials[lease] = nil
+                finish(result, now: now)
+            }
+            if let reason = shuttingDown, trials.isEmpty { return .shutdown(reason) }
+            if shuttingDown == nil { advertise(now: now) }
+            if now - lastSent >= settings.heartbeatInterval { send(.heartbeat, now: now) }
+            if now - lastHeard > silenceAllowed {
+                if let maxIdle = settings.maxIdle, trials.isEmpty, now - lastCoordinator > maxIdle { return .idle }
+                onLog(String(format: "no word from the coordinator for %.1f s; reconnecting", now - lastHeard))
+                silenceAllowed = min(silenceAllowed * 2, max(30, settings.heartbeatInterval * Double(settings.liveness)))
+                connect(now: now)
+            }
+        }
+    }
+
+    // MARK: Connection
+
+    private func connect(now: Double) {
+        socket?.close()
+        let s = try! ZeroMQSocket(context, .dealer)
+        try? s.set(ZMQ_MAXMSGSIZE, WireProtocol.maxMessageSize)
+        try? s.set(ZMQ_LINGER, Int32(0))
+        try? s.set(ZMQ_RECONNECT_IVL, Int32(100))
+        try? s.set(ZMQ_RECONNECT_IVL_MAX, Int32(5000))
+        do { try s.connect(settings.endpoint) } catch { onLog("\(error)") }
+        socket = s
+        lastHeard = now
+        hello(now: now)
+    }
+
+    /// Introduces the worker and resends everything unacknowledged, in order.
+    private func hello(now: Double) {
+        let held = Set(trials.keys).union(outbox.keys).sorted().map { lease in
+            LeaseReference(trial: trials[lease]?.assignment.trial ?? outbox[lease]!.trial, lease: lease)
+        }
+        advertised = 0
+        send(.hello(Hello(worker: settings.name, host: settings.host, slots: settings.slots, held: held)), now: now)
+        for (lease, pending) in unackedMetrics.sorted(by: { $0.key < $1.key }) where !pending.rows.isEmpty {
+            send(.metrics(Metrics(trial: pending.trial, lease: lease, rows: pending.rows)), now: now)
+        }
+        for lease in outbox.keys.sorted() { send(.result(outbox[lease]!), now: now) }
+    }
+
+    private func send(_ message: Message, now: Double) {
+        socket?.send(message.frames())
+        lastSent = now
+    }
+
+    /// Offers the free slots the coordinator does not know of yet.
+    private func advertise(now: Double) {
+        let free = settings.slots - trials.count - advertised
+        if free > 0 {
+            advertised += free
+            send(.ready(Ready(credit: free)), now: now)
+        }
+    }
+
+    private func receive(now: Double) {
+        while let frames = socket?.receive() {
+            lastHeard = now
+            lastCoordinator = now
+            silenceAllowed = settings.heartbeatInterval * Double(settings.liveness)
+            let message: Message
+            do { message = try Message(frames: frames) } catch {
+                onLog("dropped a message from the coordinator: \(error)")
+                continue
+            }
+            switch message {
+            case .assign(let a): start(a, now: now)
+            case .ack(let a): acknowledge(a)
+            case .cancel(let c):
+                onLog("lease \(c.lease) cancelled: \(c.reason)")
+                trials[c.lease]?.stop()
+            case .reconnect:
+                hello(now: now)
+            case .shutdown(let notice):
+                shuttingDown = notice.reason
+                onLog("coordinator says: \(notice.reason)")
+                trials.values.forEach { $0.stop() }
+            case .heartbeat:
+                break
+            case .hello, .ready, .metrics, .result:
+                onLog("dropped \(message.command) from the coordinator: not a coordinator's message")
+            }
+        }
+    }
+
+    // MARK: Trials
+
+    private func start(_ a: Assign, now: Double) {
+        advertised = max(0, advertised - 1)
+        guard trials[a.lease] == nil, outbox[a.lease] == nil else { return }
+        do {
+            let (directory, lock) = try trialDirectory(a.trial, lease: a.lease)
+            if let body = inProcess?(a.config) {
+                trials[a.lease] = try TrialExecution(assignment: a, directory: directory, lock: lock, body: body)
+            } else {
+                trials[a.lease] = try TrialExecution(assignment: a, executable: settings.executable, arguments: try trainArguments(a, directory), directory: directory, lock: lock)
+            }
+        } catch {
+            finish(Result(trial: a.trial, lease: a.lease, status: .failed, reason: "the worker could not start it: \(error)", logTail: [], result: nil), now: now)
+        }
+    }
+
+    /// `<runs>/<trial>`, locked while the attempt runs; if another worker still runs an older
+    /// attempt there (its lease expired behind a cut link), this attempt gets its own directory.
+    private func trialDirectory(_ trial: String, lease: Lease) throws -> (URL, Int32) {
+        for name in [trial, "\(trial).\(lease)"] {
+            let directory = settings.runs.appendingPathComponent(name)
+            let fd = open(settings.runs.appendingPathComponent(name + ".lock").path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw WorkerError("cannot create a lock in \(settings.runs.path): \(String(cString: strerror(errno)))") }
+            if flock(fd, LOCK_EX | LOCK_NB) == 0 {
+                try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+                return (directory, fd)
+            }
+            close(fd)
+        }
+        throw WorkerError("trial \(trial) is locked by another worker")
+    }
+
+    /// A new trial, or the continuation of an earlier attempt's checkpoints in the same place.
+    private func trainArguments(_ a: Assign, _ directory: URL) throws -> [String] {
+        let fm = FileManager.default
+        if fm.fileExists(atPath: directory.appendingPathComponent("checkpoints").path),
+           fm.fileExists(atPath: directory.appendingPathComponent("config.json").path) {
+            return ["train", "--resume", directory.path, "--events"] + settings.trainArguments
+        }
+        for stale in ["metrics.jsonl", "result.json", "config.json"] {
+            try? fm.removeItem(at: directory.appendingPathComponent(stale))
+        }
+        let config = directory.appendingPathComponent("assigned.json")
+        try Data(a.config.utf8).write(to: config, options: .atomic)
+        return ["train", "--config", config.path, "--out", directory.path, "--events"] + settings.trainArguments
+    }
+
+    private func report(_ rows: [MetricRow], of a: Assign, now: Double) {
+        unackedMetrics[a.lease, default: (a.trial, [])].rows += rows
+        send(.metrics(Metrics(trial: a.trial, lease: a.lease, rows: rows)), now: now)
+    }
+
+    /// Keeps the result on disk until the coordinator ACKs it, then sends it.
+    private func finish(_ result: Result, now: Double) {
+        outbox[result.lease] = result
+        let file = outboxDirectory.appendingPathComponent("\(result.lease).json")
+        do {
+            try JSONEncoder().encode(result).write(to: file, options: .atomic)
+        } catch {
+            onLog("cannot keep the result of lease \(result.lease) on disk (\(error)); it stays in memory")
+        }
+        send(.result(result), now: now)
+    }
+
+    private func acknowledge(_ ack: Ack) {
+        switch ack.kind {
+        case .metrics:
+            guard let seq = ack.seq, var pending = unackedMetrics[ack.lease] else { return }
+            pending.rows.removeAll { $0.seq <= seq }
+            unackedMetrics[ack.lease] = pending.rows.isEmpty && trials[ack.lease] == nil ? nil : pending
+        case .result:
+            outbox[ack.lease] = nil
+            unackedMetrics[ack.lease] = nil
+            try? FileManager.default.removeItem(at: outboxDirectory.appendingPathComponent("\(ack.lease).json"))
+        }
+    }
+}

@@ -1,0 +1,272 @@
+import Foundation
+import GRDB
+
+/// Where a trial stands in its sweep.
+public enum TrialState: String, Sendable, CaseIterable {
+    /// Waiting for a worker (new, or requeued after a lost, failed or interrupted attempt).
+    case pending
+    /// Leased to a worker.
+    case running
+    case completed
+    /// Every allowed attempt failed or was lost; `--retry-failed` gives it new ones.
+    case failed
+}
+
+/// How one attempt of a trial ended.
+public enum AttemptState: String, Sendable, CaseIterable {
+    case running, completed, failed
+    /// Its worker went silent past the lease, or never reclaimed it after a coordinator restart.
+    case lost
+    /// Stopped on purpose (the coordinator was stopped); not charged to the trial's attempts.
+    case interrupted
+}
+
+public struct TrialRecord: Sendable, Equatable {
+    public var id: String
+    /// Order in the plan; dispatch follows it.
+    public var position: Int
+    /// The axis values that made the trial (JSON object).
+    public var axes: String
+    public var config: String
+    public var state: TrialState
+    /// Attempts that failed or were lost (interrupted ones are free).
+    public var chargedAttempts: Int
+    /// Every attempt ever started.
+    public var attemptCount: Int
+    /// Unix time before which a requeued trial is not dispatched (retry backoff).
+    public var notBefore: Double
+    /// The winning attempt's result object (JSON).
+    public var result: String?
+    public var reason: String?
+}
+
+public struct AttemptRecord: Sendable, Equatable {
+    public var lease: Int64
+    public var trial: String
+    public var number: Int
+    public var worker: String
+    public var host: String
+    public var state: AttemptState
+    public var startedAt: Double
+    public var endedAt: Double?
+    public var reason: String?
+    public var logTail: String?
+    public var result: String?
+    /// A result that arrived after the lease was fenced: kept as history, never the trial's.
+    public var late: Bool
+}
+
+public struct JournalMetric: Sendable, Equatable {
+    public var lease: Int64
+    public var seq: Int
+    public var trial: String
+    public var name: String
+    public var value: Double?
+    public var epoch: Int?
+    public var step: Int?
+}
+
+/// A journal could not be opened or has the wrong shape.
+public struct JournalError: Error, CustomStringConvertible {
+    public let path: String
+    public let reason: String
+    public var description: String { "journal \(path): \(reason)" }
+}
+
+/// The sweep's durable record: SQLite in WAL mode, written only by the coordinator.
+///
+/// Tables: `sweep` (key/value: spec text and path), `trials`, `attempts` (the row id is the
+/// lease), `metrics` (keyed by lease and seq, so a resent row is stored once) and `events`.
+/// A commit survives `kill -9` of the coordinator (the WAL is in the kernel's page cache);
+/// `synchronous = NORMAL` trades only power-loss durability of the last commits for speed.
+public final class Journal: @unchecked Sendable {
+    public static let fileName = "journal.sqlite"
+    public let path: String
+    private let database: any DatabaseWriter
+
+    /// Opens (creating or migrating) the journal of the sweep directory `directory` for writing.
+    public init(directory: URL) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        path = directory.appendingPathComponent(Self.fileName).path
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+        do {
+            let pool = try DatabasePool(path: path, configuration: configuration)
+            try Self.migrator.migrate(pool)
+            database = pool
+        } catch let error as DatabaseError {
+            throw JournalError(path: path, reason: error.message ?? "\(error)")
+        }
+    }
+
+    /// Opens an existing journal for reading while a coordinator may be writing it.
+    public init(readingDirectory directory: URL) throws {
+        path = directory.appendingPathComponent(Self.fileName).path
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw JournalError(path: path, reason: "no journal here: is \(directory.path) a sweep directory (made by `lpft sweep run`)?")
+        }
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(10)
+        do {
+            database = try DatabasePool(path: path, configuration: configuration)
+        } catch let error as DatabaseError {
+            throw JournalError(path: path, reason: error.message ?? "\(error)")
+        }
+    }
+
+    private static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE sweep (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                CREATE TABLE trials (
+                    id TEXT PRIMARY KEY, position INTEGER NOT NULL, axes TEXT NOT NULL, config TEXT NOT NULL,
+                    state TEXT NOT NULL DEFAULT 'pending', charged_attempts INTEGER NOT NULL DEFAULT 0,
+                    not_before REAL NOT NULL DEFAULT 0, result TEXT, reason TEXT,
+                    added_at REAL NOT NULL, finished_at REAL);
+                CREATE TABLE attempts (
+                    lease INTEGER PRIMARY KEY AUTOINCREMENT, trial TEXT NOT NULL REFERENCES trials(id),
+                    number INTEGER NOT NULL, worker TEXT NOT NULL, host TEXT NOT NULL, state TEXT NOT NULL,
+                    started_at REAL NOT NULL, ended_at REAL, reason TEXT, log_tail TEXT, result TEXT,
+                    late INTEGER NOT NULL DEFAULT 0);
+                CREATE INDEX attempts_by_trial ON attempts(trial);
+                CREATE TABLE metrics (
+                    lease INTEGER NOT NULL, seq INTEGER NOT NULL, trial TEXT NOT NULL, name TEXT NOT NULL,
+                    value REAL, epoch INTEGER, step INTEGER, PRIMARY KEY (lease, seq)) WITHOUT ROWID;
+                CREATE INDEX metrics_by_trial ON metrics(trial, name);
+                CREATE TABLE events (
+                    id INTEGER PRIMARY KEY, time REAL NOT NULL, kind TEXT NOT NULL,
+                    trial TEXT, lease INTEGER, worker TEXT, detail TEXT);
+                """)
+        }
+        return m
+    }
+
+    /// Runs `body` in one transaction: all of its writes commit together or not at all.
+    public func write<T>(_ body: (JournalWriter) throws -> T) throws -> T {
+        try database.write { db in try body(JournalWriter(db: db)) }
+    }
+
+    // MARK: Reading
+
+    public func value(forKey key: String) throws -> String? {
+        try database.read { db in try String.fetchOne(db, sql: "SELECT value FROM sweep WHERE key = ?", arguments: [key]) }
+    }
+
+    public func trials() throws -> [TrialRecord] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT t.*, (SELECT COUNT(*) FROM attempts a WHERE a.trial = t.id) AS attempt_count
+                FROM trials t ORDER BY position
+                """).map { row in
+                TrialRecord(
+                    id: row["id"], position: row["position"], axes: row["axes"], config: row["config"],
+                    state: TrialState(rawValue: row["state"]) ?? .pending, chargedAttempts: row["charged_attempts"],
+                    attemptCount: row["attempt_count"], notBefore: row["not_before"], result: row["result"], reason: row["reason"])
+            }
+        }
+    }
+
+    public func attempts(trial: String? = nil) throws -> [AttemptRecord] {
+        try database.read { db in
+            let sql = "SELECT * FROM attempts" + (trial == nil ? "" : " WHERE trial = ?") + " ORDER BY lease"
+            return try Row.fetchAll(db, sql: sql, arguments: trial.map { [$0] } ?? []).map { row in
+                AttemptRecord(
+                    lease: row["lease"], trial: row["trial"], number: row["number"], worker: row["worker"], host: row["host"],
+                    state: AttemptState(rawValue: row["state"]) ?? .lost, startedAt: row["started_at"], endedAt: row["ended_at"],
+                    reason: row["reason"], logTail: row["log_tail"], result: row["result"], late: row["late"])
+            }
+        }
+    }
+
+    public func metrics(trial: String? = nil) throws -> [JournalMetric] {
+        try database.read { db in
+            let sql = "SELECT * FROM metrics" + (trial == nil ? "" : " WHERE trial = ?") + " ORDER BY lease, seq"
+            return try Row.fetchAll(db, sql: sql, arguments: trial.map { [$0] } ?? []).map { row in
+                JournalMetric(lease: row["lease"], seq: row["seq"], trial: row["trial"], name: row["name"], value: row["value"], epoch: row["epoch"], step: row["step"])
+            }
+        }
+    }
+
+    public func metricCount() throws -> Int {
+        try database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM metrics") ?? 0 }
+    }
+
+    /// Events, oldest first: (time, kind, trial, worker, detail).
+    public func events(kind: String? = nil) throws -> [(time: Double, kind: String, trial: String?, worker: String?, detail: String?)] {
+        try database.read { db in
+            let sql = "SELECT * FROM events" + (kind == nil ? "" : " WHERE kind = ?") + " ORDER BY id"
+            return try Row.fetchAll(db, sql: sql, arguments: kind.map { [$0] } ?? []).map { row in
+                (row["time"], row["kind"], row["trial"], row["worker"], row["detail"])
+            }
+        }
+    }
+}
+
+/// The writes of one journal transaction.
+public struct JournalWriter {
+    let db: Database
+
+    public func setValue(_ value: String, forKey key: String) throws {
+        try db.execute(sql: "INSERT OR REPLACE INTO sweep (key, value) VALUES (?, ?)", arguments: [key, value])
+    }
+
+    /// Adds a planned trial unless its id is already in the journal; returns whether it was new.
+    @discardableResult
+    public func addTrial(id: String, position: Int, axes: String, config: String, at time: Double) throws -> Bool {
+        try db.execute(
+            sql: "INSERT OR IGNORE INTO trials (id, position, axes, config, added_at) VALUES (?, ?, ?, ?, ?)",
+            arguments: [id, position, axes, config, time])
+        return db.changesCount > 0
+    }
+
+    /// Records a new running attempt and returns its lease.
+    public func startAttempt(trial: String, number: Int, worker: String, host: String, at time: Double) throws -> Int64 {
+        try db.cachedStatement(sql: "INSERT INTO attempts (trial, number, worker, host, state, started_at) VALUES (?, ?, ?, ?, 'running', ?)")
+            .execute(arguments: [trial, number, worker, host, time])
+        try db.cachedStatement(sql: "UPDATE trials SET state = 'running' WHERE id = ?").execute(arguments: [trial])
+        return db.lastInsertedRowID
+    }
+
+    /// Moves a running attempt to a new worker (adopted after a reconnect or a restart).
+    public func adoptAttempt(lease: Int64, worker: String, host: String) throws {
+        try db.cachedStatement(sql: "UPDATE attempts SET worker = ?, host = ? WHERE lease = ?").execute(arguments: [worker, host, lease])
+    }
+
+    public func endAttempt(lease: Int64, state: AttemptState, at time: Double, reason: String? = nil, logTail: String? = nil, result: String? = nil) throws {
+        try db.cachedStatement(sql: """
+            UPDATE attempts SET state = ?, ended_at = ?, reason = COALESCE(?, reason), log_tail = COALESCE(?, log_tail),
+            result = COALESCE(?, result) WHERE lease = ?
+            """).execute(arguments: [state.rawValue, time, reason, logTail, result, lease])
+    }
+
+    /// Keeps a result that lost its lease: history only.
+    public func recordLateResult(lease: Int64, result: String?, reason: String?, logTail: String?) throws {
+        try db.cachedStatement(sql: "UPDATE attempts SET late = 1, result = COALESCE(?, result), reason = COALESCE(reason, ?), log_tail = COALESCE(log_tail, ?) WHERE lease = ?")
+            .execute(arguments: [result, reason, logTail, lease])
+    }
+
+    public func updateTrial(_ id: String, state: TrialState, chargedAttempts: Int, notBefore: Double = 0, result: String? = nil, reason: String? = nil, finishedAt: Double? = nil) throws {
+        try db.cachedStatement(sql: "UPDATE trials SET state = ?, charged_attempts = ?, not_before = ?, result = ?, reason = ?, finished_at = ? WHERE id = ?")
+            .execute(arguments: [state.rawValue, chargedAttempts, notBefore, result, reason, finishedAt, id])
+    }
+
+    /// Makes every failed trial pending with a fresh set of attempts; returns how many.
+    public func retryFailedTrials(at time: Double) throws -> Int {
+        try db.execute(sql: "UPDATE trials SET state = 'pending', charged_attempts = 0, not_before = 0, reason = NULL, finished_at = NULL WHERE state = 'failed'")
+        return db.changesCount
+    }
+
+    /// Stores metric rows; a row resent after a reconnect (same lease and seq) is kept once.
+    public func insertMetric(lease: Int64, trial: String, seq: Int, name: String, value: Double, epoch: Int?, step: Int?) throws {
+        try db.cachedStatement(sql: "INSERT OR IGNORE INTO metrics (lease, seq, trial, name, value, epoch, step) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            .execute(arguments: [lease, seq, trial, name, value.isNaN ? nil : value, epoch, step])
+    }
+
+    public func event(_ kind: String, at time: Double, trial: String? = nil, lease: Int64? = nil, worker: String? = nil, detail: String? = nil) throws {
+        try db.cachedStatement(sql: "INSERT INTO events (time, kind, trial, lease, worker, detail) VALUES (?, ?, ?, ?, ?, ?)")
+            .execute(arguments: [time, kind, trial, lease, worker, detail])
+    }
+}

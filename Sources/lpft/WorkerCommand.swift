@@ -1,0 +1,130 @@
+import ArgumentParser
+import Cluster
+import Foundation
+import Sweep
+import TextData
+import Training
+
+struct WorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Run trials for a sweep coordinator (`lpft sweep run`).",
+        discussion: """
+        Connects to the coordinator (it may start later: the worker waits and reconnects, for \
+        ever unless --max-idle), asks for as many trials as it has --slots, and runs each in a \
+        child `lpft train` process, so a crashing or out-of-memory trial never takes the worker \
+        down. Metrics stream to the coordinator as they happen; results wait in the worker's \
+        outbox (--dir) until the coordinator has committed them, and are resent after a \
+        reconnect or a restart of this worker on the same --dir. `noop` trials run on a thread \
+        of the worker itself: they measure the orchestrator, not process start-up.
+
+        A trial runs in --runs/<trial id>; a retried trial that finds its checkpoints there \
+        resumes from them.
+        """)
+
+    @Option(help: "The coordinator's endpoint, e.g. tcp://10.0.0.5:5750.") var connect: String
+    @Option(help: "Trials to run at once.") var slots = 1
+    @Option(help: "Threads per trial (for configs with threads: 0).") var threads: Int?
+    @Option(help: "This worker's directory: lock and outbox (default: the first free $LPFT_HOME/workers/N).") var dir: String?
+    @Option(help: "Where trial directories go (default: <dir>/runs).") var runs: String?
+    @Option(help: "The worker's name in the journal (default: <host>-<dir name>).") var name: String?
+    @Option(help: "Seconds between heartbeats.") var heartbeat = 1.0
+    @Option(help: "Heartbeats the coordinator may miss before the worker reconnects.") var liveness = 5
+    @Option(help: "Exit after this many seconds without a coordinator.") var maxIdle: Double?
+
+    func validate() throws {
+        guard slots >= 1, slots <= 1024 else { throw ValidationError("--slots must be 1…1024") }
+        guard heartbeat > 0, liveness >= 1 else { throw ValidationError("--heartbeat must be > 0 and --liveness ≥ 1") }
+    }
+
+    func run() throws {
+        let host = ProcessInfo.processInfo.hostName
+        let context = ZeroMQContext()
+        var worker: Worker?
+        let candidates = dir.map { [URL(fileURLWithPath: $0)] } ?? (0..<256).map { LPFTHome().root.appendingPathComponent("workers/\($0)") }
+        var lastError: Error?
+        for directory in candidates {
+            var settings = WorkerSettings(
+                endpoint: connect, name: name ?? "\(host)-\(directory.lastPathComponent)", host: host, directory: directory,
+                runs: runs.map { URL(fileURLWithPath: $0) } ?? directory.appendingPathComponent("runs"), executable: currentExecutable())
+            settings.slots = slots
+            settings.heartbeatInterval = heartbeat
+            settings.liveness = liveness
+            settings.maxIdle = maxIdle
+            settings.trainArguments = threads.map { ["--threads", "\($0)"] } ?? []
+            do {
+                worker = try Worker(settings: settings, context: context)
+                break
+            } catch {
+                lastError = error
+            }
+        }
+        guard let worker else { throw lastError! }
+        worker.onLog = { log("worker \(worker.settings.name): \($0)") }
+        worker.inProcess = noopTrial
+        log("worker \(worker.settings.name) (\(slots) slot(s), dir \(worker.settings.directory.path)) → \(connect)")
+        switch try worker.run() {
+        case .shutdown(let reason): log("worker \(worker.settings.name) exits: \(reason)")
+        case .idle: log("worker \(worker.settings.name) exits: no coordinator for \(maxIdle ?? 0) s")
+        }
+    }
+}
+
+/// `noop` trials run on a worker thread: the same runner as `lpft train`, the same event lines.
+func noopTrial(_ config: String) -> InProcessTrial? {
+    guard let trial = try? TrialConfig(yaml: config, file: "assignment"), trial.method == .noop else { return nil }
+    return { _, emit, shouldStop in
+        let runner = TrialRunner(config: trial)
+        runner.shouldStop = shouldStop
+        runner.onMetric = { emit(TrialOutput.eventLine($0)) }
+        var result: [String: Any] = ["status": "completed"]
+        do {
+            let r = try runner.run()
+            result["metrics"] = r.metrics
+            result["timings"] = r.timings
+        } catch {
+            result = ["status": error is TrialError ? "interrupted" : "failed", "error": "\(error)"]
+        }
+        emit(TrialOutput.resultLine(result))
+    }
+}
+
+func currentExecutable() -> String {
+    (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+}
+
+/// Worker processes started by `lpft sweep run --local-workers N`, logging to <sweep>/workers/N/worker.log.
+final class LocalWorkers {
+    private var processes: [Process] = []
+
+    init(count: Int, endpoint: String, sweep: URL, threads: Int?, heartbeat: Double, liveness: Int) throws {
+        for i in 0..<count {
+            let directory = sweep.appendingPathComponent("workers/\(i)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let logURL = directory.appendingPathComponent("worker.log")
+            guard FileManager.default.fileExists(atPath: logURL.path) || FileManager.default.createFile(atPath: logURL.path, contents: nil) else {
+                throw ValidationError("cannot create \(logURL.path)")
+            }
+            let logFile = try FileHandle(forWritingTo: logURL)
+            try logFile.seekToEnd()
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: currentExecutable())
+            p.arguments = ["worker", "--connect", endpoint, "--dir", directory.path, "--runs", sweep.appendingPathComponent("runs").path,
+                           "--heartbeat", "\(heartbeat)", "--liveness", "\(liveness)", "--max-idle", "\(max(60, heartbeat * Double(liveness) * 4))"]
+                + (threads.map { ["--threads", "\($0)"] } ?? [])
+            p.standardOutput = logFile
+            p.standardError = logFile
+            try p.run()
+            processes.append(p)
+        }
+    }
+
+    /// They were told SHUTDOWN; give them a moment to stop their trials, then make sure.
+    func stop() {
+        let deadline = Date().addingTimeInterval(10)
+        for p in processes {
+            while p.isRunning, Date() < deadline { usleep(20_000) }
+            if p.isRunning { p.terminate() }
+        }
+    }
+}
