@@ -56,8 +56,8 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "ComputeTests", dependencies: ["Compute", "CZeroMQ", "TestSupport"], swiftSettings: simdFlags),
         .testTarget(name: "TransformerTests", dependencies: ["Transformer", "Training", "NTK", "Compute", "TestSupport"]),
-        .testTarget(name: "SweepTests", dependencies: ["Sweep", "Cluster", "Config"]),
-        .testTarget(name: "TextDataTests", dependencies: ["TextData", "Training", "Transformer", "Compute"]),
+        .testTarget(name: "SweepTests", dependencies: ["Sweep", "Cluster", "Config", "TestSupport"]),
+        .testTarget(name: "TextDataTests", dependencies: ["TextData", "Training", "Transformer", "Compute", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

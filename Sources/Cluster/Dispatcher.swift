@@ -207,7 +207,7 @@ public final class Dispatcher {
         }
     }
 
-    private func ingest(_ m: Metrics, from peer: Peer, now: Double, journal: JournalWriter) throws {
+    private func ingest(_ m: MetricBatch, from peer: Peer, now: Double, journal: JournalWriter) throws {
         guard let info = leases[m.lease], info.trial == m.trial else {
             droppedMessages += 1
             onLog("dropped METRIC for unknown lease \(m.lease) of trial \(m.trial) from \(sessions[peer]!.worker)")
@@ -221,7 +221,7 @@ public final class Dispatcher {
         send(.ack(Ack(lease: m.lease, kind: .metrics, seq: m.rows.map(\.seq).max())), to: peer, now: now)
     }
 
-    private func settle(_ r: Result, from peer: Peer, now: Double, journal: JournalWriter) throws {
+    private func settle(_ r: TrialReport, from peer: Peer, now: Double, journal: JournalWriter) throws {
         guard var info = leases[r.lease], info.trial == r.trial, trials[r.trial] != nil else {
             droppedMessages += 1
             onLog("dropped RESULT for unknown lease \(r.lease) of trial \(r.trial) from \(sessions[peer]!.worker)")

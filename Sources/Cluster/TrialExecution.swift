@@ -135,7 +135,7 @@ final class TrialExecution {
     }
 
     /// The trial's outcome once its output is closed and (for a child) it has exited.
-    func outcome() -> Result? {
+    func outcome() -> TrialReport? {
         guard events < 0, log < 0 else { return nil }
         if pid != 0, exitStatus == nil {
             var status: Int32 = 0
@@ -143,12 +143,12 @@ final class TrialExecution {
             exitStatus = status
         }
         var result: String?
-        var status = Result.Status.failed
+        var status = TrialReport.Status.failed
         var reason: String?
         if var line = resultLine {
             line["event"] = nil
             result = (try? JSONSerialization.data(withJSONObject: line, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) }
-            status = Result.Status(rawValue: line["status"] as? String ?? "") ?? .failed
+            status = TrialReport.Status(rawValue: line["status"] as? String ?? "") ?? .failed
             reason = line["error"] as? String
         }
         if let raw = exitStatus {
@@ -165,7 +165,7 @@ final class TrialExecution {
         }
         if resultLine == nil, reason == nil { reason = "the trial ended without a result" }
         if status != .completed, reason == nil { reason = status.rawValue }
-        return Result(trial: assignment.trial, lease: assignment.lease, status: status, reason: reason, logTail: logTail, result: result)
+        return TrialReport(trial: assignment.trial, lease: assignment.lease, status: status, reason: reason, logTail: logTail, result: result)
     }
 
     /// Asks the trial to stop at its next step (SIGTERM for a child).

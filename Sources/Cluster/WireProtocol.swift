@@ -34,10 +34,21 @@ public struct Hello: Codable, Equatable, Sendable {
     public var slots: Int
     /// Leases still running here or finished without an ACK: adopt, don't rerun.
     public var held: [LeaseReference]
+
+    public init(worker: String, host: String, slots: Int, held: [LeaseReference]) {
+        self.worker = worker
+        self.host = host
+        self.slots = slots
+        self.held = held
+    }
 }
 
 public struct Ready: Codable, Equatable, Sendable {
     public var credit: Int
+
+    public init(credit: Int) {
+        self.credit = credit
+    }
 }
 
 public struct Assign: Codable, Equatable, Sendable {
@@ -47,6 +58,13 @@ public struct Assign: Codable, Equatable, Sendable {
     public var attempt: Int
     /// The canonical trial config (JSON).
     public var config: String
+
+    public init(trial: String, lease: Lease, attempt: Int, config: String) {
+        self.trial = trial
+        self.lease = lease
+        self.attempt = attempt
+        self.config = config
+    }
 }
 
 /// One metric event of a trial; `seq` numbers them per lease from 0.
@@ -66,13 +84,19 @@ public struct MetricRow: Codable, Equatable, Sendable {
     }
 }
 
-public struct Metrics: Codable, Equatable, Sendable {
+public struct MetricBatch: Codable, Equatable, Sendable {
     public var trial: String
     public var lease: Lease
     public var rows: [MetricRow]
+
+    public init(trial: String, lease: Lease, rows: [MetricRow]) {
+        self.trial = trial
+        self.lease = lease
+        self.rows = rows
+    }
 }
 
-public struct Result: Codable, Equatable, Sendable {
+public struct TrialReport: Codable, Equatable, Sendable {
     public enum Status: String, Codable, Sendable {
         case completed, failed, interrupted
     }
@@ -86,6 +110,15 @@ public struct Result: Codable, Equatable, Sendable {
     public var logTail: [String]
     /// The trial's result object (JSON text: metrics, best epoch, timings), when it wrote one.
     public var result: String?
+
+    public init(trial: String, lease: Lease, status: Status, reason: String?, logTail: [String], result: String?) {
+        self.trial = trial
+        self.lease = lease
+        self.status = status
+        self.reason = reason
+        self.logTail = logTail
+        self.result = result
+    }
 }
 
 public struct Ack: Codable, Equatable, Sendable {
@@ -94,15 +127,30 @@ public struct Ack: Codable, Equatable, Sendable {
     public var kind: Kind
     /// For metrics: every row up to and including this seq is committed.
     public var seq: Int?
+
+    public init(lease: Lease, kind: Kind, seq: Int?) {
+        self.lease = lease
+        self.kind = kind
+        self.seq = seq
+    }
 }
 
 public struct Cancel: Codable, Equatable, Sendable {
     public var lease: Lease
     public var reason: String
+
+    public init(lease: Lease, reason: String) {
+        self.lease = lease
+        self.reason = reason
+    }
 }
 
 public struct Notice: Codable, Equatable, Sendable {
     public var reason: String
+
+    public init(reason: String) {
+        self.reason = reason
+    }
 }
 
 public struct Empty: Codable, Equatable, Sendable {}
@@ -112,8 +160,8 @@ public enum Message: Equatable, Sendable {
     case hello(Hello)
     case ready(Ready)
     case assign(Assign)
-    case metrics(Metrics)
-    case result(Result)
+    case metrics(MetricBatch)
+    case result(TrialReport)
     case ack(Ack)
     case cancel(Cancel)
     case reconnect(Notice)
@@ -173,8 +221,8 @@ public enum Message: Equatable, Sendable {
         case "HELLO": self = .hello(try decode(Hello.self))
         case "READY": self = .ready(try decode(Ready.self))
         case "ASSIGN": self = .assign(try decode(Assign.self))
-        case "METRIC": self = .metrics(try decode(Metrics.self))
-        case "RESULT": self = .result(try decode(Result.self))
+        case "METRIC": self = .metrics(try decode(MetricBatch.self))
+        case "RESULT": self = .result(try decode(TrialReport.self))
         case "ACK": self = .ack(try decode(Ack.self))
         case "CANCEL": self = .cancel(try decode(Cancel.self))
         case "RECONNECT": self = .reconnect(try decode(Notice.self))

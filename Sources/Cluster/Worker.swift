@@ -50,7 +50,7 @@ public final class Worker {
     private var socket: ZeroMQSocket?
     private var trials: [Lease: TrialExecution] = [:]
     private var unackedMetrics: [Lease: (trial: String, rows: [MetricRow])] = [:]
-    private var outbox: [Lease: Result] = [:]
+    private var outbox: [Lease: TrialReport] = [:]
     private var advertised = 0
     private var lastHeard = 0.0
     private var lastSent = 0.0
@@ -68,7 +68,7 @@ public final class Worker {
         try fm.createDirectory(at: outboxDirectory, withIntermediateDirectories: true)
         try fm.createDirectory(at: settings.runs, withIntermediateDirectories: true)
         for file in (try? fm.contentsOfDirectory(at: outboxDirectory, includingPropertiesForKeys: nil)) ?? [] where file.pathExtension == "json" {
-            guard let data = fm.contents(atPath: file.path), let result = try? JSONDecoder().decode(Result.self, from: data) else {
+            guard let data = fm.contents(atPath: file.path), let result = try? JSONDecoder().decode(TrialReport.self, from: data) else {
                 onLog("ignoring unreadable outbox file \(file.path)")
                 continue
             }
@@ -144,7 +144,7 @@ public final class Worker {
         advertised = 0
         send(.hello(Hello(worker: settings.name, host: settings.host, slots: settings.slots, held: held)), now: now)
         for (lease, pending) in unackedMetrics.sorted(by: { $0.key < $1.key }) where !pending.rows.isEmpty {
-            send(.metrics(Metrics(trial: pending.trial, lease: lease, rows: pending.rows)), now: now)
+            send(.metrics(MetricBatch(trial: pending.trial, lease: lease, rows: pending.rows)), now: now)
         }
         for lease in outbox.keys.sorted() { send(.result(outbox[lease]!), now: now) }
     }
@@ -206,7 +206,7 @@ public final class Worker {
                 trials[a.lease] = try TrialExecution(assignment: a, executable: settings.executable, arguments: try trainArguments(a, directory), directory: directory, lock: lock)
             }
         } catch {
-            finish(Result(trial: a.trial, lease: a.lease, status: .failed, reason: "the worker could not start it: \(error)", logTail: [], result: nil), now: now)
+            finish(TrialReport(trial: a.trial, lease: a.lease, status: .failed, reason: "the worker could not start it: \(error)", logTail: [], result: nil), now: now)
         }
     }
 
@@ -243,11 +243,11 @@ public final class Worker {
 
     private func report(_ rows: [MetricRow], of a: Assign, now: Double) {
         unackedMetrics[a.lease, default: (a.trial, [])].rows += rows
-        send(.metrics(Metrics(trial: a.trial, lease: a.lease, rows: rows)), now: now)
+        send(.metrics(MetricBatch(trial: a.trial, lease: a.lease, rows: rows)), now: now)
     }
 
     /// Keeps the result on disk until the coordinator ACKs it, then sends it.
-    private func finish(_ result: Result, now: Double) {
+    private func finish(_ result: TrialReport, now: Double) {
         outbox[result.lease] = result
         let file = outboxDirectory.appendingPathComponent("\(result.lease).json")
         do {

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import TextData
 import XCTest
 
@@ -29,18 +30,11 @@ enum Support {
         }
     }
 
-    /// The built `lpft` next to the test bundle.
-    static var lpftExecutable: URL {
-        var dir = Bundle.allBundles.first { $0.bundleURL.pathExtension == "xctest" }?.bundleURL ?? Bundle.main.bundleURL
-        while dir.pathExtension == "xctest" || dir.lastPathComponent == "Contents" { dir.deleteLastPathComponent() }
-        return dir.appendingPathComponent("lpft")
-    }
-
     /// Runs `lpft` with `arguments` (and extra environment); returns its exit status and standard output.
     @discardableResult
     static func lpft(_ arguments: [String], environment: [String: String] = [:], whileRunning: ((Process) -> Void)? = nil) throws -> (status: Int32, output: String) {
         let process = Process()
-        process.executableURL = lpftExecutable
+        process.executableURL = TestSupport.lpftExecutable
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         let output = Pipe()
@@ -52,11 +46,7 @@ enum Support {
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
-    /// A fresh temporary directory, removed at the end of the test.
     static func temporaryDirectory(_ test: XCTestCase) throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("lpft-test-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        test.addTeardownBlock { try? FileManager.default.removeItem(at: url) }
-        return url
+        try TestSupport.temporaryDirectory(test)
     }
 }

@@ -1,0 +1,241 @@
+import Cluster
+import Foundation
+import Sweep
+import TestSupport
+import XCTest
+
+/// The coordinator's state machine on a clock the test moves, with a real journal.
+final class DispatcherTests: XCTestCase {
+    /// A dispatcher and its journal; `deliver` runs one coordinator turn.
+    final class Harness {
+        let journal: Journal
+        var dispatcher: Dispatcher
+        var settings = DispatchSettings()
+        var now = 1000.0
+
+        init(_ test: XCTestCase, trials: Int, configure: (inout DispatchSettings) -> Void = { _ in }) throws {
+            let dir = try temporaryDirectory(test)
+            journal = try Journal(directory: dir)
+            try journal.write { w in
+                for i in 0..<trials {
+                    try w.addTrial(id: "t\(i)", position: i, axes: "{\"seed\":\(i)}", config: "{\"method\":\"noop\",\"seed\":\(i)}", at: 0)
+                }
+            }
+            settings.retryDelay = 0
+            configure(&settings)
+            dispatcher = try Dispatcher(journal: journal, settings: settings, now: now)
+        }
+
+        /// Simulates a coordinator restart on the same journal.
+        func restart() throws {
+            dispatcher = try Dispatcher(journal: journal, settings: settings, now: now)
+        }
+
+        /// Delivers `messages` from `peer` (nil: none, just a tick) at the current time.
+        @discardableResult
+        func deliver(_ messages: [Message], from peer: String = "") throws -> [(peer: String, message: Message)] {
+            try journal.write { w in
+                for m in messages {
+                    try dispatcher.receive(from: Array(peer.utf8), frames: m.frames()[...], now: now, journal: w)
+                }
+                try dispatcher.tick(now: now, journal: w)
+            }
+            return dispatcher.takeOutgoing().map { (String(decoding: $0.0, as: UTF8.self), $0.1) }
+        }
+
+        func hello(_ peer: String, slots: Int = 1, held: [LeaseReference] = []) throws -> [(peer: String, message: Message)] {
+            try deliver([.hello(Hello(worker: "w-\(peer)", host: "h", slots: slots, held: held)), .ready(Ready(credit: slots - held.count))], from: peer)
+        }
+
+        func trial(_ id: String) throws -> TrialRecord { try journal.trials().first { $0.id == id }! }
+    }
+
+    static func assigns(_ out: [(peer: String, message: Message)]) -> [Assign] {
+        out.compactMap { if case .assign(let a) = $0.message { a } else { nil } }
+    }
+
+    static func result(_ a: Assign, _ status: TrialReport.Status = .completed, reason: String? = nil) -> Message {
+        .result(TrialReport(trial: a.trial, lease: a.lease, status: status, reason: reason, logTail: ["last line"], result: "{\"status\":\"\(status.rawValue)\",\"lease\":\(a.lease)}"))
+    }
+
+    func testAssignsOnlyAgainstCreditAndAcksResultsAfterCommit() throws {
+        let h = try Harness(self, trials: 3)
+        // HELLO alone carries no credit: nothing is assigned.
+        XCTAssertTrue(Self.assigns(try h.deliver([.hello(Hello(worker: "w", host: "h", slots: 2, held: []))], from: "a")).isEmpty)
+        let assigned = Self.assigns(try h.deliver([.ready(Ready(credit: 2))], from: "a"))
+        XCTAssertEqual(assigned.map(\.trial), ["t0", "t1"])
+        XCTAssertEqual(assigned.map(\.attempt), [1, 1])
+        XCTAssertEqual(try h.trial("t0").state, .running)
+        let out = try h.deliver([Self.result(assigned[0])], from: "a")
+        XCTAssertTrue(out.contains { if case .ack(let ack) = $0.message { ack.lease == assigned[0].lease && ack.kind == .result } else { false } })
+        XCTAssertEqual(try h.trial("t0").state, .completed)
+        XCTAssertEqual(try h.trial("t0").result, "{\"status\":\"completed\",\"lease\":\(assigned[0].lease)}")
+        // The freed slot is not refilled until the worker asks.
+        XCTAssertTrue(Self.assigns(out).isEmpty)
+        XCTAssertEqual(Self.assigns(try h.deliver([.ready(Ready(credit: 1))], from: "a")).map(\.trial), ["t2"])
+    }
+
+    func testSilentWorkerLosesItsLeaseAndItsLateResultNeverWins() throws {
+        let h = try Harness(self, trials: 1) { $0.heartbeatInterval = 1; $0.liveness = 3 }
+        let first = Self.assigns(try h.hello("a"))[0]
+        _ = try h.hello("b")  // a second worker, idle
+        h.now += 2
+        _ = try h.deliver([.heartbeat], from: "b")
+        XCTAssertEqual(try h.trial("t0").state, .running, "within the lease")
+        h.now += 1.5  // a: 3.5 s of silence > 3 s
+        let out = try h.deliver([.heartbeat], from: "b")
+        let second = try XCTUnwrap(Self.assigns(out).first, "requeued to the live worker")
+        XCTAssertEqual(out.first { if case .assign = $0.message { true } else { false } }?.peer, "b")
+        XCTAssertEqual(second.attempt, 2)
+        XCTAssertGreaterThan(second.lease, first.lease)
+        XCTAssertEqual(try h.journal.attempts(trial: "t0").map(\.state), [.lost, .running])
+
+        // The cut-off worker comes back: its lease is fenced, its result kept as history only.
+        let back = try h.hello("a", held: [LeaseReference(trial: "t0", lease: first.lease)])
+        XCTAssertTrue(back.contains { if case .cancel(let c) = $0.message { c.lease == first.lease } else { false } })
+        let late = try h.deliver([Self.result(first)], from: "a")
+        XCTAssertTrue(late.contains { if case .ack = $0.message { true } else { false } }, "a late result is acknowledged so the worker stops resending")
+        XCTAssertEqual(try h.trial("t0").state, .running)
+        XCTAssertNil(try h.trial("t0").result)
+        _ = try h.deliver([Self.result(second)], from: "b")
+        let t = try h.trial("t0")
+        XCTAssertEqual(t.state, .completed)
+        XCTAssertEqual(t.result, "{\"status\":\"completed\",\"lease\":\(second.lease)}")
+        let attempts = try h.journal.attempts(trial: "t0")
+        XCTAssertEqual(attempts.map(\.state), [.lost, .completed])
+        XCTAssertEqual(attempts.map(\.late), [true, false])
+        XCTAssertEqual(t.chargedAttempts, 1)
+    }
+
+    func testFailedAttemptsAreRetriedWithBackoffThenTheTrialFails() throws {
+        let h = try Harness(self, trials: 1) { $0.maxAttempts = 2; $0.retryDelay = 5 }
+        let first = Self.assigns(try h.hello("a"))[0]
+        _ = try h.deliver([Self.result(first, .failed, reason: "exit code 1"), .ready(Ready(credit: 1))], from: "a")
+        XCTAssertEqual(try h.trial("t0").state, .pending)
+        h.now += 4
+        XCTAssertTrue(Self.assigns(try h.deliver([.heartbeat], from: "a")).isEmpty, "still backing off")
+        h.now += 1.5
+        let second = try XCTUnwrap(Self.assigns(try h.deliver([.heartbeat], from: "a")).first)
+        XCTAssertEqual(second.attempt, 2)
+        _ = try h.deliver([Self.result(second, .failed, reason: "exit code 1")], from: "a")
+        let t = try h.trial("t0")
+        XCTAssertEqual(t.state, .failed)
+        XCTAssertEqual(t.reason, "2 attempt(s) failed or were lost; last: exit code 1")
+        XCTAssertTrue(h.dispatcher.isFinished)
+        XCTAssertEqual(try h.journal.attempts(trial: "t0").last?.logTail, "last line")
+        // --retry-failed gives it a fresh set of attempts.
+        XCTAssertEqual(try h.journal.write { try $0.retryFailedTrials(at: h.now) }, 1)
+        try h.restart()
+        XCTAssertEqual(Self.assigns(try h.hello("c")).first?.attempt, 3)
+    }
+
+    func testRestartedCoordinatorAdoptsReclaimedLeasesAndLosesTheRest() throws {
+        let h = try Harness(self, trials: 3) { $0.heartbeatInterval = 1; $0.liveness = 2 }
+        let a = Self.assigns(try h.hello("a"))[0]
+        let b = Self.assigns(try h.hello("b"))[0]
+        _ = try h.deliver([Self.result(b)], from: "b")
+        try h.restart()
+        // Unknown on the new coordinator: asked to HELLO again.
+        let asked = try h.deliver([.heartbeat], from: "a")
+        XCTAssertTrue(asked.contains { if case .reconnect = $0.message { true } else { false } })
+        let adopted = try h.deliver([.hello(Hello(worker: "w-a", host: "h", slots: 1, held: [LeaseReference(trial: a.trial, lease: a.lease)])), Self.result(a)], from: "a2")
+        XCTAssertTrue(Self.assigns(adopted).isEmpty, "no credit was offered")
+        XCTAssertEqual(try h.trial(a.trial).state, .completed)
+        XCTAssertEqual(try h.journal.attempts(trial: a.trial).map(\.state), [.completed], "adopted, not rerun")
+        XCTAssertEqual(try h.trial(b.trial).state, .completed)
+        // A lease nobody reclaims within the lease timeout is lost and its trial requeued.
+        let c = Self.assigns(try h.deliver([.ready(Ready(credit: 1))], from: "a2"))[0]
+        try h.restart()
+        h.now += 2.5
+        _ = try h.deliver([])
+        XCTAssertEqual(try h.journal.attempts(trial: c.trial).map(\.state), [.lost])
+        XCTAssertEqual(try h.trial(c.trial).state, .pending)
+    }
+
+    func testResentMetricsAreStoredOnceAndAcknowledgedCumulatively() throws {
+        let h = try Harness(self, trials: 1)
+        let a = Self.assigns(try h.hello("a"))[0]
+        let rows = (0..<3).map { MetricRow(seq: $0, name: "ft/loss", value: [0.5, .nan, .infinity][$0], epoch: $0 + 1) }
+        let batch = Message.metrics(MetricBatch(trial: a.trial, lease: a.lease, rows: rows))
+        let out = try h.deliver([batch, batch], from: "a")
+        let acks = out.compactMap { if case .ack(let ack) = $0.message { ack } else { nil } }
+        XCTAssertEqual(acks, [Ack(lease: a.lease, kind: .metrics, seq: 2), Ack(lease: a.lease, kind: .metrics, seq: 2)])
+        let stored = try h.journal.metrics(trial: a.trial)
+        XCTAssertEqual(stored.map(\.seq), [0, 1, 2])
+        XCTAssertEqual(stored[0].value, 0.5)
+        XCTAssertNil(stored[1].value, "NaN is stored as NULL")
+        XCTAssertEqual(stored[2].value, .infinity)
+        // Metrics for a lease the coordinator never issued are dropped, not stored.
+        _ = try h.deliver([.metrics(MetricBatch(trial: a.trial, lease: a.lease + 99, rows: rows))], from: "a")
+        XCTAssertEqual(try h.journal.metricCount(), 3)
+        XCTAssertEqual(h.dispatcher.droppedMessages, 1)
+    }
+
+    func testStopInterruptsRunningAttemptsWithoutChargingThem() throws {
+        let h = try Harness(self, trials: 2)
+        let a = Self.assigns(try h.hello("a"))[0]
+        let out: [(peer: String, message: Message)] = try h.journal.write { w in
+            try h.dispatcher.stop(now: h.now, journal: w, reason: "stopped by the test")
+            return h.dispatcher.takeOutgoing().map { (String(decoding: $0.0, as: UTF8.self), $0.1) }
+        }
+        XCTAssertEqual(out.map(\.message), [.shutdown(Notice(reason: "stopped by the test"))])
+        XCTAssertEqual(try h.journal.attempts(trial: a.trial).map(\.state), [.interrupted])
+        let t = try h.trial(a.trial)
+        XCTAssertEqual(t.state, .pending)
+        XCTAssertEqual(t.chargedAttempts, 0)
+        XCTAssertTrue(Self.assigns(try h.deliver([.ready(Ready(credit: 1))], from: "a")).isEmpty, "no dispatch after stop")
+    }
+
+    func testGarbageIsDroppedAndTheDispatcherKeepsServing() throws {
+        let h = try Harness(self, trials: 1)
+        let garbage: [[[UInt8]]] = [
+            [], [Array("LPFT/1".utf8)], [Array("LPFT/9".utf8), Array("HELLO".utf8), Array("{}".utf8)],
+            [Array("LPFT/1".utf8), Array("FLY".utf8), Array("{}".utf8)],
+            [Array("LPFT/1".utf8), Array("HELLO".utf8), Array("{\"worker\":".utf8)],
+            [Array("LPFT/1".utf8), Array("HELLO".utf8), Array("{\"worker\":\"w\",\"host\":\"h\",\"slots\":0,\"held\":[]}".utf8)],
+        ]
+        try h.journal.write { w in
+            for frames in garbage { try h.dispatcher.receive(from: Array("x".utf8), frames: frames[...], now: h.now, journal: w) }
+        }
+        XCTAssertEqual(h.dispatcher.droppedMessages, garbage.count)
+        XCTAssertEqual(h.dispatcher.workerCount, 0)
+        XCTAssertEqual(Self.assigns(try h.hello("a")).count, 1)
+    }
+}
+
+final class WireProtocolTests: XCTestCase {
+    func testEveryMessageRoundTrips() throws {
+        let messages: [Message] = [
+            .hello(Hello(worker: "w", host: "h", slots: 2, held: [LeaseReference(trial: "t", lease: 7)])),
+            .ready(Ready(credit: 3)),
+            .assign(Assign(trial: "t", lease: 7, attempt: 2, config: "{\"a\":1}")),
+            .metrics(MetricBatch(trial: "t", lease: 7, rows: [MetricRow(seq: 0, name: "x", value: -.infinity, epoch: 1, step: nil)])),
+            .result(TrialReport(trial: "t", lease: 7, status: .failed, reason: "r", logTail: ["a", "b"], result: nil)),
+            .ack(Ack(lease: 7, kind: .metrics, seq: 4)),
+            .cancel(Cancel(lease: 7, reason: "fenced")),
+            .reconnect(Notice(reason: "who?")),
+            .shutdown(Notice(reason: "done")),
+            .heartbeat,
+        ]
+        for m in messages {
+            let frames = m.frames()
+            XCTAssertEqual(String(decoding: frames[0], as: UTF8.self), WireProtocol.version)
+            XCTAssertEqual(try Message(frames: frames), m)
+        }
+    }
+
+    func testBadFramesSayWhatIsWrong() {
+        func reason(_ frames: [String]) -> String {
+            do {
+                _ = try Message(frames: frames.map { Array($0.utf8) })
+                return "accepted"
+            } catch { return error.description }
+        }
+        XCTAssertEqual(reason(["LPFT/1", "HELLO"]), "expected 3 frames (protocol, command, body), got 2")
+        XCTAssertEqual(reason(["ZMTP", "HELLO", "{}"]), "protocol \"ZMTP\", expected LPFT/1")
+        XCTAssertEqual(reason(["LPFT/1", "EXPLODE", "{}"]), "unknown command \"EXPLODE\"")
+        XCTAssertEqual(reason(["LPFT/1", "READY", "{}"]), "READY body is not valid: missing credit")
+        XCTAssertTrue(reason(["LPFT/1", "READY", "{\"credit\":\"many\"}"]).hasPrefix("READY body is not valid: credit: "))
+        XCTAssertTrue(reason(["LPFT/1", "ACK", "not json"]).hasPrefix("ACK body is not valid"))
+    }
+}
