@@ -19,7 +19,7 @@ public func temporaryDirectory(_ test: XCTestCase) throws -> URL {
 /// Starts `lpft` in the background with its output in `log`; the test kills it at teardown if
 /// it is still running.
 public func startLPFT(_ arguments: [String], log: URL, test: XCTestCase) throws -> Process {
-    FileManager.default.createFile(atPath: log.path, contents: nil)
+    guard FileManager.default.createFile(atPath: log.path, contents: nil) else { throw CocoaError(.fileWriteUnknown) }
     let handle = try FileHandle(forWritingTo: log)
     let p = Process()
     p.executableURL = lpftExecutable
@@ -42,4 +42,22 @@ public func eventually(timeout: Double, _ condition: () throws -> Bool) rethrows
         usleep(20_000)
     }
     return try condition()
+}
+
+/// The shared reference outputs: `../shared/fixtures` beside the project, or `$LPFT_FIXTURES`.
+public var fixturesDirectory: URL {
+    if let override = ProcessInfo.processInfo.environment["LPFT_FIXTURES"] { return URL(fileURLWithPath: override) }
+    // Tests/TestSupport/Processes.swift → project root → ../shared/fixtures
+    return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/fixtures")
+}
+
+/// A fixture's URL; a missing one fails the test (never skips it).
+public func fixtureURL(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws -> URL {
+    let url = fixturesDirectory.appendingPathComponent(name)
+    guard FileManager.default.fileExists(atPath: url.path) else {
+        XCTFail("fixture \(url.path) is missing: tests need ../shared/fixtures beside the project (or LPFT_FIXTURES)", file: file, line: line)
+        throw CocoaError(.fileNoSuchFile)
+    }
+    return url
 }

@@ -8,10 +8,7 @@ import XCTest
 enum Support {
     static let projectRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    static var fixtures: URL {
-        if let override = ProcessInfo.processInfo.environment["LPFT_FIXTURES"] { return URL(fileURLWithPath: override) }
-        return projectRoot.deletingLastPathComponent().appendingPathComponent("shared/fixtures")
-    }
+    static var fixtures: URL { fixturesDirectory }
 
     static func fixture(_ name: String) throws -> Any {
         let url = fixtures.appendingPathComponent(name)

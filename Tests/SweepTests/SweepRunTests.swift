@@ -1,0 +1,160 @@
+import Foundation
+import Sweep
+import TestSupport
+import XCTest
+
+/// Whole sweeps with real `lpft sweep run` and `lpft worker` processes over loopback IPC,
+/// killed with SIGKILL at awkward moments; the journal is the witness.
+final class SweepRunTests: XCTestCase {
+    /// Fast heartbeats: a lost worker is noticed after 1 s of silence (loose enough for a loaded CI box).
+    let timing = ["--heartbeat", "0.1", "--liveness", "10"]
+
+    func noopSpec(_ dir: URL, trials: Int, durationMs: Int) throws -> URL {
+        let spec = dir.appendingPathComponent("noop.yaml")
+        try """
+        base: {method: noop, duration_ms: \(durationMs)}
+        grid:
+          seed: [\((1...trials).map(String.init).joined(separator: ", "))]
+        """.write(to: spec, atomically: true, encoding: .utf8)
+        return spec
+    }
+
+    func journal(_ sweep: URL) -> Journal? {
+        FileManager.default.fileExists(atPath: sweep.appendingPathComponent(Journal.fileName).path) ? try? Journal(readingDirectory: sweep) : nil
+    }
+
+    func completed(_ sweep: URL) -> Int {
+        (try? journal(sweep)?.trials().filter { $0.state == .completed }.count) ?? 0
+    }
+
+    func waitForExit(_ p: Process, timeout: Double, log: URL) -> Int32? {
+        guard eventually(timeout: timeout, { !p.isRunning }) else {
+            XCTFail("\(p.arguments![0]) still running after \(timeout) s; log:\n" + ((try? String(contentsOf: log, encoding: .utf8)) ?? ""))
+            return nil
+        }
+        return p.terminationStatus
+    }
+
+    /// Every trial has exactly one completed attempt and the trial's result is that attempt's.
+    func assertExactlyOnce(_ journal: Journal, trials count: Int, file: StaticString = #filePath, line: UInt = #line) throws {
+        let trials = try journal.trials()
+        XCTAssertEqual(trials.count, count, file: file, line: line)
+        XCTAssertEqual(trials.filter { $0.state == .completed }.count, count, file: file, line: line)
+        let attempts = try journal.attempts()
+        for t in trials {
+            let won = attempts.filter { $0.trial == t.id && $0.state == .completed }
+            XCTAssertEqual(won.count, 1, "trial \(t.id): \(won.count) completed attempts", file: file, line: line)
+            XCTAssertEqual(won.first?.result, t.result, file: file, line: line)
+        }
+        // Each completed noop attempt streamed its five metric events, each stored once.
+        let metrics = try journal.metrics()
+        for a in attempts where a.state == .completed {
+            XCTAssertEqual(metrics.filter { $0.lease == a.lease }.map(\.seq), [0, 1, 2, 3, 4], "lease \(a.lease)", file: file, line: line)
+        }
+    }
+
+    func testAKilledWorkersTrialRerunsElsewhereAndEveryTrialCompletesOnce() throws {
+        let dir = try temporaryDirectory(self)
+        let spec = try noopSpec(dir, trials: 200, durationMs: 40)
+        let endpoint = "ipc://\(dir.path)/coordinator.ipc"
+        let sweep = dir.appendingPathComponent("sweep")
+        let coordinatorLog = dir.appendingPathComponent("coordinator.log")
+        let coordinator = try startLPFT(["sweep", "run", spec.path, "--dir", sweep.path, "--bind", endpoint, "--retry-delay", "0"] + timing, log: coordinatorLog, test: self)
+        let workers = try (0..<4).map { i in
+            try startLPFT(["worker", "--connect", endpoint, "--dir", dir.appendingPathComponent("w\(i)").path] + timing,
+                          log: dir.appendingPathComponent("w\(i).log"), test: self)
+        }
+        // Kill worker 0 while it holds a lease, once the sweep is well under way.
+        let victimHolding = eventually(timeout: 60) {
+            guard completed(sweep) >= 20, let j = journal(sweep) else { return false }
+            return (try? j.attempts().contains { $0.state == .running && $0.worker.hasSuffix("-w0") }) ?? false
+        }
+        XCTAssertTrue(victimHolding, "worker 0 never held a lease")
+        kill(workers[0].processIdentifier, SIGKILL)
+        XCTAssertEqual(waitForExit(coordinator, timeout: 90, log: coordinatorLog), 0)
+        let j = try XCTUnwrap(journal(sweep))
+        try assertExactlyOnce(j, trials: 200)
+        let lost = try j.attempts().filter { $0.state == .lost }
+        XCTAssertFalse(lost.isEmpty, "the killed worker's attempt is recorded as lost")
+        XCTAssertTrue(lost.allSatisfy { $0.worker.hasSuffix("-w0") && ($0.reason ?? "").contains("silent") }, "\(lost)")
+        for w in workers.dropFirst() { XCTAssertEqual(waitForExit(w, timeout: 10, log: dir.appendingPathComponent("w.log")), 0, "told to shut down") }
+    }
+
+    func testWorkersStartedFirstAndACoordinatorKilledAndRestartedLoseNothing() throws {
+        let dir = try temporaryDirectory(self)
+        let spec = try noopSpec(dir, trials: 150, durationMs: 40)
+        let endpoint = "ipc://\(dir.path)/coordinator.ipc"
+        let sweep = dir.appendingPathComponent("sweep")
+        let workers = try (0..<3).map { i in
+            try startLPFT(["worker", "--connect", endpoint, "--dir", dir.appendingPathComponent("w\(i)").path] + timing,
+                          log: dir.appendingPathComponent("w\(i).log"), test: self)
+        }
+        Thread.sleep(forTimeInterval: 0.5)  // no coordinator yet: the workers wait
+        let arguments = ["sweep", "run", spec.path, "--dir", sweep.path, "--bind", endpoint, "--retry-delay", "0"] + timing
+        let first = try startLPFT(arguments, log: dir.appendingPathComponent("c1.log"), test: self)
+        XCTAssertTrue(eventually(timeout: 60) { completed(sweep) >= 50 }, "the workers joined and ran trials")
+        kill(first.processIdentifier, SIGKILL)
+        first.waitUntilExit()
+        let before = try XCTUnwrap(journal(sweep))
+        let kept = Dictionary(uniqueKeysWithValues: try before.attempts().filter { $0.state == .completed }.map { ($0.trial, $0.lease) })
+        let attemptsBefore = Dictionary(grouping: try before.attempts(), by: \.trial).mapValues(\.count)
+        XCTAssertGreaterThanOrEqual(kept.count, 50)
+
+        let secondLog = dir.appendingPathComponent("c2.log")
+        let second = try startLPFT(arguments, log: secondLog, test: self)
+        XCTAssertEqual(waitForExit(second, timeout: 90, log: secondLog), 0)
+        let j = try XCTUnwrap(journal(sweep))
+        try assertExactlyOnce(j, trials: 150)
+        let attempts = try j.attempts()
+        for (trial, lease) in kept {
+            XCTAssertEqual(attempts.first { $0.trial == trial && $0.state == .completed }?.lease, lease, "trial \(trial) kept its result")
+            XCTAssertEqual(attempts.filter { $0.trial == trial }.count, attemptsBefore[trial], "trial \(trial) was not rerun")
+        }
+        XCTAssertTrue(try j.events(kind: "worker joined").count >= 6, "each worker joined both coordinators")
+        for (i, w) in workers.enumerated() { XCTAssertEqual(waitForExit(w, timeout: 10, log: dir.appendingPathComponent("w\(i).log")), 0) }
+    }
+
+    func testARealTwoTrialSweepStreamsEpochMetricsIntoTheJournal() throws {
+        let dir = try temporaryDirectory(self)
+        // Two token groups over the tiny fixture model's vocabulary; the label is the majority group.
+        for (name, count) in [("train", 64), ("validation", 32), ("test", 32)] {
+            let lines = (0..<count).map { i -> String in
+                let words = (0..<8).map { j in "tok\(((i * 7 + j * 3) % 5 < 3 + i % 2 ? 10 : 60) + (i + j) % 20)" }
+                let label = words.filter { Int($0.dropFirst(3))! < 60 }.count * 2 > words.count ? "low" : "high"
+                return "{\"text\": \"\(words.joined(separator: " "))\", \"label\": \"\(label)\"}"
+            }
+            try lines.joined(separator: "\n").write(to: dir.appendingPathComponent("\(name).jsonl"), atomically: true, encoding: .utf8)
+        }
+        let d = dir.path
+        let spec = dir.appendingPathComponent("real.yaml")
+        try """
+        base:
+          model: \(try fixtureURL("tiny-bert").path)
+          task: {name: groups, train: \(d)/train.jsonl, validation: \(d)/validation.jsonl, test: \(d)/test.jsonl}
+          lp: {solver: sgd, epochs: 2, lr: 0.01}
+          ft: {epochs: 2, batch_size: 16, lr: 0.001}
+          max_length: 16
+          threads: 1
+        grid:
+          method: [ft, lp-ft]
+        """.write(to: spec, atomically: true, encoding: .utf8)
+        let sweep = dir.appendingPathComponent("sweep")
+        let log = dir.appendingPathComponent("sweep.log")
+        let run = try startLPFT(["sweep", "run", spec.path, "--dir", sweep.path, "--local-workers", "2"], log: log, test: self)
+        XCTAssertEqual(waitForExit(run, timeout: 120, log: log), 0, (try? String(contentsOf: log, encoding: .utf8)) ?? "")
+        let j = try XCTUnwrap(journal(sweep))
+        let trials = try j.trials()
+        XCTAssertEqual(trials.map(\.state), [.completed, .completed])
+        XCTAssertEqual(Set(try j.attempts().map(\.worker)).count, 2, "one trial on each local worker")
+        for t in trials {
+            let metrics = try j.metrics(trial: t.id)
+            XCTAssertEqual(metrics.filter { $0.name == "ft/loss" }.compactMap(\.epoch), [1, 2], "streamed per epoch")
+            XCTAssertEqual(metrics.filter { $0.name == "val/accuracy" }.compactMap(\.epoch), [1, 2])
+            let result = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(XCTUnwrap(t.result).utf8)) as? [String: Any])
+            XCTAssertEqual(result["status"] as? String, "completed")
+            let accuracy = try XCTUnwrap((result["metrics"] as? [String: Any])?["test/accuracy"] as? Double)
+            XCTAssertEqual(metrics.last { $0.name == "test/accuracy" }?.value, accuracy, "the streamed final metric matches the result")
+        }
+        XCTAssertTrue(trials.contains { (try? j.metrics(trial: $0.id).contains { $0.name == "lp/loss" }) == true }, "LP-FT streamed its LP epochs")
+    }
+}
