@@ -45,40 +45,46 @@ public final class Coordinator {
     /// Runs until the sweep is finished or `stopSignal` (a file descriptor, e.g. a signal
     /// pipe) becomes readable.
     public func run(stopSignal: Int32? = nil) throws -> Outcome {
-        var items: [Poller.Item] = [.socket(socket)]
-        if let stopSignal { items.append(.descriptor(stopSignal)) }
-        let tickInterval = min(0.1, dispatcher.settings.heartbeatInterval / 2)
-        var lastProgress = 0.0
-        var batch: [[[UInt8]]] = []
         try journal.write { try $0.event("coordinator started", at: Date().timeIntervalSince1970, detail: "bound to \(endpoint), pid \(getpid())") }
         while true {
-            let readable = Poller.wait(items, timeout: tickInterval)
-            let stopRequested = readable.count > 1 && readable[1]
-            batch.removeAll(keepingCapacity: true)
-            while batch.count < 4096, let frames = socket.receive() { batch.append(frames) }
-            let now = Date().timeIntervalSince1970
-            try journal.write { w in
-                for frames in batch where frames.count >= 2 {
-                    try dispatcher.receive(from: frames[0], frames: frames[1...], now: now, journal: w)
-                }
-                if stopRequested {
-                    try dispatcher.stop(now: now, journal: w, reason: "the coordinator was stopped")
-                } else {
-                    try dispatcher.tick(now: now, journal: w)
-                }
+            if let outcome = try turn(stopSignal: stopSignal) { return outcome }
+        }
+    }
+
+    private var batch: [[[UInt8]]] = []
+    private var lastProgress = 0.0
+
+    /// One turn: waits up to a tick for messages, applies them and the clock in one journal
+    /// transaction, then sends what that transaction made true. Returns the outcome once the
+    /// sweep is over.
+    public func turn(stopSignal: Int32? = nil) throws -> Outcome? {
+        var items: [Poller.Item] = [.socket(socket)]
+        if let stopSignal { items.append(.descriptor(stopSignal)) }
+        let readable = Poller.wait(items, timeout: min(0.1, dispatcher.settings.heartbeatInterval / 2))
+        let stopRequested = readable.count > 1 && readable[1]
+        batch.removeAll(keepingCapacity: true)
+        while batch.count < 4096, let frames = socket.receive() { batch.append(frames) }
+        let now = Date().timeIntervalSince1970
+        try journal.write { w in
+            for frames in batch where frames.count >= 2 {
+                try dispatcher.receive(from: frames[0], frames: frames[1...], now: now, journal: w)
             }
-            if dispatcher.isFinished { dispatcher.finish(now: now) }
-            flush(now: now)
-            if now - lastProgress >= 1 || dispatcher.isFinished || stopRequested {
-                lastProgress = now
-                onProgress(progress)
-            }
-            if stopRequested { return .stopped }
-            if dispatcher.isFinished {
-                try journal.write { try $0.event("sweep finished", at: now, detail: "\(dispatcher.completed) completed, \(dispatcher.failed) failed this run") }
-                return .finished(completed: dispatcher.completed, failed: dispatcher.failed)
+            if stopRequested {
+                try dispatcher.stop(now: now, journal: w, reason: "the coordinator was stopped")
+            } else {
+                try dispatcher.tick(now: now, journal: w)
             }
         }
+        if dispatcher.isFinished { dispatcher.finish(now: now) }
+        flush(now: now)
+        if now - lastProgress >= 1 || dispatcher.isFinished || stopRequested {
+            lastProgress = now
+            onProgress(progress)
+        }
+        if stopRequested { return .stopped }
+        guard dispatcher.isFinished else { return nil }
+        try journal.write { try $0.event("sweep finished", at: now, detail: "\(dispatcher.completed) completed, \(dispatcher.failed) failed this run") }
+        return .finished(completed: dispatcher.completed, failed: dispatcher.failed)
     }
 
     public var progress: SweepProgress {

@@ -12,7 +12,6 @@ import Foundation
 /// end-of-file and exits, so no trial outlives its worker unseen.
 final class TrialExecution {
     let assignment: Assign
-    let directory: URL
     private(set) var events: Int32
     private(set) var log: Int32 = -1
     private let pid: pid_t
@@ -26,12 +25,12 @@ final class TrialExecution {
     private var exitStatus: Int32?
     /// The last lines the trial wrote to stderr (or its thread reported).
     private(set) var logTail: [String] = []
+    /// Held while a child runs in its trial directory.
     private let lockDescriptor: Int32
 
     /// Starts `lpft train` in a child process.
     init(assignment: Assign, executable: String, arguments: [String], directory: URL, lock: Int32) throws {
         self.assignment = assignment
-        self.directory = directory
         lockDescriptor = lock
         let input = try Self.pipe(), output = try Self.pipe(), errors = try Self.pipe()
         var actions = posix_spawn_file_actions_t()
@@ -59,10 +58,9 @@ final class TrialExecution {
     }
 
     /// Runs `body` on a thread of this process; it writes event lines through the given function.
-    init(assignment: Assign, directory: URL, lock: Int32, body: @escaping InProcessTrial) throws {
+    init(assignment: Assign, body: @escaping InProcessTrial) throws {
         self.assignment = assignment
-        self.directory = directory
-        lockDescriptor = lock
+        lockDescriptor = -1
         pid = 0
         let output = try Self.pipe()
         events = output.read
@@ -85,7 +83,7 @@ final class TrialExecution {
         if events >= 0 { close(events) }
         if log >= 0 { close(log) }
         if stdinWrite >= 0 { close(stdinWrite) }
-        close(lockDescriptor)
+        if lockDescriptor >= 0 { close(lockDescriptor) }
     }
 
     /// Descriptors to poll while the trial still has output.

@@ -50,7 +50,7 @@ public final class Worker {
     private var socket: ZeroMQSocket?
     private var trials: [Lease: TrialExecution] = [:]
     private var unackedMetrics: [Lease: (trial: String, rows: [MetricRow])] = [:]
-    private var outbox: [Lease: TrialReport] = [:]
+    private let outbox: Outbox
     private var advertised = 0
     private var lastHeard = 0.0
     private var lastSent = 0.0
@@ -65,18 +65,11 @@ public final class Worker {
         silenceAllowed = settings.heartbeatInterval * Double(settings.liveness)
         let fm = FileManager.default
         lock = try DirectoryLock(settings.directory, name: "worker.lock", holder: "worker")
-        try fm.createDirectory(at: outboxDirectory, withIntermediateDirectories: true)
         try fm.createDirectory(at: settings.runs, withIntermediateDirectories: true)
-        for file in (try? fm.contentsOfDirectory(at: outboxDirectory, includingPropertiesForKeys: nil)) ?? [] where file.pathExtension == "json" {
-            guard let data = fm.contents(atPath: file.path), let result = try? JSONDecoder().decode(TrialReport.self, from: data) else {
-                onLog("ignoring unreadable outbox file \(file.path)")
-                continue
-            }
-            outbox[result.lease] = result
-        }
+        var unreadable: [String] = []
+        outbox = try Outbox(url: settings.directory.appendingPathComponent("outbox.jsonl")) { unreadable.append($0) }
+        unreadable.forEach { FileHandle.standardError.write(Data("lpft: \($0)\n".utf8)) }
     }
-
-    private var outboxDirectory: URL { settings.directory.appendingPathComponent("outbox") }
 
     public enum Exit: Sendable, Equatable {
         case shutdown(String)
@@ -138,15 +131,15 @@ public final class Worker {
 
     /// Introduces the worker and resends everything unacknowledged, in order.
     private func hello(now: Double) {
-        let held = Set(trials.keys).union(outbox.keys).sorted().map { lease in
-            LeaseReference(trial: trials[lease]?.assignment.trial ?? outbox[lease]!.trial, lease: lease)
+        let held = Set(trials.keys).union(outbox.pending.keys).sorted().map { lease in
+            LeaseReference(trial: trials[lease]?.assignment.trial ?? outbox.pending[lease]!.trial, lease: lease)
         }
         advertised = 0
         send(.hello(Hello(worker: settings.name, host: settings.host, slots: settings.slots, held: held)), now: now)
         for (lease, pending) in unackedMetrics.sorted(by: { $0.key < $1.key }) where !pending.rows.isEmpty {
             send(.metrics(MetricBatch(trial: pending.trial, lease: lease, rows: pending.rows)), now: now)
         }
-        for lease in outbox.keys.sorted() { send(.result(outbox[lease]!), now: now) }
+        for lease in outbox.pending.keys.sorted() { send(.result(outbox.pending[lease]!), now: now) }
     }
 
     private func send(_ message: Message, now: Double) {
@@ -197,12 +190,12 @@ public final class Worker {
 
     private func start(_ a: Assign, now: Double) {
         advertised = max(0, advertised - 1)
-        guard trials[a.lease] == nil, outbox[a.lease] == nil else { return }
+        guard trials[a.lease] == nil, outbox.pending[a.lease] == nil else { return }
         do {
-            let (directory, lock) = try trialDirectory(a.trial, lease: a.lease)
             if let body = inProcess?(a.config) {
-                trials[a.lease] = try TrialExecution(assignment: a, directory: directory, lock: lock, body: body)
+                trials[a.lease] = try TrialExecution(assignment: a, body: body)
             } else {
+                let (directory, lock) = try trialDirectory(a.trial, lease: a.lease)
                 trials[a.lease] = try TrialExecution(assignment: a, executable: settings.executable, arguments: try trainArguments(a, directory), directory: directory, lock: lock)
             }
         } catch {
@@ -248,12 +241,8 @@ public final class Worker {
 
     /// Keeps the result on disk until the coordinator ACKs it, then sends it.
     private func finish(_ result: TrialReport, now: Double) {
-        outbox[result.lease] = result
-        let file = outboxDirectory.appendingPathComponent("\(result.lease).json")
-        do {
-            try JSONEncoder().encode(result).write(to: file, options: .atomic)
-        } catch {
-            onLog("cannot keep the result of lease \(result.lease) on disk (\(error)); it stays in memory")
+        do { try outbox.add(result) } catch {
+            onLog("cannot keep the result of lease \(result.lease) on disk (\(error)); it is sent from memory only")
         }
         send(.result(result), now: now)
     }
@@ -265,9 +254,8 @@ public final class Worker {
             pending.rows.removeAll { $0.seq <= seq }
             unackedMetrics[ack.lease] = pending.rows.isEmpty && trials[ack.lease] == nil ? nil : pending
         case .result:
-            outbox[ack.lease] = nil
             unackedMetrics[ack.lease] = nil
-            try? FileManager.default.removeItem(at: outboxDirectory.appendingPathComponent("\(ack.lease).json"))
+            do { try outbox.acknowledge(ack.lease) } catch { onLog("cannot update the outbox: \(error)") }
         }
     }
 }

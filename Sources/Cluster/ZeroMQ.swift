@@ -36,10 +36,14 @@ public final class ZeroMQSocket {
 
     let handle: UnsafeMutableRawPointer
     private var closed = false
+    /// zmq_ctx_term waits for every socket of the context to close: a socket keeps its
+    /// context alive, so the context always ends last.
+    private let context: ZeroMQContext
 
     public init(_ context: ZeroMQContext, _ kind: Kind) throws {
         guard let h = zmq_socket(context.handle, kind.raw) else { throw ZeroMQError("zmq_socket") }
         handle = h
+        self.context = context
         // Unsent messages must not keep a closing process alive for ever.
         try set(ZMQ_LINGER, Int32(1000))
     }

@@ -114,11 +114,15 @@ public final class TrialRunner {
     /// trial for exercising the orchestrator without tensors.
     private func runNoop() throws {
         let rng = RandomStream(seed: config.seed, stream: 0x4E4F_4F50)  // "NOOP"
-        let slices = max(1, config.durationMs / 10)
-        for i in 0..<slices {
+        // Slices of at most 10 ms towards one deadline, so sleep overshoot does not add up.
+        let start = DispatchTime.now().uptimeNanoseconds
+        let end = start + UInt64(config.durationMs) * 1_000_000
+        while true {
             try checkStop("noop")
-            usleep(useconds_t(config.durationMs * 1000 / slices))
-            onProgress(TrialProgress(stage: "noop", done: i + 1, total: slices))
+            let now = DispatchTime.now().uptimeNanoseconds
+            onProgress(TrialProgress(stage: "noop", done: Int((min(now, end) - start) / 1_000_000), total: config.durationMs))
+            guard now < end else { break }
+            usleep(useconds_t(min(end - now, 10_000_000) / 1000))
         }
         for epoch in 1...3 {
             emit("ft/loss", 0.7 / Double(epoch) + 0.05 * Double(rng.uniform(at: UInt64(epoch))), epoch: epoch, final: false)

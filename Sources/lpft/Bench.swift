@@ -8,8 +8,8 @@ import Transformer
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure the speed of the core.",
-        subcommands: [TrainBench.self, TokenizeBench.self, NTKBench.self])
+        abstract: "Measure the speed of the core and the orchestrator.",
+        subcommands: [TrainBench.self, TokenizeBench.self, NTKBench.self, DispatchBench.self])
 }
 
 struct TrainBench: ParsableCommand {

@@ -157,4 +157,67 @@ final class SweepRunTests: XCTestCase {
         }
         XCTAssertTrue(trials.contains { (try? j.metrics(trial: $0.id).contains { $0.name == "lp/loss" }) == true }, "LP-FT streamed its LP epochs")
     }
+
+    func testEditingTheSpecRunsOnlyTheNewTrials() throws {
+        let dir = try temporaryDirectory(self)
+        let sweep = dir.appendingPathComponent("sweep")
+        let arguments = { (spec: URL) in ["sweep", "run", spec.path, "--dir", sweep.path, "--local-workers", "1"] + self.timing }
+        let log = dir.appendingPathComponent("run.log")
+        XCTAssertEqual(waitForExit(try startLPFT(arguments(try noopSpec(dir, trials: 3, durationMs: 0)), log: log, test: self), timeout: 60, log: log), 0)
+        let first = try XCTUnwrap(journal(sweep)).attempts()
+        XCTAssertEqual(waitForExit(try startLPFT(arguments(try noopSpec(dir, trials: 5, durationMs: 0)), log: log, test: self), timeout: 60, log: log), 0)
+        let j = try XCTUnwrap(journal(sweep))
+        try assertExactlyOnce(j, trials: 5)
+        XCTAssertEqual(try j.attempts().count, 5, "the first three were not run again")
+        XCTAssertEqual(Array(try j.attempts().prefix(3)), first)
+    }
+
+    func testSIGINTInterruptsRunningAttemptsAndARerunFinishesThem() throws {
+        let dir = try temporaryDirectory(self)
+        let spec = try noopSpec(dir, trials: 4, durationMs: 20_000)
+        let sweep = dir.appendingPathComponent("sweep")
+        let arguments = ["sweep", "run", spec.path, "--dir", sweep.path, "--local-workers", "2"] + timing
+        let log = dir.appendingPathComponent("run.log")
+        let run = try startLPFT(arguments, log: log, test: self)
+        XCTAssertTrue(eventually(timeout: 30) { ((try? journal(sweep)?.attempts().filter { $0.state == .running }.count) ?? 0) == 2 })
+        kill(run.processIdentifier, SIGINT)
+        XCTAssertEqual(waitForExit(run, timeout: 30, log: log), 130)
+        let j = try XCTUnwrap(journal(sweep))
+        XCTAssertEqual(try j.attempts().map(\.state), [.interrupted, .interrupted])
+        XCTAssertEqual(try j.trials().map(\.state), [.pending, .pending, .pending, .pending])
+        XCTAssertEqual(try j.trials().map(\.chargedAttempts), [0, 0, 0, 0], "an interruption is not charged")
+        XCTAssertTrue(try String(contentsOf: log, encoding: .utf8).contains("Resume with: lpft sweep run"))
+        XCTAssertEqual(try workerLocksHeld(sweep), 0, "the local workers were told to stop and are gone")
+    }
+
+    /// Local workers hold a lock in their directory while they live.
+    func workerLocksHeld(_ sweep: URL) throws -> Int {
+        try FileManager.default.contentsOfDirectory(atPath: sweep.appendingPathComponent("workers").path).filter { name in
+            let fd = open(sweep.appendingPathComponent("workers/\(name)/worker.lock").path, O_RDWR)
+            defer { close(fd) }
+            return fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0
+        }.count
+    }
+
+    func testATrialThatKeepsFailingIsMarkedFailedWithItsReasonAndLastLogLines() throws {
+        let dir = try temporaryDirectory(self)
+        let spec = dir.appendingPathComponent("bad.yaml")
+        try """
+        base: {method: ft, model: \(dir.path)/no-such-model, task: {name: x, train: \(dir.path)/none.jsonl, validation: \(dir.path)/none.jsonl, test: \(dir.path)/none.jsonl}}
+        grid: {seed: [1]}
+        """.write(to: spec, atomically: true, encoding: .utf8)
+        let sweep = dir.appendingPathComponent("sweep")
+        let log = dir.appendingPathComponent("run.log")
+        let run = try startLPFT(["sweep", "run", spec.path, "--dir", sweep.path, "--local-workers", "1", "--max-attempts", "2", "--retry-delay", "0"] + timing, log: log, test: self)
+        XCTAssertEqual(waitForExit(run, timeout: 60, log: log), 1, "a sweep with failed trials exits 1")
+        let j = try XCTUnwrap(journal(sweep))
+        let trial = try XCTUnwrap(try j.trials().first)
+        XCTAssertEqual(trial.state, .failed)
+        XCTAssertTrue(trial.reason?.hasPrefix("2 attempt(s) failed or were lost; last: ") == true, trial.reason ?? "")
+        let attempts = try j.attempts()
+        XCTAssertEqual(attempts.map(\.state), [.failed, .failed])
+        XCTAssertTrue(attempts.allSatisfy { ($0.logTail ?? "").contains("no-such-model") }, "the child's stderr names the cause: \(attempts.map(\.logTail))")
+        let status = try String(contentsOf: log, encoding: .utf8)
+        XCTAssertTrue(status.contains("--retry-failed"), status)
+    }
 }

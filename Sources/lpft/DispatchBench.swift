@@ -1,0 +1,124 @@
+import ArgumentParser
+import Cluster
+import Foundation
+import Sweep
+
+struct DispatchBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dispatch",
+        abstract: "Orchestrator overhead: zero-length trials per second, efficiency on short trials, metric ingest.",
+        discussion: """
+        Runs real `lpft worker` processes against an in-process coordinator over IPC, with a \
+        real journal in a temporary directory. (a) --quick-trials zero-duration noop trials: \
+        trials/s and coordinator CPU per trial; (b) --short-trials trials of --short-ms: wall \
+        time against the ideal (trials × ms / workers) as an efficiency; (c) one simulated \
+        worker streams --metric-rows rows in batches of --batch: rows/s committed and ACKed. \
+        Each part runs --repeats times; medians are printed.
+        """)
+
+    @Option(help: "Worker processes.") var workers = 16
+    @Option(help: "Zero-duration trials for (a).") var quickTrials = 5000
+    @Option(help: "Trials for (b).") var shortTrials = 400
+    @Option(help: "Milliseconds per trial in (b).") var shortMs = 200
+    @Option(help: "Metric rows for (c).") var metricRows = 200_000
+    @Option(help: "Rows per METRIC message in (c).") var batch = 100
+    @Option(help: "Repetitions of each part.") var repeats = 3
+
+    func run() throws {
+        var quick: [(rate: Double, cpu: Double)] = []
+        var short: [Double] = []
+        var ingest: [Double] = []
+        for r in 1...repeats {
+            let (wall, cpu) = try sweep(trials: quickTrials, durationMs: 0)
+            quick.append((Double(quickTrials) / wall, cpu / Double(quickTrials)))
+            print(String(format: "[%d] (a) %d zero-duration trials on %d workers: %.2f s, %.0f trials/s, coordinator CPU %.3f ms/trial",
+                         r, quickTrials, workers, wall, quick.last!.rate, quick.last!.cpu * 1000))
+            let (shortWall, _) = try sweep(trials: shortTrials, durationMs: shortMs)
+            let ideal = Double(shortTrials * shortMs) / 1000 / Double(workers)
+            short.append(ideal / shortWall)
+            print(String(format: "[%d] (b) %d × %d ms trials on %d workers: %.2f s (ideal %.2f s), efficiency %.1f%%",
+                         r, shortTrials, shortMs, workers, shortWall, ideal, 100 * short.last!))
+            ingest.append(try ingestRate())
+            print(String(format: "[%d] (c) %d metric rows in batches of %d: %.0f rows/s", r, metricRows, batch, ingest.last!))
+        }
+        func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
+        print(String(format: "median: (a) %.0f trials/s, %.3f ms coordinator CPU per trial; (b) efficiency %.1f%%; (c) %.0f metric rows/s",
+                     median(quick.map(\.rate)), median(quick.map(\.cpu)) * 1000, 100 * median(short), median(ingest)))
+    }
+
+    /// Runs a noop sweep on `workers` worker processes; returns wall seconds and coordinator CPU seconds.
+    func sweep(trials: Int, durationMs: Int) throws -> (Double, Double) {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lpft-bench-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let journal = try Journal(directory: dir)
+        try journal.write { w in
+            for i in 0..<trials {
+                try w.addTrial(id: String(format: "%016x", i), position: i, axes: "{}", config: "{\"method\":\"noop\",\"duration_ms\":\(durationMs),\"seed\":\(i)}", at: 0)
+            }
+        }
+        let endpoint = "ipc://\(dir.path)/c.ipc"
+        let pool = try LocalWorkers(count: workers, endpoint: endpoint, sweep: dir, threads: nil, heartbeat: 1, liveness: 5)
+        defer { pool.stop() }
+        let context = ZeroMQContext()
+        let coordinator = try Coordinator(journal: journal, settings: DispatchSettings(), bind: endpoint, context: context)
+        // Timing starts once every worker has joined: process start-up is not dispatch.
+        while coordinator.dispatcher.workerCount < workers { _ = try coordinator.turn() }
+        let cpu0 = processCPU(), t0 = Date()
+        guard case .finished(let completed, _) = try coordinator.run(), completed == trials else { throw ValidationError("the benchmark sweep did not complete") }
+        return (Date().timeIntervalSince(t0), processCPU() - cpu0)
+    }
+
+    /// One simulated worker streams metric rows for one trial; rows/s until the last ACK.
+    func ingestRate() throws -> Double {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lpft-bench-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let journal = try Journal(directory: dir)
+        _ = try journal.write { try $0.addTrial(id: "metrics", position: 0, axes: "{}", config: "{\"method\":\"noop\"}", at: 0) }
+        let endpoint = "ipc://\(dir.path)/c.ipc"
+        let context = ZeroMQContext()
+        let coordinator = try Coordinator(journal: journal, settings: DispatchSettings(), bind: endpoint, context: context)
+        let rows = metricRows, batchSize = batch
+        let elapsed = SendableBox(0.0)
+        let worker = Thread {
+            let socket = try! ZeroMQSocket(context, .dealer)
+            try! socket.connect(endpoint)
+            socket.send(Message.hello(Hello(worker: "bench", host: "local", slots: 1, held: [])).frames())
+            socket.send(Message.ready(Ready(credit: 1)).frames())
+            func next() -> Message {
+                while true {
+                    _ = Poller.wait([.socket(socket)], timeout: 1)
+                    if let f = socket.receive(), let m = try? Message(frames: f), m != .heartbeat { return m }
+                }
+            }
+            guard case .assign(let a) = next() else { return }
+            let t0 = Date()
+            var seq = 0
+            while seq < rows {
+                let n = min(batchSize, rows - seq)
+                let batch = (seq..<seq + n).map { MetricRow(seq: $0, name: "ft/loss", value: Double($0) * 1e-6, epoch: 1, step: $0) }
+                socket.send(Message.metrics(MetricBatch(trial: a.trial, lease: a.lease, rows: batch)).frames())
+                seq += n
+            }
+            while case .ack(let ack) = next(), ack.seq != rows - 1 {}
+            elapsed.value = Date().timeIntervalSince(t0)
+            socket.send(Message.result(TrialReport(trial: a.trial, lease: a.lease, status: .completed, reason: nil, logTail: [], result: "{}")).frames())
+            _ = next()
+            socket.close()
+        }
+        worker.start()
+        _ = try coordinator.run()
+        guard try journal.metricCount() == rows else { throw ValidationError("only \(try journal.metricCount()) of \(rows) rows were stored") }
+        return Double(rows) / elapsed.value
+    }
+
+    func processCPU() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6
+    }
+}
+
+final class SendableBox<T>: @unchecked Sendable {
+    var value: T
+    init(_ value: T) { self.value = value }
+}
