@@ -181,10 +181,12 @@ public final class Journal: @unchecked Sendable {
         }
     }
 
-    public func metrics(trial: String? = nil) throws -> [JournalMetric] {
+    /// Streamed metric rows, of one trial and/or one name, in the order they were emitted.
+    public func metrics(trial: String? = nil, named name: String? = nil) throws -> [JournalMetric] {
         try database.read { db in
-            let sql = "SELECT * FROM metrics" + (trial == nil ? "" : " WHERE trial = ?") + " ORDER BY lease, seq"
-            return try Row.fetchAll(db, sql: sql, arguments: trial.map { [$0] } ?? []).map { row in
+            let clauses = [trial.map { _ in "trial = ?" }, name.map { _ in "name = ?" }].compactMap { $0 }
+            let sql = "SELECT * FROM metrics" + (clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND ")) + " ORDER BY lease, seq"
+            return try Row.fetchAll(db, sql: sql, arguments: StatementArguments([trial, name].compactMap { $0 })).map { row in
                 JournalMetric(lease: row["lease"], seq: row["seq"], trial: row["trial"], name: row["name"], value: row["value"], epoch: row["epoch"], step: row["step"])
             }
         }

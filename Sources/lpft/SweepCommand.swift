@@ -9,7 +9,7 @@ struct SweepCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sweep",
         abstract: "Plan, run and inspect sweeps of trials.",
-        subcommands: [Plan.self, Run.self, Status.self])
+        subcommands: [Plan.self, Run.self, Status.self, Report.self])
 
     struct Plan: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -137,28 +137,109 @@ struct SweepCommand: ParsableCommand {
 
         @Argument(help: "The sweep directory.") var dir: String
         @Option(help: "Failures to list with their reasons and last log lines.") var failures = 10
+        @Flag(help: "Redraw every 2 s until every trial is completed or failed: a progress bar and the best trials so far.") var watch = false
+        @Option(help: "The metric that ranks trials in --watch.") var rank = "test/accuracy"
 
         func run() throws {
-            let journal = try Journal(readingDirectory: URL(fileURLWithPath: dir))
+            let directory = URL(fileURLWithPath: dir)
+            guard watch else { return try print(summary(Journal(readingDirectory: directory))) }
+            let terminal = isatty(STDOUT_FILENO) != 0
+            while true {
+                let journal = try Journal(readingDirectory: directory)
+                let results = try SweepResults(journal: journal)
+                var text = progressBar(results) + "\n" + best(results)
+                if terminal { text = "\u{1B}[H\u{1B}[2J" + text }
+                print(text)
+                if !results.trials.contains(where: { $0.state == .pending || $0.state == .running }) { return }
+                Thread.sleep(forTimeInterval: 2)
+            }
+        }
+
+        func summary(_ journal: Journal) throws -> String {
             let trials = try journal.trials()
             let attempts = try journal.attempts()
-            print("sweep \(dir): \(trials.count) trial(s)")
+            var out = "sweep \(dir): \(trials.count) trial(s)\n"
             for state in TrialState.allCases {
-                print(String(format: "  %-10@ %d", state.rawValue, trials.filter { $0.state == state }.count))
+                out += String(format: "  %-10@ %d\n", state.rawValue, trials.filter { $0.state == state }.count)
             }
-            print("attempts: " + AttemptState.allCases.map { s in "\(s.rawValue) \(attempts.filter { $0.state == s }.count)" }.joined(separator: ", ")
-                + ", late results \(attempts.filter(\.late).count)")
-            let workers = Set(attempts.map(\.worker))
-            print("workers seen: \(workers.count); metric rows: \(try journal.metricCount())")
+            out += "attempts: " + AttemptState.allCases.map { s in "\(s.rawValue) \(attempts.filter { $0.state == s }.count)" }.joined(separator: ", ")
+                + ", late results \(attempts.filter(\.late).count)\n"
+            out += "workers seen: \(Set(attempts.map(\.worker)).count); metric rows: \(try journal.metricCount())\n"
             let finished = attempts.filter { $0.state == .completed }.compactMap { a in a.endedAt.map { $0 - a.startedAt } }.sorted()
             if !finished.isEmpty {
-                print(String(format: "time per completed attempt: median %.2f s, max %.2f s", finished[finished.count / 2], finished.last!))
+                out += String(format: "time per completed attempt: median %.2f s, max %.2f s\n", finished[finished.count / 2], finished.last!)
             }
             for t in trials.filter({ $0.state == .failed }).prefix(failures) {
-                print("\nfailed \(t.id) \(t.axes): \(t.reason ?? "")")
+                out += "\nfailed \(t.id) \(t.axes): \(t.reason ?? "")\n"
                 if let tail = attempts.last(where: { $0.trial == t.id })?.logTail {
-                    tail.split(separator: "\n").suffix(5).forEach { print("    | \($0)") }
+                    tail.split(separator: "\n").suffix(5).forEach { out += "    | \($0)\n" }
                 }
+            }
+            return out
+        }
+
+        func progressBar(_ r: SweepResults) -> String {
+            let done = r.trials.filter { $0.state == .completed || $0.state == .failed }.count
+            let running = r.trials.filter { $0.state == .running }.count
+            let failed = r.trials.filter { $0.state == .failed }.count
+            let width = 40, filled = r.trials.isEmpty ? 0 : width * done / r.trials.count
+            return "\(dir)  [" + String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+                + "] \(done)/\(r.trials.count) done, \(running) running, \(failed) failed"
+        }
+
+        func best(_ r: SweepResults) -> String {
+            let ranked = r.trials.filter { $0.metrics[rank]?.isFinite == true }.sorted { $0.metrics[rank]! > $1.metrics[rank]! }.prefix(5)
+            guard !ranked.isEmpty else { return "no completed trial reports \(rank) yet" }
+            return "best by \(rank):\n" + ranked.map { t in
+                String(format: "  %.4f  ", t.metrics[rank]!) + t.id + "  " + t.axes.keys.sorted().map { "\($0)=\(t.axes[$0]!)" }.joined(separator: " ")
+            }.joined(separator: "\n")
+        }
+    }
+
+    struct Report: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Aggregate a sweep's results: the paper's tables and plots, or tidy exports.",
+            discussion: """
+            Groups completed trials by every swept axis except `seed` (or --group-by) and \
+            reports mean ± standard deviation and n over the seeds, marking groups with \
+            failed or missing trials (⚠). Formats: md (tables, to stdout), html (tables and \
+            SVG plots in one self-contained file, default DIR/report.html), csv and jsonl \
+            (one row per trial, one column per swept axis and metric; \
+            `pandas.read_csv(path)` / `pandas.read_json(path, lines=True)`). Works on a running \
+            sweep; its report says it is partial.
+            """)
+
+        enum Format: String, ExpressibleByArgument, CaseIterable { case md, csv, jsonl, html }
+
+        @Argument(help: "The sweep directory.") var dir: String
+        @Option(help: "md, csv, jsonl or html.") var format: Format = .md
+        @Option(help: "Comma-separated axes to group by (default: every swept axis but seed).") var groupBy: String?
+        @Option(name: .customLong("where"), help: "Only trials with these axis values: AXIS=VALUE[,AXIS!=VALUE…].") var filter: String?
+        @Option(help: "Comma-separated metrics to report (`*` matches within a path step, e.g. ood/*/accuracy).") var metric: String?
+        @Option(help: "Write here instead of stdout (html: default DIR/report.html).") var out: String?
+
+        func run() throws {
+            let directory = URL(fileURLWithPath: dir)
+            let results = try SweepResults(journal: Journal(readingDirectory: directory), epochMetrics: format == .html ? SweepReport.plottedEpochMetrics : [])
+            let grouping = groupBy.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+            for axis in grouping ?? [] where !results.axes.contains(axis) {
+                throw ValidationError("--group-by: \(axis) is not a swept axis of this sweep (axes: \(results.axes.joined(separator: ", ")))")
+            }
+            let report = SweepReport(results: results, directory: dir, grouping: grouping, filter: try filter.map(TrialFilter.init),
+                                     metrics: metric.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } })
+            let text: String
+            switch format {
+            case .md: text = report.markdown()
+            case .csv: text = report.csv()
+            case .jsonl: text = report.jsonl()
+            case .html: text = report.html()
+            }
+            let path = out ?? (format == .html ? directory.appendingPathComponent("report.html").path : nil)
+            if let path {
+                try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+                print("report: \(path)")
+            } else {
+                print(text, terminator: "")
             }
         }
     }

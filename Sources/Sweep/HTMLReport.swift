@@ -1,0 +1,143 @@
+import Foundation
+
+extension SweepReport {
+    /// Per-epoch metrics the HTML plots read from the journal.
+    public static let plottedEpochMetrics = ["lp/head_norm"]
+
+    /// One self-contained page: the tables, inline SVG plots, the sweep's health. No scripts,
+    /// no external resources, so it opens offline and anywhere.
+    public func html() -> String {
+        var body = "<h1>Sweep report</h1>\n<p><code>\(esc(directory))</code> — \(esc(stateLine)).</p>\n"
+        if results.isPartial { body += "<p class=\"warn\">Partial results: some trials have not finished.</p>\n" }
+        body += "<p>Groups: \(esc(grouping.isEmpty ? "all trials together" : grouping.joined(separator: " × "))). Cells are mean ± standard deviation over each group's completed trials (seeds); n counts them, ⚠ marks groups with failed or missing trials.</p>\n"
+        let plots = self.plots()
+        if !plots.isEmpty { body += "<h2>Plots</h2>\n<div class=\"plots\">\n" + plots.joined(separator: "\n") + "\n</div>\n" }
+        let groups = self.groups
+        for (view, metrics) in views {
+            body += "<h2>\(esc(view.title)) <small>(\(esc(view.reference)))</small></h2>\n<table>\n<tr>"
+            body += (grouping + ["n"] + metrics).map { "<th>\(esc($0))</th>" }.joined() + "</tr>\n"
+            for g in groups {
+                body += "<tr>" + g.key.map { "<td>\(esc($0.value))</td>" }.joined() + "<td>\(esc(Self.count(g)))</td>"
+                body += metrics.map { "<td class=\"num\">\(esc(Self.format(g.summary($0))))</td>" }.joined() + "</tr>\n"
+            }
+            body += "</table>\n"
+        }
+        body += "<h2>Sweep health</h2>\n" + healthHTML()
+        return """
+            <!DOCTYPE html>
+            <html lang="en"><head><meta charset="utf-8"><title>lpft sweep report</title>
+            <style>
+            body { font-family: sans-serif; margin: 2em auto; max-width: 1300px; color: #222; }
+            table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
+            th, td { border: 1px solid #ccc; padding: 3px 8px; } th { background: #f2f2f2; }
+            td.num { text-align: right; font-variant-numeric: tabular-nums; }
+            .plots { display: flex; flex-wrap: wrap; gap: 12px; } .plots svg { border: 1px solid #ddd; background: #fff; }
+            .warn { color: #a15c00; font-weight: bold; } small { color: #666; font-weight: normal; }
+            </style></head><body>
+            \(body)</body></html>
+
+            """
+    }
+
+    private func esc(_ s: String) -> String { SVGChart.escape(s) }
+
+    private func groupName(_ g: TrialGroup) -> String {
+        g.key.isEmpty ? "all" : g.key.map { grouping.count == 1 ? $0.value : "\($0.axis)=\($0.value)" }.joined(separator: ", ")
+    }
+
+    /// The paper's figures that this sweep has the data for.
+    func plots() -> [String] {
+        var out: [String] = []
+        let groups = self.groups
+        let ids = Set(trials.map(\.id))
+        // Head norm over LP epochs (grows by orders of magnitude during LP).
+        if let points = results.epochSeries["lp/head_norm"]?.filter({ ids.contains($0.trial) }), !points.isEmpty {
+            let series = groups.compactMap { g -> SVGChart.Series? in
+                let members = Set(g.trials.map(\.id))
+                let byEpoch = Dictionary(grouping: points.filter { members.contains($0.trial) }, by: \.epoch)
+                guard !byEpoch.isEmpty else { return nil }
+                return SVGChart.Series(name: groupName(g), points: byEpoch.keys.sorted().map { e in
+                    let s = Summary(byEpoch[e]!.map(\.value))!
+                    return SVGChart.Point(x: Double(e), y: s.mean, error: s.std)
+                })
+            }
+            out.append(SVGChart(title: "Head norm during linear probing", xLabel: "LP epoch", yLabel: "‖V‖_F", kind: .lines, series: series).render())
+        }
+        // Feature change against head norm (the norm-scaling experiment).
+        let scatter = groups.map { g in
+            SVGChart.Series(name: groupName(g), points: g.trials.compactMap { t in
+                guard let d = t.metrics["features/diff"], let norm = t.metrics["head/norm_after_lp"] ?? t.metrics["head/norm_init"] else { return nil }
+                return SVGChart.Point(x: norm, y: d)
+            })
+        }.filter { !$0.points.isEmpty }
+        if !scatter.isEmpty {
+            out.append(SVGChart(title: "Feature change against head norm at FT start", xLabel: "‖V‖_F when fine-tuning starts", yLabel: "Diff(F) = ‖F − F₀‖_F", kind: .scatter, series: scatter).render())
+        }
+        // ID and OOD accuracy by group, with error bars.
+        let accuracy = ["test/accuracy"] + results.metrics(matching: "ood/*/accuracy")
+        if let chart = bars(title: "Accuracy in and out of distribution", yLabel: "accuracy", metrics: accuracy.filter(results.metricNames.contains), groups: groups) {
+            out.append(chart)
+        }
+        for (metric, title, yLabel) in [("ntk/ft_ratio", "FT ratio of the NTK at FT start", "FT-effective share of the update"),
+                                        ("test/ece", "Calibration error before and after temperature scaling", "ECE")] {
+            let metrics = metric == "test/ece" ? ["test/ece", "test/ece@T"] : [metric]
+            if let chart = bars(title: title, yLabel: yLabel, metrics: metrics.filter(results.metricNames.contains), groups: groups) { out.append(chart) }
+        }
+        // Against numeric swept axes: one line per group of the other axes.
+        for axis in ["lora.rank", "lp.epochs", "head_scale", "temperature"] where results.axes.contains(axis) {
+            let others = grouping.filter { $0 != axis }
+            for (metric, label) in [("test/accuracy", "test accuracy"), ("test/ece", "test ECE"), ("features/diff", "Diff(F)")] where results.metricNames.contains(metric) {
+                let series = results.groups(by: others, trials: trials).compactMap { g -> SVGChart.Series? in
+                    let byValue = Dictionary(grouping: g.trials.filter { $0.state == .completed }) { t -> Double? in
+                        if case .integer(let i)? = t.axes[axis] { return Double(i) }
+                        if case .number(let d)? = t.axes[axis] { return d }
+                        return nil
+                    }
+                    let points = byValue.compactMap { x, ts -> SVGChart.Point? in
+                        guard let x, let s = Summary(ts.compactMap { $0.metrics[metric] }) else { return nil }
+                        return SVGChart.Point(x: x, y: s.mean, error: s.std)
+                    }
+                    return points.isEmpty ? nil : SVGChart.Series(name: g.key.isEmpty ? "all" : g.key.map(\.value).joined(separator: ", "), points: points)
+                }
+                if !series.isEmpty {
+                    out.append(SVGChart(title: "\(label) against \(axis)", xLabel: axis, yLabel: label, kind: .lines, series: series).render())
+                }
+            }
+        }
+        // Time per trial, by group.
+        if let chart = bars(title: "Time per completed trial", yLabel: "seconds", metrics: ["time"], groups: groups, value: { t, _ in t.seconds }) {
+            out.append(chart)
+        }
+        return out
+    }
+
+    /// Grouped bars: one category per group, one bar per metric, mean ± standard deviation.
+    private func bars(title: String, yLabel: String, metrics: [String], groups: [TrialGroup],
+                      value: (TrialRow, String) -> Double? = { t, m in t.metrics[m] }) -> String? {
+        guard !metrics.isEmpty, !groups.isEmpty else { return nil }
+        let series = metrics.map { m in
+            SVGChart.Series(name: m, points: groups.enumerated().compactMap { i, g in
+                Summary(g.trials.filter { $0.state == .completed }.compactMap { value($0, m) }).map { SVGChart.Point(x: Double(i), y: $0.mean, error: $0.std) }
+            })
+        }
+        guard series.contains(where: { !$0.points.isEmpty }) else { return nil }
+        var chart = SVGChart(title: title, xLabel: grouping.joined(separator: " × "), yLabel: yLabel, kind: .bars(categories: groups.map(groupName)), series: series)
+        chart.width = max(620, Double(groups.count) * 70 + 240)
+        return chart.render()
+    }
+
+    private func healthHTML() -> String {
+        var out = "<table><tr><th>state</th><th>trials</th></tr>"
+        for s in TrialState.allCases { out += "<tr><td>\(s.rawValue)</td><td class=\"num\">\(trials.filter { $0.state == s }.count)</td></tr>" }
+        out += "</table>\n"
+        let attempts = trials.map(\.attempts).reduce(0, +)
+        out += "<p>\(attempts) attempt(s) for \(trials.count) trial(s); \(trials.filter { $0.attempts > 1 }.count) trial(s) needed more than one.</p>\n"
+        let failed = trials.filter { $0.state == .failed }
+        if !failed.isEmpty {
+            out += "<h3>Failed trials</h3><ul>" + failed.map { t in
+                "<li><code>\(t.id)</code> " + esc(t.axes.keys.sorted().map { "\($0)=\(t.axes[$0]!)" }.joined(separator: ", ")) + ": \(esc(t.reason ?? ""))</li>"
+            }.joined() + "</ul>\n"
+        }
+        return out
+    }
+}

@@ -1,0 +1,164 @@
+import Foundation
+
+/// One table of a report: metrics (patterns with `*`) over the trial groups.
+public struct ReportView: Sendable {
+    public let title: String
+    /// Where the paper shows the same thing.
+    public let reference: String
+    public let metrics: [String]
+    /// An axis this view is about: shown only when the sweep varies it.
+    public let axis: String?
+
+    /// The paper's views, each shown when the sweep has its metrics (and axis).
+    public static let paper: [ReportView] = [
+        ReportView(title: "Accuracy by method", reference: "paper Tables 8 and 10", metrics: ["test/accuracy", "ood/*/accuracy"], axis: nil),
+        ReportView(title: "Calibration before and after temperature scaling", reference: "paper Table 3",
+                   metrics: ["temperature", "test/ece", "test/ece@T", "test/mce", "test/mce@T", "ood/*/ece", "ood/*/ece@T"], axis: nil),
+        ReportView(title: "Classifier-head norm: at initialisation, after LP, final", reference: "paper Table 13",
+                   metrics: ["head/norm_init", "head/norm_after_lp", "head/norm_final"], axis: nil),
+        ReportView(title: "Feature change from the pre-trained model", reference: "paper Table 1",
+                   metrics: ["features/diff", "features/cosine", "features/fdr"], axis: nil),
+        ReportView(title: "NTK at the start of fine-tuning", reference: "paper Tables 2 and 9",
+                   metrics: ["ntk/fro_pretrain", "ntk/fro_ft", "ntk/ft_ratio", "ntk/rank_pretrain", "ntk/rank_ft", "ntk/rank_total", "ntk/accuracy_train", "ntk/accuracy_eval"], axis: nil),
+    ] + ["lp.epochs", "lora.rank", "head_scale", "temperature"].map { (path: String) in
+        ReportView(title: "Against " + path, reference: "the paper's ablations", metrics: ["test/accuracy", "ood/*/accuracy", "features/diff", "head/norm_after_lp", "test/ece", "test/ece@T"], axis: path)
+    }
+}
+
+/// A sweep's results as tables (Markdown), tidy exports (CSV, JSON lines) and an HTML page.
+public struct SweepReport: Sendable {
+    public let results: SweepResults
+    public let directory: String
+    /// The axes trials are grouped by (default: every swept axis but `seed`, `method` first).
+    public let grouping: [String]
+    /// The trials reported (after `--where`).
+    public let trials: [TrialRow]
+    /// `--metric`: report only these (patterns with `*`); nil: the paper's views.
+    public let metricPatterns: [String]?
+
+    public init(results: SweepResults, directory: String, grouping: [String]? = nil, filter: TrialFilter? = nil, metrics: [String]? = nil) {
+        self.results = results
+        self.directory = directory
+        let axes = grouping ?? results.defaultGrouping
+        self.grouping = axes.filter { $0 == "method" } + axes.filter { $0 != "method" }
+        trials = results.trials.filter { filter?.accepts($0) ?? true }
+        metricPatterns = metrics
+    }
+
+    public var groups: [TrialGroup] { results.groups(by: grouping, trials: trials) }
+
+    /// The views to show, each with its metrics expanded and present.
+    public var views: [(view: ReportView, metrics: [String])] {
+        if let metricPatterns {
+            let names = metricPatterns.flatMap { results.metrics(matching: $0) }
+            return [(ReportView(title: "Selected metrics", reference: "--metric", metrics: metricPatterns, axis: nil), names)]
+        }
+        return ReportView.paper.compactMap { view in
+            if let axis = view.axis, !results.axes.contains(axis) { return nil }
+            let names = view.metrics.flatMap { results.metrics(matching: $0) }
+            return names.isEmpty ? nil : (view, names)
+        }
+    }
+
+    // MARK: Text
+
+    /// "18 trials: 16 completed, 1 failed, 1 running — partial …"
+    public var stateLine: String {
+        let counts = TrialState.allCases.compactMap { s -> String? in
+            let n = trials.filter { $0.state == s }.count
+            return n == 0 ? nil : "\(n) \(s.rawValue)"
+        }
+        return "\(trials.count) trial(s): " + counts.joined(separator: ", ")
+            + (results.isPartial ? " — partial: the sweep is still running or was stopped" : "")
+    }
+
+    public static func format(_ s: Summary?) -> String {
+        guard let s else { return "—" }
+        return s.n > 1 ? String(format: "%.4g ± %.2g", s.mean, s.std) : String(format: "%.4g", s.mean)
+    }
+
+    /// "3", or "2/3 ⚠" when seeds failed or are missing.
+    public static func count(_ g: TrialGroup) -> String {
+        g.missing == 0 ? "\(g.completed)" : "\(g.completed)/\(g.trials.count) ⚠"
+    }
+
+    public func markdown() -> String {
+        var out = "# Sweep report: \(directory)\n\n\(stateLine).\n\n"
+        out += "Groups: " + (grouping.isEmpty ? "all trials together" : grouping.joined(separator: " × "))
+        out += "; cells are mean ± standard deviation over the group's completed trials (seeds); n = completed trials, ⚠ marks groups with failed or missing trials.\n"
+        let groups = self.groups
+        for (view, metrics) in views {
+            out += "\n## \(view.title) (\(view.reference))\n\n"
+            let header = grouping + ["n"] + metrics
+            out += "| " + header.joined(separator: " | ") + " |\n|" + String(repeating: "---|", count: header.count) + "\n"
+            for g in groups {
+                let cells = g.key.map(\.value) + [Self.count(g)] + metrics.map { Self.format(g.summary($0)) }
+                out += "| " + cells.joined(separator: " | ") + " |\n"
+            }
+        }
+        out += "\n## Sweep health\n\n" + health()
+        return out
+    }
+
+    func health() -> String {
+        var out = "| state | trials |\n|---|---|\n"
+        for s in TrialState.allCases { out += "| \(s.rawValue) | \(trials.filter { $0.state == s }.count) |\n" }
+        let retried = trials.filter { $0.attempts > 1 }
+        out += "\nAttempts: \(trials.map(\.attempts).reduce(0, +)) for \(trials.count) trials; \(retried.count) trial(s) needed more than one.\n"
+        let seconds = trials.compactMap(\.seconds).sorted()
+        if !seconds.isEmpty {
+            out += String(format: "Time per completed trial: median %.1f s, max %.1f s, total %.0f s.\n", seconds[seconds.count / 2], seconds.last!, seconds.reduce(0, +))
+        }
+        let failed = trials.filter { $0.state == .failed }
+        if !failed.isEmpty {
+            out += "\nFailed trials:\n\n"
+            for t in failed {
+                out += "- `\(t.id)` (" + t.axes.keys.sorted().map { "\($0)=\(t.axes[$0]!)" }.joined(separator: ", ") + "): \(t.reason ?? "no reason recorded")\n"
+            }
+        }
+        return out
+    }
+
+    // MARK: Tidy exports
+
+    /// Columns of the tidy exports: identity, the swept axes, then every metric.
+    public var columns: [String] {
+        ["id", "state", "attempts", "seconds"] + results.axes + exportMetrics
+    }
+
+    var exportMetrics: [String] {
+        metricPatterns.map { $0.flatMap { results.metrics(matching: $0) } } ?? results.metricNames
+    }
+
+    /// One row per trial; loads with `pandas.read_csv(path)`. Missing values are empty cells,
+    /// non-finite ones `nan`/`inf`/`-inf`.
+    public func csv() -> String {
+        func quote(_ s: String) -> String {
+            s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+        }
+        var out = columns.map(quote).joined(separator: ",") + "\n"
+        for t in trials {
+            var cells = [t.id, t.state.rawValue, "\(t.attempts)", t.seconds.map { String(format: "%.3f", $0) } ?? ""]
+            cells += results.axes.map { t.axes[$0]?.description ?? "" }
+            cells += exportMetrics.map { t.metrics[$0].map(Self.number) ?? "" }
+            out += cells.map(quote).joined(separator: ",") + "\n"
+        }
+        return out
+    }
+
+    /// One JSON object per line and trial; non-finite and missing metrics are null.
+    public func jsonl() -> String {
+        var out = ""
+        for t in trials {
+            var o: [String: Any] = ["id": t.id, "state": t.state.rawValue, "attempts": t.attempts, "seconds": t.seconds ?? NSNull()]
+            for axis in results.axes { o[axis] = t.axes[axis]?.any ?? NSNull() }
+            for m in exportMetrics { o[m] = t.metrics[m].flatMap { $0.isFinite ? $0 : nil } ?? NSNull() }
+            out += String(decoding: (try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data(), as: UTF8.self) + "\n"
+        }
+        return out
+    }
+
+    static func number(_ v: Double) -> String {
+        v.isNaN ? "nan" : v.isInfinite ? (v > 0 ? "inf" : "-inf") : "\(v)"
+    }
+}

@@ -1,0 +1,180 @@
+import Foundation
+
+/// One trial as a report sees it: its axis values, its state and its final metrics.
+public struct TrialRow: Sendable {
+    public let id: String
+    public let state: TrialState
+    /// Swept axis path → value (only the axes that made this trial).
+    public let axes: [String: ConfigValue]
+    /// Final metrics from the trial's result (non-finite values as NaN/±infinity).
+    public let metrics: [String: Double]
+    public let attempts: Int
+    /// Wall seconds of the winning attempt.
+    public let seconds: Double?
+    public let reason: String?
+}
+
+/// Mean, sample standard deviation and count of the finite values of one metric in a group.
+public struct Summary: Sendable, Equatable {
+    public let mean: Double
+    /// Sample standard deviation (n − 1); 0 for a single value.
+    public let std: Double
+    public let n: Int
+
+    public init?(_ values: [Double]) {
+        let finite = values.filter(\.isFinite)
+        guard !finite.isEmpty else { return nil }
+        let count = Double(finite.count)
+        let average = finite.reduce(0, +) / count
+        n = finite.count
+        mean = average
+        std = n > 1 ? (finite.map { ($0 - average) * ($0 - average) }.reduce(0, +) / (count - 1)).squareRoot() : 0
+    }
+}
+
+/// Trials that share their values on the grouping axes (typically: all but `seed`).
+public struct TrialGroup: Sendable {
+    /// Axis path → value, in the order of the grouping axes; a trial without the axis shows "—".
+    public let key: [(axis: String, value: String)]
+    public let trials: [TrialRow]
+
+    public var completed: Int { trials.filter { $0.state == .completed }.count }
+    public var failed: Int { trials.filter { $0.state == .failed }.count }
+    /// Trials of the group without a result yet or ever (failed, pending, running).
+    public var missing: Int { trials.count - completed }
+
+    public func summary(_ metric: String) -> Summary? {
+        Summary(trials.filter { $0.state == .completed }.compactMap { $0.metrics[metric] })
+    }
+
+    public func value(_ axis: String) -> String? { key.first { $0.axis == axis }?.value }
+}
+
+/// A per-epoch metric of one trial, from the journal's streamed rows.
+public struct EpochPoint: Sendable, Equatable {
+    public let trial: String
+    public let epoch: Int
+    public let value: Double
+}
+
+/// Everything a report needs from a sweep's journal, read once.
+public struct SweepResults: Sendable {
+    public let trials: [TrialRow]
+    /// Swept axis paths, sorted.
+    public let axes: [String]
+    /// Metric names present in any completed trial's result, sorted.
+    public let metricNames: [String]
+    /// Streamed per-epoch values (winning attempts only) of the metrics asked for.
+    public let epochSeries: [String: [EpochPoint]]
+    public let spec: String?
+
+    /// Reads the journal; `epochMetrics` are the streamed per-epoch metrics to load for plots.
+    public init(journal: Journal, epochMetrics: [String] = []) throws {
+        let attempts = try journal.attempts()
+        let winners = Dictionary(attempts.filter { $0.state == .completed }.map { ($0.trial, $0) }) { first, _ in first }
+        trials = try journal.trials().map { record in
+            let axes = (try? JSONSerialization.jsonObject(with: Data(record.axes.utf8)) as? [String: Any]).map { $0.mapValues(ConfigValue.init) } ?? [:]
+            var metrics: [String: Double] = [:]
+            if let text = record.result, let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+               let raw = object["metrics"] as? [String: Any] {
+                for (name, value) in raw {
+                    switch value {
+                    case let d as Double: metrics[name] = d
+                    case let i as Int: metrics[name] = Double(i)
+                    case "nan" as String: metrics[name] = .nan
+                    case "inf" as String: metrics[name] = .infinity
+                    case "-inf" as String: metrics[name] = -.infinity
+                    default: break
+                    }
+                }
+            }
+            let winner = winners[record.id]
+            return TrialRow(id: record.id, state: record.state, axes: axes, metrics: metrics, attempts: record.attemptCount,
+                            seconds: winner.flatMap { w in w.endedAt.map { $0 - w.startedAt } }, reason: record.reason)
+        }
+        axes = Set(trials.flatMap(\.axes.keys)).sorted()
+        metricNames = Set(trials.flatMap(\.metrics.keys)).sorted()
+        var series: [String: [EpochPoint]] = [:]
+        let winningLeases = Set(winners.values.map(\.lease))
+        for name in epochMetrics {
+            series[name] = try journal.metrics(named: name).filter { winningLeases.contains($0.lease) }.compactMap { m in
+                guard let epoch = m.epoch, let value = m.value else { return nil }
+                return EpochPoint(trial: m.trial, epoch: epoch, value: value)
+            }
+        }
+        epochSeries = series
+        spec = try journal.value(forKey: "spec")
+    }
+
+    /// Whether some trials are still to run: a report of a running sweep is partial.
+    public var isPartial: Bool { trials.contains { $0.state == .pending || $0.state == .running } }
+
+    /// The default grouping: every swept axis except `seed`.
+    public var defaultGrouping: [String] { axes.filter { $0 != "seed" } }
+
+    /// Groups trials by `axes`, in the order their first trial was planned.
+    public func groups(by axes: [String], trials subset: [TrialRow]? = nil) -> [TrialGroup] {
+        var order: [String] = []
+        var members: [String: [TrialRow]] = [:]
+        var keys: [String: [(axis: String, value: String)]] = [:]
+        for t in subset ?? trials {
+            let key = axes.map { (axis: $0, value: t.axes[$0]?.description ?? "—") }
+            let id = key.map(\.value).joined(separator: "\u{1F}")
+            if members[id] == nil {
+                order.append(id)
+                keys[id] = key
+            }
+            members[id, default: []].append(t)
+        }
+        return order.map { TrialGroup(key: keys[$0]!, trials: members[$0]!) }
+    }
+
+    /// Metric names matching `pattern`, where `*` matches any run of characters except `/`.
+    public func metrics(matching pattern: String) -> [String] {
+        metricNames.filter { Self.matches($0, pattern) }
+    }
+
+    static func matches(_ name: String, _ pattern: String) -> Bool {
+        let parts = pattern.split(separator: "*", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count > 1 else { return name == pattern }
+        guard name.hasPrefix(parts[0]) else { return false }
+        var rest = name.dropFirst(parts[0].count)
+        for (i, part) in parts.enumerated().dropFirst() {
+            if i == parts.count - 1 {
+                guard rest.hasSuffix(part), !rest.dropLast(part.count).contains("/") else { return false }
+                return true
+            }
+            guard let r = rest.range(of: part), !rest[..<r.lowerBound].contains("/") else { return false }
+            rest = rest[r.upperBound...]
+        }
+        return true
+    }
+}
+
+/// A filter on axis values: `method=lp-ft,lora.rank!=4` (every clause must hold).
+public struct TrialFilter: Sendable {
+    let clauses: [(axis: String, value: String, equal: Bool)]
+
+    public init(_ text: String) throws {
+        clauses = try text.split(separator: ",").map { clause in
+            let c = String(clause).trimmingCharacters(in: .whitespaces)
+            if let r = c.range(of: "!=") {
+                return (String(c[..<r.lowerBound]), String(c[r.upperBound...]), false)
+            }
+            guard let r = c.range(of: "=") else {
+                throw ConfigErrorText("--where: \"\(c)\" is not AXIS=VALUE or AXIS!=VALUE")
+            }
+            return (String(c[..<r.lowerBound]), String(c[r.upperBound...]), true)
+        }
+    }
+
+    public func accepts(_ t: TrialRow) -> Bool {
+        clauses.allSatisfy { c in ((t.axes[c.axis]?.description ?? "—") == c.value) == c.equal }
+    }
+}
+
+/// A plain error message for report options.
+public struct ConfigErrorText: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
