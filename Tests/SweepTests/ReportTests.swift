@@ -1,0 +1,118 @@
+import Foundation
+@testable import Sweep
+import TestSupport
+import XCTest
+
+/// Aggregation and exports on a journal whose numbers the test chose.
+final class ReportTests: XCTestCase {
+    /// ft × 3 seeds (all completed), lp-ft × 3 seeds (one failed), lora × rank 4/8 × 2 seeds (one pending).
+    func journal() throws -> (Journal, URL) {
+        let dir = try temporaryDirectory(self)
+        let journal = try Journal(directory: dir)
+        var position = 0
+        func add(_ w: JournalWriter, method: String, seed: Int, rank: Int? = nil, state: TrialState, metrics: [String: Any]) throws {
+            var axes: [String: Any] = ["method": method, "seed": seed]
+            if let rank { axes["lora.rank"] = rank }
+            let id = "\(method)-\(rank ?? 0)-\(seed)"
+            let axesText = String(decoding: try JSONSerialization.data(withJSONObject: axes, options: [.sortedKeys]), as: UTF8.self)
+            try w.addTrial(id: id, position: position, axes: axesText, config: "{}", at: 0)
+            position += 1
+            guard state != .pending else { return }
+            let lease = try w.startAttempt(trial: id, number: 1, worker: "w", host: "h", at: 10)
+            let result = String(decoding: try JSONSerialization.data(withJSONObject: ["status": "completed", "metrics": metrics]), as: UTF8.self)
+            try w.endAttempt(lease: lease, state: state == .completed ? .completed : .failed, at: 12.5, result: state == .completed ? result : nil)
+            try w.updateTrial(id, state: state, chargedAttempts: state == .failed ? 1 : 0, result: state == .completed ? result : nil, reason: state == .failed ? "exit code 1" : nil)
+        }
+        try journal.write { w in
+            for (seed, acc) in [(1, 0.70), (2, 0.74), (3, 0.78)] {
+                try add(w, method: "ft", seed: seed, state: .completed, metrics: ["test/accuracy": acc, "ood/tweets/accuracy": acc - 0.1, "features/diff": 4.0, "head/norm_init": 0.5])
+            }
+            try add(w, method: "lp-ft", seed: 1, state: .completed, metrics: ["test/accuracy": 0.80, "ood/tweets/accuracy": 0.75, "features/diff": 1.0, "test/ece": "nan", "head/norm_after_lp": 6.0])
+            try add(w, method: "lp-ft", seed: 2, state: .completed, metrics: ["test/accuracy": 0.76, "ood/tweets/accuracy": 0.71, "features/diff": 2.0, "head/norm_after_lp": 5.0])
+            try add(w, method: "lp-ft", seed: 3, state: .failed, metrics: [:])
+            for rank in [4, 8] {
+                try add(w, method: "lora", seed: 1, rank: rank, state: .completed, metrics: ["test/accuracy": 0.6 + Double(rank) / 100])
+                try add(w, method: "lora", seed: 2, rank: rank, state: rank == 8 ? .pending : .completed, metrics: ["test/accuracy": 0.62 + Double(rank) / 100])
+            }
+        }
+        return (journal, dir)
+    }
+
+    func testGroupsGiveMeansStandardDeviationsAndMissingSeedMarks() throws {
+        let (journal, dir) = try self.journal()
+        let report = SweepReport(results: try SweepResults(journal: journal), directory: dir.path)
+        XCTAssertEqual(report.grouping, ["method", "lora.rank"], "every swept axis but seed, method first")
+        let groups = report.groups
+        XCTAssertEqual(groups.map { $0.key.map(\.value) }, [["ft", "—"], ["lp-ft", "—"], ["lora", "4"], ["lora", "8"]])
+        let ft = try XCTUnwrap(groups[0].summary("test/accuracy"))
+        XCTAssertEqual(ft.n, 3)
+        XCTAssertEqual(ft.mean, 0.74, accuracy: 1e-12)
+        XCTAssertEqual(ft.std, 0.04, accuracy: 1e-12, "sample standard deviation of 0.70, 0.74, 0.78")
+        let lpft = try XCTUnwrap(groups[1].summary("test/accuracy"))
+        XCTAssertEqual(lpft.n, 2, "the failed seed does not count")
+        XCTAssertEqual(lpft.mean, 0.78, accuracy: 1e-12)
+        XCTAssertEqual(lpft.std, 0.02 * 2.0.squareRoot(), accuracy: 1e-12)
+        XCTAssertNil(groups[1].summary("test/ece"), "a NaN is not averaged in")
+        XCTAssertEqual(groups.map(SweepReport.count), ["3", "2/3 ⚠", "2", "1/2 ⚠"])
+        XCTAssertEqual(SweepReport.format(ft), "0.74 ± 0.04")
+        XCTAssertTrue(report.stateLine.hasSuffix("partial: the sweep is still running or was stopped"), report.stateLine)
+
+        let md = report.markdown()
+        XCTAssertTrue(md.contains("| method | lora.rank | n | test/accuracy | ood/tweets/accuracy |"), md)
+        XCTAssertTrue(md.contains("| ft | — | 3 | 0.74 ± 0.04 | 0.64 ± 0.04 |"), md)
+        XCTAssertTrue(md.contains("| lp-ft | — | 2/3 ⚠ |"), md)
+        XCTAssertTrue(md.contains("## Against lora.rank"), "the LoRA-rank view appears because the rank was swept")
+        XCTAssertFalse(md.contains("Against lp.epochs"))
+        XCTAssertTrue(md.contains("- `lp-ft-0-3` (method=lp-ft, seed=3): exit code 1"), md)
+
+        // --group-by and --where.
+        let byMethod = SweepReport(results: report.results, directory: "", grouping: ["method"], filter: try TrialFilter("method!=ft"))
+        XCTAssertEqual(byMethod.groups.map { $0.key.map(\.value) }, [["lp-ft"], ["lora"]])
+        XCTAssertEqual(byMethod.groups[1].summary("test/accuracy")?.n, 3)
+    }
+
+    func testTidyExportsHaveOneRowPerTrialAndOneColumnPerAxisAndMetric() throws {
+        let (journal, dir) = try self.journal()
+        let report = SweepReport(results: try SweepResults(journal: journal), directory: dir.path)
+        let expected = ["id", "state", "attempts", "seconds", "lora.rank", "method", "seed",
+                        "features/diff", "head/norm_after_lp", "head/norm_init", "ood/tweets/accuracy", "test/accuracy", "test/ece"]
+        XCTAssertEqual(report.columns, expected)
+        let lines = report.csv().split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.count, 11)
+        XCTAssertEqual(lines[0], expected.joined(separator: ","))
+        XCTAssertEqual(lines[1], "ft-0-1,completed,1,2.500,,ft,1,4.0,,0.5,0.6,0.7,")
+        XCTAssertEqual(lines[4], "lp-ft-0-1,completed,1,2.500,,lp-ft,1,1.0,6.0,,0.75,0.8,nan")
+        XCTAssertEqual(lines[10], "lora-8-2,pending,0,,8,lora,2,,,,,,")
+        let rows = report.jsonl().split(separator: "\n").map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        XCTAssertEqual(rows.count, 10)
+        XCTAssertEqual(Set(rows[0].keys), Set(expected))
+        XCTAssertEqual(rows[3]["test/ece"] as? NSNull, NSNull(), "non-finite is null")
+        XCTAssertEqual(rows[6]["lora.rank"] as? Int, 4)
+        XCTAssertEqual(rows[0]["test/accuracy"] as? Double, 0.7)
+        // --metric narrows the exported metrics.
+        let narrow = SweepReport(results: report.results, directory: "", metrics: ["ood/*/accuracy"])
+        XCTAssertEqual(narrow.columns.suffix(1), ["ood/tweets/accuracy"])
+    }
+
+    func testTheHTMLReportIsSelfContainedWithItsPlots() throws {
+        let (journal, dir) = try self.journal()
+        let html = SweepReport(results: try SweepResults(journal: journal, epochMetrics: SweepReport.plottedEpochMetrics), directory: dir.path).html()
+        XCTAssertTrue(html.hasPrefix("<!DOCTYPE html>"))
+        XCTAssertFalse(html.contains("<script"), "no scripts")
+        XCTAssertFalse(html.contains("http://") && html.replacingOccurrences(of: "http://www.w3.org/2000/svg", with: "").contains("http://"), "no external resources")
+        XCTAssertFalse(html.contains("https://"))
+        for title in ["Accuracy in and out of distribution", "Feature change against head norm at FT start", "test accuracy against lora.rank", "Time per completed trial"] {
+            XCTAssertTrue(html.contains("<title>\(title)</title>"), "plot \(title)")
+        }
+        XCTAssertEqual(html.components(separatedBy: "<svg").count - 1, 4, "no ECE plot: its only value is NaN")
+        XCTAssertTrue(html.contains("Partial results"))
+    }
+
+    func testPatternsMatchWithinOnePathStep() {
+        XCTAssertTrue(SweepResults.matches("ood/tweets/accuracy", "ood/*/accuracy"))
+        XCTAssertFalse(SweepResults.matches("ood/a/b/accuracy", "ood/*/accuracy"))
+        XCTAssertFalse(SweepResults.matches("ood/tweets/ece", "ood/*/accuracy"))
+        XCTAssertTrue(SweepResults.matches("test/accuracy", "test/accuracy"))
+        XCTAssertTrue(SweepResults.matches("test/ece@T", "test/*"))
+    }
+}
