@@ -31,7 +31,10 @@ struct SVGChart {
     static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"]
 
     func render() -> String {
-        let left = 70.0, right = 170.0, top = 34.0, bottom = 58.0
+        // The legend gets what its longest name needs (about 7 px a character at 12 px).
+        let legend = Double(series.map(\.name.count).max() ?? 0) * 7 + 44
+        let width = self.width + max(0, legend - 170)
+        let left = 70.0, right = max(170, legend), top = 34.0, bottom = 58.0
         let plotW = width - left - right, plotH = height - top - bottom
         let all = series.flatMap(\.points)
         let ys = all.flatMap { p in [p.y - (p.error ?? 0), p.y + (p.error ?? 0)] }.filter(\.isFinite)

@@ -72,6 +72,9 @@ public struct TrialConfig: Sendable, Equatable {
     public var maxLength = 128
     /// A seeded subsample of the training split; nil keeps all of it.
     public var trainExamples: Int?
+    /// A fixed subsample (the same for every seed) of the validation, test and each OOD test
+    /// split; nil evaluates on all of them.
+    public var evalExamples: Int?
     public var seed: UInt64 = 1001
     /// 0: every core.
     public var threads = 0
@@ -183,6 +186,7 @@ extension TrialConfig {
         }
         if let v = try r.int("max_length", range: 2...100_000) { maxLength = v }
         if let v = try r.int("train_examples", range: 1...Int.max) { trainExamples = v }
+        if let v = try r.int("eval_examples", range: 1...Int.max) { evalExamples = v }
         if let v = try r.int("seed", range: 0...Int.max) { seed = UInt64(v) }
         if let v = try r.int("threads", range: 0...1024) { threads = v }
         if let v = try r.int("duration_ms", range: 0...86_400_000) { durationMs = v }
@@ -237,6 +241,7 @@ extension TrialConfig {
             "lora": ["rank": lora.rank, "alpha": Double(lora.alpha), "targets": lora.targets.map(\.rawValue)],
             "head_scale": headScale, "max_length": maxLength, "seed": Int(seed), "threads": threads, "checkpoints": checkpoints,
             "train_examples": trainExamples.map { $0 as Any } ?? NSNull(),
+            "eval_examples": evalExamples.map { $0 as Any } ?? NSNull(),
         ]
         switch temperature {
         case .fit: o["temperature"] = "fit"

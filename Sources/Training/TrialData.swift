@@ -51,13 +51,16 @@ struct TrialData {
             }
         }
         let train = config.trainExamples.map { RandomStreamFactory.subsample(config.seed).sample(trainRaw, count: $0) } ?? trainRaw
+        func evaluation(_ spec: TrialConfig.TaskSpec, _ split: Split) throws -> [Example] {
+            let all = try examples(of: spec, split: split, store: store)
+            return config.evalExamples.map { RandomStreamFactory.evaluationSubsample.sample(all, count: $0) } ?? all
+        }
         let ood = try config.ood.map { spec -> (String, [LabeledSequence]) in
-            let test = try examples(of: spec, split: .test, store: store)
+            let test = try evaluation(spec, .test)
             try labels.requireSuperset(of: LabelSet(of: test), what: "OOD task \(spec.name)")
             return (spec.name, try encode(test))
         }
-        return TrialData(labels: labels, train: try encode(train),
-                         validation: try encode(try examples(of: config.task, split: .validation, store: store)),
-                         test: try encode(try examples(of: config.task, split: .test, store: store)), ood: ood)
+        return TrialData(labels: labels, train: try encode(train), validation: try encode(try evaluation(config.task, .validation)),
+                         test: try encode(try evaluation(config.task, .test)), ood: ood)
     }
 }

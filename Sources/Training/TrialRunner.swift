@@ -56,6 +56,8 @@ public enum TrialError: Error, CustomStringConvertible {
 
 enum RandomStreamFactory {
     static func subsample(_ seed: UInt64) -> RandomStream { RandomStream(seed: seed, stream: 0x5355_4253) }  // "SUBS"
+    /// Independent of the trial's seed: every trial of a sweep is evaluated on the same examples.
+    static let evaluationSubsample = RandomStream(seed: 0, stream: 0x4556_414C)  // "EVAL"
     static func epochOrder(_ seed: UInt64) -> RandomStream { RandomStream(seed: seed, stream: 0x4F52_4452) }  // "ORDR"
 }
 
