@@ -83,6 +83,17 @@ extension SweepReport {
             let metrics = metric == "test/ece" ? ["test/ece", "test/ece@T"] : [metric]
             if let chart = bars(title: title, yLabel: yLabel, metrics: metrics.filter(results.metricNames.contains), groups: groups) { out.append(chart) }
         }
+        // Reliability diagrams before and after temperature scaling, bins merged over each group.
+        for (key, title) in [("test", "Reliability before temperature scaling"), ("test@T", "Reliability after temperature scaling")] {
+            let series = groups.compactMap { g -> SVGChart.Series? in
+                let merged = CalibrationBin.merge(g.trials.filter { $0.state == .completed }.compactMap { $0.reliability[key] })
+                return merged.isEmpty ? nil : SVGChart.Series(name: groupName(g), points: merged.map { SVGChart.Point(x: $0.confidence, y: $0.accuracy) })
+            }
+            if !series.isEmpty {
+                let diagonal = SVGChart.Series(name: "perfect calibration", points: [SVGChart.Point(x: 0.5, y: 0.5), SVGChart.Point(x: 1, y: 1)])
+                out.append(SVGChart(title: title + " (test)", xLabel: "confidence", yLabel: "accuracy", kind: .lines, series: series + [diagonal]).render())
+            }
+        }
         // Against numeric swept axes: one line per group of the other axes.
         for axis in ["lora.rank", "lp.epochs", "head_scale", "temperature"] where results.axes.contains(axis) {
             let others = grouping.filter { $0 != axis }

@@ -12,6 +12,27 @@ public struct TrialRow: Sendable {
     /// Wall seconds of the winning attempt.
     public let seconds: Double?
     public let reason: String?
+    /// Reliability diagrams from the result ("test", "test@T"), when the trial wrote them.
+    public var reliability: [String: [CalibrationBin]] = [:]
+}
+
+/// One bin of a reliability diagram: mean confidence, accuracy and size.
+public struct CalibrationBin: Sendable, Equatable {
+    public let confidence: Double
+    public let accuracy: Double
+    public let count: Double
+
+    /// Merges diagrams of several trials bin by bin (15 equal-width confidence bins).
+    public static func merge(_ diagrams: [[CalibrationBin]], binCount: Int = 15) -> [CalibrationBin] {
+        var sums = Array(repeating: (confidence: 0.0, correct: 0.0, count: 0.0), count: binCount)
+        for bin in diagrams.joined() {
+            let b = min(binCount - 1, max(0, Int((bin.confidence * Double(binCount)).rounded(.up)) - 1))
+            sums[b].confidence += bin.confidence * bin.count
+            sums[b].correct += bin.accuracy * bin.count
+            sums[b].count += bin.count
+        }
+        return sums.filter { $0.count > 0 }.map { CalibrationBin(confidence: $0.confidence / $0.count, accuracy: $0.correct / $0.count, count: $0.count) }
+    }
 }
 
 /// Mean, sample standard deviation and count of the finite values of one metric in a group.
@@ -74,9 +95,9 @@ public struct SweepResults: Sendable {
         let winners = Dictionary(attempts.filter { $0.state == .completed }.map { ($0.trial, $0) }) { first, _ in first }
         trials = try journal.trials().map { record in
             let axes = (try? JSONSerialization.jsonObject(with: Data(record.axes.utf8)) as? [String: Any]).map { $0.mapValues(ConfigValue.init) } ?? [:]
+            let object = record.result.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
             var metrics: [String: Double] = [:]
-            if let text = record.result, let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
-               let raw = object["metrics"] as? [String: Any] {
+            if let raw = object?["metrics"] as? [String: Any] {
                 for (name, value) in raw {
                     switch value {
                     case let d as Double: metrics[name] = d
@@ -88,9 +109,13 @@ public struct SweepResults: Sendable {
                     }
                 }
             }
+            var reliability: [String: [CalibrationBin]] = [:]
+            if let diagrams = object?["reliability"] as? [String: [[Double]]] {
+                reliability = diagrams.mapValues { rows in rows.filter { $0.count == 3 }.map { CalibrationBin(confidence: $0[0], accuracy: $0[1], count: $0[2]) } }
+            }
             let winner = winners[record.id]
             return TrialRow(id: record.id, state: record.state, axes: axes, metrics: metrics, attempts: record.attemptCount,
-                            seconds: winner.flatMap { w in w.endedAt.map { $0 - w.startedAt } }, reason: record.reason)
+                            seconds: winner.flatMap { w in w.endedAt.map { $0 - w.startedAt } }, reason: record.reason, reliability: reliability)
         }
         axes = Set(trials.flatMap(\.axes.keys)).sorted()
         metricNames = Set(trials.flatMap(\.metrics.keys)).sorted()

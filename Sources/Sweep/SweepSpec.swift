@@ -18,9 +18,9 @@ import Foundation
 ///
 /// Axes are dotted paths into the trial config, expanded in alphabetical order of their paths
 /// (YAML mappings have no order). Unconditional axes form a cartesian product;
-/// a conditional axis multiplies only the combinations its `when` matches (conditions are
-/// read from the config after the unconditional axes are applied), so an axis that does not
-/// apply never multiplies trials. Overrides set values where their `when` matches. `trials`
+/// a conditional axis multiplies only the combinations its `when` matches, so an axis that does
+/// not apply never multiplies trials. A condition may name another conditional axis
+/// (`lp.epochs` when `lp.solver` is `sgd`); that axis is expanded first. Overrides set values where their `when` matches. `trials`
 /// adds explicit trials on top of the grid.
 public struct SweepSpec: Sendable {
     public struct Axis: Sendable {
@@ -125,12 +125,18 @@ extension SweepSpec {
         for axis in axes where axis.when.isEmpty {
             combinations = combinations.flatMap { c in axis.values.map { c.merging([axis.path: $0]) { _, new in new } } }
         }
+        // A conditional axis may depend on another (lp.epochs only when lp.solver is sgd):
+        // those it depends on expand first, and each condition reads the values set so far.
+        let conditional = axes.filter { !$0.when.isEmpty }
+        let paths = Set(conditional.map(\.path))
+        let ordered = conditional.filter { $0.when.keys.allSatisfy { !paths.contains($0) } } + conditional.filter { $0.when.keys.contains(where: paths.contains) }
         var expanded: [[String: ConfigValue]] = []
         for c in combinations {
-            let merged = base.setting(c)
             var partial: [[String: ConfigValue]] = [c]
-            for axis in axes where !axis.when.isEmpty && Self.matches(axis.when, merged) {
-                partial = partial.flatMap { p in axis.values.map { p.merging([axis.path: $0]) { _, new in new } } }
+            for axis in ordered {
+                partial = partial.flatMap { p in
+                    Self.matches(axis.when, base.setting(p)) ? axis.values.map { p.merging([axis.path: $0]) { _, new in new } } : [p]
+                }
             }
             expanded += partial
         }

@@ -18,6 +18,8 @@ public struct Calibration: Sendable, Equatable {
     /// Multi-class Brier score: mean over examples of Σ_c (p_c − y_c)².
     public let brier: Double
     public let accuracy: Double
+    /// The reliability diagram: per non-empty bin, its mean confidence, accuracy and size.
+    public let bins: [ReliabilityBin]
 
     public static let binCount = 15
 
@@ -43,11 +45,15 @@ public struct Calibration: Sendable, Equatable {
         }
         let n = Double(labels.count)
         var (ece, mce) = (0.0, 0.0)
+        var bins: [ReliabilityBin] = []
         for b in 0..<Self.binCount where binCount[b] > 0 {
-            let gap = abs(binCorrect[b] / Double(binCount[b]) - binConfidence[b] / Double(binCount[b]))
+            let bin = ReliabilityBin(confidence: binConfidence[b] / Double(binCount[b]), accuracy: binCorrect[b] / Double(binCount[b]), count: binCount[b])
+            let gap = abs(bin.accuracy - bin.confidence)
             ece += Double(binCount[b]) / n * gap
             mce = max(mce, gap)
+            bins.append(bin)
         }
+        self.bins = bins
         self.ece = ece
         self.mce = mce
         self.nll = nll / n
@@ -95,4 +101,11 @@ public struct Calibration: Sendable, Equatable {
         }
         return 1 / beta
     }
+}
+
+/// One bin of a reliability diagram.
+public struct ReliabilityBin: Sendable, Equatable {
+    public let confidence: Double
+    public let accuracy: Double
+    public let count: Int
 }

@@ -68,6 +68,9 @@ public final class TrialOutput {
             o["metrics"] = result.metrics.mapValues(Self.number)
             o["best_epoch"] = result.bestEpoch
             o["timings"] = result.timings
+            if !result.reliability.isEmpty {
+                o["reliability"] = result.reliability.mapValues { bins in bins.map { [$0.confidence, $0.accuracy, Double($0.count)] } }
+            }
         }
         o["error"] = error
         try Self.json(o, pretty: true).write(to: directory.appendingPathComponent("result.json"), options: .atomic)

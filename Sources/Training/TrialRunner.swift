@@ -29,11 +29,14 @@ public struct TrialResult: Sendable {
     public var bestEpoch: Int?
     /// Wall-clock seconds per stage; not part of the trial's deterministic output.
     public var timings: [String: Double]
+    /// Reliability diagrams of the test split, "test" (T = 1) and "test@T" (after scaling).
+    public var reliability: [String: [ReliabilityBin]]
 
-    public init(metrics: [String: Double], bestEpoch: Int?, timings: [String: Double]) {
+    public init(metrics: [String: Double], bestEpoch: Int?, timings: [String: Double], reliability: [String: [ReliabilityBin]] = [:]) {
         self.metrics = metrics
         self.bestEpoch = bestEpoch
         self.timings = timings
+        self.reliability = reliability
     }
 }
 
@@ -77,6 +80,7 @@ public final class TrialRunner {
 
     private var metrics: [String: Double] = [:]
     private var timings: [String: Double] = [:]
+    private var reliability: [String: [ReliabilityBin]] = [:]
 
     public init(config: TrialConfig, home: LPFTHome = LPFTHome()) {
         self.config = config
@@ -101,6 +105,7 @@ public final class TrialRunner {
     public func run() throws -> TrialResult {
         metrics = [:]
         timings = [:]
+        reliability = [:]
         let start = DispatchTime.now().uptimeNanoseconds
         var bestEpoch: Int?
         if config.method == .noop {
@@ -109,7 +114,7 @@ public final class TrialRunner {
             bestEpoch = try runTraining()
         }
         timings["total"] = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
-        return TrialResult(metrics: metrics, bestEpoch: bestEpoch, timings: timings)
+        return TrialResult(metrics: metrics, bestEpoch: bestEpoch, timings: timings, reliability: reliability)
     }
 
     /// Sleeps `duration_ms` in small slices and emits plausible, seeded metrics: a stand-in
@@ -305,6 +310,7 @@ public final class TrialRunner {
         let testLogits = try trainer.logits(data.test)
         let before = Calibration(logits: testLogits, labels: testLabels, classes: c)
         let after = Calibration(logits: testLogits, labels: testLabels, classes: c, temperature: temperature)
+        reliability = ["test": before.bins, "test@T": after.bins]
         emit("test/accuracy", before.accuracy)
         emit("test/ece", before.ece)
         emit("test/mce", before.mce)

@@ -69,6 +69,7 @@ struct SweepCommand: ParsableCommand {
         @Option(help: "Attempts (failed or lost) before a trial is marked failed.") var maxAttempts = 3
         @Option(help: "Seconds before the first retry of a trial; doubles each time.") var retryDelay = 1.0
         @Flag(help: "Give failed trials a fresh set of attempts.") var retryFailed = false
+        @Flag(help: "Do not check here that the trials' data files exist (workers see other files).") var skipFileCheck = false
 
         func validate() throws {
             guard heartbeat > 0, liveness >= 1, maxAttempts >= 1, retryDelay >= 0, localWorkers >= 0 else {
@@ -79,6 +80,7 @@ struct SweepCommand: ParsableCommand {
         func run() throws {
             let specURL = URL(fileURLWithPath: spec)
             let planned = try planTrials(spec)
+            if !skipFileCheck { try checkDataFiles(planned) }
             let directory = URL(fileURLWithPath: dir ?? "runs/\(specURL.deletingPathExtension().lastPathComponent)")
             let lock = try DirectoryLock(directory, name: "coordinator.lock", holder: "coordinator")
             let journal = try Journal(directory: directory)
@@ -137,11 +139,13 @@ struct SweepCommand: ParsableCommand {
 
         @Argument(help: "The sweep directory.") var dir: String
         @Option(help: "Failures to list with their reasons and last log lines.") var failures = 10
+        @Flag(help: "Print {\"counts\": {state: n}, \"trials\": [{id, state, attempts, config, metrics}]} as JSON.") var json = false
         @Flag(help: "Redraw every 2 s until every trial is completed or failed: a progress bar and the best trials so far.") var watch = false
         @Option(help: "The metric that ranks trials in --watch.") var rank = "test/accuracy"
 
         func run() throws {
             let directory = URL(fileURLWithPath: dir)
+            if json { return try print(jsonSummary(Journal(readingDirectory: directory))) }
             guard watch else { return try print(summary(Journal(readingDirectory: directory))) }
             let terminal = isatty(STDOUT_FILENO) != 0
             while true {
@@ -158,6 +162,7 @@ struct SweepCommand: ParsableCommand {
         func summary(_ journal: Journal) throws -> String {
             let trials = try journal.trials()
             let attempts = try journal.attempts()
+            let now = Date().timeIntervalSince1970
             var out = "sweep \(dir): \(trials.count) trial(s)\n"
             for state in TrialState.allCases {
                 out += String(format: "  %-10@ %d\n", state.rawValue, trials.filter { $0.state == state }.count)
@@ -165,9 +170,20 @@ struct SweepCommand: ParsableCommand {
             out += "attempts: " + AttemptState.allCases.map { s in "\(s.rawValue) \(attempts.filter { $0.state == s }.count)" }.joined(separator: ", ")
                 + ", late results \(attempts.filter(\.late).count)\n"
             out += "workers seen: \(Set(attempts.map(\.worker)).count); metric rows: \(try journal.metricCount())\n"
-            let finished = attempts.filter { $0.state == .completed }.compactMap { a in a.endedAt.map { $0 - a.startedAt } }.sorted()
-            if !finished.isEmpty {
-                out += String(format: "time per completed attempt: median %.2f s, max %.2f s\n", finished[finished.count / 2], finished.last!)
+            let completed = attempts.filter { $0.state == .completed }
+            let finished = completed.compactMap { a in a.endedAt.map { $0 - a.startedAt } }.sorted()
+            if !finished.isEmpty, let first = attempts.map(\.startedAt).min(), let last = completed.compactMap(\.endedAt).max(), last > first {
+                let rate = Double(completed.count) / (last - first)
+                let remaining = trials.filter { $0.state == .pending || $0.state == .running }.count
+                out += String(format: "time per completed attempt: median %.1f s, max %.1f s; throughput %.2f trials/min", finished[finished.count / 2], finished.last!, rate * 60)
+                out += remaining > 0 ? String(format: ", ETA %.0f s\n", Double(remaining) / rate) : "\n"
+            }
+            let running = attempts.filter { $0.state == .running }
+            if !running.isEmpty { out += "\nrunning:\n" }
+            for a in running {
+                let last = try journal.metrics(trial: a.trial).last { $0.lease == a.lease }
+                let progress = last.map { m in "\(m.name)" + (m.epoch.map { " epoch \($0)" } ?? "") + String(format: " = %.4g", m.value ?? .nan) } ?? "no metrics yet"
+                out += String(format: "  %@ attempt %d on %@, %.0f s, last: %@\n", a.trial, a.number, a.worker, now - a.startedAt, progress)
             }
             for t in trials.filter({ $0.state == .failed }).prefix(failures) {
                 out += "\nfailed \(t.id) \(t.axes): \(t.reason ?? "")\n"
@@ -176,6 +192,20 @@ struct SweepCommand: ParsableCommand {
                 }
             }
             return out
+        }
+
+        func jsonSummary(_ journal: Journal) throws -> String {
+            let results = try SweepResults(journal: journal)
+            let records = Dictionary(uniqueKeysWithValues: try journal.trials().map { ($0.id, $0) })
+            var counts: [String: Int] = [:]
+            for state in TrialState.allCases { counts[state.rawValue] = results.trials.filter { $0.state == state }.count }
+            let trials: [[String: Any]] = results.trials.map { t in
+                ["id": t.id, "state": t.state.rawValue, "attempts": t.attempts,
+                 "config": (try? JSONSerialization.jsonObject(with: Data(records[t.id]!.config.utf8))) ?? [:],
+                 "metrics": t.metrics.compactMapValues { $0.isFinite ? $0 : nil }]
+            }
+            let data = try JSONSerialization.data(withJSONObject: ["counts": counts, "trials": trials], options: [.sortedKeys, .withoutEscapingSlashes])
+            return String(decoding: data, as: UTF8.self)
         }
 
         func progressBar(_ r: SweepResults) -> String {
@@ -242,6 +272,28 @@ struct SweepCommand: ParsableCommand {
                 print(text, terminator: "")
             }
         }
+    }
+}
+
+/// Fails before anything runs when a trial names a data file that is not there.
+func checkDataFiles(_ trials: [PlannedTrial]) throws {
+    var missing: [String] = []
+    for t in trials {
+        guard let config = try? JSONSerialization.jsonObject(with: Data(t.canonicalConfig.utf8)) as? [String: Any] else { continue }
+        let tasks = [config["task"] as Any] + ((config["ood"] as? [Any]) ?? [])
+        for case let task as [String: Any] in tasks {
+            for split in ["train", "validation", "test"] {
+                if let path = task[split] as? String, !FileManager.default.fileExists(atPath: path), !missing.contains(path) { missing.append(path) }
+            }
+        }
+    }
+    guard missing.isEmpty else {
+        throw ConfigErrorText("""
+            \(missing.count) data file(s) named by the sweep are missing here: \(missing.prefix(5).joined(separator: ", "))\(missing.count > 5 ? ", …" : "")
+            SuperGLUE: download https://dl.fbaipublicfiles.com/glue/superglue/data/v2/<TASK>.zip (RTE, CB, BoolQ), unzip it and point the spec's paths at it. \
+            Shipped tasks are named, not pathed (task: rt-polarity; fetch them with `lpft data fetch`). \
+            If only the workers see these files, pass --skip-file-check.
+            """)
     }
 }
 

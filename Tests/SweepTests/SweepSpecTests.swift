@@ -39,6 +39,19 @@ final class SweepSpecTests: XCTestCase {
         XCTAssertEqual(Set(lpLoRA.map { "\($0.axes["lp.epochs"]!)/\($0.axes["lora.rank"]!)" }), ["1/4", "1/8", "10/4", "10/8"])
     }
 
+    func testAConditionMayDependOnAnotherConditionalAxis() throws {
+        let trials = try plan("""
+            base: {task: rt-polarity}
+            grid:
+              method: [ft, lp-ft]
+              lp.solver: {values: [logistic, sgd], when: {method: [lp-ft]}}
+              lp.epochs: {values: [10, 100], when: {lp.solver: [sgd]}}
+            """)
+        // ft; lp-ft with the logistic solver (no epochs axis); lp-ft with sgd for 10 and 100 epochs.
+        XCTAssertEqual(trials.map { t in ["method", "lp.solver", "lp.epochs"].map { t.axes[$0]?.description ?? "—" }.joined(separator: "/") },
+                       ["ft/—/—", "lp-ft/logistic/—", "lp-ft/sgd/10", "lp-ft/sgd/100"])
+    }
+
     func testOverridesAndDottedPathsReachTheConfig() throws {
         let trials = try plan(spec)
         for t in trials {
