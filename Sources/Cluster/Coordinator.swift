@@ -10,6 +10,50 @@ public struct SweepProgress: Sendable {
     public var workers: Int
     public var metricRows: Int
     public var droppedMessages: Int
+    public var rejectedHandshakes: Int
+}
+
+/// The coordinator's ZAP handler (RFC 27): admits a CURVE client only if its public key is
+/// on the allow-list and it asks for our domain. Without a bound handler libzmq 4.3 admits
+/// any client that knows the server's public key, so this is what makes the list binding.
+final class Authenticator {
+    static let domain = "lpft"
+    let socket: ZeroMQSocket
+    private let allowed: Set<String>
+    private(set) var rejected = 0
+
+    init(context: ZeroMQContext, allowed: Set<String>) throws {
+        self.allowed = allowed
+        socket = try ZeroMQSocket(context, .rep)
+        try socket.set(ZMQ_LINGER, Int32(0))
+        try socket.bind("inproc://zeromq.zap.01")
+    }
+
+    /// Answers every waiting request; returns a description of each rejected one.
+    func answer() -> [String] {
+        var rejections: [String] = []
+        while let request = socket.receive() {
+            let text = request.map { String(decoding: $0, as: UTF8.self) }
+            guard request.count >= 6, text[0] == "1.0" else {
+                // Not a ZAP request we can parse; REP still owes a reply.
+                socket.send([Array("1.0".utf8), request.count > 1 ? request[1] : [], Array("500".utf8), Array("malformed ZAP request".utf8), [], []])
+                continue
+            }
+            let (domain, address, mechanism) = (text[2], text[3], text[5])
+            let key = request.count > 6 ? CurveKeyPair.z85(request[6]) : nil
+            var reason: String?
+            if mechanism != "CURVE" { reason = "mechanism \(mechanism), only CURVE is accepted" }
+            else if domain != Self.domain { reason = "domain \(String(reflecting: domain)), expected \(String(reflecting: Self.domain))" }
+            else if key == nil || !allowed.contains(key!) { reason = "public key \(key ?? "?") is not on the allow-list" }
+            if let reason {
+                rejected += 1
+                rejections.append("from \(address.isEmpty ? "an unknown address" : address): \(reason)")
+            }
+            socket.send([Array("1.0".utf8), request[1], Array((reason == nil ? "200" : "400").utf8),
+                         Array((reason ?? "OK").utf8), Array((reason == nil ? key! : "").utf8), []])
+        }
+        return rejections
+    }
 }
 
 /// The coordinator: a ROUTER socket, the dispatcher's state machine and the journal, driven
@@ -22,11 +66,21 @@ public final class Coordinator {
     /// What the socket is bound to (a `*` port resolved).
     public let endpoint: String
     public var onProgress: (SweepProgress) -> Void = { _ in }
+    private let authenticator: Authenticator?
 
-    public init(journal: Journal, settings: DispatchSettings, bind endpoint: String, context: ZeroMQContext) throws {
+    /// - Parameter curve: the coordinator's keypair and the workers' allowed public keys;
+    ///   nil runs without encryption or authentication (loopback, IPC, or `--insecure`).
+    public init(journal: Journal, settings: DispatchSettings, bind endpoint: String, context: ZeroMQContext, curve: (keys: CurveKeyPair, allowed: Set<String>)? = nil) throws {
         self.journal = journal
         dispatcher = try Dispatcher(journal: journal, settings: settings, now: Date().timeIntervalSince1970)
+        // The ZAP handler must be bound before a CURVE socket takes its first handshake.
+        authenticator = try curve.map { try Authenticator(context: context, allowed: $0.allowed) }
         socket = try ZeroMQSocket(context, .router)
+        if let curve {
+            try socket.set(ZMQ_CURVE_SERVER, Int32(1))
+            try socket.set(ZMQ_CURVE_SECRETKEY, curve.keys.secretKey)
+            try socket.set(ZMQ_ZAP_DOMAIN, Authenticator.domain)
+        }
         try socket.set(ZMQ_ROUTER_MANDATORY, Int32(1))
         try socket.set(ZMQ_MAXMSGSIZE, WireProtocol.maxMessageSize)
         try socket.set(ZMQ_SNDHWM, Int32(100_000))
@@ -59,13 +113,19 @@ public final class Coordinator {
     /// sweep is over.
     public func turn(stopSignal: Int32? = nil) throws -> Outcome? {
         var items: [Poller.Item] = [.socket(socket)]
+        if let authenticator { items.append(.socket(authenticator.socket)) }
         if let stopSignal { items.append(.descriptor(stopSignal)) }
         let readable = Poller.wait(items, timeout: min(0.1, dispatcher.settings.heartbeatInterval / 2))
-        let stopRequested = readable.count > 1 && readable[1]
+        let stopRequested = stopSignal != nil && readable.last!
         batch.removeAll(keepingCapacity: true)
         while batch.count < 4096, let frames = socket.receive() { batch.append(frames) }
         let now = Date().timeIntervalSince1970
+        let rejected = authenticator?.answer() ?? []
         try journal.write { w in
+            for r in rejected.prefix(100) {
+                try w.event("handshake rejected", at: now, detail: r)
+                dispatcher.onLog("rejected a handshake: \(r)")
+            }
             for frames in batch where frames.count >= 2 {
                 try dispatcher.receive(from: frames[0], frames: frames[1...], now: now, journal: w)
             }
@@ -89,7 +149,8 @@ public final class Coordinator {
 
     public var progress: SweepProgress {
         SweepProgress(completed: dispatcher.completed, failed: dispatcher.failed, running: dispatcher.runningCount,
-                      workers: dispatcher.workerCount, metricRows: dispatcher.metricRows, droppedMessages: dispatcher.droppedMessages)
+                      workers: dispatcher.workerCount, metricRows: dispatcher.metricRows, droppedMessages: dispatcher.droppedMessages,
+                      rejectedHandshakes: authenticator?.rejected ?? 0)
     }
 
     private func flush(now: Double) {

@@ -64,7 +64,9 @@ public final class Dispatcher {
     private var sessionOrder: [Peer] = []
     private var nextSession = 0
     private var leases: [Lease: LeaseInfo] = [:]
-    private var orphanDeadline: Double
+    /// Running leases that no session holds (after a coordinator restart, or a worker that
+    /// reconnected holding them), with the time by which a worker must reclaim them.
+    private var unowned: [Lease: Double] = [:]
     private var outgoing: [(Peer, Message)] = []
     private var unfinished = 0
     public private(set) var stopping = false
@@ -83,7 +85,6 @@ public final class Dispatcher {
     /// for their workers to reclaim, then declared lost.
     public init(journal: Journal, settings: DispatchSettings, now: Double) throws {
         self.settings = settings
-        orphanDeadline = now + settings.leaseTimeout
         let running = Dictionary(try journal.attempts().filter { $0.state == .running }.map { ($0.trial, $0.lease) }) { _, newer in newer }
         for record in try journal.trials() {
             var trial = LiveTrial(config: record.config, state: record.state, charged: record.chargedAttempts, attempts: record.attemptCount)
@@ -94,6 +95,7 @@ public final class Dispatcher {
                 if let lease = running[record.id] {
                     trial.lease = lease
                     leases[lease] = LeaseInfo(trial: record.id, peer: nil)
+                    unowned[lease] = now + settings.leaseTimeout
                 } else {
                     trial.state = .pending
                     ready.append(record.id)
@@ -179,13 +181,17 @@ public final class Dispatcher {
             onLog("dropped HELLO from peer \(Self.describe(peer)): slots must be 1…1024 and the worker named")
             return
         }
-        // The same worker on a new connection: its old session's leases move with it if it
-        // still holds them; the rest are lost.
-        if let (old, _) = sessions.first(where: { $0.value.worker == hello.worker && $0.key != peer }) {
-            let held = Set(hello.held.map(\.lease))
-            try retire(old, now: now, journal: journal, reason: "worker \(hello.worker) reconnected without it", keeping: held)
+        // Leases this worker may take over: running, of the trial it names, still current.
+        let adoptable = Set(hello.held.filter { h in
+            guard let info = leases[h.lease] else { return false }
+            return info.trial == h.trial && info.ended == nil && trials[h.trial]?.lease == h.lease
+        }.map(\.lease))
+        // A second HELLO on this connection, or the same worker on a new one: the old
+        // session's leases move to the new one if the worker still holds them; the rest are lost.
+        for (old, s) in sessions where old == peer || s.worker == hello.worker {
+            try retire(old, now: now, journal: journal, reason: "worker \(s.worker) said HELLO again without it", keeping: adoptable)
         }
-        if sessions[peer] == nil { sessionOrder.append(peer) }
+        sessionOrder.append(peer)
         sessions[peer] = Session(peer: peer, worker: hello.worker, host: hello.host, slots: hello.slots, lastHeard: now, lastSent: now)
         try journal.event("worker joined", at: now, worker: hello.worker, detail: "host \(hello.host), \(hello.slots) slot(s), holding \(hello.held.count)")
         onLog("worker \(hello.worker) joined from \(hello.host) with \(hello.slots) slot(s)")
@@ -194,9 +200,11 @@ public final class Dispatcher {
                 send(.cancel(Cancel(lease: held.lease, reason: "unknown lease")), to: peer, now: now)
                 continue
             }
-            if info.ended == nil, trials[held.trial]?.lease == held.lease {
+            if adoptable.contains(held.lease) {
+                if let holder = info.peer, holder != peer { sessions[holder]?.leases.remove(held.lease) }
                 info.peer = peer
                 leases[held.lease] = info
+                unowned[held.lease] = nil
                 sessions[peer]!.leases.insert(held.lease)
                 try journal.adoptAttempt(lease: held.lease, worker: hello.worker, host: hello.host)
                 try journal.event("lease adopted", at: now, trial: held.trial, lease: held.lease, worker: hello.worker)
@@ -249,6 +257,7 @@ public final class Dispatcher {
         info.ended = state
         info.peer = nil
         leases[r.lease] = info
+        unowned[r.lease] = nil
         sessions[peer]?.leases.remove(r.lease)
         for p in sessions.keys where p != peer { sessions[p]!.leases.remove(r.lease) }
         try journal.endAttempt(lease: r.lease, state: state, at: now, reason: r.reason, logTail: tail, result: r.result)
@@ -278,11 +287,9 @@ public final class Dispatcher {
         for (peer, s) in sessions where now - s.lastHeard > settings.leaseTimeout {
             try retire(peer, now: now, journal: journal, reason: String(format: "worker %@ silent for %.1f s", s.worker, now - s.lastHeard), keeping: [])
         }
-        if now >= orphanDeadline {
-            for (lease, info) in leases where info.peer == nil && info.ended == nil {
-                try lose(lease, now: now, journal: journal, reason: "not reclaimed by a worker after the coordinator restarted")
-            }
-            orphanDeadline = .infinity
+        for (lease, deadline) in unowned where deadline < now {
+            unowned[lease] = nil
+            try lose(lease, now: now, journal: journal, reason: "not reclaimed by a worker within the lease timeout (coordinator restart or reconnect)")
         }
         if !delayed.isEmpty {
             let due = delayed.filter { $0.notBefore <= now }
@@ -334,6 +341,7 @@ public final class Dispatcher {
         for lease in s.leases {
             if keeping.contains(lease) {
                 leases[lease]?.peer = nil
+                unowned[lease] = now + settings.leaseTimeout
             } else {
                 try lose(lease, now: now, journal: journal, reason: reason)
             }
@@ -342,6 +350,7 @@ public final class Dispatcher {
 
     private func lose(_ lease: Lease, now: Double, journal: JournalWriter, reason: String) throws {
         guard var info = leases[lease], info.ended == nil else { return }
+        unowned[lease] = nil
         info.ended = .lost
         info.peer = nil
         leases[lease] = info
@@ -379,6 +388,7 @@ public final class Dispatcher {
         for (lease, info) in leases where info.ended == nil {
             leases[lease]!.ended = .interrupted
             leases[lease]!.peer = nil
+            unowned[lease] = nil
             try journal.endAttempt(lease: lease, state: .interrupted, at: now, reason: reason)
             trials[info.trial]!.lease = nil
             trials[info.trial]!.state = .pending

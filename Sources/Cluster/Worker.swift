@@ -21,6 +21,8 @@ public struct WorkerSettings: Sendable {
     public var liveness = 5
     /// Exit after this many seconds without a coordinator (nil: wait for ever).
     public var maxIdle: Double?
+    /// CURVE: this worker's keypair and the coordinator's public key; nil for none.
+    public var curve: (keys: CurveKeyPair, serverKey: String)?
 
     public init(endpoint: String, name: String, host: String, directory: URL, runs: URL, executable: String) {
         self.endpoint = endpoint
@@ -107,7 +109,8 @@ public final class Worker {
             if now - lastSent >= settings.heartbeatInterval { send(.heartbeat, now: now) }
             if now - lastHeard > silenceAllowed {
                 if let maxIdle = settings.maxIdle, trials.isEmpty, now - lastCoordinator > maxIdle { return .idle }
-                onLog(String(format: "no word from the coordinator for %.1f s; reconnecting", now - lastHeard))
+                onLog(String(format: "no word from the coordinator for %.1f s; reconnecting", now - lastHeard)
+                      + (settings.curve == nil ? "" : " (if this repeats: is this worker's public key on the coordinator's allow-list?)"))
                 silenceAllowed = min(silenceAllowed * 2, max(30, settings.heartbeatInterval * Double(settings.liveness)))
                 connect(now: now)
             }
@@ -123,6 +126,11 @@ public final class Worker {
         try? s.set(ZMQ_LINGER, Int32(0))
         try? s.set(ZMQ_RECONNECT_IVL, Int32(100))
         try? s.set(ZMQ_RECONNECT_IVL_MAX, Int32(5000))
+        if let curve = settings.curve {
+            try? s.set(ZMQ_CURVE_SERVERKEY, curve.serverKey)
+            try? s.set(ZMQ_CURVE_PUBLICKEY, curve.keys.publicKey)
+            try? s.set(ZMQ_CURVE_SECRETKEY, curve.keys.secretKey)
+        }
         do { try s.connect(settings.endpoint) } catch { onLog("\(error)") }
         socket = s
         lastHeard = now

@@ -30,8 +30,14 @@ public final class ZeroMQContext: @unchecked Sendable {
 
 public final class ZeroMQSocket {
     public enum Kind {
-        case router, dealer
-        var raw: Int32 { self == .router ? ZMQ_ROUTER : ZMQ_DEALER }
+        case router, dealer, rep
+        var raw: Int32 {
+            switch self {
+            case .router: ZMQ_ROUTER
+            case .dealer: ZMQ_DEALER
+            case .rep: ZMQ_REP
+            }
+        }
     }
 
     let handle: UnsafeMutableRawPointer
@@ -66,7 +72,8 @@ public final class ZeroMQSocket {
         guard zmq_setsockopt(handle, option, &v, MemoryLayout<Int64>.size) == 0 else { throw ZeroMQError("zmq_setsockopt(\(option))") }
     }
 
-    public func set(_ option: Int32, _ bytes: [UInt8]) throws {
+    public func set(_ option: Int32, _ text: String) throws {
+        let bytes = Array(text.utf8)
         guard zmq_setsockopt(handle, option, bytes, bytes.count) == 0 else { throw ZeroMQError("zmq_setsockopt(\(option))") }
     }
 

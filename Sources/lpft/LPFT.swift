@@ -9,5 +9,5 @@ struct LPFT: ParsableCommand {
         Reproduces "Understanding Linear Probing then Fine-tuning Language Models from NTK \
         Perspective" (Tomihari & Sato, NeurIPS 2024) at sweep scale.
         """,
-        subcommands: [Demo.self, Train.self, SweepCommand.self, WorkerCommand.self, NTKCommand.self, Model.self, DataCommand.self, Tokenize.self, Embed.self, Bench.self])
+        subcommands: [Demo.self, Train.self, SweepCommand.self, WorkerCommand.self, KeysCommand.self, NTKCommand.self, Model.self, DataCommand.self, Tokenize.self, Embed.self, Bench.self])
 }

@@ -70,6 +70,8 @@ struct SweepCommand: ParsableCommand {
         @Option(help: "Seconds before the first retry of a trial; doubles each time.") var retryDelay = 1.0
         @Flag(help: "Give failed trials a fresh set of attempts.") var retryFailed = false
         @Flag(help: "Do not check here that the trials' data files exist (workers see other files).") var skipFileCheck = false
+        @OptionGroup var curve: CurveOptions
+        @Option(help: "CURVE: the workers' public keys, a directory of *.pub files or a file with one key per line.") var allow: String?
 
         func validate() throws {
             guard heartbeat > 0, liveness >= 1, maxAttempts >= 1, retryDelay >= 0, localWorkers >= 0 else {
@@ -79,6 +81,9 @@ struct SweepCommand: ParsableCommand {
 
         func run() throws {
             let specURL = URL(fileURLWithPath: spec)
+            let keys = try curve.keys(for: bind, role: "coordinator")
+            if keys != nil, allow == nil { throw ValidationError("--curve-key needs --allow: the directory of the workers' public keys") }
+            var allowed = try allow.map { try CurveKeyPair.allowList(URL(fileURLWithPath: $0)) }
             let planned = try planTrials(spec)
             if !skipFileCheck { try checkDataFiles(planned) }
             let directory = URL(fileURLWithPath: dir ?? "runs/\(specURL.deletingPathExtension().lastPathComponent)")
@@ -103,13 +108,26 @@ struct SweepCommand: ParsableCommand {
             settings.maxAttempts = maxAttempts
             settings.retryDelay = retryDelay
             let context = ZeroMQContext()
-            let coordinator = try Coordinator(journal: journal, settings: settings, bind: bind, context: context)
+            // Local workers get a keypair of their own, trusted for this run.
+            var localCurve: [String] = []
+            if let keys, localWorkers > 0 {
+                let dir = directory.appendingPathComponent("workers")
+                let local = dir.appendingPathComponent("local.key")
+                if !FileManager.default.fileExists(atPath: local.path) { try CurveKeyPair.generate().write(to: dir, name: "local") }
+                allowed?.insert(try CurveKeyPair.read(secretFile: local).publicKey)
+                let server = dir.appendingPathComponent("coordinator.pub")
+                try (keys.publicKey + "\n").write(to: server, atomically: true, encoding: .utf8)
+                localCurve = ["--curve-key", local.path, "--server-key", server.path]
+            }
+            let coordinator = try Coordinator(journal: journal, settings: settings, bind: bind, context: context,
+                                              curve: keys.map { ($0, allowed ?? []) })
             coordinator.dispatcher.onLog = { log("\($0)") }
             let all = try journal.trials()
             let done = all.filter { $0.state == .completed }.count
             log("sweep \(directory.path): \(all.count) trial(s), \(added) new, \(done) already completed" + (revived > 0 ? ", \(revived) failed retried" : ""))
             log("coordinator on \(coordinator.endpoint) (workers: lpft worker --connect \(coordinator.endpoint))")
-            let workers = try LocalWorkers(count: localWorkers, endpoint: coordinator.endpoint, sweep: directory, threads: threads, heartbeat: heartbeat, liveness: liveness)
+            let workers = try LocalWorkers(count: localWorkers, endpoint: coordinator.endpoint, sweep: directory, threads: threads,
+                                           heartbeat: heartbeat, liveness: liveness, extraArguments: localCurve + (curve.insecure ? ["--insecure"] : []))
             let signals = SignalPipe()
             let progress = SweepProgressLine(total: all.count, alreadyDone: done)
             coordinator.onProgress = { progress.show($0) }

@@ -31,6 +31,8 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "Seconds between heartbeats.") var heartbeat = 1.0
     @Option(help: "Heartbeats the coordinator may miss before the worker reconnects.") var liveness = 5
     @Option(help: "Exit after this many seconds without a coordinator.") var maxIdle: Double?
+    @OptionGroup var curve: CurveOptions
+    @Option(help: "CURVE: the coordinator's public key (its .pub file).") var serverKey: String?
 
     func validate() throws {
         guard slots >= 1, slots <= 1024 else { throw ValidationError("--slots must be 1…1024") }
@@ -38,6 +40,9 @@ struct WorkerCommand: ParsableCommand {
     }
 
     func run() throws {
+        let keys = try curve.keys(for: connect, role: "worker")
+        if keys != nil, serverKey == nil { throw ValidationError("--curve-key needs --server-key: the coordinator's .pub file") }
+        let serverPublic = try serverKey.map { try CurveKeyPair.readPublic(URL(fileURLWithPath: $0)) }
         let host = ProcessInfo.processInfo.hostName
         let context = ZeroMQContext()
         var worker: Worker?
@@ -52,6 +57,7 @@ struct WorkerCommand: ParsableCommand {
             settings.liveness = liveness
             settings.maxIdle = maxIdle
             settings.trainArguments = threads.map { ["--threads", "\($0)"] } ?? []
+            if let keys, let serverPublic { settings.curve = (keys, serverPublic) }
             do {
                 worker = try Worker(settings: settings, context: context)
                 break
@@ -97,7 +103,7 @@ func currentExecutable() -> String {
 final class LocalWorkers {
     private var processes: [Process] = []
 
-    init(count: Int, endpoint: String, sweep: URL, threads: Int?, heartbeat: Double, liveness: Int) throws {
+    init(count: Int, endpoint: String, sweep: URL, threads: Int?, heartbeat: Double, liveness: Int, extraArguments: [String] = []) throws {
         for i in 0..<count {
             let directory = sweep.appendingPathComponent("workers/\(i)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -111,7 +117,7 @@ final class LocalWorkers {
             p.executableURL = URL(fileURLWithPath: currentExecutable())
             p.arguments = ["worker", "--connect", endpoint, "--dir", directory.path, "--runs", sweep.appendingPathComponent("runs").path,
                            "--heartbeat", "\(heartbeat)", "--liveness", "\(liveness)", "--max-idle", "\(max(60, heartbeat * Double(liveness) * 4))"]
-                + (threads.map { ["--threads", "\($0)"] } ?? [])
+                + (threads.map { ["--threads", "\($0)"] } ?? []) + extraArguments
             p.standardOutput = logFile
             p.standardError = logFile
             try p.run()

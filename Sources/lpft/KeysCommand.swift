@@ -1,0 +1,55 @@
+import ArgumentParser
+import Cluster
+import Foundation
+
+struct KeysCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keys",
+        abstract: "CURVE keys for coordinators and workers talking across machines.",
+        subcommands: [Generate.self])
+
+    struct Generate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a keypair: DIR/NAME.key (secret, mode 0600) and DIR/NAME.pub (public, Z85).",
+            discussion: """
+            Give the coordinator its NAME.key (--curve-key) and a directory holding the .pub of \
+            every worker it should trust (--allow). Give each worker its own NAME.key \
+            (--curve-key) and the coordinator's .pub (--server-key).
+            """)
+
+        @Argument(help: "Where to write the keys.") var dir: String
+        @Option(help: "The files' base name.") var name = ProcessInfo.processInfo.hostName
+
+        func run() throws {
+            let keys = try CurveKeyPair.generate()
+            let directory = URL(fileURLWithPath: dir)
+            try keys.write(to: directory, name: name)
+            print("secret: \(directory.appendingPathComponent("\(name).key").path) (mode 0600)")
+            print("public: \(directory.appendingPathComponent("\(name).pub").path)  \(keys.publicKey)")
+        }
+    }
+}
+
+/// Whether a ZeroMQ endpoint stays on this machine (IPC, in-process, or TCP on loopback).
+func isLocal(_ endpoint: String) -> Bool {
+    if endpoint.hasPrefix("ipc://") || endpoint.hasPrefix("inproc://") { return true }
+    guard endpoint.hasPrefix("tcp://") else { return false }
+    var host = String(endpoint.dropFirst(6))
+    if host.hasPrefix("[") { host = String(host.dropFirst().prefix { $0 != "]" }) } else { host = String(host.prefix { $0 != ":" }) }
+    return host == "localhost" || host == "::1" || host.hasPrefix("127.")
+}
+
+/// The CURVE options shared by `sweep run` and `worker`.
+struct CurveOptions: ParsableArguments {
+    @Option(help: "This side's CURVE keypair (a .key file from `lpft keys generate`).") var curveKey: String?
+    @Flag(help: "Allow plain TCP beyond loopback: no encryption, no authentication.") var insecure = false
+
+    func keys(for endpoint: String, role: String) throws -> CurveKeyPair? {
+        if let curveKey { return try CurveKeyPair.read(secretFile: URL(fileURLWithPath: curveKey)) }
+        guard isLocal(endpoint) || insecure else {
+            throw ValidationError("\(endpoint) leaves this machine: give the \(role) --curve-key (see `lpft keys generate`), or pass --insecure on a network you trust")
+        }
+        if !isLocal(endpoint) { log("warning: \(endpoint) without CURVE: anyone who reaches it can \(role == "coordinator" ? "take trials and send results" : "pose as the coordinator")") }
+        return nil
+    }
+}
