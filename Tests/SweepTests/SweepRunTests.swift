@@ -223,4 +223,64 @@ final class SweepRunTests: XCTestCase {
         let status = try String(contentsOf: log, encoding: .utf8)
         XCTAssertTrue(status.contains("--retry-failed"), status)
     }
+
+    func testCURVEAdmitsOnlyListedWorkers() throws {
+        let dir = try temporaryDirectory(self)
+        let keys = dir.appendingPathComponent("keys"), allowed = dir.appendingPathComponent("allowed")
+        let log = dir.appendingPathComponent("keys.log")
+        for name in ["coordinator", "good", "stranger"] {
+            XCTAssertEqual(waitForExit(try startLPFT(["keys", "generate", keys.path, "--name", name], log: log, test: self), timeout: 10, log: log), 0)
+        }
+        try FileManager.default.createDirectory(at: allowed, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: keys.appendingPathComponent("good.pub"), to: allowed.appendingPathComponent("good.pub"))
+        let spec = try noopSpec(dir, trials: 30, durationMs: 20)
+        let sweep = dir.appendingPathComponent("sweep")
+        let coordinatorLog = dir.appendingPathComponent("coordinator.log")
+        let coordinator = try startLPFT(["sweep", "run", spec.path, "--dir", sweep.path, "--bind", "tcp://127.0.0.1:*",
+                                         "--curve-key", keys.appendingPathComponent("coordinator.key").path, "--allow", allowed.path] + timing,
+                                        log: coordinatorLog, test: self)
+        var endpoint = ""
+        XCTAssertTrue(eventually(timeout: 30) {
+            let text = (try? String(contentsOf: coordinatorLog, encoding: .utf8)) ?? ""
+            guard let r = text.range(of: "coordinator on ") else { return false }
+            endpoint = String(text[r.upperBound...].prefix { $0 != " " })
+            return true
+        })
+        func worker(_ name: String) throws -> Process {
+            try startLPFT(["worker", "--connect", endpoint, "--dir", dir.appendingPathComponent(name).path, "--name", name,
+                           "--curve-key", keys.appendingPathComponent("\(name).key").path,
+                           "--server-key", keys.appendingPathComponent("coordinator.pub").path] + timing,
+                          log: dir.appendingPathComponent("\(name).log"), test: self)
+        }
+        let stranger = try worker("stranger")
+        XCTAssertTrue(eventually(timeout: 30) { ((try? journal(sweep)?.events(kind: "handshake rejected").count) ?? 0) >= 1 }, "the stranger's handshake is refused")
+        _ = try worker("good")
+        XCTAssertEqual(waitForExit(coordinator, timeout: 60, log: coordinatorLog), 0)
+        let j = try XCTUnwrap(journal(sweep))
+        try assertExactlyOnce(j, trials: 30)
+        XCTAssertEqual(Set(try j.attempts().map(\.worker)), ["good"], "only the listed worker ran trials")
+        let rejected = try j.events(kind: "handshake rejected")
+        XCTAssertTrue(rejected.allSatisfy { ($0.detail ?? "").contains("127.0.0.1") && ($0.detail ?? "").contains("not on the allow-list") }, "\(rejected)")
+        XCTAssertTrue(stranger.isRunning, "the stranger never heard from the coordinator, so it still waits")
+
+        // Keys that cannot be right fail at start with the reason.
+        chmod(keys.appendingPathComponent("good.key").path, 0o644)
+        let loose = dir.appendingPathComponent("loose.log")
+        let p = try startLPFT(["worker", "--connect", endpoint, "--curve-key", keys.appendingPathComponent("good.key").path,
+                               "--server-key", keys.appendingPathComponent("coordinator.pub").path], log: loose, test: self)
+        XCTAssertNotEqual(waitForExit(p, timeout: 10, log: loose), 0)
+        XCTAssertTrue(try String(contentsOf: loose, encoding: .utf8).contains("is readable by others (mode 644): chmod 600"))
+        try "tooshort\n".write(to: dir.appendingPathComponent("bad.pub"), atomically: true, encoding: .utf8)
+        chmod(keys.appendingPathComponent("good.key").path, 0o600)
+        let short = dir.appendingPathComponent("short.log")
+        let q = try startLPFT(["worker", "--connect", endpoint, "--curve-key", keys.appendingPathComponent("good.key").path,
+                               "--server-key", dir.appendingPathComponent("bad.pub").path], log: short, test: self)
+        XCTAssertNotEqual(waitForExit(q, timeout: 10, log: short), 0)
+        XCTAssertTrue(try String(contentsOf: short, encoding: .utf8).contains("a CURVE key is 40 Z85 characters, this one has 8"))
+        // Beyond loopback, no keys means no start unless --insecure.
+        let open = dir.appendingPathComponent("open.log")
+        let r = try startLPFT(["worker", "--connect", "tcp://10.1.2.3:5750"], log: open, test: self)
+        XCTAssertNotEqual(waitForExit(r, timeout: 10, log: open), 0)
+        XCTAssertTrue(try String(contentsOf: open, encoding: .utf8).contains("leaves this machine: give the worker --curve-key"))
+    }
 }
