@@ -126,11 +126,7 @@ public final class Worker {
         try? s.set(ZMQ_LINGER, Int32(0))
         try? s.set(ZMQ_RECONNECT_IVL, Int32(100))
         try? s.set(ZMQ_RECONNECT_IVL_MAX, Int32(5000))
-        if let curve = settings.curve {
-            try? s.set(ZMQ_CURVE_SERVERKEY, curve.serverKey)
-            try? s.set(ZMQ_CURVE_PUBLICKEY, curve.keys.publicKey)
-            try? s.set(ZMQ_CURVE_SECRETKEY, curve.keys.secretKey)
-        }
+        if let curve = settings.curve { try? s.useCurve(curve.keys, serverKey: curve.serverKey) }
         do { try s.connect(settings.endpoint) } catch { onLog("\(error)") }
         socket = s
         lastHeard = now

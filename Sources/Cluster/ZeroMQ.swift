@@ -77,6 +77,13 @@ public final class ZeroMQSocket {
         guard zmq_setsockopt(handle, option, bytes, bytes.count) == 0 else { throw ZeroMQError("zmq_setsockopt(\(option))") }
     }
 
+    /// Makes this socket a CURVE client of the server with public key `serverKey`.
+    public func useCurve(_ keys: CurveKeyPair, serverKey: String) throws {
+        try set(ZMQ_CURVE_SERVERKEY, serverKey)
+        try set(ZMQ_CURVE_PUBLICKEY, keys.publicKey)
+        try set(ZMQ_CURVE_SECRETKEY, keys.secretKey)
+    }
+
     public func bind(_ endpoint: String) throws {
         guard zmq_bind(handle, endpoint) == 0 else { throw ZeroMQError("bind \(endpoint)") }
     }

@@ -23,6 +23,7 @@ struct DispatchBench: ParsableCommand {
     @Option(help: "Metric rows for (c).") var metricRows = 200_000
     @Option(help: "Rows per METRIC message in (c).") var batch = 100
     @Option(help: "Repetitions of each part.") var repeats = 3
+    @Flag(help: "Encrypt and authenticate with CURVE (as across machines).") var curve = false
 
     func run() throws {
         var quick: [(rate: Double, cpu: Double)] = []
@@ -57,10 +58,11 @@ struct DispatchBench: ParsableCommand {
             }
         }
         let endpoint = "ipc://\(dir.path)/c.ipc"
-        let pool = try LocalWorkers(count: workers, endpoint: endpoint, sweep: dir, threads: nil, heartbeat: 1, liveness: 5)
+        let security = try Security(curve ? dir : nil)
+        let pool = try LocalWorkers(count: workers, endpoint: endpoint, sweep: dir, threads: nil, heartbeat: 1, liveness: 5, extraArguments: security.workerArguments)
         defer { pool.stop() }
         let context = ZeroMQContext()
-        let coordinator = try Coordinator(journal: journal, settings: DispatchSettings(), bind: endpoint, context: context)
+        let coordinator = try Coordinator(journal: journal, settings: DispatchSettings(), bind: endpoint, context: context, curve: security.coordinator)
         // Timing starts once every worker has joined: process start-up is not dispatch.
         while coordinator.dispatcher.workerCount < workers { _ = try coordinator.turn() }
         let cpu0 = processCPU(), t0 = Date()
@@ -76,11 +78,14 @@ struct DispatchBench: ParsableCommand {
         _ = try journal.write { try $0.addTrial(id: "metrics", position: 0, axes: "{}", config: "{\"method\":\"noop\"}", at: 0) }
         let endpoint = "ipc://\(dir.path)/c.ipc"
         let context = ZeroMQContext()
-        let coordinator = try Coordinator(journal: journal, settings: DispatchSettings(), bind: endpoint, context: context)
+        let security = try Security(curve ? dir : nil)
+        let coordinator = try Coordinator(journal: journal, settings: DispatchSettings(), bind: endpoint, context: context, curve: security.coordinator)
         let rows = metricRows, batchSize = batch
+        let workerCurve = security.worker
         let elapsed = SendableBox(0.0)
         let worker = Thread {
             let socket = try! ZeroMQSocket(context, .dealer)
+            if let (keys, server) = workerCurve { try! socket.useCurve(keys, serverKey: server) }
             try! socket.connect(endpoint)
             socket.send(Message.hello(Hello(worker: "bench", host: "local", slots: 1, held: [])).frames())
             socket.send(Message.ready(Ready(credit: 1)).frames())
@@ -115,6 +120,24 @@ struct DispatchBench: ParsableCommand {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6
+    }
+}
+
+/// Keys for a benchmark with CURVE: the coordinator's and one shared by the workers.
+struct Security {
+    var coordinator: (keys: CurveKeyPair, allowed: Set<String>)?
+    var worker: (CurveKeyPair, String)?
+    var workerArguments: [String] = []
+
+    init(_ directory: URL?) throws {
+        guard let directory else { return }
+        let server = try CurveKeyPair.generate(), client = try CurveKeyPair.generate()
+        try server.write(to: directory, name: "coordinator")
+        try client.write(to: directory, name: "worker")
+        coordinator = (server, [client.publicKey])
+        worker = (client, server.publicKey)
+        workerArguments = ["--curve-key", directory.appendingPathComponent("worker.key").path,
+                           "--server-key", directory.appendingPathComponent("coordinator.pub").path]
     }
 }
 
