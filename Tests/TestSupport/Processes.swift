@@ -16,14 +16,20 @@ public func temporaryDirectory(_ test: XCTestCase) throws -> URL {
     return url
 }
 
-/// Starts `lpft` in the background with its output in `log`; the test kills it at teardown if
-/// it is still running.
-public func startLPFT(_ arguments: [String], log: URL, test: XCTestCase) throws -> Process {
+/// Starts `lpft` in the background (in a network namespace if given) with its output in `log`;
+/// the test kills it at teardown if it is still running.
+public func startLPFT(_ arguments: [String], log: URL, test: XCTestCase, namespace: String? = nil) throws -> Process {
     guard FileManager.default.createFile(atPath: log.path, contents: nil) else { throw CocoaError(.fileWriteUnknown) }
     let handle = try FileHandle(forWritingTo: log)
     let p = Process()
-    p.executableURL = lpftExecutable
-    p.arguments = arguments
+    if let namespace {
+        // `ip netns exec` execs the program in place: the pid stays the one to signal.
+        p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        p.arguments = ["netns", "exec", namespace, lpftExecutable.path] + arguments
+    } else {
+        p.executableURL = lpftExecutable
+        p.arguments = arguments
+    }
     p.standardOutput = handle
     p.standardError = handle
     try p.run()
