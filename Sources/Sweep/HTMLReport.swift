@@ -41,8 +41,10 @@ extension SweepReport {
 
     private func esc(_ s: String) -> String { SVGChart.escape(s) }
 
+    /// "lp-ft lp.epochs=10": the method by itself, other axes by name, absent ones left out.
     private func groupName(_ g: TrialGroup) -> String {
-        g.key.isEmpty ? "all" : g.key.map { grouping.count == 1 ? $0.value : "\($0.axis)=\($0.value)" }.joined(separator: ", ")
+        let parts = g.key.filter { $0.value != "—" }.map { $0.axis == "method" || grouping.count == 1 ? $0.value : "\($0.axis)=\($0.value)" }
+        return parts.isEmpty ? "all" : parts.joined(separator: " ")
     }
 
     /// The paper's figures that this sweep has the data for.
@@ -108,7 +110,7 @@ extension SweepReport {
                         guard let x, let s = Summary(ts.compactMap { $0.metrics[metric] }) else { return nil }
                         return SVGChart.Point(x: x, y: s.mean, error: s.std)
                     }
-                    return points.isEmpty ? nil : SVGChart.Series(name: g.key.isEmpty ? "all" : g.key.map(\.value).joined(separator: ", "), points: points)
+                    return points.isEmpty ? nil : SVGChart.Series(name: groupName(g), points: points)
                 }
                 if !series.isEmpty {
                     out.append(SVGChart(title: "\(label) against \(axis)", xLabel: axis, yLabel: label, kind: .lines, series: series).render())

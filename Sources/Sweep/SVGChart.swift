@@ -18,6 +18,11 @@ struct SVGChart {
         case lines, scatter
         /// Bars at categorical x positions 0, 1, 2… named by `categories`.
         case bars(categories: [String])
+
+        var categoryNames: [String] {
+            if case .bars(let c) = self { return c }
+            return []
+        }
     }
 
     var title: String
@@ -34,7 +39,12 @@ struct SVGChart {
         // The legend gets what its longest name needs (about 7 px a character at 12 px).
         let legend = Double(series.map(\.name.count).max() ?? 0) * 7 + 44
         let width = self.width + max(0, legend - 170)
-        let left = 70.0, right = max(170, legend), top = 34.0, bottom = 58.0
+        // Category names are written at a slant, with room below for the longest.
+        var slanted = false
+        if case .bars(let categories) = kind, categories.contains(where: { $0.count > 6 }) { slanted = true }
+        let longest = Double(kind.categoryNames.map(\.count).max() ?? 0)
+        let left = 70.0, right = max(170, legend), top = 34.0, bottom = slanted ? 40 + longest * 5 : 58.0
+        let height = self.height + (bottom - 58)
         let plotW = width - left - right, plotH = height - top - bottom
         let all = series.flatMap(\.points)
         let ys = all.flatMap { p in [p.y - (p.error ?? 0), p.y + (p.error ?? 0)] }.filter(\.isFinite)
@@ -68,7 +78,11 @@ struct SVGChart {
         }
         for (x, name) in xTicks {
             svg += "<line x1=\"\(f(px(x)))\" x2=\"\(f(px(x)))\" y1=\"\(f(top + plotH))\" y2=\"\(f(top + plotH + 5))\" stroke=\"#333\"/>"
-            svg += "<text x=\"\(f(px(x)))\" y=\"\(f(top + plotH + 18))\" text-anchor=\"middle\">\(Self.escape(name))</text>\n"
+            if slanted {
+                svg += "<text transform=\"translate(\(f(px(x) + 4)) \(f(top + plotH + 14))) rotate(-30)\" text-anchor=\"end\">\(Self.escape(name))</text>\n"
+            } else {
+                svg += "<text x=\"\(f(px(x)))\" y=\"\(f(top + plotH + 18))\" text-anchor=\"middle\">\(Self.escape(name))</text>\n"
+            }
         }
         svg += "<rect x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(plotW))\" height=\"\(f(plotH))\" fill=\"none\" stroke=\"#333\"/>\n"
         svg += "<text x=\"\(f(left + plotW / 2))\" y=\"\(f(height - 12))\" text-anchor=\"middle\">\(Self.escape(xLabel))</text>\n"

@@ -187,7 +187,8 @@ struct SweepCommand: ParsableCommand {
             }
             out += "attempts: " + AttemptState.allCases.map { s in "\(s.rawValue) \(attempts.filter { $0.state == s }.count)" }.joined(separator: ", ")
                 + ", late results \(attempts.filter(\.late).count)\n"
-            out += "workers seen: \(Set(attempts.map(\.worker)).count); metric rows: \(try journal.metricCount())\n"
+            out += "workers seen: \(Set(attempts.map(\.worker)).count); metric rows: \(try journal.metricCount())"
+                + "; handshakes rejected: \(try journal.events(kind: "handshake rejected").count)\n"
             let completed = attempts.filter { $0.state == .completed }
             let finished = completed.compactMap { a in a.endedAt.map { $0 - a.startedAt } }.sorted()
             if !finished.isEmpty, let first = attempts.map(\.startedAt).min(), let last = completed.compactMap(\.endedAt).max(), last > first {
