@@ -263,24 +263,22 @@ final class SweepRunTests: XCTestCase {
         XCTAssertTrue(rejected.allSatisfy { ($0.detail ?? "").contains("127.0.0.1") && ($0.detail ?? "").contains("not on the allow-list") }, "\(rejected)")
         XCTAssertTrue(stranger.isRunning, "the stranger never heard from the coordinator, so it still waits")
 
-        // Keys that cannot be right fail at start with the reason.
-        chmod(keys.appendingPathComponent("good.key").path, 0o644)
-        let loose = dir.appendingPathComponent("loose.log")
-        let p = try startLPFT(["worker", "--connect", endpoint, "--curve-key", keys.appendingPathComponent("good.key").path,
-                               "--server-key", keys.appendingPathComponent("coordinator.pub").path], log: loose, test: self)
-        XCTAssertNotEqual(waitForExit(p, timeout: 10, log: loose), 0)
-        XCTAssertTrue(try String(contentsOf: loose, encoding: .utf8).contains("is readable by others (mode 644): chmod 600"))
+        // Keys that cannot be right, and open TCP without keys, fail at start with the reason.
+        func failsAtStart(_ arguments: [String], saying reason: String) throws {
+            let log = dir.appendingPathComponent("start-\(UUID().uuidString).log")
+            let p = try startLPFT(["worker"] + arguments, log: log, test: self)
+            XCTAssertNotEqual(waitForExit(p, timeout: 10, log: log), 0)
+            let text = try String(contentsOf: log, encoding: .utf8)
+            XCTAssertTrue(text.contains(reason), text)
+        }
+        let goodKey = keys.appendingPathComponent("good.key").path
+        chmod(goodKey, 0o644)
+        try failsAtStart(["--connect", endpoint, "--curve-key", goodKey, "--server-key", keys.appendingPathComponent("coordinator.pub").path],
+                         saying: "is readable by others (mode 644): chmod 600")
+        chmod(goodKey, 0o600)
         try "tooshort\n".write(to: dir.appendingPathComponent("bad.pub"), atomically: true, encoding: .utf8)
-        chmod(keys.appendingPathComponent("good.key").path, 0o600)
-        let short = dir.appendingPathComponent("short.log")
-        let q = try startLPFT(["worker", "--connect", endpoint, "--curve-key", keys.appendingPathComponent("good.key").path,
-                               "--server-key", dir.appendingPathComponent("bad.pub").path], log: short, test: self)
-        XCTAssertNotEqual(waitForExit(q, timeout: 10, log: short), 0)
-        XCTAssertTrue(try String(contentsOf: short, encoding: .utf8).contains("a CURVE key is 40 Z85 characters, this one has 8"))
-        // Beyond loopback, no keys means no start unless --insecure.
-        let open = dir.appendingPathComponent("open.log")
-        let r = try startLPFT(["worker", "--connect", "tcp://10.1.2.3:5750"], log: open, test: self)
-        XCTAssertNotEqual(waitForExit(r, timeout: 10, log: open), 0)
-        XCTAssertTrue(try String(contentsOf: open, encoding: .utf8).contains("leaves this machine: give the worker --curve-key"))
+        try failsAtStart(["--connect", endpoint, "--curve-key", goodKey, "--server-key", dir.appendingPathComponent("bad.pub").path],
+                         saying: "a CURVE key is 40 Z85 characters, this one has 8")
+        try failsAtStart(["--connect", "tcp://10.1.2.3:5750"], saying: "leaves this machine: give the worker --curve-key")
     }
 }
