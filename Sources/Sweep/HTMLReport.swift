@@ -22,6 +22,13 @@ extension SweepReport {
             }
             body += "</table>\n"
         }
+        if metricPatterns == nil {
+            body += "<h2>The paper's five claims</h2>\n<table><tr><th>#</th><th>the paper's claim</th><th>here</th><th>verdict</th></tr>\n"
+            for (i, c) in paperClaims().enumerated() {
+                body += "<tr><td>\(i + 1)</td><td>\(esc(c.claim))</td><td>\(esc(c.evidence))</td><td><b>\(esc(c.verdict.rawValue))</b></td></tr>\n"
+            }
+            body += "</table>\n<p>Pooled by method over seeds and every other axis.</p>\n"
+        }
         body += "<h2>Sweep health</h2>\n" + healthHTML()
         return """
             <!DOCTYPE html>

@@ -96,6 +96,7 @@ public struct SweepReport: Sendable {
                 out += "| " + cells.joined(separator: " | ") + " |\n"
             }
         }
+        if metricPatterns == nil { out += "\n## The paper's five claims\n\n" + claimsMarkdown() }
         out += "\n## Sweep health\n\n" + health()
         return out
     }

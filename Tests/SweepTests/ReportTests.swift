@@ -71,6 +71,15 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(byMethod.groups[1].summary("test/accuracy")?.n, 3)
     }
 
+    func testThePapersClaimsAreJudgedFromPooledMethods() throws {
+        let (journal, dir) = try self.journal()
+        let claims = SweepReport(results: try SweepResults(journal: journal), directory: dir.path).paperClaims()
+        XCTAssertEqual(claims.map(\.verdict), [.notMeasured, .holds, .notMeasured, .holds, .notMeasured])
+        XCTAssertEqual(claims[1].evidence, "Diff(F): lp-ft 1.5 ± 0.71 vs ft 4 ± 0")
+        XCTAssertEqual(claims[3].evidence, "test/accuracy: LP-FT 0.78 ± 0.028 vs FT 0.74 ± 0.04; ood/tweets/accuracy: LP-FT 0.73 ± 0.028 vs FT 0.64 ± 0.04")
+        XCTAssertEqual(claims[4].evidence, "needs LP-FT trials with test/ece", "a NaN ECE is no evidence")
+    }
+
     func testTidyExportsHaveOneRowPerTrialAndOneColumnPerAxisAndMetric() throws {
         let (journal, dir) = try self.journal()
         let report = SweepReport(results: try SweepResults(journal: journal), directory: dir.path)
