@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job, from a fresh Debian/Ubuntu machine: install system packages, build, fetch the
-# model and data, run the demo sweep (sweeps/demo.yaml: 14 real trials, about ten minutes on
+# model and data, run the demo sweep (sweeps/demo.yaml: 14 real trials, about five minutes on
 # 2 cores) and write its report. Run it again to resume or, once finished, to just re-report.
 # Extra arguments go to `lpft sweep run` (e.g. --local-workers 4).
 set -euo pipefail
