@@ -261,6 +261,15 @@ public struct JournalWriter {
         return db.changesCount
     }
 
+    /// Deletes the trials that never started and are not in `plan` (they left the spec);
+    /// returns how many. Trials with attempts stay: their history is part of the sweep.
+    public func dropUnstartedTrials(notIn plan: Set<String>) throws -> Int {
+        let ids = try String.fetchAll(db, sql: "SELECT id FROM trials t WHERE state = 'pending' AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.trial = t.id)")
+            .filter { !plan.contains($0) }
+        for id in ids { try db.execute(sql: "DELETE FROM trials WHERE id = ?", arguments: [id]) }
+        return ids.count
+    }
+
     /// Stores metric rows; a row resent after a reconnect (same lease and seq) is kept once.
     public func insertMetric(lease: Int64, trial: String, seq: Int, name: String, value: Double, epoch: Int?, step: Int?) throws {
         try db.cachedStatement(sql: "INSERT OR IGNORE INTO metrics (lease, seq, trial, name, value, epoch, step) VALUES (?, ?, ?, ?, ?, ?, ?)")

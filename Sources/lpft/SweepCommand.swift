@@ -69,6 +69,7 @@ struct SweepCommand: ParsableCommand {
         @Option(help: "Attempts (failed or lost) before a trial is marked failed.") var maxAttempts = 3
         @Option(help: "Seconds before the first retry of a trial; doubles each time.") var retryDelay = 1.0
         @Flag(help: "Give failed trials a fresh set of attempts.") var retryFailed = false
+        @Flag(help: "Delete trials that left the spec and never started (otherwise they still run).") var dropRemoved = false
         @Flag(help: "Do not check here that the trials' data files exist (workers see other files).") var skipFileCheck = false
         @OptionGroup var curve: CurveOptions
         @Option(help: "CURVE: the workers' public keys, a directory of *.pub files or a file with one key per line.") var allow: String?
@@ -99,6 +100,10 @@ struct SweepCommand: ParsableCommand {
                     if try w.addTrial(id: t.id, position: position, axes: String(decoding: axes, as: UTF8.self), config: t.canonicalConfig, at: now) { added += 1 }
                 }
                 let revived = retryFailed ? try w.retryFailedTrials(at: now) : 0
+                if dropRemoved {
+                    let dropped = try w.dropUnstartedTrials(notIn: Set(planned.map(\.id)))
+                    if dropped > 0 { log("dropped \(dropped) trial(s) that left the spec and never started") }
+                }
                 try w.event("sweep run", at: now, detail: "\(planned.count) planned, \(added) new, \(revived) failed trial(s) given new attempts")
                 return (added, revived)
             }
@@ -124,6 +129,11 @@ struct SweepCommand: ParsableCommand {
             coordinator.dispatcher.onLog = { log("\($0)") }
             let all = try journal.trials()
             let done = all.filter { $0.state == .completed }.count
+            let inPlan = Set(planned.map(\.id))
+            let removed = all.filter { !inPlan.contains($0.id) && ($0.state == .pending || $0.state == .running) }.count
+            if removed > 0 {
+                log("warning: \(removed) unfinished trial(s) from an earlier version of the spec are not in it any more and will still run; --drop-removed deletes those that never started")
+            }
             log("sweep \(directory.path): \(all.count) trial(s), \(added) new, \(done) already completed" + (revived > 0 ? ", \(revived) failed retried" : ""))
             log("coordinator on \(coordinator.endpoint) (workers: lpft worker --connect \(coordinator.endpoint))")
             let workers = try LocalWorkers(count: localWorkers, endpoint: coordinator.endpoint, sweep: directory, threads: threads,

@@ -170,6 +170,15 @@ final class SweepRunTests: XCTestCase {
         try assertExactlyOnce(j, trials: 5)
         XCTAssertEqual(try j.attempts().count, 5, "the first three were not run again")
         XCTAssertEqual(Array(try j.attempts().prefix(3)), first)
+
+        // Trials that leave the spec before they start are dropped on request, never run.
+        let ids = try j.trials().map(\.id)
+        try Journal(directory: sweep).write { w in
+            try w.addTrial(id: "gone-unstarted", position: 99, axes: "{}", config: "{\"method\":\"noop\"}", at: 0)
+            XCTAssertEqual(try w.dropUnstartedTrials(notIn: Set(ids)), 1)
+            XCTAssertEqual(try w.dropUnstartedTrials(notIn: []), 0, "completed trials stay")
+        }
+        XCTAssertEqual(try j.trials().map(\.id), ids)
     }
 
     func testSIGINTInterruptsRunningAttemptsAndARerunFinishesThem() throws {
