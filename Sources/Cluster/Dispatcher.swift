@@ -17,6 +17,10 @@ public struct DispatchSettings: Sendable {
 
     /// Silence after which a worker's leases expire.
     public var leaseTimeout: Double { heartbeatInterval * Double(liveness) }
+
+    /// How long a restarted coordinator keeps leases it found running for their workers to
+    /// reclaim: the lease timeout plus a worker's longest reconnect interval (2 s) and slack.
+    public var restartGrace: Double { leaseTimeout + 5 }
 }
 
 /// The coordinator's state machine, free of sockets: messages and clock ticks go in, journal
@@ -69,6 +73,8 @@ public final class Dispatcher {
     private var unowned: [Lease: Double] = [:]
     private var outgoing: [(Peer, Message)] = []
     private var unfinished = 0
+    /// Peers asked to HELLO again and not yet heard from with one: asked once, not per message.
+    private var askedToReconnect = Set<Peer>()
     public private(set) var stopping = false
 
     /// Counters for status lines and benchmarks.
@@ -95,7 +101,7 @@ public final class Dispatcher {
                 if let lease = running[record.id] {
                     trial.lease = lease
                     leases[lease] = LeaseInfo(trial: record.id, peer: nil)
-                    unowned[lease] = now + settings.leaseTimeout
+                    unowned[lease] = now + settings.restartGrace
                 } else {
                     trial.state = .pending
                     ready.append(record.id)
@@ -149,20 +155,23 @@ public final class Dispatcher {
             return
         }
         if case .hello(let hello) = message {
+            askedToReconnect.remove(peer)
             try welcome(hello, peer: peer, now: now, journal: journal)
             return
         }
         guard sessions[peer] != nil else {
             // Not HELLOed on this connection (e.g. this coordinator restarted): ask for one;
             // the worker then resends what is unacknowledged.
-            send(.reconnect(Notice(reason: "unknown worker: send HELLO")), to: peer, now: now)
+            if askedToReconnect.insert(peer).inserted {
+                send(.reconnect(Notice(reason: "unknown worker: send HELLO")), to: peer, now: now)
+            }
             return
         }
         sessions[peer]!.lastHeard = now
         switch message {
         case .ready(let r):
             let s = sessions[peer]!
-            sessions[peer]!.credit = min(s.credit + max(0, r.credit), s.slots)
+            sessions[peer]!.credit = min(s.credit + min(max(0, r.credit), s.slots), s.slots)
         case .metrics(let m):
             try ingest(m, from: peer, now: now, journal: journal)
         case .result(let r):
@@ -227,6 +236,9 @@ public final class Dispatcher {
         }
         metricRows += m.rows.count
         send(.ack(Ack(lease: m.lease, kind: .metrics, seq: m.rows.map(\.seq).max())), to: peer, now: now)
+        if let ended = info.ended, ended != .completed {
+            send(.cancel(Cancel(lease: m.lease, reason: "the lease ended as \(ended.rawValue); the trial runs elsewhere")), to: peer, now: now)
+        }
     }
 
     private func settle(_ r: TrialReport, from peer: Peer, now: Double, journal: JournalWriter) throws {

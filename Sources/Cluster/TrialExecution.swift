@@ -97,7 +97,7 @@ final class TrialExecution {
         let atEnd = n <= 0
         let bytes = atEnd ? [] : buffer[0..<n]
         if fd == log {
-            logFile?.write(Data(bytes))
+            try? logFile?.write(contentsOf: Data(bytes))  // a full disk must not take the worker down
             logPending += bytes
             if atEnd, !logPending.isEmpty { logPending.append(10) }
             for line in Self.takeLines(&logPending) { remember(line) }
@@ -137,8 +137,10 @@ final class TrialExecution {
         guard events < 0, log < 0 else { return nil }
         if pid != 0, exitStatus == nil {
             var status: Int32 = 0
-            guard waitpid(pid, &status, WNOHANG) == pid else { return nil }
-            exitStatus = status
+            let reaped = waitpid(pid, &status, WNOHANG)
+            if reaped == 0 || (reaped < 0 && errno == EINTR) { return nil }
+            // -1: not our child any more (e.g. SIGCHLD ignored); its output has ended, so it has too.
+            exitStatus = reaped == pid ? status : (1 << 8)
         }
         var result: String?
         var status = TrialReport.Status.failed

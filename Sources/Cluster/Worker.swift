@@ -56,6 +56,7 @@ public final class Worker {
     private var advertised = 0
     private var lastHeard = 0.0
     private var lastSent = 0.0
+    private var lastResend = Date().timeIntervalSince1970
     private var silenceAllowed: Double
     private var lastCoordinator = Date().timeIntervalSince1970
     private var shuttingDown: String?
@@ -107,6 +108,12 @@ public final class Worker {
             if let reason = shuttingDown, trials.isEmpty { return .shutdown(reason) }
             if shuttingDown == nil { advertise(now: now) }
             if now - lastSent >= settings.heartbeatInterval { send(.heartbeat, now: now) }
+            // A result whose ACK has not come within a lease timeout is sent again (the
+            // coordinator takes a repeat as a repeat).
+            if !outbox.pending.isEmpty, now - lastResend > silenceAllowed {
+                lastResend = now
+                for lease in outbox.pending.keys.sorted() { send(.result(outbox.pending[lease]!), now: now) }
+            }
             if now - lastHeard > silenceAllowed {
                 if let maxIdle = settings.maxIdle, trials.isEmpty, now - lastCoordinator > maxIdle { return .idle }
                 onLog(String(format: "no word from the coordinator for %.1f s; reconnecting", now - lastHeard)
@@ -125,7 +132,9 @@ public final class Worker {
         try? s.set(ZMQ_MAXMSGSIZE, WireProtocol.maxMessageSize)
         try? s.set(ZMQ_LINGER, Int32(0))
         try? s.set(ZMQ_RECONNECT_IVL, Int32(100))
-        try? s.set(ZMQ_RECONNECT_IVL_MAX, Int32(5000))
+        try? s.set(ZMQ_RECONNECT_IVL_MAX, Int32(2000))
+        // Sends never block; a queue this deep does not fill before heartbeats notice trouble.
+        try? s.set(ZMQ_SNDHWM, Int32(100_000))
         if let curve = settings.curve { try? s.useCurve(curve.keys, serverKey: curve.serverKey) }
         do { try s.connect(settings.endpoint) } catch { onLog("\(error)") }
         socket = s
@@ -200,7 +209,12 @@ public final class Worker {
                 trials[a.lease] = try TrialExecution(assignment: a, body: body)
             } else {
                 let (directory, lock) = try trialDirectory(a.trial, lease: a.lease)
-                trials[a.lease] = try TrialExecution(assignment: a, executable: settings.executable, arguments: try trainArguments(a, directory), directory: directory, lock: lock)
+                do {
+                    trials[a.lease] = try TrialExecution(assignment: a, executable: settings.executable, arguments: try trainArguments(a, directory), directory: directory, lock: lock)
+                } catch {
+                    close(lock)
+                    throw error
+                }
             }
         } catch {
             finish(TrialReport(trial: a.trial, lease: a.lease, status: .failed, reason: "the worker could not start it: \(error)", logTail: [], result: nil), now: now)

@@ -61,7 +61,7 @@ struct SweepCommand: ParsableCommand {
 
         @Argument(help: "The sweep spec (YAML).") var spec: String
         @Option(help: "The sweep directory (default: runs/<spec name>).") var dir: String?
-        @Option(help: "The coordinator's ZeroMQ endpoint; a `*` port picks a free one.") var bind = "tcp://127.0.0.1:*"
+        @Option(help: "The coordinator's ZeroMQ endpoint, e.g. tcp://0.0.0.0:5750 for workers elsewhere (a `*` port picks a free one). Default: ipc://DIR/coordinator.ipc, the same on every run, so local workers of an earlier run reconnect to the next.") var bind: String?
         @Option(help: "Worker processes to start on this machine.") var localWorkers = 0
         @Option(help: "Threads per trial of a local worker (for configs with threads: 0).") var threads: Int?
         @Option(help: "Seconds between heartbeats.") var heartbeat = 1.0
@@ -82,12 +82,15 @@ struct SweepCommand: ParsableCommand {
 
         func run() throws {
             let specURL = URL(fileURLWithPath: spec)
+            let directory = URL(fileURLWithPath: dir ?? "runs/\(URL(fileURLWithPath: spec).deletingPathExtension().lastPathComponent)")
+            // IPC paths are limited to ~107 bytes; a deeper sweep directory falls back to loopback TCP.
+            let ipc = "ipc://\(directory.standardizedFileURL.path)/coordinator.ipc"
+            let bind = self.bind ?? (ipc.utf8.count <= 100 ? ipc : "tcp://127.0.0.1:*")
             let keys = try curve.keys(for: bind, role: "coordinator")
             if keys != nil, allow == nil { throw ValidationError("--curve-key needs --allow: the directory of the workers' public keys") }
             var allowed = try allow.map { try CurveKeyPair.allowList(URL(fileURLWithPath: $0)) }
             let planned = try planTrials(spec)
             if !skipFileCheck { try checkDataFiles(planned) }
-            let directory = URL(fileURLWithPath: dir ?? "runs/\(specURL.deletingPathExtension().lastPathComponent)")
             let lock = try DirectoryLock(directory, name: "coordinator.lock", holder: "coordinator")
             let journal = try Journal(directory: directory)
             let now = Date().timeIntervalSince1970

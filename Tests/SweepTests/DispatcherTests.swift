@@ -136,8 +136,8 @@ final class DispatcherTests: XCTestCase {
         _ = try h.deliver([Self.result(b)], from: "b")
         try h.restart()
         // Unknown on the new coordinator: asked to HELLO again.
-        let asked = try h.deliver([.heartbeat], from: "a")
-        XCTAssertTrue(asked.contains { if case .reconnect = $0.message { true } else { false } })
+        let asked = try h.deliver([.heartbeat, .heartbeat, .metrics(MetricBatch(trial: a.trial, lease: a.lease, rows: []))], from: "a")
+        XCTAssertEqual(asked.filter { if case .reconnect = $0.message { true } else { false } }.count, 1, "asked once, not once per queued message")
         let adopted = try h.deliver([.hello(Hello(worker: "w-a", host: "h", slots: 1, held: [LeaseReference(trial: a.trial, lease: a.lease)])), Self.result(a)], from: "a2")
         XCTAssertTrue(Self.assigns(adopted).isEmpty, "no credit was offered")
         XCTAssertEqual(try h.trial(a.trial).state, .completed)
@@ -146,7 +146,10 @@ final class DispatcherTests: XCTestCase {
         // A lease nobody reclaims within the lease timeout is lost and its trial requeued.
         let c = Self.assigns(try h.deliver([.ready(Ready(credit: 1))], from: "a2"))[0]
         try h.restart()
-        h.now += 2.5
+        h.now += h.settings.restartGrace - 0.5
+        _ = try h.deliver([])
+        XCTAssertEqual(try h.journal.attempts(trial: c.trial).map(\.state), [.running], "still within the restart grace")
+        h.now += 1
         _ = try h.deliver([])
         XCTAssertEqual(try h.journal.attempts(trial: c.trial).map(\.state), [.lost])
         XCTAssertEqual(try h.trial(c.trial).state, .pending)
@@ -200,6 +203,8 @@ final class DispatcherTests: XCTestCase {
         XCTAssertEqual(h.dispatcher.droppedMessages, garbage.count)
         XCTAssertEqual(h.dispatcher.workerCount, 0)
         XCTAssertEqual(Self.assigns(try h.hello("a")).count, 1)
+        // Absurd credit neither overflows nor buys more than the worker's slots.
+        _ = try h.deliver([.ready(Ready(credit: .max)), .ready(Ready(credit: .max))], from: "a")
     }
 }
 
