@@ -79,11 +79,18 @@ public final class Worker {
         case idle
     }
 
-    /// Serves until the coordinator says SHUTDOWN, or no coordinator was heard for `maxIdle`.
-    public func run() throws -> Exit {
+    /// Serves until the coordinator says SHUTDOWN, no coordinator was heard for `maxIdle`, or
+    /// `stopSignal` (a signal pipe) becomes readable: then its trials are stopped, their
+    /// interrupted results sent (an interruption is not charged to a trial), and it returns.
+    public func run(stopSignal: Int32? = nil) throws -> Exit {
         connect(now: Date().timeIntervalSince1970)
         while true {
             let executions = Array(trials.values)
+            if let stopSignal, shuttingDown == nil, Poller.wait([.descriptor(stopSignal)], timeout: 0)[0] {
+                shuttingDown = "stopped by a signal"
+                onLog("stopping: trials are interrupted and their attempts handed back")
+                trials.values.forEach { $0.stop() }
+            }
             var items: [Poller.Item] = [.socket(socket!)]
             var owners: [(TrialExecution, Int32)] = []
             for e in executions {
@@ -105,7 +112,9 @@ public final class Worker {
                 trials[lease] = nil
                 finish(result, now: now)
             }
-            if let reason = shuttingDown, trials.isEmpty { return .shutdown(reason) }
+            if let reason = shuttingDown, trials.isEmpty, outbox.pending.isEmpty || now - lastHeard > settings.heartbeatInterval * 2 {
+                return .shutdown(reason)
+            }
             if shuttingDown == nil { advertise(now: now) }
             if now - lastSent >= settings.heartbeatInterval { send(.heartbeat, now: now) }
             // A result whose ACK has not come within a lease timeout is sent again (the

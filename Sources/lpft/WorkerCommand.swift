@@ -69,7 +69,8 @@ struct WorkerCommand: ParsableCommand {
         worker.onLog = { log("worker \(worker.settings.name): \($0)") }
         worker.inProcess = noopTrial
         log("worker \(worker.settings.name) (\(slots) slot(s), dir \(worker.settings.directory.path)) → \(connect)")
-        switch try worker.run() {
+        let signals = SignalPipe()  // SIGTERM (systemd stop, SLURM preemption) or Ctrl-C
+        switch try worker.run(stopSignal: signals.readEnd) {
         case .shutdown(let reason): log("worker \(worker.settings.name) exits: \(reason)")
         case .idle: log("worker \(worker.settings.name) exits: no coordinator for \(maxIdle ?? 0) s")
         }

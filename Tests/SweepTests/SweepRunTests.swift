@@ -290,4 +290,22 @@ final class SweepRunTests: XCTestCase {
                          saying: "a CURVE key is 40 Z85 characters, this one has 8")
         try failsAtStart(["--connect", "tcp://10.1.2.3:5750"], saying: "leaves this machine: give the worker --curve-key")
     }
+
+    func testASIGTERMedWorkerHandsItsTrialBackUncharged() throws {
+        let dir = try temporaryDirectory(self)
+        let spec = try noopSpec(dir, trials: 2, durationMs: 3000)
+        let endpoint = "ipc://\(dir.path)/c.ipc"
+        let sweep = dir.appendingPathComponent("sweep"), log = dir.appendingPathComponent("coordinator.log")
+        let coordinator = try startLPFT(["sweep", "run", spec.path, "--dir", sweep.path, "--bind", endpoint, "--retry-delay", "0"] + timing, log: log, test: self)
+        let first = try startLPFT(["worker", "--connect", endpoint, "--dir", dir.appendingPathComponent("w1").path] + timing, log: dir.appendingPathComponent("w1.log"), test: self)
+        XCTAssertTrue(eventually(timeout: 30) { ((try? journal(sweep)?.attempts().filter { $0.state == .running }.count) ?? 0) == 1 })
+        kill(first.processIdentifier, SIGTERM)  // systemd stop, SLURM preemption
+        XCTAssertEqual(waitForExit(first, timeout: 10, log: dir.appendingPathComponent("w1.log")), 0)
+        let j = try XCTUnwrap(journal(sweep))
+        XCTAssertEqual(try j.attempts().map(\.state), [.interrupted], "handed back at once, not left to expire")
+        XCTAssertEqual(try j.trials().map(\.chargedAttempts), [0, 0])
+        try startLPFT(["worker", "--connect", endpoint, "--dir", dir.appendingPathComponent("w2").path] + timing, log: dir.appendingPathComponent("w2.log"), test: self)
+        XCTAssertEqual(waitForExit(coordinator, timeout: 60, log: log), 0)
+        try assertExactlyOnce(XCTUnwrap(journal(sweep)), trials: 2)
+    }
 }
