@@ -86,11 +86,6 @@ public final class Worker {
         connect(now: Date().timeIntervalSince1970)
         while true {
             let executions = Array(trials.values)
-            if let stopSignal, shuttingDown == nil, Poller.wait([.descriptor(stopSignal)], timeout: 0)[0] {
-                shuttingDown = "stopped by a signal"
-                onLog("stopping: trials are interrupted and their attempts handed back")
-                trials.values.forEach { $0.stop() }
-            }
             var items: [Poller.Item] = [.socket(socket!)]
             var owners: [(TrialExecution, Int32)] = []
             for e in executions {
@@ -99,9 +94,13 @@ public final class Worker {
                     owners.append((e, fd))
                 }
             }
+            // The signal pipe stays readable once signalled: watched only until then.
+            let watchSignal = stopSignal != nil && shuttingDown == nil
+            if watchSignal { items.append(.descriptor(stopSignal!)) }
             let exiting = executions.contains { $0.descriptors.isEmpty }
             let readable = Poller.wait(items, timeout: exiting ? 0.01 : min(0.1, settings.heartbeatInterval / 2))
             let now = Date().timeIntervalSince1970
+            if watchSignal, readable.last! { shutDown("stopped by a signal") }
             if readable[0] { receive(now: now) }
             for (i, (execution, fd)) in owners.enumerated() where readable[i + 1] {
                 let rows = execution.read(fd)
@@ -119,10 +118,7 @@ public final class Worker {
             if now - lastSent >= settings.heartbeatInterval { send(.heartbeat, now: now) }
             // A result whose ACK has not come within a lease timeout is sent again (the
             // coordinator takes a repeat as a repeat).
-            if !outbox.pending.isEmpty, now - lastResend > silenceAllowed {
-                lastResend = now
-                for lease in outbox.pending.keys.sorted() { send(.result(outbox.pending[lease]!), now: now) }
-            }
+            if !outbox.pending.isEmpty, now - lastResend > silenceAllowed { resendResults(now: now) }
             if now - lastHeard > silenceAllowed {
                 if let maxIdle = settings.maxIdle, trials.isEmpty, now - lastCoordinator > maxIdle { return .idle }
                 onLog(String(format: "no word from the coordinator for %.1f s; reconnecting", now - lastHeard)
@@ -131,6 +127,14 @@ public final class Worker {
                 connect(now: now)
             }
         }
+    }
+
+    /// Stops taking trials and asks the running ones to stop; `run` returns once they have.
+    private func shutDown(_ reason: String) {
+        guard shuttingDown == nil else { return }
+        shuttingDown = reason
+        onLog("\(reason); stopping running trials")
+        trials.values.forEach { $0.stop() }
     }
 
     // MARK: Connection
@@ -161,6 +165,11 @@ public final class Worker {
         for (lease, pending) in unackedMetrics.sorted(by: { $0.key < $1.key }) where !pending.rows.isEmpty {
             send(.metrics(MetricBatch(trial: pending.trial, lease: lease, rows: pending.rows)), now: now)
         }
+        resendResults(now: now)
+    }
+
+    private func resendResults(now: Double) {
+        lastResend = now
         for lease in outbox.pending.keys.sorted() { send(.result(outbox.pending[lease]!), now: now) }
     }
 
@@ -197,9 +206,7 @@ public final class Worker {
             case .reconnect:
                 hello(now: now)
             case .shutdown(let notice):
-                shuttingDown = notice.reason
-                onLog("coordinator says: \(notice.reason)")
-                trials.values.forEach { $0.stop() }
+                shutDown("coordinator says: \(notice.reason)")
             case .heartbeat:
                 break
             case .hello, .ready, .metrics, .result:
