@@ -78,7 +78,6 @@ public final class Dispatcher {
     public private(set) var stopping = false
 
     /// Counters for status lines and benchmarks.
-    public private(set) var assigned = 0
     public private(set) var completed = 0
     public private(set) var failed = 0
     public private(set) var metricRows = 0
@@ -87,11 +86,12 @@ public final class Dispatcher {
     public var onLog: (String) -> Void = { _ in }
 
     /// Loads the journal's trials. Attempts still `running` there belong to workers that may
-    /// still be at work (the coordinator was restarted): they are held for one lease timeout
+    /// still be at work (the coordinator was restarted): they are held for `restartGrace`
     /// for their workers to reclaim, then declared lost.
     public init(journal: Journal, settings: DispatchSettings, now: Double) throws {
         self.settings = settings
-        let running = Dictionary(try journal.attempts().filter { $0.state == .running }.map { ($0.trial, $0.lease) }) { _, newer in newer }
+        let attempts = try journal.attempts()
+        let running = Dictionary(attempts.filter { $0.state == .running }.map { ($0.trial, $0.lease) }) { _, newer in newer }
         for record in try journal.trials() {
             var trial = LiveTrial(config: record.config, state: record.state, charged: record.chargedAttempts, attempts: record.attemptCount)
             switch record.state {
@@ -113,7 +113,7 @@ public final class Dispatcher {
             trials[record.id] = trial
         }
         // Ended leases of earlier runs, so a late or repeated RESULT is recognised.
-        for attempt in try journal.attempts() where attempt.state != .running {
+        for attempt in attempts where attempt.state != .running {
             leases[attempt.lease] = LeaseInfo(trial: attempt.trial, peer: nil, ended: attempt.state)
         }
     }
@@ -334,7 +334,6 @@ public final class Dispatcher {
             leases[lease] = LeaseInfo(trial: id, peer: peer)
             sessions[peer]!.credit -= 1
             sessions[peer]!.leases.insert(lease)
-            assigned += 1
             send(.assign(Assign(trial: id, lease: lease, attempt: trial.attempts, config: trial.config)), to: peer, now: now)
         }
         if readyHead > 4096, readyHead * 2 > ready.count {
