@@ -49,20 +49,12 @@ struct DispatchBench: ParsableCommand {
 
     /// Runs a noop sweep on `workers` worker processes; returns wall seconds and coordinator CPU seconds.
     func sweep(trials: Int, durationMs: Int) throws -> (Double, Double) {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lpft-bench-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let journal = try Journal(directory: dir)
-        try journal.write { w in
-            for i in 0..<trials {
-                try w.addTrial(id: String(format: "%016x", i), position: i, axes: "{}", config: "{\"method\":\"noop\",\"duration_ms\":\(durationMs),\"seed\":\(i)}", at: 0)
-            }
-        }
-        let endpoint = "ipc://\(dir.path)/c.ipc"
-        let security = try Security(curve ? dir : nil)
-        let pool = try LocalWorkers(count: workers, endpoint: endpoint, sweep: dir, threads: nil, heartbeat: 1, liveness: 5, extraArguments: security.workerArguments)
+        let setup = try BenchSweep(curve: curve, configs: (0..<trials).map { "{\"method\":\"noop\",\"duration_ms\":\(durationMs),\"seed\":\($0)}" })
+        defer { setup.remove() }
+        let pool = try LocalWorkers(count: workers, endpoint: setup.endpoint, sweep: setup.directory, threads: nil, heartbeat: 1, liveness: 5,
+                                    extraArguments: setup.security.workerArguments)
         defer { pool.stop() }
-        let context = ZeroMQContext()
-        let coordinator = try Coordinator(journal: journal, settings: DispatchSettings(), bind: endpoint, context: context, curve: security.coordinator)
+        let coordinator = try setup.coordinator()
         // Timing starts once every worker has joined: process start-up is not dispatch.
         while coordinator.dispatcher.workerCount < workers { _ = try coordinator.turn() }
         let cpu0 = processCPU(), t0 = Date()
@@ -72,16 +64,12 @@ struct DispatchBench: ParsableCommand {
 
     /// One simulated worker streams metric rows for one trial; rows/s until the last ACK.
     func ingestRate() throws -> Double {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lpft-bench-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let journal = try Journal(directory: dir)
-        _ = try journal.write { try $0.addTrial(id: "metrics", position: 0, axes: "{}", config: "{\"method\":\"noop\"}", at: 0) }
-        let endpoint = "ipc://\(dir.path)/c.ipc"
-        let context = ZeroMQContext()
-        let security = try Security(curve ? dir : nil)
-        let coordinator = try Coordinator(journal: journal, settings: DispatchSettings(), bind: endpoint, context: context, curve: security.coordinator)
+        let setup = try BenchSweep(curve: curve, configs: ["{\"method\":\"noop\"}"])
+        defer { setup.remove() }
+        let coordinator = try setup.coordinator()
+        let (journal, context, endpoint) = (setup.journal, setup.context, setup.endpoint)
         let rows = metricRows, batchSize = batch
-        let workerCurve = security.worker
+        let workerCurve = setup.security.worker
         let elapsed = SendableBox(0.0)
         let worker = Thread {
             let socket = try! ZeroMQSocket(context, .dealer)
@@ -121,6 +109,32 @@ struct DispatchBench: ParsableCommand {
         getrusage(RUSAGE_SELF.rawValue, &usage)
         return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6
     }
+}
+
+/// A benchmark's sweep in a temporary directory: journal with the given trial configs, an IPC
+/// endpoint, and keys when CURVE is on.
+struct BenchSweep {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lpft-bench-\(UUID().uuidString)")
+    let journal: Journal
+    let security: Security
+    let context = ZeroMQContext()
+    var endpoint: String { "ipc://\(directory.path)/c.ipc" }
+
+    init(curve: Bool, configs: [String]) throws {
+        journal = try Journal(directory: directory)
+        try journal.write { w in
+            for (i, config) in configs.enumerated() {
+                try w.addTrial(id: String(format: "%016x", i), position: i, axes: "{}", config: config, at: 0)
+            }
+        }
+        security = try Security(curve ? directory : nil)
+    }
+
+    func coordinator() throws -> Coordinator {
+        try Coordinator(journal: journal, settings: DispatchSettings(), bind: endpoint, context: context, curve: security.coordinator)
+    }
+
+    func remove() { try? FileManager.default.removeItem(at: directory) }
 }
 
 /// Keys for a benchmark with CURVE: the coordinator's and one shared by the workers.
