@@ -6,6 +6,8 @@ public struct TrialRow: Sendable {
     public let state: TrialState
     /// Swept axis path → value (only the axes that made this trial).
     public let axes: [String: ConfigValue]
+    /// The canonical trial config (JSON).
+    public let config: String
     /// Final metrics from the trial's result (non-finite values as NaN/±infinity).
     public let metrics: [String: Double]
     public let attempts: Int
@@ -114,7 +116,7 @@ public struct SweepResults: Sendable {
                 reliability = diagrams.mapValues { rows in rows.filter { $0.count == 3 }.map { CalibrationBin(confidence: $0[0], accuracy: $0[1], count: $0[2]) } }
             }
             let winner = winners[record.id]
-            return TrialRow(id: record.id, state: record.state, axes: axes, metrics: metrics, attempts: record.attemptCount,
+            return TrialRow(id: record.id, state: record.state, axes: axes, config: record.config, metrics: metrics, attempts: record.attemptCount,
                             seconds: winner.flatMap { w in w.endedAt.map { $0 - w.startedAt } }, reason: record.reason, reliability: reliability)
         }
         axes = Set(trials.flatMap(\.axes.keys)).sorted()

@@ -228,12 +228,11 @@ struct SweepCommand: ParsableCommand {
 
         func jsonSummary(_ journal: Journal) throws -> String {
             let results = try SweepResults(journal: journal)
-            let records = Dictionary(uniqueKeysWithValues: try journal.trials().map { ($0.id, $0) })
             var counts: [String: Int] = [:]
             for state in TrialState.allCases { counts[state.rawValue] = results.trials.filter { $0.state == state }.count }
             let trials: [[String: Any]] = results.trials.map { t in
                 ["id": t.id, "state": t.state.rawValue, "attempts": t.attempts,
-                 "config": (try? JSONSerialization.jsonObject(with: Data(records[t.id]!.config.utf8))) ?? [:],
+                 "config": (try? JSONSerialization.jsonObject(with: Data(t.config.utf8))) ?? [:],
                  "metrics": t.metrics.compactMapValues { $0.isFinite ? $0 : nil }]
             }
             let data = try JSONSerialization.data(withJSONObject: ["counts": counts, "trials": trials], options: [.sortedKeys, .withoutEscapingSlashes])
