@@ -17,6 +17,8 @@ final class TrialExecution {
     private let pid: pid_t
     private var stdinWrite: Int32 = -1
     private let stopFlag = StopFlag()
+    /// Reused by every read: a trial streams many small writes.
+    private var buffer = [UInt8](repeating: 0, count: 65536)
     private var pending = [UInt8]()
     private var logPending = [UInt8]()
     private var logFile: FileHandle?
@@ -91,7 +93,6 @@ final class TrialExecution {
 
     /// Reads what `fd` has; returns the metric rows among the complete lines.
     func read(_ fd: Int32) -> [MetricRow] {
-        var buffer = [UInt8](repeating: 0, count: 65536)
         let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
         if n < 0 && (errno == EAGAIN || errno == EINTR) { return [] }
         let atEnd = n <= 0
@@ -218,11 +219,13 @@ final class TrialExecution {
 /// than process start-up.
 public typealias InProcessTrial = @Sendable (_ config: String, _ emit: @escaping (String) -> Void, _ shouldStop: @escaping () -> Bool) -> Void
 
-final class StopFlag: @unchecked Sendable {
+/// A flag set from one thread (a signal handler, the worker loop) and polled from another.
+public final class StopFlag: @unchecked Sendable {
     private let lock = NSLock()
     private var value = false
-    func set() { lock.withLock { value = true } }
-    var isSet: Bool { lock.withLock { value } }
+    public init() {}
+    public func set() { lock.withLock { value = true } }
+    public var isSet: Bool { lock.withLock { value } }
 }
 
 public struct WorkerError: Error, CustomStringConvertible {

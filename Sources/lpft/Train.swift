@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cluster
 import Dispatch
 import Foundation
 import Training
@@ -55,22 +56,13 @@ struct Train: ParsableCommand {
         runner.checkpointDirectory = output.checkpoints
         runner.onNotice = { FileHandle.standardError.write(Data("lpft: \($0)\n".utf8)) }
         let stop = StopFlag()
-        let sources = [SIGINT, SIGTERM].map { signalNumber -> DispatchSourceSignal in
-            signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-            source.setEventHandler {
-                // Some stages (feature passes, the NTK, evaluation) take minutes between steps.
-                if stop.isSet {
-                    FileHandle.standardError.write(Data("\nlpft: second signal, exiting now\n".utf8))
-                    Foundation.exit(130)
-                }
-                stop.set()
-                FileHandle.standardError.write(Data("\nlpft: stopping at the next step (signal again to exit now)…\n".utf8))
-            }
-            source.resume()
-            return source
+        // Some stages (feature passes, the NTK, evaluation) take minutes between steps: a
+        // second signal exits at once.
+        let signals = SignalPipe { _ in
+            stop.set()
+            FileHandle.standardError.write(Data("\nlpft: stopping at the next step (signal again to exit now)…\n".utf8))
         }
-        defer { sources.forEach { $0.cancel() } }
+        defer { withExtendedLifetime(signals) {} }
         runner.shouldStop = { stop.isSet }
         let progress = ProgressLine(console: console)
         runner.onProgress = { progress.update($0) }
@@ -101,14 +93,6 @@ struct Train: ParsableCommand {
             throw error
         }
     }
-}
-
-/// Set from a signal handler's queue, read between training steps.
-final class StopFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-    func set() { lock.lock(); value = true; lock.unlock() }
-    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
 }
 
 /// A worker's trial ends with its worker: the worker holds the write end of our stdin, and
