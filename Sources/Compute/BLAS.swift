@@ -57,7 +57,17 @@ extension BLAS {
     /// C = alpha · A · Aᵀ + beta · C for A [n, k] with leading dimension lda; both triangles of
     /// the n × n result are filled (BLAS computes the upper, this mirrors it).
     public static func syrk(n: Int, k: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, beta: Float, c: UnsafeMutablePointer<Float>) {
+        syrkUpper(n: n, k: k, alpha: alpha, a: a, lda: lda, beta: beta, c: c)
+        mirrorUpper(c, n: n)
+    }
+
+    /// `syrk` on the upper triangle only, for sums of many products mirrored once at the end.
+    public static func syrkUpper(n: Int, k: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, beta: Float, c: UnsafeMutablePointer<Float>) {
         cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, Int32(n), Int32(k), alpha, a, Int32(lda), beta, c, Int32(n))
+    }
+
+    /// Copies the upper triangle of the row-major n × n matrix `c` onto its lower triangle.
+    public static func mirrorUpper(_ c: UnsafeMutablePointer<Float>, n: Int) {
         for i in 0..<n {
             for j in 0..<i { c[i * n + j] = c[j * n + i] }
         }

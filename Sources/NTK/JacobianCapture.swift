@@ -1,66 +1,97 @@
 import Compute
 import Transformer
 
-/// Keeps, from batched backward passes, what each Jacobian row needs: per example the input of
-/// every dense layer and every LayerNorm's normalised input, and per (example, class) row the
-/// gradient at every dense and LayerNorm output and at the embedding sum. A weight's row of J
-/// is then dYᵀ·X over the example's tokens, one small GEMM, with no backward pass repeated.
+/// Where each row of J keeps the gradients of the parameters that are not dense weights
+/// (biases, LayerNorm, position and token-type embeddings): one row of `width` columns per
+/// (example, class), a contiguous span per parameter group, so each group's share of these
+/// columns is one `ssyrk` straight from the captured rows.
+struct VectorColumns {
+    /// A parameter range's lower bound → its first column.
+    private(set) var start: [Int: Int] = [:]
+    /// Per dense group, in order, its columns.
+    private(set) var spans: [Range<Int>] = []
+    private(set) var width = 0
+
+    /// `denseWeights` are the lower bounds of the ranges formed by GEMMs instead; the position
+    /// table keeps only the `positions` rows an example reaches (the others' gradients are 0).
+    init(groups: [ParameterGroup], denseWeights: Set<Int>, position: ParameterView, hidden: Int, positions: Int) {
+        for g in groups {
+            let first = width
+            for r in g.ranges where !denseWeights.contains(r.lowerBound) {
+                start[r.lowerBound] = width
+                width += r.lowerBound == position.offset ? min(r.count, positions * hidden) : r.count
+            }
+            spans.append(first..<width)
+        }
+    }
+}
+
+/// Keeps, from batched backward passes, what each row of J needs, packed by token: per example
+/// every dense layer's input, per (example, class) row every dense layer's output gradient, and
+/// per row the gradients of all other parameters, reduced over tokens as they arrive. A dense
+/// weight's row of J is then dYᵀ·X over the example's tokens: one small GEMM, no pass repeated.
 final class JacobianCapture: BackwardTap {
+    /// A dense layer y = x·Wᵀ + b.
     final class DenseSite {
-        let weight: Range<Int>, bias: Range<Int>, inFeatures: Int, outFeatures: Int
-        var inputs: [[Float]]    // per example: [tokens, in]
-        var gradients: [[Float]] // per row: [tokens, out]
-        init(weight: Range<Int>, bias: Range<Int>, inFeatures: Int, outFeatures: Int, examples: Int, rows: Int) {
-            (self.weight, self.bias, self.inFeatures, self.outFeatures) = (weight, bias, inFeatures, outFeatures)
-            inputs = Array(repeating: [], count: examples)
-            gradients = Array(repeating: [], count: rows)
+        let weight: Range<Int>, inFeatures: Int, outFeatures: Int
+        /// [tokens, in]: example a's rows start at `tokenOffsets[a]`.
+        let inputs: FloatBuffer
+        /// [tokens · classes, out]: row (a, c)'s start at `tokenOffsets[a]·classes + c·lengths[a]`.
+        let gradients: FloatBuffer
+        init(weight: Range<Int>, inFeatures: Int, outFeatures: Int, tokens: Int, classes: Int) {
+            (self.weight, self.inFeatures, self.outFeatures) = (weight, inFeatures, outFeatures)
+            inputs = FloatBuffer(count: tokens * inFeatures)
+            gradients = FloatBuffer(count: tokens * classes * outFeatures)
         }
     }
 
-    final class NormSite {
-        let weight: ParameterView, bias: ParameterView
-        var normalized: [[Float]] // per example: [tokens, width]
-        var gradients: [[Float]]  // per row: [tokens, width]
-        init(weight: ParameterView, bias: ParameterView, examples: Int, rows: Int) {
-            (self.weight, self.bias) = (weight, bias)
-            normalized = Array(repeating: [], count: examples)
-            gradients = Array(repeating: [], count: rows)
-        }
-    }
-
-    let examples: Int, classes: Int, hidden: Int
+    let classes: Int, hidden: Int
+    let lengths: [Int], tokenOffsets: [Int], tokenTypes: [[Int32]]
+    let columns: VectorColumns
+    /// [rows, columns.width], row (a, c) at a·classes + c.
+    let rowVectors: FloatBuffer
+    /// In the order the backward pass meets them.
     private(set) var dense: [DenseSite] = []
-    private(set) var norms: [NormSite] = []
-    /// Per row: ∂/∂(embedding sum), [tokens, hidden].
-    private(set) var embeddingGradients: [[Float]]
+    private let positionColumn: Int?, tokenTypeColumn: Int?
+    private let tokens: Int
+    private let scratch: FloatBuffer
 
     // The batch being back-propagated.
     var batchExamples: [Int] = []
-    var lengths: [Int] = []
     var paddedLength = 0
     var classIndex = 0
 
-    init(examples: Int, classes: Int, hidden: Int) {
-        self.examples = examples
+    init(examples: [(ids: [Int32], tokenTypeIDs: [Int32])], classes: Int, hidden: Int, columns: VectorColumns, embeddings: BertLayout.Embeddings) {
         self.classes = classes
         self.hidden = hidden
-        embeddingGradients = Array(repeating: [], count: examples * classes)
+        self.columns = columns
+        lengths = examples.map(\.ids.count)
+        tokenTypes = examples.map(\.tokenTypeIDs)
+        let offsets = lengths.reduce(into: [0]) { $0.append($0.last! + $1) }
+        tokenOffsets = offsets.dropLast()
+        tokens = offsets.last!
+        rowVectors = FloatBuffer(count: examples.count * classes * columns.width)
+        positionColumn = columns.start[embeddings.position.offset]
+        tokenTypeColumn = columns.start[embeddings.tokenType.offset]
+        scratch = FloatBuffer(count: hidden)
     }
 
-    /// Bytes the captures of `tokens` tokens in total will take for this model.
-    static func bytes(for config: BertConfig, tokens: Int, classes: Int) -> Int {
+    /// Bytes the captures take for this model: the dense sites' inputs and output gradients,
+    /// and the row vectors.
+    static func bytes(for config: BertConfig, tokens: Int, rows: Int, classes: Int, columns: VectorColumns) -> Int {
         let (h, i, l) = (config.hiddenSize, config.intermediateSize, config.layerCount)
-        let perExample = l * (3 * h + i + 2 * h) + h
-        let perRow = l * (5 * h + i + 2 * h) + 2 * h
-        return 4 * tokens * (perExample + classes * perRow)
+        // Per layer: QKV (h → 3h), attention output (h → h), intermediate (h → i), output (i → h).
+        let inputs = l * (3 * h + i), outputs = l * (5 * h + i)
+        return 4 * (tokens * (inputs + classes * outputs) + rows * columns.width)
     }
 
-    private func gather(_ source: UnsafePointer<Float>, stride: Int, width: Int, row b: Int) -> [Float] {
-        var out = [Float](repeating: 0, count: lengths[b] * width)
-        for t in 0..<lengths[b] {
-            for j in 0..<width { out[t * width + j] = source[(b * paddedLength + t) * stride + j] }
-        }
-        return out
+    private func row(_ b: Int) -> Int { batchExamples[b] * classes + classIndex }
+
+    /// Copies example b's tokens (of `rows` with row stride `stride`) into `destination`, `width` each.
+    private func pack(_ source: UnsafePointer<Float>, stride: Int, width: Int, example b: Int, into destination: UnsafeMutablePointer<Float>) {
+        let first = source + b * paddedLength * stride
+        if stride == width { return destination.update(from: first, count: lengths[batchExamples[b]] * width) }
+        for t in 0..<lengths[batchExamples[b]] { (destination + t * width).update(from: first + t * stride, count: width) }
     }
 
     func dense(weight: Range<Int>, bias: Range<Int>, dY: UnsafePointer<Float>, dYStride: Int, x: UnsafePointer<Float>, inFeatures: Int, outFeatures: Int) {
@@ -68,40 +99,47 @@ final class JacobianCapture: BackwardTap {
         if let existing = dense.first(where: { $0.weight == weight }) {
             site = existing
         } else {
-            site = DenseSite(weight: weight, bias: bias, inFeatures: inFeatures, outFeatures: outFeatures, examples: examples, rows: examples * classes)
+            site = DenseSite(weight: weight, inFeatures: inFeatures, outFeatures: outFeatures, tokens: tokens, classes: classes)
             dense.append(site)
         }
-        for (b, example) in batchExamples.enumerated() {
-            if classIndex == 0 { site.inputs[example] = gather(x, stride: inFeatures, width: inFeatures, row: b) }
-            site.gradients[example * classes + classIndex] = gather(dY, stride: dYStride, width: outFeatures, row: b)
+        let biasColumn = columns.start[bias.lowerBound]!
+        for (b, a) in batchExamples.enumerated() {
+            if classIndex == 0 { pack(x, stride: inFeatures, width: inFeatures, example: b, into: site.inputs.pointer + tokenOffsets[a] * inFeatures) }
+            let packed = site.gradients.pointer + (tokenOffsets[a] * classes + classIndex * lengths[a]) * outFeatures
+            pack(dY, stride: dYStride, width: outFeatures, example: b, into: packed)
+            let biasGradient = rowVectors.pointer + row(b) * columns.width + biasColumn
+            for t in 0..<lengths[a] { Elementwise.add(packed + t * outFeatures, into: biasGradient, count: outFeatures) }
         }
     }
 
     func layerNorm(weight: ParameterView, bias: ParameterView, dY: UnsafePointer<Float>, x: UnsafePointer<Float>,
                    mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, width: Int) {
-        let site: NormSite
-        if let existing = norms.first(where: { $0.weight == weight }) {
-            site = existing
-        } else {
-            site = NormSite(weight: weight, bias: bias, examples: examples, rows: examples * classes)
-            norms.append(site)
-        }
-        for (b, example) in batchExamples.enumerated() {
-            if classIndex == 0 {
-                var xhat = gather(x, stride: width, width: width, row: b)
-                for t in 0..<lengths[b] {
-                    let row = b * paddedLength + t
-                    for j in 0..<width { xhat[t * width + j] = (xhat[t * width + j] - mean[row]) * rstd[row] }
-                }
-                site.normalized[example] = xhat
+        let xhat = scratch.pointer
+        for (b, a) in batchExamples.enumerated() {
+            let out = rowVectors.pointer + row(b) * columns.width
+            let weightGradient = out + columns.start[weight.offset]!, biasGradient = out + columns.start[bias.offset]!
+            for t in 0..<lengths[a] {
+                let r = b * paddedLength + t
+                for j in 0..<width { xhat[j] = (x[r * width + j] - mean[r]) * rstd[r] }
+                Elementwise.addProduct(dY + r * width, xhat, into: weightGradient, count: width)
+                Elementwise.add(dY + r * width, into: biasGradient, count: width)
             }
-            site.gradients[example * classes + classIndex] = gather(dY, stride: width, width: width, row: b)
         }
     }
 
     func embeddingSum(_ dSum: UnsafePointer<Float>) {
-        for (b, example) in batchExamples.enumerated() {
-            embeddingGradients[example * classes + classIndex] = gather(dSum, stride: hidden, width: hidden, row: b)
+        for (b, a) in batchExamples.enumerated() {
+            let out = rowVectors.pointer + row(b) * columns.width
+            for t in 0..<lengths[a] {
+                let gradient = dSum + (b * paddedLength + t) * hidden
+                if let positionColumn { (out + positionColumn + t * hidden).update(from: gradient, count: hidden) }
+                if let tokenTypeColumn { Elementwise.add(gradient, into: out + tokenTypeColumn + Int(tokenTypes[a][t]) * hidden, count: hidden) }
+            }
         }
+    }
+
+    /// ∂/∂(embedding sum) of row r at token t: the position columns hold it.
+    func embeddingGradient(row r: Int, token t: Int) -> UnsafePointer<Float> {
+        UnsafePointer(rowVectors.pointer + r * columns.width + positionColumn! + t * hidden)
     }
 }

@@ -100,18 +100,43 @@ public struct NTKComputer {
     public typealias Example = (ids: [Int32], tokenTypeIDs: [Int32])
 
     /// The kernel over `batch` (each example unpadded). Without LoRA, and when the per-example
-    /// captures leave room in the budget for the largest unsplittable piece of J, one batched
-    /// backward pass per class gives every row of J (`fromCaptures`); otherwise each
-    /// budget-sized chunk of parameter groups re-runs the backward passes one (example, class)
-    /// row at a time (`byRecomputation`).
+    /// captures leave room in the budget for each thread's slab of J (at least one output row
+    /// of the widest weight), one batched backward pass per class gives every row of J
+    /// (`fromCaptures`); otherwise each budget-sized chunk of parameter groups re-runs the
+    /// backward passes one (example, class) row at a time (`byRecomputation`).
     public func compute(_ batch: [Example]) throws -> NeuralTangentKernel {
-        let c = model.config.classCount
-        let captures = JacobianCapture.bytes(for: model.config, tokens: batch.reduce(0) { $0 + $1.ids.count }, classes: c)
-        let largestPiece = ParameterGroup.groups(for: model.layout).dense.flatMap(\.ranges).map(\.count).max() ?? 0
-        if model.layout.lora == nil, captures + batch.count * c * largestPiece * 4 <= memoryBudget {
-            return try fromCaptures(batch)
+        if let slabColumns = slabColumns(for: batch) {
+            return try fromCaptures(batch, slabColumns: slabColumns)
         }
         return try byRecomputation(batch)
+    }
+
+    /// Columns of J a slab holds in the captured path: a few output rows of one weight. About
+    /// 100 MB at 500 rows keeps `ssyrk` at its full rate (wider slabs only touch more memory).
+    static let preferredSlabColumns = 24_576
+
+    /// The captured path's slab width within the budget, or nil when it does not fit (or LoRA).
+    func slabColumns(for batch: [Example]) -> Int? {
+        guard model.layout.lora == nil else { return nil }
+        let rows = batch.count * model.config.classCount
+        let free = memoryBudget - captureBytes(for: batch)
+        let fitting = min(Self.preferredSlabColumns, free / (max(1, model.threads) * rows * 4))
+        return fitting >= max(model.config.hiddenSize, model.config.intermediateSize) ? fitting : nil
+    }
+
+    func captureBytes(for batch: [Example]) -> Int {
+        JacobianCapture.bytes(for: model.config, tokens: batch.reduce(0) { $0 + $1.ids.count }, rows: batch.count * model.config.classCount,
+                              classes: model.config.classCount, columns: vectorColumns(for: batch))
+    }
+
+    /// The lower bounds of the weights whose rows of J are GEMMs of captured activations.
+    var denseWeights: Set<Int> {
+        Set(model.layout.layers.flatMap { [$0.query.offset, $0.attentionOutput.offset, $0.intermediate.offset, $0.output.offset] })
+    }
+
+    func vectorColumns(for batch: [Example]) -> VectorColumns {
+        VectorColumns(groups: ParameterGroup.groups(for: model.layout).dense, denseWeights: denseWeights, position: model.layout.embeddings.position,
+                      hidden: model.config.hiddenSize, positions: batch.map(\.ids.count).max() ?? 0)
     }
 
     /// One unsplittable range of a group, as placed in a chunk.
@@ -167,16 +192,18 @@ public struct NTKComputer {
         }
     }
 
-    /// The word-embedding block from sparse rows: token id → (Jacobian row, gradient of that table row).
+    /// The word-embedding block from sparse rows: token id → (Jacobian row, gradient of that
+    /// table row), the rows in ascending order. Per id, the rows that contain it times their
+    /// transpose; ids in ascending order, so the sum is the same in every process.
     func wordKernel(_ wordRows: [Int32: [(row: Int, values: [Float])]], rows: Int, width h: Int) -> [Float] {
         var word = [Float](repeating: 0, count: rows * rows)
-        for entries in wordRows.values {
-            for a in entries {
-                for b in entries {
-                    var dot: Float = 0
-                    for j in 0..<h { dot += a.values[j] * b.values[j] }
-                    word[a.row * rows + b.row] += dot
-                }
+        for id in wordRows.keys.sorted() {
+            let entries = wordRows[id]!, m = entries.count
+            let stacked = entries.flatMap(\.values)
+            var gram = [Float](repeating: 0, count: m * m)
+            BLAS.syrk(n: m, k: h, a: stacked, lda: h, beta: 0, c: &gram)
+            for (i, a) in entries.enumerated() {
+                for (j, b) in entries.enumerated() { word[a.row * rows + b.row] += gram[i * m + j] }
             }
         }
         return word
@@ -202,119 +229,6 @@ public struct NTKComputer {
         }
         return NeuralTangentKernel(examples: n, classes: c, pretrainEffective: pretrain, ftEffective: ft, groups: groups,
                                    features: features, logits: logits, backwardPasses: passes)
-    }
-
-    /// One forward pass per batch of examples and one backward pass per class, with no weight
-    /// gradients: the tap keeps what each row of J needs, and each row's weight gradients are
-    /// then formed directly in the Jacobian block.
-    func fromCaptures(_ batch: [Example]) throws -> NeuralTangentKernel {
-        let n = batch.count, c = model.config.classCount, h = model.config.hiddenSize, rows = n * c
-        let layout = model.layout, p = parameters.pointer
-        let (wordGroup, dense) = ParameterGroup.groups(for: layout)
-        let capture = JacobianCapture(examples: n, classes: c, hidden: h)
-        let batchSize = 16
-        let workspace = model.makeWorkspace(maxBatchSize: batchSize, maxSequenceLength: batch.map(\.ids.count).max() ?? 1)
-        let unused = FloatBuffer(count: model.parameterCount)  // an empty scope writes no weight gradient
-        let dFeatures = FloatBuffer(count: batchSize * h)
-        var features = [Float](repeating: 0, count: n * h), logits = [Float](repeating: 0, count: n * c)
-        var passes = 0
-        for start in stride(from: 0, to: n, by: batchSize) {
-            let members = Array(start..<min(n, start + batchSize))
-            let input = try TokenBatch(sequences: members.map { batch[$0].ids }, tokenTypes: members.map { batch[$0].tokenTypeIDs })
-            try model.forward(p, input, workspace: workspace)
-            for (b, i) in members.enumerated() {
-                for j in 0..<h { features[i * h + j] = workspace.features[b * h + j] }
-                for k in 0..<c { logits[i * c + k] = workspace.logits[b * c + k] }
-            }
-            capture.batchExamples = members
-            capture.lengths = members.map { batch[$0].ids.count }
-            capture.paddedLength = input.sequenceLength
-            for k in 0..<c {
-                for b in members.indices { (dFeatures.pointer + b * h).update(from: p + layout.head.weight.offset + k * h, count: h) }
-                capture.classIndex = k
-                model.encoderBackward(p, dFeatures: dFeatures.pointer, gradients: unused.pointer, workspace: workspace, scope: .ranges([]), tap: capture)
-                passes += 1
-            }
-        }
-
-        let captured = JacobianCapture.bytes(for: model.config, tokens: batch.reduce(0) { $0 + $1.ids.count }, classes: c)
-        var kernels = [String: [Float]]()
-        let e = layout.embeddings
-        let plan = try chunks(dense, rows: rows, budget: memoryBudget - captured)
-        // One block for all chunks: fresh gigabytes per chunk cost more in page faults than the fill.
-        let jacobian = FloatBuffer(count: rows * (plan.map { $0.reduce(0) { $0 + $1.range.count } }.max() ?? 0))
-        for chunk in plan {
-            let width = chunk.reduce(0) { $0 + $1.range.count }
-            jacobian.pointer.update(repeating: 0, count: rows * width)
-            var columns: [(range: Range<Int>, start: Int)] = []
-            for r in chunk.map(\.range) { columns.append((r, (columns.last.map { $0.start + $0.range.count }) ?? 0)) }
-            func column(_ offset: Int) -> Int? {
-                columns.first { $0.range.contains(offset) }.map { $0.start + offset - $0.range.lowerBound }
-            }
-            BLAS.withSingleThread {
-                parallelChunks(rows, threads: model.threads) { _, range in
-                    for r in range {
-                        let a = r / c, tokens = batch[a].ids.count
-                        let out = jacobian.pointer + r * width
-                        // A weight and its bias may sit in different chunks: each is filled where it is.
-                        for site in capture.dense {
-                            let dY = site.gradients[r]
-                            if let col = column(site.weight.lowerBound) {
-                                dY.withUnsafeBufferPointer { dy in
-                                    site.inputs[a].withUnsafeBufferPointer { x in
-                                        BLAS.gemm(transposeA: true, m: site.outFeatures, n: site.inFeatures, k: tokens, a: dy.baseAddress!, lda: site.outFeatures,
-                                                  b: x.baseAddress!, ldb: site.inFeatures, c: out + col, ldc: site.inFeatures)
-                                    }
-                                }
-                            }
-                            if let biasColumn = column(site.bias.lowerBound) {
-                                dY.withUnsafeBufferPointer { dy in
-                                    for t in 0..<tokens { Elementwise.add(dy.baseAddress! + t * site.outFeatures, into: out + biasColumn, count: site.outFeatures) }
-                                }
-                            }
-                        }
-                        for site in capture.norms {
-                            site.gradients[r].withUnsafeBufferPointer { dy in
-                                site.normalized[a].withUnsafeBufferPointer { xhat in
-                                    if let col = column(site.weight.offset) {
-                                        for t in 0..<tokens { Elementwise.addProduct(dy.baseAddress! + t * h, xhat.baseAddress! + t * h, into: out + col, count: h) }
-                                    }
-                                    if let col = column(site.bias.offset) {
-                                        for t in 0..<tokens { Elementwise.add(dy.baseAddress! + t * h, into: out + col, count: h) }
-                                    }
-                                }
-                            }
-                        }
-                        capture.embeddingGradients[r].withUnsafeBufferPointer { dSum in
-                            if let col = column(e.position.offset) {
-                                for t in 0..<tokens { Elementwise.add(dSum.baseAddress! + t * h, into: out + col + t * h, count: h) }
-                            }
-                            if let col = column(e.tokenType.offset) {
-                                for t in 0..<tokens { Elementwise.add(dSum.baseAddress! + t * h, into: out + col + Int(batch[a].tokenTypeIDs[t]) * h, count: h) }
-                            }
-                        }
-                    }
-                }
-            }
-            accumulateKernels(chunk, jacobian: jacobian, rows: rows, into: &kernels)
-        }
-
-        var word: [Float]?
-        if wordGroup != nil {
-            var wordRows: [Int32: [(row: Int, values: [Float])]] = [:]
-            for r in 0..<rows {
-                let example = batch[r / c], dSum = capture.embeddingGradients[r]
-                var sums: [Int32: [Float]] = [:]
-                for (t, id) in example.ids.enumerated() {
-                    var v = sums[id] ?? [Float](repeating: 0, count: h)
-                    for j in 0..<h { v[j] += dSum[t * h + j] }
-                    sums[id] = v
-                }
-                for (id, v) in sums { wordRows[id, default: []].append((r, v)) }
-            }
-            word = wordKernel(wordRows, rows: rows, width: h)
-        }
-        return assemble(n, word: word, kernels: kernels, features: features, logits: logits, passes: passes)
     }
 
     /// The budget-bounded path: per chunk of groups, one backward pass per (example, class) row

@@ -43,11 +43,13 @@ final class NTKTests: XCTestCase {
         XCTAssertLessThan(relativeError(tight.ftEffective, roomy.ftEffective), 1e-6)
         XCTAssertThrowsError(try NTKComputer(model: loaded.model, parameters: loaded.parameters, memoryBudget: 1000).compute(batch))
 
-        // The captured-gradient path with a Jacobian block of 4,224 columns: the other embedding
-        // parameters (1,152) and layer 0's fused QKV weight (3,072) fill the first chunk, so that
-        // weight's bias lands in the next one — groups, and a weight and its bias, span chunks.
-        let captures = JacobianCapture.bytes(for: loaded.model.config, tokens: batch.reduce(0) { $0 + $1.ids.count }, classes: 3)
-        let split = try NTKComputer(model: loaded.model, parameters: loaded.parameters, memoryBudget: captures + 18 * 4_224 * 4).compute(batch)
+        // The captured-gradient path with the narrowest slab it accepts, one output row of the
+        // widest weight: every weight is formed a row at a time, in many slabs per group.
+        let config = loaded.model.config, widest = max(config.hiddenSize, config.intermediateSize)
+        let narrow = NTKComputer(model: loaded.model, parameters: loaded.parameters,
+                                 memoryBudget: NTKComputer(model: loaded.model, parameters: loaded.parameters).captureBytes(for: batch) + 18 * widest * 4)
+        XCTAssertEqual(narrow.slabColumns(for: batch), widest)
+        let split = try narrow.compute(batch)
         XCTAssertEqual(split.backwardPasses, roomy.backwardPasses, "still one batched pass per class")
         for ((name, a), (_, b)) in zip(split.groups, roomy.groups) {
             XCTAssertLessThan(relativeError(a, b), 1e-6, name)
