@@ -34,6 +34,13 @@ public enum Elementwise {
         }
     }
 
+    /// Σ a[i] · b[i], eight lanes then their sum (a fixed order).
+    public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
+        var acc = Vec8()
+        forEachBlock(count) { i, lanes in acc.addProduct(load(a + i, lanes), load(b + i, lanes)) }
+        return acc.sum()
+    }
+
     /// Σ x[i]², accumulated in Double so that norms over millions of parameters stay exact enough.
     public static func sumOfSquares(_ x: UnsafePointer<Float>, count: Int) -> Double {
         var total = 0.0

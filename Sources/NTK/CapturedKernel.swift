@@ -63,36 +63,108 @@ extension NTKComputer {
         return (features, logits, passes)
     }
 
-    /// A unit of the dense kernels' work: a group's captured vector columns, or some output rows
-    /// of one of its weights.
+    /// A unit of the dense kernels' work.
     private enum Block {
+        /// A group's captured vector columns: one `ssyrk`.
         case vectors(Range<Int>)
+        /// Some output rows of a weight: J's columns for them formed in the slab, then `ssyrk`.
         case weight(JacobianCapture.DenseSite, outputs: Range<Int>)
+        /// A weight's kernel between a run of examples and every later example, from Gram
+        /// matrices of the tokens: ⟨dY_aᵀX_a, dY_bᵀX_b⟩ = Σ_ts (dY_a dY_bᵀ)_ts (X_a X_bᵀ)_ts.
+        case gram(JacobianCapture.DenseSite, examples: Range<Int>)
     }
 
-    /// Each dense group's kernel. Blocks go to threads round-robin, each thread summing into its
-    /// own partial kernels, added in thread order: the same numbers for the same thread count.
-    private func denseKernels(_ dense: [ParameterGroup], capture: JacobianCapture, slabColumns: Int) -> [String: [Float]] {
-        let c = capture.classes, rows = capture.lengths.count * c
-        var blocks: [(group: Int, block: Block)] = []
+    /// Which weights take the Gram route (`whenCheaper` outside tests).
+    enum GramRule { case whenCheaper, never, always }
+
+    /// Multiply–adds of a weight's kernel by forming J (fill plus `ssyrk`) and by Gram matrices.
+    /// The Gram route wins when an example has fewer tokens than the weight has inputs per
+    /// output, roughly: the feed-forward output layer of BERT models on short texts.
+    private static func costs(_ site: JacobianCapture.DenseSite, capture: JacobianCapture) -> (formed: Double, gram: Double) {
+        let c = Double(capture.classes), rows = Double(capture.lengths.count) * c, tokens = Double(capture.tokens)
+        let (inputs, outputs) = (Double(site.inFeatures), Double(site.outFeatures))
+        let formed = (rows * (rows + 1) / 2 + c * tokens) * inputs * outputs
+        let gram = (c * tokens) * (c * tokens) / 2 * outputs + tokens * tokens / 2 * inputs
+        return (formed, gram)
+    }
+
+    private func blocks(_ dense: [ParameterGroup], capture: JacobianCapture, scratch: Int, slabColumns: Int) -> [(group: Int, block: Block, cost: Double)] {
+        let c = capture.classes, n = capture.lengths.count, rows = n * c
+        var blocks: [(group: Int, block: Block, cost: Double)] = []
         for (g, group) in dense.enumerated() {
-            if !capture.columns.spans[g].isEmpty { blocks.append((g, .vectors(capture.columns.spans[g]))) }
+            let span = capture.columns.spans[g]
+            if !span.isEmpty { blocks.append((g, .vectors(span), Double(rows * rows / 2 * span.count))) }
             for r in group.ranges where capture.columns.start[r.lowerBound] == nil {
                 guard let site = capture.dense.first(where: { $0.weight == r }) else {
                     preconditionFailure("no dense layer was captured for \(group.name)'s parameters \(r)")
                 }
-                let step = max(1, slabColumns / site.inFeatures)
-                for o in stride(from: 0, to: site.outFeatures, by: step) {
-                    blocks.append((g, .weight(site, outputs: o..<min(site.outFeatures, o + step))))
+                let (formed, gram) = Self.costs(site, capture: capture)
+                if gramRule == .always || (gramRule == .whenCheaper && gram < formed), let runs = gramRuns(site, capture: capture, scratch: scratch) {
+                    for run in runs {
+                        let own = Double(capture.tokenOffset(run.upperBound) - capture.tokenOffset(run.lowerBound))
+                        let later = Double(capture.tokens - capture.tokenOffset(run.lowerBound))
+                        let cost = own * later * Double(c * c * site.outFeatures + site.inFeatures)
+                        blocks.append((g, .gram(site, examples: run), cost))
+                    }
+                } else {
+                    let step = max(1, slabColumns / site.inFeatures)
+                    for o in stride(from: 0, to: site.outFeatures, by: step) {
+                        let outputs = o..<min(site.outFeatures, o + step)
+                        blocks.append((g, .weight(site, outputs: outputs), formed * Double(outputs.count) / Double(site.outFeatures)))
+                    }
                 }
             }
         }
+        return blocks
+    }
+
+    /// Runs of examples whose two Gram matrices against all later examples fit in `scratch`
+    /// floats; nil if one example alone does not.
+    private func gramRuns(_ site: JacobianCapture.DenseSite, capture: JacobianCapture, scratch: Int) -> [Range<Int>]? {
+        let c = capture.classes, n = capture.lengths.count
+        func floats(_ run: Range<Int>) -> Int {
+            let own = capture.tokenOffset(run.upperBound) - capture.tokenOffset(run.lowerBound)
+            let later = capture.tokens - capture.tokenOffset(run.lowerBound)
+            return c * own * c * later + own * later
+        }
+        var runs: [Range<Int>] = []
+        var start = 0
+        while start < n {
+            var end = start + 1
+            guard floats(start..<end) <= scratch else { return nil }
+            while end < n, floats(start..<(end + 1)) <= scratch { end += 1 }
+            runs.append(start..<end)
+            start = end
+        }
+        return runs
+    }
+
+    /// Blocks to threads, largest first, each to the least loaded thread so far: balanced, and
+    /// fixed by the shapes alone, so each thread's partial sums are the same on every run.
+    private static func schedule(_ costs: [Double], workers: Int) -> [[Int]] {
+        var load = [Double](repeating: 0, count: workers)
+        var assigned = [[Int]](repeating: [], count: workers)
+        for i in costs.indices.sorted(by: { (costs[$0], $1) > (costs[$1], $0) }) {
+            let w = load.indices.min { (load[$0], $0) < (load[$1], $1) }!
+            assigned[w].append(i)
+            load[w] += costs[i]
+        }
+        return assigned.map { $0.sorted() }
+    }
+
+    /// Each dense group's kernel, every thread summing its blocks into its own partial kernels,
+    /// which are added in thread order.
+    private func denseKernels(_ dense: [ParameterGroup], capture: JacobianCapture, slabColumns: Int) -> [String: [Float]] {
+        let c = capture.classes, n = capture.lengths.count, rows = n * c
+        let scratch = rows * slabColumns
+        let blocks = blocks(dense, capture: capture, scratch: scratch, slabColumns: slabColumns)
         let workers = max(1, min(model.threads, blocks.count))
+        let assignment = Self.schedule(blocks.map(\.cost), workers: workers)
         let partials = (0..<workers).map { _ in FloatBuffer(count: dense.count * rows * rows) }
         BLAS.withSingleThread {
             parallelChunks(workers, threads: workers) { w, _ in
-                let slab = FloatBuffer(count: rows * slabColumns)
-                for i in stride(from: w, to: blocks.count, by: workers) {
+                let buffer = FloatBuffer(count: scratch)
+                for i in assignment[w] {
                     let kernel = partials[w].pointer + blocks[i].group * rows * rows
                     switch blocks[i].block {
                     case let .vectors(span):
@@ -100,13 +172,15 @@ extension NTKComputer {
                     case let .weight(site, outputs):
                         let width = outputs.count * site.inFeatures
                         for r in 0..<rows {
-                            let a = r / c, tokens = capture.lengths[a], first = capture.tokenOffsets[a]
+                            let a = r / c, tokens = capture.lengths[a], first = capture.tokenOffset(a)
                             BLAS.gemm(transposeA: true, m: outputs.count, n: site.inFeatures, k: tokens,
                                       a: site.gradients.pointer + (first * c + r % c * tokens) * site.outFeatures + outputs.lowerBound, lda: site.outFeatures,
                                       b: site.inputs.pointer + first * site.inFeatures, ldb: site.inFeatures,
-                                      c: slab.pointer + r * width, ldc: site.inFeatures)
+                                      c: buffer.pointer + r * width, ldc: site.inFeatures)
                         }
-                        BLAS.syrkUpper(n: rows, k: width, a: slab.pointer, lda: width, beta: 1, c: kernel)
+                        BLAS.syrkUpper(n: rows, k: width, a: buffer.pointer, lda: width, beta: 1, c: kernel)
+                    case let .gram(site, examples):
+                        addGram(site, examples: examples, capture: capture, scratch: buffer.pointer, into: kernel)
                     }
                 }
             }
@@ -121,5 +195,38 @@ extension NTKComputer {
             kernels[group.name] = k
         }
         return kernels
+    }
+
+    /// Adds to the upper triangle of `kernel` the weight's entries between rows of `examples`
+    /// and rows of the same or later examples.
+    private func addGram(_ site: JacobianCapture.DenseSite, examples: Range<Int>, capture: JacobianCapture,
+                         scratch: UnsafeMutablePointer<Float>, into kernel: UnsafeMutablePointer<Float>) {
+        let c = capture.classes, n = capture.lengths.count, rows = n * c
+        let base = capture.tokenOffset(examples.lowerBound)
+        let own = capture.tokenOffset(examples.upperBound) - base, later = capture.tokens - base
+        // Token rows are packed by example, and output gradients by (example, class), so both
+        // Gram matrices are one GEMM of a run of rows against all rows from the run's start.
+        let dGram = scratch, xGram = scratch + c * own * c * later
+        let dY = site.gradients.pointer + c * base * site.outFeatures, x = site.inputs.pointer + base * site.inFeatures
+        BLAS.gemm(transposeB: true, m: c * own, n: c * later, k: site.outFeatures, a: dY, lda: site.outFeatures, b: dY, ldb: site.outFeatures,
+                  c: dGram, ldc: c * later)
+        BLAS.gemm(transposeB: true, m: own, n: later, k: site.inFeatures, a: x, lda: site.inFeatures, b: x, ldb: site.inFeatures,
+                  c: xGram, ldc: later)
+        for a in examples {
+            let ta = capture.lengths[a], ia = capture.tokenOffset(a) - base
+            for b in a..<n {
+                let tb = capture.lengths[b], ib = capture.tokenOffset(b) - base
+                for k in 0..<c {
+                    for k2 in 0..<c where b > a || k2 >= k {
+                        var sum: Float = 0
+                        for t in 0..<ta {
+                            sum += Elementwise.dot(dGram + (c * ia + k * ta + t) * c * later + c * ib + k2 * tb,
+                                                   xGram + (ia + t) * later + ib, count: tb)
+                        }
+                        kernel[(a * c + k) * rows + b * c + k2] += sum
+                    }
+                }
+            }
+        }
     }
 }

@@ -53,7 +53,8 @@ final class JacobianCapture: BackwardTap {
     /// In the order the backward pass meets them.
     private(set) var dense: [DenseSite] = []
     private let positionColumn: Int?, tokenTypeColumn: Int?
-    private let tokens: Int
+    /// Tokens of all examples.
+    let tokens: Int
     private let scratch: FloatBuffer
 
     // The batch being back-propagated.
@@ -84,6 +85,9 @@ final class JacobianCapture: BackwardTap {
         let inputs = l * (3 * h + i), outputs = l * (5 * h + i)
         return 4 * (tokens * (inputs + classes * outputs) + rows * columns.width)
     }
+
+    /// The first packed token of example a (`tokens` for a = examples).
+    func tokenOffset(_ a: Int) -> Int { a < tokenOffsets.count ? tokenOffsets[a] : tokens }
 
     private func row(_ b: Int) -> Int { batchExamples[b] * classes + classIndex }
 

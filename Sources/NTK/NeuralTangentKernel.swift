@@ -78,6 +78,8 @@ public struct NTKComputer {
     /// Bytes the materialised Jacobian blocks may take; groups are processed in chunks that fit,
     /// recomputing the backward passes for each chunk rather than exceeding it.
     public var memoryBudget: Int
+    /// Which dense weights the captured path computes from token Gram matrices.
+    var gramRule = GramRule.whenCheaper
 
     public init(model: BertClassifier, parameters: FloatBuffer, memoryBudget: Int = 4 << 30) {
         self.model = model
