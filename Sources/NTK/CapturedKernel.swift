@@ -71,7 +71,8 @@ extension NTKComputer {
         case weight(JacobianCapture.DenseSite, outputs: Range<Int>)
         /// A weight's kernel between a run of examples and every later example, from Gram
         /// matrices of the tokens: ⟨dY_aᵀX_a, dY_bᵀX_b⟩ = Σ_ts (dY_a dY_bᵀ)_ts (X_a X_bᵀ)_ts.
-        case gram(JacobianCapture.DenseSite, examples: Range<Int>)
+        /// `runs[i]` is the block's run; runs after it are taken one at a time.
+        case gram(JacobianCapture.DenseSite, runs: [Range<Int>], index: Int)
     }
 
     /// Which weights take the Gram route (`whenCheaper` outside tests).
@@ -90,6 +91,7 @@ extension NTKComputer {
 
     private func blocks(_ dense: [ParameterGroup], capture: JacobianCapture, scratch: Int, slabColumns: Int) -> [(group: Int, block: Block, cost: Double)] {
         let c = capture.classes, n = capture.lengths.count, rows = n * c
+        let runs = tokenRuns(capture)
         var blocks: [(group: Int, block: Block, cost: Double)] = []
         for (g, group) in dense.enumerated() {
             let span = capture.columns.spans[g]
@@ -99,12 +101,11 @@ extension NTKComputer {
                     preconditionFailure("no dense layer was captured for \(group.name)'s parameters \(r)")
                 }
                 let (formed, gram) = Self.costs(site, capture: capture)
-                if gramRule == .always || (gramRule == .whenCheaper && gram < formed), let runs = gramRuns(site, capture: capture, scratch: scratch) {
-                    for run in runs {
+                if gramRule == .always || (gramRule == .whenCheaper && gram < formed), gramScratch(site, runs: runs, capture: capture) <= scratch {
+                    for (i, run) in runs.enumerated() {
                         let own = Double(capture.tokenOffset(run.upperBound) - capture.tokenOffset(run.lowerBound))
                         let later = Double(capture.tokens - capture.tokenOffset(run.lowerBound))
-                        let cost = own * later * Double(c * c * site.outFeatures + site.inFeatures)
-                        blocks.append((g, .gram(site, examples: run), cost))
+                        blocks.append((g, .gram(site, runs: runs, index: i), own * later * Double(c * c * site.outFeatures + site.inFeatures)))
                     }
                 } else {
                     let step = max(1, slabColumns / site.inFeatures)
@@ -118,25 +119,23 @@ extension NTKComputer {
         return blocks
     }
 
-    /// Runs of examples whose two Gram matrices against all later examples fit in `scratch`
-    /// floats; nil if one example alone does not.
-    private func gramRuns(_ site: JacobianCapture.DenseSite, capture: JacobianCapture, scratch: Int) -> [Range<Int>]? {
-        let c = capture.classes, n = capture.lengths.count
-        func floats(_ run: Range<Int>) -> Int {
-            let own = capture.tokenOffset(run.upperBound) - capture.tokenOffset(run.lowerBound)
-            let later = capture.tokens - capture.tokenOffset(run.lowerBound)
-            return c * own * c * later + own * later
-        }
+    /// Consecutive examples of about `gramRunTokens` tokens (at least one example each): the
+    /// Gram route's unit, small enough that a pair of runs' Gram matrices stay in cache while
+    /// they are reduced.
+    private func tokenRuns(_ capture: JacobianCapture) -> [Range<Int>] {
         var runs: [Range<Int>] = []
         var start = 0
-        while start < n {
-            var end = start + 1
-            guard floats(start..<end) <= scratch else { return nil }
-            while end < n, floats(start..<(end + 1)) <= scratch { end += 1 }
-            runs.append(start..<end)
-            start = end
+        for a in capture.lengths.indices where capture.tokenOffset(a + 1) - capture.tokenOffset(start) >= gramRunTokens || a == capture.lengths.count - 1 {
+            runs.append(start..<(a + 1))
+            start = a + 1
         }
         return runs
+    }
+
+    /// Floats the Gram matrices of the largest pair of runs take.
+    private func gramScratch(_ site: JacobianCapture.DenseSite, runs: [Range<Int>], capture: JacobianCapture) -> Int {
+        let tokens = runs.map { capture.tokenOffset($0.upperBound) - capture.tokenOffset($0.lowerBound) }.max() ?? 0
+        return (capture.classes * tokens) * (capture.classes * tokens) + tokens * tokens
     }
 
     /// Blocks to threads, largest first, each to the least loaded thread so far: balanced, and
@@ -179,8 +178,10 @@ extension NTKComputer {
                                       c: buffer.pointer + r * width, ldc: site.inFeatures)
                         }
                         BLAS.syrkUpper(n: rows, k: width, a: buffer.pointer, lda: width, beta: 1, c: kernel)
-                    case let .gram(site, examples):
-                        addGram(site, examples: examples, capture: capture, scratch: buffer.pointer, into: kernel)
+                    case let .gram(site, runs, index):
+                        for target in runs[index...] {
+                            addGram(site, rows: runs[index], columns: target, capture: capture, scratch: buffer.pointer, into: kernel)
+                        }
                     }
                 }
             }
@@ -197,31 +198,29 @@ extension NTKComputer {
         return kernels
     }
 
-    /// Adds to the upper triangle of `kernel` the weight's entries between rows of `examples`
-    /// and rows of the same or later examples.
-    private func addGram(_ site: JacobianCapture.DenseSite, examples: Range<Int>, capture: JacobianCapture,
+    /// Adds the weight's kernel entries between the rows of examples `sources` and of `targets`
+    /// (a later run, or the same one) to the upper triangle of `kernel`.
+    private func addGram(_ site: JacobianCapture.DenseSite, rows sources: Range<Int>, columns targets: Range<Int>, capture: JacobianCapture,
                          scratch: UnsafeMutablePointer<Float>, into kernel: UnsafeMutablePointer<Float>) {
-        let c = capture.classes, n = capture.lengths.count, rows = n * c
-        let base = capture.tokenOffset(examples.lowerBound)
-        let own = capture.tokenOffset(examples.upperBound) - base, later = capture.tokens - base
-        // Token rows are packed by example, and output gradients by (example, class), so both
-        // Gram matrices are one GEMM of a run of rows against all rows from the run's start.
-        let dGram = scratch, xGram = scratch + c * own * c * later
-        let dY = site.gradients.pointer + c * base * site.outFeatures, x = site.inputs.pointer + base * site.inFeatures
-        BLAS.gemm(transposeB: true, m: c * own, n: c * later, k: site.outFeatures, a: dY, lda: site.outFeatures, b: dY, ldb: site.outFeatures,
-                  c: dGram, ldc: c * later)
-        BLAS.gemm(transposeB: true, m: own, n: later, k: site.inFeatures, a: x, lda: site.inFeatures, b: x, ldb: site.inFeatures,
-                  c: xGram, ldc: later)
-        for a in examples {
-            let ta = capture.lengths[a], ia = capture.tokenOffset(a) - base
-            for b in a..<n {
-                let tb = capture.lengths[b], ib = capture.tokenOffset(b) - base
+        let c = capture.classes, rows = capture.lengths.count * c
+        let (from, to) = (capture.tokenOffset(sources.lowerBound), capture.tokenOffset(targets.lowerBound))
+        let m = capture.tokenOffset(sources.upperBound) - from, n = capture.tokenOffset(targets.upperBound) - to
+        // Tokens are packed by example, output gradients by (example, class): each Gram matrix is one GEMM.
+        let dGram = scratch, xGram = scratch + c * m * c * n
+        let (dY, x) = (site.gradients.pointer, site.inputs.pointer)
+        BLAS.gemm(transposeB: true, m: c * m, n: c * n, k: site.outFeatures, a: dY + c * from * site.outFeatures, lda: site.outFeatures,
+                  b: dY + c * to * site.outFeatures, ldb: site.outFeatures, c: dGram, ldc: c * n)
+        BLAS.gemm(transposeB: true, m: m, n: n, k: site.inFeatures, a: x + from * site.inFeatures, lda: site.inFeatures,
+                  b: x + to * site.inFeatures, ldb: site.inFeatures, c: xGram, ldc: n)
+        for a in sources {
+            let ta = capture.lengths[a], ia = capture.tokenOffset(a) - from
+            for b in targets where b >= a {
+                let tb = capture.lengths[b], ib = capture.tokenOffset(b) - to
                 for k in 0..<c {
                     for k2 in 0..<c where b > a || k2 >= k {
                         var sum: Float = 0
                         for t in 0..<ta {
-                            sum += Elementwise.dot(dGram + (c * ia + k * ta + t) * c * later + c * ib + k2 * tb,
-                                                   xGram + (ia + t) * later + ib, count: tb)
+                            sum += Elementwise.dot(dGram + (c * ia + k * ta + t) * c * n + c * ib + k2 * tb, xGram + (ia + t) * n + ib, count: tb)
                         }
                         kernel[(a * c + k) * rows + b * c + k2] += sum
                     }

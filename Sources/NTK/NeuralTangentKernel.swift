@@ -80,6 +80,9 @@ public struct NTKComputer {
     public var memoryBudget: Int
     /// Which dense weights the captured path computes from token Gram matrices.
     var gramRule = GramRule.whenCheaper
+    /// Tokens per run of examples on the Gram route: 256 keeps a pair of runs' Gram matrices
+    /// (about 1.3 MB at C = 2) in cache for the reduction that follows.
+    var gramRunTokens = 256
 
     public init(model: BertClassifier, parameters: FloatBuffer, memoryBudget: Int = 4 << 30) {
         self.model = model
