@@ -3,14 +3,17 @@ import Transformer
 
 extension NTKComputer {
     /// One forward pass per batch of examples and one backward pass per class, with no weight
-    /// gradients: the tap keeps what each row of J needs. Then each thread forms J a slab at a
-    /// time (a few output rows of one weight, for all rows) in a buffer it reuses, and adds the
-    /// slab's J Jᵀ to its own partial kernels; J is never whole in memory.
+    /// gradients: the tap keeps what each row of J needs. Then the threads share out the dense
+    /// weights: most are formed a slab of J at a time (a few output rows, for all rows of J) in
+    /// a buffer each thread reuses, followed by `ssyrk`; those with many inputs per output
+    /// against few tokens per example go through Gram matrices of the tokens instead. J is
+    /// never whole in memory.
     func fromCaptures(_ batch: [Example], slabColumns: Int) throws -> NeuralTangentKernel {
         let n = batch.count, c = model.config.classCount, h = model.config.hiddenSize, rows = n * c
         let (wordGroup, dense) = ParameterGroup.groups(for: model.layout)
         let capture = JacobianCapture(examples: batch, classes: c, hidden: h, columns: vectorColumns(for: batch), embeddings: model.layout.embeddings)
         let (features, logits, passes) = try capturePasses(batch, into: capture)
+        capture.dense.forEach { $0.compact() }
         let kernels = denseKernels(dense, capture: capture, slabColumns: slabColumns)
 
         var word: [Float]?
@@ -69,9 +72,9 @@ extension NTKComputer {
         case vectors(Range<Int>)
         /// Some output rows of a weight: J's columns for them formed in the slab, then `ssyrk`.
         case weight(JacobianCapture.DenseSite, outputs: Range<Int>)
-        /// A weight's kernel between a run of examples and every later example, from Gram
+        /// A weight's kernel between a run of examples and itself and every later run, from Gram
         /// matrices of the tokens: ⟨dY_aᵀX_a, dY_bᵀX_b⟩ = Σ_ts (dY_a dY_bᵀ)_ts (X_a X_bᵀ)_ts.
-        /// `runs[i]` is the block's run; runs after it are taken one at a time.
+        /// The block's run is `runs[index]`.
         case gram(JacobianCapture.DenseSite, runs: [Range<Int>], index: Int)
     }
 
@@ -79,10 +82,11 @@ extension NTKComputer {
     enum GramRule { case whenCheaper, never, always }
 
     /// Multiply–adds of a weight's kernel by forming J (fill plus `ssyrk`) and by Gram matrices.
-    /// The Gram route wins when an example has fewer tokens than the weight has inputs per
-    /// output, roughly: the feed-forward output layer of BERT models on short texts.
+    /// Per pair of examples the Gram route costs T²·(C²·out + in) against C²·in·out, so it wins
+    /// for short texts: at C = 2 on MiniLM below 28 tokens for the feed-forward output layer
+    /// (1536 → 384), below about 19 for the other weights.
     private static func costs(_ site: JacobianCapture.DenseSite, capture: JacobianCapture) -> (formed: Double, gram: Double) {
-        let c = Double(capture.classes), rows = Double(capture.lengths.count) * c, tokens = Double(capture.tokens)
+        let c = Double(capture.classes), rows = Double(capture.lengths.count) * c, tokens = Double(site.tokens)
         let (inputs, outputs) = (Double(site.inFeatures), Double(site.outFeatures))
         let formed = (rows * (rows + 1) / 2 + c * tokens) * inputs * outputs
         let gram = (c * tokens) * (c * tokens) / 2 * outputs + tokens * tokens / 2 * inputs
@@ -91,7 +95,6 @@ extension NTKComputer {
 
     private func blocks(_ dense: [ParameterGroup], capture: JacobianCapture, scratch: Int, slabColumns: Int) -> [(group: Int, block: Block, cost: Double)] {
         let c = capture.classes, n = capture.lengths.count, rows = n * c
-        let runs = tokenRuns(capture)
         var blocks: [(group: Int, block: Block, cost: Double)] = []
         for (g, group) in dense.enumerated() {
             let span = capture.columns.spans[g]
@@ -101,10 +104,11 @@ extension NTKComputer {
                     preconditionFailure("no dense layer was captured for \(group.name)'s parameters \(r)")
                 }
                 let (formed, gram) = Self.costs(site, capture: capture)
-                if gramRule == .always || (gramRule == .whenCheaper && gram < formed), gramScratch(site, runs: runs, capture: capture) <= scratch {
+                let runs = tokenRuns(site)
+                if gramRule == .always || (gramRule == .whenCheaper && gram < formed), gramScratch(site, runs: runs) <= scratch {
                     for (i, run) in runs.enumerated() {
-                        let own = Double(capture.tokenOffset(run.upperBound) - capture.tokenOffset(run.lowerBound))
-                        let later = Double(capture.tokens - capture.tokenOffset(run.lowerBound))
+                        let own = Double(site.tokenOffset(run.upperBound) - site.tokenOffset(run.lowerBound))
+                        let later = Double(site.tokens - site.tokenOffset(run.lowerBound))
                         blocks.append((g, .gram(site, runs: runs, index: i), own * later * Double(c * c * site.outFeatures + site.inFeatures)))
                     }
                 } else {
@@ -122,10 +126,10 @@ extension NTKComputer {
     /// Consecutive examples of about `gramRunTokens` tokens (at least one example each): the
     /// Gram route's unit, small enough that a pair of runs' Gram matrices stay in cache while
     /// they are reduced.
-    private func tokenRuns(_ capture: JacobianCapture) -> [Range<Int>] {
+    private func tokenRuns(_ site: JacobianCapture.DenseSite) -> [Range<Int>] {
         var runs: [Range<Int>] = []
         var start = 0
-        for a in capture.lengths.indices where capture.tokenOffset(a + 1) - capture.tokenOffset(start) >= gramRunTokens || a == capture.lengths.count - 1 {
+        for a in site.lengths.indices where site.tokenOffset(a + 1) - site.tokenOffset(start) >= gramRunTokens || a == site.lengths.count - 1 {
             runs.append(start..<(a + 1))
             start = a + 1
         }
@@ -133,9 +137,9 @@ extension NTKComputer {
     }
 
     /// Floats the Gram matrices of the largest pair of runs take.
-    private func gramScratch(_ site: JacobianCapture.DenseSite, runs: [Range<Int>], capture: JacobianCapture) -> Int {
-        let tokens = runs.map { capture.tokenOffset($0.upperBound) - capture.tokenOffset($0.lowerBound) }.max() ?? 0
-        return (capture.classes * tokens) * (capture.classes * tokens) + tokens * tokens
+    private func gramScratch(_ site: JacobianCapture.DenseSite, runs: [Range<Int>]) -> Int {
+        let tokens = runs.map { site.tokenOffset($0.upperBound) - site.tokenOffset($0.lowerBound) }.max() ?? 0
+        return (site.classes * tokens) * (site.classes * tokens) + tokens * tokens
     }
 
     /// Blocks to threads, largest first, each to the least loaded thread so far: balanced, and
@@ -171,7 +175,7 @@ extension NTKComputer {
                     case let .weight(site, outputs):
                         let width = outputs.count * site.inFeatures
                         for r in 0..<rows {
-                            let a = r / c, tokens = capture.lengths[a], first = capture.tokenOffset(a)
+                            let a = r / c, tokens = site.lengths[a], first = site.tokenOffset(a)
                             BLAS.gemm(transposeA: true, m: outputs.count, n: site.inFeatures, k: tokens,
                                       a: site.gradients.pointer + (first * c + r % c * tokens) * site.outFeatures + outputs.lowerBound, lda: site.outFeatures,
                                       b: site.inputs.pointer + first * site.inFeatures, ldb: site.inFeatures,
@@ -203,8 +207,8 @@ extension NTKComputer {
     private func addGram(_ site: JacobianCapture.DenseSite, rows sources: Range<Int>, columns targets: Range<Int>, capture: JacobianCapture,
                          scratch: UnsafeMutablePointer<Float>, into kernel: UnsafeMutablePointer<Float>) {
         let c = capture.classes, rows = capture.lengths.count * c
-        let (from, to) = (capture.tokenOffset(sources.lowerBound), capture.tokenOffset(targets.lowerBound))
-        let m = capture.tokenOffset(sources.upperBound) - from, n = capture.tokenOffset(targets.upperBound) - to
+        let (from, to) = (site.tokenOffset(sources.lowerBound), site.tokenOffset(targets.lowerBound))
+        let m = site.tokenOffset(sources.upperBound) - from, n = site.tokenOffset(targets.upperBound) - to
         // Tokens are packed by example, output gradients by (example, class): each Gram matrix is one GEMM.
         let dGram = scratch, xGram = scratch + c * m * c * n
         let (dY, x) = (site.gradients.pointer, site.inputs.pointer)
@@ -213,9 +217,9 @@ extension NTKComputer {
         BLAS.gemm(transposeB: true, m: m, n: n, k: site.inFeatures, a: x + from * site.inFeatures, lda: site.inFeatures,
                   b: x + to * site.inFeatures, ldb: site.inFeatures, c: xGram, ldc: n)
         for a in sources {
-            let ta = capture.lengths[a], ia = capture.tokenOffset(a) - from
+            let ta = site.lengths[a], ia = site.tokenOffset(a) - from
             for b in targets where b >= a {
-                let tb = capture.lengths[b], ib = capture.tokenOffset(b) - to
+                let tb = site.lengths[b], ib = site.tokenOffset(b) - to
                 for k in 0..<c {
                     for k2 in 0..<c where b > a || k2 >= k {
                         var sum: Float = 0

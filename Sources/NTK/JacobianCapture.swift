@@ -1,4 +1,5 @@
 import Compute
+import Foundation
 import Transformer
 
 /// Where each row of J keeps the gradients of the parameters that are not dense weights
@@ -31,21 +32,51 @@ struct VectorColumns {
 /// per row the gradients of all other parameters, reduced over tokens as they arrive. A dense
 /// weight's row of J is then dYᵀ·X over the example's tokens: one small GEMM, no pass repeated.
 final class JacobianCapture: BackwardTap {
-    /// A dense layer y = x·Wᵀ + b.
+    /// A dense layer y = x·Wᵀ + b. Tokens whose output gradient is zero in every class add
+    /// nothing to J, and `compact()` drops an example's trailing ones: in a BERT classifier's
+    /// last layer only the first token reaches φ(x), so there most sites keep one token.
     final class DenseSite {
-        let weight: Range<Int>, inFeatures: Int, outFeatures: Int
-        /// [tokens, in]: example a's rows start at `tokenOffsets[a]`.
+        let weight: Range<Int>, inFeatures: Int, outFeatures: Int, classes: Int
+        /// [tokens, in]: example a's rows start at `tokenOffset(a)`.
         let inputs: FloatBuffer
-        /// [tokens · classes, out]: row (a, c)'s start at `tokenOffsets[a]·classes + c·lengths[a]`.
+        /// [tokens · classes, out]: row (a, c)'s start at `tokenOffset(a)·classes + c·lengths[a]`.
         let gradients: FloatBuffer
-        init(weight: Range<Int>, inFeatures: Int, outFeatures: Int, tokens: Int, classes: Int) {
-            (self.weight, self.inFeatures, self.outFeatures) = (weight, inFeatures, outFeatures)
-            inputs = FloatBuffer(count: tokens * inFeatures)
-            gradients = FloatBuffer(count: tokens * classes * outFeatures)
+        /// Tokens kept per example, and where each example's start (n + 1 entries).
+        private(set) var lengths: [Int]
+        private var offsets: [Int]
+        /// Per example, one past the last token with a nonzero output gradient so far.
+        fileprivate var active: [Int]
+
+        init(weight: Range<Int>, inFeatures: Int, outFeatures: Int, lengths: [Int], offsets: [Int], classes: Int) {
+            (self.weight, self.inFeatures, self.outFeatures, self.classes) = (weight, inFeatures, outFeatures, classes)
+            (self.lengths, self.offsets) = (lengths, offsets)
+            active = Array(repeating: 0, count: lengths.count)
+            inputs = FloatBuffer(count: offsets.last! * inFeatures)
+            gradients = FloatBuffer(count: offsets.last! * classes * outFeatures)
+        }
+
+        var tokens: Int { offsets.last! }
+        func tokenOffset(_ a: Int) -> Int { offsets[a] }
+
+        /// Packs each example's active tokens together. Each block moves to the same place or
+        /// earlier, after every block before it, so nothing is overwritten before it is moved.
+        func compact() {
+            guard active != lengths else { return }
+            let packed = active.reduce(into: [0]) { $0.append($0.last! + $1) }
+            for a in lengths.indices where active[a] > 0 {
+                let (from, to) = (offsets[a], packed[a])
+                memmove(inputs.pointer + to * inFeatures, inputs.pointer + from * inFeatures, active[a] * inFeatures * 4)
+                for c in 0..<classes {
+                    memmove(gradients.pointer + (to * classes + c * active[a]) * outFeatures,
+                            gradients.pointer + (from * classes + c * lengths[a]) * outFeatures, active[a] * outFeatures * 4)
+                }
+            }
+            (lengths, offsets) = (active, packed)
         }
     }
 
     let classes: Int, hidden: Int
+    /// Tokens per example, and where each example's start when packed (n + 1 entries).
     let lengths: [Int], tokenOffsets: [Int], tokenTypes: [[Int32]]
     let columns: VectorColumns
     /// [rows, columns.width], row (a, c) at a·classes + c.
@@ -68,9 +99,8 @@ final class JacobianCapture: BackwardTap {
         self.columns = columns
         lengths = examples.map(\.ids.count)
         tokenTypes = examples.map(\.tokenTypeIDs)
-        let offsets = lengths.reduce(into: [0]) { $0.append($0.last! + $1) }
-        tokenOffsets = offsets.dropLast()
-        tokens = offsets.last!
+        tokenOffsets = lengths.reduce(into: [0]) { $0.append($0.last! + $1) }
+        tokens = tokenOffsets.last!
         rowVectors = FloatBuffer(count: examples.count * classes * columns.width)
         positionColumn = columns.start[embeddings.position.offset]
         tokenTypeColumn = columns.start[embeddings.tokenType.offset]
@@ -86,9 +116,6 @@ final class JacobianCapture: BackwardTap {
         return 4 * (tokens * (inputs + classes * outputs) + rows * columns.width)
     }
 
-    /// The first packed token of example a (`tokens` for a = examples).
-    func tokenOffset(_ a: Int) -> Int { a < tokenOffsets.count ? tokenOffsets[a] : tokens }
-
     private func row(_ b: Int) -> Int { batchExamples[b] * classes + classIndex }
 
     /// Copies example b's tokens (of `rows` with row stride `stride`) into `destination`, `width` each.
@@ -103,7 +130,7 @@ final class JacobianCapture: BackwardTap {
         if let existing = dense.first(where: { $0.weight == weight }) {
             site = existing
         } else {
-            site = DenseSite(weight: weight, inFeatures: inFeatures, outFeatures: outFeatures, tokens: tokens, classes: classes)
+            site = DenseSite(weight: weight, inFeatures: inFeatures, outFeatures: outFeatures, lengths: lengths, offsets: tokenOffsets, classes: classes)
             dense.append(site)
         }
         let biasColumn = columns.start[bias.lowerBound]!
@@ -113,6 +140,9 @@ final class JacobianCapture: BackwardTap {
             pack(dY, stride: dYStride, width: outFeatures, example: b, into: packed)
             let biasGradient = rowVectors.pointer + row(b) * columns.width + biasColumn
             for t in 0..<lengths[a] { Elementwise.add(packed + t * outFeatures, into: biasGradient, count: outFeatures) }
+            var last = lengths[a]
+            while last > site.active[a], UnsafeBufferPointer(start: packed + (last - 1) * outFeatures, count: outFeatures).allSatisfy({ $0 == 0 }) { last -= 1 }
+            site.active[a] = max(site.active[a], last)
         }
     }
 
