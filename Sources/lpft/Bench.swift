@@ -103,7 +103,7 @@ struct NTKBench: ParsableCommand {
     @Option(help: "Examples (the first of rt-polarity's training split).") var examples = 250
     @Option(help: "Maximum tokens per example.") var length = 64
     @Option(help: "Threads.") var threads = 2
-    @Option(help: "Memory for Jacobian blocks, MiB.") var budgetMib = 4096
+    @Option(help: "Memory budget, MiB: captured activations plus Jacobian slabs.") var budgetMib = 4096
     @Option(help: "Seed for the fresh head.") var seed: UInt64 = 1001
     @Option(help: "Write the ids and head used here, for bench/torch_ntk.py.") var export: String?
 

@@ -27,7 +27,7 @@ struct NTKCommand: ParsableCommand {
     @Option(help: "Seed for sampling and fresh heads/adapters.") var seed: UInt64 = 1001
     @Option(help: "Truncate texts to this many tokens.") var maxLength = 128
     @Option(help: "Threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
-    @Option(help: "Memory for Jacobian blocks, MiB; more means fewer recomputed backward passes.") var budgetMib = 4096
+    @Option(help: "Memory budget, MiB: captured activations plus Jacobian slabs; below what the captures need, backward passes are recomputed.") var budgetMib = 4096
     @Option(help: "Output JSON file.") var out: String
 
     func validate() throws {
