@@ -61,6 +61,9 @@ public final class Worker {
     private var lastCoordinator = Date().timeIntervalSince1970
     private var shuttingDown: String?
     private let lock: DirectoryLock
+    /// Trials this worker failed to start in a row, and until when it takes no new ones.
+    private var startFailures = 0
+    private var pausedUntil = 0.0
 
     public init(settings: WorkerSettings, context: ZeroMQContext) throws {
         self.settings = settings
@@ -114,7 +117,7 @@ public final class Worker {
             if let reason = shuttingDown, trials.isEmpty, outbox.pending.isEmpty || now - lastHeard > settings.heartbeatInterval * 2 {
                 return .shutdown(reason)
             }
-            if shuttingDown == nil { advertise(now: now) }
+            if shuttingDown == nil, now >= pausedUntil { advertise(now: now) }
             if now - lastSent >= settings.heartbeatInterval { send(.heartbeat, now: now) }
             // A result whose ACK has not come within a lease timeout is sent again (the
             // coordinator takes a repeat as a repeat).
@@ -232,8 +235,16 @@ public final class Worker {
                     throw error
                 }
             }
+            startFailures = 0
         } catch {
-            finish(TrialReport(trial: a.trial, lease: a.lease, status: .failed, reason: "the worker could not start it: \(error)", logTail: [], result: nil), now: now)
+            // The worker's fault, not the trial's: hand it back uncharged, and back off so that a
+            // broken worker (missing program, full disk) neither spins nor burns other trials' attempts.
+            startFailures += 1
+            let pause = min(60, Double(1 << min(startFailures - 1, 6)))
+            pausedUntil = now + pause
+            onLog("could not start trial \(a.trial): \(error); handed back, no new trials for \(Int(pause)) s")
+            finish(TrialReport(trial: a.trial, lease: a.lease, status: .interrupted, reason: "worker \(settings.name) could not start it: \(error)",
+                               logTail: [], result: nil), now: now)
         }
     }
 

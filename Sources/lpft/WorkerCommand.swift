@@ -19,7 +19,9 @@ struct WorkerCommand: ParsableCommand {
         of the worker itself: they measure the orchestrator, not process start-up.
 
         A trial runs in --runs/<trial id>; a retried trial that finds its checkpoints there \
-        resumes from them.
+        resumes from them. A trial the worker cannot start (the program is missing, the disk is \
+        full) goes back to the coordinator uncharged, and the worker takes no new trials for 1 s, \
+        then 2 s, 4 s … up to 60 s while that goes on.
         """)
 
     @Option(help: "The coordinator's endpoint, e.g. tcp://10.0.0.5:5750.") var connect: String
@@ -31,6 +33,7 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "Seconds between heartbeats.") var heartbeat = 1.0
     @Option(help: "Heartbeats the coordinator may miss before the worker reconnects.") var liveness = 5
     @Option(help: "Exit after this many seconds without a coordinator.") var maxIdle: Double?
+    @Option(help: "The program that runs trials as `train --events` (default: this lpft).") var executable: String?
     @OptionGroup var curve: CurveOptions
     @Option(help: "CURVE: the coordinator's public key (its .pub file).") var serverKey: String?
 
@@ -51,7 +54,7 @@ struct WorkerCommand: ParsableCommand {
         for directory in candidates {
             var settings = WorkerSettings(
                 endpoint: connect, name: name ?? "\(host)-\(directory.lastPathComponent)", host: host, directory: directory,
-                runs: runs.map { URL(fileURLWithPath: $0) } ?? directory.appendingPathComponent("runs"), executable: currentExecutable())
+                runs: runs.map { URL(fileURLWithPath: $0) } ?? directory.appendingPathComponent("runs"), executable: executable ?? currentExecutable())
             settings.slots = slots
             settings.heartbeatInterval = heartbeat
             settings.liveness = liveness

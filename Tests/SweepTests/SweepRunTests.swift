@@ -114,9 +114,9 @@ final class SweepRunTests: XCTestCase {
         for (i, w) in workers.enumerated() { XCTAssertEqual(waitForExit(w, timeout: 10, log: dir.appendingPathComponent("w\(i).log")), 0) }
     }
 
-    func testARealTwoTrialSweepStreamsEpochMetricsIntoTheJournal() throws {
-        let dir = try temporaryDirectory(self)
-        // Two token groups over the tiny fixture model's vocabulary; the label is the majority group.
+    /// A spec of real trials on the tiny fixture model: two token groups over its vocabulary,
+    /// the label being the majority group; `grid` is the spec's grid block.
+    func tinySpec(_ dir: URL, grid: String) throws -> URL {
         for (name, count) in [("train", 64), ("validation", 32), ("test", 32)] {
             let lines = (0..<count).map { i -> String in
                 let words = (0..<8).map { j in "tok\(((i * 7 + j * 3) % 5 < 3 + i % 2 ? 10 : 60) + (i + j) % 20)" }
@@ -136,8 +136,14 @@ final class SweepRunTests: XCTestCase {
           max_length: 16
           threads: 1
         grid:
-          method: [ft, lp-ft]
+        \(grid)
         """.write(to: spec, atomically: true, encoding: .utf8)
+        return spec
+    }
+
+    func testARealTwoTrialSweepStreamsEpochMetricsIntoTheJournal() throws {
+        let dir = try temporaryDirectory(self)
+        let spec = try tinySpec(dir, grid: "  method: [ft, lp-ft]")
         let sweep = dir.appendingPathComponent("sweep")
         let log = dir.appendingPathComponent("sweep.log")
         let run = try startLPFT(["sweep", "run", spec.path, "--dir", sweep.path, "--local-workers", "2"], log: log, test: self)
@@ -289,6 +295,32 @@ final class SweepRunTests: XCTestCase {
         try failsAtStart(["--connect", endpoint, "--curve-key", goodKey, "--server-key", dir.appendingPathComponent("bad.pub").path],
                          saying: "a CURVE key is 40 Z85 characters, this one has 8")
         try failsAtStart(["--connect", "tcp://10.1.2.3:5750"], saying: "leaves this machine: give the worker --curve-key")
+    }
+
+    /// A worker that cannot start trials (its program is missing) hands them back uncharged and
+    /// backs off; with one attempt allowed, a healthy worker then runs every trial.
+    func testAWorkerThatCannotStartTrialsDoesNotUseUpTheirAttempts() throws {
+        let dir = try temporaryDirectory(self)
+        let spec = try tinySpec(dir, grid: "  method: [ft]\n  seed: [1, 2]")
+        let endpoint = "ipc://\(dir.path)/c.ipc"
+        let sweep = dir.appendingPathComponent("sweep"), log = dir.appendingPathComponent("coordinator.log")
+        let coordinator = try startLPFT(["sweep", "run", spec.path, "--dir", sweep.path, "--bind", endpoint, "--max-attempts", "1", "--retry-delay", "0"] + timing,
+                                        log: log, test: self)
+        let brokenLog = dir.appendingPathComponent("broken.log")
+        try startLPFT(["worker", "--connect", endpoint, "--dir", dir.appendingPathComponent("broken").path,
+                       "--executable", dir.appendingPathComponent("no-such-lpft").path] + timing, log: brokenLog, test: self)
+        XCTAssertTrue(eventually(timeout: 30) { ((try? journal(sweep)?.attempts().count) ?? 0) >= 2 }, "both trials tried on the broken worker")
+        let j = try XCTUnwrap(journal(sweep))
+        for a in try j.attempts() {
+            XCTAssertEqual(a.state, .interrupted)
+            XCTAssertTrue(a.reason?.contains("could not start it") == true, a.reason ?? "")
+        }
+        XCTAssertEqual(try j.trials().map(\.chargedAttempts), [0, 0])
+        XCTAssertTrue(try String(contentsOf: brokenLog, encoding: .utf8).contains("no new trials for 2 s"), "it backs off, doubling")
+        try startLPFT(["worker", "--connect", endpoint, "--dir", dir.appendingPathComponent("good").path] + timing,
+                      log: dir.appendingPathComponent("good.log"), test: self)
+        XCTAssertEqual(waitForExit(coordinator, timeout: 120, log: log), 0)
+        XCTAssertEqual(try j.trials().map(\.state), [.completed, .completed])
     }
 
     func testASIGTERMedWorkerHandsItsTrialBackUncharged() throws {
