@@ -62,6 +62,8 @@ final class Authenticator {
 public final class Coordinator {
     public let journal: Journal
     public let dispatcher: Dispatcher
+    /// Liveness, leases and backoff run on it, and journal times come from it (see `SteadyClock`).
+    private let clock = SteadyClock()
     private let socket: ZeroMQSocket
     /// What the socket is bound to (a `*` port resolved).
     public let endpoint: String
@@ -72,7 +74,7 @@ public final class Coordinator {
     ///   nil runs without encryption or authentication (loopback, IPC, or `--insecure`).
     public init(journal: Journal, settings: DispatchSettings, bind endpoint: String, context: ZeroMQContext, curve: (keys: CurveKeyPair, allowed: Set<String>)? = nil) throws {
         self.journal = journal
-        dispatcher = try Dispatcher(journal: journal, settings: settings, now: Date().timeIntervalSince1970)
+        dispatcher = try Dispatcher(journal: journal, settings: settings, now: clock.now())
         // The ZAP handler must be bound before a CURVE socket takes its first handshake.
         authenticator = try curve.map { try Authenticator(context: context, allowed: $0.allowed) }
         socket = try ZeroMQSocket(context, .router)
@@ -99,7 +101,7 @@ public final class Coordinator {
     /// Runs until the sweep is finished or `stopSignal` (a file descriptor, e.g. a signal
     /// pipe) becomes readable.
     public func run(stopSignal: Int32? = nil) throws -> Outcome {
-        try journal.write { try $0.event("coordinator started", at: Date().timeIntervalSince1970, detail: "bound to \(endpoint), pid \(getpid())") }
+        try journal.write { try $0.event("coordinator started", at: clock.now(), detail: "bound to \(endpoint), pid \(getpid())") }
         while true {
             if let outcome = try turn(stopSignal: stopSignal) { return outcome }
         }
@@ -119,7 +121,7 @@ public final class Coordinator {
         let stopRequested = stopSignal != nil && readable.last!
         batch.removeAll(keepingCapacity: true)
         while batch.count < 4096, let frames = socket.receive() { batch.append(frames) }
-        let now = Date().timeIntervalSince1970
+        let now = clock.now()
         let rejected = authenticator?.answer() ?? []
         try journal.write { w in
             for r in rejected.prefix(100) {

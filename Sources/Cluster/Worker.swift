@@ -56,9 +56,11 @@ public final class Worker {
     private var advertised = 0
     private var lastHeard = 0.0
     private var lastSent = 0.0
-    private var lastResend = Date().timeIntervalSince1970
+    /// Liveness and backoff timers run on it (see `SteadyClock`).
+    private let clock = SteadyClock()
+    private var lastResend: Double
     private var silenceAllowed: Double
-    private var lastCoordinator = Date().timeIntervalSince1970
+    private var lastCoordinator: Double
     private var shuttingDown: String?
     private let lock: DirectoryLock
     /// Trials this worker failed to start in a row, and until when it takes no new ones.
@@ -69,6 +71,7 @@ public final class Worker {
         self.settings = settings
         self.context = context
         silenceAllowed = settings.heartbeatInterval * Double(settings.liveness)
+        (lastResend, lastCoordinator) = (clock.now(), clock.now())
         let fm = FileManager.default
         lock = try DirectoryLock(settings.directory, name: "worker.lock", holder: "worker")
         try fm.createDirectory(at: settings.runs, withIntermediateDirectories: true)
@@ -86,7 +89,7 @@ public final class Worker {
     /// `stopSignal` (a signal pipe) becomes readable: then its trials are stopped, their
     /// interrupted results sent (an interruption is not charged to a trial), and it returns.
     public func run(stopSignal: Int32? = nil) throws -> Exit {
-        connect(now: Date().timeIntervalSince1970)
+        connect(now: clock.now())
         while true {
             let executions = Array(trials.values)
             var items: [Poller.Item] = [.socket(socket!)]
@@ -102,7 +105,7 @@ public final class Worker {
             if watchSignal { items.append(.descriptor(stopSignal!)) }
             let exiting = executions.contains { $0.descriptors.isEmpty }
             let readable = Poller.wait(items, timeout: exiting ? 0.01 : min(0.1, settings.heartbeatInterval / 2))
-            let now = Date().timeIntervalSince1970
+            let now = clock.now()
             if watchSignal, readable.last! { shutDown("stopped by a signal") }
             if readable[0] { receive(now: now) }
             for (i, (execution, fd)) in owners.enumerated() where readable[i + 1] {
