@@ -35,6 +35,7 @@ public final class Dispatcher {
         let worker: String
         let host: String
         let slots: Int
+        let instance: String?
         var credit = 0
         var lastHeard: Double
         var lastSent: Double
@@ -75,6 +76,8 @@ public final class Dispatcher {
     private var unfinished = 0
     /// Peers asked to HELLO again and not yet heard from with one: asked once, not per message.
     private var askedToReconnect = Set<Peer>()
+    /// Worker processes refused for a name already in use, logged once each.
+    private var refusedInstances = Set<String>()
     public private(set) var stopping = false
 
     /// Counters for status lines and benchmarks.
@@ -195,13 +198,14 @@ public final class Dispatcher {
             guard let info = leases[h.lease] else { return false }
             return info.trial == h.trial && info.ended == nil && trials[h.trial]?.lease == h.lease
         }.map(\.lease))
+        if try refuseDuplicate(hello, peer: peer, now: now, journal: journal) { return }
         // A second HELLO on this connection, or the same worker on a new one: the old
         // session's leases move to the new one if the worker still holds them; the rest are lost.
         for (old, s) in sessions where old == peer || s.worker == hello.worker {
             try retire(old, now: now, journal: journal, reason: "worker \(s.worker) said HELLO again without it", keeping: adoptable)
         }
         sessionOrder.append(peer)
-        sessions[peer] = Session(peer: peer, worker: hello.worker, host: hello.host, slots: hello.slots, lastHeard: now, lastSent: now)
+        sessions[peer] = Session(peer: peer, worker: hello.worker, host: hello.host, slots: hello.slots, instance: hello.instance, lastHeard: now, lastSent: now)
         try journal.event("worker joined", at: now, worker: hello.worker, detail: "host \(hello.host), \(hello.slots) slot(s), holding \(hello.held.count)")
         onLog("worker \(hello.worker) joined from \(hello.host) with \(hello.slots) slot(s)")
         for held in hello.held {
@@ -222,6 +226,26 @@ public final class Dispatcher {
                 send(.cancel(Cancel(lease: held.lease, reason: "the lease expired and the trial was requeued")), to: peer, now: now)
             }
         }
+    }
+
+    /// A second live process under a connected worker's name (a cloned host, a copied unit
+    /// file) is told to wait rather than swapped in: swapping would flap between the two and
+    /// lose both's trials. A process that holds some of the session's leases is its successor
+    /// (restarted on the same directory); one that holds none waits until the session expires.
+    private func refuseDuplicate(_ hello: Hello, peer: Peer, now: Double, journal: JournalWriter) throws -> Bool {
+        guard let instance = hello.instance,
+              let existing = sessions.values.first(where: { $0.peer != peer && $0.worker == hello.worker }),
+              let other = existing.instance, other != instance,
+              existing.leases.isDisjoint(with: hello.held.map(\.lease)) else { return false }
+        let retry = max(1, settings.leaseTimeout / 2)
+        let reason = "another worker named \(hello.worker) is connected (from \(existing.host)); give each worker its own --name"
+        if refusedInstances.insert(instance).inserted {
+            try journal.event("worker refused", at: now, worker: hello.worker, detail: "\(reason); this one is on \(hello.host)")
+            onLog("refused a second worker named \(hello.worker) from \(hello.host): one from \(existing.host) is connected")
+        }
+        askedToReconnect.insert(peer)  // its heartbeats meanwhile need no answer
+        send(.reconnect(Notice(reason: reason, retryAfter: retry)), to: peer, now: now)
+        return true
     }
 
     private func ingest(_ m: MetricBatch, from peer: Peer, now: Double, journal: JournalWriter) throws {

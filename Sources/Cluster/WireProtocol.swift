@@ -28,18 +28,22 @@ public struct LeaseReference: Codable, Equatable, Sendable {
 }
 
 public struct Hello: Codable, Equatable, Sendable {
-    /// Unique per worker process; a reconnecting worker keeps it.
+    /// The worker's name; a reconnecting or restarted worker keeps it.
     public var worker: String
     public var host: String
     public var slots: Int
     /// Leases still running here or finished without an ACK: adopt, don't rerun.
     public var held: [LeaseReference]
+    /// Random per worker process: tells a second process under the same name (a cloned host)
+    /// from the same worker reconnecting or restarted. Absent from workers that predate it.
+    public var instance: String?
 
-    public init(worker: String, host: String, slots: Int, held: [LeaseReference]) {
+    public init(worker: String, host: String, slots: Int, held: [LeaseReference], instance: String? = nil) {
         self.worker = worker
         self.host = host
         self.slots = slots
         self.held = held
+        self.instance = instance
     }
 }
 
@@ -147,9 +151,12 @@ public struct Cancel: Codable, Equatable, Sendable {
 
 public struct Notice: Codable, Equatable, Sendable {
     public var reason: String
+    /// With RECONNECT: say HELLO again after this many seconds, not at once.
+    public var retryAfter: Double?
 
-    public init(reason: String) {
+    public init(reason: String, retryAfter: Double? = nil) {
         self.reason = reason
+        self.retryAfter = retryAfter
     }
 }
 

@@ -63,6 +63,11 @@ public final class Worker {
     private var lastCoordinator: Double
     private var shuttingDown: String?
     private let lock: DirectoryLock
+    /// Random per process, in HELLO: another process under this name is told apart from this one.
+    private let instance = UUID().uuidString
+    /// When a coordinator that refused this worker expects the next HELLO.
+    private var helloAt: Double?
+    private var lastRefusal: String?
     /// Trials this worker failed to start in a row, and until when it takes no new ones.
     private var startFailures = 0
     private var pausedUntil = 0.0
@@ -120,8 +125,12 @@ public final class Worker {
             if let reason = shuttingDown, trials.isEmpty, outbox.pending.isEmpty || now - lastHeard > settings.heartbeatInterval * 2 {
                 return .shutdown(reason)
             }
-            if shuttingDown == nil, now >= pausedUntil { advertise(now: now) }
-            if now - lastSent >= settings.heartbeatInterval { send(.heartbeat, now: now) }
+            if let at = helloAt {
+                if now >= at { hello(now: now) }
+            } else {
+                if shuttingDown == nil, now >= pausedUntil { advertise(now: now) }
+                if now - lastSent >= settings.heartbeatInterval { send(.heartbeat, now: now) }
+            }
             // A result whose ACK has not come within a lease timeout is sent again (the
             // coordinator takes a repeat as a repeat).
             if !outbox.pending.isEmpty, now - lastResend > silenceAllowed { resendResults(now: now) }
@@ -167,7 +176,8 @@ public final class Worker {
             LeaseReference(trial: trials[lease]?.assignment.trial ?? outbox.pending[lease]!.trial, lease: lease)
         }
         advertised = 0
-        send(.hello(Hello(worker: settings.name, host: settings.host, slots: settings.slots, held: held)), now: now)
+        helloAt = nil
+        send(.hello(Hello(worker: settings.name, host: settings.host, slots: settings.slots, held: held, instance: instance)), now: now)
         for (lease, pending) in unackedMetrics.sorted(by: { $0.key < $1.key }) where !pending.rows.isEmpty {
             send(.metrics(MetricBatch(trial: pending.trial, lease: lease, rows: pending.rows)), now: now)
         }
@@ -209,8 +219,14 @@ public final class Worker {
             case .cancel(let c):
                 onLog("lease \(c.lease) cancelled: \(c.reason)")
                 trials[c.lease]?.stop()
-            case .reconnect:
-                hello(now: now)
+            case .reconnect(let notice):
+                if let delay = notice.retryAfter {
+                    if notice.reason != lastRefusal { onLog("the coordinator says: \(notice.reason); trying again every \(delay) s") }
+                    lastRefusal = notice.reason
+                    helloAt = now + delay
+                } else {
+                    hello(now: now)
+                }
             case .shutdown(let notice):
                 shutDown("coordinator says: \(notice.reason)")
             case .heartbeat:

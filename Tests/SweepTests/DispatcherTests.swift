@@ -75,6 +75,32 @@ final class DispatcherTests: XCTestCase {
         XCTAssertEqual(Self.assigns(try h.deliver([.ready(Ready(credit: 1))], from: "a")).map(\.trial), ["t2"])
     }
 
+    /// Two live processes under one name (cloned hosts): the second is told to wait, and the
+    /// first keeps its session and lease; a restarted process holding its lease takes over.
+    func testASecondProcessUnderAConnectedNameWaitsInsteadOfTakingOver() throws {
+        let h = try Harness(self, trials: 2)
+        func hello(_ instance: String, host: String, held: [LeaseReference] = []) -> Message {
+            .hello(Hello(worker: "w", host: host, slots: 1, held: held, instance: instance))
+        }
+        let first = Self.assigns(try h.deliver([hello("a", host: "h1"), .ready(Ready(credit: 1))], from: "p1"))[0]
+        let out = try h.deliver([hello("b", host: "h2"), .ready(Ready(credit: 1))], from: "p2")
+        XCTAssertTrue(Self.assigns(out).isEmpty, "nothing for the second process")
+        guard case .reconnect(let notice)? = out.first(where: { $0.peer == "p2" })?.message else { return XCTFail("\(out)") }
+        XCTAssertEqual(notice.retryAfter, h.settings.leaseTimeout / 2)
+        XCTAssertTrue(notice.reason.contains("its own --name"), notice.reason)
+        XCTAssertTrue(try h.deliver([.heartbeat], from: "p2").isEmpty, "its heartbeats meanwhile get no answer")
+        try h.deliver([hello("b", host: "h2")], from: "p2")
+        XCTAssertEqual(try h.journal.events(kind: "worker refused").count, 1, "logged once per process")
+        try h.deliver([Self.result(first)], from: "p1")
+        XCTAssertEqual(try h.trial(first.trial).state, .completed, "the first process kept its lease")
+
+        let second = Self.assigns(try h.deliver([.ready(Ready(credit: 1))], from: "p1"))[0]
+        let restarted = try h.deliver([hello("c", host: "h1", held: [LeaseReference(trial: second.trial, lease: second.lease)])], from: "p3")
+        XCTAssertFalse(restarted.contains { if case .reconnect = $0.message { true } else { false } }, "\(restarted)")
+        try h.deliver([Self.result(second)], from: "p3")
+        XCTAssertEqual(try h.trial(second.trial).state, .completed, "the restarted process's result counts")
+    }
+
     func testSilentWorkerLosesItsLeaseAndItsLateResultNeverWins() throws {
         let h = try Harness(self, trials: 1) { $0.heartbeatInterval = 1; $0.liveness = 3 }
         let first = Self.assigns(try h.hello("a"))[0]
@@ -212,6 +238,7 @@ final class WireProtocolTests: XCTestCase {
     func testEveryMessageRoundTrips() throws {
         let messages: [Message] = [
             .hello(Hello(worker: "w", host: "h", slots: 2, held: [LeaseReference(trial: "t", lease: 7)])),
+            .hello(Hello(worker: "w", host: "h", slots: 2, held: [], instance: "0F3A")),
             .ready(Ready(credit: 3)),
             .assign(Assign(trial: "t", lease: 7, attempt: 2, config: "{\"a\":1}")),
             .metrics(MetricBatch(trial: "t", lease: 7, rows: [MetricRow(seq: 0, name: "x", value: -.infinity, epoch: 1, step: nil)])),
@@ -219,6 +246,7 @@ final class WireProtocolTests: XCTestCase {
             .ack(Ack(lease: 7, kind: .metrics, seq: 4)),
             .cancel(Cancel(lease: 7, reason: "fenced")),
             .reconnect(Notice(reason: "who?")),
+            .reconnect(Notice(reason: "wait", retryAfter: 2.5)),
             .shutdown(Notice(reason: "done")),
             .heartbeat,
         ]

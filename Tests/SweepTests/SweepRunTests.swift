@@ -323,6 +323,26 @@ final class SweepRunTests: XCTestCase {
         XCTAssertEqual(try j.trials().map(\.state), [.completed, .completed])
     }
 
+    /// Two workers started under one name (cloned hosts): the second waits, and says why;
+    /// nothing flaps between them and every trial completes once, on its first attempt.
+    func testASecondWorkerUnderATakenNameWaitsAndNothingIsLost() throws {
+        let dir = try temporaryDirectory(self)
+        let spec = try noopSpec(dir, trials: 20, durationMs: 50)
+        let endpoint = "ipc://\(dir.path)/c.ipc"
+        let sweep = dir.appendingPathComponent("sweep"), log = dir.appendingPathComponent("coordinator.log")
+        let coordinator = try startLPFT(["sweep", "run", spec.path, "--dir", sweep.path, "--bind", endpoint] + timing, log: log, test: self)
+        let logs = ["w1", "w2"].map { dir.appendingPathComponent("\($0).log") }
+        for (name, workerLog) in zip(["w1", "w2"], logs) {
+            try startLPFT(["worker", "--connect", endpoint, "--dir", dir.appendingPathComponent(name).path, "--name", "clone"] + timing, log: workerLog, test: self)
+        }
+        XCTAssertEqual(waitForExit(coordinator, timeout: 60, log: log), 0)
+        let j = try XCTUnwrap(journal(sweep))
+        try assertExactlyOnce(j, trials: 20)
+        XCTAssertEqual(try j.attempts().filter { $0.state != .completed }.count, 0, "no lease lost to the two taking turns")
+        XCTAssertEqual(try j.events(kind: "worker refused").count, 1)
+        XCTAssertTrue(logs.contains { ((try? String(contentsOf: $0, encoding: .utf8)) ?? "").contains("give each worker its own --name") })
+    }
+
     func testASIGTERMedWorkerHandsItsTrialBackUncharged() throws {
         let dir = try temporaryDirectory(self)
         let spec = try noopSpec(dir, trials: 2, durationMs: 3000)
