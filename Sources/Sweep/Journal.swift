@@ -76,7 +76,7 @@ public struct JournalError: Error, CustomStringConvertible {
 /// The sweep's durable record: SQLite in WAL mode, written only by the coordinator.
 ///
 /// Tables: `sweep` (key/value: spec text and path), `trials`, `attempts` (the row id is the
-/// lease), `metrics` (keyed by lease and seq, so a resent row is stored once) and `events`.
+/// lease, from a random start per journal), `metrics` (keyed by lease and seq, so a resent row is stored once) and `events`.
 /// A commit survives `kill -9` of the coordinator (the WAL is in the kernel's page cache);
 /// `synchronous = NORMAL` trades only power-loss durability of the last commits for speed.
 public final class Journal: @unchecked Sendable {
@@ -140,6 +140,14 @@ public final class Journal: @unchecked Sendable {
                     id INTEGER PRIMARY KEY, time REAL NOT NULL, kind TEXT NOT NULL,
                     trial TEXT, lease INTEGER, worker TEXT, detail TEXT);
                 """)
+        }
+        // Leases are the only thing on the wire that says which attempt a result is for, and
+        // trial ids repeat across sweeps of the same configs: a worker directory reused after
+        // another sweep could resend an old result whose lease and trial match a new attempt.
+        // A new journal's leases start at a random point of a 2^52 range, so they never do.
+        m.registerMigration("v2 random lease start") { db in
+            try db.execute(sql: "INSERT INTO sqlite_sequence (name, seq) SELECT 'attempts', ? WHERE NOT EXISTS (SELECT 1 FROM attempts)",
+                           arguments: [Int64.random(in: (1 << 32)..<(1 << 52))])
         }
         return m
     }

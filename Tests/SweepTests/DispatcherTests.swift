@@ -155,6 +155,20 @@ final class DispatcherTests: XCTestCase {
         XCTAssertEqual(Self.assigns(try h.hello("c")).first?.attempt, 3)
     }
 
+    /// A worker directory reused after another sweep of the same configs resends that sweep's
+    /// result: same trial id, and it must not name a lease of this sweep.
+    func testAResultLeftFromAnotherSweepIsNotTakenForThisOne() throws {
+        let earlier = try Harness(self, trials: 1), now = try Harness(self, trials: 1)
+        let old = Self.assigns(try earlier.hello("a"))[0]
+        let current = Self.assigns(try now.hello("b"))[0]
+        XCTAssertEqual(old.trial, current.trial)
+        XCTAssertNotEqual(old.lease, current.lease, "each journal's leases start at a random point")
+        try now.deliver([.hello(Hello(worker: "w-a", host: "h", slots: 1, held: [LeaseReference(trial: old.trial, lease: old.lease)])), Self.result(old)], from: "a")
+        XCTAssertEqual(try now.trial(current.trial).state, .running, "the stale result is dropped")
+        try now.deliver([Self.result(current)], from: "b")
+        XCTAssertEqual(try now.trial(current.trial).result, "{\"status\":\"completed\",\"lease\":\(current.lease)}")
+    }
+
     func testRestartedCoordinatorAdoptsReclaimedLeasesAndLosesTheRest() throws {
         let h = try Harness(self, trials: 3) { $0.heartbeatInterval = 1; $0.liveness = 2 }
         let a = Self.assigns(try h.hello("a"))[0]
