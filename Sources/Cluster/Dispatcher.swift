@@ -12,6 +12,9 @@ public struct DispatchSettings: Sendable {
     /// The first retry waits this long; each further one doubles it, up to `maxRetryDelay`.
     public var retryDelay = 1.0
     public var maxRetryDelay = 60.0
+    /// Times a trial may come back from workers that could not start it (not charged) before
+    /// it is `failed`: a sweep whose every worker is broken ends rather than bouncing for ever.
+    public var maxStartFailures = 10
 
     public init() {}
 
@@ -47,6 +50,8 @@ public final class Dispatcher {
         var state: TrialState
         var charged: Int
         var attempts: Int
+        /// Attempts that workers could not start, since this coordinator started.
+        var notStarted = 0
         /// The current lease while running.
         var lease: Lease?
     }
@@ -198,7 +203,7 @@ public final class Dispatcher {
             guard let info = leases[h.lease] else { return false }
             return info.trial == h.trial && info.ended == nil && trials[h.trial]?.lease == h.lease
         }.map(\.lease))
-        if try refuseDuplicate(hello, peer: peer, now: now, journal: journal) { return }
+        if try refuseDuplicate(hello, peer: peer, holding: adoptable, now: now, journal: journal) { return }
         // A second HELLO on this connection, or the same worker on a new one: the old
         // session's leases move to the new one if the worker still holds them; the rest are lost.
         for (old, s) in sessions where old == peer || s.worker == hello.worker {
@@ -232,11 +237,11 @@ public final class Dispatcher {
     /// file) is told to wait rather than swapped in: swapping would flap between the two and
     /// lose both's trials. A process that holds some of the session's leases is its successor
     /// (restarted on the same directory); one that holds none waits until the session expires.
-    private func refuseDuplicate(_ hello: Hello, peer: Peer, now: Double, journal: JournalWriter) throws -> Bool {
+    private func refuseDuplicate(_ hello: Hello, peer: Peer, holding adoptable: Set<Lease>, now: Double, journal: JournalWriter) throws -> Bool {
         guard let instance = hello.instance,
               let existing = sessions.values.first(where: { $0.peer != peer && $0.worker == hello.worker }),
               let other = existing.instance, other != instance,
-              existing.leases.isDisjoint(with: hello.held.map(\.lease)) else { return false }
+              existing.leases.isDisjoint(with: adoptable) else { return false }
         let retry = max(1, settings.leaseTimeout / 2)
         let reason = "another worker named \(hello.worker) is connected (from \(existing.host)); give each worker its own --name"
         if refusedInstances.insert(instance).inserted {
@@ -310,8 +315,13 @@ public final class Dispatcher {
             trials[r.trial] = trial
             try requeue(r.trial, charge: true, reason: r.reason ?? "failed", now: now, journal: journal)
         case .interrupted:
+            if r.notStarted == true { trial.notStarted += 1 }
             trials[r.trial] = trial
-            try requeue(r.trial, charge: false, reason: r.reason ?? "interrupted", now: now, journal: journal)
+            if trial.notStarted >= settings.maxStartFailures {
+                try fail(r.trial, why: "no worker could start it in \(trial.notStarted) tries; last: \(r.reason ?? "?")", now: now, journal: journal)
+            } else {
+                try requeue(r.trial, charge: false, reason: r.reason ?? "interrupted", now: now, journal: journal)
+            }
         }
     }
 
@@ -400,13 +410,8 @@ public final class Dispatcher {
         var trial = trials[id]!
         if charge { trial.charged += 1 }
         if trial.charged >= settings.maxAttempts {
-            trial.state = .failed
-            unfinished -= 1
-            failed += 1
-            let why = "\(trial.charged) attempt(s) failed or were lost; last: \(reason)"
-            try journal.updateTrial(id, state: .failed, chargedAttempts: trial.charged, reason: why, finishedAt: now)
-            try journal.event("trial failed", at: now, trial: id, detail: why)
-            onLog("trial \(id) failed: \(why)")
+            trials[id] = trial
+            return try fail(id, why: "\(trial.charged) attempt(s) failed or were lost; last: \(reason)", now: now, journal: journal)
         } else {
             trial.state = .pending
             let delay = charge ? min(settings.retryDelay * pow(2, Double(trial.charged - 1)), settings.maxRetryDelay) : 0
@@ -414,6 +419,15 @@ public final class Dispatcher {
             if delay > 0 { delayed.append((now + delay, id)) } else { ready.append(id) }
         }
         trials[id] = trial
+    }
+
+    private func fail(_ id: String, why: String, now: Double, journal: JournalWriter) throws {
+        trials[id]!.state = .failed
+        unfinished -= 1
+        failed += 1
+        try journal.updateTrial(id, state: .failed, chargedAttempts: trials[id]!.charged, reason: why, finishedAt: now)
+        try journal.event("trial failed", at: now, trial: id, detail: why)
+        onLog("trial \(id) failed: \(why)")
     }
 
     /// Stops dispatching, tells every worker to stop, and records every running attempt as

@@ -114,14 +114,17 @@ public struct TrialReport: Codable, Equatable, Sendable {
     public var logTail: [String]
     /// The trial's result object (JSON text: metrics, best epoch, timings), when it wrote one.
     public var result: String?
+    /// With `interrupted`: the worker could not start the trial (its fault, not the trial's).
+    public var notStarted: Bool?
 
-    public init(trial: String, lease: Lease, status: Status, reason: String?, logTail: [String], result: String?) {
+    public init(trial: String, lease: Lease, status: Status, reason: String?, logTail: [String], result: String?, notStarted: Bool? = nil) {
         self.trial = trial
         self.lease = lease
         self.status = status
         self.reason = reason
         self.logTail = logTail
         self.result = result
+        self.notStarted = notStarted
     }
 }
 

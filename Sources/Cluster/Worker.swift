@@ -134,7 +134,7 @@ public final class Worker {
             // A result whose ACK has not come within a lease timeout is sent again (the
             // coordinator takes a repeat as a repeat).
             if !outbox.pending.isEmpty, now - lastResend > silenceAllowed { resendResults(now: now) }
-            if now - lastHeard > silenceAllowed {
+            if helloAt == nil, now - lastHeard > silenceAllowed {
                 if let maxIdle = settings.maxIdle, trials.isEmpty, now - lastCoordinator > maxIdle { return .idle }
                 onLog(String(format: "no word from the coordinator for %.1f s; reconnecting", now - lastHeard)
                       + (settings.curve == nil ? "" : " (if this repeats: is this worker's public key on the coordinator's allow-list?)"))
@@ -242,6 +242,10 @@ public final class Worker {
     private func start(_ a: Assign, now: Double) {
         advertised = max(0, advertised - 1)
         guard trials[a.lease] == nil, outbox.pending[a.lease] == nil else { return }
+        if let reason = shuttingDown {
+            return finish(TrialReport(trial: a.trial, lease: a.lease, status: .interrupted, reason: "worker \(settings.name) is stopping: \(reason)",
+                                      logTail: [], result: nil), now: now)
+        }
         do {
             if let body = inProcess?(a.config) {
                 trials[a.lease] = try TrialExecution(assignment: a, body: body)
@@ -258,12 +262,15 @@ public final class Worker {
         } catch {
             // The worker's fault, not the trial's: hand it back uncharged, and back off so that a
             // broken worker (missing program, full disk) neither spins nor burns other trials' attempts.
-            startFailures += 1
-            let pause = min(60, Double(1 << min(startFailures - 1, 6)))
-            pausedUntil = now + pause
-            onLog("could not start trial \(a.trial): \(error); handed back, no new trials for \(Int(pause)) s")
+            // Assignments already under way when the pause began don't lengthen it.
+            if now >= pausedUntil {
+                startFailures += 1
+                let pause = min(60, Double(1 << min(startFailures - 1, 6)))
+                pausedUntil = now + pause
+                onLog("could not start trial \(a.trial): \(error); handed back, no new trials for \(Int(pause)) s")
+            }
             finish(TrialReport(trial: a.trial, lease: a.lease, status: .interrupted, reason: "worker \(settings.name) could not start it: \(error)",
-                               logTail: [], result: nil), now: now)
+                               logTail: [], result: nil, notStarted: true), now: now)
         }
     }
 

@@ -129,9 +129,13 @@ public struct NTKComputer {
         return fitting >= max(model.config.hiddenSize, model.config.intermediateSize) ? fitting : nil
     }
 
+    /// What the captured path holds besides its slabs: the captures, and every thread's
+    /// partial kernels (one rows × rows block per group: large for thousands of rows).
     func captureBytes(for batch: [Example]) -> Int {
-        JacobianCapture.bytes(for: model.config, tokens: batch.reduce(0) { $0 + $1.ids.count }, rows: batch.count * model.config.classCount,
-                              classes: model.config.classCount, columns: vectorColumns(for: batch))
+        let rows = batch.count * model.config.classCount, groups = ParameterGroup.groups(for: model.layout).dense.count
+        return JacobianCapture.bytes(for: model.config, tokens: batch.reduce(0) { $0 + $1.ids.count }, rows: rows,
+                                     classes: model.config.classCount, columns: vectorColumns(for: batch))
+            + max(1, model.threads) * groups * rows * rows * 4
     }
 
     /// The lower bounds of the weights whose rows of J are GEMMs of captured activations.

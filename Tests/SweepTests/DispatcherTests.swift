@@ -214,6 +214,31 @@ final class DispatcherTests: XCTestCase {
         XCTAssertEqual(h.dispatcher.droppedMessages, 1)
     }
 
+    /// Trials handed back by workers that could not start them are not charged, but a trial
+    /// no worker can start is failed after `maxStartFailures` tries, so the sweep ends.
+    func testATrialNoWorkerCanStartFailsAfterItsStartFailuresWithoutCharges() throws {
+        let h = try Harness(self, trials: 1) { $0.maxStartFailures = 3; $0.maxAttempts = 1 }
+        func bounce(_ a: Assign, notStarted: Bool) -> Message {
+            .result(TrialReport(trial: a.trial, lease: a.lease, status: .interrupted, reason: notStarted ? "could not start it: no such file" : "stopped",
+                                logTail: [], result: nil, notStarted: notStarted))
+        }
+        var a = Self.assigns(try h.hello("a"))[0]
+        // Plain interruptions (a stopped worker) never fail a trial.
+        for _ in 0..<4 {
+            a = Self.assigns(try h.deliver([bounce(a, notStarted: false), .ready(Ready(credit: 1))], from: "a"))[0]
+        }
+        for _ in 0..<2 {
+            a = Self.assigns(try h.deliver([bounce(a, notStarted: true), .ready(Ready(credit: 1))], from: "a"))[0]
+            XCTAssertEqual(try h.trial(a.trial).chargedAttempts, 0)
+        }
+        try h.deliver([bounce(a, notStarted: true)], from: "a")
+        let trial = try h.trial(a.trial)
+        XCTAssertEqual(trial.state, .failed)
+        XCTAssertEqual(trial.chargedAttempts, 0)
+        XCTAssertTrue(trial.reason?.hasPrefix("no worker could start it in 3 tries; last: could not start it") == true, trial.reason ?? "")
+        XCTAssertTrue(h.dispatcher.isFinished)
+    }
+
     func testStopInterruptsRunningAttemptsWithoutChargingThem() throws {
         let h = try Harness(self, trials: 2)
         let a = Self.assigns(try h.hello("a"))[0]

@@ -49,6 +49,10 @@ final class NTKTests: XCTestCase {
         let narrow = NTKComputer(model: loaded.model, parameters: loaded.parameters,
                                  memoryBudget: NTKComputer(model: loaded.model, parameters: loaded.parameters).captureBytes(for: batch) + 18 * widest * 4)
         XCTAssertEqual(narrow.slabColumns(for: batch), widest)
+        // The partial kernels (one 18 × 18 block per group and thread) are part of the budget.
+        let bare = JacobianCapture.bytes(for: config, tokens: batch.reduce(0) { $0 + $1.ids.count }, rows: 18, classes: 3,
+                                         columns: narrow.vectorColumns(for: batch))
+        XCTAssertNil(NTKComputer(model: loaded.model, parameters: loaded.parameters, memoryBudget: bare + 18 * widest * 4).slabColumns(for: batch))
         let split = try narrow.compute(batch)
         XCTAssertEqual(split.backwardPasses, roomy.backwardPasses, "still one batched pass per class")
         for ((name, a), (_, b)) in zip(split.groups, roomy.groups) {
