@@ -1,4 +1,5 @@
 import Compute
+import Dispatch
 import Transformer
 
 extension NTKComputer {
@@ -12,9 +13,18 @@ extension NTKComputer {
         let n = batch.count, c = model.config.classCount, h = model.config.hiddenSize, rows = n * c
         let (wordGroup, dense) = ParameterGroup.groups(for: model.layout)
         let capture = JacobianCapture(examples: batch, classes: c, hidden: h, columns: vectorColumns(for: batch), embeddings: model.layout.embeddings)
+        var phases: [(name: String, seconds: Double)] = []
+        var phaseStart = DispatchTime.now().uptimeNanoseconds
+        func phase(_ name: String) {
+            let now = DispatchTime.now().uptimeNanoseconds
+            phases.append((name, Double(now - phaseStart) * 1e-9))
+            phaseStart = now
+        }
         let (features, logits, passes) = try capturePasses(batch, into: capture)
         capture.dense.forEach { $0.compact() }
+        phase("passes and captures")
         let kernels = denseKernels(dense, capture: capture, slabColumns: slabColumns)
+        phase("dense kernels")
 
         var word: [Float]?
         if wordGroup != nil {
@@ -32,7 +42,10 @@ extension NTKComputer {
             }
             word = wordKernel(wordRows, rows: rows, width: h)
         }
-        return assemble(n, word: word, kernels: kernels, features: features, logits: logits, passes: passes)
+        var ntk = assemble(n, word: word, kernels: kernels, features: features, logits: logits, passes: passes)
+        phase("word kernel and assembly")
+        ntk.phases = phases
+        return ntk
     }
 
     /// The batched passes, in batches of similar length so that little is padding.

@@ -24,6 +24,8 @@ public struct NeuralTangentKernel: Sendable {
     public let logits: [Float]
     /// Backward passes done (N·C per pass over the data; more when the budget forced recomputation).
     public let backwardPasses: Int
+    /// Seconds per phase, in order: where the time went.
+    public var phases: [(name: String, seconds: Double)] = []
 }
 
 /// A named set of parameter ranges whose gradients form one block of J.

@@ -80,6 +80,7 @@ public struct NTKAnalysis {
             }
         }
         let ntk = try timed("kernels") { try computer.compute(batch) }
+        for phase in ntk.phases { timings["kernels: \(phase.name)"] = phase.seconds }
         let summary = timed("statistics") { NTKSummary(ntk, labels: targets, trainCount: trainSet.count) }
         return Self.json(ntk, summary, trainCount: trainSet.count, labels: labels, timings: timings)
     }

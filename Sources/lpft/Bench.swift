@@ -127,6 +127,7 @@ struct NTKBench: ParsableCommand {
         let fro = Elementwise.sumOfSquares(ntk.ftEffective, count: ntk.ftEffective.count).squareRoot()
         print(String(format: "F for %d examples x %d classes (mean %.1f tokens): %.1f s, %d backward passes, ||F||_F = %.6g",
                      batch.count, ntk.classes, Double(batch.map(\.ids.count).reduce(0, +)) / Double(batch.count), seconds, ntk.backwardPasses, fro))
+        print(ntk.phases.map { String(format: "%@ %.1f s", $0.name, $0.seconds) }.joined(separator: ", "))
         for (name, k) in ntk.groups {
             print(String(format: "  %-20@ ||F_g||_F = %.6g", name, Elementwise.sumOfSquares(k, count: k.count).squareRoot()))
         }
