@@ -12,7 +12,8 @@ extension NTKComputer {
     func fromCaptures(_ batch: [Example], slabColumns: Int) throws -> NeuralTangentKernel {
         let n = batch.count, c = model.config.classCount, h = model.config.hiddenSize, rows = n * c
         let (wordGroup, dense) = ParameterGroup.groups(for: model.layout)
-        let capture = JacobianCapture(examples: batch, classes: c, hidden: h, columns: vectorColumns(for: batch), embeddings: model.layout.embeddings)
+        let capture = JacobianCapture(examples: batch, classes: c, hidden: h, columns: vectorColumns(for: batch), embeddings: model.layout.embeddings,
+                                      wanted: denseWeights)
         var phases: [(name: String, seconds: Double)] = []
         var phaseStart = DispatchTime.now().uptimeNanoseconds
         func phase(_ name: String) {

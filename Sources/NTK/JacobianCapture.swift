@@ -83,6 +83,7 @@ final class JacobianCapture: BackwardTap {
     let rowVectors: FloatBuffer
     /// In the order the backward pass meets them.
     private(set) var dense: [DenseSite] = []
+    private let wanted: Set<Int>
     private let positionColumn: Int?, tokenTypeColumn: Int?
     /// Tokens of all examples.
     let tokens: Int
@@ -93,7 +94,10 @@ final class JacobianCapture: BackwardTap {
     var paddedLength = 0
     var classIndex = 0
 
-    init(examples: [(ids: [Int32], tokenTypeIDs: [Int32])], classes: Int, hidden: Int, columns: VectorColumns, embeddings: BertLayout.Embeddings) {
+    /// `wanted`: the weights (lower bounds) whose rows of J are kept; other dense layers are ignored.
+    init(examples: [(ids: [Int32], tokenTypeIDs: [Int32])], classes: Int, hidden: Int, columns: VectorColumns, embeddings: BertLayout.Embeddings,
+         wanted: Set<Int>) {
+        self.wanted = wanted
         self.classes = classes
         self.hidden = hidden
         self.columns = columns
@@ -107,13 +111,10 @@ final class JacobianCapture: BackwardTap {
         scratch = FloatBuffer(count: hidden)
     }
 
-    /// Bytes the captures take for this model: the dense sites' inputs and output gradients,
-    /// and the row vectors.
-    static func bytes(for config: BertConfig, tokens: Int, rows: Int, classes: Int, columns: VectorColumns) -> Int {
-        let (h, i, l) = (config.hiddenSize, config.intermediateSize, config.layerCount)
-        // Per layer: QKV (h → 3h), attention output (h → h), intermediate (h → i), output (i → h).
-        let inputs = l * (3 * h + i), outputs = l * (5 * h + i)
-        return 4 * (tokens * (inputs + classes * outputs) + rows * columns.width)
+    /// Bytes the captures take: the dense sites' inputs and output gradients, and the row vectors.
+    static func bytes(sites: [(weight: Int, inFeatures: Int, outFeatures: Int)], tokens: Int, rows: Int, classes: Int, columns: VectorColumns) -> Int {
+        let perToken = sites.reduce(0) { $0 + $1.inFeatures + classes * $1.outFeatures }
+        return 4 * (tokens * perToken + rows * columns.width)
     }
 
     private func row(_ b: Int) -> Int { batchExamples[b] * classes + classIndex }
@@ -125,7 +126,8 @@ final class JacobianCapture: BackwardTap {
         for t in 0..<lengths[batchExamples[b]] { (destination + t * width).update(from: first + t * stride, count: width) }
     }
 
-    func dense(weight: Range<Int>, bias: Range<Int>, dY: UnsafePointer<Float>, dYStride: Int, x: UnsafePointer<Float>, inFeatures: Int, outFeatures: Int) {
+    func dense(weight: Range<Int>, bias: Range<Int>?, dY: UnsafePointer<Float>, dYStride: Int, x: UnsafePointer<Float>, inFeatures: Int, outFeatures: Int) {
+        guard wanted.contains(weight.lowerBound) else { return }
         let site: DenseSite
         if let existing = dense.first(where: { $0.weight == weight }) {
             site = existing
@@ -133,13 +135,15 @@ final class JacobianCapture: BackwardTap {
             site = DenseSite(weight: weight, inFeatures: inFeatures, outFeatures: outFeatures, lengths: lengths, offsets: tokenOffsets, classes: classes)
             dense.append(site)
         }
-        let biasColumn = columns.start[bias.lowerBound]!
+        let biasColumn = bias.map { columns.start[$0.lowerBound]! }
         for (b, a) in batchExamples.enumerated() {
             if classIndex == 0 { pack(x, stride: inFeatures, width: inFeatures, example: b, into: site.inputs.pointer + tokenOffsets[a] * inFeatures) }
             let packed = site.gradients.pointer + (tokenOffsets[a] * classes + classIndex * lengths[a]) * outFeatures
             pack(dY, stride: dYStride, width: outFeatures, example: b, into: packed)
-            let biasGradient = rowVectors.pointer + row(b) * columns.width + biasColumn
-            for t in 0..<lengths[a] { Elementwise.add(packed + t * outFeatures, into: biasGradient, count: outFeatures) }
+            if let biasColumn {
+                let biasGradient = rowVectors.pointer + row(b) * columns.width + biasColumn
+                for t in 0..<lengths[a] { Elementwise.add(packed + t * outFeatures, into: biasGradient, count: outFeatures) }
+            }
             var last = lengths[a]
             while last > site.active[a], UnsafeBufferPointer(start: packed + (last - 1) * outFeatures, count: outFeatures).allSatisfy({ $0 == 0 }) { last -= 1 }
             site.active[a] = max(site.active[a], last)
@@ -148,10 +152,12 @@ final class JacobianCapture: BackwardTap {
 
     func layerNorm(weight: ParameterView, bias: ParameterView, dY: UnsafePointer<Float>, x: UnsafePointer<Float>,
                    mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, width: Int) {
+        // Not in any group (LoRA: the backbone is frozen).
+        guard let weightColumn = columns.start[weight.offset], let biasColumn = columns.start[bias.offset] else { return }
         let xhat = scratch.pointer
         for (b, a) in batchExamples.enumerated() {
             let out = rowVectors.pointer + row(b) * columns.width
-            let weightGradient = out + columns.start[weight.offset]!, biasGradient = out + columns.start[bias.offset]!
+            let weightGradient = out + weightColumn, biasGradient = out + biasColumn
             for t in 0..<lengths[a] {
                 let r = b * paddedLength + t
                 for j in 0..<width { xhat[j] = (x[r * width + j] - mean[r]) * rstd[r] }

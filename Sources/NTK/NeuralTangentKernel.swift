@@ -106,9 +106,9 @@ public struct NTKComputer {
 
     public typealias Example = (ids: [Int32], tokenTypeIDs: [Int32])
 
-    /// The kernel over `batch` (each example unpadded). Without LoRA, and when the per-example
-    /// captures leave room in the budget for each thread's slab of J (at least one output row
-    /// of the widest weight), one batched backward pass per class gives every row of J
+    /// The kernel over `batch` (each example unpadded). When the per-example captures leave
+    /// room in the budget for each thread's slab of J (at least one output row of the widest
+    /// captured weight), one batched backward pass per class gives every row of J
     /// (`fromCaptures`); otherwise each budget-sized chunk of parameter groups re-runs the
     /// backward passes one (example, class) row at a time (`byRecomputation`).
     public func compute(_ batch: [Example]) throws -> NeuralTangentKernel {
@@ -122,28 +122,34 @@ public struct NTKComputer {
     /// 100 MB at 500 rows keeps `ssyrk` at its full rate (wider slabs only touch more memory).
     static let preferredSlabColumns = 24_576
 
-    /// The captured path's slab width within the budget, or nil when it does not fit (or LoRA).
+    /// The captured path's slab width within the budget, or nil when it does not fit.
     func slabColumns(for batch: [Example]) -> Int? {
-        guard model.layout.lora == nil else { return nil }
         let rows = batch.count * model.config.classCount
         let free = memoryBudget - captureBytes(for: batch)
         let fitting = min(Self.preferredSlabColumns, free / (max(1, model.threads) * rows * 4))
-        return fitting >= max(model.config.hiddenSize, model.config.intermediateSize) ? fitting : nil
+        return fitting >= capturedSites.map(\.inFeatures).max() ?? 0 ? fitting : nil
     }
 
     /// What the captured path holds besides its slabs: the captures, and every thread's
     /// partial kernels (one rows × rows block per group: large for thousands of rows).
     func captureBytes(for batch: [Example]) -> Int {
         let rows = batch.count * model.config.classCount, groups = ParameterGroup.groups(for: model.layout).dense.count
-        return JacobianCapture.bytes(for: model.config, tokens: batch.reduce(0) { $0 + $1.ids.count }, rows: rows,
+        return JacobianCapture.bytes(sites: capturedSites, tokens: batch.reduce(0) { $0 + $1.ids.count }, rows: rows,
                                      classes: model.config.classCount, columns: vectorColumns(for: batch))
             + max(1, model.threads) * groups * rows * rows * 4
     }
 
-    /// The lower bounds of the weights whose rows of J are GEMMs of captured activations.
-    var denseWeights: Set<Int> {
-        Set(model.layout.layers.flatMap { [$0.query.offset, $0.attentionOutput.offset, $0.intermediate.offset, $0.output.offset] })
+    /// The dense layers whose weights' rows of J are GEMMs of captured activations: per layer
+    /// the backbone's four, or with LoRA each adapter's A (hidden → rank) and B (rank → hidden).
+    var capturedSites: [(weight: Int, inFeatures: Int, outFeatures: Int)] {
+        let (h, i) = (model.config.hiddenSize, model.config.intermediateSize)
+        if let lora = model.layout.lora {
+            return model.layout.adapters.flatMap { $0.flatMap { [($0.a.offset, h, lora.rank), ($0.b.offset, lora.rank, h)] } }
+        }
+        return model.layout.layers.flatMap { [($0.query.offset, h, 3 * h), ($0.attentionOutput.offset, h, h), ($0.intermediate.offset, h, i), ($0.output.offset, i, h)] }
     }
+
+    var denseWeights: Set<Int> { Set(capturedSites.map(\.weight)) }
 
     func vectorColumns(for batch: [Example]) -> VectorColumns {
         VectorColumns(groups: ParameterGroup.groups(for: model.layout).dense, denseWeights: denseWeights, position: model.layout.embeddings.position,

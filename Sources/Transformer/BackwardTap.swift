@@ -5,8 +5,9 @@
 /// example b's tokens are rows b·T ..< b·T + T for the batch's padded length T.
 public protocol BackwardTap: AnyObject {
     /// A dense layer y = x·Wᵀ + b: ∂/∂y [rows, out] (row stride `dYStride`) and its input x [rows, in].
-    /// `weight` and `bias` are the flat-buffer ranges of W [out, in] and b [out].
-    func dense(weight: Range<Int>, bias: Range<Int>, dY: UnsafePointer<Float>, dYStride: Int, x: UnsafePointer<Float>, inFeatures: Int, outFeatures: Int)
+    /// `weight` and `bias` are the flat-buffer ranges of W [out, in] and b [out] (LoRA's A and B
+    /// have no bias; for B, x is the scaled x·Aᵀ, so that W's gradient is still dYᵀ·x).
+    func dense(weight: Range<Int>, bias: Range<Int>?, dY: UnsafePointer<Float>, dYStride: Int, x: UnsafePointer<Float>, inFeatures: Int, outFeatures: Int)
     /// A LayerNorm: ∂/∂(its output) [rows, width] and its input with the saved mean and 1/σ.
     func layerNorm(weight: ParameterView, bias: ParameterView, dY: UnsafePointer<Float>, x: UnsafePointer<Float>,
                    mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, width: Int)

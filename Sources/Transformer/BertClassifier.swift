@@ -171,7 +171,7 @@ public struct BertClassifier: Sendable {
 
     /// From ∂/∂(adapted projections) in gradQKV: the adapters' gradients, and their share of ∂/∂x added to gradA.
     private func loraBackward(_ l: Int, _ p: UnsafePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ cache: BertWorkspace.LayerCache,
-                              _ ws: BertWorkspace, rows n: Int) {
+                              _ ws: BertWorkspace, rows n: Int, tap: BackwardTap?) {
         guard let lora = layout.lora else { return }
         let (h, r) = (config.hiddenSize, lora.rank)
         let x = ws.hidden[l].pointer, dXA = ws.gradLoRA.pointer
@@ -186,6 +186,12 @@ public struct BertClassifier: Sendable {
             parallelChunks(n, threads: threads) { _, rows in
                 BLAS.gemm(m: rows.count, n: r, k: h, alpha: lora.scale, a: dOut + rows.lowerBound * 3 * h, lda: 3 * h,
                           b: p + adapter.b.offset, ldb: r, c: dXA + rows.lowerBound * r, ldc: r)
+            }
+            if let tap {
+                let scaled = FloatBuffer(count: n * r)
+                for i in 0..<(n * r) { scaled[i] = lora.scale * xa[i] }
+                tap.dense(weight: adapter.b.range, bias: nil, dY: dOut, dYStride: 3 * h, x: scaled.pointer, inFeatures: r, outFeatures: h)
+                tap.dense(weight: adapter.a.range, bias: nil, dY: dXA, dYStride: r, x: x, inFeatures: h, outFeatures: r)
             }
             // Through A: dA += d(xAᵀ)ᵀ x, dx += d(xAᵀ) A.
             Linear.backward(dXA, x: x, weight: p + adapter.a.offset, dx: ws.gradA.pointer, accumulateInput: true,
@@ -376,7 +382,7 @@ public struct BertClassifier: Sendable {
                         dWeight: scope.includes(w.query.offset..<w.value.range.upperBound) ? g + w.qkvOffset : nil,
                         dBias: scope.includes(w.queryBias.offset..<w.valueBias.range.upperBound) ? g + w.qkvBiasOffset : nil,
                         rows: n, inFeatures: h, outFeatures: 3 * h, threads: threads)
-        loraBackward(l, p, g, cache, ws, rows: n)
+        loraBackward(l, p, g, cache, ws, rows: n, tap: tap)
         timer.charge(\.linearGEMM, to: &ws.profile)
     }
 

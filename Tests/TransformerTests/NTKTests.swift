@@ -50,7 +50,7 @@ final class NTKTests: XCTestCase {
                                  memoryBudget: NTKComputer(model: loaded.model, parameters: loaded.parameters).captureBytes(for: batch) + 18 * widest * 4)
         XCTAssertEqual(narrow.slabColumns(for: batch), widest)
         // The partial kernels (one 18 × 18 block per group and thread) are part of the budget.
-        let bare = JacobianCapture.bytes(for: config, tokens: batch.reduce(0) { $0 + $1.ids.count }, rows: 18, classes: 3,
+        let bare = JacobianCapture.bytes(sites: narrow.capturedSites, tokens: batch.reduce(0) { $0 + $1.ids.count }, rows: 18, classes: 3,
                                          columns: narrow.vectorColumns(for: batch))
         XCTAssertNil(NTKComputer(model: loaded.model, parameters: loaded.parameters, memoryBudget: bare + 18 * widest * 4).slabColumns(for: batch))
         let split = try narrow.compute(batch)
@@ -90,7 +90,9 @@ extension NTKTests {
         Initializer.initializeAll(model, params.pointer, seed: 2)
         Initializer.initializeLoRA(model, params.pointer, seed: 2)
         let batch: [(ids: [Int32], tokenTypeIDs: [Int32])] = [([1, 5, 7, 2], [0, 0, 0, 0]), ([1, 9, 2], [0, 0, 0]), ([1, 4, 4, 13, 11, 2], [0, 0, 0, 1, 1, 1])]
-        let ntk = try NTKComputer(model: model, parameters: params).compute(batch)
+        let computer = NTKComputer(model: model, parameters: params)
+        XCTAssertNotNil(computer.slabColumns(for: batch), "the captured path")
+        let ntk = try computer.compute(batch)
         XCTAssertEqual(ntk.groups.map(\.name), ["layer.0.lora", "layer.1.lora"])
 
         let layout = model.layout, h = 16, c = 3
@@ -125,5 +127,31 @@ extension NTKTests {
         // Central differences of a float32 forward pass (h = 1e-2): ~1e-4 relative noise.
         XCTAssertLessThan(relativeError(ntk.ftEffective, expected), 1e-2)
         XCTAssertGreaterThan(Elementwise.sumOfSquares(expected, count: expected.count), 1e-8, "a nonzero kernel, or the check proves nothing")
+    }
+
+    /// Mid-training (B ≠ 0, so A's gradients count too): the captured path, where each adapter's
+    /// A and B are dense layers of their own, equals one backward pass per row.
+    func testLoRAKernelsFromCapturesMatchRecomputation() throws {
+        var config = BertConfig(vocabSize: 20, hiddenSize: 16, layerCount: 2, headCount: 2, intermediateSize: 24, maxPositions: 12, labels: ["a", "b", "c"])
+        config.initializerRange = 0.3
+        let model = try BertClassifier(config: config, lora: LoRAConfig(rank: 2, alpha: 4), threads: 2)
+        let params = FloatBuffer(count: model.parameterCount)
+        Initializer.initializeAll(model, params.pointer, seed: 3)
+        Initializer.initializeLoRA(model, params.pointer, seed: 3)
+        for adapter in model.layout.adapters.joined() {
+            for j in adapter.b.range { params[j] = 0.3 * sin(Float(j)) }
+        }
+        let batch: [(ids: [Int32], tokenTypeIDs: [Int32])] = [([1, 5, 7, 2], [0, 0, 0, 0]), ([1, 9, 2], [0, 0, 0]), ([1, 4, 4, 13, 11, 2], [0, 0, 0, 1, 1, 1])]
+        let captured = NTKComputer(model: model, parameters: params)
+        XCTAssertNotNil(captured.slabColumns(for: batch))
+        let recomputing = NTKComputer(model: model, parameters: params, memoryBudget: 2_000)
+        XCTAssertNil(recomputing.slabColumns(for: batch))
+        let a = try captured.compute(batch), b = try recomputing.compute(batch)
+        XCTAssertEqual(a.backwardPasses, 3)
+        XCTAssertGreaterThan(b.backwardPasses, 9)
+        for ((name, x), (_, y)) in zip(a.groups, b.groups) {
+            XCTAssertLessThan(relativeError(x, y), 1e-5, name)
+        }
+        XCTAssertGreaterThan(Elementwise.sumOfSquares(a.ftEffective, count: a.ftEffective.count), 1e-6)
     }
 }
