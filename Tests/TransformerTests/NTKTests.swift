@@ -80,16 +80,21 @@ final class NTKTests: XCTestCase {
 }
 
 extension NTKTests {
+    /// A two-layer LoRA model (rank 2, fresh adapters: B = 0) with wide weights, and three examples.
+    func tinyLoRA(threads: Int, seed: UInt64) throws -> (BertClassifier, FloatBuffer, [(ids: [Int32], tokenTypeIDs: [Int32])]) {
+        var config = BertConfig(vocabSize: 20, hiddenSize: 16, layerCount: 2, headCount: 2, intermediateSize: 24, maxPositions: 12, labels: ["a", "b", "c"])
+        config.initializerRange = 0.3
+        let model = try BertClassifier(config: config, lora: LoRAConfig(rank: 2, alpha: 4), threads: threads)
+        let params = FloatBuffer(count: model.parameterCount)
+        Initializer.initializeAll(model, params.pointer, seed: seed)
+        Initializer.initializeLoRA(model, params.pointer, seed: seed)
+        return (model, params, [([1, 5, 7, 2], [0, 0, 0, 0]), ([1, 9, 2], [0, 0, 0]), ([1, 4, 4, 13, 11, 2], [0, 0, 0, 1, 1, 1])])
+    }
+
     /// LoRA at its start (B = 0): F comes from the B blocks alone (the A-gradients vanish), and
     /// equals J Jᵀ for the Jacobian of V·φ(x) in the adapter parameters taken by finite differences.
     func testLoRAKernelAtBZeroMatchesFiniteDifferences() throws {
-        var config = BertConfig(vocabSize: 20, hiddenSize: 16, layerCount: 2, headCount: 2, intermediateSize: 24, maxPositions: 12, labels: ["a", "b", "c"])
-        config.initializerRange = 0.3
-        let model = try BertClassifier(config: config, lora: LoRAConfig(rank: 2, alpha: 4), threads: 1)
-        let params = FloatBuffer(count: model.parameterCount)
-        Initializer.initializeAll(model, params.pointer, seed: 2)
-        Initializer.initializeLoRA(model, params.pointer, seed: 2)
-        let batch: [(ids: [Int32], tokenTypeIDs: [Int32])] = [([1, 5, 7, 2], [0, 0, 0, 0]), ([1, 9, 2], [0, 0, 0]), ([1, 4, 4, 13, 11, 2], [0, 0, 0, 1, 1, 1])]
+        let (model, params, batch) = try tinyLoRA(threads: 1, seed: 2)
         let computer = NTKComputer(model: model, parameters: params)
         XCTAssertNotNil(computer.slabColumns(for: batch), "the captured path")
         let ntk = try computer.compute(batch)
@@ -132,16 +137,10 @@ extension NTKTests {
     /// Mid-training (B ≠ 0, so A's gradients count too): the captured path, where each adapter's
     /// A and B are dense layers of their own, equals one backward pass per row.
     func testLoRAKernelsFromCapturesMatchRecomputation() throws {
-        var config = BertConfig(vocabSize: 20, hiddenSize: 16, layerCount: 2, headCount: 2, intermediateSize: 24, maxPositions: 12, labels: ["a", "b", "c"])
-        config.initializerRange = 0.3
-        let model = try BertClassifier(config: config, lora: LoRAConfig(rank: 2, alpha: 4), threads: 2)
-        let params = FloatBuffer(count: model.parameterCount)
-        Initializer.initializeAll(model, params.pointer, seed: 3)
-        Initializer.initializeLoRA(model, params.pointer, seed: 3)
+        let (model, params, batch) = try tinyLoRA(threads: 2, seed: 3)
         for adapter in model.layout.adapters.joined() {
             for j in adapter.b.range { params[j] = 0.3 * sin(Float(j)) }
         }
-        let batch: [(ids: [Int32], tokenTypeIDs: [Int32])] = [([1, 5, 7, 2], [0, 0, 0, 0]), ([1, 9, 2], [0, 0, 0]), ([1, 4, 4, 13, 11, 2], [0, 0, 0, 1, 1, 1])]
         let captured = NTKComputer(model: model, parameters: params)
         XCTAssertNotNil(captured.slabColumns(for: batch))
         let recomputing = NTKComputer(model: model, parameters: params, memoryBudget: 2_000)
