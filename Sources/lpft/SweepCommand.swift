@@ -54,8 +54,9 @@ struct SweepCommand: ParsableCommand {
             Workers connect to --bind: start them here with --local-workers N, or elsewhere with \
             `lpft worker --connect ENDPOINT` (they may start before the coordinator). A worker \
             that goes silent for --liveness heartbeats loses its leases; its trials rerun \
-            elsewhere, up to --max-attempts, with doubling backoff from --retry-delay. \
-            Ctrl-C/SIGTERM stops dispatching, tells workers to stop, records running attempts \
+            elsewhere, up to --max-attempts, with doubling backoff from --retry-delay. A trial a \
+            worker could not start (missing program, full disk) is not charged; one that comes \
+            back so 10 times fails with the reason. Ctrl-C/SIGTERM stops dispatching, tells workers to stop, records running attempts \
             as interrupted and exits (130); a second signal exits at once.
             """)
 
