@@ -138,7 +138,7 @@ public final class Coordinator {
             }
         }
         if dispatcher.isFinished { dispatcher.finish(now: now) }
-        flush(now: now)
+        try flush(now: now)
         if now - lastProgress >= 1 || dispatcher.isFinished || stopRequested {
             lastProgress = now
             onProgress(progress)
@@ -155,12 +155,20 @@ public final class Coordinator {
                       rejectedHandshakes: authenticator?.rejected ?? 0)
     }
 
-    private func flush(now: Double) {
+    private func flush(now: Double) throws {
+        var undelivered: [(Dispatcher.Peer, Assign)] = []
         for (peer, message) in dispatcher.takeOutgoing() {
-            socket.send([peer] + message.frames())
+            if !socket.send([peer] + message.frames()), case .assign(let a) = message { undelivered.append((peer, a)) }
         }
         for peer in dispatcher.heartbeatsDue(now: now) {
             socket.send([peer] + Message.heartbeat.frames())
+        }
+        // ROUTER_MANDATORY: an unroutable ASSIGN fails here instead of vanishing; its trial is
+        // dispatched again on the next turn.
+        if !undelivered.isEmpty {
+            try journal.write { w in
+                for (peer, a) in undelivered { try dispatcher.undeliverable(a, to: peer, now: now, journal: w) }
+            }
         }
     }
 }

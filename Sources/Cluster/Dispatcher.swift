@@ -377,6 +377,20 @@ public final class Dispatcher {
     }
 
     /// Drops a session; its leases not in `keeping` are lost.
+    /// An ASSIGN the socket could not route (its worker went away between READY and the send):
+    /// the attempt never began, so it ends interrupted and the trial goes back uncharged.
+    public func undeliverable(_ a: Assign, to peer: Peer, now: Double, journal: JournalWriter) throws {
+        guard var info = leases[a.lease], info.ended == nil, info.peer == peer else { return }
+        info.ended = .interrupted
+        info.peer = nil
+        leases[a.lease] = info
+        let reason = "the assignment could not be sent: worker \(sessions[peer]?.worker ?? "?") has gone"
+        sessions[peer]?.leases.remove(a.lease)
+        try journal.endAttempt(lease: a.lease, state: .interrupted, at: now, reason: reason)
+        trials[a.trial]?.lease = nil
+        try requeue(a.trial, charge: false, reason: reason, now: now, journal: journal)
+    }
+
     private func retire(_ peer: Peer, now: Double, journal: JournalWriter, reason: String, keeping: Set<Lease>) throws {
         guard let s = sessions.removeValue(forKey: peer) else { return }
         sessionOrder.removeAll { $0 == peer }

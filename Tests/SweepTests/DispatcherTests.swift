@@ -239,6 +239,22 @@ final class DispatcherTests: XCTestCase {
         XCTAssertTrue(h.dispatcher.isFinished)
     }
 
+    /// An ASSIGN the socket could not route (the worker went away after READY) costs the trial
+    /// nothing: its attempt ends interrupted and the next worker gets it.
+    func testAnUndeliverableAssignmentIsHandedBackUncharged() throws {
+        let h = try Harness(self, trials: 1)
+        let lost = Self.assigns(try h.hello("a"))[0]
+        try h.journal.write { try h.dispatcher.undeliverable(lost, to: Array("a".utf8), now: h.now, journal: $0) }
+        XCTAssertEqual(try h.trial(lost.trial).state, .pending)
+        XCTAssertEqual(try h.trial(lost.trial).chargedAttempts, 0)
+        let attempt = try XCTUnwrap(try h.journal.attempts().first)
+        XCTAssertEqual(attempt.state, .interrupted)
+        XCTAssertTrue(attempt.reason?.contains("could not be sent") == true, attempt.reason ?? "")
+        let next = Self.assigns(try h.hello("b"))
+        XCTAssertEqual(next.map(\.trial), [lost.trial])
+        XCTAssertEqual(next.first?.attempt, 2)
+    }
+
     func testStopInterruptsRunningAttemptsWithoutChargingThem() throws {
         let h = try Harness(self, trials: 2)
         let a = Self.assigns(try h.hello("a"))[0]
