@@ -315,7 +315,10 @@ public final class Dispatcher {
             trials[r.trial] = trial
             try requeue(r.trial, charge: true, reason: r.reason ?? "failed", now: now, journal: journal)
         case .interrupted:
-            if r.notStarted == true { trial.notStarted += 1 }
+            if r.notStarted == true {
+                trial.notStarted += 1
+                try journal.event("trial not started", at: now, trial: r.trial, lease: r.lease, worker: sessions[peer]!.worker, detail: r.reason)
+            }
             trials[r.trial] = trial
             if trial.notStarted >= settings.maxStartFailures {
                 try fail(r.trial, why: "no worker could start it in \(trial.notStarted) tries; last: \(r.reason ?? "?")", now: now, journal: journal)

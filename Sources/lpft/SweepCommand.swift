@@ -203,6 +203,10 @@ struct SweepCommand: ParsableCommand {
                 + ", late results \(attempts.filter(\.late).count)\n"
             out += "workers seen: \(Set(attempts.map(\.worker)).count); metric rows: \(try journal.metricCount())"
                 + "; handshakes rejected: \(try journal.events(kind: "handshake rejected").count)\n"
+            // Worker trouble that costs no attempts, so that it is seen rather than only slow.
+            let refused = try journal.events(kind: "worker refused"), notStarted = try journal.events(kind: "trial not started")
+            if !refused.isEmpty { out += "workers refused (name already in use): \(refused.count); last: \(refused.last!.detail ?? "")\n" }
+            if !notStarted.isEmpty { out += "attempts a worker could not start: \(notStarted.count); last: \(notStarted.last!.detail ?? "")\n" }
             let completed = attempts.filter { $0.state == .completed }
             let finished = completed.compactMap { a in a.endedAt.map { $0 - a.startedAt } }.sorted()
             if !finished.isEmpty, let first = attempts.map(\.startedAt).min(), let last = completed.compactMap(\.endedAt).max(), last > first {

@@ -323,6 +323,9 @@ final class SweepRunTests: XCTestCase {
                       log: dir.appendingPathComponent("good.log"), test: self)
         XCTAssertEqual(waitForExit(coordinator, timeout: 120, log: log), 0)
         XCTAssertEqual(try j.trials().map(\.state), [.completed, .completed])
+        let statusLog = dir.appendingPathComponent("status.log")
+        XCTAssertEqual(waitForExit(try startLPFT(["sweep", "status", sweep.path], log: statusLog, test: self), timeout: 30, log: statusLog), 0)
+        XCTAssertTrue(try String(contentsOf: statusLog, encoding: .utf8).contains("attempts a worker could not start: "), "status shows it")
     }
 
     /// Two workers started under one name (cloned hosts): the second waits, and says why;
