@@ -64,9 +64,12 @@ public struct ParameterGroup: Sendable, Equatable {
 
 public enum NTKError: Error, CustomStringConvertible {
     case budgetTooSmall(needed: Int, budget: Int)
+    case noExamples
 
     public var description: String {
         switch self {
+        case .noExamples:
+            return "the NTK needs at least one example"
         case let .budgetTooSmall(needed, budget):
             return "the NTK needs at least \(needed / (1 << 20)) MiB for one parameter group's Jacobian block; the budget is \(budget / (1 << 20)) MiB"
         }
@@ -112,6 +115,7 @@ public struct NTKComputer {
     /// (`fromCaptures`); otherwise each budget-sized chunk of parameter groups re-runs the
     /// backward passes one (example, class) row at a time (`byRecomputation`).
     public func compute(_ batch: [Example]) throws -> NeuralTangentKernel {
+        guard !batch.isEmpty else { throw NTKError.noExamples }
         if let slabColumns = slabColumns(for: batch) {
             return try fromCaptures(batch, slabColumns: slabColumns)
         }

@@ -42,6 +42,9 @@ final class NTKTests: XCTestCase {
         XCTAssertGreaterThan(tight.backwardPasses, roomy.backwardPasses, "recomputed rather than exceeding the budget")
         XCTAssertLessThan(relativeError(tight.ftEffective, roomy.ftEffective), 1e-6)
         XCTAssertThrowsError(try NTKComputer(model: loaded.model, parameters: loaded.parameters, memoryBudget: 1000).compute(batch))
+        XCTAssertThrowsError(try NTKComputer(model: loaded.model, parameters: loaded.parameters).compute([])) { error in
+            XCTAssertEqual("\(error)", "the NTK needs at least one example")
+        }
 
         // The captured-gradient path with the narrowest slab it accepts, one output row of the
         // widest weight: every weight is formed a row at a time, in many slabs per group.
