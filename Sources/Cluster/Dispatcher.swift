@@ -338,7 +338,7 @@ public final class Dispatcher {
         }
         for (lease, deadline) in unowned where deadline < now {
             unowned[lease] = nil
-            try lose(lease, now: now, journal: journal, reason: "not reclaimed by a worker within the lease timeout (coordinator restart or reconnect)")
+            try end(lease, as: .lost, charge: true, now: now, journal: journal, reason: "not reclaimed by a worker within the lease timeout (coordinator restart or reconnect)")
         }
         if !delayed.isEmpty {
             let due = delayed.filter { $0.notBefore <= now }
@@ -379,21 +379,16 @@ public final class Dispatcher {
         }
     }
 
-    /// Drops a session; its leases not in `keeping` are lost.
     /// An ASSIGN the socket could not route (its worker went away between READY and the send):
     /// the attempt never began, so it ends interrupted and the trial goes back uncharged.
     public func undeliverable(_ a: Assign, to peer: Peer, now: Double, journal: JournalWriter) throws {
-        guard var info = leases[a.lease], info.ended == nil, info.peer == peer else { return }
-        info.ended = .interrupted
-        info.peer = nil
-        leases[a.lease] = info
-        let reason = "the assignment could not be sent: worker \(sessions[peer]?.worker ?? "?") has gone"
+        guard leases[a.lease]?.peer == peer else { return }
         sessions[peer]?.leases.remove(a.lease)
-        try journal.endAttempt(lease: a.lease, state: .interrupted, at: now, reason: reason)
-        trials[a.trial]?.lease = nil
-        try requeue(a.trial, charge: false, reason: reason, now: now, journal: journal)
+        try end(a.lease, as: .interrupted, charge: false, now: now, journal: journal,
+                reason: "the assignment could not be sent: worker \(sessions[peer]?.worker ?? "?") has gone")
     }
 
+    /// Drops a session; its leases not in `keeping` are lost.
     private func retire(_ peer: Peer, now: Double, journal: JournalWriter, reason: String, keeping: Set<Lease>) throws {
         guard let s = sessions.removeValue(forKey: peer) else { return }
         sessionOrder.removeAll { $0 == peer }
@@ -405,20 +400,21 @@ public final class Dispatcher {
                 leases[lease]?.peer = nil
                 unowned[lease] = now + settings.leaseTimeout
             } else {
-                try lose(lease, now: now, journal: journal, reason: reason)
+                try end(lease, as: .lost, charge: true, now: now, journal: journal, reason: reason)
             }
         }
     }
 
-    private func lose(_ lease: Lease, now: Double, journal: JournalWriter, reason: String) throws {
+    /// Ends a running lease that did not complete and puts its trial back (or fails it).
+    private func end(_ lease: Lease, as state: AttemptState, charge: Bool, now: Double, journal: JournalWriter, reason: String) throws {
         guard var info = leases[lease], info.ended == nil else { return }
         unowned[lease] = nil
-        info.ended = .lost
+        info.ended = state
         info.peer = nil
         leases[lease] = info
-        try journal.endAttempt(lease: lease, state: .lost, at: now, reason: reason)
+        try journal.endAttempt(lease: lease, state: state, at: now, reason: reason)
         trials[info.trial]?.lease = nil
-        try requeue(info.trial, charge: true, reason: reason, now: now, journal: journal)
+        try requeue(info.trial, charge: charge, reason: reason, now: now, journal: journal)
     }
 
     /// Puts a trial whose attempt ended without completing back in the queue, or fails it

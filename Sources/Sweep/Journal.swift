@@ -76,7 +76,8 @@ public struct JournalError: Error, CustomStringConvertible {
 /// The sweep's durable record: SQLite in WAL mode, written only by the coordinator.
 ///
 /// Tables: `sweep` (key/value: spec text and path), `trials`, `attempts` (the row id is the
-/// lease, from a random start per journal), `metrics` (keyed by lease and seq, so a resent row is stored once) and `events`.
+/// lease, from a random start per journal), `metrics` (keyed by lease and seq, so a resent row
+/// is stored once) and `events`.
 /// A commit survives `kill -9` of the coordinator (the WAL is in the kernel's page cache);
 /// `synchronous = NORMAL` trades only power-loss durability of the last commits for speed.
 public final class Journal: @unchecked Sendable {
