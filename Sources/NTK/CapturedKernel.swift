@@ -55,7 +55,8 @@ extension NTKComputer {
         let layout = model.layout, p = parameters.pointer
         let batchSize = 16
         let workspace = model.makeWorkspace(maxBatchSize: batchSize, maxSequenceLength: batch.map(\.ids.count).max() ?? 1)
-        let unused = FloatBuffer(count: model.parameterCount)  // an empty scope writes no weight gradient
+        // Weight gradients nobody reads: the empty scope skips the backbone's; LoRA adapters still write theirs.
+        let unused = FloatBuffer(count: model.parameterCount)
         let dFeatures = FloatBuffer(count: batchSize * h)
         var features = [Float](repeating: 0, count: n * h), logits = [Float](repeating: 0, count: n * c)
         var passes = 0
@@ -99,8 +100,8 @@ extension NTKComputer {
     /// Per pair of examples the Gram route costs T²·(C²·out + in) against C²·in·out, so it wins
     /// for short texts: at C = 2 on MiniLM below 28 tokens for the feed-forward output layer
     /// (1536 → 384), below about 19 for the other weights.
-    private static func costs(_ site: JacobianCapture.DenseSite, capture: JacobianCapture) -> (formed: Double, gram: Double) {
-        let c = Double(capture.classes), rows = Double(capture.lengths.count) * c, tokens = Double(site.tokens)
+    private static func costs(_ site: JacobianCapture.DenseSite) -> (formed: Double, gram: Double) {
+        let c = Double(site.classes), rows = Double(site.lengths.count) * c, tokens = Double(site.tokens)
         let (inputs, outputs) = (Double(site.inFeatures), Double(site.outFeatures))
         let formed = (rows * (rows + 1) / 2 + c * tokens) * inputs * outputs
         let gram = (c * tokens) * (c * tokens) / 2 * outputs + tokens * tokens / 2 * inputs
@@ -117,7 +118,7 @@ extension NTKComputer {
                 guard let site = capture.dense.first(where: { $0.weight == r }) else {
                     preconditionFailure("no dense layer was captured for \(group.name)'s parameters \(r)")
                 }
-                let (formed, gram) = Self.costs(site, capture: capture)
+                let (formed, gram) = Self.costs(site)
                 let runs = tokenRuns(site)
                 if gramRule == .always || (gramRule == .whenCheaper && gram < formed), gramScratch(site, runs: runs) <= scratch {
                     for (i, run) in runs.enumerated() {

@@ -85,8 +85,6 @@ final class JacobianCapture: BackwardTap {
     private(set) var dense: [DenseSite] = []
     private let wanted: Set<Int>
     private let positionColumn: Int?, tokenTypeColumn: Int?
-    /// Tokens of all examples.
-    let tokens: Int
     private let scratch: FloatBuffer
 
     // The batch being back-propagated.
@@ -104,7 +102,6 @@ final class JacobianCapture: BackwardTap {
         lengths = examples.map(\.ids.count)
         tokenTypes = examples.map(\.tokenTypeIDs)
         tokenOffsets = lengths.reduce(into: [0]) { $0.append($0.last! + $1) }
-        tokens = tokenOffsets.last!
         rowVectors = FloatBuffer(count: examples.count * classes * columns.width)
         positionColumn = columns.start[embeddings.position.offset]
         tokenTypeColumn = columns.start[embeddings.tokenType.offset]

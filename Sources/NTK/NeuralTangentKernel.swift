@@ -80,8 +80,9 @@ public enum NTKError: Error, CustomStringConvertible {
 public struct NTKComputer {
     public let model: BertClassifier
     public let parameters: FloatBuffer
-    /// Bytes the materialised Jacobian blocks may take; groups are processed in chunks that fit,
-    /// recomputing the backward passes for each chunk rather than exceeding it.
+    /// Bytes the computation may hold: the captured activations, Jacobian slabs and partial
+    /// kernels; when those do not fit, Jacobian chunks of parameter groups, recomputing the
+    /// backward passes for each chunk rather than exceeding it.
     public var memoryBudget: Int
     /// Which dense weights the captured path computes from token Gram matrices.
     var gramRule = GramRule.whenCheaper
