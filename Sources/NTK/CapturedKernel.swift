@@ -49,7 +49,7 @@ extension NTKComputer {
         return ntk
     }
 
-    /// The batched passes, in batches of similar length so that little is padding.
+    /// The batched passes, in batches of similar length.
     private func capturePasses(_ batch: [Example], into capture: JacobianCapture) throws -> (features: [Float], logits: [Float], passes: Int) {
         let n = batch.count, c = model.config.classCount, h = model.config.hiddenSize
         let layout = model.layout, p = parameters.pointer
@@ -70,7 +70,7 @@ extension NTKComputer {
                 for k in 0..<c { logits[i * c + k] = workspace.logits[b * c + k] }
             }
             capture.batchExamples = members
-            capture.paddedLength = input.sequenceLength
+            capture.batchOffsets = input.offsets
             for k in 0..<c {
                 for b in members.indices { (dFeatures.pointer + b * h).update(from: p + layout.head.weight.offset + k * h, count: h) }
                 capture.classIndex = k

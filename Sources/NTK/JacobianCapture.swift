@@ -89,7 +89,8 @@ final class JacobianCapture: BackwardTap {
 
     // The batch being back-propagated.
     var batchExamples: [Int] = []
-    var paddedLength = 0
+    /// Where each batch member's tokens start among the pass's packed rows.
+    var batchOffsets: [Int] = []
     var classIndex = 0
 
     /// `wanted`: the weights (lower bounds) whose rows of J are kept; other dense layers are ignored.
@@ -118,7 +119,7 @@ final class JacobianCapture: BackwardTap {
 
     /// Copies example b's tokens (of `rows` with row stride `stride`) into `destination`, `width` each.
     private func pack(_ source: UnsafePointer<Float>, stride: Int, width: Int, example b: Int, into destination: UnsafeMutablePointer<Float>) {
-        let first = source + b * paddedLength * stride
+        let first = source + batchOffsets[b] * stride
         if stride == width { return destination.update(from: first, count: lengths[batchExamples[b]] * width) }
         for t in 0..<lengths[batchExamples[b]] { (destination + t * width).update(from: first + t * stride, count: width) }
     }
@@ -156,7 +157,7 @@ final class JacobianCapture: BackwardTap {
             let out = rowVectors.pointer + row(b) * columns.width
             let weightGradient = out + weightColumn, biasGradient = out + biasColumn
             for t in 0..<lengths[a] {
-                let r = b * paddedLength + t
+                let r = batchOffsets[b] + t
                 for j in 0..<width { xhat[j] = (x[r * width + j] - mean[r]) * rstd[r] }
                 Elementwise.addProduct(dY + r * width, xhat, into: weightGradient, count: width)
                 Elementwise.add(dY + r * width, into: biasGradient, count: width)
@@ -168,7 +169,7 @@ final class JacobianCapture: BackwardTap {
         for (b, a) in batchExamples.enumerated() {
             let out = rowVectors.pointer + row(b) * columns.width
             for t in 0..<lengths[a] {
-                let gradient = dSum + (b * paddedLength + t) * hidden
+                let gradient = dSum + (batchOffsets[b] + t) * hidden
                 if let positionColumn { (out + positionColumn + t * hidden).update(from: gradient, count: hidden) }
                 if let tokenTypeColumn { Elementwise.add(gradient, into: out + tokenTypeColumn + Int(tokenTypes[a][t]) * hidden, count: hidden) }
             }

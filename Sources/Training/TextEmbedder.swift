@@ -30,7 +30,7 @@ public final class TextEmbedder {
         workspace = model.makeWorkspace(maxBatchSize: batchSize, maxSequenceLength: self.maxLength)
     }
 
-    /// Embeds texts, each batch padded to its longest member.
+    /// Embeds texts, a batch at a time.
     public func embed(_ texts: [String]) throws -> [Embedding] {
         try embed(tokenized: texts.map { tokenizer.encode($0, maxLength: maxLength) })
     }
@@ -41,17 +41,17 @@ public final class TextEmbedder {
         var out: [Embedding] = []
         for start in stride(from: 0, to: tokenized.count, by: batchSize) {
             let chunk = tokenized[start..<min(tokenized.count, start + batchSize)]
-            let batch = try TokenBatch(sequences: chunk.map(\.ids), tokenTypes: chunk.map(\.tokenTypeIDs), padID: tokenizer.vocabulary.paddingID)
+            let batch = try TokenBatch(sequences: chunk.map(\.ids), tokenTypes: chunk.map(\.tokenTypeIDs))
             try model.encode(parameters.pointer, batch, workspace: workspace)
             let states = workspace.finalHiddenStates
-            let t = batch.sequenceLength
             for (row, item) in chunk.enumerated() {
+                let first = batch.offsets[row] * h
                 var mean = [Double](repeating: 0, count: h)
                 for position in 0..<item.ids.count {
-                    let base = (row * t + position) * h
+                    let base = first + position * h
                     for j in 0..<h { mean[j] += Double(states[base + j]) }
                 }
-                out.append(Embedding(ids: item.ids, clsHidden: Array(states[(row * t * h)..<(row * t * h + h)]),
+                out.append(Embedding(ids: item.ids, clsHidden: Array(states[first..<(first + h)]),
                                      meanPooled: mean.map { Float($0 / Double(item.ids.count)) }))
             }
         }

@@ -1,8 +1,8 @@
 /// Observes the gradients a backward pass produces at each parameterised op, for work that
 /// needs them per example rather than summed over the batch (the NTK's Jacobian rows).
 ///
-/// Pointers are valid only during the call. Rows are the batch's tokens, example-major:
-/// example b's tokens are rows b·T ..< b·T + T for the batch's padded length T.
+/// Pointers are valid only during the call. Rows are the batch's packed tokens: example b's
+/// are rows `offsets[b] ..< offsets[b + 1]` of the `TokenBatch` run forward.
 public protocol BackwardTap: AnyObject {
     /// A dense layer y = x·Wᵀ + b: ∂/∂y [rows, out] (row stride `dYStride`) and its input x [rows, in].
     /// `weight` and `bias` are the flat-buffer ranges of W [out, in] and b [out] (LoRA's A and B

@@ -77,28 +77,24 @@ public struct BertClassifier: Sendable {
             throw ModelError.invalidBatch("batch \(batch.batchSize)×\(batch.sequenceLength) exceeds the workspace's \(ws.maxBatchSize)×\(ws.maxSequenceLength)")
         }
         try batch.validate(for: config)
-        let (b, t, h) = (batch.batchSize, batch.sequenceLength, config.hiddenSize)
-        ws.batchSize = b
-        ws.sequenceLength = t
+        let h = config.hiddenSize
+        ws.load(batch, heads: config.headCount, maxPositions: config.maxPositions)
         ws.training = dropout != nil
-        ws.inputIDs = batch.inputIDs
-        ws.tokenTypeIDs = batch.tokenTypeIDs
-        batch.attentionMask.withUnsafeBufferPointer { ws.keyMask.pointer.update(from: $0.baseAddress!, count: b * t) }
+        let n = ws.tokenCount
 
         var timer = SectionTimer()
         let e = layout.embeddings
-        for row in 0..<(b * t) {
-            Elementwise.sum(p + e.word.offset + Int(batch.inputIDs[row]) * h,
-                            p + e.position.offset + (row % t) * h,
-                            p + e.tokenType.offset + Int(batch.tokenTypeIDs[row]) * h,
+        for row in 0..<n {
+            Elementwise.sum(p + e.word.offset + Int(ws.inputIDs[row]) * h,
+                            p + e.position.offset + Int(ws.positions[row]) * h,
+                            p + e.tokenType.offset + Int(ws.tokenTypeIDs[row]) * h,
                             into: ws.embeddingSum.pointer + row * h, count: h)
         }
         LayerNorm.forward(ws.embeddingSum.pointer, gamma: p + e.normWeight.offset, beta: p + e.normBias.offset,
                           ws.hidden[0].pointer, mean: ws.embeddingMean.pointer, rstd: ws.embeddingRstd.pointer,
-                          rows: b * t, width: h, eps: config.layerNormEps, threads: threads)
+                          rows: n, width: h, eps: config.layerNormEps, threads: threads)
         if let dropout, config.hiddenDropout > 0 {
-            Dropout.makeMask(ws.embeddingMask.pointer, count: b * t * h, p: config.hiddenDropout, stream: dropout.derived(DropoutSite.embeddings), threads: threads)
-            Dropout.apply(ws.hidden[0].pointer, mask: ws.embeddingMask.pointer, count: b * t * h, threads: threads)
+            hiddenDropout(ws.hidden[0].pointer, mask: ws.embeddingMask.pointer, ws, stream: dropout.derived(DropoutSite.embeddings))
         }
         timer.charge(\.elementwise, to: &ws.profile)
 
@@ -106,14 +102,22 @@ public struct BertClassifier: Sendable {
             layerForward(l, p, ws, dropout: dropout)
         }
         let last = ws.hidden[config.layerCount].pointer
-        for row in 0..<b {
-            (ws.features.pointer + row * h).update(from: last + row * t * h, count: h)
+        for b in 0..<ws.batchSize {
+            (ws.features.pointer + b * h).update(from: last + ws.sequenceOffsets[b] * h, count: h)
         }
+    }
+
+    /// Hidden-state dropout over the packed tokens, in place; each token's draws are keyed by
+    /// (sequence, position), so they do not depend on the batch's layout.
+    private func hiddenDropout(_ x: UnsafeMutablePointer<Float>, mask: UnsafeMutablePointer<Float>, _ ws: BertWorkspace, stream: RandomStream) {
+        let (n, h) = (ws.tokenCount, config.hiddenSize)
+        Dropout.makeMask(mask, rows: n, width: h, rowKeys: ws.dropoutKeys.baseAddress!, p: config.hiddenDropout, stream: stream, threads: threads)
+        Dropout.apply(x, mask: mask, count: n * h, threads: threads)
     }
 
     private func layerForward(_ l: Int, _ p: UnsafePointer<Float>, _ ws: BertWorkspace, dropout: RandomStream?) {
         let w = layout.layers[l], cache = ws.layers[l]
-        let (n, h, inter) = (ws.batchSize * ws.sequenceLength, config.hiddenSize, config.intermediateSize)
+        let (n, h, inter) = (ws.tokenCount, config.hiddenSize, config.intermediateSize)
         let x = ws.hidden[l].pointer
         var timer = SectionTimer()
 
@@ -121,8 +125,7 @@ public struct BertClassifier: Sendable {
         func residualNorm(_ input: UnsafePointer<Float>, residual: FloatBuffer, mask: FloatBuffer, site: UInt64, weight: ParameterView, bias: ParameterView,
                           mean: FloatBuffer, rstd: FloatBuffer, out: UnsafeMutablePointer<Float>) {
             if let dropout, config.hiddenDropout > 0 {
-                Dropout.makeMask(mask.pointer, count: n * h, p: config.hiddenDropout, stream: dropout.derived(site), threads: threads)
-                Dropout.apply(residual.pointer, mask: mask.pointer, count: n * h, threads: threads)
+                hiddenDropout(residual.pointer, mask: mask.pointer, ws, stream: dropout.derived(site))
             }
             Elementwise.add(input, into: residual.pointer, count: n * h, threads: threads)
             LayerNorm.forward(residual.pointer, gamma: p + weight.offset, beta: p + bias.offset, out, mean: mean.pointer, rstd: rstd.pointer,
@@ -199,39 +202,41 @@ public struct BertClassifier: Sendable {
         }
     }
 
-    /// Where one (batch row, head) block of the attention lives in the QKV and context buffers.
+    /// Where one (sequence, head) block of the attention lives in the QKV, context and score buffers.
     private struct HeadBlock {
         let query, key, value: Int  // offsets into qkv, leading dimension 3h
         let context: Int            // offset into context, leading dimension h
-        let scores: Int             // offset into probs, [t, t]
-        let batchRow: Int
+        let scores: Int             // offset into probs, [length, length]
+        /// The sequence's own length: its block attends over no padding.
+        let length: Int
 
-        init(_ index: Int, heads: Int, t: Int, h: Int, headSize: Int) {
-            batchRow = index / heads
-            let head = index % heads
-            query = batchRow * t * 3 * h + head * headSize
+        init(_ index: Int, heads: Int, _ ws: BertWorkspace, h: Int, headSize: Int) {
+            let sequence = index / heads, head = index % heads
+            let first = ws.sequenceOffsets[sequence]
+            length = ws.length(sequence)
+            query = first * 3 * h + head * headSize
             key = query + h
             value = query + 2 * h
-            context = batchRow * t * h + head * headSize
-            scores = index * t * t
+            context = first * h + head * headSize
+            scores = ws.scoreOffsets[sequence] + head * length * length
         }
     }
 
-    /// softmax(Q Kᵀ/√d + mask) V per (batch row, head), in parallel with BLAS single-threaded.
+    /// softmax(Q Kᵀ/√d) V per (sequence, head), in parallel with BLAS single-threaded.
     private func attentionForward(_ cache: BertWorkspace.LayerCache, _ ws: BertWorkspace, dropout: RandomStream?) {
-        let (t, h, heads, d) = (ws.sequenceLength, config.hiddenSize, config.headCount, config.headSize)
+        let (h, heads, d) = (config.hiddenSize, config.headCount, config.headSize)
+        let scratch = ws.maxSequenceLength * ws.maxSequenceLength
         let scale = 1 / Float(d).squareRoot()
         let p = config.attentionDropout
         let (qkv, probs, probsMask, context) = (cache.qkv.pointer, cache.probs.pointer, cache.probsMask.pointer, cache.context.pointer)
-        let keyMask = ws.keyMask.pointer
         parallelChunks(ws.batchSize * heads, threads: threads) { worker, range in
-            let dropped = ws.attentionScratch.pointer + worker * 2 * t * t
+            let dropped = ws.attentionScratch.pointer + worker * 2 * scratch
             for index in range {
-                let blk = HeadBlock(index, heads: heads, t: t, h: h, headSize: d)
-                let s = probs + blk.scores
+                let blk = HeadBlock(index, heads: heads, ws, h: h, headSize: d)
+                let (t, s) = (blk.length, probs + blk.scores)
                 BLAS.gemm(transposeB: true, m: t, n: t, k: d, alpha: scale, a: qkv + blk.query, lda: 3 * h,
                           b: qkv + blk.key, ldb: 3 * h, c: s, ldc: t)
-                Softmax.forward(s, rows: t, cols: t, keyMask: keyMask + blk.batchRow * t)
+                Softmax.forward(s, rows: t, cols: t)
                 var weights = UnsafePointer(s)
                 if let dropout, p > 0 {
                     // Indexing the stream by the block's position keeps masks independent of chunking.
@@ -289,13 +294,12 @@ public struct BertClassifier: Sendable {
     private func encoderBackwardAll(_ p: UnsafePointer<Float>, dFeatures: UnsafePointer<Float>, gradients g: UnsafeMutablePointer<Float>,
                                     _ ws: BertWorkspace, scope: GradientScope, tap: BackwardTap?) {
         var timer = SectionTimer()
-        let (b, t, h) = (ws.batchSize, ws.sequenceLength, config.hiddenSize)
-        let n = b * t
-        // Only the first token of each row reaches the head.
+        let (n, h) = (ws.tokenCount, config.hiddenSize)
+        // Only the first token of each sequence reaches the head.
         let dHidden = ws.gradA.pointer
         dHidden.update(repeating: 0, count: n * h)
-        for row in 0..<b {
-            (dHidden + row * t * h).update(from: dFeatures + row * h, count: h)
+        for b in 0..<ws.batchSize {
+            (dHidden + ws.sequenceOffsets[b] * h).update(from: dFeatures + b * h, count: h)
         }
         timer.charge(\.elementwise, to: &ws.profile)
         let e = layout.embeddings
@@ -319,7 +323,7 @@ public struct BertClassifier: Sendable {
                            dGamma: scope.includes(e.normWeight) ? g + e.normWeight.offset : nil, dBeta: scope.includes(e.normBias) ? g + e.normBias.offset : nil,
                            rows: n, width: h, threads: threads)
         tap?.embeddingSum(dHidden)
-        for (view, index) in [(e.word, { (row: Int) in Int(ws.inputIDs[row]) }), (e.position, { $0 % t }), (e.tokenType, { Int(ws.tokenTypeIDs[$0]) })]
+        for (view, index) in [(e.word, { (row: Int) in Int(ws.inputIDs[row]) }), (e.position, { Int(ws.positions[$0]) }), (e.tokenType, { Int(ws.tokenTypeIDs[$0]) })]
             where scope.includes(view) {
             for row in 0..<n { Elementwise.add(dHidden + row * h, into: g + view.offset + index(row) * h, count: h) }
         }
@@ -332,7 +336,7 @@ public struct BertClassifier: Sendable {
         // For weights out of scope, nil gradient pointers make the kernels skip that work.
         func grad(_ view: ParameterView) -> UnsafeMutablePointer<Float>? { scope.includes(view) ? g + view.offset : nil }
         let w = layout.layers[l], cache = ws.layers[l]
-        let (n, h, inter) = (ws.batchSize * ws.sequenceLength, config.hiddenSize, config.intermediateSize)
+        let (n, h, inter) = (ws.tokenCount, config.hiddenSize, config.intermediateSize)
         let dropout = ws.training && config.hiddenDropout > 0
         let dA = ws.gradA.pointer, dB = ws.gradB.pointer
         var timer = SectionTimer()
@@ -386,19 +390,20 @@ public struct BertClassifier: Sendable {
         timer.charge(\.linearGEMM, to: &ws.profile)
     }
 
-    /// From ∂/∂context (gradContext) to ∂/∂(Q, K, V) (gradQKV), per (batch row, head).
+    /// From ∂/∂context (gradContext) to ∂/∂(Q, K, V) (gradQKV), per (sequence, head).
     private func attentionBackward(_ cache: BertWorkspace.LayerCache, _ ws: BertWorkspace) {
-        let (t, h, heads, d) = (ws.sequenceLength, config.hiddenSize, config.headCount, config.headSize)
+        let (h, heads, d) = (config.hiddenSize, config.headCount, config.headSize)
+        let scratch = ws.maxSequenceLength * ws.maxSequenceLength
         let scale = 1 / Float(d).squareRoot()
         let dropout = ws.training && config.attentionDropout > 0
         let (qkv, probs, probsMask) = (cache.qkv.pointer, cache.probs.pointer, cache.probsMask.pointer)
         let (dContext, dQKV) = (ws.gradContext.pointer, ws.gradQKV.pointer)
         parallelChunks(ws.batchSize * heads, threads: threads) { worker, range in
-            let dP = ws.attentionScratch.pointer + worker * 2 * t * t
-            let dropped = dP + t * t
+            let dP = ws.attentionScratch.pointer + worker * 2 * scratch
+            let dropped = dP + scratch
             for index in range {
-                let blk = HeadBlock(index, heads: heads, t: t, h: h, headSize: d)
-                let s = probs + blk.scores
+                let blk = HeadBlock(index, heads: heads, ws, h: h, headSize: d)
+                let (t, s) = (blk.length, probs + blk.scores)
                 var weights = UnsafePointer(s)
                 if dropout {
                     Elementwise.multiply(s, probsMask + blk.scores, into: dropped, count: t * t)

@@ -1,10 +1,12 @@
 import Compute
 
 /// Activations cached by the forward pass for the backward pass, and the backward pass's
-/// scratch, for batches up to `capacity` (batch size × sequence length) tokens.
+/// scratch, for packed batches of up to `maxBatchSize` sequences of up to `maxSequenceLength`
+/// tokens.
 ///
-/// Allocated once and reused for every step; buffers are indexed with the current batch's
-/// shape, so any batch with no more tokens (and no longer sequences) than the capacity fits.
+/// Allocated once and reused for every step. Token buffers hold the current batch's packed
+/// tokens ([tokens, width], sequence after sequence); attention scores hold each
+/// (sequence, head) block at its own length.
 public final class BertWorkspace {
     /// One encoder layer's cache.
     final class LayerCache {
@@ -37,9 +39,11 @@ public final class BertWorkspace {
 
     public let maxBatchSize: Int
     public let maxSequenceLength: Int
-    /// The shape of the batch last run forward.
+    /// The shape of the batch last run forward: its sequences, its packed tokens, and where
+    /// each sequence starts (batchSize + 1 entries).
     public internal(set) var batchSize = 0
-    public internal(set) var sequenceLength = 0
+    public internal(set) var tokenCount = 0
+    public internal(set) var sequenceOffsets: [Int] = [0]
     /// Whether the last forward pass ran with dropout.
     public internal(set) var training = false
 
@@ -47,9 +51,14 @@ public final class BertWorkspace {
     /// hidden[0] is the embedding output, hidden[l + 1] the output of layer l.
     let hidden: [FloatBuffer]
     let layers: [LayerCache]
-    let keyMask: FloatBuffer
     var inputIDs: [Int32] = []
     var tokenTypeIDs: [Int32] = []
+    var positions: [Int32] = []
+    /// Per token, the key of its dropout draws: (sequence, position), not where it sits in the
+    /// packed stream, so a token's mask is the same however the batch is laid out.
+    let dropoutKeys: UnsafeMutableBufferPointer<UInt64>
+    /// Per sequence, where its (sequence, head) blocks of attention scores start.
+    var scoreOffsets: [Int] = [0]
 
     /// φ(x): the final hidden state of the first token, [batch, hidden].
     public let features: FloatBuffer
@@ -77,7 +86,7 @@ public final class BertWorkspace {
         embeddingMask = FloatBuffer(count: n * h)
         hidden = (0...c.layerCount).map { _ in FloatBuffer(count: n * h) }
         layers = (0..<c.layerCount).map { _ in LayerCache(c, tokens: n, batchSize: maxBatchSize, sequenceLength: maxSequenceLength, lora: lora) }
-        keyMask = FloatBuffer(count: n)
+        dropoutKeys = .allocate(capacity: n)
         features = FloatBuffer(count: maxBatchSize * h)
         headMask = FloatBuffer(count: maxBatchSize * h)
         headInput = FloatBuffer(count: maxBatchSize * h)
@@ -93,15 +102,38 @@ public final class BertWorkspace {
         attentionScratch = FloatBuffer(count: attentionWorkers * 2 * maxSequenceLength * maxSequenceLength)
     }
 
+    deinit { dropoutKeys.deallocate() }
+
     public func resetProfile() { profile = StepProfile() }
 
-    /// The encoder's final hidden states of the last forward pass, [batch, sequence, hidden].
+    /// The encoder's final hidden states of the last forward pass, packed [tokens, hidden]:
+    /// sequence b's are rows `sequenceOffsets[b] ..< sequenceOffsets[b + 1]`.
     public var finalHiddenStates: UnsafeBufferPointer<Float> {
         let last = hidden[hidden.count - 1]
-        return UnsafeBufferPointer(start: last.pointer, count: batchSize * sequenceLength * (last.count / (maxBatchSize * maxSequenceLength)))
+        return UnsafeBufferPointer(start: last.pointer, count: tokenCount * (last.count / (maxBatchSize * maxSequenceLength)))
     }
 
     func fits(_ batch: TokenBatch) -> Bool {
         batch.batchSize <= maxBatchSize && batch.sequenceLength <= maxSequenceLength
+    }
+
+    func length(_ b: Int) -> Int { sequenceOffsets[b + 1] - sequenceOffsets[b] }
+
+    /// Takes `batch`'s packed layout.
+    func load(_ batch: TokenBatch, heads: Int, maxPositions: Int) {
+        batchSize = batch.batchSize
+        tokenCount = batch.tokenCount
+        sequenceOffsets = batch.offsets
+        inputIDs = batch.inputIDs
+        tokenTypeIDs = batch.tokenTypeIDs
+        positions = batch.positions
+        scoreOffsets = [0]
+        for b in 0..<batchSize {
+            let length = batch.length(b)
+            scoreOffsets.append(scoreOffsets[b] + heads * length * length)
+            for i in batch.offsets[b]..<batch.offsets[b + 1] {
+                dropoutKeys[i] = UInt64(b * maxPositions) + UInt64(batch.positions[i])
+            }
+        }
     }
 }

@@ -8,7 +8,7 @@ struct Embed: ParsableCommand {
         discussion: """
         cls_hidden is the final hidden state of [CLS] (φ(x), what the classifier head reads; no \
         pooler); mean_pooled averages the final hidden states over non-padding tokens. Inputs are \
-        batched and each batch padded to its longest member.
+        batched and packed (no padding).
         """)
 
     @OptionGroup var model: ModelOption
