@@ -117,14 +117,22 @@ final class JacobianCapture: BackwardTap {
 
     private func row(_ b: Int) -> Int { batchExamples[b] * classes + classIndex }
 
-    /// Copies example b's tokens (of `rows` with row stride `stride`) into `destination`, `width` each.
-    private func pack(_ source: UnsafePointer<Float>, stride: Int, width: Int, example b: Int, into destination: UnsafeMutablePointer<Float>) {
-        let first = source + batchOffsets[b] * stride
-        if stride == width { return destination.update(from: first, count: lengths[batchExamples[b]] * width) }
-        for t in 0..<lengths[batchExamples[b]] { (destination + t * width).update(from: first + t * stride, count: width) }
+    /// Batch member b's rows in a tap call: where they start and how many (its first token
+    /// alone where the call has first tokens only).
+    private func rows(_ b: Int, firstTokensOnly: Bool) -> (first: Int, count: Int) {
+        firstTokensOnly ? (b, 1) : (batchOffsets[b], lengths[batchExamples[b]])
     }
 
-    func dense(weight: Range<Int>, bias: Range<Int>?, dY: UnsafePointer<Float>, dYStride: Int, x: UnsafePointer<Float>, inFeatures: Int, outFeatures: Int) {
+    /// Copies batch member b's rows (row stride `stride`) into `destination`, `width` each.
+    private func pack(_ source: UnsafePointer<Float>, stride: Int, width: Int, example b: Int, firstTokensOnly: Bool, into destination: UnsafeMutablePointer<Float>) {
+        let (row, count) = rows(b, firstTokensOnly: firstTokensOnly)
+        let first = source + row * stride
+        if stride == width { return destination.update(from: first, count: count * width) }
+        for t in 0..<count { (destination + t * width).update(from: first + t * stride, count: width) }
+    }
+
+    func dense(weight: Range<Int>, bias: Range<Int>?, dY: UnsafePointer<Float>, dYStride: Int, x: UnsafePointer<Float>, inFeatures: Int, outFeatures: Int,
+               firstTokensOnly: Bool) {
         guard wanted.contains(weight.lowerBound) else { return }
         let site: DenseSite
         if let existing = dense.first(where: { $0.weight == weight }) {
@@ -135,29 +143,34 @@ final class JacobianCapture: BackwardTap {
         }
         let biasColumn = bias.map { columns.start[$0.lowerBound]! }
         for (b, a) in batchExamples.enumerated() {
-            if classIndex == 0 { pack(x, stride: inFeatures, width: inFeatures, example: b, into: site.inputs.pointer + tokenOffsets[a] * inFeatures) }
+            // Rows a call does not have (past the first token) stay zero: the site's buffers start so.
+            if classIndex == 0 {
+                pack(x, stride: inFeatures, width: inFeatures, example: b, firstTokensOnly: firstTokensOnly, into: site.inputs.pointer + tokenOffsets[a] * inFeatures)
+            }
             let packed = site.gradients.pointer + (tokenOffsets[a] * classes + classIndex * lengths[a]) * outFeatures
-            pack(dY, stride: dYStride, width: outFeatures, example: b, into: packed)
+            pack(dY, stride: dYStride, width: outFeatures, example: b, firstTokensOnly: firstTokensOnly, into: packed)
+            let count = rows(b, firstTokensOnly: firstTokensOnly).count
             if let biasColumn {
                 let biasGradient = rowVectors.pointer + row(b) * columns.width + biasColumn
-                for t in 0..<lengths[a] { Elementwise.add(packed + t * outFeatures, into: biasGradient, count: outFeatures) }
+                for t in 0..<count { Elementwise.add(packed + t * outFeatures, into: biasGradient, count: outFeatures) }
             }
-            var last = lengths[a]
+            var last = count
             while last > site.active[a], UnsafeBufferPointer(start: packed + (last - 1) * outFeatures, count: outFeatures).allSatisfy({ $0 == 0 }) { last -= 1 }
             site.active[a] = max(site.active[a], last)
         }
     }
 
     func layerNorm(weight: ParameterView, bias: ParameterView, dY: UnsafePointer<Float>, x: UnsafePointer<Float>,
-                   mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, width: Int) {
+                   mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, width: Int, firstTokensOnly: Bool) {
         // Not in any group (LoRA: the backbone is frozen).
         guard let weightColumn = columns.start[weight.offset], let biasColumn = columns.start[bias.offset] else { return }
         let xhat = scratch.pointer
-        for (b, a) in batchExamples.enumerated() {
+        for b in batchExamples.indices {
             let out = rowVectors.pointer + row(b) * columns.width
             let weightGradient = out + weightColumn, biasGradient = out + biasColumn
-            for t in 0..<lengths[a] {
-                let r = batchOffsets[b] + t
+            let (first, count) = rows(b, firstTokensOnly: firstTokensOnly)
+            for t in 0..<count {
+                let r = first + t
                 for j in 0..<width { xhat[j] = (x[r * width + j] - mean[r]) * rstd[r] }
                 Elementwise.addProduct(dY + r * width, xhat, into: weightGradient, count: width)
                 Elementwise.add(dY + r * width, into: biasGradient, count: width)

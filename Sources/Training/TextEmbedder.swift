@@ -42,7 +42,7 @@ public final class TextEmbedder {
         for start in stride(from: 0, to: tokenized.count, by: batchSize) {
             let chunk = tokenized[start..<min(tokenized.count, start + batchSize)]
             let batch = try TokenBatch(sequences: chunk.map(\.ids), tokenTypes: chunk.map(\.tokenTypeIDs))
-            try model.encode(parameters.pointer, batch, workspace: workspace)
+            try model.encode(parameters.pointer, batch, workspace: workspace, everyToken: true)
             let states = workspace.finalHiddenStates
             for (row, item) in chunk.enumerated() {
                 let first = batch.offsets[row] * h

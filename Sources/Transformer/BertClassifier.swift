@@ -52,13 +52,18 @@ public struct BertClassifier: Sendable {
     }
 
     /// Runs the encoder only, leaving φ(x) in `workspace.features`.
-    public func encode(_ parameters: UnsafePointer<Float>, _ batch: TokenBatch, workspace ws: BertWorkspace, dropout: RandomStream? = nil) throws {
-        try BLAS.withSingleThread { try encodeAll(parameters, batch, ws, dropout: dropout) }
+    ///
+    /// - Parameter everyToken: run the last layer for every token, so that
+    ///   `workspace.finalHiddenStates` holds them all (for pooling); by default it runs past
+    ///   its keys and values for the first tokens only, the ones φ(x) reads.
+    public func encode(_ parameters: UnsafePointer<Float>, _ batch: TokenBatch, workspace ws: BertWorkspace, dropout: RandomStream? = nil,
+                       everyToken: Bool = false) throws {
+        try BLAS.withSingleThread { try encodeAll(parameters, batch, ws, dropout: dropout, everyToken: everyToken) }
     }
 
     // OpenBLAS stays single-threaded inside the passes: `threads` parallelises them instead (see `Linear`).
     private func forwardAll(_ parameters: UnsafePointer<Float>, _ batch: TokenBatch, _ ws: BertWorkspace, dropout: RandomStream?) throws {
-        try encodeAll(parameters, batch, ws, dropout: dropout)
+        try encodeAll(parameters, batch, ws, dropout: dropout, everyToken: false)
         var timer = SectionTimer()
         let (b, h, c) = (batch.batchSize, config.hiddenSize, config.classCount)
         ws.headInput.pointer.update(from: ws.features.pointer, count: b * h)
@@ -72,7 +77,7 @@ public struct BertClassifier: Sendable {
         timer.charge(\.linearGEMM, to: &ws.profile)
     }
 
-    private func encodeAll(_ p: UnsafePointer<Float>, _ batch: TokenBatch, _ ws: BertWorkspace, dropout: RandomStream?) throws {
+    private func encodeAll(_ p: UnsafePointer<Float>, _ batch: TokenBatch, _ ws: BertWorkspace, dropout: RandomStream?, everyToken: Bool) throws {
         guard ws.fits(batch) else {
             throw ModelError.invalidBatch("batch \(batch.batchSize)×\(batch.sequenceLength) exceeds the workspace's \(ws.maxBatchSize)×\(ws.maxSequenceLength)")
         }
@@ -80,6 +85,7 @@ public struct BertClassifier: Sendable {
         let h = config.hiddenSize
         ws.load(batch, heads: config.headCount, maxPositions: config.maxPositions)
         ws.training = dropout != nil
+        ws.firstTokensOnly = !everyToken
         let n = ws.tokenCount
 
         var timer = SectionTimer()
@@ -94,7 +100,8 @@ public struct BertClassifier: Sendable {
                           ws.hidden[0].pointer, mean: ws.embeddingMean.pointer, rstd: ws.embeddingRstd.pointer,
                           rows: n, width: h, eps: config.layerNormEps, threads: threads)
         if let dropout, config.hiddenDropout > 0 {
-            hiddenDropout(ws.hidden[0].pointer, mask: ws.embeddingMask.pointer, ws, stream: dropout.derived(DropoutSite.embeddings))
+            hiddenDropout(ws.hidden[0].pointer, mask: ws.embeddingMask.pointer, rows: n, keys: ws.dropoutKeys.baseAddress!,
+                          stream: dropout.derived(DropoutSite.embeddings))
         }
         timer.charge(\.elementwise, to: &ws.profile)
 
@@ -103,15 +110,22 @@ public struct BertClassifier: Sendable {
         }
         let last = ws.hidden[config.layerCount].pointer
         for b in 0..<ws.batchSize {
-            (ws.features.pointer + b * h).update(from: last + ws.sequenceOffsets[b] * h, count: h)
+            (ws.features.pointer + b * h).update(from: last + (ws.firstTokensOnly ? b : ws.sequenceOffsets[b]) * h, count: h)
         }
+    }
+
+    /// Whether layer l runs past its keys and values for the first tokens only: the last layer
+    /// of a pass that feeds the head, where no other token's output reaches φ(x).
+    private func isFirstTokensOnly(_ l: Int, _ ws: BertWorkspace) -> Bool {
+        ws.firstTokensOnly && l == config.layerCount - 1
     }
 
     /// Hidden-state dropout over the packed tokens, in place; each token's draws are keyed by
     /// (sequence, position), so they do not depend on the batch's layout.
-    private func hiddenDropout(_ x: UnsafeMutablePointer<Float>, mask: UnsafeMutablePointer<Float>, _ ws: BertWorkspace, stream: RandomStream) {
-        let (n, h) = (ws.tokenCount, config.hiddenSize)
-        Dropout.makeMask(mask, rows: n, width: h, rowKeys: ws.dropoutKeys.baseAddress!, p: config.hiddenDropout, stream: stream, threads: threads)
+    private func hiddenDropout(_ x: UnsafeMutablePointer<Float>, mask: UnsafeMutablePointer<Float>, rows n: Int, keys: UnsafePointer<UInt64>,
+                               stream: RandomStream) {
+        let h = config.hiddenSize
+        Dropout.makeMask(mask, rows: n, width: h, rowKeys: keys, p: config.hiddenDropout, stream: stream, threads: threads)
         Dropout.apply(x, mask: mask, count: n * h, threads: threads)
     }
 
@@ -120,37 +134,47 @@ public struct BertClassifier: Sendable {
         let (n, h, inter) = (ws.tokenCount, config.hiddenSize, config.intermediateSize)
         let x = ws.hidden[l].pointer
         var timer = SectionTimer()
+        // Past the attention the rows are every token, or in the head's last layer each sequence's
+        // first (queries of the other tokens are computed with the fused projection, but unused).
+        let firstOnly = isFirstTokensOnly(l, ws)
+        let m = firstOnly ? ws.batchSize : n
+        let keys = UnsafePointer(firstOnly ? ws.firstTokenKeys.baseAddress! : ws.dropoutKeys.baseAddress!)
 
         /// `out = LayerNorm(input + dropout(sublayer))`, where `sublayer` already sits in `residual`.
         func residualNorm(_ input: UnsafePointer<Float>, residual: FloatBuffer, mask: FloatBuffer, site: UInt64, weight: ParameterView, bias: ParameterView,
                           mean: FloatBuffer, rstd: FloatBuffer, out: UnsafeMutablePointer<Float>) {
             if let dropout, config.hiddenDropout > 0 {
-                hiddenDropout(residual.pointer, mask: mask.pointer, ws, stream: dropout.derived(site))
+                hiddenDropout(residual.pointer, mask: mask.pointer, rows: m, keys: keys, stream: dropout.derived(site))
             }
-            Elementwise.add(input, into: residual.pointer, count: n * h, threads: threads)
+            Elementwise.add(input, into: residual.pointer, count: m * h, threads: threads)
             LayerNorm.forward(residual.pointer, gamma: p + weight.offset, beta: p + bias.offset, out, mean: mean.pointer, rstd: rstd.pointer,
-                              rows: n, width: h, eps: config.layerNormEps, threads: threads)
+                              rows: m, width: h, eps: config.layerNormEps, threads: threads)
         }
 
         Linear.forward(x, weight: p + w.qkvOffset, bias: p + w.qkvBiasOffset, cache.qkv.pointer, rows: n, inFeatures: h, outFeatures: 3 * h, threads: threads)
         loraForward(l, p, x, cache, rows: n)
         timer.charge(\.linearGEMM, to: &ws.profile)
-        attentionForward(cache, ws, dropout: dropout?.derived(DropoutSite.attentionProbs(l)))
+        attentionForward(cache, ws, firstTokensOnly: firstOnly, dropout: dropout?.derived(DropoutSite.attentionProbs(l)))
         timer.charge(\.attention, to: &ws.profile)
         Linear.forward(cache.context.pointer, weight: p + w.attentionOutput.offset, bias: p + w.attentionOutputBias.offset,
-                       cache.residual1.pointer, rows: n, inFeatures: h, outFeatures: h, threads: threads)
+                       cache.residual1.pointer, rows: m, inFeatures: h, outFeatures: h, threads: threads)
         timer.charge(\.linearGEMM, to: &ws.profile)
-        residualNorm(x, residual: cache.residual1, mask: cache.attentionOutputMask, site: DropoutSite.attentionOutput(l),
+        var residualInput = UnsafePointer(x)
+        if firstOnly {
+            for b in 0..<m { (ws.firstTokenInput.pointer + b * h).update(from: x + ws.sequenceOffsets[b] * h, count: h) }
+            residualInput = UnsafePointer(ws.firstTokenInput.pointer)
+        }
+        residualNorm(residualInput, residual: cache.residual1, mask: cache.attentionOutputMask, site: DropoutSite.attentionOutput(l),
                      weight: w.attentionNormWeight, bias: w.attentionNormBias, mean: cache.mean1, rstd: cache.rstd1, out: cache.normed1.pointer)
         timer.charge(\.elementwise, to: &ws.profile)
 
         Linear.forward(cache.normed1.pointer, weight: p + w.intermediate.offset, bias: p + w.intermediateBias.offset,
-                       cache.intermediate.pointer, rows: n, inFeatures: h, outFeatures: inter, threads: threads)
+                       cache.intermediate.pointer, rows: m, inFeatures: h, outFeatures: inter, threads: threads)
         timer.charge(\.linearGEMM, to: &ws.profile)
-        GELU.forward(cache.intermediate.pointer, cache.activated.pointer, count: n * inter, threads: threads)
+        GELU.forward(cache.intermediate.pointer, cache.activated.pointer, count: m * inter, threads: threads)
         timer.charge(\.elementwise, to: &ws.profile)
         Linear.forward(cache.activated.pointer, weight: p + w.output.offset, bias: p + w.outputBias.offset,
-                       cache.residual2.pointer, rows: n, inFeatures: inter, outFeatures: h, threads: threads)
+                       cache.residual2.pointer, rows: m, inFeatures: inter, outFeatures: h, threads: threads)
         timer.charge(\.linearGEMM, to: &ws.profile)
         residualNorm(cache.normed1.pointer, residual: cache.residual2, mask: cache.outputMask, site: DropoutSite.feedForwardOutput(l),
                      weight: w.outputNormWeight, bias: w.outputNormBias, mean: cache.mean2, rstd: cache.rstd2, out: ws.hidden[l + 1].pointer)
@@ -193,8 +217,9 @@ public struct BertClassifier: Sendable {
             if let tap {
                 let scaled = FloatBuffer(count: n * r)
                 for i in 0..<(n * r) { scaled[i] = lora.scale * xa[i] }
-                tap.dense(weight: adapter.b.range, bias: nil, dY: dOut, dYStride: 3 * h, x: scaled.pointer, inFeatures: r, outFeatures: h)
-                tap.dense(weight: adapter.a.range, bias: nil, dY: dXA, dYStride: r, x: x, inFeatures: h, outFeatures: r)
+                tap.dense(weight: adapter.b.range, bias: nil, dY: dOut, dYStride: 3 * h, x: scaled.pointer, inFeatures: r, outFeatures: h,
+                          firstTokensOnly: false)
+                tap.dense(weight: adapter.a.range, bias: nil, dY: dXA, dYStride: r, x: x, inFeatures: h, outFeatures: r, firstTokensOnly: false)
             }
             // Through A: dA += d(xAᵀ)ᵀ x, dx += d(xAᵀ) A.
             Linear.backward(dXA, x: x, weight: p + adapter.a.offset, dx: ws.gradA.pointer, accumulateInput: true,
@@ -206,24 +231,26 @@ public struct BertClassifier: Sendable {
     private struct HeadBlock {
         let query, key, value: Int  // offsets into qkv, leading dimension 3h
         let context: Int            // offset into context, leading dimension h
-        let scores: Int             // offset into probs, [length, length]
-        /// The sequence's own length: its block attends over no padding.
-        let length: Int
+        let scores: Int             // offset into probs, [queries, length]
+        /// The sequence's own length (its block attends over no padding), and the query rows:
+        /// all its tokens, or its first only (then its context is row `sequence`, compact).
+        let length, queries: Int
 
-        init(_ index: Int, heads: Int, _ ws: BertWorkspace, h: Int, headSize: Int) {
+        init(_ index: Int, heads: Int, _ ws: BertWorkspace, h: Int, headSize: Int, firstTokensOnly: Bool) {
             let sequence = index / heads, head = index % heads
             let first = ws.sequenceOffsets[sequence]
             length = ws.length(sequence)
+            queries = firstTokensOnly ? 1 : length
             query = first * 3 * h + head * headSize
             key = query + h
             value = query + 2 * h
-            context = first * h + head * headSize
-            scores = ws.scoreOffsets[sequence] + head * length * length
+            context = (firstTokensOnly ? sequence : first) * h + head * headSize
+            scores = ws.scoreOffsets[sequence] + head * queries * length
         }
     }
 
     /// softmax(Q Kᵀ/√d) V per (sequence, head), in parallel with BLAS single-threaded.
-    private func attentionForward(_ cache: BertWorkspace.LayerCache, _ ws: BertWorkspace, dropout: RandomStream?) {
+    private func attentionForward(_ cache: BertWorkspace.LayerCache, _ ws: BertWorkspace, firstTokensOnly: Bool, dropout: RandomStream?) {
         let (h, heads, d) = (config.hiddenSize, config.headCount, config.headSize)
         let scratch = ws.maxSequenceLength * ws.maxSequenceLength
         let scale = 1 / Float(d).squareRoot()
@@ -232,20 +259,21 @@ public struct BertClassifier: Sendable {
         parallelChunks(ws.batchSize * heads, threads: threads) { worker, range in
             let dropped = ws.attentionScratch.pointer + worker * 2 * scratch
             for index in range {
-                let blk = HeadBlock(index, heads: heads, ws, h: h, headSize: d)
-                let (t, s) = (blk.length, probs + blk.scores)
-                BLAS.gemm(transposeB: true, m: t, n: t, k: d, alpha: scale, a: qkv + blk.query, lda: 3 * h,
+                let blk = HeadBlock(index, heads: heads, ws, h: h, headSize: d, firstTokensOnly: firstTokensOnly)
+                let (q, t, s) = (blk.queries, blk.length, probs + blk.scores)
+                BLAS.gemm(transposeB: true, m: q, n: t, k: d, alpha: scale, a: qkv + blk.query, lda: 3 * h,
                           b: qkv + blk.key, ldb: 3 * h, c: s, ldc: t)
-                Softmax.forward(s, rows: t, cols: t)
+                Softmax.forward(s, rows: q, cols: t)
                 var weights = UnsafePointer(s)
                 if let dropout, p > 0 {
-                    // Indexing the stream by the block's position keeps masks independent of chunking.
+                    // Indexing the stream by the block's (sequence, head) keeps masks independent of chunking;
+                    // query row i draws at i·length + j, so the first row's draws are the same either way.
                     let m = probsMask + blk.scores
-                    Dropout.makeMask(m, count: t * t, p: p, stream: dropout.derived(UInt64(index)))
-                    Elementwise.multiply(s, m, into: dropped, count: t * t)
+                    Dropout.makeMask(m, count: q * t, p: p, stream: dropout.derived(UInt64(index)))
+                    Elementwise.multiply(s, m, into: dropped, count: q * t)
                     weights = UnsafePointer(dropped)
                 }
-                BLAS.gemm(m: t, n: d, k: t, a: weights, lda: t, b: qkv + blk.value, ldb: 3 * h, c: context + blk.context, ldc: h)
+                BLAS.gemm(m: q, n: d, k: t, a: weights, lda: t, b: qkv + blk.value, ldb: 3 * h, c: context + blk.context, ldc: h)
             }
         }
     }
@@ -295,11 +323,16 @@ public struct BertClassifier: Sendable {
                                     _ ws: BertWorkspace, scope: GradientScope, tap: BackwardTap?) {
         var timer = SectionTimer()
         let (n, h) = (ws.tokenCount, config.hiddenSize)
-        // Only the first token of each sequence reaches the head.
+        // Only the first token of each sequence reaches the head; a first-tokens-only last layer
+        // keeps them compact.
         let dHidden = ws.gradA.pointer
-        dHidden.update(repeating: 0, count: n * h)
-        for b in 0..<ws.batchSize {
-            (dHidden + ws.sequenceOffsets[b] * h).update(from: dFeatures + b * h, count: h)
+        if ws.firstTokensOnly {
+            dHidden.update(from: dFeatures, count: ws.batchSize * h)
+        } else {
+            dHidden.update(repeating: 0, count: n * h)
+            for b in 0..<ws.batchSize {
+                (dHidden + ws.sequenceOffsets[b] * h).update(from: dFeatures + b * h, count: h)
+            }
         }
         timer.charge(\.elementwise, to: &ws.profile)
         let e = layout.embeddings
@@ -317,7 +350,7 @@ public struct BertClassifier: Sendable {
             Dropout.apply(dHidden, mask: ws.embeddingMask.pointer, count: n * h, threads: threads)
         }
         tap?.layerNorm(weight: e.normWeight, bias: e.normBias, dY: dHidden, x: ws.embeddingSum.pointer,
-                       mean: ws.embeddingMean.pointer, rstd: ws.embeddingRstd.pointer, width: h)
+                       mean: ws.embeddingMean.pointer, rstd: ws.embeddingRstd.pointer, width: h, firstTokensOnly: false)
         LayerNorm.backward(dHidden, ws.embeddingSum.pointer, mean: ws.embeddingMean.pointer, rstd: ws.embeddingRstd.pointer,
                            gamma: p + e.normWeight.offset, dHidden,
                            dGamma: scope.includes(e.normWeight) ? g + e.normWeight.offset : nil, dBeta: scope.includes(e.normBias) ? g + e.normBias.offset : nil,
@@ -330,7 +363,8 @@ public struct BertClassifier: Sendable {
         timer.charge(\.elementwise, to: &ws.profile)
     }
 
-    /// Layer l backward. On entry gradA holds ∂/∂(layer output); on exit ∂/∂(layer input).
+    /// Layer l backward. On entry gradA holds ∂/∂(layer output) (compact first tokens in a
+    /// first-tokens-only layer); on exit ∂/∂(layer input), every token.
     private func layerBackward(_ l: Int, _ p: UnsafePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ ws: BertWorkspace, scope: GradientScope,
                                tap: BackwardTap?) {
         // For weights out of scope, nil gradient pointers make the kernels skip that work.
@@ -340,48 +374,58 @@ public struct BertClassifier: Sendable {
         let dropout = ws.training && config.hiddenDropout > 0
         let dA = ws.gradA.pointer, dB = ws.gradB.pointer
         var timer = SectionTimer()
+        let firstOnly = isFirstTokensOnly(l, ws)
+        let m = firstOnly ? ws.batchSize : n
 
         /// Through `LayerNorm(x + dropout(sublayer))`: dA becomes ∂/∂(x + …), the residual path's
         /// gradient, and the returned pointer holds ∂/∂sublayer (dA itself without dropout).
         func normBackward(residual: FloatBuffer, mean: FloatBuffer, rstd: FloatBuffer, weight: ParameterView, bias: ParameterView,
                           mask: FloatBuffer) -> UnsafePointer<Float> {
-            tap?.layerNorm(weight: weight, bias: bias, dY: dA, x: residual.pointer, mean: mean.pointer, rstd: rstd.pointer, width: h)
+            tap?.layerNorm(weight: weight, bias: bias, dY: dA, x: residual.pointer, mean: mean.pointer, rstd: rstd.pointer, width: h,
+                           firstTokensOnly: firstOnly)
             LayerNorm.backward(dA, residual.pointer, mean: mean.pointer, rstd: rstd.pointer, gamma: p + weight.offset, dA,
-                               dGamma: grad(weight), dBeta: grad(bias), rows: n, width: h, threads: threads)
+                               dGamma: grad(weight), dBeta: grad(bias), rows: m, width: h, threads: threads)
             guard dropout else { return UnsafePointer(dA) }
-            Elementwise.multiply(dA, mask.pointer, into: dB, count: n * h, threads: threads)
+            Elementwise.multiply(dA, mask.pointer, into: dB, count: m * h, threads: threads)
             return UnsafePointer(dB)
         }
 
         let dFFN = normBackward(residual: cache.residual2, mean: cache.mean2, rstd: cache.rstd2,
                                 weight: w.outputNormWeight, bias: w.outputNormBias, mask: cache.outputMask)
         timer.charge(\.elementwise, to: &ws.profile)
-        tap?.dense(weight: w.output.range, bias: w.outputBias.range, dY: dFFN, dYStride: h, x: cache.activated.pointer, inFeatures: inter, outFeatures: h)
+        tap?.dense(weight: w.output.range, bias: w.outputBias.range, dY: dFFN, dYStride: h, x: cache.activated.pointer, inFeatures: inter, outFeatures: h,
+                   firstTokensOnly: firstOnly)
         Linear.backward(dFFN, x: cache.activated.pointer, weight: p + w.output.offset, dx: ws.gradIntermediate.pointer,
-                        dWeight: grad(w.output), dBias: grad(w.outputBias), rows: n, inFeatures: inter, outFeatures: h, threads: threads)
+                        dWeight: grad(w.output), dBias: grad(w.outputBias), rows: m, inFeatures: inter, outFeatures: h, threads: threads)
         timer.charge(\.linearGEMM, to: &ws.profile)
-        GELU.backward(ws.gradIntermediate.pointer, cache.intermediate.pointer, ws.gradIntermediate.pointer, count: n * inter, threads: threads)
+        GELU.backward(ws.gradIntermediate.pointer, cache.intermediate.pointer, ws.gradIntermediate.pointer, count: m * inter, threads: threads)
         timer.charge(\.elementwise, to: &ws.profile)
         tap?.dense(weight: w.intermediate.range, bias: w.intermediateBias.range, dY: ws.gradIntermediate.pointer, dYStride: inter,
-                   x: cache.normed1.pointer, inFeatures: h, outFeatures: inter)
+                   x: cache.normed1.pointer, inFeatures: h, outFeatures: inter, firstTokensOnly: firstOnly)
         // dA already holds the residual path's share of ∂/∂normed1; the FFN's share is added to it.
         Linear.backward(ws.gradIntermediate.pointer, x: cache.normed1.pointer, weight: p + w.intermediate.offset,
                         dx: dA, accumulateInput: true, dWeight: grad(w.intermediate), dBias: grad(w.intermediateBias),
-                        rows: n, inFeatures: h, outFeatures: inter, threads: threads)
+                        rows: m, inFeatures: h, outFeatures: inter, threads: threads)
         timer.charge(\.linearGEMM, to: &ws.profile)
 
         let dAttention = normBackward(residual: cache.residual1, mean: cache.mean1, rstd: cache.rstd1,
                                       weight: w.attentionNormWeight, bias: w.attentionNormBias, mask: cache.attentionOutputMask)
         timer.charge(\.elementwise, to: &ws.profile)
         tap?.dense(weight: w.attentionOutput.range, bias: w.attentionOutputBias.range, dY: dAttention, dYStride: h,
-                   x: cache.context.pointer, inFeatures: h, outFeatures: h)
+                   x: cache.context.pointer, inFeatures: h, outFeatures: h, firstTokensOnly: firstOnly)
         Linear.backward(dAttention, x: cache.context.pointer, weight: p + w.attentionOutput.offset, dx: ws.gradContext.pointer,
-                        dWeight: grad(w.attentionOutput), dBias: grad(w.attentionOutputBias), rows: n, inFeatures: h, outFeatures: h, threads: threads)
+                        dWeight: grad(w.attentionOutput), dBias: grad(w.attentionOutputBias), rows: m, inFeatures: h, outFeatures: h, threads: threads)
         timer.charge(\.linearGEMM, to: &ws.profile)
-        attentionBackward(cache, ws)
+        attentionBackward(cache, ws, firstTokensOnly: firstOnly)
+        if firstOnly {
+            // The residual path's gradient reaches the first tokens' inputs only: spread it to every token's row.
+            dB.update(from: dA, count: m * h)
+            dA.update(repeating: 0, count: n * h)
+            for b in 0..<m { (dA + ws.sequenceOffsets[b] * h).update(from: dB + b * h, count: h) }
+        }
         timer.charge(\.attention, to: &ws.profile)
         tap?.dense(weight: w.query.offset..<w.value.range.upperBound, bias: w.queryBias.offset..<w.valueBias.range.upperBound,
-                   dY: ws.gradQKV.pointer, dYStride: 3 * h, x: ws.hidden[l].pointer, inFeatures: h, outFeatures: 3 * h)
+                   dY: ws.gradQKV.pointer, dYStride: 3 * h, x: ws.hidden[l].pointer, inFeatures: h, outFeatures: 3 * h, firstTokensOnly: false)
         Linear.backward(ws.gradQKV.pointer, x: ws.hidden[l].pointer, weight: p + w.qkvOffset, dx: dA, accumulateInput: true,
                         dWeight: scope.includes(w.query.offset..<w.value.range.upperBound) ? g + w.qkvOffset : nil,
                         dBias: scope.includes(w.queryBias.offset..<w.valueBias.range.upperBound) ? g + w.qkvBiasOffset : nil,
@@ -390,36 +434,38 @@ public struct BertClassifier: Sendable {
         timer.charge(\.linearGEMM, to: &ws.profile)
     }
 
-    /// From ∂/∂context (gradContext) to ∂/∂(Q, K, V) (gradQKV), per (sequence, head).
-    private func attentionBackward(_ cache: BertWorkspace.LayerCache, _ ws: BertWorkspace) {
+    /// From ∂/∂context (gradContext) to ∂/∂(Q, K, V) (gradQKV), per (sequence, head). With
+    /// `firstTokensOnly` only the first tokens' queries get a gradient; the others' stay 0.
+    private func attentionBackward(_ cache: BertWorkspace.LayerCache, _ ws: BertWorkspace, firstTokensOnly: Bool) {
         let (h, heads, d) = (config.hiddenSize, config.headCount, config.headSize)
         let scratch = ws.maxSequenceLength * ws.maxSequenceLength
         let scale = 1 / Float(d).squareRoot()
         let dropout = ws.training && config.attentionDropout > 0
         let (qkv, probs, probsMask) = (cache.qkv.pointer, cache.probs.pointer, cache.probsMask.pointer)
         let (dContext, dQKV) = (ws.gradContext.pointer, ws.gradQKV.pointer)
+        if firstTokensOnly { dQKV.update(repeating: 0, count: ws.tokenCount * 3 * h) }
         parallelChunks(ws.batchSize * heads, threads: threads) { worker, range in
             let dP = ws.attentionScratch.pointer + worker * 2 * scratch
             let dropped = dP + scratch
             for index in range {
-                let blk = HeadBlock(index, heads: heads, ws, h: h, headSize: d)
-                let (t, s) = (blk.length, probs + blk.scores)
+                let blk = HeadBlock(index, heads: heads, ws, h: h, headSize: d, firstTokensOnly: firstTokensOnly)
+                let (q, t, s) = (blk.queries, blk.length, probs + blk.scores)
                 var weights = UnsafePointer(s)
                 if dropout {
-                    Elementwise.multiply(s, probsMask + blk.scores, into: dropped, count: t * t)
+                    Elementwise.multiply(s, probsMask + blk.scores, into: dropped, count: q * t)
                     weights = UnsafePointer(dropped)
                 }
                 // dV = P'ᵀ · dC ; dP' = dC · Vᵀ
-                BLAS.gemm(transposeA: true, m: t, n: d, k: t, a: weights, lda: t, b: dContext + blk.context, ldb: h,
+                BLAS.gemm(transposeA: true, m: t, n: d, k: q, a: weights, lda: t, b: dContext + blk.context, ldb: h,
                           c: dQKV + blk.value, ldc: 3 * h)
-                BLAS.gemm(transposeB: true, m: t, n: t, k: d, a: dContext + blk.context, lda: h, b: qkv + blk.value, ldb: 3 * h,
+                BLAS.gemm(transposeB: true, m: q, n: t, k: d, a: dContext + blk.context, lda: h, b: qkv + blk.value, ldb: 3 * h,
                           c: dP, ldc: t)
-                if dropout { Dropout.apply(dP, mask: probsMask + blk.scores, count: t * t) }
-                Softmax.backward(s, dP, rows: t, cols: t)
+                if dropout { Dropout.apply(dP, mask: probsMask + blk.scores, count: q * t) }
+                Softmax.backward(s, dP, rows: q, cols: t)
                 // dQ = scale · dS · K ; dK = scale · dSᵀ · Q
-                BLAS.gemm(m: t, n: d, k: t, alpha: scale, a: dP, lda: t, b: qkv + blk.key, ldb: 3 * h,
+                BLAS.gemm(m: q, n: d, k: t, alpha: scale, a: dP, lda: t, b: qkv + blk.key, ldb: 3 * h,
                           c: dQKV + blk.query, ldc: 3 * h)
-                BLAS.gemm(transposeA: true, m: t, n: d, k: t, alpha: scale, a: dP, lda: t, b: qkv + blk.query, ldb: 3 * h,
+                BLAS.gemm(transposeA: true, m: t, n: d, k: q, alpha: scale, a: dP, lda: t, b: qkv + blk.query, ldb: 3 * h,
                           c: dQKV + blk.key, ldc: 3 * h)
             }
         }

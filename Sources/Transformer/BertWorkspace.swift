@@ -46,6 +46,9 @@ public final class BertWorkspace {
     public internal(set) var sequenceOffsets: [Int] = [0]
     /// Whether the last forward pass ran with dropout.
     public internal(set) var training = false
+    /// Whether the last forward pass ran the last layer past its keys and values for each
+    /// sequence's first token only (the one the head reads), leaving that layer's rows compact.
+    public internal(set) var firstTokensOnly = false
 
     let embeddingSum, embeddingMean, embeddingRstd, embeddingMask: FloatBuffer
     /// hidden[0] is the embedding output, hidden[l + 1] the output of layer l.
@@ -57,6 +60,9 @@ public final class BertWorkspace {
     /// Per token, the key of its dropout draws: (sequence, position), not where it sits in the
     /// packed stream, so a token's mask is the same however the batch is laid out.
     let dropoutKeys: UnsafeMutableBufferPointer<UInt64>
+    /// The first tokens' dropout keys, and the last layer's input at the first tokens, [batch, hidden].
+    let firstTokenKeys: UnsafeMutableBufferPointer<UInt64>
+    let firstTokenInput: FloatBuffer
     /// Per sequence, where its (sequence, head) blocks of attention scores start.
     var scoreOffsets: [Int] = [0]
 
@@ -87,6 +93,8 @@ public final class BertWorkspace {
         hidden = (0...c.layerCount).map { _ in FloatBuffer(count: n * h) }
         layers = (0..<c.layerCount).map { _ in LayerCache(c, tokens: n, batchSize: maxBatchSize, sequenceLength: maxSequenceLength, lora: lora) }
         dropoutKeys = .allocate(capacity: n)
+        firstTokenKeys = .allocate(capacity: maxBatchSize)
+        firstTokenInput = FloatBuffer(count: maxBatchSize * h)
         features = FloatBuffer(count: maxBatchSize * h)
         headMask = FloatBuffer(count: maxBatchSize * h)
         headInput = FloatBuffer(count: maxBatchSize * h)
@@ -102,13 +110,18 @@ public final class BertWorkspace {
         attentionScratch = FloatBuffer(count: attentionWorkers * 2 * maxSequenceLength * maxSequenceLength)
     }
 
-    deinit { dropoutKeys.deallocate() }
+    deinit {
+        dropoutKeys.deallocate()
+        firstTokenKeys.deallocate()
+    }
 
     public func resetProfile() { profile = StepProfile() }
 
     /// The encoder's final hidden states of the last forward pass, packed [tokens, hidden]:
-    /// sequence b's are rows `sequenceOffsets[b] ..< sequenceOffsets[b + 1]`.
+    /// sequence b's are rows `sequenceOffsets[b] ..< sequenceOffsets[b + 1]`. Only a pass that
+    /// computed every token (`encode(…, everyToken: true)`) has them.
     public var finalHiddenStates: UnsafeBufferPointer<Float> {
+        precondition(!firstTokensOnly, "the last pass computed the first tokens only: encode with everyToken: true")
         let last = hidden[hidden.count - 1]
         return UnsafeBufferPointer(start: last.pointer, count: tokenCount * (last.count / (maxBatchSize * maxSequenceLength)))
     }
@@ -134,6 +147,7 @@ public final class BertWorkspace {
             for i in batch.offsets[b]..<batch.offsets[b + 1] {
                 dropoutKeys[i] = UInt64(b * maxPositions) + UInt64(batch.positions[i])
             }
+            firstTokenKeys[b] = dropoutKeys[batch.offsets[b]]
         }
     }
 }

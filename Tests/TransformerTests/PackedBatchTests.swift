@@ -105,4 +105,30 @@ final class PackedBatchTests: XCTestCase {
             XCTAssertLessThan(relativeError(beside.gradients, alone.gradients), 1e-5, "gradients beside sequence \(other)")
         }
     }
+
+    func testTheLastLayerForTheHeadOnlyEqualsTheFullLayer() throws {
+        // φ(x) and every gradient from ∂/∂φ(x), with the last layer run for every token and for
+        // the first tokens only, in eval mode and with dropout (the first tokens' masks are keyed
+        // the same either way).
+        let (model, p) = try makeModel()
+        let (ids, types) = sequences()
+        let batch = try TokenBatch(sequences: ids, tokenTypes: types)
+        let h = model.config.hiddenSize
+        let dFeatures = FloatBuffer((0..<(lengths.count * h)).map { Float(($0 * 5) % 7) - 3 })
+        for dropout in [nil, RandomStream(seed: 9).derived(1)] {
+            func pass(everyToken: Bool) throws -> (features: [Float], gradients: [Float]) {
+                let ws = model.makeWorkspace(maxBatchSize: lengths.count, maxSequenceLength: 12)
+                try model.encode(p.pointer, batch, workspace: ws, dropout: dropout, everyToken: everyToken)
+                let g = FloatBuffer(count: model.parameterCount)
+                model.encoderBackward(p.pointer, dFeatures: dFeatures.pointer, gradients: g.pointer, workspace: ws)
+                return (Array(ws.features.buffer.prefix(lengths.count * h)), g.toArray())
+            }
+            let full = try pass(everyToken: true), first = try pass(everyToken: false)
+            XCTAssertLessThan(relativeError(first.features, full.features), 1e-6, "features (dropout: \(dropout != nil))")
+            for view in model.layout.parameters.views where !view.name.hasSuffix("key.bias") {
+                XCTAssertLessThan(relativeError(Array(first.gradients[view.range]), Array(full.gradients[view.range])), 1e-5,
+                                  "\(view.name) (dropout: \(dropout != nil))")
+            }
+        }
+    }
 }
