@@ -66,8 +66,9 @@ public final class ClassifierTrainer {
         try evaluate(examples, width: model.config.hiddenSize, encoderOnly: true) { ws, _ in UnsafePointer(ws.features.pointer) }
     }
 
-    /// Runs `examples` forward in eval mode in batches of similar length (sorting by length
-    /// keeps padding small) and gathers `width` outputs per example back into input order.
+    /// Runs `examples` forward in eval mode in batches of similar length (so that the attention
+    /// blocks, one per sequence and head, share out evenly over the threads) and gathers
+    /// `width` outputs per example back into input order.
     private func evaluate(_ examples: [LabeledSequence], width: Int, encoderOnly: Bool = false,
                           _ output: (BertWorkspace, Int) -> UnsafePointer<Float>) throws -> [Float] {
         var out = [Float](repeating: 0, count: examples.count * width)

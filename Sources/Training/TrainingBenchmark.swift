@@ -64,3 +64,87 @@ public struct TrainingBenchmark {
         return Result(benchCase: c, stepSeconds: times, profile: trainer.workspace.profile)
     }
 }
+
+/// One fine-tuning pass over real examples, as a trial's FT stage runs it: shuffled batches,
+/// dropout, mean cross-entropy, backward, clipping at 1 and AdamW. The figure users feel, where
+/// short texts of unequal length make a padded batch mostly padding.
+public struct FineTuningPassBenchmark {
+    public struct Result: Sendable {
+        public let seconds: Double
+        public let examples: Int
+        /// Real tokens, and what batches padded to their longest member would have held.
+        public let tokens: Int
+        public let paddedTokens: Int
+        /// Dense-layer GEMM time over the pass, and their multiply–adds ×2.
+        public let linearGEMMSeconds: Double
+        public let linearFLOPs: Double
+
+        public var examplesPerSecond: Double { Double(examples) / seconds }
+        public var tokensPerSecond: Double { Double(tokens) / seconds }
+        public var paddingShare: Double { 1 - Double(tokens) / Double(paddedTokens) }
+    }
+
+    public let batchSize: Int
+    public let seed: UInt64
+
+    public init(batchSize: Int = 16, seed: UInt64 = 1001) {
+        self.batchSize = batchSize
+        self.seed = seed
+    }
+
+    /// The pass's batches: `examples` in a seeded shuffle, cut into `batchSize` runs. A peer
+    /// given the same batches does the same work.
+    public func batches(_ examples: [LabeledSequence]) -> [[LabeledSequence]] {
+        let order = RandomStream(seed: seed, stream: 11).permutation(examples.count)
+        return stride(from: 0, to: order.count, by: batchSize).map { start in
+            order[start..<min(order.count, start + batchSize)].map { examples[$0] }
+        }
+    }
+
+    public func run(model: BertClassifier, parameters: FloatBuffer, batches: [[LabeledSequence]], learningRate: Float = 1e-5) throws -> Result {
+        let longest = batches.joined().map(\.inputIDs.count).max() ?? 1
+        let trainer = ClassifierTrainer(model: model, parameters: parameters, maxBatchSize: batchSize, maxSequenceLength: longest, seed: seed)
+        trainer.workspace.resetProfile()
+        let start = DispatchTime.now().uptimeNanoseconds
+        for batch in batches { try trainer.step(batch[...], learningRate: learningRate) }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        let lengths = batches.map { $0.map(\.inputIDs.count) }
+        return Result(seconds: seconds, examples: lengths.joined().count, tokens: lengths.joined().reduce(0, +),
+                      paddedTokens: lengths.reduce(0) { $0 + $1.count * ($1.max() ?? 0) },
+                      linearGEMMSeconds: trainer.workspace.profile.linearGEMM,
+                      linearFLOPs: lengths.reduce(0) { $0 + DenseWork.trainingStepFLOPs(model.config, lengths: $1) })
+    }
+}
+
+/// Floating-point work of the dense layers, to set achieved GEMM FLOP/s against the sgemm peak.
+public enum DenseWork {
+    /// 2 × multiply–adds of a training step's dense GEMMs for a batch of these lengths: the
+    /// forward pass, then ∂x and ∂W in the backward (3× the forward), with the last layer past
+    /// its keys and values on the first tokens only, as the model runs it. The head is negligible.
+    public static func trainingStepFLOPs(_ c: BertConfig, lengths: [Int]) -> Double {
+        let (h, inter) = (Double(c.hiddenSize), Double(c.intermediateSize))
+        let tokens = Double(lengths.reduce(0, +)), sequences = Double(lengths.count)
+        let qkv = 3 * h * h, rest = h * h + 2 * h * inter
+        let forward = Double(c.layerCount) * tokens * qkv + Double(c.layerCount - 1) * tokens * rest + sequences * rest
+        return 3 * 2 * forward
+    }
+
+    /// FLOP/s of OpenBLAS's sgemm on a large dense-layer-shaped product, split over `threads`
+    /// as the model splits its GEMMs (median of `repeats`).
+    public static func sgemmPeak(threads: Int, repeats: Int = 5) -> Double {
+        let (m, k, n) = (2048, 384, 1536)
+        let x = FloatBuffer(count: m * k), w = FloatBuffer(count: n * k), y = FloatBuffer(count: m * n)
+        let rng = RandomStream(seed: 1)
+        for i in 0..<x.count { x[i] = rng.uniform(at: UInt64(i)) }
+        for i in 0..<w.count { w[i] = rng.uniform(at: UInt64(x.count + i)) }
+        var seconds: [Double] = []
+        BLAS.withSingleThread {
+            for _ in 0...repeats {
+                let start = DispatchTime.now().uptimeNanoseconds
+                Linear.forward(x.pointer, weight: w.pointer, bias: nil, y.pointer, rows: m, inFeatures: k, outFeatures: n, threads: threads)
+                seconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
+            }
+        }
+        return 2 * Double(m * k * n) / seconds.dropFirst().sorted()[repeats / 2]
+    }
+}

@@ -9,7 +9,7 @@ import Transformer
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure the speed of the core and the orchestrator.",
-        subcommands: [TrainBench.self, TokenizeBench.self, NTKBench.self, DispatchBench.self])
+        subcommands: [TrainBench.self, FineTuneBench.self, TokenizeBench.self, NTKBench.self, DispatchBench.self])
 }
 
 struct TrainBench: ParsableCommand {
@@ -48,17 +48,59 @@ struct TrainBench: ParsableCommand {
             }
         }
         print("OpenBLAS: \(BLAS.configuration)")
-        print("model    batch  len  threads  ex/s     step_ms  gemm%  linear%")
+        print("model    batch  len  threads  ex/s     step_ms  gemm%  linear%  linear_GFLOP/s  of_sgemm_peak")
         for (name, config) in shapes {
             for length in try ints(lengths, "--lengths") {
                 for t in try ints(threads, "--threads") {
                     let c = TrainingBenchmark.Case(name: name, config: config, batchSize: batchSize, sequenceLength: length, threads: t)
                     let r = try TrainingBenchmark().run(c, steps: steps, warmup: warmup)
-                    print(String(format: "%-8@ %5d %4d %8d  %7.1f %8.1f  %5.1f  %7.1f", name, batchSize, length, t,
-                                 r.examplesPerSecond, r.medianStep * 1000, 100 * r.gemmShare, 100 * r.linearGEMMShare))
+                    let achieved = DenseWork.trainingStepFLOPs(config, lengths: Array(repeating: length, count: batchSize)) * Double(steps) / r.profile.linearGEMM
+                    print(String(format: "%-8@ %5d %4d %8d  %7.1f %8.1f  %5.1f  %7.1f  %14.1f  %12.0f%%", name, batchSize, length, t,
+                                 r.examplesPerSecond, r.medianStep * 1000, 100 * r.gemmShare, 100 * r.linearGEMMShare,
+                                 achieved * 1e-9, 100 * achieved / DenseWork.sgemmPeak(threads: t)))
                 }
             }
         }
+    }
+}
+
+struct FineTuneBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "finetune",
+        abstract: "Examples/second of one fine-tuning pass of a fetched model over real rt-polarity training snippets.",
+        discussion: """
+        Shuffled batches (seed --seed), dropout, AdamW at 1e-5, clipping at 1: a trial's FT \
+        stage. Needs `lpft model fetch` and `lpft data fetch`; build with -c release. --export \
+        writes the batches' ids and labels for bench/torch_finetune.py, which runs the same \
+        pass in PyTorch with per-batch padding.
+        """)
+
+    @OptionGroup var model: ModelOption
+    @Option(help: "The first N training snippets (0: all).") var examples = 1000
+    @Option(help: "Maximum tokens per snippet.") var maxLength = 128
+    @Option(help: "Examples per step.") var batchSize = 16
+    @Option(help: "Threads.") var threads = 2
+    @Option(help: "Seed of the shuffle, the head and dropout.") var seed: UInt64 = 1001
+    @Option(help: "Write the batches as JSON for bench/torch_finetune.py.") var export: String?
+
+    func run() throws {
+        let directory = try model.directory()
+        let tokenizer = try WordPieceTokenizer(modelDirectory: directory)
+        var rows = try JSONLinesReader().read(try DataStore().task("rt-polarity").split("train")).examples
+        if examples > 0 { rows = Array(rows.prefix(examples)) }
+        let labels = LabelSet(of: rows)
+        let sequences = rows.map { LabeledSequence(inputIDs: tokenizer.encode($0.text ?? "", maxLength: maxLength).ids, label: labels.index(of: $0.label)!) }
+        let bench = FineTuningPassBenchmark(batchSize: batchSize, seed: seed)
+        let batches = bench.batches(sequences)
+        if let export {
+            let object = ["batches": batches.map { $0.map { ["input_ids": $0.inputIDs.map(Int.init), "label": $0.label] as [String: Any] } }]
+            try JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: export))
+        }
+        let loaded = try Checkpoint.load(directory: directory, labels: labels.names, threads: threads, seed: seed)
+        let r = try bench.run(model: loaded.model, parameters: loaded.parameters, batches: batches)
+        print("OpenBLAS: \(BLAS.configuration)")
+        print(String(format: "%d examples (%d real tokens, %.0f%% of a padded batch's would be padding) in %.1f s: %.1f examples/s, %.0f tokens/s; linear %.1f GFLOP/s",
+                     r.examples, r.tokens, 100 * r.paddingShare, r.seconds, r.examplesPerSecond, r.tokensPerSecond, r.linearFLOPs / r.linearGEMMSeconds * 1e-9))
     }
 }
 
