@@ -13,7 +13,7 @@ import XCTest
 final class ModelGradientCheckTests: XCTestCase {
     let h: Float = 1e-2
 
-    func makeModel() throws -> (BertClassifier, [Float], TokenBatch, [Int]) {
+    static func makeModel() throws -> (BertClassifier, [Float], TokenBatch, [Int]) {
         var config = BertConfig(vocabSize: 20, hiddenSize: 16, layerCount: 2, headCount: 2, intermediateSize: 24,
                                 maxPositions: 12, typeVocabSize: 2, labels: ["a", "b", "c"])
         config.initializerRange = 0.3
@@ -35,7 +35,7 @@ final class ModelGradientCheckTests: XCTestCase {
     }
 
     func check(dropout: RandomStream?) throws {
-        let (model, params, batch, labels) = try makeModel()
+        let (model, params, batch, labels) = try Self.makeModel()
         let ws = model.makeWorkspace(maxBatchSize: 3, maxSequenceLength: 7)
         _ = try loss(model, params, batch, labels, dropout: dropout, ws: ws)
         let dLogits = FloatBuffer(count: 3 * model.config.classCount)
@@ -76,7 +76,7 @@ final class ModelGradientCheckTests: XCTestCase {
     func testTrainingModeGradientsWithDropout() throws { try check(dropout: RandomStream(seed: 11).derived(5)) }
 
     func testDropoutChangesTheOutputAndIsReproducible() throws {
-        let (model, params, batch, labels) = try makeModel()
+        let (model, params, batch, labels) = try Self.makeModel()
         let ws = model.makeWorkspace(maxBatchSize: 3, maxSequenceLength: 7)
         let eval = try loss(model, params, batch, labels, dropout: nil, ws: ws)
         let a = try loss(model, params, batch, labels, dropout: RandomStream(seed: 1), ws: ws)
@@ -89,7 +89,7 @@ final class ModelGradientCheckTests: XCTestCase {
 
     func testPaddingDoesNotChangeAnExample() throws {
         // The same sequence alone and padded inside a longer batch gives the same logits.
-        let (model, params, _, _) = try makeModel()
+        let (model, params, _, _) = try Self.makeModel()
         let ws = model.makeWorkspace(maxBatchSize: 3, maxSequenceLength: 7)
         let alone = try TokenBatch(sequences: [[1, 19, 2]])
         let padded = try TokenBatch(sequences: [[1, 5, 7, 9, 3, 11, 2], [1, 19, 2]])
@@ -106,7 +106,7 @@ final class ModelGradientCheckTests: XCTestCase {
     }
 
     func testBadBatchesAreRejectedWithTheReason() throws {
-        let (model, params, _, _) = try makeModel()
+        let (model, params, _, _) = try Self.makeModel()
         let ws = model.makeWorkspace(maxBatchSize: 2, maxSequenceLength: 7)
         func error(_ batch: TokenBatch) -> String {
             do {

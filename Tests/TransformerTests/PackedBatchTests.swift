@@ -14,14 +14,10 @@ import XCTest
 final class PackedBatchTests: XCTestCase {
     let lengths = [12, 1, 5, 3, 12, 2, 7]
 
+    /// The gradient check's model (vocabulary 20, 12 positions, 2 layers, LayerNorms perturbed).
     func makeModel() throws -> (BertClassifier, FloatBuffer) {
-        var config = BertConfig(vocabSize: 20, hiddenSize: 16, layerCount: 2, headCount: 2, intermediateSize: 24,
-                                maxPositions: 12, typeVocabSize: 2, labels: ["a", "b", "c"])
-        config.initializerRange = 0.3
-        let model = try BertClassifier(config: config, threads: 2)
-        let p = FloatBuffer(count: model.parameterCount)
-        Initializer.initializeAll(model, p.pointer, seed: 7)
-        return (model, p)
+        let (model, parameters, _, _) = try ModelGradientCheckTests.makeModel()
+        return (model, FloatBuffer(parameters))
     }
 
     func sequences() -> (ids: [[Int32]], types: [[Int32]]) {
