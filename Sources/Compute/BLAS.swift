@@ -86,3 +86,25 @@ extension BLAS {
         return info == 0 ? values : nil
     }
 }
+
+extension BLAS {
+    /// C = Aᵀ · A (both triangles) for A [k, n] row-major, in double precision: the Gram
+    /// matrix of A's columns, by `dsyrk` on the upper triangle then a mirror.
+    public static func dgram(n: Int, k: Int, a: UnsafePointer<Double>, c: UnsafeMutablePointer<Double>) {
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(n), Int32(k), 1, a, Int32(n), 0, c, Int32(n))
+        for i in 0..<n {
+            for j in 0..<i { c[i * n + j] = c[j * n + i] }
+        }
+    }
+
+    /// Overwrites the symmetric n × n matrix `a` with its Cholesky factor (LAPACK `dpotrf`);
+    /// false if `a` is not numerically positive definite.
+    public static func choleskyFactor(_ a: inout [Double], n: Int) -> Bool {
+        LAPACKE_dpotrf(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "U")), Int32(n), &a, Int32(n)) == 0
+    }
+
+    /// Solves A · x = b in place given A's factor from `choleskyFactor` (LAPACK `dpotrs`).
+    public static func choleskySolve(_ factor: [Double], n: Int, _ b: inout [Double]) {
+        _ = LAPACKE_dpotrs(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "U")), Int32(n), 1, factor, Int32(n), &b, 1)
+    }
+}

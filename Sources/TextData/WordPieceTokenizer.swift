@@ -1,7 +1,8 @@
 import Foundation
 
-/// BERT's tokenizer, identical in output to Hugging Face `BertTokenizerFast`:
-/// BertNormalizer (clean text, space out CJK ideographs, strip accents and lowercase for
+/// BERT's tokenizer, identical in output to Hugging Face `BertTokenizerFast`: special tokens
+/// written in the text are matched first, on the raw text (as `tokenizers` matches added tokens
+/// that are not normalised); the text between them goes through BertNormalizer (clean text, space out CJK ideographs, strip accents and lowercase for
 /// uncased vocabularies), BertPreTokenizer (split on whitespace and punctuation), then
 /// greedy longest-match WordPiece with `##` continuations.
 ///
@@ -14,9 +15,13 @@ public struct WordPieceTokenizer: Sendable {
     /// Words longer than this become a single `[UNK]`.
     public let maxCharactersPerWord = 100
 
+    /// The special tokens BertTokenizerFast adds to its vocabulary, as scalars and ids.
+    let specials: [(scalars: [Unicode.Scalar], id: Int32)]
+
     public init(vocabulary: Vocabulary, lowercase: Bool = true) {
         self.vocabulary = vocabulary
         self.lowercase = lowercase
+        specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"].compactMap { token in vocabulary.id(token).map { (Array(token.unicodeScalars), $0) } }
     }
 
     /// Loads `vocab.txt` from a model directory; `do_lower_case` comes from
@@ -39,8 +44,9 @@ public struct WordPieceTokenizer: Sendable {
     // MARK: Encoding
 
     /// Ids with `[CLS]` … `[SEP]` (… `[SEP]` for a pair) and token type ids, truncated to
-    /// `maxLength` in all (longest-first for pairs: tokens come off the longer side, the second
-    /// on ties, as Hugging Face does).
+    /// `maxLength` in all. Pairs are truncated longest-first as `tokenizers` does it: the
+    /// shorter side is kept whole if it fits in half the room, the longer gets the rest;
+    /// otherwise each gets half, the odd token going to the longer side (the second on ties).
     public func encode(_ text: String, pair: String? = nil, maxLength: Int = 128) -> (ids: [Int32], tokenTypeIDs: [Int32]) {
         var first = wordPieceIDs(text)
         guard let pair else {
@@ -48,11 +54,14 @@ public struct WordPieceTokenizer: Sendable {
             return ([vocabulary.classifierID] + first + [vocabulary.separatorID], [Int32](repeating: 0, count: first.count + 2))
         }
         var second = wordPieceIDs(pair)
-        var excess = first.count + second.count + 3 - maxLength
+        let room = max(0, maxLength - 3)
         var (keepFirst, keepSecond) = (first.count, second.count)
-        while excess > 0, keepFirst + keepSecond > 0 {
-            if keepFirst > keepSecond { keepFirst -= 1 } else { keepSecond -= 1 }
-            excess -= 1
+        if keepFirst + keepSecond > room {
+            let swapped = keepFirst > keepSecond
+            var (shorter, longer) = swapped ? (keepSecond, keepFirst) : (keepFirst, keepSecond)
+            longer = shorter > room ? shorter : max(shorter, room - shorter)
+            if shorter + longer > room { (shorter, longer) = (room / 2, room / 2 + room % 2) }
+            (keepFirst, keepSecond) = swapped ? (longer, shorter) : (shorter, longer)
         }
         first = Array(first.prefix(keepFirst))
         second = Array(second.prefix(keepSecond))
@@ -60,13 +69,43 @@ public struct WordPieceTokenizer: Sendable {
         return (ids, [Int32](repeating: 0, count: first.count + 2) + [Int32](repeating: 1, count: second.count + 1))
     }
 
-    /// WordPiece ids of `text`, without special tokens.
+    /// WordPiece ids of `text`, without added [CLS]/[SEP] (special tokens in the text are kept).
     public func wordPieceIDs(_ text: String) -> [Int32] {
         var ids: [Int32] = []
+        let scalars = text.unicodeScalars
+        var segment = scalars.startIndex, i = segment
+        while i < scalars.endIndex {
+            if scalars[i] == "[", let (id, end) = special(at: i, in: scalars) {
+                appendSegment(scalars[segment..<i], to: &ids)
+                ids.append(id)
+                (segment, i) = (end, end)
+            } else {
+                i = scalars.index(after: i)
+            }
+        }
+        appendSegment(scalars[segment...], to: &ids)
+        return ids
+    }
+
+    /// The special token written at `i`, if any, and the index after it. Case-sensitive and
+    /// on the raw text: `[cls]` and `[ CLS ]` are ordinary text. No special is a prefix of another.
+    func special(at i: String.UnicodeScalarView.Index, in scalars: String.UnicodeScalarView) -> (Int32, String.UnicodeScalarView.Index)? {
+        candidates: for (token, id) in specials {
+            var j = i
+            for s in token {
+                guard j < scalars.endIndex, scalars[j] == s else { continue candidates }
+                j = scalars.index(after: j)
+            }
+            return (id, j)
+        }
+        return nil
+    }
+
+    /// Normalises, pre-tokenises and WordPiece-encodes text that holds no special token.
+    func appendSegment(_ text: Substring.UnicodeScalarView, to ids: inout [Int32]) {
         for word in preTokenize(normalize(text)) {
             appendWordPieces(of: word, to: &ids)
         }
-        return ids
     }
 
     /// The WordPiece strings of `text` (for display and debugging).
@@ -78,14 +117,14 @@ public struct WordPieceTokenizer: Sendable {
 
     /// BertNormalizer: drop NUL, U+FFFD and other-category characters, map whitespace to ' ',
     /// surround CJK ideographs with spaces, then (uncased) NFD, drop nonspacing marks, lowercase.
-    func normalize(_ text: String) -> [Unicode.Scalar] {
+    func normalize(_ text: Substring.UnicodeScalarView) -> [Unicode.Scalar] {
         var out: [Unicode.Scalar] = []
-        out.reserveCapacity(text.unicodeScalars.count + 8)
+        out.reserveCapacity(text.count + 8)
         var needsDecomposition = false
-        for s in text.unicodeScalars {
+        for s in text {
             let v = s.value
-            if v == 0 || v == 0xFFFD || isControl(s) { continue }
-            if isWhitespace(s) {
+            if isDropped(v) { continue }
+            if isWhitespace(v) {
                 out.append(" ")
             } else if isCJK(v) {
                 out.append(" ")
@@ -101,7 +140,7 @@ public struct WordPieceTokenizer: Sendable {
             var scalars = String.UnicodeScalarView()
             scalars.append(contentsOf: out)
             let decomposed = String(scalars).decomposedStringWithCanonicalMapping
-            out = decomposed.unicodeScalars.filter { $0.properties.generalCategory != .nonspacingMark }
+            out = decomposed.unicodeScalars.filter { $0.value < 0x80 || !BertCharacterClasses.contains(BertCharacterClasses.strippedMarks, $0.value) }
         }
         var lowered: [Unicode.Scalar] = []
         lowered.reserveCapacity(out.count)
@@ -120,8 +159,9 @@ public struct WordPieceTokenizer: Sendable {
         var words: [ArraySlice<Unicode.Scalar>] = []
         var start: Int?
         for (i, s) in scalars.enumerated() {
-            let space = s == " " || (s.value >= 0x80 && s.properties.isWhitespace) || (s.value >= 9 && s.value <= 13)
-            if space || isPunctuation(s) {
+            // Normalisation has mapped every whitespace character to a space.
+            let space = s == " "
+            if space || isPunctuation(s.value) {
                 if let b = start { words.append(scalars[b..<i]) }
                 start = nil
                 if !space { words.append(scalars[i...i]) }
@@ -164,47 +204,46 @@ public struct WordPieceTokenizer: Sendable {
         ids += pieces
     }
 
-    // MARK: Character classes (as in the Rust `tokenizers` crate)
+    // MARK: Character classes (those of the Rust `tokenizers` crate; see BertCharacterClasses)
 
-    func isWhitespace(_ s: Unicode.Scalar) -> Bool {
-        switch s.value {
+    func isWhitespace(_ v: UInt32) -> Bool {
+        switch v {
         case 9, 10, 13, 32: return true
         case 0..<0x80: return false
-        default: return s.properties.isWhitespace
+        default: return BertCharacterClasses.contains(BertCharacterClasses.whitespace, v)
         }
     }
 
-    /// Other-category characters (Cc, Cf, Cs, Co, Cn) except tab, newline and carriage return.
-    func isControl(_ s: Unicode.Scalar) -> Bool {
-        switch s.value {
-        case 9, 10, 13: return false
-        case 32..<127: return false
-        default:
-            switch s.properties.generalCategory {
-            case .control, .format, .surrogate, .privateUse, .unassigned: return true
-            default: return false
-            }
+    /// NUL, U+FFFD and other-category characters except tab, newline and carriage return.
+    func isDropped(_ v: UInt32) -> Bool {
+        switch v {
+        case 9, 10, 13, 32..<127: return false
+        case 0..<0x80: return true
+        default: return BertCharacterClasses.contains(BertCharacterClasses.dropped, v)
         }
     }
 
     func isCJK(_ v: UInt32) -> Bool {
-        (0x4E00...0x9FFF).contains(v) || (0x3400...0x4DBF).contains(v) || (0x20000...0x2A6DF).contains(v)
-            || (0x2A700...0x2B73F).contains(v) || (0x2B740...0x2B81F).contains(v) || (0x2B820...0x2CEAF).contains(v)
-            || (0xF900...0xFAFF).contains(v) || (0x2F800...0x2FA1F).contains(v)
+        v >= 0x3400 && BertCharacterClasses.contains(BertCharacterClasses.chinese, v)
     }
 
     /// ASCII punctuation (which includes symbols such as `$`, `+`, `^`) or Unicode P*.
-    func isPunctuation(_ s: Unicode.Scalar) -> Bool {
-        let v = s.value
+    func isPunctuation(_ v: UInt32) -> Bool {
         if v < 0x80 {
             return (33...47).contains(v) || (58...64).contains(v) || (91...96).contains(v) || (123...126).contains(v)
         }
-        switch s.properties.generalCategory {
-        case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
-             .initialPunctuation, .finalPunctuation, .otherPunctuation:
-            return true
-        default:
-            return false
+        return BertCharacterClasses.contains(BertCharacterClasses.punctuation, v)
+    }
+}
+
+extension BertCharacterClasses {
+    /// Whether `v` falls in one of the sorted ranges (binary search).
+    static func contains(_ ranges: [ClosedRange<UInt32>], _ v: UInt32) -> Bool {
+        var (low, high) = (0, ranges.count)
+        while low < high {
+            let mid = (low + high) / 2
+            if ranges[mid].upperBound < v { low = mid + 1 } else { high = mid }
         }
+        return low < ranges.count && ranges[low].contains(v)
     }
 }

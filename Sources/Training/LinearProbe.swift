@@ -113,7 +113,7 @@ public enum LinearProbe {
         public let inverseRegularization: Double
         /// Mean held-out accuracy of each C in the grid.
         public let crossValidationAccuracy: [Double]
-        /// L-BFGS iterations of the final fit, and whether its gradient reached the tolerance.
+        /// Newton iterations of the final fit, and whether its gradient reached the tolerance.
         public let iterations: Int
         public let converged: Bool
     }
@@ -121,97 +121,84 @@ public enum LinearProbe {
     /// scikit-learn's `LogisticRegressionCV` default grid: 10 values of C from 1e-4 to 1e4.
     public static let defaultGrid = (0..<10).map { pow(10, -4 + 8 * Double($0) / 9) }
 
-    /// L2-regularised multinomial logistic regression on the features, solved to convergence
-    /// with L-BFGS, C chosen by `folds`-fold cross-validation on accuracy (the smallest C among
-    /// ties), then refitted on all the data. The objective is scikit-learn's, scaled by 1/(C·n):
-    /// mean cross-entropy + ‖V‖²/(2·C·n), bias unpenalised.
+    /// scikit-learn's `LogisticRegressionCV(Cs=10)` with L2: the model and objective of
+    /// `LogisticRegression` (binomial for two classes, multinomial for more), C chosen by
+    /// cross-validated accuracy (the smallest C among ties, as `argmax` of the fold sum picks),
+    /// then refitted on all the data from the folds' mean solution at that C.
     ///
-    /// The head is the fitted model itself, V = W and b = intercept, so it gives exactly the
-    /// fitted probabilities (unlike the reference code, which halves a binary fit into [−w/2, w/2]).
+    /// `foldOfRow` gives each row's fold (0..<k), e.g. scikit-learn's own split; without it,
+    /// a seeded shuffle is cut into `folds` equal parts.
+    ///
+    /// The head gives exactly the fitted probabilities: V = W and b = intercept for a
+    /// multinomial fit, and [−w/2, w/2], [−b/2, b/2] for a binomial one (whose logit
+    /// difference is then w·x + b).
     public static func fitLogistic(features: [Float], labels: [Int], classes: Int, width: Int,
-                                   grid: [Double] = defaultGrid, folds: Int = 5, seed: UInt64, threads: Int = 1) -> LogisticFit {
+                                   grid: [Double] = defaultGrid, folds: Int = 5, foldOfRow: [Int]? = nil,
+                                   seed: UInt64, threads: Int = 1) -> LogisticFit {
         let n = labels.count
         let x = features.map(Double.init)
-        let order = RandomStream(seed: seed, stream: 0x4356).permutation(n)  // "CV"
-        // Fewer examples than folds: as many folds as examples (each holds one out).
-        let folds = max(1, min(folds, n))
-        // Folds run in parallel (each solver single-threaded); their accuracies are summed in
-        // fold order afterwards, so the choice of C does not depend on the thread count.
-        var perFold = [[Double]](repeating: [Double](repeating: 0, count: grid.count), count: folds)
+        let assignment: [Int]
+        if let foldOfRow {
+            precondition(foldOfRow.count == n && foldOfRow.allSatisfy { $0 >= 0 })
+            assignment = foldOfRow
+        } else {
+            // Fewer examples than folds: as many folds as examples (each holds one out).
+            let k = max(1, min(folds, n))
+            let order = RandomStream(seed: seed, stream: 0x4356).permutation(n)  // "CV"
+            var a = [Int](repeating: 0, count: n)
+            for fold in 0..<k {
+                for r in order[(fold * n / k)..<((fold + 1) * n / k)] { a[r] = fold }
+            }
+            assignment = a
+        }
+        let foldCount = (assignment.max() ?? -1) + 1
+        // Folds run in parallel (each solver single-threaded); their results are combined in
+        // fold order afterwards, so nothing depends on the thread count.
+        var perFold = [(accuracy: [Double], theta: [Double])](repeating: ([], []), count: foldCount)
         perFold.withUnsafeMutableBufferPointer { results in
             BLAS.withSingleThread {
-                parallelChunks(n >= 2 ? folds : 0, threads: threads) { _, range in
+                parallelChunks(n >= 2 ? foldCount : 0, threads: threads) { _, range in
                     for fold in range {
-                        let held = Set(order[(fold * n / folds)..<((fold + 1) * n / folds)])
-                        let trainRows = (0..<n).filter { !held.contains($0) }, testRows = held.sorted()
-                        let trainX = trainRows.flatMap { x[($0 * width)..<(($0 + 1) * width)] }
-                        let trainY = trainRows.map { labels[$0] }
-                        var warm = [Double](repeating: 0, count: classes * (width + 1))
-                        for (g, c) in grid.enumerated() {
-                            let fit = solve(trainX, trainY, classes: classes, width: width, inverseRegularization: c, start: warm)
-                            warm = fit.x
-                            var correct = 0
-                            for r in testRows {
-                                let z = (0..<classes).map { k in (0..<width).reduce(fit.x[classes * width + k]) { $0 + fit.x[k * width + $1] * x[r * width + $1] } }
-                                if z.indices.max(by: { z[$0] < z[$1] }) == labels[r] { correct += 1 }
-                            }
-                            results[fold][g] = Double(correct) / Double(testRows.count)
+                        let trainRows = (0..<n).filter { assignment[$0] != fold }, testRows = (0..<n).filter { assignment[$0] == fold }
+                        let problem = LogisticRegression(features: trainRows.flatMap { x[($0 * width)..<(($0 + 1) * width)] },
+                                                         labels: trainRows.map { labels[$0] }, classes: classes, width: width)
+                        var warm: LogisticRegression.Solution?
+                        var accuracy: [Double] = [], chosen: [[Double]] = []
+                        for c in grid {
+                            let fit = problem.solve(inverseRegularization: c, from: warm)
+                            warm = fit
+                            chosen.append(fit.theta)
+                            let correct = testRows.filter { problem.predict(fit.theta, x, row: $0) == labels[$0] }.count
+                            accuracy.append(Double(correct) / Double(testRows.count))
                         }
+                        results[fold] = (accuracy, chosen.flatMap { $0 })
                     }
                 }
             }
         }
-        let accuracy = (0..<grid.count).map { g in perFold.reduce(0.0) { $0 + $1[g] } / Double(folds) }
+        let accuracy = (0..<grid.count).map { g in perFold.reduce(0.0) { $0 + $1.accuracy[g] } / Double(foldCount) }
         // With a single example there is nothing to cross-validate: C = 1, scikit-learn's default.
         let best = n < 2 ? grid.indices.min { abs(log(grid[$0])) < abs(log(grid[$1])) }!
             : accuracy.indices.max { accuracy[$0] < accuracy[$1] || (accuracy[$0] == accuracy[$1] && $0 > $1) }!
-        let fit = solve(x, labels, classes: classes, width: width, inverseRegularization: grid[best],
-                        start: [Double](repeating: 0, count: classes * (width + 1)))
-        let head = LinearHead(weight: fit.x[0..<(classes * width)].map(Float.init), bias: fit.x[(classes * width)...].map(Float.init),
-                              classes: classes, width: width)
-        return LogisticFit(head: head, inverseRegularization: grid[best], crossValidationAccuracy: accuracy,
-                           iterations: fit.iterations, converged: fit.converged)
+        let problem = LogisticRegression(features: x, labels: labels, classes: classes, width: width)
+        let d = problem.parameterCount
+        let start = n < 2 ? [Double](repeating: 0, count: d)
+            : (0..<d).map { j in perFold.reduce(0.0) { $0 + $1.theta[best * d + j] } / Double(foldCount) }
+        let fit = problem.solve(inverseRegularization: grid[best], from: .init(theta: start, iterations: 0, converged: false, lossHessian: nil))
+        return LogisticFit(head: head(of: fit.theta, classes: classes, width: width), inverseRegularization: grid[best],
+                           crossValidationAccuracy: accuracy, iterations: fit.iterations, converged: fit.converged)
     }
 
-    /// The regularised objective and its gradient at θ = [W (classes × width), b (classes)].
-    static func logisticObjective(_ theta: [Double], _ x: [Double], _ y: [Int], classes: Int, width: Int,
-                                  inverseRegularization c: Double) -> (Double, [Double]) {
-        let n = y.count
-        let lambda = 1 / (c * Double(n))
-        var z = [Double](repeating: 0, count: n * classes)
-        BLAS.dgemm(transposeB: true, m: n, n: classes, k: width, a: x, lda: width, b: theta, ldb: width, c: &z, ldc: classes)
-        var loss = 0.0
-        var g = [Double](repeating: 0, count: theta.count)
-        var residual = [Double](repeating: 0, count: n * classes)
-        for i in 0..<n {
-            var m = -Double.infinity
-            for k in 0..<classes {
-                z[i * classes + k] += theta[classes * width + k]
-                m = max(m, z[i * classes + k])
-            }
-            var sum = 0.0
-            for k in 0..<classes { sum += exp(z[i * classes + k] - m) }
-            let logSum = m + log(sum)
-            loss += logSum - z[i * classes + y[i]]
-            for k in 0..<classes {
-                let r = (exp(z[i * classes + k] - logSum) - (k == y[i] ? 1 : 0)) / Double(n)
-                residual[i * classes + k] = r
-                g[classes * width + k] += r
-            }
+    /// The head that gives a fit's probabilities (see `fitLogistic`).
+    static func head(of theta: [Double], classes: Int, width: Int) -> LinearHead {
+        let s = width + 1
+        if classes == 2 {
+            let half = theta.map { Float($0 / 2) }
+            return LinearHead(weight: half[0..<width].map { -$0 } + half[0..<width], bias: [-half[width], half[width]], classes: 2, width: width)
         }
-        BLAS.dgemm(transposeA: true, m: classes, n: width, k: n, a: residual, lda: classes, b: x, ldb: width, c: &g, ldc: width)
-        var penalty = 0.0
-        for j in 0..<(classes * width) {
-            penalty += theta[j] * theta[j]
-            g[j] += lambda * theta[j]
-        }
-        return (loss / Double(n) + 0.5 * lambda * penalty, g)
+        return LinearHead(weight: (0..<classes).flatMap { k in theta[(k * s)..<(k * s + width)].map(Float.init) },
+                          bias: (0..<classes).map { Float(theta[$0 * s + width]) }, classes: classes, width: width)
     }
-
-    static func solve(_ x: [Double], _ y: [Int], classes: Int, width: Int, inverseRegularization c: Double, start: [Double]) -> LBFGS.Outcome {
-        LBFGS().minimize(start) { logisticObjective($0, x, y, classes: classes, width: width, inverseRegularization: c) }
-    }
-
 }
 
 /// A bare head's flat buffer: weight [C, h] then bias [C], named as in the full model.

@@ -21,6 +21,27 @@ final class TokenizerTests: XCTestCase {
         XCTAssertGreaterThan(pairs, 0, "the fixture includes a text pair")
     }
 
+    /// Thousands of random and adversarial strings (`Tests/Fixtures/tokenizer-minilm-adversarial.json`,
+    /// written by `bench/hf_tokenizer_fixture.py` with Hugging Face `tokenizers` from the model's
+    /// own tokenizer.json): every case's ids and token types equal exactly.
+    func testIdsEqualHuggingFaceOnEveryAdversarialCase() throws {
+        let tokenizer = try WordPieceTokenizer(modelDirectory: try Support.miniLM())
+        let url = Support.projectRoot.appendingPathComponent("Tests/Fixtures/tokenizer-minilm-adversarial.json")
+        let fixture = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        let cases = try XCTUnwrap(fixture["cases"] as? [[String: Any]])
+        XCTAssertGreaterThan(cases.count, 4000)
+        var mismatches: [String] = []
+        for c in cases {
+            let text = try XCTUnwrap(c["text"] as? String), pair = c["text_pair"] as? String
+            let expected = (try XCTUnwrap(c["ids"] as? [Int]).map(Int32.init), try XCTUnwrap(c["token_type_ids"] as? [Int]).map(Int32.init))
+            let got = tokenizer.encode(text, pair: pair, maxLength: 128)
+            if got.ids != expected.0 || got.tokenTypeIDs != expected.1 {
+                mismatches.append("\(text.unicodeScalars.map { String($0.value, radix: 16) })\(pair.map { " + \($0.debugDescription)" } ?? ""): \(got.ids) ≠ \(expected.0)")
+            }
+        }
+        XCTAssertEqual(mismatches.count, 0, "of \(cases.count):\n" + mismatches.prefix(30).joined(separator: "\n"))
+    }
+
     func tinyTokenizer(lowercase: Bool = true) throws -> WordPieceTokenizer {
         let tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "un", "##aff", "##able", "a", "b", "c", "!", "é", "cafe", "café", "Café", "Cafe", "x"]
         return WordPieceTokenizer(vocabulary: try Vocabulary(tokens: tokens), lowercase: lowercase)
@@ -43,8 +64,10 @@ final class TokenizerTests: XCTestCase {
         let enc = t.encode(first, pair: second, maxLength: 8)
         XCTAssertEqual(enc.ids.map { t.vocabulary.tokens[Int($0)] }, ["[CLS]", "a", "a", "a", "[SEP]", "b", "b", "[SEP]"])
         XCTAssertEqual(enc.tokenTypeIDs, [0, 0, 0, 0, 0, 1, 1, 1])
-        // Equal lengths: the second side gives first.
+        // Neither fits in half the room: halves, the odd token to the longer side (the second on ties).
         XCTAssertEqual(t.encode("a a", pair: "b b", maxLength: 6).ids.map { t.vocabulary.tokens[Int($0)] },
+                       ["[CLS]", "a", "[SEP]", "b", "b", "[SEP]"])
+        XCTAssertEqual(t.encode("a a a a a", pair: "b b b b", maxLength: 6).ids.map { t.vocabulary.tokens[Int($0)] },
                        ["[CLS]", "a", "a", "[SEP]", "b", "[SEP]"])
         XCTAssertEqual(t.encode("a b c a b c", maxLength: 4).ids.count, 4)
     }

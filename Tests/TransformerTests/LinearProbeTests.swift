@@ -23,14 +23,15 @@ final class LinearProbeTests: XCTestCase {
         XCTAssertEqual(fit.crossValidationAccuracy.count, 10)
         XCTAssertTrue(LinearProbe.defaultGrid.contains(fit.inverseRegularization))
         // Optimality of the head itself (θ rounded to float32): the gradient nearly vanishes.
-        let theta = (fit.head.weight + fit.head.bias).map(Double.init)
-        let (_, gradient) = LinearProbe.logisticObjective(theta, x.map(Double.init), y, classes: 3, width: 5,
-                                                          inverseRegularization: fit.inverseRegularization)
+        var theta: [Double] = []
+        for k in 0..<3 { theta += fit.head.weight[(k * 5)..<(k * 5 + 5)].map(Double.init) + [Double(fit.head.bias[k])] }
+        let problem = LogisticRegression(features: x.map(Double.init), labels: y, classes: 3, width: 5)
+        let gradient = problem.evaluate(theta, lambda: 1 / (fit.inverseRegularization * 90)).gradient
         XCTAssertLessThan(gradient.map(abs).max()!, 1e-5)
         // The head's probabilities (float32, as the classifier applies it) equal the model's in Double.
         let logits = fit.head.logits(x)
         for i in 0..<90 {
-            let z = (0..<3).map { k in (0..<5).reduce(theta[15 + k]) { $0 + theta[k * 5 + $1] * Double(x[i * 5 + $1]) } }
+            let z = (0..<3).map { (k: Int) -> Double in (0..<5).reduce(theta[k * 6 + 5]) { $0 + theta[k * 6 + $1] * Double(x[i * 5 + $1]) } }
             let p = z.map { exp($0 - z.max()!) }, q = logits[(i * 3)..<(i * 3 + 3)].map { exp(Double($0) - Double(logits[(i * 3)..<(i * 3 + 3)].max()!)) }
             for k in 0..<3 { XCTAssertEqual(p[k] / p.reduce(0, +), q[k] / q.reduce(0, +), accuracy: 1e-5) }
         }
