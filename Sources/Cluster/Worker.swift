@@ -1,6 +1,7 @@
 import CZeroMQ
 import Foundation
 import Sweep
+import TrialContract
 
 public struct WorkerSettings: Sendable {
     public var endpoint: String
@@ -13,7 +14,7 @@ public struct WorkerSettings: Sendable {
     public var directory: URL
     /// Where trial directories go (`<runs>/<trial id>`); may be shared between workers.
     public var runs: URL
-    /// The `lpft` executable that runs trials (`lpft train --events`).
+    /// The `lpft` executable that runs trials (``TrialCommandLine``).
     public var executable: String
     /// Extra arguments for `lpft train` (e.g. `--threads 2`).
     public var trainArguments: [String] = []
@@ -276,13 +277,13 @@ public final class Worker {
 
     /// `<runs>/<trial>`, locked while the attempt runs; if another worker still runs an older
     /// attempt there (its lease expired behind a cut link), this attempt gets its own directory.
-    private func trialDirectory(_ trial: String, lease: Lease) throws -> (URL, Int32) {
+    private func trialDirectory(_ trial: String, lease: Lease) throws -> (TrialDirectory, Int32) {
         for name in [trial, "\(trial).\(lease)"] {
-            let directory = settings.runs.appendingPathComponent(name)
+            let directory = TrialDirectory(settings.runs.appendingPathComponent(name))
             let fd = open(settings.runs.appendingPathComponent(name + ".lock").path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
             guard fd >= 0 else { throw WorkerError("cannot create a lock in \(settings.runs.path): \(String(cString: strerror(errno)))") }
             if flock(fd, LOCK_EX | LOCK_NB) == 0 {
-                try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+                try FileManager.default.createDirectory(at: directory.url, withIntermediateDirectories: true)
                 return (directory, fd)
             }
             close(fd)
@@ -291,18 +292,14 @@ public final class Worker {
     }
 
     /// A new trial, or the continuation of an earlier attempt's checkpoints in the same place.
-    private func trainArguments(_ a: Assign, _ directory: URL) throws -> [String] {
-        let fm = FileManager.default
-        if fm.fileExists(atPath: directory.appendingPathComponent("checkpoints").path),
-           fm.fileExists(atPath: directory.appendingPathComponent("config.json").path) {
-            return ["train", "--resume", directory.path, "--events"] + settings.trainArguments
+    private func trainArguments(_ a: Assign, _ directory: TrialDirectory) throws -> [String] {
+        if directory.canResume {
+            return TrialCommandLine.resume(directory) + settings.trainArguments
         }
-        for stale in ["metrics.jsonl", "result.json", "config.json"] {
-            try? fm.removeItem(at: directory.appendingPathComponent(stale))
-        }
-        let config = directory.appendingPathComponent("assigned.json")
+        directory.removeStaleOutput()
+        let config = directory.assignedConfig
         try Data(a.config.utf8).write(to: config, options: .atomic)
-        return ["train", "--config", config.path, "--out", directory.path, "--events"] + settings.trainArguments
+        return TrialCommandLine.start(config: config.path, directory: directory) + settings.trainArguments
     }
 
     private func report(_ rows: [MetricRow], of a: Assign, now: Double) {

@@ -3,6 +3,7 @@ import Cluster
 import Config
 import Foundation
 import Sweep
+import TrialContract
 import Training
 
 struct SweepCommand: ParsableCommand {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Cluster
 import Foundation
 import Sweep
+import TrialContract
 import TextData
 import Training
 
@@ -93,16 +94,16 @@ func noopTrial(_ config: String) -> InProcessTrial? {
     return { _, emit, shouldStop in
         let runner = TrialRunner(config: noop)
         runner.shouldStop = shouldStop
-        runner.onMetric = { emit(TrialOutput.eventLine($0)) }
-        var result: [String: Any] = ["status": "completed"]
+        runner.onMetric = { emit(TrialEvent($0).line) }
+        var result = TrialResultSchema.header(status: .completed)
         do {
             let r = try runner.run()
             result["metrics"] = r.metrics
             result["timings"] = r.timings
         } catch {
-            result = ["status": error is TrialError ? "interrupted" : "failed", "error": "\(error)"]
+            result = TrialResultSchema.header(status: error is TrialError ? .interrupted : .failed, error: "\(error)")
         }
-        emit(TrialOutput.resultLine(result))
+        emit(TrialEvent.result(result).line)
     }
 }
 
