@@ -48,6 +48,9 @@ public final class Worker {
     /// Which trials run on a thread of this process instead of a child; nil: all in children.
     public var inProcess: ((_ config: String) -> InProcessTrial?)?
     public var onLog: (String) -> Void = { _ in }
+    /// Whether any coordinator answered: a worker that idles out without one was pointed at
+    /// the wrong place (or nothing listens there), which is a failure, not a finished sweep.
+    public private(set) var heardFromCoordinator = false
 
     private let context: ZeroMQContext
     private var socket: ZeroMQSocket?
@@ -208,6 +211,7 @@ public final class Worker {
         while let frames = socket?.receive() {
             lastHeard = now
             lastCoordinator = now
+            heardFromCoordinator = true
             silenceAllowed = settings.heartbeatInterval * Double(settings.liveness)
             let message: Message
             do { message = try Message(frames: frames) } catch {

@@ -58,7 +58,7 @@ struct DispatchBench: ParsableCommand {
         // Timing starts once every worker has joined: process start-up is not dispatch.
         while coordinator.dispatcher.workerCount < workers { _ = try coordinator.turn() }
         let cpu0 = processCPU(), t0 = Date()
-        guard case .finished(let completed, _) = try coordinator.run(), completed == trials else { throw ValidationError("the benchmark sweep did not complete") }
+        guard case .finished(let completed, _) = try coordinator.run(), completed == trials else { throw CommandFailure("the benchmark sweep did not complete; its coordinator log above says why") }
         return (Date().timeIntervalSince(t0), processCPU() - cpu0)
     }
 
@@ -100,7 +100,7 @@ struct DispatchBench: ParsableCommand {
         }
         worker.start()
         _ = try coordinator.run()
-        guard try journal.metricCount() == rows else { throw ValidationError("only \(try journal.metricCount()) of \(rows) rows were stored") }
+        guard try journal.metricCount() == rows else { throw CommandFailure("only \(try journal.metricCount()) of \(rows) rows were stored") }
         return Double(rows) / elapsed.value
     }
 

@@ -88,7 +88,7 @@ struct SweepCommand: ParsableCommand {
             // IPC paths are limited to ~107 bytes; a deeper sweep directory falls back to loopback TCP.
             let ipc = "ipc://\(directory.standardizedFileURL.path)/coordinator.ipc"
             let bind = self.bind ?? (ipc.utf8.count <= 100 ? ipc : "tcp://127.0.0.1:*")
-            let keys = try curve.keys(for: bind, role: "coordinator")
+            let keys = try curve.keys(for: try Endpoint(bind), role: "coordinator")
             if keys != nil, allow == nil { throw ValidationError("--curve-key needs --allow: the directory of the workers' public keys") }
             var allowed = try allow.map { try CurveKeyPair.allowList(URL(fileURLWithPath: $0)) }
             let planned = try planTrials(spec)

@@ -44,7 +44,7 @@ struct WorkerCommand: ParsableCommand {
     }
 
     func run() throws {
-        let keys = try curve.keys(for: connect, role: "worker")
+        let keys = try curve.keys(for: try Endpoint(connect), role: "worker")
         if keys != nil, serverKey == nil { throw ValidationError("--curve-key needs --server-key: the coordinator's .pub file") }
         let serverPublic = try serverKey.map { try CurveKeyPair.readPublic(URL(fileURLWithPath: $0)) }
         let host = ProcessInfo.processInfo.hostName
@@ -76,6 +76,8 @@ struct WorkerCommand: ParsableCommand {
         let signals = SignalPipe()  // SIGTERM (systemd stop, SLURM preemption) or Ctrl-C
         switch try worker.run(stopSignal: signals.readEnd) {
         case .shutdown(let reason): log("worker \(worker.settings.name) exits: \(reason)")
+        case .idle where !worker.heardFromCoordinator:
+            throw CommandFailure("worker \(worker.settings.name): no coordinator answered at \(connect) within \(maxIdle ?? 0) s; start `lpft sweep run` there, or check the endpoint and that this machine can reach it")
         case .idle: log("worker \(worker.settings.name) exits: no coordinator for \(maxIdle ?? 0) s")
         }
     }
@@ -121,7 +123,7 @@ final class LocalWorkers {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             let logURL = directory.appendingPathComponent("worker.log")
             guard FileManager.default.fileExists(atPath: logURL.path) || FileManager.default.createFile(atPath: logURL.path, contents: nil) else {
-                throw ValidationError("cannot create \(logURL.path)")
+                throw CommandFailure("cannot create \(logURL.path): check that the sweep directory is writable")
             }
             let logFile = try FileHandle(forWritingTo: logURL)
             try logFile.seekToEnd()

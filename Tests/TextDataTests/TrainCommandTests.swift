@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// `lpft train` as a user runs it: files written, exit codes, clean stops, no overwriting.
@@ -36,5 +37,22 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertEqual(run.status, 130)
         XCTAssertTrue(run.output.contains("stopped on request"), run.output)
         XCTAssertEqual(try result(out)["status"] as? String, "interrupted")
+    }
+}
+
+/// `lpft train` failures at run time: one line that names the cause, no usage text.
+final class TrainFailureTests: XCTestCase {
+    func testAMissingConfigFileSaysSo() throws {
+        let dir = try Support.temporaryDirectory(self)
+        let missing = dir.appendingPathComponent("nope.yaml").path
+        assertRuntimeFailure(try runLPFT(["train", "--config", missing, "--out", dir.appendingPathComponent("run").path]), contains: "\(missing): no such file")
+    }
+
+    func testAMissingDataFileSaysSo() throws {
+        let dir = try Support.temporaryDirectory(self)
+        let config = dir.appendingPathComponent("lp.yaml")
+        let train = dir.appendingPathComponent("absent/train.jsonl").path
+        try "task: {name: sst2, train: \(train), test: \(train)}\nmethod: lp\n".write(to: config, atomically: true, encoding: .utf8)
+        assertRuntimeFailure(try runLPFT(["train", "--config", config.path, "--out", dir.appendingPathComponent("run").path]), contains: "\(train) does not exist")
     }
 }
