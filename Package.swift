@@ -46,13 +46,15 @@ let package = Package(
         .target(name: "TrialContract"),
         .target(name: "Training", dependencies: ["Transformer", "TextData", "NTK", "Compute", "Config", "TrialContract"], swiftSettings: simdFlags),
         // The orchestrator knows nothing of tensors: a trial is a config in, metrics out.
-        // Sweep: specs, trial identity, the journal. Cluster: the wire protocol, coordinator, worker.
+        // Sweep: specs, trial identity, the journal, results. Cluster: the wire protocol, coordinator, worker.
         .target(name: "Sweep", dependencies: ["Config", .product(name: "Crypto", package: "swift-crypto"), .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "Cluster", dependencies: ["Sweep", "CZeroMQ", "TrialContract"]),
+        // The paper's tables, claims and plots (CSV, JSONL, HTML with SVG) from a sweep's results.
+        .target(name: "Reports", dependencies: ["Sweep"]),
         .executableTarget(
             name: "lpft",
             dependencies: [
-                "Training", "Sweep", "Cluster", "NTK", "TextData", "Transformer", "Compute", "TrialContract",
+                "Training", "Sweep", "Cluster", "Reports", "NTK", "TextData", "Transformer", "Compute", "TrialContract",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -60,6 +62,7 @@ let package = Package(
         .testTarget(name: "ComputeTests", dependencies: ["Compute", "CZeroMQ", "TestSupport"], swiftSettings: simdFlags),
         .testTarget(name: "TransformerTests", dependencies: ["Transformer", "Training", "NTK", "Compute", "TrialContract", "TestSupport"]),
         .testTarget(name: "SweepTests", dependencies: ["Sweep", "Cluster", "Config", "TestSupport"]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "Sweep", "TestSupport"]),
         .testTarget(name: "TrialContractTests", dependencies: ["TrialContract", "Training"]),
         .testTarget(name: "TextDataTests", dependencies: ["TextData", "Training", "Transformer", "Compute", "TestSupport"]),
     ],

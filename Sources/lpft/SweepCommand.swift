@@ -2,6 +2,7 @@ import ArgumentParser
 import Cluster
 import Config
 import Foundation
+import Reports
 import Sweep
 import TrialContract
 import Training
