@@ -4,9 +4,9 @@ import Sweep
 /// How the coordinator paces leases and retries.
 public struct DispatchSettings: Sendable {
     /// Seconds between heartbeats when nothing else is sent.
-    public var heartbeatInterval = 1.0
+    public var heartbeatInterval = Liveness.heartbeatInterval
     /// Heartbeats a worker may miss before its leases expire.
-    public var liveness = 5
+    public var liveness = Liveness.missedHeartbeats
     /// Attempts (failed or lost; interrupted ones are free) before a trial is `failed`.
     public var maxAttempts = 3
     /// The first retry waits this long; each further one doubles it, up to `maxRetryDelay`.

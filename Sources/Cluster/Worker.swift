@@ -18,8 +18,9 @@ public struct WorkerSettings: Sendable {
     public var executable: String
     /// Extra arguments for `lpft train` (e.g. `--threads 2`).
     public var trainArguments: [String] = []
-    public var heartbeatInterval = 1.0
-    public var liveness = 5
+    public var heartbeatInterval = Liveness.heartbeatInterval
+    /// Heartbeats the coordinator may miss before the worker reconnects.
+    public var liveness = Liveness.missedHeartbeats
     /// Exit after this many seconds without a coordinator (nil: wait for ever).
     public var maxIdle: Double?
     /// CURVE: this worker's keypair and the coordinator's public key; nil for none.

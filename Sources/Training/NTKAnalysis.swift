@@ -28,7 +28,7 @@ public struct NTKAnalysis {
     public var seed: UInt64 = 1001
     public var maxLength = 128
     public var threads = 1
-    public var memoryBudget = 4 << 30
+    public var memoryBudget = NTKBudget.bytes(mib: NTKBudget.defaultMiB)
 
     public init(modelDirectory: URL, data: URL) {
         self.modelDirectory = modelDirectory

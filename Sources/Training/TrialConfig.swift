@@ -1,5 +1,6 @@
 import Config
 import Foundation
+import NTK
 import TextData
 import Transformer
 
@@ -52,7 +53,7 @@ public struct TrialConfig: Sendable, Equatable {
     public struct NTK: Sendable, Equatable {
         public var examples = 250
         public var evalExamples = 250
-        public var budgetMiB = 4096
+        public var budgetMiB = NTKBudget.defaultMiB
     }
 
     public enum Temperature: Sendable, Equatable {

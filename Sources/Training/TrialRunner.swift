@@ -285,7 +285,7 @@ public final class TrialRunner {
         onProgress(TrialProgress(stage: "ntk", done: 0, total: 1))
         let train = RandomStream(seed: config.seed, stream: 0x4E54_4B).sample(data.train, count: settings.examples)
         let eval = RandomStream(seed: config.seed, stream: 0x4E54_4B45).sample(data.validation, count: settings.evalExamples)
-        let computer = NTKComputer(model: trainer.model, parameters: trainer.parameters, memoryBudget: settings.budgetMiB << 20)
+        let computer = NTKComputer(model: trainer.model, parameters: trainer.parameters, memoryBudget: NTKBudget.bytes(mib: settings.budgetMiB))
         let kernel = try computer.compute((train + eval).map { ($0.inputIDs, $0.tokenTypeIDs) })
         let s = NTKSummary(kernel, labels: (train + eval).map(\.label), trainCount: train.count)
         emit("ntk/fro_pretrain", s.pretrain.frobenius)

@@ -51,7 +51,7 @@ struct DispatchBench: ParsableCommand {
     func sweep(trials: Int, durationMs: Int) throws -> (Double, Double) {
         let setup = try BenchSweep(curve: curve, configs: (0..<trials).map { "{\"method\":\"noop\",\"duration_ms\":\(durationMs),\"seed\":\($0)}" })
         defer { setup.remove() }
-        let pool = try LocalWorkers(count: workers, endpoint: setup.endpoint, sweep: setup.directory, threads: nil, heartbeat: 1, liveness: 5,
+        let pool = try LocalWorkers(count: workers, endpoint: setup.endpoint, sweep: setup.directory, threads: nil, heartbeat: Liveness.heartbeatInterval, liveness: Liveness.missedHeartbeats,
                                     extraArguments: setup.security.workerArguments)
         defer { pool.stop() }
         let coordinator = try setup.coordinator()

@@ -67,8 +67,8 @@ struct SweepCommand: ParsableCommand {
         @Option(help: "The coordinator's ZeroMQ endpoint, e.g. tcp://0.0.0.0:5750 for workers elsewhere (a `*` port picks a free one). Default: ipc://DIR/coordinator.ipc, the same on every run, so local workers of an earlier run reconnect to the next.") var bind: String?
         @Option(help: "Worker processes to start on this machine.") var localWorkers = 0
         @Option(help: "Threads per trial of a local worker (for configs with threads: 0).") var threads: Int?
-        @Option(help: "Seconds between heartbeats.") var heartbeat = 1.0
-        @Option(help: "Heartbeats a worker may miss before its leases expire.") var liveness = 5
+        @Option(help: "Seconds between heartbeats.") var heartbeat = Liveness.heartbeatInterval
+        @Option(help: "Heartbeats a worker may miss before its leases expire.") var liveness = Liveness.missedHeartbeats
         @Option(help: "Attempts (failed or lost) before a trial is marked failed.") var maxAttempts = 3
         @Option(help: "Seconds before the first retry of a trial; doubles each time.") var retryDelay = 1.0
         @Flag(help: "Give failed trials a fresh set of attempts.") var retryFailed = false

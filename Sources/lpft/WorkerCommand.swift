@@ -31,8 +31,8 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "This worker's directory: lock and outbox (default: the first free $LPFT_HOME/workers/N).") var dir: String?
     @Option(help: "Where trial directories go (default: <dir>/runs).") var runs: String?
     @Option(help: "The worker's name in the journal (default: <host>-<dir name>).") var name: String?
-    @Option(help: "Seconds between heartbeats.") var heartbeat = 1.0
-    @Option(help: "Heartbeats the coordinator may miss before the worker reconnects.") var liveness = 5
+    @Option(help: "Seconds between heartbeats.") var heartbeat = Liveness.heartbeatInterval
+    @Option(help: "Heartbeats the coordinator may miss before the worker reconnects.") var liveness = Liveness.missedHeartbeats
     @Option(help: "Exit after this many seconds without a coordinator.") var maxIdle: Double?
     @Option(help: "The program that runs trials as `train --events` (default: this lpft).") var executable: String?
     @OptionGroup var curve: CurveOptions
