@@ -30,12 +30,25 @@ final class TrainCommandTests: XCTestCase {
         let config = dir.appendingPathComponent("slow.yaml")
         try "method: noop\nduration_ms: 20000\n".write(to: config, atomically: true, encoding: .utf8)
         let out = dir.appendingPathComponent("run")
-        let run = try Support.lpft(["train", "--config", config.path, "--out", out.path]) { process in
-            Thread.sleep(forTimeInterval: 1)
-            kill(process.processIdentifier, SIGINT)
+        let process = Process()
+        process.executableURL = lpftExecutable
+        process.arguments = ["train", "--config", config.path, "--out", out.path]
+        let stdout = Pipe()
+        process.standardOutput = stdout
+        try process.run()
+        // `trial: …` is printed once the signal handler is in place and the trial starts.
+        var output = ""
+        while !output.contains("trial: noop") {
+            let chunk = stdout.fileHandleForReading.availableData
+            guard !chunk.isEmpty else { break }
+            output += String(decoding: chunk, as: UTF8.self)
         }
-        XCTAssertEqual(run.status, 130)
-        XCTAssertTrue(run.output.contains("stopped on request"), run.output)
+        XCTAssertTrue(output.contains("trial: noop"), output)
+        kill(process.processIdentifier, SIGINT)
+        output += String(decoding: stdout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 130)
+        XCTAssertTrue(output.contains("stopped on request"), output)
         XCTAssertEqual(try result(out)["status"] as? String, "interrupted")
     }
 }

@@ -96,6 +96,9 @@ final class TrialRunnerTests: XCTestCase {
         // LoRA starts with B = 0, so its F (adapter gradients through the zero B) is tiny.
         XCTAssertLessThan(ratios["lora"]!, 0.01, "\(ratios)")
         XCTAssertGreaterThan(ratios["ft"]!, ratios["lora"]!, "\(ratios)")
+        // The LP head is larger and fitted, so the backbone's share of the first step is the
+        // largest of the three (the paper: close to 1 for LP-FT, smaller for FT).
+        XCTAssertGreaterThan(ratios["lp-ft"]!, ratios["ft"]!, "\(ratios)")
     }
 
     func testTheSameSeedGivesIdenticalMetrics() throws {
