@@ -193,11 +193,6 @@ final class TrialExecution {
     }
 }
 
-/// Runs a trial inside the worker: given the config JSON, a function that emits one event
-/// line, and whether to stop. Used for `noop` trials, which measure the orchestrator rather
-/// than process start-up.
-public typealias InProcessTrial = @Sendable (_ config: String, _ emit: @escaping (String) -> Void, _ shouldStop: @escaping () -> Bool) -> Void
-
 public struct WorkerError: Error, CustomStringConvertible {
     public let description: String
     init(_ description: String) { self.description = description }

@@ -20,3 +20,8 @@ public enum TrialExitCode {
     /// The worker went away (stdin closed): 128 + SIGKILL, as if killed with it.
     public static let workerGone: Int32 = 137
 }
+
+/// Runs a trial inside the worker: given the config JSON, a function that emits one event
+/// line, and whether to stop. Used for `noop` trials, which measure the orchestrator rather
+/// than process start-up.
+public typealias InProcessTrial = @Sendable (_ config: String, _ emit: @escaping (String) -> Void, _ shouldStop: @escaping () -> Bool) -> Void
