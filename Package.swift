@@ -41,22 +41,29 @@ let package = Package(
         .target(name: "Config", dependencies: ["Yams"]),
         .target(name: "TextData", dependencies: ["Compute"]),
         .target(name: "NTK", dependencies: ["Transformer", "Compute"], swiftSettings: simdFlags),
-        .target(name: "Training", dependencies: ["Transformer", "TextData", "NTK", "Compute", "Config"], swiftSettings: simdFlags),
+        // What a trial process writes and a worker reads: directory layout, event lines, the
+        // result schema, the command line and exit codes, signal handling. Depends on nothing.
+        .target(name: "TrialContract"),
+        .target(name: "Training", dependencies: ["Transformer", "TextData", "NTK", "Compute", "Config", "TrialContract"], swiftSettings: simdFlags),
         // The orchestrator knows nothing of tensors: a trial is a config in, metrics out.
-        // Sweep: specs, trial identity, the journal. Cluster: the wire protocol, coordinator, worker.
+        // Sweep: specs, trial identity, the journal, results. Cluster: the wire protocol, coordinator, worker.
         .target(name: "Sweep", dependencies: ["Config", .product(name: "Crypto", package: "swift-crypto"), .product(name: "GRDB", package: "GRDB.swift")]),
-        .target(name: "Cluster", dependencies: ["Sweep", "CZeroMQ"]),
+        .target(name: "Cluster", dependencies: ["Sweep", "CZeroMQ", "TrialContract"]),
+        // The paper's tables, claims and plots (CSV, JSONL, HTML with SVG) from a sweep's results.
+        .target(name: "Reports", dependencies: ["Sweep"]),
         .executableTarget(
             name: "lpft",
             dependencies: [
-                "Training", "Sweep", "Cluster", "NTK", "TextData", "Transformer", "Compute",
+                "Training", "Sweep", "Cluster", "Reports", "NTK", "TextData", "Transformer", "Compute", "TrialContract",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "ComputeTests", dependencies: ["Compute", "CZeroMQ", "TestSupport"], swiftSettings: simdFlags),
-        .testTarget(name: "TransformerTests", dependencies: ["Transformer", "Training", "NTK", "Compute", "TestSupport"]),
+        .testTarget(name: "TransformerTests", dependencies: ["Transformer", "Training", "NTK", "Compute", "TrialContract", "TestSupport"]),
         .testTarget(name: "SweepTests", dependencies: ["Sweep", "Cluster", "Config", "TestSupport"]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "Sweep", "TestSupport"]),
+        .testTarget(name: "TrialContractTests", dependencies: ["TrialContract", "Training"]),
         .testTarget(name: "TextDataTests", dependencies: ["TextData", "Training", "Transformer", "Compute", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]

@@ -4,9 +4,9 @@ import Sweep
 /// How the coordinator paces leases and retries.
 public struct DispatchSettings: Sendable {
     /// Seconds between heartbeats when nothing else is sent.
-    public var heartbeatInterval = 1.0
+    public var heartbeatInterval = Liveness.heartbeatInterval
     /// Heartbeats a worker may miss before its leases expire.
-    public var liveness = 5
+    public var liveness = Liveness.missedHeartbeats
     /// Attempts (failed or lost; interrupted ones are free) before a trial is `failed`.
     public var maxAttempts = 3
     /// The first retry waits this long; each further one doubles it, up to `maxRetryDelay`.
@@ -271,7 +271,7 @@ public final class Dispatcher {
     }
 
     private func settle(_ r: TrialReport, from peer: Peer, now: Double, journal: JournalWriter) throws {
-        guard var info = leases[r.lease], info.trial == r.trial, trials[r.trial] != nil else {
+        guard let info = leases[r.lease], info.trial == r.trial, trials[r.trial] != nil else {
             droppedMessages += 1
             onLog("dropped RESULT for unknown lease \(r.lease) of trial \(r.trial) from \(sessions[peer]!.worker)")
             // Acknowledged so the worker stops resending something no journal will take.
@@ -295,15 +295,10 @@ public final class Dispatcher {
         case .failed: .failed
         case .interrupted: .interrupted
         }
-        info.ended = state
-        info.peer = nil
-        leases[r.lease] = info
-        unowned[r.lease] = nil
         sessions[peer]?.leases.remove(r.lease)
         for p in sessions.keys where p != peer { sessions[p]!.leases.remove(r.lease) }
-        try journal.endAttempt(lease: r.lease, state: state, at: now, reason: r.reason, logTail: tail, result: r.result)
+        try close(r.lease, as: state, now: now, journal: journal, reason: r.reason, logTail: tail, result: r.result)
         var trial = trials[r.trial]!
-        trial.lease = nil
         switch r.status {
         case .completed:
             trial.state = .completed
@@ -407,14 +402,20 @@ public final class Dispatcher {
 
     /// Ends a running lease that did not complete and puts its trial back (or fails it).
     private func end(_ lease: Lease, as state: AttemptState, charge: Bool, now: Double, journal: JournalWriter, reason: String) throws {
-        guard var info = leases[lease], info.ended == nil else { return }
-        unowned[lease] = nil
-        info.ended = state
-        info.peer = nil
-        leases[lease] = info
-        try journal.endAttempt(lease: lease, state: state, at: now, reason: reason)
-        trials[info.trial]?.lease = nil
+        guard let info = leases[lease], info.ended == nil else { return }
+        try close(lease, as: state, now: now, journal: journal, reason: reason)
         try requeue(info.trial, charge: charge, reason: reason, now: now, journal: journal)
+    }
+
+    /// What every lease's end does, however it ends: it is marked ended (so a later result is
+    /// only history), no longer owned, recorded in the journal, and its trial holds it no more.
+    private func close(_ lease: Lease, as state: AttemptState, now: Double, journal: JournalWriter,
+                       reason: String?, logTail: String? = nil, result: String? = nil) throws {
+        leases[lease]!.ended = state
+        leases[lease]!.peer = nil
+        unowned[lease] = nil
+        try journal.endAttempt(lease: lease, state: state, at: now, reason: reason, logTail: logTail, result: result)
+        trials[leases[lease]!.trial]?.lease = nil
     }
 
     /// Puts a trial whose attempt ended without completing back in the queue, or fails it
@@ -448,11 +449,7 @@ public final class Dispatcher {
     public func stop(now: Double, journal: JournalWriter, reason: String) throws {
         stopping = true
         for (lease, info) in leases where info.ended == nil {
-            leases[lease]!.ended = .interrupted
-            leases[lease]!.peer = nil
-            unowned[lease] = nil
-            try journal.endAttempt(lease: lease, state: .interrupted, at: now, reason: reason)
-            trials[info.trial]!.lease = nil
+            try close(lease, as: .interrupted, now: now, journal: journal, reason: reason)
             trials[info.trial]!.state = .pending
             try journal.updateTrial(info.trial, state: .pending, chargedAttempts: trials[info.trial]!.charged, reason: reason)
         }

@@ -1,12 +1,8 @@
 import Foundation
+import TrialContract
 
-/// One trial running under a worker: a child process (`lpft train --events`) or, for trials the
-/// worker runs itself, a thread. Either way its events arrive as JSON lines on a pipe:
-///
-/// - `{"event": "metric", "name": …, "value": …, "epoch": …, "step": …}` per metric event
-///   (non-finite values as "nan"/"inf"/"-inf");
-/// - `{"event": "result", "status": "completed" | "interrupted" | "failed", …}` once, last: the
-///   trial's `result.json` object.
+/// One trial running under a worker: a child process (``TrialCommandLine``) or, for trials the
+/// worker runs itself, a thread. Either way its events arrive as ``TrialEvent`` lines on a pipe.
 ///
 /// The child's stdin is a pipe the worker holds open: when the worker dies, the child reads
 /// end-of-file and exits, so no trial outlives its worker unseen.
@@ -31,7 +27,7 @@ final class TrialExecution {
     private let lockDescriptor: Int32
 
     /// Starts `lpft train` in a child process.
-    init(assignment: Assign, executable: String, arguments: [String], directory: URL, lock: Int32) throws {
+    init(assignment: Assign, executable: String, arguments: [String], directory: TrialDirectory, lock: Int32) throws {
         self.assignment = assignment
         lockDescriptor = lock
         let input = try Self.pipe(), output = try Self.pipe(), errors = try Self.pipe()
@@ -111,19 +107,14 @@ final class TrialExecution {
         pending += bytes
         var rows: [MetricRow] = []
         for line in Self.takeLines(&pending) {
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
-                remember(line)  // not an event: keep it as a log line
-                continue
-            }
-            switch object["event"] as? String {
-            case "metric":
-                guard let name = object["name"] as? String, let value = Self.number(object["value"]) else { continue }
-                rows.append(MetricRow(seq: nextSeq, name: name, value: value, epoch: object["epoch"] as? Int, step: object["step"] as? Int))
+            switch TrialEvent(line: line) {
+            case let .metric(name, value, epoch, step):
+                rows.append(MetricRow(seq: nextSeq, name: name, value: value, epoch: epoch, step: step))
                 nextSeq += 1
-            case "result":
+            case .result(let object):
                 resultLine = object
-            default:
-                remember(line)
+            case nil:
+                remember(line)  // not an event: keep it as a log line
             }
         }
         if atEnd {
@@ -146,11 +137,10 @@ final class TrialExecution {
         var result: String?
         var status = TrialReport.Status.failed
         var reason: String?
-        if var line = resultLine {
-            line["event"] = nil
+        if let line = resultLine {
             result = (try? JSONSerialization.data(withJSONObject: line, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) }
-            status = TrialReport.Status(rawValue: line["status"] as? String ?? "") ?? .failed
-            reason = line["error"] as? String
+            status = TrialReport.Status(TrialResultSchema.status(of: line))
+            reason = TrialResultSchema.error(of: line)
         }
         if let raw = exitStatus {
             let signal = raw & 0x7f, code = (raw >> 8) & 0xff
@@ -187,17 +177,6 @@ final class TrialExecution {
         return lines
     }
 
-    private static func number(_ any: Any?) -> Double? {
-        switch any {
-        case let d as Double: d
-        case let i as Int: Double(i)
-        case "nan" as String: .nan
-        case "inf" as String: .infinity
-        case "-inf" as String: -.infinity
-        default: nil
-        }
-    }
-
     private static func pipe() throws -> (read: Int32, write: Int32) {
         var fds: [Int32] = [0, 0]
         guard Glibc.pipe(&fds) == 0 else { throw WorkerError("pipe: \(String(cString: strerror(errno)))") }
@@ -207,28 +186,25 @@ final class TrialExecution {
         return (fds[0], fds[1])
     }
 
-    private static func openLog(_ directory: URL, attempt: Int) -> FileHandle? {
-        let url = directory.appendingPathComponent("attempt-\(attempt).log")
+    private static func openLog(_ directory: TrialDirectory, attempt: Int) -> FileHandle? {
+        let url = directory.attemptLog(attempt)
         guard FileManager.default.createFile(atPath: url.path, contents: nil) else { return nil }
         return try? FileHandle(forWritingTo: url)
     }
 }
 
-/// Runs a trial inside the worker: given the config JSON, a function that emits one event
-/// line, and whether to stop. Used for `noop` trials, which measure the orchestrator rather
-/// than process start-up.
-public typealias InProcessTrial = @Sendable (_ config: String, _ emit: @escaping (String) -> Void, _ shouldStop: @escaping () -> Bool) -> Void
-
-/// A flag set from one thread (a signal handler, the worker loop) and polled from another.
-public final class StopFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-    public init() {}
-    public func set() { lock.withLock { value = true } }
-    public var isSet: Bool { lock.withLock { value } }
-}
-
 public struct WorkerError: Error, CustomStringConvertible {
     public let description: String
     init(_ description: String) { self.description = description }
+}
+
+extension TrialReport.Status {
+    /// The wire's status for a trial's result.
+    init(_ status: TrialResultSchema.Status) {
+        switch status {
+        case .completed: self = .completed
+        case .interrupted: self = .interrupted
+        case .failed: self = .failed
+        }
+    }
 }

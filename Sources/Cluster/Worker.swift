@@ -1,6 +1,7 @@
 import CZeroMQ
 import Foundation
 import Sweep
+import TrialContract
 
 public struct WorkerSettings: Sendable {
     public var endpoint: String
@@ -13,12 +14,13 @@ public struct WorkerSettings: Sendable {
     public var directory: URL
     /// Where trial directories go (`<runs>/<trial id>`); may be shared between workers.
     public var runs: URL
-    /// The `lpft` executable that runs trials (`lpft train --events`).
+    /// The `lpft` executable that runs trials (``TrialCommandLine``).
     public var executable: String
     /// Extra arguments for `lpft train` (e.g. `--threads 2`).
     public var trainArguments: [String] = []
-    public var heartbeatInterval = 1.0
-    public var liveness = 5
+    public var heartbeatInterval = Liveness.heartbeatInterval
+    /// Heartbeats the coordinator may miss before the worker reconnects.
+    public var liveness = Liveness.missedHeartbeats
     /// Exit after this many seconds without a coordinator (nil: wait for ever).
     public var maxIdle: Double?
     /// CURVE: this worker's keypair and the coordinator's public key; nil for none.
@@ -47,6 +49,9 @@ public final class Worker {
     /// Which trials run on a thread of this process instead of a child; nil: all in children.
     public var inProcess: ((_ config: String) -> InProcessTrial?)?
     public var onLog: (String) -> Void = { _ in }
+    /// Whether any coordinator answered: a worker that idles out without one was pointed at
+    /// the wrong place (or nothing listens there), which is a failure, not a finished sweep.
+    public private(set) var heardFromCoordinator = false
 
     private let context: ZeroMQContext
     private var socket: ZeroMQSocket?
@@ -207,6 +212,7 @@ public final class Worker {
         while let frames = socket?.receive() {
             lastHeard = now
             lastCoordinator = now
+            heardFromCoordinator = true
             silenceAllowed = settings.heartbeatInterval * Double(settings.liveness)
             let message: Message
             do { message = try Message(frames: frames) } catch {
@@ -276,13 +282,13 @@ public final class Worker {
 
     /// `<runs>/<trial>`, locked while the attempt runs; if another worker still runs an older
     /// attempt there (its lease expired behind a cut link), this attempt gets its own directory.
-    private func trialDirectory(_ trial: String, lease: Lease) throws -> (URL, Int32) {
+    private func trialDirectory(_ trial: String, lease: Lease) throws -> (TrialDirectory, Int32) {
         for name in [trial, "\(trial).\(lease)"] {
-            let directory = settings.runs.appendingPathComponent(name)
+            let directory = TrialDirectory(settings.runs.appendingPathComponent(name))
             let fd = open(settings.runs.appendingPathComponent(name + ".lock").path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
             guard fd >= 0 else { throw WorkerError("cannot create a lock in \(settings.runs.path): \(String(cString: strerror(errno)))") }
             if flock(fd, LOCK_EX | LOCK_NB) == 0 {
-                try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+                try FileManager.default.createDirectory(at: directory.url, withIntermediateDirectories: true)
                 return (directory, fd)
             }
             close(fd)
@@ -291,18 +297,14 @@ public final class Worker {
     }
 
     /// A new trial, or the continuation of an earlier attempt's checkpoints in the same place.
-    private func trainArguments(_ a: Assign, _ directory: URL) throws -> [String] {
-        let fm = FileManager.default
-        if fm.fileExists(atPath: directory.appendingPathComponent("checkpoints").path),
-           fm.fileExists(atPath: directory.appendingPathComponent("config.json").path) {
-            return ["train", "--resume", directory.path, "--events"] + settings.trainArguments
+    private func trainArguments(_ a: Assign, _ directory: TrialDirectory) throws -> [String] {
+        if directory.canResume {
+            return TrialCommandLine.resume(directory) + settings.trainArguments
         }
-        for stale in ["metrics.jsonl", "result.json", "config.json"] {
-            try? fm.removeItem(at: directory.appendingPathComponent(stale))
-        }
-        let config = directory.appendingPathComponent("assigned.json")
+        directory.removeStaleOutput()
+        let config = directory.assignedConfig
         try Data(a.config.utf8).write(to: config, options: .atomic)
-        return ["train", "--config", config.path, "--out", directory.path, "--events"] + settings.trainArguments
+        return TrialCommandLine.start(config: config.path, directory: directory) + settings.trainArguments
     }
 
     private func report(_ rows: [MetricRow], of a: Assign, now: Double) {

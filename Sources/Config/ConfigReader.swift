@@ -30,6 +30,23 @@ public final class ConfigReader {
         self.path = path
     }
 
+    /// A config file's text; the error says which of the usual causes it is (no such file, no
+    /// permission, not UTF-8), since each needs a different fix.
+    public static func text(contentsOf url: URL) throws -> String {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+            throw ConfigError(file: url.path, path: "", reason: "no such file (check the path)")
+        }
+        guard !isDirectory.boolValue else { throw ConfigError(file: url.path, path: "", reason: "is a directory, not a config file") }
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw ConfigError(file: url.path, path: "", reason: "cannot read the file (check its permissions)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError(file: url.path, path: "", reason: "cannot read the file as UTF-8 text")
+        }
+        return text
+    }
+
     /// Parses YAML (JSON is YAML) text whose top level must be a mapping.
     public static func parse(_ text: String, file: String) throws -> ConfigReader {
         let object: Any?

@@ -71,7 +71,7 @@ public enum NTKError: Error, CustomStringConvertible {
         case .noExamples:
             return "the NTK needs at least one example"
         case let .budgetTooSmall(needed, budget):
-            return "the NTK needs at least \(needed / (1 << 20)) MiB for one parameter group's Jacobian block; the budget is \(budget / (1 << 20)) MiB"
+            return "the NTK needs at least \(NTKBudget.mib(bytes: needed)) MiB for one parameter group's Jacobian block; the budget is \(NTKBudget.mib(bytes: budget)) MiB"
         }
     }
 }
@@ -90,7 +90,7 @@ public struct NTKComputer {
     /// (about 1.3 MB at C = 2) in cache for the reduction that follows.
     var gramRunTokens = 256
 
-    public init(model: BertClassifier, parameters: FloatBuffer, memoryBudget: Int = 4 << 30) {
+    public init(model: BertClassifier, parameters: FloatBuffer, memoryBudget: Int = NTKBudget.bytes(mib: NTKBudget.defaultMiB)) {
         self.model = model
         self.parameters = parameters
         self.memoryBudget = memoryBudget

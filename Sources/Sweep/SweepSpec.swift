@@ -93,10 +93,7 @@ public struct SweepSpec: Sendable {
     }
 
     public init(contentsOf url: URL) throws {
-        guard let data = FileManager.default.contents(atPath: url.path), let text = String(data: data, encoding: .utf8) else {
-            throw ConfigError(file: url.path, path: "", reason: "cannot read the file as UTF-8 text")
-        }
-        try self.init(yaml: text, file: url.path)
+        try self.init(yaml: try ConfigReader.text(contentsOf: url), file: url.path)
     }
 
     static func condition(_ r: ConfigReader) throws -> [String: [ConfigValue]] {

@@ -17,8 +17,11 @@ struct TextLines {
     init(contentsOf url: URL, encoding: TextEncoding) throws {
         // The whole path: every task has a train.jsonl, so the name alone does not say which.
         file = url.path
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw TextDataError.invalidDataset("\(url.path) does not exist: check the task's paths in the config (`lpft data fetch` downloads the shipped tasks)")
+        }
         guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw TextDataError.invalidDataset("cannot read \(url.path)")
+            throw TextDataError.invalidDataset("cannot read \(url.path) (check its permissions)")
         }
         var lines: [(Int, String)] = []
         var number = 0

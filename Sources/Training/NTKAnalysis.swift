@@ -28,7 +28,7 @@ public struct NTKAnalysis {
     public var seed: UInt64 = 1001
     public var maxLength = 128
     public var threads = 1
-    public var memoryBudget = 4 << 30
+    public var memoryBudget = NTKBudget.bytes(mib: NTKBudget.defaultMiB)
 
     public init(modelDirectory: URL, data: URL) {
         self.modelDirectory = modelDirectory
@@ -42,13 +42,13 @@ public struct NTKAnalysis {
             defer { timings[name] = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 }
             return try body()
         }
-        func sample(_ url: URL, _ count: Int, stream: UInt64) throws -> [Example] {
+        func examples(_ url: URL) throws -> [Example] {
             let all = try DatasetFormat.generic().reader(for: url).read(url).examples
             guard !all.isEmpty else { throw TextDataError.invalidDataset("\(url.path) has no examples") }
-            return RandomStream(seed: seed, stream: stream).sample(all, count: count)
+            return all
         }
-        let trainSet = try sample(data, examples, stream: 0x4E54_4B)
-        let evalSet = try evalData.map { try sample($0, evalExamples, stream: 0x4E54_4B45) } ?? []
+        let trainSet = NTKMeasurement.trainSample(try examples(data), count: self.examples, seed: seed)
+        let evalSet = try evalData.map { NTKMeasurement.evalSample(try examples($0), count: evalExamples, seed: seed) } ?? []
         let chosen = trainSet + evalSet
         let config = try BertConfig(contentsOf: modelDirectory.appendingPathComponent("config.json"))
         let labels = head == .model ? LabelSet(config.labels) : LabelSet(of: chosen)
@@ -79,10 +79,11 @@ public struct NTKAnalysis {
                 fit.head.write(into: loaded.parameters, layout: loaded.model.layout)
             }
         }
-        let ntk = try timed("kernels") { try computer.compute(batch) }
-        for phase in ntk.phases { timings["kernels: \(phase.name)"] = phase.seconds }
-        let summary = timed("statistics") { NTKSummary(ntk, labels: targets, trainCount: trainSet.count) }
-        return Self.json(ntk, summary, trainCount: trainSet.count, labels: labels, timings: timings)
+        let measured = try NTKMeasurement(computer, batch: batch, labels: targets, trainCount: trainSet.count)
+        timings["kernels"] = measured.seconds.kernels
+        for phase in measured.kernel.phases { timings["kernels: \(phase.name)"] = phase.seconds }
+        timings["statistics"] = measured.seconds.statistics
+        return Self.json(measured.kernel, measured.summary, trainCount: trainSet.count, labels: labels, timings: timings)
     }
 
     static func json(_ ntk: NeuralTangentKernel, _ s: NTKSummary, trainCount n: Int, labels: LabelSet, timings: [String: Double]) -> [String: Any] {

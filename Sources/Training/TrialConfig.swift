@@ -1,5 +1,6 @@
 import Config
 import Foundation
+import NTK
 import TextData
 import Transformer
 
@@ -52,7 +53,7 @@ public struct TrialConfig: Sendable, Equatable {
     public struct NTK: Sendable, Equatable {
         public var examples = 250
         public var evalExamples = 250
-        public var budgetMiB = 4096
+        public var budgetMiB = NTKBudget.defaultMiB
     }
 
     public enum Temperature: Sendable, Equatable {
@@ -113,10 +114,7 @@ extension TrialConfig {
     }
 
     public init(contentsOf url: URL) throws {
-        guard let data = FileManager.default.contents(atPath: url.path), let text = String(data: data, encoding: .utf8) else {
-            throw ConfigError(file: url.path, path: "", reason: "cannot read the file as UTF-8 text")
-        }
-        try self.init(yaml: text, file: url.path)
+        try self.init(yaml: try ConfigReader.text(contentsOf: url), file: url.path)
     }
 
     init(reader r: ConfigReader) throws {

@@ -283,11 +283,10 @@ public final class TrialRunner {
     /// training and validation examples.
     private func measureKernel(_ settings: TrialConfig.NTK, _ trainer: ClassifierTrainer, _ data: TrialData) throws {
         onProgress(TrialProgress(stage: "ntk", done: 0, total: 1))
-        let train = RandomStream(seed: config.seed, stream: 0x4E54_4B).sample(data.train, count: settings.examples)
-        let eval = RandomStream(seed: config.seed, stream: 0x4E54_4B45).sample(data.validation, count: settings.evalExamples)
-        let computer = NTKComputer(model: trainer.model, parameters: trainer.parameters, memoryBudget: settings.budgetMiB << 20)
-        let kernel = try computer.compute((train + eval).map { ($0.inputIDs, $0.tokenTypeIDs) })
-        let s = NTKSummary(kernel, labels: (train + eval).map(\.label), trainCount: train.count)
+        let train = NTKMeasurement.trainSample(data.train, count: settings.examples, seed: config.seed)
+        let eval = NTKMeasurement.evalSample(data.validation, count: settings.evalExamples, seed: config.seed)
+        let computer = NTKComputer(model: trainer.model, parameters: trainer.parameters, memoryBudget: NTKBudget.bytes(mib: settings.budgetMiB))
+        let s = try NTKMeasurement(computer, batch: (train + eval).map { ($0.inputIDs, $0.tokenTypeIDs) }, labels: (train + eval).map(\.label), trainCount: train.count).summary
         emit("ntk/fro_pretrain", s.pretrain.frobenius)
         emit("ntk/fro_ft", s.ft.frobenius)
         emit("ntk/ft_ratio", s.ftRatio)

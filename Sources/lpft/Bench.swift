@@ -145,7 +145,7 @@ struct NTKBench: ParsableCommand {
     @Option(help: "Examples (the first of rt-polarity's training split).") var examples = 250
     @Option(help: "Maximum tokens per example.") var length = 64
     @Option(help: "Threads.") var threads = 2
-    @Option(help: "Memory budget, MiB: captured activations plus Jacobian slabs.") var budgetMib = 4096
+    @Option(help: "Memory budget, MiB: captured activations plus Jacobian slabs.") var budgetMib = NTKBudget.defaultMiB
     @Option(help: "Seed for the fresh head.") var seed: UInt64 = 1001
     @Option(help: "Write the ids and head used here, for bench/torch_ntk.py.") var export: String?
 
@@ -155,7 +155,7 @@ struct NTKBench: ParsableCommand {
         let texts = try JSONLinesReader().read(try DataStore().task("rt-polarity").split("train")).examples.prefix(examples)
         let batch = texts.map { tokenizer.encode($0.text ?? "", maxLength: length) }
         let loaded = try Checkpoint.load(directory: directory, labels: ["negative", "positive"], threads: threads, seed: seed)
-        let computer = NTKComputer(model: loaded.model, parameters: loaded.parameters, memoryBudget: budgetMib << 20)
+        let computer = NTKComputer(model: loaded.model, parameters: loaded.parameters, memoryBudget: NTKBudget.bytes(mib: budgetMib))
         if let export {
             let head = loaded.model.layout.head
             let object: [String: Any] = ["input_ids": batch.map { $0.ids.map(Int.init) },

@@ -27,14 +27,14 @@ struct Embed: ParsableCommand {
         var inputs: [(text: String, pair: String?)] = texts.map { ($0, nil) }
         if let data {
             guard let content = FileManager.default.contents(atPath: data), let text = String(data: content, encoding: .utf8) else {
-                throw ValidationError("cannot read \(data) as UTF-8 text")
+                throw CommandFailure("cannot read \(data) as UTF-8 text: check the path")
             }
             let lines = text.split(separator: "\n", omittingEmptySubsequences: true)
             if data.hasSuffix(".jsonl") {
                 inputs = try lines.enumerated().map { number, line in
                     guard let row = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any],
                           let text = row["text"] as? String else {
-                        throw ValidationError("\(data):\(number + 1): expected a JSON object with a string \"text\"")
+                        throw CommandFailure("\(data):\(number + 1): expected a JSON object with a string \"text\"")
                     }
                     return (text, row["text_pair"] as? String)
                 }

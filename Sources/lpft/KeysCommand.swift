@@ -30,26 +30,17 @@ struct KeysCommand: ParsableCommand {
     }
 }
 
-/// Whether a ZeroMQ endpoint stays on this machine (IPC, in-process, or TCP on loopback).
-func isLocal(_ endpoint: String) -> Bool {
-    if endpoint.hasPrefix("ipc://") || endpoint.hasPrefix("inproc://") { return true }
-    guard endpoint.hasPrefix("tcp://") else { return false }
-    var host = String(endpoint.dropFirst(6))
-    if host.hasPrefix("[") { host = String(host.dropFirst().prefix { $0 != "]" }) } else { host = String(host.prefix { $0 != ":" }) }
-    return host == "localhost" || host == "::1" || host.hasPrefix("127.")
-}
-
 /// The CURVE options shared by `sweep run` and `worker`.
 struct CurveOptions: ParsableArguments {
     @Option(help: "This side's CURVE keypair (a .key file from `lpft keys generate`).") var curveKey: String?
     @Flag(help: "Allow plain TCP beyond loopback: no encryption, no authentication.") var insecure = false
 
-    func keys(for endpoint: String, role: String) throws -> CurveKeyPair? {
+    func keys(for endpoint: Endpoint, role: String) throws -> CurveKeyPair? {
         if let curveKey { return try CurveKeyPair.read(secretFile: URL(fileURLWithPath: curveKey)) }
-        guard isLocal(endpoint) || insecure else {
+        guard endpoint.isLocal || insecure else {
             throw ValidationError("\(endpoint) leaves this machine: give the \(role) --curve-key (see `lpft keys generate`), or pass --insecure on a network you trust")
         }
-        if !isLocal(endpoint) { log("warning: \(endpoint) without CURVE: anyone who reaches it can \(role == "coordinator" ? "take trials and send results" : "pose as the coordinator")") }
+        if !endpoint.isLocal { log("warning: \(endpoint) without CURVE: anyone who reaches it can \(role == "coordinator" ? "take trials and send results" : "pose as the coordinator")") }
         return nil
     }
 }

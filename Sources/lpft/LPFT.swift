@@ -11,3 +11,10 @@ struct LPFT: ParsableCommand {
         """,
         subcommands: [Demo.self, Train.self, SweepCommand.self, WorkerCommand.self, KeysCommand.self, NTKCommand.self, Model.self, DataCommand.self, Tokenize.self, Embed.self, Bench.self])
 }
+
+/// A failure at run time: what failed and what to do, printed as one line without the usage
+/// text (ArgumentParser adds usage only to `ValidationError`, which is for mistyped commands).
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

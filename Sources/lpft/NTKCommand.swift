@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NTK
 import Training
 import Transformer
 
@@ -27,7 +28,7 @@ struct NTKCommand: ParsableCommand {
     @Option(help: "Seed for sampling and fresh heads/adapters.") var seed: UInt64 = 1001
     @Option(help: "Truncate texts to this many tokens.") var maxLength = 128
     @Option(help: "Threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
-    @Option(help: "Memory budget, MiB: captured activations plus Jacobian slabs; below what the captures need, backward passes are recomputed.") var budgetMib = 4096
+    @Option(help: "Memory budget, MiB: captured activations plus Jacobian slabs; below what the captures need, backward passes are recomputed.") var budgetMib = NTKBudget.defaultMiB
     @Option(help: "Output JSON file.") var out: String
 
     func validate() throws {
@@ -45,7 +46,7 @@ struct NTKCommand: ParsableCommand {
         analysis.seed = seed
         analysis.maxLength = maxLength
         analysis.threads = threads
-        analysis.memoryBudget = budgetMib << 20
+        analysis.memoryBudget = NTKBudget.bytes(mib: budgetMib)
         let result = try analysis.run()
         try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]).write(to: URL(fileURLWithPath: out), options: .atomic)
         if let s = result["statistics"] as? [String: Any] {

@@ -2,7 +2,9 @@ import ArgumentParser
 import Cluster
 import Config
 import Foundation
+import Reports
 import Sweep
+import TrialContract
 import Training
 
 struct SweepCommand: ParsableCommand {
@@ -65,8 +67,8 @@ struct SweepCommand: ParsableCommand {
         @Option(help: "The coordinator's ZeroMQ endpoint, e.g. tcp://0.0.0.0:5750 for workers elsewhere (a `*` port picks a free one). Default: ipc://DIR/coordinator.ipc, the same on every run, so local workers of an earlier run reconnect to the next.") var bind: String?
         @Option(help: "Worker processes to start on this machine.") var localWorkers = 0
         @Option(help: "Threads per trial of a local worker (for configs with threads: 0).") var threads: Int?
-        @Option(help: "Seconds between heartbeats.") var heartbeat = 1.0
-        @Option(help: "Heartbeats a worker may miss before its leases expire.") var liveness = 5
+        @Option(help: "Seconds between heartbeats.") var heartbeat = Liveness.heartbeatInterval
+        @Option(help: "Heartbeats a worker may miss before its leases expire.") var liveness = Liveness.missedHeartbeats
         @Option(help: "Attempts (failed or lost) before a trial is marked failed.") var maxAttempts = 3
         @Option(help: "Seconds before the first retry of a trial; doubles each time.") var retryDelay = 1.0
         @Flag(help: "Give failed trials a fresh set of attempts.") var retryFailed = false
@@ -87,47 +89,22 @@ struct SweepCommand: ParsableCommand {
             // IPC paths are limited to ~107 bytes; a deeper sweep directory falls back to loopback TCP.
             let ipc = "ipc://\(directory.standardizedFileURL.path)/coordinator.ipc"
             let bind = self.bind ?? (ipc.utf8.count <= 100 ? ipc : "tcp://127.0.0.1:*")
-            let keys = try curve.keys(for: bind, role: "coordinator")
+            let keys = try curve.keys(for: try Endpoint(bind), role: "coordinator")
             if keys != nil, allow == nil { throw ValidationError("--curve-key needs --allow: the directory of the workers' public keys") }
             var allowed = try allow.map { try CurveKeyPair.allowList(URL(fileURLWithPath: $0)) }
             let planned = try planTrials(spec)
             if !skipFileCheck { try checkDataFiles(planned) }
             let lock = try DirectoryLock(directory, name: "coordinator.lock", holder: "coordinator")
             let journal = try Journal(directory: directory)
-            let now = Date().timeIntervalSince1970
-            let (added, revived) = try journal.write { w -> (Int, Int) in
-                try w.setValue(specURL.path, forKey: "spec_path")
-                try w.setValue(String(decoding: FileManager.default.contents(atPath: specURL.path) ?? Data(), as: UTF8.self), forKey: "spec")
-                var added = 0
-                for (position, t) in planned.enumerated() {
-                    let axes = try JSONSerialization.data(withJSONObject: t.axes.mapValues(\.any), options: [.sortedKeys])
-                    if try w.addTrial(id: t.id, position: position, axes: String(decoding: axes, as: UTF8.self), config: t.canonicalConfig, at: now) { added += 1 }
-                }
-                let revived = retryFailed ? try w.retryFailedTrials(at: now) : 0
-                if dropRemoved {
-                    let dropped = try w.dropUnstartedTrials(notIn: Set(planned.map(\.id)))
-                    if dropped > 0 { log("dropped \(dropped) trial(s) that left the spec and never started") }
-                }
-                try w.event("sweep run", at: now, detail: "\(planned.count) planned, \(added) new, \(revived) failed trial(s) given new attempts")
-                return (added, revived)
-            }
+            let (added, revived, dropped) = try SweepLaunch.seed(journal, spec: specURL, planned: planned, retryFailed: retryFailed, dropRemoved: dropRemoved)
+            if dropped > 0 { log("dropped \(dropped) trial(s) that left the spec and never started") }
             var settings = DispatchSettings()
             settings.heartbeatInterval = heartbeat
             settings.liveness = liveness
             settings.maxAttempts = maxAttempts
             settings.retryDelay = retryDelay
             let context = ZeroMQContext()
-            // Local workers get a keypair of their own, trusted for this run.
-            var localCurve: [String] = []
-            if let keys, localWorkers > 0 {
-                let dir = directory.appendingPathComponent("workers")
-                let local = dir.appendingPathComponent("local.key")
-                if !FileManager.default.fileExists(atPath: local.path) { try CurveKeyPair.generate().write(to: dir, name: "local") }
-                allowed?.insert(try CurveKeyPair.read(secretFile: local).publicKey)
-                let server = dir.appendingPathComponent("coordinator.pub")
-                try (keys.publicKey + "\n").write(to: server, atomically: true, encoding: .utf8)
-                localCurve = ["--curve-key", local.path, "--server-key", server.path]
-            }
+            let localCurve = try keys.flatMap { localWorkers > 0 ? try SweepLaunch.localWorkerKeys(sweep: directory, server: $0, allowed: &allowed) : nil } ?? []
             let coordinator = try Coordinator(journal: journal, settings: settings, bind: bind, context: context,
                                               curve: keys.map { ($0, allowed ?? []) })
             coordinator.dispatcher.onLog = { log("\($0)") }
@@ -177,13 +154,14 @@ struct SweepCommand: ParsableCommand {
 
         func run() throws {
             let directory = URL(fileURLWithPath: dir)
-            if json { return try print(jsonSummary(Journal(readingDirectory: directory))) }
-            guard watch else { return try print(summary(Journal(readingDirectory: directory))) }
+            let status = SweepStatus(name: dir, failures: failures, rank: rank)
+            if json { return try print(status.json(Journal(readingDirectory: directory))) }
+            guard watch else { return try print(status.summary(Journal(readingDirectory: directory))) }
             let terminal = isatty(STDOUT_FILENO) != 0
             while true {
                 let journal = try Journal(readingDirectory: directory)
                 let results = try SweepResults(journal: journal)
-                var text = progressBar(results) + "\n" + best(results)
+                var text = status.progressBar(results) + "\n" + status.best(results)
                 if terminal { text = "\u{1B}[H\u{1B}[2J" + text }
                 print(text)
                 if !results.trials.contains(where: { $0.state == .pending || $0.state == .running }) { return }
@@ -191,75 +169,6 @@ struct SweepCommand: ParsableCommand {
             }
         }
 
-        func summary(_ journal: Journal) throws -> String {
-            let trials = try journal.trials()
-            let attempts = try journal.attempts()
-            let now = Date().timeIntervalSince1970
-            var out = "sweep \(dir): \(trials.count) trial(s)\n"
-            for state in TrialState.allCases {
-                out += String(format: "  %-10@ %d\n", state.rawValue, trials.filter { $0.state == state }.count)
-            }
-            out += "attempts: " + AttemptState.allCases.map { s in "\(s.rawValue) \(attempts.filter { $0.state == s }.count)" }.joined(separator: ", ")
-                + ", late results \(attempts.filter(\.late).count)\n"
-            out += "workers seen: \(Set(attempts.map(\.worker)).count); metric rows: \(try journal.metricCount())"
-                + "; handshakes rejected: \(try journal.events(kind: "handshake rejected").count)\n"
-            // Worker trouble that costs no attempts, so that it is seen rather than only slow.
-            let refused = try journal.events(kind: "worker refused"), notStarted = try journal.events(kind: "trial not started")
-            if !refused.isEmpty { out += "workers refused (name already in use): \(refused.count); last: \(refused.last!.detail ?? "")\n" }
-            if !notStarted.isEmpty { out += "attempts a worker could not start: \(notStarted.count); last: \(notStarted.last!.detail ?? "")\n" }
-            let completed = attempts.filter { $0.state == .completed }
-            let finished = completed.compactMap { a in a.endedAt.map { $0 - a.startedAt } }.sorted()
-            if !finished.isEmpty, let first = attempts.map(\.startedAt).min(), let last = completed.compactMap(\.endedAt).max(), last > first {
-                let rate = Double(completed.count) / (last - first)
-                let remaining = trials.filter { $0.state == .pending || $0.state == .running }.count
-                out += String(format: "time per completed attempt: median %.1f s, max %.1f s; throughput %.2f trials/min", finished[finished.count / 2], finished.last!, rate * 60)
-                out += remaining > 0 ? String(format: ", ETA %.0f s\n", Double(remaining) / rate) : "\n"
-            }
-            let running = attempts.filter { $0.state == .running }
-            if !running.isEmpty { out += "\nrunning:\n" }
-            for a in running {
-                let last = try journal.metrics(trial: a.trial).last { $0.lease == a.lease }
-                let progress = last.map { m in "\(m.name)" + (m.epoch.map { " epoch \($0)" } ?? "") + String(format: " = %.4g", m.value ?? .nan) } ?? "no metrics yet"
-                out += String(format: "  %@ attempt %d on %@, %.0f s, last: %@\n", a.trial, a.number, a.worker, now - a.startedAt, progress)
-            }
-            for t in trials.filter({ $0.state == .failed }).prefix(failures) {
-                out += "\nfailed \(t.id) \(t.axes): \(t.reason ?? "")\n"
-                if let tail = attempts.last(where: { $0.trial == t.id })?.logTail {
-                    tail.split(separator: "\n").suffix(5).forEach { out += "    | \($0)\n" }
-                }
-            }
-            return out
-        }
-
-        func jsonSummary(_ journal: Journal) throws -> String {
-            let results = try SweepResults(journal: journal)
-            var counts: [String: Int] = [:]
-            for state in TrialState.allCases { counts[state.rawValue] = results.trials.filter { $0.state == state }.count }
-            let trials: [[String: Any]] = results.trials.map { t in
-                ["id": t.id, "state": t.state.rawValue, "attempts": t.attempts,
-                 "config": (try? JSONSerialization.jsonObject(with: Data(t.config.utf8))) ?? [:],
-                 "metrics": t.metrics.compactMapValues { $0.isFinite ? $0 : nil }]
-            }
-            let data = try JSONSerialization.data(withJSONObject: ["counts": counts, "trials": trials], options: [.sortedKeys, .withoutEscapingSlashes])
-            return String(decoding: data, as: UTF8.self)
-        }
-
-        func progressBar(_ r: SweepResults) -> String {
-            let done = r.trials.filter { $0.state == .completed || $0.state == .failed }.count
-            let running = r.trials.filter { $0.state == .running }.count
-            let failed = r.trials.filter { $0.state == .failed }.count
-            let width = 40, filled = r.trials.isEmpty ? 0 : width * done / r.trials.count
-            return "\(dir)  [" + String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-                + "] \(done)/\(r.trials.count) done, \(running) running, \(failed) failed"
-        }
-
-        func best(_ r: SweepResults) -> String {
-            let ranked = r.trials.filter { $0.metrics[rank]?.isFinite == true }.sorted { $0.metrics[rank]! > $1.metrics[rank]! }.prefix(5)
-            guard !ranked.isEmpty else { return "no completed trial reports \(rank) yet" }
-            return "best by \(rank):\n" + ranked.map { t in
-                String(format: "  %.4f  ", t.metrics[rank]!) + t.id + "  " + t.axes.keys.sorted().map { "\($0)=\(t.axes[$0]!)" }.joined(separator: " ")
-            }.joined(separator: "\n")
-        }
     }
 
     struct Report: ParsableCommand {
@@ -355,35 +264,3 @@ func log(_ text: String) {
     FileHandle.standardError.write(Data("lpft: \(text)\n".utf8))
 }
 
-/// Progress of a running sweep on stderr: a redrawn line on a terminal, a line every 10 s otherwise.
-final class SweepProgressLine {
-    private let total: Int
-    private let alreadyDone: Int
-    private let terminal = isatty(STDERR_FILENO) != 0
-    private let start = Date()
-    private var lastLine = Date.distantPast
-
-    init(total: Int, alreadyDone: Int) {
-        self.total = total
-        self.alreadyDone = alreadyDone
-    }
-
-    func show(_ p: SweepProgress) {
-        let done = alreadyDone + p.completed + p.failed
-        let elapsed = Date().timeIntervalSince(start)
-        let rate = Double(p.completed + p.failed) / max(elapsed, 1e-9)
-        let eta = rate > 0 ? String(format: "%.0fs", Double(total - done) / rate) : "?"
-        let text = String(format: "%d/%d done (%d failed), %d running on %d worker(s), %d metric rows, ETA %@",
-                          done, total, p.failed, p.running, p.workers, p.metricRows, eta)
-        if terminal {
-            FileHandle.standardError.write(Data("\r\u{1B}[K\(text)".utf8))
-        } else if Date().timeIntervalSince(lastLine) >= 10 {
-            lastLine = Date()
-            log(text)
-        }
-    }
-
-    func end() {
-        if terminal { FileHandle.standardError.write(Data("\n".utf8)) }
-    }
-}

@@ -1,27 +1,26 @@
 import ArgumentParser
-import Cluster
-import Dispatch
 import Foundation
 import Training
+import TrialContract
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run one trial (LP, FT, LP-FT, LoRA, LP-LoRA or noop) from a YAML/JSON config.",
         discussion: """
-        Writes config.json (resolved), metrics.jsonl (one line per metric event) and result.json \
-        (final metrics, best epoch, timings, versions) into --out. Exits 0 only when the trial \
-        completes. Ctrl-C or SIGTERM stops it at the next step; result.json then says \
-        "interrupted" and the exit code is 130.
+        Writes \(TrialDirectory.Name.config) (resolved), \(TrialDirectory.Name.metrics) (one line per metric event) and \
+        \(TrialDirectory.Name.result) (final metrics, best epoch, timings, versions) into --out. Exits 0 only when the trial \
+        completes. Ctrl-C or SIGTERM stops it at the next step; \(TrialDirectory.Name.result) then says \
+        "interrupted" and the exit code is \(TrialExitCode.interrupted).
 
         After each FT epoch a checkpoint (trainable parameters, AdamW state, best epoch) goes to \
-        --out/checkpoints, unless the config says `checkpoints: false`. `lpft train --resume DIR` \
+        --out/\(TrialDirectory.Name.checkpoints), unless the config says `checkpoints: false`. `lpft train --resume DIR` \
         continues from the newest whole checkpoint (a torn one is skipped) and ends with the same \
         numbers as an uninterrupted run with the same seed and threads.
         """)
 
     @Option(help: "The trial config (YAML or JSON).") var config: String?
     @Option(help: "Output directory (default: runs/<config name>).") var out: String?
-    @Option(help: "Resume the trial in this directory (its config.json and checkpoints).") var resume: String?
+    @Option(help: "Resume the trial in this directory (its \(TrialDirectory.Name.config) and checkpoints).") var resume: String?
     @Option(help: "Threads when the config leaves `threads` at 0 (all cores).") var threads: Int?
     @Flag(help: ArgumentHelp(
         "For `lpft worker`: print one JSON event per line on stdout (metrics, then the result), human output on stderr; exit when stdin closes.",
@@ -34,16 +33,16 @@ struct Train: ParsableCommand {
 
     func run() throws {
         var trial: TrialConfig
-        let directory: URL
+        let directory: TrialDirectory
         if let resume {
-            directory = URL(fileURLWithPath: resume)
-            trial = try TrialConfig(contentsOf: directory.appendingPathComponent("config.json"))
+            directory = TrialDirectory(URL(fileURLWithPath: resume))
+            trial = try TrialConfig(contentsOf: directory.config)
         } else {
             let url = URL(fileURLWithPath: config!)
             trial = try TrialConfig(contentsOf: url)
-            directory = URL(fileURLWithPath: out ?? "runs/\(url.deletingPathExtension().lastPathComponent)")
-            guard !TrialOutput.holdsTrial(directory) else {
-                throw ValidationError("\(directory.path) already holds a trial: resume it with --resume \(directory.path), or choose another --out")
+            directory = TrialDirectory(URL(fileURLWithPath: out ?? "runs/\(url.deletingPathExtension().lastPathComponent)"))
+            guard !directory.holdsTrial else {
+                throw ValidationError("\(directory.url.path) already holds a trial: resume it with --resume \(directory.url.path), or choose another --out")
             }
         }
         if let threads, trial.threads == 0 { trial.threads = threads }
@@ -53,7 +52,7 @@ struct Train: ParsableCommand {
         if events { exitWhenStdinCloses() }
         let output = try TrialOutput(directory: directory, config: trial, resuming: resume != nil)
         let runner = TrialRunner(config: trial)
-        runner.checkpointDirectory = output.checkpoints
+        runner.checkpointDirectory = directory.checkpoints
         runner.onNotice = { FileHandle.standardError.write(Data("lpft: \($0)\n".utf8)) }
         let stop = StopFlag()
         // Some stages (feature passes, the NTK, evaluation) take minutes between steps: a
@@ -69,26 +68,26 @@ struct Train: ParsableCommand {
         runner.onMetric = { event in
             output.record(event)
             progress.log(event)
-            if events { emit(TrialOutput.eventLine(event)) }
+            if events { emit(TrialEvent(event).line) }
         }
-        say("trial: \(trial.method.rawValue) on \(trial.task.name), seed \(trial.seed) → \(directory.path)")
+        say("trial: \(trial.method.rawValue) on \(trial.task.name), seed \(trial.seed) → \(directory.url.path)")
         do {
             let result = try runner.run()
             progress.finish()
-            let written = try output.finish(status: "completed", config: trial, result: result)
-            if events { emit(TrialOutput.resultLine(written)) }
+            let written = try output.finish(status: .completed, config: trial, result: result)
+            if events { emit(TrialEvent.result(written).line) }
             for name in result.metrics.keys.sorted() { say(String(format: "  %-28@ %.6g", name, result.metrics[name]!)) }
-            say("result: \(directory.appendingPathComponent("result.json").path)")
+            say("result: \(directory.result.path)")
         } catch let error as TrialError {
             progress.finish()
-            let written = try output.finish(status: "interrupted", config: trial, result: nil, error: "\(error)")
-            if events { emit(TrialOutput.resultLine(written)) }
-            say("lpft: \(error); partial metrics are in \(directory.appendingPathComponent("metrics.jsonl").path)")
-            throw ExitCode(130)
+            let written = try output.finish(status: .interrupted, config: trial, result: nil, error: "\(error)")
+            if events { emit(TrialEvent.result(written).line) }
+            say("lpft: \(error); partial metrics are in \(directory.metrics.path)")
+            throw ExitCode(TrialExitCode.interrupted)
         } catch {
             progress.finish()
-            if let written = try? output.finish(status: "failed", config: trial, result: nil, error: "\(error)"), events {
-                emit(TrialOutput.resultLine(written))
+            if let written = try? output.finish(status: .failed, config: trial, result: nil, error: "\(error)"), events {
+                emit(TrialEvent.result(written).line)
             }
             throw error
         }
@@ -102,47 +101,7 @@ private func exitWhenStdinCloses() {
         var byte: UInt8 = 0
         while read(STDIN_FILENO, &byte, 1) > 0 {}
         FileHandle.standardError.write(Data("lpft: the worker is gone (stdin closed); exiting\n".utf8))
-        Foundation.exit(137)
+        Foundation.exit(TrialExitCode.workerGone)
     }
 }
 
-/// A one-line progress bar with rate and ETA on a terminal; plain lines per epoch otherwise.
-final class ProgressLine {
-    private let console: FileHandle
-    private let terminal: Bool
-    private var stage = ""
-    private var stageStart = DispatchTime.now().uptimeNanoseconds
-    private var lastDraw: UInt64 = 0
-
-    init(console: FileHandle = .standardOutput) {
-        self.console = console
-        terminal = isatty(console.fileDescriptor) != 0
-    }
-
-    func update(_ p: TrialProgress) {
-        let now = DispatchTime.now().uptimeNanoseconds
-        if p.stage != stage {
-            stage = p.stage
-            stageStart = now
-        }
-        guard terminal, now - lastDraw > 100_000_000 || p.done == p.total else { return }
-        lastDraw = now
-        let elapsed = Double(now - stageStart) * 1e-9
-        let rate = Double(p.done) / max(elapsed, 1e-9)
-        let eta = rate > 0 ? Double(p.total - p.done) / rate : 0
-        let width = 30, filled = p.total > 0 ? width * p.done / p.total : 0
-        let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-        let line = String(format: "\r%@ %@ %d/%d  %.1f/s  ETA %.0fs ", p.stage, bar, p.done, p.total, rate, eta)
-        console.write(Data(line.utf8))
-    }
-
-    func log(_ e: MetricEvent) {
-        guard let epoch = e.epoch else { return }
-        if terminal { console.write(Data("\r\u{1B}[K".utf8)) }
-        console.write(Data(String(format: "epoch %d  %@ = %.5g\n", epoch, e.name, e.value).utf8))
-    }
-
-    func finish() {
-        if terminal { console.write(Data("\r\u{1B}[K".utf8)) }
-    }
-}

@@ -2,6 +2,7 @@ import ArgumentParser
 import Cluster
 import Foundation
 import Sweep
+import TrialContract
 import TextData
 import Training
 
@@ -30,8 +31,8 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "This worker's directory: lock and outbox (default: the first free $LPFT_HOME/workers/N).") var dir: String?
     @Option(help: "Where trial directories go (default: <dir>/runs).") var runs: String?
     @Option(help: "The worker's name in the journal (default: <host>-<dir name>).") var name: String?
-    @Option(help: "Seconds between heartbeats.") var heartbeat = 1.0
-    @Option(help: "Heartbeats the coordinator may miss before the worker reconnects.") var liveness = 5
+    @Option(help: "Seconds between heartbeats.") var heartbeat = Liveness.heartbeatInterval
+    @Option(help: "Heartbeats the coordinator may miss before the worker reconnects.") var liveness = Liveness.missedHeartbeats
     @Option(help: "Exit after this many seconds without a coordinator.") var maxIdle: Double?
     @Option(help: "The program that runs trials as `train --events` (default: this lpft).") var executable: String?
     @OptionGroup var curve: CurveOptions
@@ -43,7 +44,7 @@ struct WorkerCommand: ParsableCommand {
     }
 
     func run() throws {
-        let keys = try curve.keys(for: connect, role: "worker")
+        let keys = try curve.keys(for: try Endpoint(connect), role: "worker")
         if keys != nil, serverKey == nil { throw ValidationError("--curve-key needs --server-key: the coordinator's .pub file") }
         let serverPublic = try serverKey.map { try CurveKeyPair.readPublic(URL(fileURLWithPath: $0)) }
         let host = ProcessInfo.processInfo.hostName
@@ -70,78 +71,15 @@ struct WorkerCommand: ParsableCommand {
         }
         guard let worker else { throw lastError! }
         worker.onLog = { log("worker \(worker.settings.name): \($0)") }
-        worker.inProcess = noopTrial
+        worker.inProcess = NoopTrial.inProcess
         log("worker \(worker.settings.name) (\(slots) slot(s), dir \(worker.settings.directory.path)) → \(connect)")
         let signals = SignalPipe()  // SIGTERM (systemd stop, SLURM preemption) or Ctrl-C
         switch try worker.run(stopSignal: signals.readEnd) {
         case .shutdown(let reason): log("worker \(worker.settings.name) exits: \(reason)")
+        case .idle where !worker.heardFromCoordinator:
+            throw CommandFailure("worker \(worker.settings.name): no coordinator answered at \(connect) within \(maxIdle ?? 0) s; start `lpft sweep run` there, or check the endpoint and that this machine can reach it")
         case .idle: log("worker \(worker.settings.name) exits: no coordinator for \(maxIdle ?? 0) s")
         }
     }
 }
 
-/// `noop` trials run on a worker thread: the same runner as `lpft train`, the same event lines.
-func noopTrial(_ config: String) -> InProcessTrial? {
-    // Assignments carry canonical JSON: read the two fields a noop uses without the YAML
-    // parser, which took about 1% of a 200 ms trial.
-    guard let object = try? JSONSerialization.jsonObject(with: Data(config.utf8)) as? [String: Any],
-          object["method"] as? String == TrialConfig.Method.noop.rawValue else { return nil }
-    var trial = TrialConfig(task: .init(name: "none"), method: .noop)
-    trial.durationMs = (object["duration_ms"] as? Int) ?? 0
-    trial.seed = UInt64((object["seed"] as? Int) ?? Int(trial.seed))
-    let noop = trial
-    return { _, emit, shouldStop in
-        let runner = TrialRunner(config: noop)
-        runner.shouldStop = shouldStop
-        runner.onMetric = { emit(TrialOutput.eventLine($0)) }
-        var result: [String: Any] = ["status": "completed"]
-        do {
-            let r = try runner.run()
-            result["metrics"] = r.metrics
-            result["timings"] = r.timings
-        } catch {
-            result = ["status": error is TrialError ? "interrupted" : "failed", "error": "\(error)"]
-        }
-        emit(TrialOutput.resultLine(result))
-    }
-}
-
-func currentExecutable() -> String {
-    (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-}
-
-/// Worker processes started by `lpft sweep run --local-workers N`, logging to <sweep>/workers/N/worker.log.
-final class LocalWorkers {
-    private var processes: [Process] = []
-
-    init(count: Int, endpoint: String, sweep: URL, threads: Int?, heartbeat: Double, liveness: Int, extraArguments: [String] = []) throws {
-        for i in 0..<count {
-            let directory = sweep.appendingPathComponent("workers/\(i)")
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            let logURL = directory.appendingPathComponent("worker.log")
-            guard FileManager.default.fileExists(atPath: logURL.path) || FileManager.default.createFile(atPath: logURL.path, contents: nil) else {
-                throw ValidationError("cannot create \(logURL.path)")
-            }
-            let logFile = try FileHandle(forWritingTo: logURL)
-            try logFile.seekToEnd()
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: currentExecutable())
-            p.arguments = ["worker", "--connect", endpoint, "--dir", directory.path, "--runs", sweep.appendingPathComponent("runs").path,
-                           "--heartbeat", "\(heartbeat)", "--liveness", "\(liveness)", "--max-idle", "\(max(60, heartbeat * Double(liveness) * 4))"]
-                + (threads.map { ["--threads", "\($0)"] } ?? []) + extraArguments
-            p.standardOutput = logFile
-            p.standardError = logFile
-            try p.run()
-            processes.append(p)
-        }
-    }
-
-    /// They were told SHUTDOWN; give them a moment to stop their trials, then make sure.
-    func stop() {
-        let deadline = Date().addingTimeInterval(10)
-        for p in processes {
-            while p.isRunning, Date() < deadline { usleep(20_000) }
-            if p.isRunning { p.terminate() }
-        }
-    }
-}

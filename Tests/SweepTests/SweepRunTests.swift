@@ -89,7 +89,12 @@ final class SweepRunTests: XCTestCase {
             try startLPFT(["worker", "--connect", endpoint, "--dir", dir.appendingPathComponent("w\(i)").path] + timing,
                           log: dir.appendingPathComponent("w\(i).log"), test: self)
         }
-        Thread.sleep(forTimeInterval: 0.5)  // no coordinator yet: the workers wait
+        // No coordinator yet: each worker says it has started and waits for one.
+        for i in 0..<3 {
+            let log = dir.appendingPathComponent("w\(i).log")
+            XCTAssertTrue(eventually(timeout: 30) { ((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains("→ \(endpoint)") }, "worker \(i) started")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: sweep.path), "the coordinator has not started")
         let arguments = ["sweep", "run", spec.path, "--dir", sweep.path, "--bind", endpoint, "--retry-delay", "0"] + timing
         let first = try startLPFT(arguments, log: dir.appendingPathComponent("c1.log"), test: self)
         XCTAssertTrue(eventually(timeout: 60) { completed(sweep) >= 50 }, "the workers joined and ran trials")

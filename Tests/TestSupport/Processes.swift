@@ -68,3 +68,31 @@ public func fixtureURL(_ name: String, file: StaticString = #filePath, line: UIn
     }
     return url
 }
+
+/// Runs `lpft` to its end (killed after `timeout` seconds) and returns its exit status and
+/// what it wrote on stderr, for tests of how it fails.
+public func runLPFT(_ arguments: [String], timeout: Double = 60) throws -> (status: Int32, errors: String) {
+    let p = Process()
+    p.executableURL = lpftExecutable
+    p.arguments = arguments
+    let errors = Pipe()
+    p.standardError = errors
+    p.standardOutput = FileHandle.nullDevice
+    try p.run()
+    let deadline = DispatchWorkItem { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+    DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: deadline)
+    let data = errors.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    deadline.cancel()
+    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+/// Asserts that a run failed at run time as a user should see it: non-zero, one `Error:` line
+/// containing `expected`, and no usage text (that is for mistyped commands).
+public func assertRuntimeFailure(_ run: (status: Int32, errors: String), contains expected: String, file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertNotEqual(run.status, 0, run.errors, file: file, line: line)
+    XCTAssertFalse(run.errors.contains("Usage:"), run.errors, file: file, line: line)
+    let errorLines = run.errors.split(separator: "\n").filter { $0.hasPrefix("Error:") }
+    XCTAssertEqual(errorLines.count, 1, run.errors, file: file, line: line)
+    XCTAssertTrue(errorLines.first?.contains(expected) ?? false, run.errors, file: file, line: line)
+}

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// `lpft train` as a user runs it: files written, exit codes, clean stops, no overwriting.
@@ -29,12 +30,42 @@ final class TrainCommandTests: XCTestCase {
         let config = dir.appendingPathComponent("slow.yaml")
         try "method: noop\nduration_ms: 20000\n".write(to: config, atomically: true, encoding: .utf8)
         let out = dir.appendingPathComponent("run")
-        let run = try Support.lpft(["train", "--config", config.path, "--out", out.path]) { process in
-            Thread.sleep(forTimeInterval: 1)
-            kill(process.processIdentifier, SIGINT)
+        let process = Process()
+        process.executableURL = lpftExecutable
+        process.arguments = ["train", "--config", config.path, "--out", out.path]
+        let stdout = Pipe()
+        process.standardOutput = stdout
+        try process.run()
+        // `trial: …` is printed once the signal handler is in place and the trial starts.
+        var output = ""
+        while !output.contains("trial: noop") {
+            let chunk = stdout.fileHandleForReading.availableData
+            guard !chunk.isEmpty else { break }
+            output += String(decoding: chunk, as: UTF8.self)
         }
-        XCTAssertEqual(run.status, 130)
-        XCTAssertTrue(run.output.contains("stopped on request"), run.output)
+        XCTAssertTrue(output.contains("trial: noop"), output)
+        kill(process.processIdentifier, SIGINT)
+        output += String(decoding: stdout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 130)
+        XCTAssertTrue(output.contains("stopped on request"), output)
         XCTAssertEqual(try result(out)["status"] as? String, "interrupted")
+    }
+}
+
+/// `lpft train` failures at run time: one line that names the cause, no usage text.
+final class TrainFailureTests: XCTestCase {
+    func testAMissingConfigFileSaysSo() throws {
+        let dir = try Support.temporaryDirectory(self)
+        let missing = dir.appendingPathComponent("nope.yaml").path
+        assertRuntimeFailure(try runLPFT(["train", "--config", missing, "--out", dir.appendingPathComponent("run").path]), contains: "\(missing): no such file")
+    }
+
+    func testAMissingDataFileSaysSo() throws {
+        let dir = try Support.temporaryDirectory(self)
+        let config = dir.appendingPathComponent("lp.yaml")
+        let train = dir.appendingPathComponent("absent/train.jsonl").path
+        try "task: {name: sst2, train: \(train), test: \(train)}\nmethod: lp\n".write(to: config, atomically: true, encoding: .utf8)
+        assertRuntimeFailure(try runLPFT(["train", "--config", config.path, "--out", dir.appendingPathComponent("run").path]), contains: "\(train) does not exist")
     }
 }

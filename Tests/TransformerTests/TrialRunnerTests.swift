@@ -2,6 +2,7 @@ import Compute
 import Foundation
 import TextData
 import Training
+import TrialContract
 import XCTest
 
 /// Whole trials on the tiny fixture model and small text datasets written here.
@@ -95,6 +96,9 @@ final class TrialRunnerTests: XCTestCase {
         // LoRA starts with B = 0, so its F (adapter gradients through the zero B) is tiny.
         XCTAssertLessThan(ratios["lora"]!, 0.01, "\(ratios)")
         XCTAssertGreaterThan(ratios["ft"]!, ratios["lora"]!, "\(ratios)")
+        // The LP head is larger and fitted, so the backbone's share of the first step is the
+        // largest of the three (the paper: close to 1 for LP-FT, smaller for FT).
+        XCTAssertGreaterThan(ratios["lp-ft"]!, ratios["ft"]!, "\(ratios)")
     }
 
     func testTheSameSeedGivesIdenticalMetrics() throws {
@@ -127,12 +131,13 @@ final class TrialRunnerTests: XCTestCase {
     }
 
     func testNonFiniteMetricsAreWrittenAsStrings() throws {
-        let output = try TrialOutput(directory: dir.appendingPathComponent("out"), config: try config("ft"))
+        let out = TrialDirectory(dir.appendingPathComponent("out"))
+        let output = try TrialOutput(directory: out, config: try config("ft"))
         output.record(MetricEvent(name: "ft/loss", value: .nan, epoch: 1))
-        try output.finish(status: "completed", config: try config("ft"), result: TrialResult(metrics: ["test/nll": .infinity], bestEpoch: 1, timings: [:]))
-        let line = try String(contentsOf: dir.appendingPathComponent("out/metrics.jsonl"), encoding: .utf8)
+        try output.finish(status: .completed, config: try config("ft"), result: TrialResult(metrics: ["test/nll": .infinity], bestEpoch: 1, timings: [:]))
+        let line = try String(contentsOf: out.metrics, encoding: .utf8)
         XCTAssertTrue(line.contains("\"ft/loss\":\"nan\""), line)
-        let result = try String(contentsOf: dir.appendingPathComponent("out/result.json"), encoding: .utf8)
+        let result = try String(contentsOf: out.result, encoding: .utf8)
         XCTAssertTrue(result.contains("\"test/nll\" : \"inf\""), result)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Sweep
 
 /// One table of a report: metrics (patterns with `*`) over the trial groups.
 public struct ReportView: Sendable {

@@ -1,4 +1,5 @@
 import Foundation
+import Sweep
 
 /// The paper's five findings, checked on a sweep's completed trials (pooled by method over
 /// seeds and any other axes), each with the numbers behind the verdict.

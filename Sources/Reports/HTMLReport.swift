@@ -1,4 +1,5 @@
 import Foundation
+import Sweep
 
 extension SweepReport {
     /// Per-epoch metrics the HTML plots read from the journal.

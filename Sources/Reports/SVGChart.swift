@@ -1,4 +1,5 @@
 import Foundation
+import Sweep
 
 /// A small, dependency-free SVG chart: lines, scatter points or grouped bars with error bars,
 /// axes with ticks and labels, and a legend. Enough for a report that must open offline.

@@ -1,4 +1,5 @@
 import Foundation
+@testable import Reports
 @testable import Sweep
 import TestSupport
 import XCTest

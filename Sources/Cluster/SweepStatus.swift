@@ -1,0 +1,89 @@
+import Foundation
+import Sweep
+
+/// `lpft sweep status`: a sweep's trials by state, its attempts, throughput and ETA, what is
+/// running and what failed, read from the journal (while the sweep runs, too).
+public struct SweepStatus {
+    /// How the sweep is named in the output (its directory as the user gave it).
+    public let name: String
+    /// Failures to list with their reasons and last log lines.
+    public let failures: Int
+    /// The metric that ranks trials in `best`.
+    public let rank: String
+
+    public init(name: String, failures: Int, rank: String) {
+        self.name = name
+        self.failures = failures
+        self.rank = rank
+    }
+
+    public func summary(_ journal: Journal) throws -> String {
+        let trials = try journal.trials()
+        let attempts = try journal.attempts()
+        let now = Date().timeIntervalSince1970
+        var out = "sweep \(name): \(trials.count) trial(s)\n"
+        for state in TrialState.allCases {
+            out += String(format: "  %-10@ %d\n", state.rawValue, trials.filter { $0.state == state }.count)
+        }
+        out += "attempts: " + AttemptState.allCases.map { s in "\(s.rawValue) \(attempts.filter { $0.state == s }.count)" }.joined(separator: ", ")
+            + ", late results \(attempts.filter(\.late).count)\n"
+        out += "workers seen: \(Set(attempts.map(\.worker)).count); metric rows: \(try journal.metricCount())"
+            + "; handshakes rejected: \(try journal.events(kind: "handshake rejected").count)\n"
+        // Worker trouble that costs no attempts, so that it is seen rather than only slow.
+        let refused = try journal.events(kind: "worker refused"), notStarted = try journal.events(kind: "trial not started")
+        if !refused.isEmpty { out += "workers refused (name already in use): \(refused.count); last: \(refused.last!.detail ?? "")\n" }
+        if !notStarted.isEmpty { out += "attempts a worker could not start: \(notStarted.count); last: \(notStarted.last!.detail ?? "")\n" }
+        let completed = attempts.filter { $0.state == .completed }
+        let finished = completed.compactMap { a in a.endedAt.map { $0 - a.startedAt } }.sorted()
+        if !finished.isEmpty, let first = attempts.map(\.startedAt).min(), let last = completed.compactMap(\.endedAt).max(), last > first {
+            let rate = Double(completed.count) / (last - first)
+            let remaining = trials.filter { $0.state == .pending || $0.state == .running }.count
+            out += String(format: "time per completed attempt: median %.1f s, max %.1f s; throughput %.2f trials/min", finished[finished.count / 2], finished.last!, rate * 60)
+            out += remaining > 0 ? String(format: ", ETA %.0f s\n", Double(remaining) / rate) : "\n"
+        }
+        let running = attempts.filter { $0.state == .running }
+        if !running.isEmpty { out += "\nrunning:\n" }
+        for a in running {
+            let last = try journal.metrics(trial: a.trial).last { $0.lease == a.lease }
+            let progress = last.map { m in "\(m.name)" + (m.epoch.map { " epoch \($0)" } ?? "") + String(format: " = %.4g", m.value ?? .nan) } ?? "no metrics yet"
+            out += String(format: "  %@ attempt %d on %@, %.0f s, last: %@\n", a.trial, a.number, a.worker, now - a.startedAt, progress)
+        }
+        for t in trials.filter({ $0.state == .failed }).prefix(failures) {
+            out += "\nfailed \(t.id) \(t.axes): \(t.reason ?? "")\n"
+            if let tail = attempts.last(where: { $0.trial == t.id })?.logTail {
+                tail.split(separator: "\n").suffix(5).forEach { out += "    | \($0)\n" }
+            }
+        }
+        return out
+    }
+
+    public func json(_ journal: Journal) throws -> String {
+        let results = try SweepResults(journal: journal)
+        var counts: [String: Int] = [:]
+        for state in TrialState.allCases { counts[state.rawValue] = results.trials.filter { $0.state == state }.count }
+        let trials: [[String: Any]] = results.trials.map { t in
+            ["id": t.id, "state": t.state.rawValue, "attempts": t.attempts,
+             "config": (try? JSONSerialization.jsonObject(with: Data(t.config.utf8))) ?? [:],
+             "metrics": t.metrics.compactMapValues { $0.isFinite ? $0 : nil }]
+        }
+        let data = try JSONSerialization.data(withJSONObject: ["counts": counts, "trials": trials], options: [.sortedKeys, .withoutEscapingSlashes])
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    public func progressBar(_ r: SweepResults) -> String {
+        let done = r.trials.filter { $0.state == .completed || $0.state == .failed }.count
+        let running = r.trials.filter { $0.state == .running }.count
+        let failed = r.trials.filter { $0.state == .failed }.count
+        let width = 40, filled = r.trials.isEmpty ? 0 : width * done / r.trials.count
+        return "\(name)  [" + String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+            + "] \(done)/\(r.trials.count) done, \(running) running, \(failed) failed"
+    }
+
+    public func best(_ r: SweepResults) -> String {
+        let ranked = r.trials.filter { $0.metrics[rank]?.isFinite == true }.sorted { $0.metrics[rank]! > $1.metrics[rank]! }.prefix(5)
+        guard !ranked.isEmpty else { return "no completed trial reports \(rank) yet" }
+        return "best by \(rank):\n" + ranked.map { t in
+            String(format: "  %.4f  ", t.metrics[rank]!) + t.id + "  " + t.axes.keys.sorted().map { "\($0)=\(t.axes[$0]!)" }.joined(separator: " ")
+        }.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,35 @@
+/// The `result.json` object (and the result event line, which is the same object):
+///
+/// `{"schema": 1, "status": "completed" | "interrupted" | "failed", "error"?: …,
+///   "config"?: {…}, "metrics"?: {name: number}, "best_epoch"?: n, "timings"?: {…},
+///   "reliability"?: {…}, "versions"?: {"lpft": …, "openblas": …}}`
+///
+/// Numbers go through ``JSONNumber``. Readers need only `status` and `error`; the rest is
+/// kept whole in the journal for the reports.
+public enum TrialResultSchema {
+    /// Bumped when a key changes meaning or goes away (adding a key does not).
+    public static let version = 1
+
+    public enum Status: String, Sendable {
+        case completed, interrupted, failed
+    }
+
+    /// The keys every result starts with.
+    public static func header(status: Status, error: String? = nil) -> [String: Any] {
+        var o: [String: Any] = ["schema": version, "status": status.rawValue]
+        o["error"] = error
+        return o
+    }
+
+    /// The status a result reports (a missing or unknown one is a failure).
+    public static func status(of result: [String: Any]) -> Status {
+        Status(rawValue: result["status"] as? String ?? "") ?? .failed
+    }
+
+    public static func error(of result: [String: Any]) -> String? { result["error"] as? String }
+}
+
+/// The version of lpft written into every result.
+public enum LPFTVersion {
+    public static let current = "0.1.0"
+}
