@@ -88,13 +88,11 @@ extension BLAS {
 }
 
 extension BLAS {
-    /// C = Aᵀ · A (both triangles) for A [k, n] row-major, in double precision: the Gram
-    /// matrix of A's columns, by `dsyrk` on the upper triangle then a mirror.
-    public static func dgram(n: Int, k: Int, a: UnsafePointer<Double>, c: UnsafeMutablePointer<Double>) {
-        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(n), Int32(k), 1, a, Int32(n), 0, c, Int32(n))
-        for i in 0..<n {
-            for j in 0..<i { c[i * n + j] = c[j * n + i] }
-        }
+    /// C = Aᵀ · A (both triangles) for A [k, n] row-major: the Gram matrix of A's columns,
+    /// by `ssyrk` on the upper triangle then a mirror.
+    public static func gram(n: Int, k: Int, a: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>) {
+        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(n), Int32(k), 1, a, Int32(n), 0, c, Int32(n))
+        mirrorUpper(c, n: n)
     }
 
     /// Overwrites the symmetric n × n matrix `a` with its Cholesky factor (LAPACK `dpotrf`);
