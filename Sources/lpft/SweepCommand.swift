@@ -93,7 +93,7 @@ struct SweepCommand: ParsableCommand {
             if keys != nil, allow == nil { throw ValidationError("--curve-key needs --allow: the directory of the workers' public keys") }
             var allowed = try allow.map { try CurveKeyPair.allowList(URL(fileURLWithPath: $0)) }
             let planned = try planTrials(spec)
-            if !skipFileCheck { try checkDataFiles(planned) }
+            if !skipFileCheck { try TrialConfig.checkDataFiles(planned.map(\.canonicalConfig)) }
             let lock = try DirectoryLock(directory, name: "coordinator.lock", holder: "coordinator")
             let journal = try Journal(directory: directory)
             let (added, revived, dropped) = try SweepLaunch.seed(journal, spec: specURL, planned: planned, retryFailed: retryFailed, dropRemoved: dropRemoved)
@@ -217,28 +217,6 @@ struct SweepCommand: ParsableCommand {
                 print(text, terminator: "")
             }
         }
-    }
-}
-
-/// Fails before anything runs when a trial names a data file that is not there.
-func checkDataFiles(_ trials: [PlannedTrial]) throws {
-    var missing: [String] = []
-    for t in trials {
-        guard let config = try? JSONSerialization.jsonObject(with: Data(t.canonicalConfig.utf8)) as? [String: Any] else { continue }
-        let tasks = [config["task"] as Any] + ((config["ood"] as? [Any]) ?? [])
-        for case let task as [String: Any] in tasks {
-            for split in ["train", "validation", "test"] {
-                if let path = task[split] as? String, !FileManager.default.fileExists(atPath: path), !missing.contains(path) { missing.append(path) }
-            }
-        }
-    }
-    guard missing.isEmpty else {
-        throw ConfigErrorText("""
-            \(missing.count) data file(s) named by the sweep are missing here: \(missing.prefix(5).joined(separator: ", "))\(missing.count > 5 ? ", …" : "")
-            SuperGLUE: download https://dl.fbaipublicfiles.com/glue/superglue/data/v2/<TASK>.zip (RTE, CB, BoolQ), unzip it and point the spec's paths at it. \
-            Shipped tasks are named, not pathed (task: rt-polarity; fetch them with `lpft data fetch`). \
-            If only the workers see these files, pass --skip-file-check.
-            """)
     }
 }
 
