@@ -30,11 +30,28 @@ public struct Endpoint: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// An endpoint that is not one: says what one looks like.
+extension Endpoint {
+    /// The rule for plain text: traffic that leaves this machine needs CURVE unless the user
+    /// vouches for the network (`--insecure`). Returns the warning to show when it goes out
+    /// unencrypted anyway; throws when it may not.
+    public func checkPlainText(insecure: Bool, role: String) throws -> String? {
+        if isLocal { return nil }
+        guard insecure else {
+            throw EndpointError(leaving: description, role: role)
+        }
+        return "warning: \(description) without CURVE: anyone who reaches it can \(role == "coordinator" ? "take trials and send results" : "pose as the coordinator")"
+    }
+}
+
+/// An endpoint that is not one (says what one looks like), or that may not be used as given.
 public struct EndpointError: Error, CustomStringConvertible {
     public let description: String
     init(_ text: String) {
         description = "\(text) is not a ZeroMQ endpoint: give tcp://HOST:PORT (e.g. tcp://10.0.0.5:5750), ipc://PATH or inproc://NAME"
+    }
+
+    init(leaving text: String, role: String) {
+        description = "\(text) leaves this machine: give the \(role) --curve-key (see `lpft keys generate`), or pass --insecure on a network you trust"
     }
 }
 

@@ -90,6 +90,16 @@ public final class Worker {
         unreadable.forEach { FileHandle.standardError.write(Data("lpft: \($0)\n".utf8)) }
     }
 
+    /// A worker in the first of `directories` that no other worker holds (each worker locks
+    /// its directory), with the settings `settings` gives for it; the last error if none is free.
+    public static func inFirstFreeDirectory(_ directories: [URL], context: ZeroMQContext, settings: (URL) -> WorkerSettings) throws -> Worker {
+        var lastError: Error = WorkerError("no worker directory to try")
+        for directory in directories {
+            do { return try Worker(settings: settings(directory), context: context) } catch { lastError = error }
+        }
+        throw lastError
+    }
+
     public enum Exit: Sendable, Equatable {
         case shutdown(String)
         case idle

@@ -44,6 +44,15 @@ public final class SignalPipe {
             source.resume()
             sources.append(source)
         }
+        // libdispatch installs its handler on its own thread, after `resume()` returns; until
+        // then SIG_IGN is in force and a signal would be lost. Wait (briefly) until it is in.
+        for _ in 0..<1000 where [SIGINT, SIGTERM].contains(where: Self.isIgnored) { usleep(1000) }
+    }
+
+    private static func isIgnored(_ number: Int32) -> Bool {
+        var action = sigaction()
+        sigaction(number, nil, &action)
+        return unsafeBitCast(action.__sigaction_handler.sa_handler, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self)
     }
 
     deinit {

@@ -116,18 +116,8 @@ struct TokenizeBench: ParsableCommand {
     @Option(help: "Timed repetitions; the median is reported.") var repeats = 5
 
     func run() throws {
-        let tokenizer = try WordPieceTokenizer(modelDirectory: try model.directory())
-        let examples = try JSONLinesReader().read(try DataStore().task(task).split("train")).examples
-        let texts = (0..<count).map { examples[$0 % examples.count].text ?? "" }
-        var seconds: [Double] = []
-        var tokens = 0
-        for _ in 0..<repeats {
-            let start = DispatchTime.now().uptimeNanoseconds
-            tokens = texts.reduce(0) { $0 + tokenizer.encode($1, maxLength: 128).ids.count }
-            seconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
-        }
-        let median = seconds.sorted()[seconds.count / 2]
-        print(String(format: "%d texts (%d tokens) in %.3f s median of %d: %.0f texts/s", count, tokens, median, repeats, Double(count) / median))
+        let r = try TokenizerBenchmark(modelDirectory: try model.directory(), task: task, count: count).run(repeats: repeats)
+        print(String(format: "%d texts (%d tokens) in %.3f s median of %d: %.0f texts/s", count, r.tokens, r.medianSeconds, repeats, Double(count) / r.medianSeconds))
     }
 }
 
@@ -150,22 +140,8 @@ struct NTKBench: ParsableCommand {
     @Option(help: "Write the ids and head used here, for bench/torch_ntk.py.") var export: String?
 
     func run() throws {
-        let directory = try model.directory()
-        let tokenizer = try WordPieceTokenizer(modelDirectory: directory)
-        let texts = try JSONLinesReader().read(try DataStore().task("rt-polarity").split("train")).examples.prefix(examples)
-        let batch = texts.map { tokenizer.encode($0.text ?? "", maxLength: length) }
-        let loaded = try Checkpoint.load(directory: directory, labels: ["negative", "positive"], threads: threads, seed: seed)
-        let computer = NTKComputer(model: loaded.model, parameters: loaded.parameters, memoryBudget: NTKBudget.bytes(mib: budgetMib))
-        if let export {
-            let head = loaded.model.layout.head
-            let object: [String: Any] = ["input_ids": batch.map { $0.ids.map(Int.init) },
-                                         "head_weight": Array(loaded.parameters.buffer[head.weight.range]).map(Double.init),
-                                         "head_bias": Array(loaded.parameters.buffer[head.bias.range]).map(Double.init)]
-            try JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: export))
-        }
-        let start = DispatchTime.now().uptimeNanoseconds
-        let ntk = try computer.compute(batch)
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        let (batch, ntk, seconds) = try NTKBenchmark.run(modelDirectory: try model.directory(), examples: examples, length: length, threads: threads,
+                                                         budgetMiB: budgetMib, seed: seed, export: export.map(URL.init(fileURLWithPath:)))
         let fro = Elementwise.sumOfSquares(ntk.ftEffective, count: ntk.ftEffective.count).squareRoot()
         print(String(format: "F for %d examples x %d classes (mean %.1f tokens): %.1f s, %d backward passes, ||F||_F = %.6g",
                      batch.count, ntk.classes, Double(batch.map(\.ids.count).reduce(0, +)) / Double(batch.count), seconds, ntk.backwardPasses, fro))

@@ -37,10 +37,7 @@ struct CurveOptions: ParsableArguments {
 
     func keys(for endpoint: Endpoint, role: String) throws -> CurveKeyPair? {
         if let curveKey { return try CurveKeyPair.read(secretFile: URL(fileURLWithPath: curveKey)) }
-        guard endpoint.isLocal || insecure else {
-            throw ValidationError("\(endpoint) leaves this machine: give the \(role) --curve-key (see `lpft keys generate`), or pass --insecure on a network you trust")
-        }
-        if !endpoint.isLocal { log("warning: \(endpoint) without CURVE: anyone who reaches it can \(role == "coordinator" ? "take trials and send results" : "pose as the coordinator")") }
+        if let warning = try endpoint.checkPlainText(insecure: insecure, role: role) { log(warning) }
         return nil
     }
 }

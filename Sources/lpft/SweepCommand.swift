@@ -84,60 +84,26 @@ struct SweepCommand: ParsableCommand {
         }
 
         func run() throws {
-            let specURL = URL(fileURLWithPath: spec)
             let directory = URL(fileURLWithPath: dir ?? "runs/\(URL(fileURLWithPath: spec).deletingPathExtension().lastPathComponent)")
             // IPC paths are limited to ~107 bytes; a deeper sweep directory falls back to loopback TCP.
             let ipc = "ipc://\(directory.standardizedFileURL.path)/coordinator.ipc"
             let bind = self.bind ?? (ipc.utf8.count <= 100 ? ipc : "tcp://127.0.0.1:*")
             let keys = try curve.keys(for: try Endpoint(bind), role: "coordinator")
             if keys != nil, allow == nil { throw ValidationError("--curve-key needs --allow: the directory of the workers' public keys") }
-            var allowed = try allow.map { try CurveKeyPair.allowList(URL(fileURLWithPath: $0)) }
+            let allowed = try allow.map { try CurveKeyPair.allowList(URL(fileURLWithPath: $0)) }
             let planned = try planTrials(spec)
-            if !skipFileCheck { try checkDataFiles(planned) }
-            let lock = try DirectoryLock(directory, name: "coordinator.lock", holder: "coordinator")
-            let journal = try Journal(directory: directory)
-            let (added, revived, dropped) = try SweepLaunch.seed(journal, spec: specURL, planned: planned, retryFailed: retryFailed, dropRemoved: dropRemoved)
-            if dropped > 0 { log("dropped \(dropped) trial(s) that left the spec and never started") }
+            if !skipFileCheck { try TrialConfig.checkDataFiles(planned.map(\.canonicalConfig)) }
             var settings = DispatchSettings()
             settings.heartbeatInterval = heartbeat
             settings.liveness = liveness
             settings.maxAttempts = maxAttempts
             settings.retryDelay = retryDelay
-            let context = ZeroMQContext()
-            let localCurve = try keys.flatMap { localWorkers > 0 ? try SweepLaunch.localWorkerKeys(sweep: directory, server: $0, allowed: &allowed) : nil } ?? []
-            let coordinator = try Coordinator(journal: journal, settings: settings, bind: bind, context: context,
-                                              curve: keys.map { ($0, allowed ?? []) })
-            coordinator.dispatcher.onLog = { log("\($0)") }
-            let all = try journal.trials()
-            let done = all.filter { $0.state == .completed }.count
-            let inPlan = Set(planned.map(\.id))
-            let removed = all.filter { !inPlan.contains($0.id) && ($0.state == .pending || $0.state == .running) }.count
-            if removed > 0 {
-                log("warning: \(removed) unfinished trial(s) from an earlier version of the spec are not in it any more and will still run; --drop-removed deletes those that never started")
-            }
-            log("sweep \(directory.path): \(all.count) trial(s), \(added) new, \(done) already completed" + (revived > 0 ? ", \(revived) failed retried" : ""))
-            log("coordinator on \(coordinator.endpoint) (workers: lpft worker --connect \(coordinator.endpoint))")
-            let workers = try LocalWorkers(count: localWorkers, endpoint: coordinator.endpoint, sweep: directory, threads: threads,
-                                           heartbeat: heartbeat, liveness: liveness, extraArguments: localCurve + (curve.insecure ? ["--insecure"] : []))
-            let signals = SignalPipe()
-            let progress = SweepProgressLine(total: all.count, alreadyDone: done)
-            coordinator.onProgress = { progress.show($0) }
-            let outcome = try coordinator.run(stopSignal: signals.readEnd)
-            progress.end()
-            workers.stop()
-            withExtendedLifetime(lock) {}
-            switch outcome {
-            case .stopped:
-                log("stopped; running attempts recorded as interrupted. Resume with: lpft sweep run \(spec) --dir \(directory.path)")
-                throw ExitCode(130)
-            case .finished:
-                let final = try journal.trials()
-                let failed = final.filter { $0.state == .failed }
-                log("done: \(final.count - failed.count) completed, \(failed.count) failed; journal \(journal.path)")
-                if !failed.isEmpty {
-                    log("see why: lpft sweep status \(directory.path); rerun them: lpft sweep run \(spec) --dir \(directory.path) --retry-failed")
-                    throw ExitCode(1)
-                }
+            let run = SweepRun(spec: spec, directory: directory, bind: bind, keys: keys, allowed: allowed, planned: planned,
+                               retryFailed: retryFailed, dropRemoved: dropRemoved, settings: settings, localWorkers: localWorkers,
+                               threads: threads, workerArguments: curve.insecure ? ["--insecure"] : [], log: log)
+            switch try run.run() {
+            case .stopped: throw ExitCode(TrialExitCode.interrupted)
+            case .finished(let failed): if failed > 0 { throw ExitCode(1) }
             }
         }
     }
@@ -217,28 +183,6 @@ struct SweepCommand: ParsableCommand {
                 print(text, terminator: "")
             }
         }
-    }
-}
-
-/// Fails before anything runs when a trial names a data file that is not there.
-func checkDataFiles(_ trials: [PlannedTrial]) throws {
-    var missing: [String] = []
-    for t in trials {
-        guard let config = try? JSONSerialization.jsonObject(with: Data(t.canonicalConfig.utf8)) as? [String: Any] else { continue }
-        let tasks = [config["task"] as Any] + ((config["ood"] as? [Any]) ?? [])
-        for case let task as [String: Any] in tasks {
-            for split in ["train", "validation", "test"] {
-                if let path = task[split] as? String, !FileManager.default.fileExists(atPath: path), !missing.contains(path) { missing.append(path) }
-            }
-        }
-    }
-    guard missing.isEmpty else {
-        throw ConfigErrorText("""
-            \(missing.count) data file(s) named by the sweep are missing here: \(missing.prefix(5).joined(separator: ", "))\(missing.count > 5 ? ", …" : "")
-            SuperGLUE: download https://dl.fbaipublicfiles.com/glue/superglue/data/v2/<TASK>.zip (RTE, CB, BoolQ), unzip it and point the spec's paths at it. \
-            Shipped tasks are named, not pathed (task: rt-polarity; fetch them with `lpft data fetch`). \
-            If only the workers see these files, pass --skip-file-check.
-            """)
     }
 }
 

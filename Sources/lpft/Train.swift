@@ -46,62 +46,7 @@ struct Train: ParsableCommand {
             }
         }
         if let threads, trial.threads == 0 { trial.threads = threads }
-        let console = events ? FileHandle.standardError : FileHandle.standardOutput
-        func say(_ text: String) { console.write(Data((text + "\n").utf8)) }
-        func emit(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
-        if events { exitWhenStdinCloses() }
-        let output = try TrialOutput(directory: directory, config: trial, resuming: resume != nil)
-        let runner = TrialRunner(config: trial)
-        runner.checkpointDirectory = directory.checkpoints
-        runner.onNotice = { FileHandle.standardError.write(Data("lpft: \($0)\n".utf8)) }
-        let stop = StopFlag()
-        // Some stages (feature passes, the NTK, evaluation) take minutes between steps: a
-        // second signal exits at once.
-        let signals = SignalPipe { _ in
-            stop.set()
-            FileHandle.standardError.write(Data("\nlpft: stopping at the next step (signal again to exit now)…\n".utf8))
-        }
-        defer { withExtendedLifetime(signals) {} }
-        runner.shouldStop = { stop.isSet }
-        let progress = ProgressLine(console: console)
-        runner.onProgress = { progress.update($0) }
-        runner.onMetric = { event in
-            output.record(event)
-            progress.log(event)
-            if events { emit(TrialEvent(event).line) }
-        }
-        say("trial: \(trial.method.rawValue) on \(trial.task.name), seed \(trial.seed) → \(directory.url.path)")
-        do {
-            let result = try runner.run()
-            progress.finish()
-            let written = try output.finish(status: .completed, config: trial, result: result)
-            if events { emit(TrialEvent.result(written).line) }
-            for name in result.metrics.keys.sorted() { say(String(format: "  %-28@ %.6g", name, result.metrics[name]!)) }
-            say("result: \(directory.result.path)")
-        } catch let error as TrialError {
-            progress.finish()
-            let written = try output.finish(status: .interrupted, config: trial, result: nil, error: "\(error)")
-            if events { emit(TrialEvent.result(written).line) }
-            say("lpft: \(error); partial metrics are in \(directory.metrics.path)")
-            throw ExitCode(TrialExitCode.interrupted)
-        } catch {
-            progress.finish()
-            if let written = try? output.finish(status: .failed, config: trial, result: nil, error: "\(error)"), events {
-                emit(TrialEvent.result(written).line)
-            }
-            throw error
-        }
+        let code = try TrialProcess(trial: trial, directory: directory, resuming: resume != nil, events: events).run()
+        if code != TrialExitCode.completed { throw ExitCode(code) }
     }
 }
-
-/// A worker's trial ends with its worker: the worker holds the write end of our stdin, and
-/// the kernel closes it however the worker dies.
-private func exitWhenStdinCloses() {
-    Thread.detachNewThread {
-        var byte: UInt8 = 0
-        while read(STDIN_FILENO, &byte, 1) > 0 {}
-        FileHandle.standardError.write(Data("lpft: the worker is gone (stdin closed); exiting\n".utf8))
-        Foundation.exit(TrialExitCode.workerGone)
-    }
-}
-

@@ -49,10 +49,8 @@ struct WorkerCommand: ParsableCommand {
         let serverPublic = try serverKey.map { try CurveKeyPair.readPublic(URL(fileURLWithPath: $0)) }
         let host = ProcessInfo.processInfo.hostName
         let context = ZeroMQContext()
-        var worker: Worker?
         let candidates = dir.map { [URL(fileURLWithPath: $0)] } ?? (0..<256).map { LPFTHome().root.appendingPathComponent("workers/\($0)") }
-        var lastError: Error?
-        for directory in candidates {
+        let worker = try Worker.inFirstFreeDirectory(candidates, context: context) { directory in
             var settings = WorkerSettings(
                 endpoint: connect, name: name ?? "\(host)-\(directory.lastPathComponent)", host: host, directory: directory,
                 runs: runs.map { URL(fileURLWithPath: $0) } ?? directory.appendingPathComponent("runs"), executable: executable ?? currentExecutable())
@@ -62,14 +60,8 @@ struct WorkerCommand: ParsableCommand {
             settings.maxIdle = maxIdle
             settings.trainArguments = threads.map { ["--threads", "\($0)"] } ?? []
             if let keys, let serverPublic { settings.curve = (keys, serverPublic) }
-            do {
-                worker = try Worker(settings: settings, context: context)
-                break
-            } catch {
-                lastError = error
-            }
+            return settings
         }
-        guard let worker else { throw lastError! }
         worker.onLog = { log("worker \(worker.settings.name): \($0)") }
         worker.inProcess = NoopTrial.inProcess
         log("worker \(worker.settings.name) (\(slots) slot(s), dir \(worker.settings.directory.path)) → \(connect)")

@@ -1,0 +1,85 @@
+import Foundation
+import Sweep
+import TrialContract
+
+/// `lpft sweep run` once its arguments are read: takes the sweep directory's lock, seeds the
+/// journal, starts the coordinator and any local workers, shows progress, and on the end (all
+/// trials settled, or a signal) stops the workers and says what happened and what to do next.
+public struct SweepRun {
+    /// The spec as the user named it, for the commands the log suggests.
+    public var spec: String
+    public var directory: URL
+    public var bind: String
+    public var keys: CurveKeyPair?
+    /// The workers' public keys a CURVE coordinator admits.
+    public var allowed: Set<String>?
+    public var planned: [PlannedTrial]
+    public var retryFailed: Bool
+    public var dropRemoved: Bool
+    public var settings: DispatchSettings
+    public var localWorkers: Int
+    /// Threads per trial of a local worker.
+    public var threads: Int?
+    /// Extra arguments for local workers (e.g. `--insecure`).
+    public var workerArguments: [String]
+    public var log: (String) -> Void
+
+    public init(spec: String, directory: URL, bind: String, keys: CurveKeyPair?, allowed: Set<String>?, planned: [PlannedTrial],
+                retryFailed: Bool, dropRemoved: Bool, settings: DispatchSettings, localWorkers: Int, threads: Int?,
+                workerArguments: [String], log: @escaping (String) -> Void) {
+        (self.spec, self.directory, self.bind, self.keys, self.allowed, self.planned) = (spec, directory, bind, keys, allowed, planned)
+        (self.retryFailed, self.dropRemoved, self.settings, self.localWorkers) = (retryFailed, dropRemoved, settings, localWorkers)
+        (self.threads, self.workerArguments, self.log) = (threads, workerArguments, log)
+    }
+
+    public enum Outcome: Equatable {
+        /// Stopped by a signal: running attempts were recorded as interrupted.
+        case stopped
+        /// Every trial completed or failed.
+        case finished(failed: Int)
+    }
+
+    public func run() throws -> Outcome {
+        var allowed = self.allowed
+        let lock = try DirectoryLock(directory, name: "coordinator.lock", holder: "coordinator")
+        let journal = try Journal(directory: directory)
+        let (added, revived, dropped) = try SweepLaunch.seed(journal, spec: URL(fileURLWithPath: spec), planned: planned, retryFailed: retryFailed, dropRemoved: dropRemoved)
+        if dropped > 0 { log("dropped \(dropped) trial(s) that left the spec and never started") }
+        let context = ZeroMQContext()
+        let localCurve = try keys.flatMap { localWorkers > 0 ? try SweepLaunch.localWorkerKeys(sweep: directory, server: $0, allowed: &allowed) : nil } ?? []
+        let coordinator = try Coordinator(journal: journal, settings: settings, bind: bind, context: context,
+                                          curve: keys.map { ($0, allowed ?? []) })
+        coordinator.dispatcher.onLog = log
+        let all = try journal.trials()
+        let done = all.filter { $0.state == .completed }.count
+        let inPlan = Set(planned.map(\.id))
+        let removed = all.filter { !inPlan.contains($0.id) && ($0.state == .pending || $0.state == .running) }.count
+        if removed > 0 {
+            log("warning: \(removed) unfinished trial(s) from an earlier version of the spec are not in it any more and will still run; --drop-removed deletes those that never started")
+        }
+        log("sweep \(directory.path): \(all.count) trial(s), \(added) new, \(done) already completed" + (revived > 0 ? ", \(revived) failed retried" : ""))
+        log("coordinator on \(coordinator.endpoint) (workers: lpft worker --connect \(coordinator.endpoint))")
+        let workers = try LocalWorkers(count: localWorkers, endpoint: coordinator.endpoint, sweep: directory, threads: threads,
+                                       heartbeat: settings.heartbeatInterval, liveness: settings.liveness, extraArguments: localCurve + workerArguments)
+        let signals = SignalPipe()
+        let progress = SweepProgressLine(total: all.count, alreadyDone: done)
+        coordinator.onProgress = { progress.show($0) }
+        let outcome = try coordinator.run(stopSignal: signals.readEnd)
+        progress.end()
+        workers.stop()
+        withExtendedLifetime(lock) {}
+        switch outcome {
+        case .stopped:
+            log("stopped; running attempts recorded as interrupted. Resume with: lpft sweep run \(spec) --dir \(directory.path)")
+            return .stopped
+        case .finished:
+            let final = try journal.trials()
+            let failed = final.filter { $0.state == .failed }
+            log("done: \(final.count - failed.count) completed, \(failed.count) failed; journal \(journal.path)")
+            if !failed.isEmpty {
+                log("see why: lpft sweep status \(directory.path); rerun them: lpft sweep run \(spec) --dir \(directory.path) --retry-failed")
+            }
+            return .finished(failed: failed.count)
+        }
+    }
+}
