@@ -70,6 +70,17 @@ public struct SweepStatus {
         return String(decoding: data, as: UTF8.self)
     }
 
+    /// Redraws the progress bar and the best trials every 2 s (clearing a terminal first) until
+    /// every trial is completed or failed.
+    public func watch(_ directory: URL, terminal: Bool) throws {
+        while true {
+            let results = try SweepResults(journal: try Journal(readingDirectory: directory))
+            print((terminal ? "\u{1B}[H\u{1B}[2J" : "") + progressBar(results) + "\n" + best(results))
+            if !results.trials.contains(where: { $0.state == .pending || $0.state == .running }) { return }
+            Thread.sleep(forTimeInterval: 2)
+        }
+    }
+
     public func progressBar(_ r: SweepResults) -> String {
         let done = r.trials.filter { $0.state == .completed || $0.state == .failed }.count
         let running = r.trials.filter { $0.state == .running }.count

@@ -83,6 +83,19 @@ public struct SweepReport: Sendable {
         g.missing == 0 ? "\(g.completed)" : "\(g.completed)/\(g.trials.count) ⚠"
     }
 
+    /// The ways a report can be written.
+    public enum Format: String, Sendable, CaseIterable { case md, csv, jsonl, html }
+
+    /// The report in `format`.
+    public func text(_ format: Format) -> String {
+        switch format {
+        case .md: return markdown()
+        case .csv: return csv()
+        case .jsonl: return jsonl()
+        case .html: return html()
+        }
+    }
+
     public func markdown() -> String {
         var out = "# Sweep report: \(directory)\n\n\(stateLine).\n\n"
         out += "Groups: " + (grouping.isEmpty ? "all trials together" : grouping.joined(separator: " × "))

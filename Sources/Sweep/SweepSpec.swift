@@ -110,6 +110,12 @@ public struct PlannedTrial: Sendable, Equatable {
     /// The axis values that made this trial (path → value), for tables and grouping.
     public let axes: [String: ConfigValue]
     public let canonicalConfig: String
+
+    /// `{"axes", "config", "id"}` on one line, keys sorted (`lpft sweep plan --json`).
+    public func jsonLine() throws -> String {
+        let object: [String: Any] = ["id": id, "axes": axes.mapValues(\.any), "config": try JSONSerialization.jsonObject(with: Data(canonicalConfig.utf8))]
+        return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+    }
 }
 
 extension SweepSpec {

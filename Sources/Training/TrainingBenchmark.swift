@@ -1,5 +1,7 @@
 import Compute
 import Dispatch
+import Foundation
+import TextData
 import Transformer
 
 /// Times full training steps (forward, backward, AdamW) on random weights and tokens.
@@ -27,6 +29,9 @@ public struct TrainingBenchmark {
         /// Where the time went in the forward and backward passes, summed over the timed steps
         /// (the optimiser update is the rest of the step time).
         public let profile: StepProfile
+        /// The dense GEMMs' FLOP/s over the timed steps, and sgemm's in the same process.
+        public let linearFLOPS: Double
+        public let sgemmPeak: Double
 
         public var medianStep: Double {
             let s = stepSeconds.sorted()
@@ -37,7 +42,17 @@ public struct TrainingBenchmark {
         /// Dense-layer GEMMs plus the attention block (itself GEMM-dominated), over the step.
         public var gemmShare: Double { (profile.linearGEMM + profile.attention) / totalSeconds }
         public var linearGEMMShare: Double { profile.linearGEMM / totalSeconds }
+
+        public static let tableHeader = "model    batch  len  threads  ex/s     step_ms  gemm%  linear%  linear_GFLOP/s  of_sgemm_peak"
+        public var tableRow: String {
+            let c = benchCase
+            return String(format: "%-8@ %5d %4d %8d  %7.1f %8.1f  %5.1f  %7.1f  %14.1f  %12.0f%%", c.name, c.batchSize, c.sequenceLength, c.threads,
+                          examplesPerSecond, medianStep * 1000, 100 * gemmShare, 100 * linearGEMMShare, linearFLOPS * 1e-9, 100 * linearFLOPS / sgemmPeak)
+        }
     }
+
+    /// The shapes `lpft bench train` knows, by name.
+    public static let shapes: [String: BertConfig] = ["minilm": .miniLM(), "tiny": .tiny()]
 
     public init() {}
 
@@ -61,7 +76,9 @@ public struct TrainingBenchmark {
             try trainer.step(examples[...], learningRate: 1e-5)
             times.append(Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
         }
-        return Result(benchCase: c, stepSeconds: times, profile: trainer.workspace.profile)
+        let flops = DenseWork.trainingStepFLOPs(c.config, lengths: Array(repeating: c.sequenceLength, count: c.batchSize)) * Double(steps)
+        return Result(benchCase: c, stepSeconds: times, profile: trainer.workspace.profile, linearFLOPS: flops / trainer.workspace.profile.linearGEMM,
+                      sgemmPeak: DenseWork.sgemmPeak(threads: c.threads))
     }
 }
 
@@ -99,6 +116,24 @@ public struct FineTuningPassBenchmark {
         return stride(from: 0, to: order.count, by: batchSize).map { start in
             order[start..<min(order.count, start + batchSize)].map { examples[$0] }
         }
+    }
+
+    /// The pass over the first `examples` (0: all) of rt-polarity's training split with a fresh
+    /// head from `seed`; `export` receives the batches' ids and labels for bench/torch_finetune.py.
+    public func runOnRTPolarity(modelDirectory directory: URL, examples: Int, maxLength: Int, threads: Int, export: URL?) throws -> Result {
+        let tokenizer = try WordPieceTokenizer(modelDirectory: directory)
+        var rows = try JSONLinesReader().read(try DataStore().task("rt-polarity").split("train")).examples
+        if examples > 0 { rows = Array(rows.prefix(examples)) }
+        let labels = LabelSet(of: rows)
+        let batches = batches(rows.map {
+            LabeledSequence(inputIDs: tokenizer.encode($0.text ?? "", maxLength: maxLength).ids, label: labels.index(of: $0.label)!)
+        })
+        if let export {
+            let object = ["batches": batches.map { $0.map { ["input_ids": $0.inputIDs.map(Int.init), "label": $0.label] as [String: Any] } }]
+            try JSONSerialization.data(withJSONObject: object).write(to: export)
+        }
+        let loaded = try Checkpoint.load(directory: directory, labels: labels.names, threads: threads, seed: seed)
+        return try run(model: loaded.model, parameters: loaded.parameters, batches: batches)
     }
 
     public func run(model: BertClassifier, parameters: FloatBuffer, batches: [[LabeledSequence]], learningRate: Float = 1e-5) throws -> Result {

@@ -33,31 +33,22 @@ struct TrainBench: ParsableCommand {
 
     func run() throws {
         func ints(_ s: String, _ flag: String) throws -> [Int] {
-            try s.split(separator: ",").map {
-                guard let v = Int($0.trimmingCharacters(in: .whitespaces)), v > 0 else {
-                    throw ValidationError("\(flag): \"\($0)\" is not a positive integer")
-                }
+            try s.commaSeparated.map {
+                guard let v = Int($0), v > 0 else { throw ValidationError("\(flag): \"\($0)\" is not a positive integer") }
                 return v
             }
         }
-        let shapes: [(String, BertConfig)] = try models.split(separator: ",").map {
-            switch $0.trimmingCharacters(in: .whitespaces) {
-            case "minilm": return ("minilm", .miniLM())
-            case "tiny": return ("tiny", .tiny())
-            default: throw ValidationError("--models: unknown shape \"\($0)\" (minilm, tiny)")
-            }
+        let shapes: [(String, BertConfig)] = try models.commaSeparated.map { name in
+            guard let config = TrainingBenchmark.shapes[name] else { throw ValidationError("--models: unknown shape \"\(name)\" (minilm, tiny)") }
+            return (name, config)
         }
         print("OpenBLAS: \(BLAS.configuration)")
-        print("model    batch  len  threads  ex/s     step_ms  gemm%  linear%  linear_GFLOP/s  of_sgemm_peak")
+        print(TrainingBenchmark.Result.tableHeader)
         for (name, config) in shapes {
             for length in try ints(lengths, "--lengths") {
                 for t in try ints(threads, "--threads") {
                     let c = TrainingBenchmark.Case(name: name, config: config, batchSize: batchSize, sequenceLength: length, threads: t)
-                    let r = try TrainingBenchmark().run(c, steps: steps, warmup: warmup)
-                    let achieved = DenseWork.trainingStepFLOPs(config, lengths: Array(repeating: length, count: batchSize)) * Double(steps) / r.profile.linearGEMM
-                    print(String(format: "%-8@ %5d %4d %8d  %7.1f %8.1f  %5.1f  %7.1f  %14.1f  %12.0f%%", name, batchSize, length, t,
-                                 r.examplesPerSecond, r.medianStep * 1000, 100 * r.gemmShare, 100 * r.linearGEMMShare,
-                                 achieved * 1e-9, 100 * achieved / DenseWork.sgemmPeak(threads: t)))
+                    print(try TrainingBenchmark().run(c, steps: steps, warmup: warmup).tableRow)
                 }
             }
         }
@@ -69,10 +60,8 @@ struct FineTuneBench: ParsableCommand {
         commandName: "finetune",
         abstract: "Examples/second of one fine-tuning pass of a fetched model over real rt-polarity training snippets.",
         discussion: """
-        Shuffled batches (seed --seed), dropout, AdamW at 1e-5, clipping at 1: a trial's FT \
-        stage. Needs `lpft model fetch` and `lpft data fetch`; build with -c release. --export \
-        writes the batches' ids and labels for bench/torch_finetune.py, which runs the same \
-        pass in PyTorch with per-batch padding.
+        A trial's FT stage: shuffled batches, dropout, AdamW at 1e-5, clipping at 1. Build with -c release. \
+        --export writes the batches for bench/torch_finetune.py, the same pass in PyTorch with per-batch padding.
         """)
 
     @OptionGroup var model: ModelOption
@@ -84,20 +73,8 @@ struct FineTuneBench: ParsableCommand {
     @Option(help: "Write the batches as JSON for bench/torch_finetune.py.") var export: String?
 
     func run() throws {
-        let directory = try model.directory()
-        let tokenizer = try WordPieceTokenizer(modelDirectory: directory)
-        var rows = try JSONLinesReader().read(try DataStore().task("rt-polarity").split("train")).examples
-        if examples > 0 { rows = Array(rows.prefix(examples)) }
-        let labels = LabelSet(of: rows)
-        let sequences = rows.map { LabeledSequence(inputIDs: tokenizer.encode($0.text ?? "", maxLength: maxLength).ids, label: labels.index(of: $0.label)!) }
-        let bench = FineTuningPassBenchmark(batchSize: batchSize, seed: seed)
-        let batches = bench.batches(sequences)
-        if let export {
-            let object = ["batches": batches.map { $0.map { ["input_ids": $0.inputIDs.map(Int.init), "label": $0.label] as [String: Any] } }]
-            try JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: export))
-        }
-        let loaded = try Checkpoint.load(directory: directory, labels: labels.names, threads: threads, seed: seed)
-        let r = try bench.run(model: loaded.model, parameters: loaded.parameters, batches: batches)
+        let r = try FineTuningPassBenchmark(batchSize: batchSize, seed: seed).runOnRTPolarity(
+            modelDirectory: try model.directory(), examples: examples, maxLength: maxLength, threads: threads, export: export.map(URL.init(fileURLWithPath:)))
         print("OpenBLAS: \(BLAS.configuration)")
         print(String(format: "%d examples (%d real tokens, %.0f%% of a padded batch's would be padding) in %.1f s: %.1f examples/s, %.0f tokens/s; linear %.1f GFLOP/s",
                      r.examples, r.tokens, 100 * r.paddingShare, r.seconds, r.examplesPerSecond, r.tokensPerSecond, r.linearFLOPs / r.linearGEMMSeconds * 1e-9))

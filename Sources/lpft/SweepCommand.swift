@@ -28,14 +28,7 @@ struct SweepCommand: ParsableCommand {
 
         func run() throws {
             let trials = try planTrials(spec)
-            if json {
-                for t in trials {
-                    let config = try JSONSerialization.jsonObject(with: Data(t.canonicalConfig.utf8))
-                    let object: [String: Any] = ["id": t.id, "axes": t.axes.mapValues(\.any), "config": config]
-                    print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
-                }
-                return
-            }
+            if json { return try trials.forEach { print(try $0.jsonLine()) } }
             let columns = Array(Set(trials.flatMap(\.axes.keys))).sorted()
             printTable(["id"] + columns, trials.map { t in [t.id] + columns.map { t.axes[$0]?.description ?? "—" } })
             print("\(trials.count) trial(s)")
@@ -123,18 +116,8 @@ struct SweepCommand: ParsableCommand {
             let status = SweepStatus(name: dir, failures: failures, rank: rank)
             if json { return try print(status.json(Journal(readingDirectory: directory))) }
             guard watch else { return try print(status.summary(Journal(readingDirectory: directory))) }
-            let terminal = isatty(STDOUT_FILENO) != 0
-            while true {
-                let journal = try Journal(readingDirectory: directory)
-                let results = try SweepResults(journal: journal)
-                var text = status.progressBar(results) + "\n" + status.best(results)
-                if terminal { text = "\u{1B}[H\u{1B}[2J" + text }
-                print(text)
-                if !results.trials.contains(where: { $0.state == .pending || $0.state == .running }) { return }
-                Thread.sleep(forTimeInterval: 2)
-            }
+            try status.watch(directory, terminal: isatty(STDOUT_FILENO) != 0)
         }
-
     }
 
     struct Report: ParsableCommand {
@@ -150,10 +133,8 @@ struct SweepCommand: ParsableCommand {
             sweep; its report says it is partial.
             """)
 
-        enum Format: String, ExpressibleByArgument, CaseIterable { case md, csv, jsonl, html }
-
         @Argument(help: "The sweep directory.") var dir: String
-        @Option(help: "md, csv, jsonl or html.") var format: Format = .md
+        @Option(help: "md, csv, jsonl or html.") var format: SweepReport.Format = .md
         @Option(help: "Comma-separated axes to group by (default: every swept axis but seed).") var groupBy: String?
         @Option(name: .customLong("where"), help: "Only trials with these axis values: AXIS=VALUE[,AXIS!=VALUE…].") var filter: String?
         @Option(help: "Comma-separated metrics to report (`*` matches within a path step, e.g. ood/*/accuracy).") var metric: String?
@@ -162,19 +143,13 @@ struct SweepCommand: ParsableCommand {
         func run() throws {
             let directory = URL(fileURLWithPath: dir)
             let results = try SweepResults(journal: Journal(readingDirectory: directory), epochMetrics: format == .html ? SweepReport.plottedEpochMetrics : [])
-            let grouping = groupBy.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+            let grouping = groupBy?.commaSeparated
             for axis in grouping ?? [] where !results.axes.contains(axis) {
                 throw ValidationError("--group-by: \(axis) is not a swept axis of this sweep (axes: \(results.axes.joined(separator: ", ")))")
             }
             let report = SweepReport(results: results, directory: dir, grouping: grouping, filter: try filter.map(TrialFilter.init),
-                                     metrics: metric.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } })
-            let text: String
-            switch format {
-            case .md: text = report.markdown()
-            case .csv: text = report.csv()
-            case .jsonl: text = report.jsonl()
-            case .html: text = report.html()
-            }
+                                     metrics: metric?.commaSeparated)
+            let text = report.text(format)
             let path = out ?? (format == .html ? directory.appendingPathComponent("report.html").path : nil)
             if let path {
                 try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
@@ -202,6 +177,13 @@ func printTable(_ header: [String], _ rows: [[String]]) {
     }
     print(line(header))
     rows.forEach { print(line($0)) }
+}
+
+extension SweepReport.Format: ExpressibleByArgument {}
+
+extension String {
+    /// "a, b,c" → ["a", "b", "c"]: the comma-separated lists of options.
+    var commaSeparated: [String] { split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
 }
 
 func log(_ text: String) {
