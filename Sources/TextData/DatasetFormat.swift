@@ -13,14 +13,19 @@ public enum DatasetFormat: Sendable, Equatable {
     public static let superGLUETasks = ["rte", "cb", "boolq", "wic"]
 
     /// A reader for `url`; generic files are told apart by extension (.jsonl, .csv, .tsv).
-    public func reader(for url: URL, encoding: TextEncoding = .utf8, skipBadRows: Bool = false) throws -> any DatasetReader {
+    /// Unlabelled (`labelled` false), the reader ignores labels, and a generic file with any
+    /// other extension is plain text, one example per line.
+    public func reader(for url: URL, encoding: TextEncoding = .utf8, skipBadRows: Bool = false, labelled: Bool = true) throws -> any DatasetReader {
         switch self {
-        case let .generic(text, pair, label):
+        case let .generic(text, pair, labelField):
+            let label = labelled ? labelField : nil
             switch url.pathExtension.lowercased() {
             case "jsonl", "json": return JSONLinesReader(text: text, textPair: pair, label: label, skipBadRows: skipBadRows)
-            case "csv": return DelimitedReader(delimiter: ",", text: .named(text), textPair: pair.map(Column.named), label: .named(label), encoding: encoding, skipBadRows: skipBadRows)
-            case "tsv": return DelimitedReader(delimiter: "\t", text: .named(text), textPair: pair.map(Column.named), label: .named(label), encoding: encoding, skipBadRows: skipBadRows)
-            default: throw TextDataError.invalidDataset("\(url.path): cannot tell the format from the extension \"\(url.pathExtension)\" (use .jsonl, .csv or .tsv)")
+            case "csv": return DelimitedReader(delimiter: ",", text: .named(text), textPair: pair.map(Column.named), label: label.map(Column.named), encoding: encoding, skipBadRows: skipBadRows)
+            case "tsv": return DelimitedReader(delimiter: "\t", text: .named(text), textPair: pair.map(Column.named), label: label.map(Column.named), encoding: encoding, skipBadRows: skipBadRows)
+            default:
+                guard labelled else { return PlainTextReader() }
+                throw TextDataError.invalidDataset("\(url.path): cannot tell the format from the extension \"\(url.pathExtension)\" (use .jsonl, .csv or .tsv)")
             }
         case let .glue(task):
             // Published GLUE layouts; CoLA alone has no header: source, label, original mark, sentence.
@@ -36,12 +41,13 @@ public enum DatasetFormat: Sendable, Equatable {
             default: throw TextDataError.invalidDataset("unknown GLUE task \"\(task)\" (\(Self.glueTasks.joined(separator: ", ")))")
             }
             return DelimitedReader(delimiter: "\t", quoting: false, hasHeader: task.lowercased() != "cola",
-                                   text: columns.0, textPair: columns.1, label: columns.2, encoding: encoding, skipBadRows: skipBadRows)
+                                   text: columns.0, textPair: columns.1, label: labelled ? columns.2 : nil, encoding: encoding, skipBadRows: skipBadRows)
         case let .superGLUE(task):
+            let label = labelled ? "label" : nil
             switch task.lowercased() {
-            case "rte", "cb": return JSONLinesReader(text: "premise", textPair: "hypothesis", skipBadRows: skipBadRows)
-            case "boolq": return JSONLinesReader(text: "question", textPair: "passage", skipBadRows: skipBadRows)
-            case "wic": return JSONLinesReader(text: "sentence1", textPair: "sentence2", skipBadRows: skipBadRows)
+            case "rte", "cb": return JSONLinesReader(text: "premise", textPair: "hypothesis", label: label, skipBadRows: skipBadRows)
+            case "boolq": return JSONLinesReader(text: "question", textPair: "passage", label: label, skipBadRows: skipBadRows)
+            case "wic": return JSONLinesReader(text: "sentence1", textPair: "sentence2", label: label, skipBadRows: skipBadRows)
             default: throw TextDataError.invalidDataset("unknown SuperGLUE task \"\(task)\" (\(Self.superGLUETasks.joined(separator: ", ")))")
             }
         }

@@ -44,6 +44,7 @@ struct RowCollector: Sendable {
 }
 
 /// CSV or TSV with a header row (or positional columns), text, optional pair and label columns.
+/// Without a label column (`label` nil) examples are read unlabelled, their label empty.
 public struct DelimitedReader: DatasetReader {
     public var delimiter: Character
     /// Honour RFC 4180 quotes. GLUE's TSV files are read without: their text has bare quotes.
@@ -51,12 +52,12 @@ public struct DelimitedReader: DatasetReader {
     public var hasHeader = true
     public var text: Column
     public var textPair: Column?
-    public var label: Column
+    public var label: Column?
     public var encoding: TextEncoding = .utf8
     public var skipBadRows = false
 
     public init(delimiter: Character, quoting: Bool = true, hasHeader: Bool = true, text: Column = .named("text"),
-                textPair: Column? = nil, label: Column = .named("label"), encoding: TextEncoding = .utf8, skipBadRows: Bool = false) {
+                textPair: Column? = nil, label: Column? = .named("label"), encoding: TextEncoding = .utf8, skipBadRows: Bool = false) {
         self.delimiter = delimiter
         self.quoting = quoting
         self.hasHeader = hasHeader
@@ -87,14 +88,14 @@ public struct DelimitedReader: DatasetReader {
                 return i
             }
         }
-        let (t, p, l) = (try position(text), try textPair.map(position), try position(label))
-        let width = [t, p ?? 0, l].max()! + 1
+        let (t, p, l) = (try position(text), try textPair.map(position), try label.map(position))
+        let width = [t, p ?? 0, l ?? 0].max()! + 1
         return try RowCollector(skipBadRows: skipBadRows).collect(records, line: \.line, file: lines.file) { r in
             guard r.fields.count >= width else {
                 throw TextDataError.badRow(file: lines.file, line: r.line, reason: "\(r.fields.count) field(s), expected at least \(width) (truncated row?)")
             }
-            let labelValue = r.fields[l].trimmingCharacters(in: .whitespaces)
-            guard !labelValue.isEmpty else { throw TextDataError.badRow(file: lines.file, line: r.line, reason: "empty label") }
+            let labelValue = l.map { r.fields[$0].trimmingCharacters(in: .whitespaces) } ?? ""
+            guard l == nil || !labelValue.isEmpty else { throw TextDataError.badRow(file: lines.file, line: r.line, reason: "empty label") }
             return Example(text: r.fields[t], textPair: p.map { r.fields[$0] }, label: labelValue, source: "\(lines.file):\(r.line)")
         }
     }
@@ -103,13 +104,14 @@ public struct DelimitedReader: DatasetReader {
 /// JSON lines: one object per line with text (and optional pair) and label fields, or
 /// pre-tokenised `input_ids` (and optional `token_type_ids`) instead of text.
 /// Labels may be strings, integers or booleans; they are kept as their text ("1", "true").
+/// Without a label field (`label` nil) examples are read unlabelled, their label empty.
 public struct JSONLinesReader: DatasetReader {
     public var text: String
     public var textPair: String?
-    public var label: String
+    public var label: String?
     public var skipBadRows: Bool
 
-    public init(text: String = "text", textPair: String? = nil, label: String = "label", skipBadRows: Bool = false) {
+    public init(text: String = "text", textPair: String? = nil, label: String? = "label", skipBadRows: Bool = false) {
         self.text = text
         self.textPair = textPair
         self.label = label
@@ -124,14 +126,16 @@ public struct JSONLinesReader: DatasetReader {
             guard let object = (try? JSONSerialization.jsonObject(with: Data(row.text.utf8))) as? [String: Any] else {
                 throw bad("not a JSON object (broken or truncated line?)")
             }
-            guard let rawLabel = object[label] else { throw bad("missing field \"\(label)\"") }
-            let labelName: String
-            switch rawLabel {
-            case let s as String: labelName = s
-            // JSON booleans arrive as NSNumber too; their type code ("c") tells them from integers.
-            case let n as NSNumber where String(cString: n.objCType) == "c": labelName = n.boolValue ? "true" : "false"
-            case let n as NSNumber where Double(n.intValue) == n.doubleValue: labelName = String(n.intValue)
-            default: throw bad("field \"\(label)\" must be a string, integer or boolean")
+            var labelName = ""
+            if let label {
+                guard let rawLabel = object[label] else { throw bad("missing field \"\(label)\"") }
+                switch rawLabel {
+                case let s as String: labelName = s
+                // JSON booleans arrive as NSNumber too; their type code ("c") tells them from integers.
+                case let n as NSNumber where String(cString: n.objCType) == "c": labelName = n.boolValue ? "true" : "false"
+                case let n as NSNumber where Double(n.intValue) == n.doubleValue: labelName = String(n.intValue)
+                default: throw bad("field \"\(label)\" must be a string, integer or boolean")
+                }
             }
             let source = "\(lines.file):\(row.number)"
             if let ids = object["input_ids"] {
@@ -156,5 +160,16 @@ public struct JSONLinesReader: DatasetReader {
             }
             return Example(text: t, textPair: pair, label: labelName, source: source)
         }
+    }
+}
+
+/// Plain text, one unlabelled example per line; empty lines are passed over.
+public struct PlainTextReader: DatasetReader {
+    public init() {}
+
+    public func read(_ url: URL) throws -> DatasetFile {
+        let lines = try TextLines(contentsOf: url, encoding: .utf8)
+        let examples = lines.lines.filter { !$0.text.isEmpty }.map { Example(text: $0.text, label: "", source: "\(lines.file):\($0.number)") }
+        return DatasetFile(examples: examples, skipped: [])
     }
 }

@@ -6,7 +6,8 @@ public struct Example: Sendable, Equatable {
     /// Pre-tokenised input, with special tokens, used instead of text when present.
     public var inputIDs: [Int32]?
     public var tokenTypeIDs: [Int32]?
-    /// The label's name as written in the file ("positive", "entailment", "1", "true").
+    /// The label's name as written in the file ("positive", "entailment", "1", "true"); empty
+    /// when read without labels.
     public var label: String
     /// Where the example came from, e.g. "train.csv:17", for error messages and exports.
     public var source: String

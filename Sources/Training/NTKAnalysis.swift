@@ -57,15 +57,7 @@ public struct NTKAnalysis {
             throw TextDataError.invalidDataset("\(modelDirectory.path) has no classifier head; use --lp to fit one or --fresh-head")
         }
         let tokenizer = chosen.contains { $0.inputIDs == nil } ? try WordPieceTokenizer(modelDirectory: modelDirectory) : nil
-        let batch = try chosen.map { e -> (ids: [Int32], tokenTypeIDs: [Int32]) in
-            if let ids = e.inputIDs {
-                let types = e.tokenTypeIDs ?? [Int32](repeating: 0, count: ids.count)
-                return (Array(ids.prefix(maxLength)), Array(types.prefix(maxLength)))
-            }
-            guard let tokenizer else { throw TextDataError.invalidDataset("\(e.source): no text and no input_ids") }
-            let encoded = tokenizer.encode(e.text ?? "", pair: e.textPair, maxLength: maxLength)
-            return (encoded.ids, encoded.tokenTypeIDs)
-        }
+        let batch = try chosen.map { try $0.modelInput(tokenizer, maxLength: maxLength) }
         let targets = try chosen.map { e -> Int in
             guard let i = labels.index(of: e.label) else { throw TextDataError.invalidDataset("\(e.source): label \"\(e.label)\" is not one of [\(labels.names.joined(separator: ", "))]") }
             return i

@@ -35,6 +35,13 @@ public final class TextEmbedder {
         try embed(tokenized: texts.map { tokenizer.encode($0, maxLength: maxLength) })
     }
 
+    /// The inputs of a dataset file, read without labels by `format`'s reader (JSONL text or
+    /// pre-tokenised rows, CSV, TSV, GLUE, SuperGLUE; any other generic file is plain text,
+    /// one input per line), tokenised for this model.
+    public func inputs(from url: URL, format: DatasetFormat = .generic()) throws -> [(ids: [Int32], tokenTypeIDs: [Int32])] {
+        try format.reader(for: url, labelled: false).read(url).examples.map { try $0.modelInput(tokenizer, maxLength: maxLength) }
+    }
+
     /// Embeds already tokenised inputs (ids with special tokens, and token types).
     public func embed(tokenized: [(ids: [Int32], tokenTypeIDs: [Int32])]) throws -> [Embedding] {
         let h = model.config.hiddenSize
@@ -56,5 +63,19 @@ public final class TextEmbedder {
             }
         }
         return out
+    }
+}
+
+extension Example {
+    /// The model's input for this example: its pre-tokenised ids (cut to `maxLength`), or its
+    /// text encoded by `tokenizer` (an error without one).
+    func modelInput(_ tokenizer: WordPieceTokenizer?, maxLength: Int) throws -> (ids: [Int32], tokenTypeIDs: [Int32]) {
+        if let ids = inputIDs {
+            let types = tokenTypeIDs ?? [Int32](repeating: 0, count: ids.count)
+            return (Array(ids.prefix(maxLength)), Array(types.prefix(maxLength)))
+        }
+        guard let tokenizer else { throw TextDataError.invalidDataset("\(source): no text and no input_ids") }
+        let encoded = tokenizer.encode(text ?? "", pair: textPair, maxLength: maxLength)
+        return (encoded.ids, encoded.tokenTypeIDs)
     }
 }

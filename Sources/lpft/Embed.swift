@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TextData
 import Training
 
 struct Embed: ParsableCommand {
@@ -15,36 +16,25 @@ struct Embed: ParsableCommand {
     @Option(help: "Truncate to this many tokens, special tokens included.") var maxLength = 128
     @Option(help: "Inputs per forward pass.") var batchSize = 32
     @Option(help: "Threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
-    @Option(help: "Read inputs from this file instead of the arguments: JSONL rows with \"text\" (and optional \"text_pair\"), or plain text, one per line.")
+    @Option(help: "Read inputs from this file instead of the arguments, as `lpft train` and `lpft ntk` read data, labels ignored: .jsonl rows with text (or pre-tokenised input_ids, optional token_type_ids), .csv/.tsv with a header; any other file is plain text, one input per line.")
     var data: String?
+    @Option(help: "--data's text field or column.") var text = "text"
+    @Option(help: "--data's second-text field or column, for text pairs.") var textPair: String?
+    @Option(help: "Read --data as this GLUE task's TSV (\(DatasetFormat.glueTasks.joined(separator: ", "))).") var glue: String?
+    @Option(help: "Read --data as this SuperGLUE task's JSONL (\(DatasetFormat.superGLUETasks.joined(separator: ", "))).") var superglue: String?
     @Argument(help: "Texts to embed.") var texts: [String] = []
 
     func validate() throws {
         guard (data == nil) != texts.isEmpty else { throw ValidationError("give texts as arguments or --data FILE, not both or neither") }
+        guard glue == nil || superglue == nil else { throw ValidationError("choose one of --glue and --superglue") }
     }
 
     func run() throws {
-        var inputs: [(text: String, pair: String?)] = texts.map { ($0, nil) }
-        if let data {
-            guard let content = FileManager.default.contents(atPath: data), let text = String(data: content, encoding: .utf8) else {
-                throw CommandFailure("cannot read \(data) as UTF-8 text: check the path")
-            }
-            let lines = text.split(separator: "\n", omittingEmptySubsequences: true)
-            if data.hasSuffix(".jsonl") {
-                inputs = try lines.enumerated().map { number, line in
-                    guard let row = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any],
-                          let text = row["text"] as? String else {
-                        throw CommandFailure("\(data):\(number + 1): expected a JSON object with a string \"text\"")
-                    }
-                    return (text, row["text_pair"] as? String)
-                }
-            } else {
-                inputs = lines.map { (String($0), nil) }
-            }
-        }
         let embedder = try TextEmbedder(modelDirectory: try model.directory(), maxLength: maxLength, batchSize: batchSize, threads: threads)
-        let encoded = inputs.map { embedder.tokenizer.encode($0.text, pair: $0.pair, maxLength: embedder.maxLength) }
-        for e in try embedder.embed(tokenized: encoded) {
+        let format: DatasetFormat = glue.map { .glue(task: $0) } ?? superglue.map { .superGLUE(task: $0) } ?? .generic(text: text, textPair: textPair)
+        let inputs = try data.map { try embedder.inputs(from: URL(fileURLWithPath: $0), format: format) }
+            ?? texts.map { embedder.tokenizer.encode($0, maxLength: embedder.maxLength) }
+        for e in try embedder.embed(tokenized: inputs) {
             print(try JSONLine.encode(["ids": e.ids.map(Int.init), "cls_hidden": e.clsHidden.map(Double.init), "mean_pooled": e.meanPooled.map(Double.init)]))
         }
     }

@@ -83,6 +83,27 @@ final class ReaderTests: XCTestCase {
         XCTAssertEqual(try read(cb, .superGLUE(task: "cb")).examples[0].label, "neutral")
     }
 
+    func testUnlabelledReadingIgnoresLabelsAndReadsPlainText() throws {
+        func unlabelled(_ url: URL, _ format: DatasetFormat = .generic()) throws -> [Example] {
+            try format.reader(for: url, labelled: false).read(url).examples
+        }
+        let jsonl = try file("u.jsonl", "{\"text\": \"a\"}\n\n{\"input_ids\": [101, 7, 102]}\n")
+        XCTAssertEqual(try unlabelled(jsonl), [Example(text: "a", label: "", source: jsonl.path + ":1"),
+                                              Example(inputIDs: [101, 7, 102], label: "", source: jsonl.path + ":3")])
+        XCTAssertTrue(failure(jsonl).contains(":1: missing field \"label\""))
+        let csv = try file("u.csv", "text\nb\n")
+        XCTAssertEqual(try unlabelled(csv).map(\.text), ["b"])
+        let cola = try file("cola.tsv", "src\t1\t\tIt works.\n")
+        XCTAssertEqual(try unlabelled(cola, .glue(task: "cola")).map(\.text), ["It works."])
+        let boolq = try file("boolq.jsonl", #"{"question": "q", "passage": "p"}"#)
+        XCTAssertEqual(try unlabelled(boolq, .superGLUE(task: "boolq")).map(\.textPair), ["p"])
+        // Any other extension is plain text, one example per line; labelled, it is refused.
+        let plain = try file("u.txt", "first line\r\n\nsecond, line\n")
+        XCTAssertEqual(try unlabelled(plain).map(\.text), ["first line", "second, line"])
+        XCTAssertEqual(try unlabelled(plain).map(\.source), [plain.path + ":1", plain.path + ":3"])
+        XCTAssertTrue(failure(plain).contains("cannot tell the format"))
+    }
+
     func testEachBadRowIsNamedWithFileLineAndReason() throws {
         let cases: [(String, String, DatasetFormat, String)] = [
             ("missing.jsonl", "{\"text\": \"a\", \"label\": \"x\"}\n{\"text\": \"b\"}\n", .generic(), "missing.jsonl:2: missing field \"label\""),
