@@ -91,9 +91,9 @@ public struct BertClassifier: Sendable {
         var timer = SectionTimer()
         let e = layout.embeddings
         for row in 0..<n {
-            Elementwise.sum(p + e.word.offset + Int(ws.inputIDs[row]) * h,
-                            p + e.position.offset + Int(ws.positions[row]) * h,
-                            p + e.tokenType.offset + Int(ws.tokenTypeIDs[row]) * h,
+            Elementwise.sum(p + e.word.offset + Int(ws.batch.inputIDs[row]) * h,
+                            p + e.position.offset + Int(ws.batch.positions[row]) * h,
+                            p + e.tokenType.offset + Int(ws.batch.tokenTypeIDs[row]) * h,
                             into: ws.embeddingSum.pointer + row * h, count: h)
         }
         LayerNorm.forward(ws.embeddingSum.pointer, gamma: p + e.normWeight.offset, beta: p + e.normBias.offset,
@@ -239,7 +239,7 @@ public struct BertClassifier: Sendable {
         init(_ index: Int, heads: Int, _ ws: BertWorkspace, h: Int, headSize: Int, firstTokensOnly: Bool) {
             let sequence = index / heads, head = index % heads
             let first = ws.sequenceOffsets[sequence]
-            length = ws.length(sequence)
+            length = ws.batch.length(sequence)
             queries = firstTokensOnly ? 1 : length
             query = first * 3 * h + head * headSize
             key = query + h
@@ -356,7 +356,7 @@ public struct BertClassifier: Sendable {
                            dGamma: scope.includes(e.normWeight) ? g + e.normWeight.offset : nil, dBeta: scope.includes(e.normBias) ? g + e.normBias.offset : nil,
                            rows: n, width: h, threads: threads)
         tap?.embeddingSum(dHidden)
-        for (view, index) in [(e.word, { (row: Int) in Int(ws.inputIDs[row]) }), (e.position, { Int(ws.positions[$0]) }), (e.tokenType, { Int(ws.tokenTypeIDs[$0]) })]
+        for (view, index) in [(e.word, { (row: Int) in Int(ws.batch.inputIDs[row]) }), (e.position, { Int(ws.batch.positions[$0]) }), (e.tokenType, { Int(ws.batch.tokenTypeIDs[$0]) })]
             where scope.includes(view) {
             for row in 0..<n { Elementwise.add(dHidden + row * h, into: g + view.offset + index(row) * h, count: h) }
         }

@@ -39,11 +39,12 @@ public final class BertWorkspace {
 
     public let maxBatchSize: Int
     public let maxSequenceLength: Int
-    /// The shape of the batch last run forward: its sequences, its packed tokens, and where
-    /// each sequence starts (batchSize + 1 entries).
-    public internal(set) var batchSize = 0
-    public internal(set) var tokenCount = 0
-    public internal(set) var sequenceOffsets: [Int] = [0]
+    /// The batch last run forward; its shape below.
+    var batch = TokenBatch.empty
+    public var batchSize: Int { batch.batchSize }
+    public var tokenCount: Int { batch.tokenCount }
+    /// Where each sequence starts among the packed tokens (batchSize + 1 entries).
+    public var sequenceOffsets: [Int] { batch.offsets }
     /// Whether the last forward pass ran with dropout.
     public internal(set) var training = false
     /// Whether the last forward pass ran the last layer past its keys and values for each
@@ -54,9 +55,6 @@ public final class BertWorkspace {
     /// hidden[0] is the embedding output, hidden[l + 1] the output of layer l.
     let hidden: [FloatBuffer]
     let layers: [LayerCache]
-    var inputIDs: [Int32] = []
-    var tokenTypeIDs: [Int32] = []
-    var positions: [Int32] = []
     /// Per token, the key of its dropout draws: (sequence, position), not where it sits in the
     /// packed stream, so a token's mask is the same however the batch is laid out.
     let dropoutKeys: UnsafeMutableBufferPointer<UInt64>
@@ -130,18 +128,11 @@ public final class BertWorkspace {
         batch.batchSize <= maxBatchSize && batch.sequenceLength <= maxSequenceLength
     }
 
-    func length(_ b: Int) -> Int { sequenceOffsets[b + 1] - sequenceOffsets[b] }
-
     /// Takes `batch`'s packed layout.
     func load(_ batch: TokenBatch, heads: Int, maxPositions: Int) {
-        batchSize = batch.batchSize
-        tokenCount = batch.tokenCount
-        sequenceOffsets = batch.offsets
-        inputIDs = batch.inputIDs
-        tokenTypeIDs = batch.tokenTypeIDs
-        positions = batch.positions
+        self.batch = batch
         scoreOffsets = [0]
-        for b in 0..<batchSize {
+        for b in 0..<batch.batchSize {
             let length = batch.length(b)
             scoreOffsets.append(scoreOffsets[b] + heads * length * length)
             for i in batch.offsets[b]..<batch.offsets[b + 1] {

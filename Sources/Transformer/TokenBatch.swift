@@ -61,6 +61,9 @@ public struct TokenBatch: Sendable {
         self.init(ids: ids, types: types, positions: positions, offsets: offsets)
     }
 
+    /// No sequences: a workspace's batch before its first pass.
+    static let empty = TokenBatch(ids: [], types: [], positions: [], offsets: [0])
+
     private init(ids: [Int32], types: [Int32], positions: [Int32], offsets: [Int]) {
         batchSize = offsets.count - 1
         sequenceLength = (0..<batchSize).map { offsets[$0 + 1] - offsets[$0] }.max() ?? 0
