@@ -99,6 +99,8 @@ public struct FineTuningPassBenchmark {
         public var examplesPerSecond: Double { Double(examples) / seconds }
         public var tokensPerSecond: Double { Double(tokens) / seconds }
         public var paddingShare: Double { 1 - Double(tokens) / Double(paddedTokens) }
+        /// The dense GEMMs' FLOP/s, as `TrainingBenchmark.Result.linearFLOPS`.
+        public var linearFLOPS: Double { linearFLOPs / linearGEMMSeconds }
     }
 
     public let batchSize: Int

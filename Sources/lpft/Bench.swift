@@ -77,7 +77,7 @@ struct FineTuneBench: ParsableCommand {
             modelDirectory: try model.directory(), examples: examples, maxLength: maxLength, threads: threads, export: export.map(URL.init(fileURLWithPath:)))
         print("OpenBLAS: \(BLAS.configuration)")
         print(String(format: "%d examples (%d real tokens, %.0f%% of a padded batch's would be padding) in %.1f s: %.1f examples/s, %.0f tokens/s; linear %.1f GFLOP/s",
-                     r.examples, r.tokens, 100 * r.paddingShare, r.seconds, r.examplesPerSecond, r.tokensPerSecond, r.linearFLOPs / r.linearGEMMSeconds * 1e-9))
+                     r.examples, r.tokens, 100 * r.paddingShare, r.seconds, r.examplesPerSecond, r.tokensPerSecond, r.linearFLOPS * 1e-9))
     }
 }
 
