@@ -58,14 +58,19 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // One test target per source target; LPFTTests runs the built `lpft` as a user would.
+        .target(name: "TestSupport", dependencies: ["TextData"], path: "Tests/TestSupport"),
         .testTarget(name: "ComputeTests", dependencies: ["Compute", "CZeroMQ", "TestSupport"], swiftSettings: simdFlags),
-        .testTarget(name: "TransformerTests", dependencies: ["Transformer", "Training", "NTK", "Compute", "TrialContract", "TestSupport"]),
-        .testTarget(name: "SweepTests", dependencies: ["Sweep", "Config", "TestSupport"]),
-        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Sweep", "Config", "TestSupport"]),
-        .testTarget(name: "ReportsTests", dependencies: ["Reports", "Sweep", "TestSupport"]),
+        .testTarget(name: "TransformerTests", dependencies: ["Transformer", "Compute", "TestSupport"]),
+        .testTarget(name: "ConfigTests", dependencies: ["Config"]),
+        .testTarget(name: "TextDataTests", dependencies: ["TextData", "TestSupport"]),
+        .testTarget(name: "NTKTests", dependencies: ["NTK", "Transformer", "Compute", "TestSupport"]),
         .testTarget(name: "TrialContractTests", dependencies: ["TrialContract", "Training"]),
-        .testTarget(name: "TextDataTests", dependencies: ["TextData", "Training", "Transformer", "Compute", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Transformer", "TextData", "Compute", "TrialContract", "TestSupport"]),
+        .testTarget(name: "SweepTests", dependencies: ["Sweep", "Config", "TestSupport"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Sweep", "TestSupport"]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "Sweep", "TestSupport"]),
+        .testTarget(name: "LPFTTests", dependencies: ["Sweep", "TestSupport"]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

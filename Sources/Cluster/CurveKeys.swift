@@ -13,7 +13,7 @@ public struct CurveKeyPair: Sendable, Equatable {
     public static func generate() throws -> CurveKeyPair {
         var pub = [CChar](repeating: 0, count: 41), sec = [CChar](repeating: 0, count: 41)
         guard zmq_curve_keypair(&pub, &sec) == 0 else { throw KeyError("libzmq was built without CURVE support (zmq_curve_keypair failed)") }
-        return CurveKeyPair(publicKey: String(cString: pub), secretKey: String(cString: sec))
+        return CurveKeyPair(publicKey: String(cBuffer: pub), secretKey: String(cBuffer: sec))
     }
 
     /// Writes `NAME.key` (0600) and `NAME.pub` into `directory`; refuses to overwrite a key.
@@ -51,7 +51,7 @@ public struct CurveKeyPair: Sendable, Equatable {
         try validate(pub, in: url.path)
         try validate(sec, in: url.path)
         var derived = [CChar](repeating: 0, count: 41)
-        guard zmq_curve_public(&derived, sec) == 0, String(cString: derived) == pub else {
+        guard zmq_curve_public(&derived, sec) == 0, String(cBuffer: derived) == pub else {
             throw KeyError("\(url.path): the public key does not belong to the secret key")
         }
         return CurveKeyPair(publicKey: pub, secretKey: sec)
@@ -94,7 +94,7 @@ public struct CurveKeyPair: Sendable, Equatable {
     static func z85(_ bytes: [UInt8]) -> String? {
         guard bytes.count == 32 else { return nil }
         var out = [CChar](repeating: 0, count: 41)
-        return zmq_z85_encode(&out, bytes, 32) == nil ? nil : String(cString: out)
+        return zmq_z85_encode(&out, bytes, 32) == nil ? nil : String(cBuffer: out)
     }
 }
 

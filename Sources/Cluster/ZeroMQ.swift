@@ -18,6 +18,8 @@ public struct ZeroMQError: Error, CustomStringConvertible {
 }
 
 /// One libzmq context per process; sockets are created from it and used on one thread each.
+/// Unchecked Sendable over a raw handle: libzmq documents contexts as thread-safe (sockets are not,
+/// and so `ZeroMQSocket` is not Sendable).
 public final class ZeroMQContext: @unchecked Sendable {
     let handle: UnsafeMutableRawPointer
 
@@ -97,7 +99,7 @@ public final class ZeroMQSocket {
         var buffer = [CChar](repeating: 0, count: 512)
         var size = buffer.count
         zmq_getsockopt(handle, ZMQ_LAST_ENDPOINT, &buffer, &size)
-        return String(cString: buffer)
+        return String(cBuffer: buffer)
     }
 
     /// Sends all frames as one message. Returns false when it would block or the peer is
@@ -148,5 +150,12 @@ public struct Poller {
         if zmq_poll(&raw, Int32(raw.count), ms) < 0 { return Array(repeating: false, count: items.count) }
         // A closed pipe shows as POLLHUP/POLLERR: readable, so its reader sees the end.
         return raw.map { $0.revents != 0 }
+    }
+}
+
+extension String {
+    /// The text before the first NUL of a buffer that libzmq filled in.
+    init(cBuffer: [CChar]) {
+        self.init(decoding: cBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

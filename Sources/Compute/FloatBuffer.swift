@@ -2,6 +2,8 @@
 ///
 /// Activations, parameters and gradients live in these. It is a class so that a model's
 /// caches can hand out stable pointers to kernels without copy-on-write surprises.
+/// Unchecked Sendable because it is a bare pointer: the parallel kernels share one buffer across
+/// threads, and each thread writes a disjoint range of it (`parallelChunks`' contract).
 public final class FloatBuffer: @unchecked Sendable {
     public let count: Int
     public let pointer: UnsafeMutablePointer<Float>

@@ -11,6 +11,10 @@ public func parallelChunks(_ count: Int, threads: Int, _ body: (_ worker: Int, _
         if count > 0 { body(0, 0..<count) }
         return
     }
+    // concurrentPerform wants a @Sendable closure; `body` is not one, since callers hand it
+    // pointers into their own buffers. Sharing it is safe: concurrentPerform returns only
+    // after every chunk has run, and chunks write disjoint outputs (the contract above).
+    nonisolated(unsafe) let body = body
     DispatchQueue.concurrentPerform(iterations: workers) { w in
         let lower = count * w / workers
         let upper = count * (w + 1) / workers

@@ -80,7 +80,7 @@ public struct JournalError: Error, CustomStringConvertible {
 /// is stored once) and `events`.
 /// A commit survives `kill -9` of the coordinator (the WAL is in the kernel's page cache);
 /// `synchronous = NORMAL` trades only power-loss durability of the last commits for speed.
-public final class Journal: @unchecked Sendable {
+public final class Journal: Sendable {
     public static let fileName = "journal.sqlite"
     public let path: String
     private let database: any DatabaseWriter

@@ -113,6 +113,12 @@ extension TrialConfig {
         try self.init(reader: try ConfigReader.parse(text, file: file))
     }
 
+    /// Reads a trial config from an already parsed mapping (a sweep's resolved trial), as
+    /// `init(yaml:file:)` reads it from text; `label` names it in errors.
+    public init(mapping: [String: Any], file label: String) throws {
+        try self.init(reader: ConfigReader(mapping, file: label))
+    }
+
     public init(contentsOf url: URL) throws {
         try self.init(yaml: try ConfigReader.text(contentsOf: url), file: url.path)
     }

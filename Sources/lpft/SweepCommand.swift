@@ -164,10 +164,7 @@ struct SweepCommand: ParsableCommand {
 /// Plans a spec's trials, validating each as `lpft train` would.
 func planTrials(_ spec: String) throws -> [PlannedTrial] {
     let sweep = try SweepSpec(contentsOf: URL(fileURLWithPath: spec))
-    return try sweep.plan { mapping, label in
-        let text = String(decoding: try JSONSerialization.data(withJSONObject: mapping), as: UTF8.self)
-        return try TrialConfig(yaml: text, file: label).canonicalJSON()
-    }
+    return try sweep.plan { mapping, label in try TrialConfig(mapping: mapping, file: label).canonicalJSON() }
 }
 
 func printTable(_ header: [String], _ rows: [[String]]) {

@@ -10,6 +10,7 @@ final class SteadyClockTests: XCTestCase {
     func testItStartsAtTheWallClockAndMovesWithTheMonotonicOne() {
         let real = SteadyClock()
         XCTAssertEqual(real.now(), Date().timeIntervalSince1970, accuracy: 0.05)
+        // Unchecked: the test's one thread both moves the clock and reads it.
         final class Source: @unchecked Sendable { var seconds = 500.0 }
         let source = Source()
         let clock = SteadyClock(wall: 1_700_000_000, monotonic: { source.seconds })

@@ -134,7 +134,7 @@ final class SweepRunTests: XCTestCase {
         let spec = dir.appendingPathComponent("real.yaml")
         try """
         base:
-          model: \(try fixtureURL("tiny-bert").path)
+          model: \(try Fixtures.url("tiny-bert").path)
           task: {name: groups, train: \(d)/train.jsonl, validation: \(d)/validation.jsonl, test: \(d)/test.jsonl}
           lp: {solver: sgd, epochs: 2, lr: 0.01}
           ft: {epochs: 2, batch_size: 16, lr: 0.001}

@@ -51,24 +51,6 @@ public func eventually(timeout: Double, _ condition: () throws -> Bool) rethrows
     return try condition()
 }
 
-/// The shared reference outputs: `../shared/fixtures` beside the project, or `$LPFT_FIXTURES`.
-public var fixturesDirectory: URL {
-    if let override = ProcessInfo.processInfo.environment["LPFT_FIXTURES"] { return URL(fileURLWithPath: override) }
-    // Tests/TestSupport/Processes.swift → project root → ../shared/fixtures
-    return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/fixtures")
-}
-
-/// A fixture's URL; a missing one fails the test (never skips it).
-public func fixtureURL(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws -> URL {
-    let url = fixturesDirectory.appendingPathComponent(name)
-    guard FileManager.default.fileExists(atPath: url.path) else {
-        XCTFail("fixture \(url.path) is missing: tests need ../shared/fixtures beside the project (or LPFT_FIXTURES)", file: file, line: line)
-        throw CocoaError(.fileNoSuchFile)
-    }
-    return url
-}
-
 /// Runs `lpft` to its end (killed after `timeout` seconds) and returns its exit status and
 /// what it wrote on stderr, for tests of how it fails.
 public func runLPFT(_ arguments: [String], timeout: Double = 60) throws -> (status: Int32, errors: String) {

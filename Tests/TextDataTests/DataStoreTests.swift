@@ -1,10 +1,11 @@
 import Foundation
 @testable import TextData
+import TestSupport
 import XCTest
 
 final class DataStoreTests: XCTestCase {
     func testSplitsKeepGroupsWholeAreSeededAndDeduplicated() throws {
-        let home = LPFTHome(root: try Support.temporaryDirectory(self))
+        let home = LPFTHome(root: try temporaryDirectory(self))
         var rows: [DataStore.Row] = []
         for movie in 0..<50 {
             for review in 0..<(1 + movie % 7) {
@@ -35,13 +36,13 @@ final class DataStoreTests: XCTestCase {
         }
         XCTAssertEqual(total, unique.count, "every row lands in exactly one split")
         XCTAssertGreaterThan(manifest.counts["train"]!.values.reduce(0, +), total * 7 / 10)
-        let again = try DataStore(home: LPFTHome(root: try Support.temporaryDirectory(self)), seed: 7)
+        let again = try DataStore(home: LPFTHome(root: try temporaryDirectory(self)), seed: 7)
             .write("t", unique, labels: ["negative", "positive"], groupField: "movie", description: "test")
         XCTAssertEqual(again.counts, manifest.counts, "same seed, same split")
     }
 
     func testMissingTasksNameTheFetchCommand() throws {
-        let store = DataStore(home: LPFTHome(root: try Support.temporaryDirectory(self)))
+        let store = DataStore(home: LPFTHome(root: try temporaryDirectory(self)))
         XCTAssertThrowsError(try store.task("rt-polarity")) { XCTAssertTrue("\($0)".contains("run: lpft data fetch")) }
         XCTAssertThrowsError(try store.task("sst9")) { XCTAssertTrue("\($0)".contains("unknown task sst9")) }
         XCTAssertThrowsError(try ModelStore(home: store.home).resolve("all-MiniLM-L6-v2")) {

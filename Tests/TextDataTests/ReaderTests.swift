@@ -1,12 +1,13 @@
 import Foundation
 import TextData
+import TestSupport
 import XCTest
 
 /// Every reader on small files written here, including each kind of bad row.
 final class ReaderTests: XCTestCase {
     var dir: URL!
 
-    override func setUpWithError() throws { dir = try Support.temporaryDirectory(self) }
+    override func setUpWithError() throws { dir = try temporaryDirectory(self) }
 
     func file(_ name: String, _ content: String) throws -> URL {
         let url = dir.appendingPathComponent(name)
@@ -55,7 +56,7 @@ final class ReaderTests: XCTestCase {
     }
 
     func testTheSharedPreTokenizedFixtureReads() throws {
-        let url = Support.fixtures.appendingPathComponent("tiny-bert-inputs.jsonl")
+        let url = Fixtures.directory.appendingPathComponent("tiny-bert-inputs.jsonl")
         let e = try read(url).examples
         XCTAssertEqual(e.count, 6)
         XCTAssertEqual(e[1].inputIDs, [1, 105, 12, 12, 115, 40, 98])

@@ -1,11 +1,12 @@
 import Foundation
 import TextData
+import TestSupport
 import XCTest
 
 final class TokenizerTests: XCTestCase {
     func testIdsEqualHuggingFaceForEveryFixtureCase() throws {
         let tokenizer = try WordPieceTokenizer(modelDirectory: try Support.miniLM())
-        let cases = try XCTUnwrap(try Support.fixture("tokenizer-minilm.json") as? [[String: Any]])
+        let cases = try XCTUnwrap(try Fixtures.value("tokenizer-minilm.json") as? [[String: Any]])
         XCTAssertEqual(cases.count, 89)
         var pairs = 0
         for c in cases {

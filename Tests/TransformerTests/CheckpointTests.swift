@@ -1,6 +1,7 @@
 import Compute
 import Foundation
 import Transformer
+import TestSupport
 import XCTest
 
 final class CheckpointTests: XCTestCase {

@@ -3,6 +3,7 @@ import Foundation
 import TextData
 import Training
 import TrialContract
+import TestSupport
 import XCTest
 
 /// Whole trials on the tiny fixture model and small text datasets written here.

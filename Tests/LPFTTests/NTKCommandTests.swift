@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// `lpft ntk` on the fixture's model and inputs against PyTorch's P and F.
@@ -16,10 +17,10 @@ final class NTKCommandTests: XCTestCase {
     }
 
     func testPretrainAndFTEffectiveKernelsMatchPyTorch() throws {
-        let fixture = try XCTUnwrap(try Support.fixture("tiny-bert-ntk.json") as? [String: Any])
+        let fixture = try XCTUnwrap(try Fixtures.value("tiny-bert-ntk.json") as? [String: Any])
         let ids = try XCTUnwrap(fixture["input_ids"] as? [[Int]]), types = try XCTUnwrap(fixture["token_type_ids"] as? [[Int]])
         let mask = try XCTUnwrap(fixture["attention_mask"] as? [[Int]]), labels = try XCTUnwrap(fixture["labels"] as? [Int])
-        let dir = try Support.temporaryDirectory(self)
+        let dir = try temporaryDirectory(self)
         let data = dir.appendingPathComponent("inputs.jsonl")
         let rows = try ids.indices.map { i -> String in
             let n = mask[i].reduce(0, +)
@@ -28,7 +29,7 @@ final class NTKCommandTests: XCTestCase {
         }
         try rows.joined(separator: "\n").write(to: data, atomically: true, encoding: .utf8)
         let out = dir.appendingPathComponent("ntk.json")
-        let model = Support.fixtures.appendingPathComponent("tiny-bert").path
+        let model = Fixtures.directory.appendingPathComponent("tiny-bert").path
         let run = try Support.lpft(["ntk", "--model", model, "--data", data.path, "--eval-data", data.path, "--examples", "6", "--threads", "2", "--out", out.path])
         XCTAssertEqual(run.status, 0, run.output)
         let result = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: out)) as? [String: Any])

@@ -1,12 +1,13 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// all-MiniLM-L6-v2's hidden states against Hugging Face, through the `lpft embed` command.
 final class MiniLMForwardTests: XCTestCase {
     func testEmbedMatchesHuggingFaceHiddenStates() throws {
-        let cases = try XCTUnwrap(try Support.fixture("minilm-forward.json") as? [[String: Any]])
+        let cases = try XCTUnwrap(try Fixtures.value("minilm-forward.json") as? [[String: Any]])
         let model = try Support.miniLM()
-        let input = try Support.temporaryDirectory(self).appendingPathComponent("texts.jsonl")
+        let input = try temporaryDirectory(self).appendingPathComponent("texts.jsonl")
         let texts = try cases.map { try XCTUnwrap($0["text"] as? String) }
         let rows = try texts.map { String(decoding: try JSONSerialization.data(withJSONObject: ["text": $0]), as: UTF8.self) }
         try rows.joined(separator: "\n").write(to: input, atomically: true, encoding: .utf8)

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// `lpft model fetch && lpft data fetch` from a clean cache, twice: the second run is a no-op.
@@ -11,7 +12,7 @@ final class FetchCommandTests: XCTestCase {
     }
 
     func testFetchFromACleanCacheTwice() throws {
-        let home = try Support.temporaryDirectory(self)
+        let home = try temporaryDirectory(self)
         let first = try lpft(["model", "fetch"], home: home) + lpft(["data", "fetch"], home: home)
         XCTAssertTrue(first.contains("installed all-MiniLM-L6-v2"), first)
         XCTAssertTrue(first.contains("rt-polarity: train "), first)

@@ -9,7 +9,7 @@ final class TrainCommandTests: XCTestCase {
     }
 
     func testANoopTrialWritesItsFilesAndANewRunWillNotOverwriteThem() throws {
-        let dir = try Support.temporaryDirectory(self)
+        let dir = try temporaryDirectory(self)
         let config = dir.appendingPathComponent("noop.yaml")
         try "method: noop\nduration_ms: 20\nseed: 3\n".write(to: config, atomically: true, encoding: .utf8)
         let out = dir.appendingPathComponent("run")
@@ -26,7 +26,7 @@ final class TrainCommandTests: XCTestCase {
     }
 
     func testSIGINTStopsCleanlyWithExitCode130() throws {
-        let dir = try Support.temporaryDirectory(self)
+        let dir = try temporaryDirectory(self)
         let config = dir.appendingPathComponent("slow.yaml")
         try "method: noop\nduration_ms: 20000\n".write(to: config, atomically: true, encoding: .utf8)
         let out = dir.appendingPathComponent("run")
@@ -56,13 +56,13 @@ final class TrainCommandTests: XCTestCase {
 /// `lpft train` failures at run time: one line that names the cause, no usage text.
 final class TrainFailureTests: XCTestCase {
     func testAMissingConfigFileSaysSo() throws {
-        let dir = try Support.temporaryDirectory(self)
+        let dir = try temporaryDirectory(self)
         let missing = dir.appendingPathComponent("nope.yaml").path
         assertRuntimeFailure(try runLPFT(["train", "--config", missing, "--out", dir.appendingPathComponent("run").path]), contains: "\(missing): no such file")
     }
 
     func testAMissingDataFileSaysSo() throws {
-        let dir = try Support.temporaryDirectory(self)
+        let dir = try temporaryDirectory(self)
         let config = dir.appendingPathComponent("lp.yaml")
         let train = dir.appendingPathComponent("absent/train.jsonl").path
         try "task: {name: sst2, train: \(train), test: \(train)}\nmethod: lp\n".write(to: config, atomically: true, encoding: .utf8)

@@ -5,7 +5,7 @@ import XCTest
 /// `lpft embed --data` reads through the dataset readers: the same inputs as text, as
 /// pre-tokenised rows, as CSV or TSV give the same features.
 final class EmbedCommandTests: XCTestCase {
-    let model = Support.fixtures.appendingPathComponent("tiny-bert").path
+    let model = Fixtures.directory.appendingPathComponent("tiny-bert").path
 
     func embed(_ file: URL, _ extra: [String] = []) throws -> [[String: Any]] {
         let run = try Support.lpft(["embed", "--model", model, "--threads", "1", "--data", file.path] + extra)
@@ -23,7 +23,7 @@ final class EmbedCommandTests: XCTestCase {
     }
 
     func testPreTokenisedCSVAndTSVGiveTheFeaturesOfTheText() throws {
-        let dir = try Support.temporaryDirectory(self)
+        let dir = try temporaryDirectory(self)
         let texts = ["tok5 tok6 tok7", "tok8", "tok9 tok10 tok11 tok12 tok13"]
         let plain = dir.appendingPathComponent("texts.txt")
         try (texts.joined(separator: "\n") + "\n").write(to: plain, atomically: true, encoding: .utf8)
@@ -49,7 +49,7 @@ final class EmbedCommandTests: XCTestCase {
     }
 
     func testTextPairsAndGLUE() throws {
-        let dir = try Support.temporaryDirectory(self)
+        let dir = try temporaryDirectory(self)
         let pairs = dir.appendingPathComponent("pairs.jsonl")
         try #"{"a": "tok5 tok6", "b": "tok7"}"#.write(to: pairs, atomically: true, encoding: .utf8)
         let jsonl = try embed(pairs, ["--text", "a", "--text-pair", "b"])
@@ -62,7 +62,7 @@ final class EmbedCommandTests: XCTestCase {
     }
 
     func testMalformedRowNamesFileAndLine() throws {
-        let dir = try Support.temporaryDirectory(self)
+        let dir = try temporaryDirectory(self)
         let bad = dir.appendingPathComponent("bad.jsonl")
         try "{\"text\": \"tok5\"}\n{\"input_ids\": [2, -1, 3]}\n".write(to: bad, atomically: true, encoding: .utf8)
         assertRuntimeFailure(try runLPFT(["embed", "--model", model, "--data", bad.path]), contains: "\(bad.path):2: \"input_ids\" must be")

@@ -1,0 +1,34 @@
+import Foundation
+import XCTest
+
+/// The PyTorch/Hugging Face reference outputs: `../shared/fixtures` beside the project, or
+/// `$LPFT_FIXTURES` (see its README). A missing fixture is a failure, never a skip: these
+/// tests are the proof the core is right.
+public enum Fixtures {
+    public static var directory: URL {
+        if let override = ProcessInfo.processInfo.environment["LPFT_FIXTURES"] { return URL(fileURLWithPath: override) }
+        // Tests/TestSupport/Fixtures.swift → project root → ../shared/fixtures
+        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/fixtures")
+    }
+
+    /// A fixture's URL; a missing one fails the test.
+    public static func url(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws -> URL {
+        let url = directory.appendingPathComponent(name)
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            XCTFail("fixture \(url.path) is missing: tests need ../shared/fixtures beside the project (or LPFT_FIXTURES)", file: file, line: line)
+            throw CocoaError(.fileNoSuchFile)
+        }
+        return url
+    }
+
+    /// A JSON fixture as parsed by `JSONSerialization` (a list or a mapping).
+    public static func value(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws -> Any {
+        try JSONSerialization.jsonObject(with: Data(contentsOf: try url(name, file: file, line: line)))
+    }
+
+    /// A JSON fixture whose top level is a mapping.
+    public static func json(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws -> [String: Any] {
+        try XCTUnwrap(try value(name, file: file, line: line) as? [String: Any], "\(name) is not a JSON mapping", file: file, line: line)
+    }
+}
