@@ -11,7 +11,8 @@ public struct TokenBatch: Sendable {
     /// [tokens], sequence after sequence.
     public let inputIDs: [Int32]
     public let tokenTypeIDs: [Int32]
-    /// Each token's position in its sequence: the row of the position table it reads.
+    /// Each token's position in its sequence; it reads row `config.positionOffset +` this of
+    /// the position table (RoBERTa's count from `padding_idx + 1`).
     public let positions: [Int32]
     /// batchSize + 1 entries: where each sequence starts, then the token count.
     public let offsets: [Int]
@@ -81,8 +82,8 @@ public struct TokenBatch: Sendable {
 
     /// Checks ids against the model's vocabulary, token-type and position tables.
     func validate(for config: BertConfig) throws {
-        guard let last = positions.max(), Int(last) < config.maxPositions else {
-            throw ModelError.invalidBatch("sequence length \(sequenceLength) exceeds max_position_embeddings \(config.maxPositions)")
+        guard let last = positions.max(), Int(last) < config.maxSequenceLength else {
+            throw ModelError.invalidBatch("sequence length \(sequenceLength) exceeds the \(config.maxSequenceLength) positions of max_position_embeddings \(config.maxPositions)")
         }
         if let bad = inputIDs.firstIndex(where: { $0 < 0 || Int($0) >= config.vocabSize }) {
             throw ModelError.invalidBatch("\(place(bad)): token id \(inputIDs[bad]) outside the vocabulary of \(config.vocabSize)")
