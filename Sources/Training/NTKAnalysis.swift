@@ -87,6 +87,7 @@ public struct NTKAnalysis {
         return [
             "examples": n, "eval_examples": ntk.examples - n, "classes": c, "labels": labels.names,
             "pretrain_effective": nested(ntk.pretrainEffective), "ft_effective": nested(ntk.ftEffective),
+            "logits": (0..<n).map { a in (0..<c).map { Double(ntk.logits[a * c + $0]) } },
             "statistics": [
                 "pretrain": stats(s.pretrain), "ft": stats(s.ft), "total": stats(s.total), "ft_ratio": s.ftRatio,
                 "accuracy_train": s.trainAccuracy, "pair_accuracy_train": s.trainPairAccuracy,
