@@ -23,7 +23,9 @@ public struct TokenBatch: Sendable {
 
     /// Packs a padded batch: `batchSize` rows of `sequenceLength` positions, row-major, with
     /// `attentionMask` 1 for real tokens and 0 for padding. Masked positions are dropped
-    /// (padding never reaches a real token's state); the rest keep their positions.
+    /// (padding never reaches a real token's state); the rest keep their positions, as BERT
+    /// numbers them. RoBERTa numbers the real tokens instead; the two agree for right-padded
+    /// rows (the first token real, as the head requires, and padding only after the text).
     public init(batchSize: Int, sequenceLength: Int, inputIDs: [Int32], tokenTypeIDs: [Int32]? = nil, attentionMask: [Float]? = nil) throws {
         let n = batchSize * sequenceLength
         guard batchSize > 0, sequenceLength > 0 else { throw ModelError.invalidBatch("empty batch (\(batchSize)×\(sequenceLength))") }
