@@ -1,7 +1,7 @@
 import Foundation
 
 /// The checkpoint families this encoder runs. They share every layer; a family is what its
-/// embeddings are named and how they count positions (and, in TextData, its tokenizer).
+/// tensors are named and how it counts positions (and, through PretrainedModel, its tokenizer).
 public enum ModelFamily: String, CaseIterable, Sendable {
     /// BERT, MiniLM and other `model_type: bert` checkpoints: positions from 0, token types.
     case bert
