@@ -70,7 +70,7 @@ let package = Package(
         .testTarget(name: "SweepTests", dependencies: ["Sweep", "Config", "TestSupport"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Sweep", "TestSupport"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Sweep", "TestSupport"]),
-        .testTarget(name: "LPFTTests", dependencies: ["Sweep", "TestSupport"]),
+        .testTarget(name: "LPFTTests", dependencies: ["Sweep", "Training", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

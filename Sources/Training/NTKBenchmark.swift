@@ -10,10 +10,10 @@ public enum NTKBenchmark {
     /// The encoded batch, the kernel and the seconds it took.
     public static func run(modelDirectory directory: URL, examples: Int, length: Int, threads: Int, budgetMiB: Int, seed: UInt64,
                            export: URL?) throws -> (batch: [(ids: [Int32], tokenTypeIDs: [Int32])], kernel: NeuralTangentKernel, seconds: Double) {
-        let tokenizer = try WordPieceTokenizer(modelDirectory: directory)
+        let model = try PretrainedModel(directory: directory)
         let texts = try JSONLinesReader().read(try DataStore().task("rt-polarity").split("train")).examples.prefix(examples)
-        let batch = texts.map { tokenizer.encode($0.text ?? "", maxLength: length) }
-        let loaded = try Checkpoint.load(directory: directory, labels: ["negative", "positive"], threads: threads, seed: seed)
+        let batch = texts.map { model.tokenizer.encode($0.text ?? "", maxLength: length) }
+        let loaded = try model.loadWeights(labels: ["negative", "positive"], threads: threads, seed: seed)
         let computer = NTKComputer(model: loaded.model, parameters: loaded.parameters, memoryBudget: NTKBudget.bytes(mib: budgetMiB))
         if let export {
             let head = loaded.model.layout.head

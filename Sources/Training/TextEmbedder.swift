@@ -7,7 +7,7 @@ import Transformer
 public final class TextEmbedder {
     public struct Embedding: Sendable {
         public let ids: [Int32]
-        /// Final hidden state of [CLS]: the φ(x) the classifier head reads.
+        /// Final hidden state of the first token ([CLS], RoBERTa's `<s>`): the φ(x) the classifier head reads.
         public let clsHidden: [Float]
         /// Mean of the final hidden states over non-padding tokens.
         public let meanPooled: [Float]
@@ -15,17 +15,18 @@ public final class TextEmbedder {
 
     public let model: BertClassifier
     public let parameters: FloatBuffer
-    public let tokenizer: WordPieceTokenizer
+    public let tokenizer: any Tokenizer
     public let maxLength: Int
     public let batchSize: Int
     let workspace: BertWorkspace
 
     public init(modelDirectory: URL, maxLength: Int = 128, batchSize: Int = 32, threads: Int = 1) throws {
-        let loaded = try Checkpoint.load(directory: modelDirectory, threads: threads)
+        let pretrained = try PretrainedModel(directory: modelDirectory)
+        let loaded = try pretrained.loadWeights(threads: threads)
         model = loaded.model
         parameters = loaded.parameters
-        tokenizer = try WordPieceTokenizer(modelDirectory: modelDirectory)
-        self.maxLength = min(maxLength, model.config.maxPositions)
+        tokenizer = pretrained.tokenizer
+        self.maxLength = min(maxLength, model.config.maxSequenceLength)
         self.batchSize = batchSize
         workspace = model.makeWorkspace(maxBatchSize: batchSize, maxSequenceLength: self.maxLength)
     }
@@ -39,7 +40,7 @@ public final class TextEmbedder {
     /// pre-tokenised rows, CSV, TSV, GLUE, SuperGLUE; any other generic file is plain text,
     /// one input per line), tokenised for this model.
     public func inputs(from url: URL, format: DatasetFormat = .generic()) throws -> [(ids: [Int32], tokenTypeIDs: [Int32])] {
-        try format.reader(for: url, labelled: false).read(url).examples.map { try $0.modelInput(tokenizer, maxLength: maxLength) }
+        try format.reader(for: url, labelled: false).read(url).examples.map { $0.modelInput(tokenizer, maxLength: maxLength) }
     }
 
     /// Embeds already tokenised inputs (ids with special tokens, and token types).
@@ -68,14 +69,12 @@ public final class TextEmbedder {
 
 extension Example {
     /// The model's input for this example: its pre-tokenised ids (cut to `maxLength`), or its
-    /// text encoded by `tokenizer` (an error without one).
-    func modelInput(_ tokenizer: WordPieceTokenizer?, maxLength: Int) throws -> (ids: [Int32], tokenTypeIDs: [Int32]) {
+    /// text encoded by `tokenizer`.
+    func modelInput(_ tokenizer: any Tokenizer, maxLength: Int) -> (ids: [Int32], tokenTypeIDs: [Int32]) {
         if let ids = inputIDs {
             let types = tokenTypeIDs ?? [Int32](repeating: 0, count: ids.count)
             return (Array(ids.prefix(maxLength)), Array(types.prefix(maxLength)))
         }
-        guard let tokenizer else { throw TextDataError.invalidDataset("\(source): no text and no input_ids") }
-        let encoded = tokenizer.encode(text ?? "", pair: textPair, maxLength: maxLength)
-        return (encoded.ids, encoded.tokenTypeIDs)
+        return tokenizer.encode(text ?? "", pair: textPair, maxLength: maxLength)
     }
 }

@@ -123,18 +123,18 @@ public struct FineTuningPassBenchmark {
     /// The pass over the first `examples` (0: all) of rt-polarity's training split with a fresh
     /// head from `seed`; `export` receives the batches' ids and labels for bench/torch_finetune.py.
     public func runOnRTPolarity(modelDirectory directory: URL, examples: Int, maxLength: Int, threads: Int, export: URL?) throws -> Result {
-        let tokenizer = try WordPieceTokenizer(modelDirectory: directory)
+        let model = try PretrainedModel(directory: directory)
         var rows = try JSONLinesReader().read(try DataStore().task("rt-polarity").split("train")).examples
         if examples > 0 { rows = Array(rows.prefix(examples)) }
         let labels = LabelSet(of: rows)
         let batches = batches(rows.map {
-            LabeledSequence(inputIDs: tokenizer.encode($0.text ?? "", maxLength: maxLength).ids, label: labels.index(of: $0.label)!)
+            LabeledSequence(inputIDs: model.tokenizer.encode($0.text ?? "", maxLength: maxLength).ids, label: labels.index(of: $0.label)!)
         })
         if let export {
             let object = ["batches": batches.map { $0.map { ["input_ids": $0.inputIDs.map(Int.init), "label": $0.label] as [String: Any] } }]
             try JSONSerialization.data(withJSONObject: object).write(to: export)
         }
-        let loaded = try Checkpoint.load(directory: directory, labels: labels.names, threads: threads, seed: seed)
+        let loaded = try model.loadWeights(labels: labels.names, threads: threads, seed: seed)
         return try run(model: loaded.model, parameters: loaded.parameters, batches: batches)
     }
 

@@ -35,7 +35,7 @@ struct TrialData {
     }
 
     /// Reads, subsamples and tokenises everything the trial needs.
-    static func load(_ config: TrialConfig, tokenizer: WordPieceTokenizer, store: DataStore) throws -> TrialData {
+    static func load(_ config: TrialConfig, tokenizer: any Tokenizer, store: DataStore) throws -> TrialData {
         let trainRaw = try examples(of: config.task, split: .train, store: store)
         let labels = try labelSet(of: config.task, train: trainRaw, store: store)
         func encode(_ examples: [Example]) throws -> [LabeledSequence] {

@@ -140,19 +140,18 @@ public final class TrialRunner {
 
     private func runTraining() throws -> Int? {
         let threads = config.threads > 0 ? config.threads : ProcessInfo.processInfo.activeProcessorCount
-        let modelDirectory = try ModelStore(home: home).resolve(config.model)
-        let tokenizer = try WordPieceTokenizer(modelDirectory: modelDirectory)
-        let data = try timed("data") { try TrialData.load(config, tokenizer: tokenizer, store: DataStore(home: home)) }
+        let pretrained = try PretrainedModel(resolving: config.model, home: home)
+        let data = try timed("data") { try TrialData.load(config, tokenizer: pretrained.tokenizer, store: DataStore(home: home)) }
         guard !data.train.isEmpty, !data.validation.isEmpty, !data.test.isEmpty else {
             throw TextDataError.invalidDataset("task \(config.task.name): train, validation and test must all have examples")
         }
         // The head always starts fresh and seeded: FT from N(0, 0.02²), as the paper does.
-        let loaded = try Checkpoint.load(directory: modelDirectory, labels: data.labels.names, lora: config.method.usesLoRA ? config.lora : nil,
-                                         freshHead: true, threads: threads, seed: config.seed)
+        let loaded = try pretrained.loadWeights(labels: data.labels.names, lora: config.method.usesLoRA ? config.lora : nil,
+                                                freshHead: true, threads: threads, seed: config.seed)
         let model = loaded.model
         let params = loaded.parameters
-        guard config.maxLength <= model.config.maxPositions else {
-            throw ConfigError(file: "trial config", path: "max_length", reason: "\(config.maxLength) exceeds the model's max_position_embeddings \(model.config.maxPositions)")
+        guard config.maxLength <= model.config.maxSequenceLength else {
+            throw ConfigError(file: "trial config", path: "max_length", reason: "\(config.maxLength) exceeds the model's \(model.config.maxSequenceLength) positions (max_position_embeddings \(model.config.maxPositions))")
         }
         let layout = model.layout
         let longest = ([data.train, data.validation, data.test] + data.ood.map(\.examples)).flatMap { $0 }.map(\.inputIDs.count).max() ?? 2

@@ -1,6 +1,6 @@
 import Compute
 
-/// A BERT encoder with a single linear head on the first token's final hidden state:
+/// A BERT-family encoder (BERT, RoBERTa: see `ModelFamily`) with a single linear head on the first token's final hidden state:
 /// f(x) = V·φ(x) + b, with no pooler and no tanh (the paper's classifier).
 ///
 /// The model holds no weights: `forward` and `backward` take pointers into a flat parameter
@@ -92,7 +92,7 @@ public struct BertClassifier: Sendable {
         let e = layout.embeddings
         for row in 0..<n {
             Elementwise.sum(p + e.word.offset + Int(ws.batch.inputIDs[row]) * h,
-                            p + e.position.offset + Int(ws.batch.positions[row]) * h,
+                            p + e.position.offset + positionRow(row, ws) * h,
                             p + e.tokenType.offset + Int(ws.batch.tokenTypeIDs[row]) * h,
                             into: ws.embeddingSum.pointer + row * h, count: h)
         }
@@ -112,6 +112,12 @@ public struct BertClassifier: Sendable {
         for b in 0..<ws.batchSize {
             (ws.features.pointer + b * h).update(from: last + (ws.firstTokensOnly ? b : ws.sequenceOffsets[b]) * h, count: h)
         }
+    }
+
+    /// The row of the position table packed token `row` reads: the family's first position
+    /// (RoBERTa's `padding_idx + 1`) plus its place in its sequence.
+    private func positionRow(_ row: Int, _ ws: BertWorkspace) -> Int {
+        config.positionOffset + Int(ws.batch.positions[row])
     }
 
     /// Whether layer l runs past its keys and values for the first tokens only: the last layer
@@ -356,7 +362,7 @@ public struct BertClassifier: Sendable {
                            dGamma: scope.includes(e.normWeight) ? g + e.normWeight.offset : nil, dBeta: scope.includes(e.normBias) ? g + e.normBias.offset : nil,
                            rows: n, width: h, threads: threads)
         tap?.embeddingSum(dHidden)
-        for (view, index) in [(e.word, { (row: Int) in Int(ws.batch.inputIDs[row]) }), (e.position, { Int(ws.batch.positions[$0]) }), (e.tokenType, { Int(ws.batch.tokenTypeIDs[$0]) })]
+        for (view, index) in [(e.word, { (row: Int) in Int(ws.batch.inputIDs[row]) }), (e.position, { positionRow($0, ws) }), (e.tokenType, { Int(ws.batch.tokenTypeIDs[$0]) })]
             where scope.includes(view) {
             for row in 0..<n { Elementwise.add(dHidden + row * h, into: g + view.offset + index(row) * h, count: h) }
         }

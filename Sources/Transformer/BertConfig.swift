@@ -1,7 +1,29 @@
 import Foundation
 
+/// The checkpoint families this encoder runs. They share every layer; a family is what its
+/// tensors are named and how it counts positions (and, through PretrainedModel, its tokenizer).
+public enum ModelFamily: String, CaseIterable, Sendable {
+    /// BERT, MiniLM and other `model_type: bert` checkpoints: positions from 0, token types.
+    case bert
+    /// RoBERTa (the paper's model): positions from `pad_token_id + 1`, one token type.
+    case roberta
+
+    /// The prefix of the encoder's tensor names in a `…ForSequenceClassification` checkpoint;
+    /// checkpoints of the bare model (`BertModel`, `RobertaModel`) have none.
+    public var parameterPrefix: String { rawValue + "." }
+
+    /// The `architectures` entry of the config.json this classifier writes.
+    var architecture: String {
+        switch self {
+        case .bert: "BertForSequenceClassification"
+        case .roberta: "RobertaForSequenceClassification"
+        }
+    }
+}
+
 /// The architecture of a BERT-family encoder, read from a Hugging Face `config.json`.
 public struct BertConfig: Equatable, Sendable {
+    public var family: ModelFamily
     public var vocabSize: Int
     public var hiddenSize: Int
     public var layerCount: Int
@@ -13,18 +35,33 @@ public struct BertConfig: Equatable, Sendable {
     public var hiddenDropout: Float
     public var attentionDropout: Float
     public var initializerRange: Float
+    /// `pad_token_id`: RoBERTa's positions start after it (Hugging Face's `padding_idx`).
+    public var paddingID: Int
     /// Class names in label-id order; their count is the head's output size.
     public var labels: [String]
 
     public var classCount: Int { labels.count }
     public var headSize: Int { hiddenSize / headCount }
 
+    /// The row of the position table a sequence's first token reads: 0 for BERT; for RoBERTa
+    /// `padding_idx + 1`, as Hugging Face numbers the real tokens of a right-padded row.
+    public var positionOffset: Int {
+        switch family {
+        case .bert: 0
+        case .roberta: paddingID + 1
+        }
+    }
+
+    /// The longest sequence the position table holds (roberta-base: 514 rows, 512 tokens).
+    public var maxSequenceLength: Int { maxPositions - positionOffset }
+
     public init(
-        vocabSize: Int, hiddenSize: Int, layerCount: Int, headCount: Int, intermediateSize: Int,
+        family: ModelFamily = .bert, vocabSize: Int, hiddenSize: Int, layerCount: Int, headCount: Int, intermediateSize: Int,
         maxPositions: Int = 512, typeVocabSize: Int = 2, layerNormEps: Float = 1e-12,
         hiddenDropout: Float = 0.1, attentionDropout: Float = 0.1, initializerRange: Float = 0.02,
-        labels: [String] = ["LABEL_0", "LABEL_1"]
+        paddingID: Int? = nil, labels: [String] = ["LABEL_0", "LABEL_1"]
     ) {
+        self.family = family
         self.vocabSize = vocabSize
         self.hiddenSize = hiddenSize
         self.layerCount = layerCount
@@ -36,6 +73,8 @@ public struct BertConfig: Equatable, Sendable {
         self.hiddenDropout = hiddenDropout
         self.attentionDropout = attentionDropout
         self.initializerRange = initializerRange
+        // Hugging Face's defaults: BertConfig pads with 0, RobertaConfig with 1.
+        self.paddingID = paddingID ?? (family == .roberta ? 1 : 0)
         self.labels = labels
     }
 
@@ -59,13 +98,15 @@ public struct BertConfig: Equatable, Sendable {
         try require(headCount > 0 && hiddenSize % headCount == 0,
                     "hidden_size \(hiddenSize) is not a multiple of num_attention_heads \(headCount)")
         try require(maxPositions > 0 && typeVocabSize > 0, "max_position_embeddings and type_vocab_size must be positive")
+        try require(paddingID >= 0 && maxSequenceLength > 0,
+                    "max_position_embeddings \(maxPositions) leaves no position after pad_token_id \(paddingID) (\(family.rawValue) positions start at \(positionOffset))")
         try require(classCount >= 1, "the model needs at least one label")
         try require((0..<1).contains(hiddenDropout) && (0..<1).contains(attentionDropout), "dropout probabilities must be in [0, 1)")
     }
 }
 
 extension BertConfig {
-    /// Reads a Hugging Face `config.json`. Only `model_type` BERT-family encoders with
+    /// Reads a Hugging Face `config.json`. Only `model_type` `bert` and `roberta` encoders with
     /// absolute positions and the exact-erf `gelu` are accepted; anything else is an error
     /// that says which key is unsupported.
     public init(contentsOf url: URL, labelsOverride: [String]? = nil) throws {
@@ -91,6 +132,10 @@ extension BertConfig {
             guard let v = raw as? Double else { throw ModelError.invalidConfig("\(url.path): \"\(key)\" is not a number") }
             return Float(v)
         }
+        let modelType = json["model_type"] as? String ?? ModelFamily.bert.rawValue
+        guard let family = ModelFamily(rawValue: modelType) else {
+            throw ModelError.invalidConfig("\(url.path): model_type \"\(modelType)\" is not a family lpft runs (\(ModelFamily.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
         let act = json["hidden_act"] as? String ?? "gelu"
         guard act == "gelu" else {
             throw ModelError.invalidConfig("\(url.path): hidden_act \"\(act)\" is not supported (only the exact erf \"gelu\")")
@@ -100,7 +145,8 @@ extension BertConfig {
             throw ModelError.invalidConfig("\(url.path): position_embedding_type \"\(positions)\" is not supported (only \"absolute\")")
         }
         var labels: [String]
-        if let map = json["id2label"] as? [String: String], !map.isEmpty {
+        let labelCount = json["num_labels"] as? Int
+        if let map = json["id2label"] as? [String: String], !map.isEmpty, labelCount == nil || labelCount == map.count {
             let pairs = try map.map { key, name -> (Int, String) in
                 guard let id = Int(key) else { throw ModelError.invalidConfig("\(url.path): id2label key \"\(key)\" is not an integer") }
                 return (id, name)
@@ -110,11 +156,12 @@ extension BertConfig {
             }
             labels = pairs.map(\.1)
         } else {
+            // An explicit num_labels that id2label does not cover (a config edited by hand) sizes the head.
             labels = (0..<(try int("num_labels", default: 2))).map { "LABEL_\($0)" }
         }
         if let labelsOverride { labels = labelsOverride }
         self.init(
-            vocabSize: try int("vocab_size"), hiddenSize: try int("hidden_size"),
+            family: family, vocabSize: try int("vocab_size"), hiddenSize: try int("hidden_size"),
             layerCount: try int("num_hidden_layers"), headCount: try int("num_attention_heads"),
             intermediateSize: try int("intermediate_size"),
             maxPositions: try int("max_position_embeddings", default: 512),
@@ -123,14 +170,15 @@ extension BertConfig {
             hiddenDropout: try float("hidden_dropout_prob", default: 0.1),
             attentionDropout: try float("attention_probs_dropout_prob", default: 0.1),
             initializerRange: try float("initializer_range", default: 0.02),
+            paddingID: json["pad_token_id"] as? Int,
             labels: labels)
         try validate()
     }
 
-    /// The `config.json` a Hugging Face `BertForSequenceClassification` reads.
+    /// The `config.json` a Hugging Face `BertForSequenceClassification` (or Roberta…) reads.
     public func jsonObject() -> [String: Any] {
         [
-            "model_type": "bert", "architectures": ["BertForSequenceClassification"],
+            "model_type": family.rawValue, "architectures": [family.architecture], "pad_token_id": paddingID,
             "vocab_size": vocabSize, "hidden_size": hiddenSize, "num_hidden_layers": layerCount,
             "num_attention_heads": headCount, "intermediate_size": intermediateSize,
             "max_position_embeddings": maxPositions, "type_vocab_size": typeVocabSize,

@@ -1,5 +1,6 @@
-/// The parameter views of a BERT encoder with a linear classification head, named as in
-/// Hugging Face's `BertForSequenceClassification`.
+/// The parameter views of a BERT-family encoder with a linear classification head, named as in
+/// Hugging Face's `BertForSequenceClassification` (`RobertaForSequenceClassification`: the same
+/// names under `roberta.`; its two-layer head is not the paper's, so the head is `classifier.*`).
 ///
 /// Storage order differs from Hugging Face's in one place, on purpose: each layer's query,
 /// key and value weights are adjacent (and so are their biases), so the three projections
@@ -48,7 +49,8 @@ public struct BertLayout: Sendable {
     public init(_ c: BertConfig, lora: LoRAConfig? = nil) {
         var p = ParameterLayout()
         let h = c.hiddenSize
-        let e = "bert.embeddings."
+        let prefix = c.family.parameterPrefix
+        let e = prefix + "embeddings."
         embeddings = Embeddings(
             word: p.append(e + "word_embeddings.weight", [c.vocabSize, h]),
             position: p.append(e + "position_embeddings.weight", [c.maxPositions, h]),
@@ -56,7 +58,7 @@ public struct BertLayout: Sendable {
             normWeight: p.append(e + "LayerNorm.weight", [h]),
             normBias: p.append(e + "LayerNorm.bias", [h]))
         layers = (0..<c.layerCount).map { l in
-            let n = "bert.encoder.layer.\(l)."
+            let n = prefix + "encoder.layer.\(l)."
             return Layer(
                 query: p.append(n + "attention.self.query.weight", [h, h]),
                 key: p.append(n + "attention.self.key.weight", [h, h]),
@@ -79,7 +81,7 @@ public struct BertLayout: Sendable {
         // PEFT's names, so adapters can be exported to and compared with Hugging Face.
         adapters = (0..<c.layerCount).map { l in
             (lora?.targets ?? []).map { target in
-                let n = "bert.encoder.layer.\(l).attention.self.\(target.rawValue)."
+                let n = prefix + "encoder.layer.\(l).attention.self.\(target.rawValue)."
                 return Adapter(target: target, a: p.append(n + "lora_A.weight", [lora!.rank, h]), b: p.append(n + "lora_B.weight", [h, lora!.rank]))
             }
         }

@@ -1,8 +1,8 @@
 import Compute
 import Foundation
 
-/// Reading and writing model directories in the Hugging Face layout
-/// (`config.json`, `model.safetensors`, and for text models `vocab.txt`).
+/// Reading and writing model directories in the Hugging Face layout (`config.json`,
+/// `model.safetensors`, and for text models the family's tokenizer files).
 public enum Checkpoint {
     /// A model and its weights, ready to run.
     public struct Loaded {
@@ -13,14 +13,16 @@ public enum Checkpoint {
     }
 
     /// Tensors a checkpoint may carry that this classifier deliberately does not use: the
-    /// pooler (the paper's head reads φ(x) directly) and position-id buffers of older exports.
-    static func isIgnorable(_ name: String) -> Bool {
-        name.hasPrefix("pooler.") || name.hasPrefix("bert.pooler.") || name.hasSuffix("position_ids")
+    /// pooler (the paper's head reads φ(x) directly), position-id buffers of older exports, and
+    /// RoBERTa's masked-LM head (`lm_head.*`, in roberta-base's own checkpoint).
+    static func isIgnorable(_ name: String, family: ModelFamily) -> Bool {
+        name.hasPrefix("pooler.") || name.hasPrefix(family.parameterPrefix + "pooler.") || name.hasSuffix("position_ids")
+            || (family == .roberta && name.hasPrefix("lm_head."))
     }
 
     /// Loads `directory/config.json` and `directory/model.safetensors`.
     ///
-    /// Tensors load with or without the `bert.` prefix. A missing head is initialised
+    /// Tensors load with or without the family's prefix (`bert.`, `roberta.`). A missing head is initialised
     /// N(0, initializer_range²) with bias 0 from `seed`; `labels` overrides the config's
     /// labels (and so the head's size) when the head is to be trained afresh.
     /// With `lora`, adapters saved in the file are loaded and missing ones initialised afresh
@@ -43,7 +45,8 @@ public enum Checkpoint {
             let isHead = view.name.hasPrefix("classifier.")
             let isAdapter = model.layout.loraRange.contains(view.offset)
             if isHead && freshHead { continue }
-            let candidates = view.name.hasPrefix("bert.") ? [view.name, String(view.name.dropFirst(5))] : [view.name]
+            let prefix = config.family.parameterPrefix
+            let candidates = view.name.hasPrefix(prefix) ? [view.name, String(view.name.dropFirst(prefix.count))] : [view.name]
             guard let name = candidates.first(where: { file.tensors[$0] != nil }), let info = file.tensors[name] else {
                 if isHead || isAdapter { continue }
                 throw ModelError.missingTensor(name: view.name, expectedShape: view.shape, path: weightsPath)
@@ -61,7 +64,7 @@ public enum Checkpoint {
             let missing = headNames.subtracting(used).sorted()[0]
             throw ModelError.missingTensor(name: missing, expectedShape: model.layout.parameters[missing]!.shape, path: weightsPath)
         }
-        let extra = file.tensors.keys.filter { !used.contains($0) && !isIgnorable($0) && !(freshHead && $0.hasPrefix("classifier.")) }.sorted()
+        let extra = file.tensors.keys.filter { !used.contains($0) && !isIgnorable($0, family: config.family) && !(freshHead && $0.hasPrefix("classifier.")) }.sorted()
         guard extra.isEmpty else { throw ModelError.unexpectedTensors(names: extra, path: weightsPath) }
         if !headLoaded {
             Initializer.initializeHead(model, parameters.pointer, seed: seed)

@@ -14,7 +14,8 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
         case let .invalidConfig(reason): return "invalid model config: \(reason)"
         case let .invalidSafeTensors(path, reason): return "\(path) is not a valid safetensors file: \(reason)"
         case let .missingTensor(name, shape, path):
-            return "\(path): tensor \(name) \(shape) is missing (looked for it with and without the \"bert.\" prefix)"
+            let prefix = ModelFamily.allCases.map(\.parameterPrefix).first { name.hasPrefix($0) }
+            return "\(path): tensor \(name) \(shape) is missing" + (prefix.map { " (looked for it with and without the \"\($0)\" prefix)" } ?? "")
         case let .shapeMismatch(name, expected, found, path):
             return "\(path): tensor \(name) has shape \(found), the config needs \(expected)"
         case let .unexpectedTensors(names, path):

@@ -11,7 +11,8 @@ public struct TokenBatch: Sendable {
     /// [tokens], sequence after sequence.
     public let inputIDs: [Int32]
     public let tokenTypeIDs: [Int32]
-    /// Each token's position in its sequence: the row of the position table it reads.
+    /// Each token's position in its sequence; it reads row `config.positionOffset +` this of
+    /// the position table (RoBERTa's count from `padding_idx + 1`).
     public let positions: [Int32]
     /// batchSize + 1 entries: where each sequence starts, then the token count.
     public let offsets: [Int]
@@ -22,7 +23,9 @@ public struct TokenBatch: Sendable {
 
     /// Packs a padded batch: `batchSize` rows of `sequenceLength` positions, row-major, with
     /// `attentionMask` 1 for real tokens and 0 for padding. Masked positions are dropped
-    /// (padding never reaches a real token's state); the rest keep their positions.
+    /// (padding never reaches a real token's state); the rest keep their positions, as BERT
+    /// numbers them. RoBERTa numbers the real tokens instead; the two agree for right-padded
+    /// rows (the first token real, as the head requires, and padding only after the text).
     public init(batchSize: Int, sequenceLength: Int, inputIDs: [Int32], tokenTypeIDs: [Int32]? = nil, attentionMask: [Float]? = nil) throws {
         let n = batchSize * sequenceLength
         guard batchSize > 0, sequenceLength > 0 else { throw ModelError.invalidBatch("empty batch (\(batchSize)×\(sequenceLength))") }
@@ -81,8 +84,8 @@ public struct TokenBatch: Sendable {
 
     /// Checks ids against the model's vocabulary, token-type and position tables.
     func validate(for config: BertConfig) throws {
-        guard let last = positions.max(), Int(last) < config.maxPositions else {
-            throw ModelError.invalidBatch("sequence length \(sequenceLength) exceeds max_position_embeddings \(config.maxPositions)")
+        guard let last = positions.max(), Int(last) < config.maxSequenceLength else {
+            throw ModelError.invalidBatch("sequence length \(sequenceLength) exceeds the \(config.maxSequenceLength) positions of max_position_embeddings \(config.maxPositions)")
         }
         if let bad = inputIDs.firstIndex(where: { $0 < 0 || Int($0) >= config.vocabSize }) {
             throw ModelError.invalidBatch("\(place(bad)): token id \(inputIDs[bad]) outside the vocabulary of \(config.vocabSize)")

@@ -84,8 +84,11 @@ struct FineTuneBench: ParsableCommand {
 struct TokenizeBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tokenize",
-        abstract: "Texts/second of the WordPiece tokenizer on a shipped task's training texts.",
-        discussion: "Needs `lpft model fetch` and `lpft data fetch`. Build with -c release for meaningful numbers.")
+        abstract: "Texts/second of a model's tokenizer (WordPiece or byte-level BPE) on a shipped task's training texts.",
+        discussion: """
+        Needs `lpft data fetch` (and `lpft model fetch` for the default model). Build with -c release \
+        for meaningful numbers. Peer: bench/hf_tokenize.py, Hugging Face `tokenizers` on the same texts.
+        """)
 
     @OptionGroup var model: ModelOption
     @Option(help: "The fetched task whose training texts are tokenised.") var task = "rt-polarity"
@@ -93,8 +96,10 @@ struct TokenizeBench: ParsableCommand {
     @Option(help: "Timed repetitions; the median is reported.") var repeats = 5
 
     func run() throws {
-        let r = try TokenizerBenchmark(modelDirectory: try model.directory(), task: task, count: count).run(repeats: repeats)
-        print(String(format: "%d texts (%d tokens) in %.3f s median of %d: %.0f texts/s", count, r.tokens, r.medianSeconds, repeats, Double(count) / r.medianSeconds))
+        let pretrained = try model.pretrained()
+        let r = try TokenizerBenchmark(tokenizer: pretrained.tokenizer, task: task, count: count).run(repeats: repeats)
+        print(String(format: "%@ (%@): %d texts (%d tokens) in %.3f s median of %d: %.0f texts/s", pretrained.config.family.rawValue,
+                     pretrained.tokenizerFile, count, r.tokens, r.medianSeconds, repeats, Double(count) / r.medianSeconds))
     }
 }
 

@@ -1,11 +1,13 @@
 import ArgumentParser
 import Foundation
 import TextData
+import Training
+import Transformer
 
 struct Model: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Install and locate pre-trained models.",
-        subcommands: [Fetch.self])
+        abstract: "Install, locate and describe pre-trained models.",
+        subcommands: [Fetch.self, Describe.self])
 
     struct Fetch: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -23,12 +25,33 @@ struct Model: ParsableCommand {
             try ModelStore().fetch(name, into: dir.map { URL(fileURLWithPath: $0) })
         }
     }
+
+    struct Describe: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print what lpft makes of a model directory: family, layers, hidden size, vocabulary, parameters.",
+            discussion: """
+            Reads config.json, the family's tokenizer (checked against vocab_size) and the names in \
+            model.safetensors, as every command does before it runs the model. Families: \
+            \(ModelFamily.allCases.map(\.rawValue).joined(separator: ", ")) (README: "Model families").
+            """)
+
+        @Argument(help: "A model directory or the name of a fetched model.") var model = ModelStore.defaultModel
+
+        func run() throws {
+            let pretrained = try PretrainedModel(resolving: model)
+            print("directory: \(pretrained.directory.path)")
+            for (key, value) in try pretrained.summary() { print("\(key): \(value)") }
+        }
+    }
 }
 
 /// The `--model` option shared by commands that load a model.
 struct ModelOption: ParsableArguments {
-    @Option(help: "A model directory (config.json, model.safetensors, vocab.txt) or the name of a fetched model.")
+    @Option(help: "A model directory (config.json, model.safetensors and its family's tokenizer: vocab.txt for BERT; tokenizer.json, or vocab.json + merges.txt, for RoBERTa) or the name of a fetched model.")
     var model = ModelStore.defaultModel
 
     func directory() throws -> URL { try ModelStore().resolve(model) }
+
+    /// The model's config and tokenizer, checked against each other.
+    func pretrained() throws -> PretrainedModel { try PretrainedModel(directory: try directory()) }
 }

@@ -12,8 +12,8 @@ struct NTKCommand: ParsableCommand {
         P(x, x′) = (⟨φ(x), φ(x′)⟩ + 1)·I from the head; F = V·J_φ·J_φᵀ·Vᵀ from the backbone (or, with \
         --lora-rank, from fresh LoRA adapters only), exact, word embeddings included. Writes \
         pretrain_effective and ft_effective as [N][C][N][C] arrays, their Frobenius norms, traces and \
-        ranks, the FT ratio, the kernel classifier's training accuracy, the per-group breakdown and \
-        timings. --data may hold text rows or pre-tokenised input_ids rows (JSONL, CSV, TSV).
+        ranks, the FT ratio, the kernel classifier's training accuracy, the per-group breakdown, the \
+        logits f(x) of the --data examples as [N][C], and timings. --data may hold text rows or pre-tokenised input_ids rows (JSONL, CSV, TSV).
         """)
 
     @OptionGroup var model: ModelOption

@@ -119,9 +119,10 @@ final class SweepRunTests: XCTestCase {
         for (i, w) in workers.enumerated() { XCTAssertEqual(waitForExit(w, timeout: 10, log: dir.appendingPathComponent("w\(i).log")), 0) }
     }
 
-    /// A spec of real trials on the tiny fixture model: two token groups over its vocabulary,
+    /// A spec of real trials on a tiny fixture model (`tiny-bert`, or `tiny-roberta`, whose BPE
+    /// cuts the same words into other pieces): two token groups over tiny-bert's vocabulary,
     /// the label being the majority group; `grid` is the spec's grid block.
-    func tinySpec(_ dir: URL, grid: String) throws -> URL {
+    func tinySpec(_ dir: URL, grid: String, model: String = "tiny-bert") throws -> URL {
         for (name, count) in [("train", 64), ("validation", 32), ("test", 32)] {
             let lines = (0..<count).map { i -> String in
                 let words = (0..<8).map { j in "tok\(((i * 7 + j * 3) % 5 < 3 + i % 2 ? 10 : 60) + (i + j) % 20)" }
@@ -134,7 +135,7 @@ final class SweepRunTests: XCTestCase {
         let spec = dir.appendingPathComponent("real.yaml")
         try """
         base:
-          model: \(try Fixtures.url("tiny-bert").path)
+          model: \(try Fixtures.url(model).path)
           task: {name: groups, train: \(d)/train.jsonl, validation: \(d)/validation.jsonl, test: \(d)/test.jsonl}
           lp: {solver: sgd, epochs: 2, lr: 0.01}
           ft: {epochs: 2, batch_size: 16, lr: 0.001}
@@ -167,6 +168,24 @@ final class SweepRunTests: XCTestCase {
             XCTAssertEqual(metrics.last { $0.name == "test/accuracy" }?.value, accuracy, "the streamed final metric matches the result")
         }
         XCTAssertTrue(trials.contains { (try? j.metrics(trial: $0.id).contains { $0.name == "lp/loss" }) == true }, "LP-FT streamed its LP epochs")
+    }
+
+    /// The paper's model family in a sweep: a LoRA and an LP-FT trial on the tiny RoBERTa.
+    func testATwoTrialSweepOnTheTinyRoberta() throws {
+        let dir = try temporaryDirectory(self)
+        let spec = try tinySpec(dir, grid: "  method: [lora, lp-ft]", model: "tiny-roberta")
+        let sweep = dir.appendingPathComponent("sweep")
+        let log = dir.appendingPathComponent("sweep.log")
+        let run = try startLPFT(["sweep", "run", spec.path, "--dir", sweep.path, "--local-workers", "2"], log: log, test: self)
+        XCTAssertEqual(waitForExit(run, timeout: 120, log: log), 0, (try? String(contentsOf: log, encoding: .utf8)) ?? "")
+        let j = try XCTUnwrap(journal(sweep))
+        let trials = try j.trials()
+        XCTAssertEqual(trials.map(\.state), [.completed, .completed])
+        for t in trials {
+            XCTAssertEqual(try j.metrics(trial: t.id).filter { $0.name == "ft/loss" }.compactMap(\.epoch), [1, 2], "streamed per epoch")
+            let result = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(XCTUnwrap(t.result).utf8)) as? [String: Any])
+            XCTAssertNotNil((result["metrics"] as? [String: Any])?["test/accuracy"] as? Double)
+        }
     }
 
     func testEditingTheSpecRunsOnlyTheNewTrials() throws {

@@ -51,6 +51,41 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertTrue(output.contains("stopped on request"), output)
         XCTAssertEqual(try result(out)["status"] as? String, "interrupted")
     }
+
+    /// LoRA and LP-FT on the tiny RoBERTa (3 labels, byte-level BPE), from real snippets and
+    /// tweets labelled round-robin: the paper's recipe on its own model family.
+    func testLoRAAndLPFTTrialsOnTheTinyRoberta() throws {
+        let dir = try temporaryDirectory(self)
+        let cases = try XCTUnwrap(try Fixtures.value("tokenizer-tiny-roberta.json") as? [[String: Any]])
+        let rows = try cases.compactMap { $0["text"] as? String }.enumerated().map { i, text in
+            String(decoding: try JSONSerialization.data(withJSONObject: ["text": text, "label": ["negative", "neutral", "positive"][i % 3]]), as: UTF8.self)
+        }
+        for (split, lines) in [("train", rows), ("validation", Array(rows.prefix(30))), ("test", Array(rows.suffix(30)))] {
+            try lines.joined(separator: "\n").write(to: dir.appendingPathComponent("\(split).jsonl"), atomically: true, encoding: .utf8)
+        }
+        let d = dir.path
+        for method in ["lora", "lp-ft"] {
+            let config = dir.appendingPathComponent("\(method).yaml")
+            try """
+            method: \(method)
+            model: \(Fixtures.directory.appendingPathComponent("tiny-roberta").path)
+            task: {name: snippets, train: \(d)/train.jsonl, validation: \(d)/validation.jsonl, test: \(d)/test.jsonl}
+            lp: {solver: sgd, epochs: 2, lr: 0.01}
+            ft: {epochs: 2, batch_size: 16, lr: 0.001}
+            lora: {rank: 4, alpha: 8}
+            max_length: 64
+            threads: 1
+            """.write(to: config, atomically: true, encoding: .utf8)
+            let out = dir.appendingPathComponent(method)
+            let run = try Support.lpft(["train", "--config", config.path, "--out", out.path])
+            XCTAssertEqual(run.status, 0, run.output)
+            XCTAssertEqual(try result(out)["status"] as? String, "completed", method)
+            let metrics = try XCTUnwrap(try result(out)["metrics"] as? [String: Double])
+            XCTAssertTrue((0...1).contains(try XCTUnwrap(metrics["test/accuracy"])), method)
+            XCTAssertGreaterThan(try XCTUnwrap(metrics["features/diff"]), 0, "\(method) moved the backbone's features")
+            XCTAssertEqual(metrics["head/norm_after_lp"] != nil, method == "lp-ft", method)
+        }
+    }
 }
 
 /// `lpft train` failures at run time: one line that names the cause, no usage text.

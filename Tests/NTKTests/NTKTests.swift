@@ -5,10 +5,11 @@ import TestSupport
 import XCTest
 
 final class NTKTests: XCTestCase {
-    func fixtureBatch() throws -> ([(ids: [Int32], tokenTypeIDs: [Int32])], [String: Any]) {
-        let json = try Fixtures.json("tiny-bert-ntk.json")
-        let ids = try XCTUnwrap(json["input_ids"] as? [[Int]]), types = try XCTUnwrap(json["token_type_ids"] as? [[Int]])
-        let mask = try XCTUnwrap(json["attention_mask"] as? [[Int]])
+    /// The fixture's inputs, unpadded; RoBERTa's have no token types (type 0 throughout).
+    func fixtureBatch(_ fixture: String = "tiny-bert-ntk.json") throws -> ([(ids: [Int32], tokenTypeIDs: [Int32])], [String: Any]) {
+        let json = try Fixtures.json(fixture)
+        let ids = try XCTUnwrap(json["input_ids"] as? [[Int]]), mask = try XCTUnwrap(json["attention_mask"] as? [[Int]])
+        let types = json["token_type_ids"] as? [[Int]] ?? ids.map { $0.map { _ in 0 } }
         // Unpadded rows: padding never changes an example's kernel entries (masked keys get exactly 0).
         let batch = (0..<ids.count).map { i -> (ids: [Int32], tokenTypeIDs: [Int32]) in
             let length = mask[i].reduce(0, +)
@@ -17,15 +18,22 @@ final class NTKTests: XCTestCase {
         return (batch, json)
     }
 
+    /// Both families: RoBERTa's position rows start at padding_idx + 1, which only relabels
+    /// the position columns of J, so the captured path needs nothing of its own.
     func testKernelsMatchPyTorch() throws {
-        let (batch, json) = try fixtureBatch()
-        let loaded = try Checkpoint.load(directory: try Fixtures.url("tiny-bert"), threads: 2)
+        for (model, fixture) in Fixtures.tinyModels { try assertKernelsMatchPyTorch(model, fixture) }
+    }
+
+    func assertKernelsMatchPyTorch(_ model: String, _ fixture: String) throws {
+        let (batch, json) = try fixtureBatch(fixture)
+        let loaded = try Checkpoint.load(directory: try Fixtures.url(model), threads: 2)
         let ntk = try NTKComputer(model: loaded.model, parameters: loaded.parameters).compute(batch)
         XCTAssertEqual(ntk.backwardPasses, 3, "one batched backward pass per class")
         // README bound for kernels: relative Frobenius error < 1e-3.
-        XCTAssertLessThan(relativeError(ntk.pretrainEffective, flatFloats(json["ntk_pretrain_effective"])), 1e-3)
-        XCTAssertLessThan(relativeError(ntk.ftEffective, flatFloats(json["ntk_ft_effective"])), 1e-3)
-        XCTAssertLessThan(relativeError(ntk.features, flatFloats(json["features"])), 1e-4)
+        XCTAssertLessThan(relativeError(ntk.pretrainEffective, flatFloats(json["ntk_pretrain_effective"])), 1e-3, model)
+        XCTAssertLessThan(relativeError(ntk.ftEffective, flatFloats(json["ntk_ft_effective"])), 1e-3, model)
+        XCTAssertLessThan(relativeError(ntk.features, flatFloats(json["features"])), 1e-4, model)
+        XCTAssertLessThan(relativeError(ntk.logits, flatFloats(json["logits"])), 1e-4, model)
         // The groups partition F.
         var sum = [Float](repeating: 0, count: ntk.ftEffective.count)
         for (_, k) in ntk.groups { for i in sum.indices { sum[i] += k[i] } }

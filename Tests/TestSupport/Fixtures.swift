@@ -5,6 +5,10 @@ import XCTest
 /// `$LPFT_FIXTURES` (see its README). A missing fixture is a failure, never a skip: these
 /// tests are the proof the core is right.
 public enum Fixtures {
+    /// The tiny random models of each family and their reference file: logits, loss, every
+    /// gradient and the kernels P and F.
+    public static let tinyModels = [("tiny-bert", "tiny-bert-ntk.json"), ("tiny-roberta", "tiny-roberta-ntk.json")]
+
     public static var directory: URL {
         if let override = ProcessInfo.processInfo.environment["LPFT_FIXTURES"] { return URL(fileURLWithPath: override) }
         // Tests/TestSupport/Fixtures.swift → project root → ../shared/fixtures

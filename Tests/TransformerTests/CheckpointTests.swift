@@ -86,8 +86,10 @@ final class CheckpointTests: XCTestCase {
     }
 
     /// A tiny model with seeded weights, saved as a model directory named `name`.
-    func savedTinyModel(_ name: String, seed: UInt64) throws -> (BertClassifier, FloatBuffer, URL) {
-        let model = try BertClassifier(config: .tiny())
+    func savedTinyModel(_ name: String, seed: UInt64, family: ModelFamily = .bert) throws -> (BertClassifier, FloatBuffer, URL) {
+        var config = BertConfig.tiny()
+        config.family = family
+        let model = try BertClassifier(config: config)
         let params = FloatBuffer(count: model.parameterCount)
         Initializer.initializeAll(model, params.pointer, seed: seed)
         let dir = directory.appendingPathComponent(name)
@@ -96,18 +98,25 @@ final class CheckpointTests: XCTestCase {
     }
 
     func testModelDirectoryRoundTripWithAndWithoutPrefixAndHead() throws {
-        let (model, params, saved) = try savedTinyModel("model", seed: 9)
+        for family in ModelFamily.allCases { try assertRoundTripWithAndWithoutPrefixAndHead(family) }
+    }
+
+    func assertRoundTripWithAndWithoutPrefixAndHead(_ family: ModelFamily) throws {
+        let (model, params, saved) = try savedTinyModel("model-\(family)", seed: 9, family: family)
+        XCTAssertTrue(model.layout.parameters.views[0].name.hasPrefix(family.parameterPrefix))
         let loaded = try Checkpoint.load(directory: saved)
         XCTAssertTrue(loaded.headLoaded)
-        XCTAssertEqual(loaded.model.config, model.config)
+        XCTAssertEqual(loaded.model.config, model.config, "config.json keeps the family")
         XCTAssertEqual(loaded.parameters.toArray(), params.toArray())
 
-        // A sentence-transformers-style export: no "bert." prefix, a pooler, no head.
+        // A bare-model export (sentence-transformers, or roberta-base's own): no family prefix,
+        // a pooler, RoBERTa's masked-LM head, no classifier.
         let file = try SafeTensorsFile(path: saved.appendingPathComponent("model.safetensors").path)
         var tensors: [(String, [Int], [Float])] = try model.layout.parameters.views.compactMap { v in
-            v.name.hasPrefix("classifier.") ? nil : (String(v.name.dropFirst(5)), v.shape, try file.floats(v.name))
+            v.name.hasPrefix("classifier.") ? nil : (String(v.name.dropFirst(family.parameterPrefix.count)), v.shape, try file.floats(v.name))
         }
         tensors.append(("pooler.dense.bias", [32], [Float](repeating: 0, count: 32)))
+        if family == .roberta { tensors.append(("lm_head.bias", [120], [Float](repeating: 0, count: 120))) }
         try writeTensors(tensors, to: saved.appendingPathComponent("model.safetensors").path)
         let bare = try Checkpoint.load(directory: saved, seed: 5)
         XCTAssertFalse(bare.headLoaded)
@@ -195,5 +204,20 @@ final class CheckpointTests: XCTestCase {
         XCTAssertTrue(error("[1]").contains("is not a JSON object"))
         XCTAssertEqual(error("{\(base), \"num_attention_heads\": 2, \"num_labels\": 4}"), "")
         XCTAssertEqual(try BertConfig(contentsOf: path).classCount, 4)
+
+        // RoBERTa: its family, padding-aware positions, eps from the file; num_labels sizes the
+        // head when id2label (as the fixture's config, edited by hand) names fewer labels.
+        let roberta = try BertConfig(contentsOf: try Fixtures.url("tiny-roberta/config.json"))
+        XCTAssertEqual(roberta.family, .roberta)
+        XCTAssertEqual(roberta.paddingID, 1)
+        XCTAssertEqual(roberta.positionOffset, 2)
+        XCTAssertEqual(roberta.maxSequenceLength, 64)
+        XCTAssertEqual(roberta.typeVocabSize, 1)
+        XCTAssertEqual(roberta.layerNormEps, 1e-5)
+        XCTAssertEqual(roberta.labels, ["LABEL_0", "LABEL_1", "LABEL_2"])
+        XCTAssertTrue(error("{\(base), \"num_attention_heads\": 2, \"model_type\": \"gpt2\"}")
+            .hasSuffix("model_type \"gpt2\" is not a family lpft runs (bert, roberta)"))
+        XCTAssertTrue(error("{\(base), \"num_attention_heads\": 2, \"model_type\": \"roberta\", \"max_position_embeddings\": 2}")
+            .contains("max_position_embeddings 2 leaves no position after pad_token_id 1"))
     }
 }

@@ -4,7 +4,8 @@ import Transformer
 import XCTest
 
 /// The whole classifier's backward (embeddings, attention with a padding mask, FFN,
-/// LayerNorms, dropout, head, cross-entropy) against central finite differences.
+/// LayerNorms, dropout, head, cross-entropy) against central finite differences, for both
+/// families (RoBERTa: positions from padding_idx + 1, one token type).
 ///
 /// Tolerance reasoning: the loss is float32 end to end, relative rounding ~1e-6 on a loss ~1,
 /// so with h = 1e-2 the difference quotient carries ~5e-5 of noise; weights are drawn with
@@ -13,9 +14,9 @@ import XCTest
 final class ModelGradientCheckTests: XCTestCase {
     let h: Float = 1e-2
 
-    static func makeModel() throws -> (BertClassifier, [Float], TokenBatch, [Int]) {
-        var config = BertConfig(vocabSize: 20, hiddenSize: 16, layerCount: 2, headCount: 2, intermediateSize: 24,
-                                maxPositions: 12, typeVocabSize: 2, labels: ["a", "b", "c"])
+    static func makeModel(_ family: ModelFamily = .bert) throws -> (BertClassifier, [Float], TokenBatch, [Int]) {
+        var config = BertConfig(family: family, vocabSize: 20, hiddenSize: 16, layerCount: 2, headCount: 2, intermediateSize: 24,
+                                maxPositions: 12, typeVocabSize: family == .bert ? 2 : 1, labels: ["a", "b", "c"])
         config.initializerRange = 0.3
         let model = try BertClassifier(config: config, threads: 2)
         let p = FloatBuffer(count: model.parameterCount)
@@ -24,8 +25,9 @@ final class ModelGradientCheckTests: XCTestCase {
         for view in model.layout.parameters.views where view.shape.count == 1 {
             for i in view.range { p[i] += 0.2 * RandomStream(seed: 4).normal(at: UInt64(i)) }
         }
+        let types: [[Int32]] = [[0, 0, 0, 0, 1, 1, 1], [0, 0, 1, 1, 1], [0, 0, 0]]
         let batch = try TokenBatch(sequences: [[1, 5, 7, 9, 3, 11, 2], [1, 4, 4, 13, 2], [1, 19, 2]],
-                                   tokenTypes: [[0, 0, 0, 0, 1, 1, 1], [0, 0, 1, 1, 1], [0, 0, 0]])
+                                   tokenTypes: family == .bert ? types : types.map { $0.map { _ in 0 } })
         return (model, p.toArray(), batch, [2, 0, 1])
     }
 
@@ -34,8 +36,9 @@ final class ModelGradientCheckTests: XCTestCase {
         return Double(CrossEntropy.forwardBackward(logits: ws.logits.pointer, labels: labels, classes: model.config.classCount, dLogits: nil))
     }
 
-    func check(dropout: RandomStream?) throws {
-        let (model, params, batch, labels) = try Self.makeModel()
+    func check(dropout: RandomStream?, family: ModelFamily = .bert) throws {
+        let (model, params, batch, labels) = try Self.makeModel(family)
+        let firstPosition = model.config.positionOffset
         let ws = model.makeWorkspace(maxBatchSize: 3, maxSequenceLength: 7)
         _ = try loss(model, params, batch, labels, dropout: dropout, ws: ws)
         let dLogits = FloatBuffer(count: 3 * model.config.classCount)
@@ -55,7 +58,7 @@ final class ModelGradientCheckTests: XCTestCase {
             if view.name.contains("word_embeddings") {
                 indices = [5, 13, 19].flatMap { row in (0..<4).map { view.offset + row * 16 + $0 * 3 } }
             } else if view.name.contains("position_embeddings") {
-                indices = [0, 2, 6].flatMap { row in (0..<4).map { view.offset + row * 16 + $0 * 4 } }
+                indices = [0, 2, 6].flatMap { row in (0..<4).map { view.offset + (firstPosition + row) * 16 + $0 * 4 } }
             }
             let numerical = centralDifferences(&p, indices: indices, h: h) {
                 try! loss(model, $0, batch, labels, dropout: dropout, ws: ws)
@@ -69,11 +72,17 @@ final class ModelGradientCheckTests: XCTestCase {
         let word = model.layout.embeddings.word
         XCTAssertTrue((0..<16).allSatisfy { grads[word.offset + $0] == 0 }, "pad row gradient must be zero")
         XCTAssertTrue((0..<16).allSatisfy { grads[word.offset + 17 * 16 + $0] == 0 }, "absent token 17 gets no gradient")
+        let position = model.layout.embeddings.position
+        XCTAssertTrue((0..<(firstPosition * 16)).allSatisfy { grads[position.offset + $0] == 0 }, "rows before the first position are never read")
     }
 
     func testEvalModeGradients() throws { try check(dropout: nil) }
 
     func testTrainingModeGradientsWithDropout() throws { try check(dropout: RandomStream(seed: 11).derived(5)) }
+
+    func testRobertaEvalModeGradients() throws { try check(dropout: nil, family: .roberta) }
+
+    func testRobertaTrainingModeGradientsWithDropout() throws { try check(dropout: RandomStream(seed: 11).derived(5), family: .roberta) }
 
     func testDropoutChangesTheOutputAndIsReproducible() throws {
         let (model, params, batch, labels) = try Self.makeModel()
@@ -118,5 +127,11 @@ final class ModelGradientCheckTests: XCTestCase {
         XCTAssertTrue(error(try TokenBatch(sequences: [[1, 2]], tokenTypes: [[0, 2]])).contains("token type 2"))
         XCTAssertTrue(error(try TokenBatch(sequences: [[1], [1], [1]])).contains("exceeds the workspace"))
         XCTAssertThrowsError(try TokenBatch(batchSize: 1, sequenceLength: 2, inputIDs: [1, 2], attentionMask: [0, 1]))
+        // RoBERTa's 12 position rows hold 10 tokens: its positions start at padding_idx + 1 = 2.
+        let (roberta, robertaParams, _, _) = try Self.makeModel(.roberta)
+        let long = try TokenBatch(sequences: [[Int32](repeating: 5, count: 11)])
+        XCTAssertThrowsError(try robertaParams.withUnsafeBufferPointer {
+            try roberta.forward($0.baseAddress!, long, workspace: roberta.makeWorkspace(maxBatchSize: 1, maxSequenceLength: 11))
+        }) { XCTAssertTrue("\($0)".contains("sequence length 11 exceeds the 10 positions of max_position_embeddings 12"), "\($0)") }
     }
 }

@@ -4,7 +4,8 @@ import Transformer
 import TestSupport
 import XCTest
 
-/// The tiny BERT against PyTorch: logits, loss, features and every parameter's gradient.
+/// The tiny BERT and the tiny RoBERTa against PyTorch: logits, loss, features and every
+/// parameter's gradient (RoBERTa's positions counting from padding_idx + 1, its names under `roberta.`).
 final class ReferenceFixtureTests: XCTestCase {
     struct Reference {
         let loaded: Checkpoint.Loaded
@@ -13,39 +14,48 @@ final class ReferenceFixtureTests: XCTestCase {
         let json: [String: Any]
     }
 
-    func loadReference() throws -> Reference {
-        let json = try Fixtures.json("tiny-bert-ntk.json")
-        let loaded = try Checkpoint.load(directory: try Fixtures.url("tiny-bert"), threads: 2)
+    /// The fixture's padded batch; RoBERTa's has no token types (it has one).
+    func loadReference(_ model: String, _ fixture: String) throws -> Reference {
+        let json = try Fixtures.json(fixture)
+        let loaded = try Checkpoint.load(directory: try Fixtures.url(model), threads: 2)
         let ids = try XCTUnwrap(json["input_ids"] as? [[Int]])
         let batch = try TokenBatch(batchSize: ids.count, sequenceLength: ids[0].count,
-                                   inputIDs: flatInts(json["input_ids"]), tokenTypeIDs: flatInts(json["token_type_ids"]),
+                                   inputIDs: flatInts(json["input_ids"]), tokenTypeIDs: json["token_type_ids"].map { flatInts($0) },
                                    attentionMask: flatFloats(json["attention_mask"]))
         let labels = try XCTUnwrap(json["labels"] as? [Int])
         return Reference(loaded: loaded, batch: batch, labels: labels, json: json)
     }
 
     func testLogitsLossAndFeaturesMatchPyTorch() throws {
-        let ref = try loadReference()
+        for (name, fixture) in Fixtures.tinyModels { try assertLogitsLossAndFeatures(name, fixture) }
+    }
+
+    func assertLogitsLossAndFeatures(_ name: String, _ fixture: String) throws {
+        let ref = try loadReference(name, fixture)
         XCTAssertTrue(ref.loaded.headLoaded, "the fixture carries classifier.weight/bias")
         let model = ref.loaded.model
-        let ws = model.makeWorkspace(maxBatchSize: 8, maxSequenceLength: 16)
+        let ws = model.makeWorkspace(maxBatchSize: 8, maxSequenceLength: ref.batch.sequenceLength)
         try model.forward(ref.loaded.parameters.pointer, ref.batch, workspace: ws)
         let c = model.config.classCount, h = model.config.hiddenSize, b = ref.batch.batchSize
         let logits = Array(ws.logits.buffer.prefix(b * c))
         // float32 through 2 layers of width 32: relative error ~1e-6 expected; README bound 1e-4.
-        XCTAssertLessThan(relativeError(logits, flatFloats(ref.json["logits"])), 1e-4)
-        XCTAssertLessThan(relativeError(Array(ws.features.buffer.prefix(b * h)), flatFloats(ref.json["features"])), 1e-4)
+        XCTAssertLessThan(relativeError(logits, flatFloats(ref.json["logits"])), 1e-4, name)
+        XCTAssertLessThan(relativeError(Array(ws.features.buffer.prefix(b * h)), flatFloats(ref.json["features"])), 1e-4, name)
         let loss = logits.withUnsafeBufferPointer {
             CrossEntropy.forwardBackward(logits: $0.baseAddress!, labels: ref.labels, classes: c, dLogits: nil)
         }
         let expected = try XCTUnwrap(ref.json["mean_cross_entropy"] as? Double)
-        XCTAssertEqual(Double(loss), expected, accuracy: expected * 1e-4)
+        XCTAssertEqual(Double(loss), expected, accuracy: expected * 1e-4, name)
     }
 
     func testEveryParameterGradientMatchesPyTorch() throws {
-        let ref = try loadReference()
+        for (name, fixture) in Fixtures.tinyModels { try assertEveryParameterGradient(name, fixture) }
+    }
+
+    func assertEveryParameterGradient(_ name: String, _ fixture: String) throws {
+        let ref = try loadReference(name, fixture)
         let model = ref.loaded.model
-        let ws = model.makeWorkspace(maxBatchSize: 6, maxSequenceLength: 10)
+        let ws = model.makeWorkspace(maxBatchSize: 6, maxSequenceLength: ref.batch.sequenceLength)
         let p = ref.loaded.parameters.pointer
         try model.forward(p, ref.batch, workspace: ws)
         let c = model.config.classCount
@@ -55,7 +65,7 @@ final class ReferenceFixtureTests: XCTestCase {
         model.backward(p, dLogits: dLogits.pointer, gradients: grads.pointer, workspace: ws)
 
         let expected = try XCTUnwrap(ref.json["loss_gradient"] as? [String: Any])
-        XCTAssertEqual(Set(expected.keys), Set(model.layout.parameters.views.map(\.name)), "one reference gradient per parameter")
+        XCTAssertEqual(Set(expected.keys), Set(model.layout.parameters.views.map(\.name)), "\(name): one reference gradient per parameter")
         let totalNorm = Elementwise.sumOfSquares(grads.pointer, count: grads.count).squareRoot()
         for view in model.layout.parameters.views {
             let ours = Array(grads.buffer[view.range])

@@ -1,0 +1,59 @@
+import Foundation
+import TextData
+import Transformer
+
+/// A model directory as every command opens it: its `config.json`, which names the family, and
+/// that family's tokenizer, checked against each other. The weights load separately
+/// (`loadWeights`), since each command chooses its own head, adapters and threads.
+public struct PretrainedModel: Sendable {
+    public let directory: URL
+    public let config: BertConfig
+    public let tokenizer: any Tokenizer
+    /// The file the tokenizer was read from (vocab.txt, tokenizer.json or vocab.json).
+    public let tokenizerFile: String
+
+    public init(directory: URL) throws {
+        self.directory = directory
+        config = try BertConfig(contentsOf: directory.appendingPathComponent("config.json"))
+        switch config.family {
+        case .bert:
+            tokenizer = try WordPieceTokenizer(modelDirectory: directory)
+            tokenizerFile = directory.appendingPathComponent("vocab.txt").path
+        case .roberta:
+            let bpe = try ByteLevelBPETokenizer(modelDirectory: directory)
+            tokenizer = bpe
+            tokenizerFile = bpe.sourceFile
+        }
+        guard tokenizer.vocabularySize == config.vocabSize else {
+            throw TextDataError.tokenizer(file: tokenizerFile, reason: "has \(tokenizer.vocabularySize) tokens but config.json's vocab_size is \(config.vocabSize): it is not this model's tokenizer")
+        }
+    }
+
+    /// A `--model` argument: a model directory, or the name of a fetched model.
+    public init(resolving nameOrPath: String, home: LPFTHome = LPFTHome()) throws {
+        try self.init(directory: try ModelStore(home: home).resolve(nameOrPath))
+    }
+
+    /// The weights; see `Checkpoint.load` for the head, adapters and seed.
+    public func loadWeights(labels: [String]? = nil, lora: LoRAConfig? = nil, freshHead: Bool = false, threads: Int = 1,
+                            seed: UInt64 = 0) throws -> Checkpoint.Loaded {
+        try Checkpoint.load(directory: directory, labels: labels, lora: lora, freshHead: freshHead, threads: threads, seed: seed)
+    }
+
+    /// What `lpft model describe` prints, as (key, value) lines: the family, the shape, the
+    /// vocabulary and the parameter count of the classifier lpft builds (backbone and head).
+    public func summary() throws -> [(key: String, value: String)] {
+        let layout = BertLayout(config)
+        let weights = try SafeTensorsFile(path: directory.appendingPathComponent("model.safetensors").path)
+        let head = weights.tensors[layout.head.weight.name] != nil
+        return [
+            ("family", config.family.rawValue),
+            ("layers", "\(config.layerCount)"),
+            ("hidden size", "\(config.hiddenSize) (\(config.headCount) heads, feed-forward \(config.intermediateSize))"),
+            ("vocabulary", "\(config.vocabSize) tokens (\(tokenizerFile))"),
+            ("max length", "\(config.maxSequenceLength) tokens"),
+            ("parameters", "\(layout.parameters.count) (backbone \(layout.backboneRange.count), head \(layout.headRange.count))"),
+            ("head", head ? "in the checkpoint: \(config.labels.joined(separator: ", "))" : "none (trials and --fresh-head start one)"),
+        ]
+    }
+}
