@@ -26,6 +26,11 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+        // The dashboard's HTTP server: FlyingFox is async/await over BSD sockets, without
+        // swift-nio (which Hummingbird would add to every first build). See BENCHMARKS.md.
+        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .systemLibrary(
@@ -48,22 +53,32 @@ let package = Package(
         // The orchestrator knows nothing of tensors: a trial is a config in, metrics out.
         // Sweep: specs, trial identity, the journal, results. Cluster: the wire protocol, coordinator, worker.
         .target(name: "Sweep", dependencies: ["Config", .product(name: "Crypto", package: "swift-crypto"), .product(name: "GRDB", package: "GRDB.swift")]),
-        .target(name: "Cluster", dependencies: ["Sweep", "CZeroMQ", "TrialContract"]),
+        // swift-log set up for the command line (text or JSON lines on stderr) and a throttle
+        // for warnings a peer can provoke at will.
+        .target(name: "Logs", dependencies: [.product(name: "Logging", package: "swift-log"), .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: [.swiftLanguageMode(.v6)]),
+        .target(name: "Cluster", dependencies: ["Sweep", "CZeroMQ", "TrialContract", "Logs"]),
         // The paper's tables, claims and plots (CSV, JSONL, HTML with SVG) from a sweep's results.
         .target(name: "Reports", dependencies: ["Sweep"]),
+        // `lpft sweep serve`: a read-only web dashboard and Prometheus text over a journal.
+        .target(name: "Dashboard", dependencies: ["Sweep", "Reports", "Logs", .product(name: "FlyingFox", package: "FlyingFox"),
+                                                  .product(name: "FlyingSocks", package: "FlyingFox"),
+                                                  .product(name: "Prometheus", package: "swift-prometheus")],
+                swiftSettings: [.swiftLanguageMode(.v6)]),
         .executableTarget(
             name: "lpft",
             dependencies: [
-                "Training", "Sweep", "Cluster", "Reports", "NTK", "TextData", "Transformer", "Compute", "TrialContract",
+                "Training", "Sweep", "Cluster", "Reports", "Dashboard", "Logs", "NTK", "TextData", "Transformer", "Compute", "TrialContract",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Logs", .product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport"),
         .testTarget(name: "ComputeTests", dependencies: ["Compute", "CZeroMQ", "TestSupport"], swiftSettings: simdFlags),
         .testTarget(name: "TransformerTests", dependencies: ["Transformer", "Training", "NTK", "Compute", "TrialContract", "TestSupport"]),
         .testTarget(name: "SweepTests", dependencies: ["Sweep", "Config", "TestSupport"]),
-        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Sweep", "Config", "TestSupport"]),
+        .testTarget(name: "LogsTests", dependencies: ["Logs", "TestSupport", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Sweep", "Config", "Logs", "TestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Sweep", "TestSupport"]),
+        .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "Sweep", "Logs", "TestSupport"]),
         .testTarget(name: "TrialContractTests", dependencies: ["TrialContract", "Training"]),
         .testTarget(name: "TextDataTests", dependencies: ["TextData", "Training", "Transformer", "Compute", "TestSupport"]),
     ],

@@ -1,7 +1,10 @@
 import ArgumentParser
 import Cluster
 import Config
+import Dashboard
 import Foundation
+import Logging
+import Logs
 import Reports
 import Sweep
 import TrialContract
@@ -11,7 +14,7 @@ struct SweepCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sweep",
         abstract: "Plan, run and inspect sweeps of trials.",
-        subcommands: [Plan.self, Run.self, Status.self, Report.self])
+        subcommands: [Plan.self, Run.self, Status.self, Report.self, Serve.self])
 
     struct Plan: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -30,7 +33,7 @@ struct SweepCommand: ParsableCommand {
             let trials = try planTrials(spec)
             if json { return try trials.forEach { print(try $0.jsonLine()) } }
             let columns = Array(Set(trials.flatMap(\.axes.keys))).sorted()
-            printTable(["id"] + columns, trials.map { t in [t.id] + columns.map { t.axes[$0]?.description ?? "—" } })
+            print(TextTable.render(["id"] + columns, trials.map { t in [t.id] + columns.map { t.axes[$0]?.description ?? "—" } }), terminator: "")
             print("\(trials.count) trial(s)")
         }
     }
@@ -69,6 +72,7 @@ struct SweepCommand: ParsableCommand {
         @Flag(help: "Do not check here that the trials' data files exist (workers see other files).") var skipFileCheck = false
         @OptionGroup var curve: CurveOptions
         @Option(help: "CURVE: the workers' public keys, a directory of *.pub files or a file with one key per line.") var allow: String?
+        @OptionGroup var logging: LoggingOptions
 
         func validate() throws {
             guard heartbeat > 0, liveness >= 1, maxAttempts >= 1, retryDelay >= 0, localWorkers >= 0 else {
@@ -77,6 +81,7 @@ struct SweepCommand: ParsableCommand {
         }
 
         func run() throws {
+            logging.apply()
             let directory = URL(fileURLWithPath: dir ?? "runs/\(URL(fileURLWithPath: spec).deletingPathExtension().lastPathComponent)")
             // IPC paths are limited to ~107 bytes; a deeper sweep directory falls back to loopback TCP.
             let ipc = "ipc://\(directory.standardizedFileURL.path)/coordinator.ipc"
@@ -93,7 +98,7 @@ struct SweepCommand: ParsableCommand {
             settings.retryDelay = retryDelay
             let run = SweepRun(spec: spec, directory: directory, bind: bind, keys: keys, allowed: allowed, planned: planned,
                                retryFailed: retryFailed, dropRemoved: dropRemoved, settings: settings, localWorkers: localWorkers,
-                               threads: threads, workerArguments: curve.insecure ? ["--insecure"] : [], log: log)
+                               threads: threads, workerArguments: curve.insecure ? ["--insecure"] : [])
             switch try run.run() {
             case .stopped: throw ExitCode(TrialExitCode.interrupted)
             case .finished(let failed): if failed > 0 { throw ExitCode(1) }
@@ -120,6 +125,32 @@ struct SweepCommand: ParsableCommand {
         }
     }
 
+    struct Serve: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "A live, read-only web dashboard of a sweep: overview, trials, learning curves, paper views; /metrics; /api/trials.",
+            discussion: """
+            Opens the journal read-only (a running sweep's too) and writes nothing. Listens on \
+            loopback unless --bind says otherwise; any other address needs --token (every request \
+            must carry it: open /?token=TOKEN, or send Authorization: Bearer TOKEN) or --insecure. \
+            Ctrl-C stops it.
+            """)
+
+        @Argument(help: "The sweep directory.") var dir: String
+        @Option(help: "The port (0: any free one).") var port: UInt16 = 8080
+        @Option(help: "The address to listen on, e.g. 0.0.0.0 for every interface (needs --token or --insecure).") var bind = "127.0.0.1"
+        @Option(help: "A secret of 16+ characters that every request must carry.") var token: String?
+        @Flag(help: "Serve a non-loopback address without a token.") var insecure = false
+        @OptionGroup var logging: LoggingOptions
+
+        func run() throws {
+            logging.apply()
+            let access = DashboardAccess(bind: bind, port: port, token: token, insecure: insecure)
+            if let warning = try access.check() { logger.warning("\(warning)") }
+            let server = try DashboardServer(directory: URL(fileURLWithPath: dir), name: dir, access: access)
+            try server.serveUntilSignalled { logger.info("dashboard of \(dir): \($0)") }
+        }
+    }
+
     struct Report: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Aggregate a sweep's results: the paper's tables and plots, or tidy exports.",
@@ -141,22 +172,9 @@ struct SweepCommand: ParsableCommand {
         @Option(help: "Write here instead of stdout (html: default DIR/report.html).") var out: String?
 
         func run() throws {
-            let directory = URL(fileURLWithPath: dir)
-            let results = try SweepResults(journal: Journal(readingDirectory: directory), epochMetrics: format == .html ? SweepReport.plottedEpochMetrics : [])
-            let grouping = groupBy?.commaSeparated
-            for axis in grouping ?? [] where !results.axes.contains(axis) {
-                throw ValidationError("--group-by: \(axis) is not a swept axis of this sweep (axes: \(results.axes.joined(separator: ", ")))")
-            }
-            let report = SweepReport(results: results, directory: dir, grouping: grouping, filter: try filter.map(TrialFilter.init),
-                                     metrics: metric?.commaSeparated)
-            let text = report.text(format)
-            let path = out ?? (format == .html ? directory.appendingPathComponent("report.html").path : nil)
-            if let path {
-                try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
-                print("report: \(path)")
-            } else {
-                print(text, terminator: "")
-            }
+            let report = try SweepReport.make(directory: dir, format: format, grouping: groupBy?.commaSeparated, filter: try filter.map(TrialFilter.init),
+                                              metrics: metric?.commaSeparated, out: out)
+            print(report.path.map { "report: \($0)" } ?? report.text, terminator: report.path == nil ? "" : "\n")
         }
     }
 }
@@ -170,15 +188,6 @@ func planTrials(_ spec: String) throws -> [PlannedTrial] {
     }
 }
 
-func printTable(_ header: [String], _ rows: [[String]]) {
-    let widths = header.indices.map { i in ([header[i]] + rows.map { $0[i] }).map(\.count).max()! }
-    func line(_ cells: [String]) -> String {
-        zip(cells, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
-    }
-    print(line(header))
-    rows.forEach { print(line($0)) }
-}
-
 extension SweepReport.Format: ExpressibleByArgument {}
 
 extension String {
@@ -186,7 +195,10 @@ extension String {
     var commaSeparated: [String] { split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
 }
 
-func log(_ text: String) {
-    FileHandle.standardError.write(Data("lpft: \(text)\n".utf8))
-}
+/// The command line's log: swift-log, bootstrapped by the command's `--log-level`/`--log-format`
+/// if it has them, else here with the defaults (`lpft: …` on stderr).
+let logger: Logger = {
+    LogSetup.bootstrap()
+    return Logger(label: "lpft")
+}()
 
