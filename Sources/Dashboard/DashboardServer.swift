@@ -12,6 +12,7 @@ public final class DashboardServer: Sendable {
     public let access: DashboardAccess
     private let server: HTTPServer
     private let logger: Logger
+    private let stopping = ShutdownFlag()
 
     /// Opens the journal of `directory` read-only; `name` is how pages call the sweep.
     public init(directory: URL, name: String, access: DashboardAccess, logger: Logger = Logger(label: "lpft.dashboard")) throws {
@@ -25,13 +26,13 @@ public final class DashboardServer: Sendable {
         } catch {
             throw DashboardError("--bind \(access.bind) is not an IPv4 or IPv6 address (e.g. 127.0.0.1, 0.0.0.0 or ::)")
         }
-        server = HTTPServer(address: address, logger: FlyingFoxLog(logger: logger), handler: DashboardHandler(site: site, access: access, logger: logger))
+        server = HTTPServer(address: address, logger: FlyingFoxLog(logger: logger, stopping: stopping), handler: DashboardHandler(site: site, access: access, logger: logger))
     }
 
     /// Starts listening and returns the port (the one the system chose for port 0).
     public func start() async throws -> UInt16 {
-        Task { [server, logger] in
-            do { try await server.run() } catch { logger.error("dashboard stopped: \(error)") }
+        Task { [server, logger, stopping] in
+            do { try await server.run() } catch where !stopping.isSet { logger.error("dashboard stopped: \(error)") }
         }
         do { try await server.waitUntilListening(timeout: 10) } catch {
             throw DashboardError("cannot listen on \(access.bind):\(access.port) (\(error)): is the port in use? Choose another with --port")
@@ -43,6 +44,7 @@ public final class DashboardServer: Sendable {
     }
 
     public func stop() async {
+        stopping.set()
         await server.stop(timeout: 1)
     }
 
@@ -133,14 +135,24 @@ struct DashboardHandler: HTTPHandler {
     }
 }
 
-/// FlyingFox's log lines through swift-log: its per-connection chatter at debug.
+/// FlyingFox's log lines through swift-log: its per-connection chatter at debug, and the
+/// errors of connections cancelled by `stop()` too (they are how stopping works).
 struct FlyingFoxLog: FlyingSocks.Logging {
     let logger: Logger
+    let stopping: ShutdownFlag
     func logDebug(_ debug: @autoclosure () -> String) { logger.trace("\(debug())") }
     func logInfo(_ info: @autoclosure () -> String) { logger.debug("\(info())") }
-    func logWarning(_ warning: @autoclosure () -> String) { logger.warning("\(warning())") }
-    func logError(_ error: @autoclosure () -> String) { logger.error("\(error())") }
-    func logCritical(_ critical: @autoclosure () -> String) { logger.critical("\(critical())") }
+    func logWarning(_ warning: @autoclosure () -> String) { logger.log(level: stopping.isSet ? .debug : .warning, "\(warning())") }
+    func logError(_ error: @autoclosure () -> String) { logger.log(level: stopping.isSet ? .debug : .error, "\(error())") }
+    func logCritical(_ critical: @autoclosure () -> String) { logger.log(level: stopping.isSet ? .debug : .critical, "\(critical())") }
+}
+
+/// Set once `stop()` is called. A lock, because the server's tasks read it on any thread.
+final class ShutdownFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.withLock { value = true } }
+    var isSet: Bool { lock.withLock { value } }
 }
 
 /// The first error of the serving task, read after it ended. A lock, because the task and

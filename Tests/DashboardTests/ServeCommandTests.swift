@@ -10,9 +10,10 @@ final class ServeCommandTests: XCTestCase {
         var found: URL?
         _ = eventually(timeout: 30) {
             let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-            found = text.split(separator: "\n").first { $0.contains("dashboard of") }
-                .flatMap { $0.range(of: "http://").map { String($0.lowerBound...) } }
-                .flatMap { $0.split(separator: " ").first.map(String.init) }.flatMap(URL.init(string:))
+            guard let line = text.split(separator: "\n").first(where: { $0.contains("dashboard of") }),
+                  let start = line.range(of: "http://") else { return false }
+            let address = line[start.lowerBound...].prefix { $0 != " " }
+            found = URL(string: String(address))
             return found != nil
         }
         return found
