@@ -14,7 +14,7 @@ enum DashboardPages {
         """
         <!DOCTYPE html>
         <html lang="en"><head><meta charset="utf-8"><title>\(escape(title)) · lpft</title>
-        <link rel="stylesheet" href="/static/dashboard.css"><script src="/static/dashboard.js" defer></script></head>
+        <link rel="icon" href="data:,"><link rel="stylesheet" href="/static/dashboard.css"><script src="/static/dashboard.js" defer></script></head>
         <body><nav><b>lpft</b> <code>\(escape(sweep))</code> · <a href="/">overview</a> · <a href="/trials">trials</a> · <a href="/report">paper views and claims</a> · <a href="/metrics">metrics</a></nav>
         <h1>\(escape(title))</h1>
         <div id="live" data-live="\(escape(liveURL))">\(live)</div>
@@ -50,8 +50,9 @@ enum DashboardPages {
         return out + ((o.trials[.pending] ?? 0) + (o.trials[.running] ?? 0) == 0 ? final : "")
     }
 
-    /// "1 h 02 min", "3 min 20 s", "12 s".
+    /// "1 h 02 min", "3 min 20 s", "12 s", "0.4 s".
     static func duration(_ seconds: Double) -> String {
+        if seconds < 9.95 { return String(format: "%.1f s", seconds) }
         let s = Int(seconds.rounded())
         if s >= 3600 { return String(format: "%d h %02d min", s / 3600, s % 3600 / 60) }
         if s >= 60 { return String(format: "%d min %02d s", s / 60, s % 60) }
