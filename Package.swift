@@ -15,6 +15,9 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "lpft", targets: ["lpft"]),
+        // `lpft sweep serve` runs it: a product of its own, so the demo's build of `lpft` does
+        // not compile an HTTP server and Prometheus (BENCHMARKS.md has the difference).
+        .executable(name: "lpft-dashboard", targets: ["lpft-dashboard"]),
         .library(name: "Compute", targets: ["Compute"]),
         .library(name: "Transformer", targets: ["Transformer"]),
         .library(name: "TextData", targets: ["TextData"]),
@@ -67,9 +70,14 @@ let package = Package(
         .executableTarget(
             name: "lpft",
             dependencies: [
-                "Training", "Sweep", "Cluster", "Reports", "Dashboard", "Logs", "NTK", "TextData", "Transformer", "Compute", "TrialContract",
+                "Training", "Sweep", "Cluster", "Reports", "Logs", "NTK", "TextData", "Transformer", "Compute", "TrialContract",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+        .executableTarget(
+            name: "lpft-dashboard",
+            dependencies: ["Dashboard", "Logs", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         .target(name: "TestSupport", dependencies: ["Logs", .product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport"),
         .testTarget(name: "ComputeTests", dependencies: ["Compute", "CZeroMQ", "TestSupport"], swiftSettings: simdFlags),

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Cluster
 import Config
-import Dashboard
 import Foundation
 import Logging
 import Logs
@@ -125,30 +124,13 @@ struct SweepCommand: ParsableCommand {
         }
     }
 
+    /// Runs `lpft-dashboard`, a program of its own so that building `lpft` (the demo) does
+    /// not build an HTTP server; it parses the options (`lpft sweep serve --help`).
     struct Serve: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "A live, read-only web dashboard of a sweep: overview, trials, learning curves, paper views; /metrics; /api/trials.",
-            discussion: """
-            Opens the journal read-only (a running sweep's too) and writes nothing. Listens on \
-            loopback unless --bind says otherwise; any other address needs --token (every request \
-            must carry it: open /?token=TOKEN, or send Authorization: Bearer TOKEN) or --insecure. \
-            Ctrl-C stops it.
-            """)
-
-        @Argument(help: "The sweep directory.") var dir: String
-        @Option(help: "The port (0: any free one).") var port: UInt16 = 8080
-        @Option(help: "The address to listen on, e.g. 0.0.0.0 for every interface (needs --token or --insecure).") var bind = "127.0.0.1"
-        @Option(help: "A secret of 16+ characters that every request must carry.") var token: String?
-        @Flag(help: "Serve a non-loopback address without a token.") var insecure = false
-        @OptionGroup var logging: LoggingOptions
-
-        func run() throws {
-            logging.apply()
-            let access = DashboardAccess(bind: bind, port: port, token: token, insecure: insecure)
-            if let warning = try access.check() { logger.warning("\(warning)") }
-            let server = try DashboardServer(directory: URL(fileURLWithPath: dir), name: dir, access: access)
-            try server.serveUntilSignalled { logger.info("dashboard of \(dir): \($0)") }
-        }
+            abstract: "A live, read-only web dashboard of a sweep (the program lpft-dashboard; --help for its options).", helpNames: [])
+        @Argument(parsing: .captureForPassthrough) var arguments: [String] = []
+        func run() throws { try replaceProcess(with: "lpft-dashboard", arguments: arguments) }
     }
 
     struct Report: ParsableCommand {
