@@ -11,9 +11,11 @@ struct DashboardResponse: Sendable {
     static func html(_ body: String) -> Self { Self(status: 200, contentType: "text/html; charset=utf-8", body: body) }
     static func text(_ status: Int, _ body: String) -> Self { Self(status: status, contentType: "text/plain; charset=utf-8", body: body + "\n") }
 
-    static func json(_ object: Any) throws -> Self {
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-        return Self(status: 200, contentType: "application/json", body: String(decoding: data, as: UTF8.self))
+    static func json(_ value: some Encodable) throws -> Self {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Self(status: 200, contentType: "application/json", body: String(decoding: try encoder.encode(value), as: UTF8.self))
     }
 }
 
@@ -85,40 +87,56 @@ struct DashboardSite: Sendable {
     }
 }
 
-/// The JSON API: plain objects for `JSONSerialization`, non-finite numbers left out (JSON has none).
+/// The JSON API: `Encodable` shapes (keys in snake case); a value not known yet (a running
+/// trial's seconds, a non-finite metric) is left out rather than written as null.
 enum DashboardAPI {
-    static func overview(_ o: SweepOverview) -> [String: Any] {
-        [
-            "trials": Dictionary(uniqueKeysWithValues: TrialState.allCases.map { ($0.rawValue, o.trials[$0] ?? 0) }),
-            "attempts": Dictionary(uniqueKeysWithValues: AttemptState.allCases.map { ($0.rawValue, o.attempts[$0] ?? 0) }),
-            "late_results": o.lateResults, "metric_rows": o.metricRows, "rejected_handshakes": o.rejectedHandshakes,
-            "eta_seconds": o.etaSeconds ?? NSNull(), "throughput_per_minute": o.throughputPerMinute ?? NSNull(),
-            "workers": o.workers.map { ["name": $0.name, "host": $0.host, "last_seen": $0.lastSeen, "running": $0.running,
-                                        "completed": $0.completed, "connected": $0.connected] },
-            "failures": o.failures.map { ["id": $0.id, "axes": $0.axes, "reason": $0.reason, "log_tail": $0.logTail] },
-        ]
+    struct Overview: Encodable {
+        var trials: [String: Int], attempts: [String: Int]
+        var lateResults: Int, metricRows: Int, rejectedHandshakes: Int
+        var etaSeconds: Double?, throughputPerMinute: Double?
+        var workers: [Worker], failures: [Failure]
+    }
+    struct Worker: Encodable { var name: String, host: String, lastSeen: Double, running: Int, completed: Int, connected: Bool }
+    struct Failure: Encodable { var id: String, axes: ConfigValue?, reason: String, logTail: String }
+    struct Trial: Encodable {
+        var id: String, state: String, axes: [String: ConfigValue], attempts: Int, metrics: [String: Double]
+        var seconds: Double?, reason: String?
+    }
+    struct TrialDetail: Encodable {
+        var id: String, state: String, axes: ConfigValue?, config: ConfigValue?, result: ConfigValue?, reason: String?, attempts: [Attempt]
+    }
+    struct Attempt: Encodable {
+        var lease: Int64, number: Int, worker: String, host: String, state: String, startedAt: Double, endedAt: Double?
+        var reason: String?, logTail: String?, late: Bool
+    }
+    struct Metric: Encodable { var lease: Int64, seq: Int, name: String, value: Double?, epoch: Int?, step: Int? }
+
+    static func overview(_ o: SweepOverview) -> Overview {
+        Overview(trials: Dictionary(uniqueKeysWithValues: TrialState.allCases.map { ($0.rawValue, o.trials[$0] ?? 0) }),
+                 attempts: Dictionary(uniqueKeysWithValues: AttemptState.allCases.map { ($0.rawValue, o.attempts[$0] ?? 0) }),
+                 lateResults: o.lateResults, metricRows: o.metricRows, rejectedHandshakes: o.rejectedHandshakes,
+                 etaSeconds: o.etaSeconds, throughputPerMinute: o.throughputPerMinute,
+                 workers: o.workers.map { Worker(name: $0.name, host: $0.host, lastSeen: $0.lastSeen, running: $0.running, completed: $0.completed, connected: $0.connected) },
+                 failures: o.failures.map { Failure(id: $0.id, axes: ConfigValue(json: $0.axes), reason: $0.reason, logTail: $0.logTail) })
     }
 
-    static func trials(_ results: SweepResults) -> [[String: Any]] {
+    static func trials(_ results: SweepResults) -> [Trial] {
         results.trials.map { t in
-            ["id": t.id, "state": t.state.rawValue, "axes": t.axes.mapValues(\.any), "attempts": t.attempts,
-             "metrics": t.metrics.filter(\.value.isFinite), "seconds": t.seconds ?? NSNull(), "reason": t.reason ?? NSNull()]
+            Trial(id: t.id, state: t.state.rawValue, axes: t.axes, attempts: t.attempts, metrics: t.metrics.filter(\.value.isFinite),
+                  seconds: t.seconds, reason: t.reason)
         }
     }
 
-    static func trial(_ t: TrialRecord, attempts: [AttemptRecord]) -> [String: Any] {
-        func object(_ json: String?) -> Any { json.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) } ?? NSNull() }
-        return ["id": t.id, "state": t.state.rawValue, "axes": object(t.axes), "config": object(t.config), "result": object(t.result),
-                "reason": t.reason ?? NSNull(),
-                "attempts": attempts.map { a in
-                    ["lease": a.lease, "number": a.number, "worker": a.worker, "host": a.host, "state": a.state.rawValue,
-                     "started_at": a.startedAt, "ended_at": a.endedAt ?? NSNull(), "reason": a.reason ?? NSNull(),
-                     "log_tail": a.logTail ?? NSNull(), "late": a.late] as [String: Any]
-                }]
+    static func trial(_ t: TrialRecord, attempts: [AttemptRecord]) -> TrialDetail {
+        TrialDetail(id: t.id, state: t.state.rawValue, axes: ConfigValue(json: t.axes), config: ConfigValue(json: t.config),
+                    result: t.result.flatMap(ConfigValue.init(json:)), reason: t.reason,
+                    attempts: attempts.map { a in
+                        Attempt(lease: a.lease, number: a.number, worker: a.worker, host: a.host, state: a.state.rawValue, startedAt: a.startedAt,
+                                endedAt: a.endedAt, reason: a.reason, logTail: a.logTail, late: a.late)
+                    })
     }
 
-    static func metric(_ m: JournalMetric) -> [String: Any] {
-        ["lease": m.lease, "seq": m.seq, "name": m.name, "value": m.value.flatMap { $0.isFinite ? $0 : nil } ?? NSNull(),
-         "epoch": m.epoch ?? NSNull(), "step": m.step ?? NSNull()]
+    static func metric(_ m: JournalMetric) -> Metric {
+        Metric(lease: m.lease, seq: m.seq, name: m.name, value: m.value.flatMap { $0.isFinite ? $0 : nil }, epoch: m.epoch, step: m.step)
     }
 }

@@ -15,11 +15,11 @@ public struct TrialTiming: Sendable, Equatable {
         (self.kinds, self.state, self.duration, self.startedAt) = (kinds, state, duration, startedAt)
     }
 
-    /// The kinds of a trial with these axis values and method: its axes but the seed (seeds
-    /// cost the same), then its method (LP and FT differ by orders of magnitude), then any trial.
-    public static func kinds(axes: [String: String], method: String?) -> [String] {
-        let own = axes.filter { $0.key != "seed" }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        return ["axes " + own, "method " + (method ?? "?"), "any"]
+    /// The kinds of a trial whose axis values but the seed are `axes` (seeds cost the same;
+    /// a sweep writes every trial's axes the same way, so the text is a key), then its method
+    /// (LP and FT differ by orders of magnitude), then any trial.
+    public static func kinds(axes: String, method: String?) -> [String] {
+        ["axes " + axes, "method " + (method ?? "?"), "any"]
     }
 }
 
@@ -65,13 +65,12 @@ extension Journal {
     public func trialTimings() throws -> [TrialTiming] {
         try read { db in
             try Row.fetchAll(db, sql: """
-                SELECT t.state, t.axes, json_extract(t.config, '$.method') AS method,
+                SELECT t.state, json_remove(t.axes, '$.seed') AS kind, json_extract(t.config, '$.method') AS method,
                   (SELECT a.ended_at - a.started_at FROM attempts a WHERE a.trial = t.id AND a.state = 'completed' ORDER BY a.lease LIMIT 1) AS duration,
                   (SELECT MAX(a.started_at) FROM attempts a WHERE a.trial = t.id AND a.state = 'running') AS started
                 FROM trials t ORDER BY t.position
                 """).map { row in
-                let object = (try? JSONSerialization.jsonObject(with: Data((row["axes"] as String).utf8))) as? [String: Any] ?? [:]
-                return TrialTiming(kinds: TrialTiming.kinds(axes: object.mapValues { "\($0)" }, method: row["method"]),
+                TrialTiming(kinds: TrialTiming.kinds(axes: row["kind"], method: row["method"]),
                                    state: TrialState(rawValue: row["state"]) ?? .pending, duration: row["duration"], startedAt: row["started"])
             }
         }

@@ -66,8 +66,8 @@ final class SweepETATests: XCTestCase {
         }
         let timings = try journal.trialTimings()
         XCTAssertEqual(timings, [
-            TrialTiming(kinds: ["axes lr=0.1", "method ft", "any"], state: .completed, duration: 25),
-            TrialTiming(kinds: ["axes lr=0.1", "method ft", "any"], state: .running, startedAt: 40),
+            TrialTiming(kinds: [#"axes {"lr":0.1}"#, "method ft", "any"], state: .completed, duration: 25),
+            TrialTiming(kinds: [#"axes {"lr":0.1}"#, "method ft", "any"], state: .running, startedAt: 40),
         ])
         XCTAssertEqual(try XCTUnwrap(SweepETA.seconds(timings, now: 50)), 15, accuracy: 1e-9)
     }
