@@ -24,6 +24,9 @@ public struct SweepRun {
     /// Extra arguments for local workers (e.g. `--insecure`).
     public var workerArguments: [String]
     public var logger: Logger
+    /// `--http`: where the dashboard listens while the sweep runs, and whether beyond
+    /// loopback without a token (`--insecure`); nil: no dashboard.
+    public var http: (address: String, insecure: Bool)?
 
     public init(spec: String, directory: URL, bind: String, keys: CurveKeyPair?, allowed: Set<String>?, planned: [PlannedTrial],
                 retryFailed: Bool, dropRemoved: Bool, settings: DispatchSettings, localWorkers: Int, threads: Int?,
@@ -62,6 +65,8 @@ public struct SweepRun {
         logger.info("coordinator on \(coordinator.endpoint) (workers: lpft worker --connect \(coordinator.endpoint))")
         let workers = try LocalWorkers(count: localWorkers, endpoint: coordinator.endpoint, sweep: directory, threads: threads,
                                        heartbeat: settings.heartbeatInterval, liveness: settings.liveness, extraArguments: localCurve + workerArguments)
+        let dashboard = try http.map { try DashboardProcess(sweep: directory, address: $0.address, insecure: $0.insecure) }
+        defer { dashboard?.stop() }
         let signals = SignalPipe()
         let progress = SweepProgressLine(total: all.count, alreadyDone: done, journal: journal, logger: logger)
         coordinator.onProgress = { progress.show($0) }

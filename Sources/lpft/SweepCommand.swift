@@ -71,6 +71,7 @@ struct SweepCommand: ParsableCommand {
         @Flag(help: "Do not check here that the trials' data files exist (workers see other files).") var skipFileCheck = false
         @OptionGroup var curve: CurveOptions
         @Option(help: "CURVE: the workers' public keys, a directory of *.pub files or a file with one key per line.") var allow: String?
+        @Option(help: "Serve the sweep's dashboard (lpft sweep serve) at PORT or HOST:PORT while it runs; beyond loopback only with --insecure.") var http: String?
         @OptionGroup var logging: LoggingOptions
 
         func validate() throws {
@@ -95,9 +96,10 @@ struct SweepCommand: ParsableCommand {
             settings.liveness = liveness
             settings.maxAttempts = maxAttempts
             settings.retryDelay = retryDelay
-            let run = SweepRun(spec: spec, directory: directory, bind: bind, keys: keys, allowed: allowed, planned: planned,
+            var run = SweepRun(spec: spec, directory: directory, bind: bind, keys: keys, allowed: allowed, planned: planned,
                                retryFailed: retryFailed, dropRemoved: dropRemoved, settings: settings, localWorkers: localWorkers,
                                threads: threads, workerArguments: curve.insecure ? ["--insecure"] : [])
+            run.http = http.map { ($0, curve.insecure) }
             switch try run.run() {
             case .stopped: throw ExitCode(TrialExitCode.interrupted)
             case .finished(let failed): if failed > 0 { throw ExitCode(1) }

@@ -3,22 +3,22 @@ import Sweep
 import TestSupport
 import XCTest
 
+/// Waits for the dashboard's URL in its log.
+func dashboardURL(_ log: URL) -> URL? {
+    var found: URL?
+    _ = eventually(timeout: 30) {
+        let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        guard let line = text.split(separator: "\n").first(where: { $0.contains("dashboard of") }),
+              let start = line.range(of: "http://") else { return false }
+        let address = line[start.lowerBound...].prefix { $0 != " " }
+        found = URL(string: String(address))
+        return found != nil
+    }
+    return found
+}
+
 /// `lpft sweep serve` as a process, over a noop sweep that `lpft sweep run` is running.
 final class ServeCommandTests: XCTestCase {
-    /// Waits for the dashboard's URL in its log.
-    func dashboardURL(_ log: URL) -> URL? {
-        var found: URL?
-        _ = eventually(timeout: 30) {
-            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-            guard let line = text.split(separator: "\n").first(where: { $0.contains("dashboard of") }),
-                  let start = line.range(of: "http://") else { return false }
-            let address = line[start.lowerBound...].prefix { $0 != " " }
-            found = URL(string: String(address))
-            return found != nil
-        }
-        return found
-    }
-
     func completed(_ url: URL) throws -> Int? {
         let trials = try JSONSerialization.jsonObject(with: Data(try fetchNow(url.appendingPathComponent("api/trials")).body.utf8)) as? [[String: Any]]
         return trials?.filter { $0["state"] as? String == "completed" }.count
@@ -67,5 +67,24 @@ final class ServeCommandTests: XCTestCase {
         XCTAssertNotEqual(status, 0)
         XCTAssertTrue(errors.contains("--token") && errors.contains("--insecure"), errors)
         XCTAssertEqual(errors.split(separator: "\n").count, 1, "one line: \(errors)")
+    }
+}
+
+/// `lpft sweep run --http`: the dashboard lives as long as the coordinator.
+final class RunWithDashboardTests: XCTestCase {
+    func testSweepRunServesItsDashboardWhileItRunsAndStopsItAtTheEnd() throws {
+        let dir = try temporaryDirectory(self)
+        let spec = dir.appendingPathComponent("noop.yaml")
+        try "base: {method: noop, duration_ms: 30}\ngrid:\n  seed: [\((1...150).map(String.init).joined(separator: ", "))]\n"
+            .write(to: spec, atomically: true, encoding: .utf8)
+        let log = dir.appendingPathComponent("run.log")
+        let run = try startLPFT(["sweep", "run", spec.path, "--dir", dir.appendingPathComponent("sweep").path, "--local-workers", "1", "--http", "127.0.0.1:0"],
+                                log: log, test: self)
+        let url = try XCTUnwrap(dashboardURL(log), (try? String(contentsOf: log, encoding: .utf8)) ?? "")
+        let metrics = try fetchNow(url.appendingPathComponent("metrics")).body
+        XCTAssertTrue(metrics.contains(#"lpft_trials{state="completed"} "#), metrics)
+        XCTAssertTrue(eventually(timeout: 120) { !run.isRunning })
+        XCTAssertEqual(run.terminationStatus, 0)
+        XCTAssertThrowsError(try fetchNow(url), "the dashboard stopped with the sweep")
     }
 }
