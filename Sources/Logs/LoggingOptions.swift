@@ -9,6 +9,9 @@ public struct LoggingOptions: ParsableArguments {
 
     public init() {}
 
+    /// The same options for a child process (a local worker logs as its coordinator does).
+    public var arguments: [String] { ["--log-level", logLevel.rawValue, "--log-format", logFormat.rawValue] }
+
     /// Sets up the process's logging with these options; call before anything logs.
     public func apply() {
         LogSetup.bootstrap(level: logLevel, format: logFormat)

@@ -98,7 +98,7 @@ struct SweepCommand: ParsableCommand {
             settings.retryDelay = retryDelay
             var run = SweepRun(spec: spec, directory: directory, bind: bind, keys: keys, allowed: allowed, planned: planned,
                                retryFailed: retryFailed, dropRemoved: dropRemoved, settings: settings, localWorkers: localWorkers,
-                               threads: threads, workerArguments: curve.insecure ? ["--insecure"] : [])
+                               threads: threads, workerArguments: (curve.insecure ? ["--insecure"] : []) + logging.arguments)
             run.http = http.map { ($0, curve.insecure) }
             switch try run.run() {
             case .stopped: throw ExitCode(TrialExitCode.interrupted)
