@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Response times of `lpft sweep serve` on a sweep directory: the overview, the trials table
 # (first 500 rows, default sort and sorted by a metric), one trial's page, /api/trials and
-# /metrics; the median of ROUNDS requests each, one at a time, with curl.
+# /metrics, one request at a time with curl: the first of each path (after a change of the
+# journal, which is what a running sweep gives every request) and the median of the next ROUNDS.
 # Usage: bench/dashboard.sh SWEEP_DIR [ROUNDS]   (LPFT_DASHBOARD=.build/release/lpft-dashboard)
 set -euo pipefail
 dir=${1:?usage: bench/dashboard.sh SWEEP_DIR [ROUNDS]}
@@ -16,6 +17,6 @@ for _ in $(seq 100); do url=$(grep -o 'http://[^ ]*' "$log" || true); [ -n "$url
 [ -n "$url" ] || { cat "$log" >&2; exit 1; }
 trial=$(curl -s "${url}api/trials" | python3 -c 'import json, sys; t = json.load(sys.stdin); print(t[len(t) // 2]["id"])')
 for path in "" "trials" "trials?sort=test%2Faccuracy&desc=1" "trials/$trial" "api/trials" "metrics"; do
-    for _ in $(seq "$rounds"); do curl -s -o /dev/null -w '%{time_total} %{size_download}\n' "$url$path"; done |
-        python3 -c 'import statistics, sys; rows = [l.split() for l in sys.stdin]; print("%-40s median %6.0f ms  (%s bytes, %d requests)" % (sys.argv[1], 1000 * statistics.median(float(r[0]) for r in rows), rows[0][1], len(rows)))' "/$path"
+    for _ in $(seq $((rounds + 1))); do curl -s -o /dev/null -w '%{time_total} %{size_download}\n' "$url$path"; done |
+        python3 -c 'import statistics, sys; rows = [l.split() for l in sys.stdin]; print("%-40s first %6.0f ms, then median %6.0f ms  (%s bytes)" % (sys.argv[1], 1000 * float(rows[0][0]), 1000 * statistics.median(float(r[0]) for r in rows[1:]), rows[0][1]))' "/$path"
 done

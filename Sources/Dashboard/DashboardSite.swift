@@ -25,6 +25,12 @@ struct DashboardSite: Sendable {
     let journal: Journal
     /// The sweep directory as the user named it.
     let sweep: String
+    let cache: ResultsCache
+
+    init(journal: Journal, sweep: String) {
+        (self.journal, self.sweep) = (journal, sweep)
+        cache = ResultsCache(journalPath: journal.path)
+    }
 
     /// Answers a GET of `path` with `query`; unknown paths are 404.
     func respond(path: String, query: [String: String], now: Double = Date().timeIntervalSince1970) throws -> DashboardResponse {
@@ -44,7 +50,7 @@ struct DashboardSite: Sendable {
         }
         if route("trials") != nil {
             let table: TrialTable
-            do { table = try TrialTable(results: SweepResults(journal: journal), query: TrialQuery(query)) } catch let error as ConfigErrorText {
+            do { table = try TrialTable(results: cache.results(journal), query: TrialQuery(query)) } catch let error as ConfigErrorText {
                 return .text(400, error.description)
             } catch let error as DashboardError {
                 return .text(400, error.description)
@@ -67,7 +73,7 @@ struct DashboardSite: Sendable {
             return try .json(DashboardAPI.overview(try SweepOverview(journal: journal, now: now)))
         }
         if route("api", "trials") != nil {
-            return try .json(DashboardAPI.trials(try SweepResults(journal: journal)))
+            return try .json(DashboardAPI.trials(try cache.results(journal)))
         }
         if let id = route("api", "trials", "*") {
             guard let record = try journal.trial(id) else { return .text(404, "no trial \(id) in this sweep") }

@@ -96,29 +96,24 @@ public struct SweepResults: Sendable {
         let attempts = try journal.attempts()
         let winners = Dictionary(attempts.filter { $0.state == .completed }.map { ($0.trial, $0) }) { first, _ in first }
         trials = try journal.trials().map { record in
-            // JSONDecoder (through ConfigValue), not JSONSerialization: on Linux it is several
-            // times faster, and a dashboard reads 10,000 results per request.
-            let axes = ConfigValue(json: record.axes)?.mappingValue ?? [:]
-            let object = record.result.flatMap(ConfigValue.init(json:))?.mappingValue
+            let axes = (try? JSONSerialization.jsonObject(with: Data(record.axes.utf8)) as? [String: Any]).map { $0.mapValues(ConfigValue.init) } ?? [:]
+            let object = record.result.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
             var metrics: [String: Double] = [:]
-            for (name, value) in object?["metrics"]?.mappingValue ?? [:] {
-                switch value {
-                case let .number(d): metrics[name] = d
-                case let .integer(i): metrics[name] = Double(i)
-                case .string("nan"): metrics[name] = .nan
-                case .string("inf"): metrics[name] = .infinity
-                case .string("-inf"): metrics[name] = -.infinity
-                default: break
+            if let raw = object?["metrics"] as? [String: Any] {
+                for (name, value) in raw {
+                    switch value {
+                    case let d as Double: metrics[name] = d
+                    case let i as Int: metrics[name] = Double(i)
+                    case "nan" as String: metrics[name] = .nan
+                    case "inf" as String: metrics[name] = .infinity
+                    case "-inf" as String: metrics[name] = -.infinity
+                    default: break
+                    }
                 }
             }
             var reliability: [String: [CalibrationBin]] = [:]
-            for (name, diagram) in object?["reliability"]?.mappingValue ?? [:] {
-                guard case let .list(rows) = diagram else { continue }
-                reliability[name] = rows.compactMap { row in
-                    guard case let .list(cells) = row, cells.count == 3 else { return nil }
-                    let v = cells.compactMap(\.numberValue)
-                    return v.count == 3 ? CalibrationBin(confidence: v[0], accuracy: v[1], count: v[2]) : nil
-                }
+            if let diagrams = object?["reliability"] as? [String: [[Double]]] {
+                reliability = diagrams.mapValues { rows in rows.filter { $0.count == 3 }.map { CalibrationBin(confidence: $0[0], accuracy: $0[1], count: $0[2]) } }
             }
             let winner = winners[record.id]
             return TrialRow(id: record.id, state: record.state, axes: axes, config: record.config, metrics: metrics, attempts: record.attemptCount,
