@@ -59,11 +59,11 @@ let package = Package(
         // swift-log set up for the command line (text or JSON lines on stderr) and a throttle
         // for warnings a peer can provoke at will.
         .target(name: "Logs", dependencies: [.product(name: "Logging", package: "swift-log"), .product(name: "ArgumentParser", package: "swift-argument-parser")], swiftSettings: [.swiftLanguageMode(.v6)]),
-        .target(name: "Cluster", dependencies: ["Sweep", "CZeroMQ", "TrialContract", "Logs"]),
+        .target(name: "Cluster", dependencies: ["Sweep", "CZeroMQ", "TrialContract", "Logs", .product(name: "Logging", package: "swift-log")]),
         // The paper's tables, claims and plots (CSV, JSONL, HTML with SVG) from a sweep's results.
         .target(name: "Reports", dependencies: ["Sweep"]),
         // `lpft sweep serve`: a read-only web dashboard and Prometheus text over a journal.
-        .target(name: "Dashboard", dependencies: ["Sweep", "Reports", "Logs", .product(name: "FlyingFox", package: "FlyingFox"),
+        .target(name: "Dashboard", dependencies: ["Sweep", "Reports", "Logs", .product(name: "Logging", package: "swift-log"), .product(name: "FlyingFox", package: "FlyingFox"),
                                                   .product(name: "FlyingSocks", package: "FlyingFox"),
                                                   .product(name: "Prometheus", package: "swift-prometheus")],
                 swiftSettings: [.swiftLanguageMode(.v6)]),
@@ -72,11 +72,12 @@ let package = Package(
             dependencies: [
                 "Training", "Sweep", "Cluster", "Reports", "Logs", "NTK", "TextData", "Transformer", "Compute", "TrialContract",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
             name: "lpft-dashboard",
-            dependencies: ["Dashboard", "Logs", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Dashboard", "Logs", .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log")],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         .target(name: "TestSupport", dependencies: ["Logs", .product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport"),

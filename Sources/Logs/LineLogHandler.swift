@@ -56,24 +56,33 @@ public struct LineLogHandler: LogHandler {
     }
 }
 
-/// The process's logging, set up once: swift-log's `LoggingSystem` may be bootstrapped only
-/// once per process, so the first call wins and later ones (a command's defaults after its
-/// options were applied) change nothing.
+/// The process's logging: swift-log's `LoggingSystem` may be bootstrapped only once per
+/// process, so `bootstrap` installs (once) handlers that take their level and format from
+/// what `configure` last set, at the time each `Logger` is made: a command configures its
+/// `--log-level` and `--log-format` first thing, before it makes any.
 public enum LogSetup {
-    /// Whether `LoggingSystem` was bootstrapped; guarded by `lock`.
-    nonisolated(unsafe) private static var done = false
+    /// Guards `bootstrapped` and `settings`, which any thread may read.
     private static let lock = NSLock()
+    nonisolated(unsafe) private static var bootstrapped = false
+    nonisolated(unsafe) private static var settings: (level: Logger.Level, format: LogFormat) = (.info, .text)
 
-    /// Routes every `Logger` to stderr with `level` and `format`.
-    public static func bootstrap(level: Logger.Level = .info, format: LogFormat = .text) {
-        lock.lock()
-        defer { lock.unlock() }
-        guard !done else { return }
-        done = true
+    /// Routes every `Logger` to stderr as lines of the configured format.
+    public static func bootstrap() {
+        let first = lock.withLock { () -> Bool in
+            defer { bootstrapped = true }
+            return !bootstrapped
+        }
+        guard first else { return }
         LoggingSystem.bootstrap { label in
-            LineLogHandler(label: label, level: level, format: format) { line in
+            let (level, format) = lock.withLock { settings }
+            return LineLogHandler(label: label, level: level, format: format) { line in
                 FileHandle.standardError.write(Data(line.utf8))
             }
         }
+    }
+
+    /// The level and format of the loggers made from now on.
+    public static func configure(level: Logger.Level, format: LogFormat) {
+        lock.withLock { settings = (level, format) }
     }
 }

@@ -12,9 +12,9 @@ public struct LoggingOptions: ParsableArguments {
     /// The same options for a child process (a local worker logs as its coordinator does).
     public var arguments: [String] { ["--log-level", logLevel.rawValue, "--log-format", logFormat.rawValue] }
 
-    /// Sets up the process's logging with these options; call before anything logs.
+    /// Sets the process's logging to these options; call before making any `Logger`.
     public func apply() {
-        LogSetup.bootstrap(level: logLevel, format: logFormat)
+        LogSetup.configure(level: logLevel, format: logFormat)
     }
 }
 

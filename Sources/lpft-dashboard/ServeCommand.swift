@@ -26,6 +26,11 @@ struct ServeCommand: ParsableCommand {
     @Flag(help: "Serve a non-loopback address without a token.") var insecure = false
     @OptionGroup var logging: LoggingOptions
 
+    static func main() {
+        LogSetup.bootstrap()
+        main(nil)
+    }
+
     func run() throws {
         logging.apply()
         let logger = Logger(label: "lpft.dashboard")

@@ -179,10 +179,7 @@ extension String {
     var commaSeparated: [String] { split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
 }
 
-/// The command line's log: swift-log, bootstrapped by the command's `--log-level`/`--log-format`
-/// if it has them, else here with the defaults (`lpft: …` on stderr).
-let logger: Logger = {
-    LogSetup.bootstrap()
-    return Logger(label: "lpft")
-}()
+/// The command line's log (swift-log, set up by `LPFT.main`), made when first used: after a
+/// command has applied its `--log-level` and `--log-format`.
+let logger = Logger(label: "lpft")
 
