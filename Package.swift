@@ -15,6 +15,9 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "lpft", targets: ["lpft"]),
+        // `lpft sweep serve` runs it: a product of its own, so the demo's build of `lpft` does
+        // not compile an HTTP server and Prometheus (BENCHMARKS.md has the difference).
+        .executable(name: "lpft-dashboard", targets: ["lpft-dashboard"]),
         .library(name: "Compute", targets: ["Compute"]),
         .library(name: "Transformer", targets: ["Transformer"]),
         .library(name: "TextData", targets: ["TextData"]),
@@ -26,6 +29,11 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+        // The dashboard's HTTP server: FlyingFox is async/await over BSD sockets, without
+        // swift-nio (which Hummingbird would add to every first build). See BENCHMARKS.md.
+        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .systemLibrary(
@@ -48,27 +56,41 @@ let package = Package(
         // The orchestrator knows nothing of tensors: a trial is a config in, metrics out.
         // Sweep: specs, trial identity, the journal, results. Cluster: the wire protocol, coordinator, worker.
         .target(name: "Sweep", dependencies: ["Config", .product(name: "Crypto", package: "swift-crypto"), .product(name: "GRDB", package: "GRDB.swift")]),
-        .target(name: "Cluster", dependencies: ["Sweep", "CZeroMQ", "TrialContract"]),
+        // swift-log set up for the command line (text or JSON lines on stderr) and a throttle
+        // for warnings a peer can provoke at will.
+        .target(name: "Logs", dependencies: [.product(name: "Logging", package: "swift-log"), .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .target(name: "Cluster", dependencies: ["Sweep", "CZeroMQ", "TrialContract", "Logs", .product(name: "Logging", package: "swift-log")]),
         // The paper's tables, claims and plots (CSV, JSONL, HTML with SVG) from a sweep's results.
         .target(name: "Reports", dependencies: ["Sweep"]),
+        // `lpft sweep serve`: a read-only web dashboard and Prometheus text over a journal.
+        .target(name: "Dashboard", dependencies: ["Sweep", "Reports", "Logs", .product(name: "Logging", package: "swift-log"), .product(name: "FlyingFox", package: "FlyingFox"),
+                                                  .product(name: "FlyingSocks", package: "FlyingFox"),
+                                                  .product(name: "Prometheus", package: "swift-prometheus")]),
         .executableTarget(
             name: "lpft",
             dependencies: [
-                "Training", "Sweep", "Cluster", "Reports", "NTK", "TextData", "Transformer", "Compute", "TrialContract",
+                "Training", "Sweep", "Cluster", "Reports", "Logs", "NTK", "TextData", "Transformer", "Compute", "TrialContract",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .executableTarget(
+            name: "lpft-dashboard",
+            dependencies: ["Dashboard", "Logs", .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log")]
+        ),
         // One test target per source target; LPFTTests runs the built `lpft` as a user would.
-        .target(name: "TestSupport", dependencies: ["TextData"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["TextData", "Logs", .product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport"),
         .testTarget(name: "ComputeTests", dependencies: ["Compute", "CZeroMQ", "TestSupport"], swiftSettings: simdFlags),
         .testTarget(name: "TransformerTests", dependencies: ["Transformer", "Compute", "TestSupport"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
         .testTarget(name: "TextDataTests", dependencies: ["TextData", "TestSupport"]),
         .testTarget(name: "NTKTests", dependencies: ["NTK", "Transformer", "Compute", "TestSupport"]),
+        .testTarget(name: "LogsTests", dependencies: ["Logs", "TestSupport", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "Sweep", "Logs", "TestSupport"]),
         .testTarget(name: "TrialContractTests", dependencies: ["TrialContract", "Training"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Transformer", "TextData", "Compute", "TrialContract", "TestSupport"]),
         .testTarget(name: "SweepTests", dependencies: ["Sweep", "Config", "TestSupport"]),
-        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Sweep", "TestSupport"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Sweep", "Logs", "TestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Sweep", "TestSupport"]),
         .testTarget(name: "LPFTTests", dependencies: ["Sweep", "Training", "TestSupport"]),
     ],

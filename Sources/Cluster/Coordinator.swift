@@ -1,5 +1,6 @@
 import CZeroMQ
 import Foundation
+import Logs
 import Sweep
 
 /// A snapshot for progress lines.
@@ -108,6 +109,8 @@ public final class Coordinator {
     }
 
     private var batch: [[[UInt8]]] = []
+    /// Anyone who can reach the port can fail handshakes, as often as they like.
+    private var handshakeWarnings = WarningThrottle()
     private var lastProgress = 0.0
 
     /// One turn: waits up to a tick for messages, applies them and the clock in one journal
@@ -126,7 +129,7 @@ public final class Coordinator {
         try journal.write { w in
             for r in rejected.prefix(100) {
                 try w.event("handshake rejected", at: now, detail: r)
-                dispatcher.onLog("rejected a handshake: \(r)")
+                handshakeWarnings.warn(dispatcher.logger, key: "rejected handshakes", now: now, "rejected a handshake: \(r)")
             }
             for frames in batch where frames.count >= 2 {
                 try dispatcher.receive(from: frames[0], frames: frames[1...], now: now, journal: w)

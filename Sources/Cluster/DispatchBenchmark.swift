@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Sweep
 
 /// `lpft bench dispatch`: the orchestrator's overhead with real worker processes against an
@@ -106,8 +107,11 @@ struct BenchSweep {
         security = try Security(curve ? directory : nil)
     }
 
+    /// A coordinator that logs nothing: the benchmark's output is its table.
     func coordinator() throws -> Coordinator {
-        try Coordinator(journal: journal, settings: DispatchSettings(), bind: endpoint, context: context, curve: security.coordinator)
+        let coordinator = try Coordinator(journal: journal, settings: DispatchSettings(), bind: endpoint, context: context, curve: security.coordinator)
+        coordinator.dispatcher.logger = Logger(label: "lpft.bench") { _ in SwiftLogNoOpLogHandler() }
+        return coordinator
     }
 
     func remove() { try? FileManager.default.removeItem(at: directory) }

@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import Logs
 import Sweep
 
 /// How the coordinator paces leases and retries.
@@ -91,7 +93,9 @@ public final class Dispatcher {
     public private(set) var metricRows = 0
     public private(set) var droppedMessages = 0
     /// Notable happenings, for the coordinator's log.
-    public var onLog: (String) -> Void = { _ in }
+    public var logger = Logger(label: "lpft.coordinator")
+    /// Dropped messages are counted always but logged through this: their number is the peer's choice.
+    private var dropWarnings = WarningThrottle()
 
     /// Loads the journal's trials. Attempts still `running` there belong to workers that may
     /// still be at work (the coordinator was restarted): they are held for `restartGrace`
@@ -158,8 +162,7 @@ public final class Dispatcher {
     public func receive(from peer: Peer, frames: ArraySlice<[UInt8]>, now: Double, journal: JournalWriter) throws {
         let message: Message
         do { message = try Message(frames: frames) } catch {
-            droppedMessages += 1
-            onLog("dropped a message from peer \(Self.describe(peer)): \(error)")
+            drop("malformed messages from peer \(Self.describe(peer))", now: now, "dropped a message from peer \(Self.describe(peer)): \(error)")
             return
         }
         if case .hello(let hello) = message {
@@ -187,15 +190,13 @@ public final class Dispatcher {
         case .heartbeat:
             break
         case .hello, .assign, .ack, .cancel, .reconnect, .shutdown:
-            droppedMessages += 1
-            onLog("dropped \(message.command) from worker \(sessions[peer]!.worker): not a worker's message")
+            drop("messages not a worker's from \(sessions[peer]!.worker)", now: now, "dropped \(message.command) from worker \(sessions[peer]!.worker): not a worker's message")
         }
     }
 
     private func welcome(_ hello: Hello, peer: Peer, now: Double, journal: JournalWriter) throws {
         guard hello.slots > 0, hello.slots <= 1024, !hello.worker.isEmpty else {
-            droppedMessages += 1
-            onLog("dropped HELLO from peer \(Self.describe(peer)): slots must be 1…1024 and the worker named")
+            drop("invalid HELLOs from peer \(Self.describe(peer))", now: now, "dropped HELLO from peer \(Self.describe(peer)): slots must be 1…1024 and the worker named")
             return
         }
         // Leases this worker may take over: running, of the trial it names, still current.
@@ -212,7 +213,7 @@ public final class Dispatcher {
         sessionOrder.append(peer)
         sessions[peer] = Session(peer: peer, worker: hello.worker, host: hello.host, slots: hello.slots, instance: hello.instance, lastHeard: now, lastSent: now)
         try journal.event("worker joined", at: now, worker: hello.worker, detail: "host \(hello.host), \(hello.slots) slot(s), holding \(hello.held.count)")
-        onLog("worker \(hello.worker) joined from \(hello.host) with \(hello.slots) slot(s)")
+        logger.info("worker \(hello.worker) joined from \(hello.host) with \(hello.slots) slot(s)")
         for held in hello.held {
             guard var info = leases[held.lease], info.trial == held.trial else {
                 send(.cancel(Cancel(lease: held.lease, reason: "unknown lease")), to: peer, now: now)
@@ -246,7 +247,7 @@ public final class Dispatcher {
         let reason = "another worker named \(hello.worker) is connected (from \(existing.host)); give each worker its own --name"
         if refusedInstances.insert(instance).inserted {
             try journal.event("worker refused", at: now, worker: hello.worker, detail: "\(reason); this one is on \(hello.host)")
-            onLog("refused a second worker named \(hello.worker) from \(hello.host): one from \(existing.host) is connected")
+            logger.warning("refused a second worker named \(hello.worker) from \(hello.host): one from \(existing.host) is connected")
         }
         askedToReconnect.insert(peer)  // its heartbeats meanwhile need no answer
         send(.reconnect(Notice(reason: reason, retryAfter: retry)), to: peer, now: now)
@@ -255,8 +256,7 @@ public final class Dispatcher {
 
     private func ingest(_ m: MetricBatch, from peer: Peer, now: Double, journal: JournalWriter) throws {
         guard let info = leases[m.lease], info.trial == m.trial else {
-            droppedMessages += 1
-            onLog("dropped METRIC for unknown lease \(m.lease) of trial \(m.trial) from \(sessions[peer]!.worker)")
+            drop("METRICs for unknown leases from \(sessions[peer]!.worker)", now: now, "dropped METRIC for unknown lease \(m.lease) of trial \(m.trial) from \(sessions[peer]!.worker)")
             return
         }
         guard !m.rows.isEmpty else { return }
@@ -272,8 +272,7 @@ public final class Dispatcher {
 
     private func settle(_ r: TrialReport, from peer: Peer, now: Double, journal: JournalWriter) throws {
         guard let info = leases[r.lease], info.trial == r.trial, trials[r.trial] != nil else {
-            droppedMessages += 1
-            onLog("dropped RESULT for unknown lease \(r.lease) of trial \(r.trial) from \(sessions[peer]!.worker)")
+            drop("RESULTs for unknown leases from \(sessions[peer]!.worker)", now: now, "dropped RESULT for unknown lease \(r.lease) of trial \(r.trial) from \(sessions[peer]!.worker)")
             // Acknowledged so the worker stops resending something no journal will take.
             send(.ack(Ack(lease: r.lease, kind: .result, seq: nil)), to: peer, now: now)
             return
@@ -328,6 +327,7 @@ public final class Dispatcher {
     /// Expires silent workers and unclaimed leases, releases retries whose backoff is over,
     /// and assigns pending trials to workers with credit.
     public func tick(now: Double, journal: JournalWriter) throws {
+        dropWarnings.flush(logger, now: now)
         for (peer, s) in sessions where now - s.lastHeard > settings.leaseTimeout {
             try retire(peer, now: now, journal: journal, reason: String(format: "worker %@ silent for %.1f s", s.worker, now - s.lastHeard), keeping: [])
         }
@@ -389,7 +389,7 @@ public final class Dispatcher {
         sessionOrder.removeAll { $0 == peer }
         nextSession = 0
         try journal.event("worker lost", at: now, worker: s.worker, detail: reason)
-        onLog(reason)
+        logger.warning("\(reason)")
         for lease in s.leases {
             if keeping.contains(lease) {
                 leases[lease]?.peer = nil
@@ -441,7 +441,7 @@ public final class Dispatcher {
         failed += 1
         try journal.updateTrial(id, state: .failed, chargedAttempts: trials[id]!.charged, reason: why, finishedAt: now)
         try journal.event("trial failed", at: now, trial: id, detail: why)
-        onLog("trial \(id) failed: \(why)")
+        logger.warning("trial \(id) failed: \(why)")
     }
 
     /// Stops dispatching, tells every worker to stop, and records every running attempt as
@@ -460,6 +460,12 @@ public final class Dispatcher {
     /// Tells every worker the sweep is over.
     public func finish(now: Double) {
         for peer in sessions.keys { send(.shutdown(Notice(reason: "the sweep is finished")), to: peer, now: now) }
+    }
+
+    /// Counts a dropped message and warns about it, throttled per `kind` (which names the peer).
+    private func drop(_ kind: String, now: Double, _ warning: @autoclosure () -> String) {
+        droppedMessages += 1
+        dropWarnings.warn(logger, key: kind, now: now, warning())
     }
 
     static func describe(_ peer: Peer) -> String {

@@ -39,7 +39,7 @@ extension Endpoint {
         guard insecure else {
             throw EndpointError(leaving: description, role: role)
         }
-        return "warning: \(description) without CURVE: anyone who reaches it can \(role == "coordinator" ? "take trials and send results" : "pose as the coordinator")"
+        return "\(description) without CURVE: anyone who reaches it can \(role == "coordinator" ? "take trials and send results" : "pose as the coordinator")"
     }
 }
 

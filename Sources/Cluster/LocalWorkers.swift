@@ -40,3 +40,17 @@ public final class LocalWorkers {
         }
     }
 }
+
+/// Replaces this process with the program `name` installed next to it (`lpft sweep serve` →
+/// `lpft-dashboard`), passing `arguments`; returns only by throwing.
+public func replaceProcess(with name: String, arguments: [String]) throws -> Never {
+    let program = URL(fileURLWithPath: currentExecutable()).deletingLastPathComponent().appendingPathComponent(name).path
+    let argv = ([program] + arguments).map { strdup($0) } + [nil]
+    execv(program, argv)
+    throw SiblingProgramError(description: "cannot run \(program) (\(String(cString: strerror(errno)))): build it beside lpft with `swift build -c release --product \(name)`")
+}
+
+/// A program `lpft` hands over to is missing or cannot run.
+public struct SiblingProgramError: Error, CustomStringConvertible {
+    public let description: String
+}

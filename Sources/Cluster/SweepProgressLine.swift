@@ -1,30 +1,38 @@
 import Foundation
+import Logging
+import Sweep
 
-/// Progress of a running sweep on stderr: a redrawn line on a terminal, a line every 10 s otherwise.
+/// Progress of a running sweep: a line redrawn on stderr on a terminal, otherwise a log line every 10 s.
 public final class SweepProgressLine {
     private let total: Int
     private let alreadyDone: Int
+    private let journal: Journal
+    private let logger: Logger
     private let terminal = isatty(STDERR_FILENO) != 0
-    private let start = Date()
     private var lastLine = Date.distantPast
+    /// The ETA reads every trial's timing from the journal: at most every 5 s, not every redraw.
+    private var eta: (text: String, at: Date) = ("?", .distantPast)
 
-    public init(total: Int, alreadyDone: Int) {
+    public init(total: Int, alreadyDone: Int, journal: Journal, logger: Logger) {
         self.total = total
         self.alreadyDone = alreadyDone
+        self.journal = journal
+        self.logger = logger
     }
 
     public func show(_ p: SweepProgress) {
         let done = alreadyDone + p.completed + p.failed
-        let elapsed = Date().timeIntervalSince(start)
-        let rate = Double(p.completed + p.failed) / max(elapsed, 1e-9)
-        let eta = rate > 0 ? String(format: "%.0fs", Double(total - done) / rate) : "?"
+        if Date().timeIntervalSince(eta.at) >= 5 || done == total {
+            let seconds = (try? journal.trialTimings()).flatMap { SweepETA.seconds($0, now: Date().timeIntervalSince1970) }
+            eta = (seconds.map { String(format: "%.0fs", $0) } ?? "?", Date())
+        }
         let text = String(format: "%d/%d done (%d failed), %d running on %d worker(s), %d metric rows, ETA %@",
-                          done, total, p.failed, p.running, p.workers, p.metricRows, eta)
+                          done, total, p.failed, p.running, p.workers, p.metricRows, eta.text)
         if terminal {
             FileHandle.standardError.write(Data("\r\u{1B}[K\(text)".utf8))
         } else if Date().timeIntervalSince(lastLine) >= 10 {
             lastLine = Date()
-            FileHandle.standardError.write(Data("lpft: \(text)\n".utf8))
+            logger.info("\(text)")
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Sweep
 import TrialContract
 
@@ -22,14 +23,17 @@ public struct SweepRun {
     public var threads: Int?
     /// Extra arguments for local workers (e.g. `--insecure`).
     public var workerArguments: [String]
-    public var log: (String) -> Void
+    public var logger: Logger
+    /// `--http`: where the dashboard listens while the sweep runs, and whether beyond
+    /// loopback without a token (`--insecure`); nil: no dashboard.
+    public var http: (address: String, insecure: Bool)?
 
     public init(spec: String, directory: URL, bind: String, keys: CurveKeyPair?, allowed: Set<String>?, planned: [PlannedTrial],
                 retryFailed: Bool, dropRemoved: Bool, settings: DispatchSettings, localWorkers: Int, threads: Int?,
-                workerArguments: [String], log: @escaping (String) -> Void) {
+                workerArguments: [String], logger: Logger = Logger(label: "lpft.sweep")) {
         (self.spec, self.directory, self.bind, self.keys, self.allowed, self.planned) = (spec, directory, bind, keys, allowed, planned)
         (self.retryFailed, self.dropRemoved, self.settings, self.localWorkers) = (retryFailed, dropRemoved, settings, localWorkers)
-        (self.threads, self.workerArguments, self.log) = (threads, workerArguments, log)
+        (self.threads, self.workerArguments, self.logger) = (threads, workerArguments, logger)
     }
 
     public enum Outcome: Equatable {
@@ -44,25 +48,27 @@ public struct SweepRun {
         let lock = try DirectoryLock(directory, name: "coordinator.lock", holder: "coordinator")
         let journal = try Journal(directory: directory)
         let (added, revived, dropped) = try SweepLaunch.seed(journal, spec: URL(fileURLWithPath: spec), planned: planned, retryFailed: retryFailed, dropRemoved: dropRemoved)
-        if dropped > 0 { log("dropped \(dropped) trial(s) that left the spec and never started") }
+        if dropped > 0 { logger.info("dropped \(dropped) trial(s) that left the spec and never started") }
         let context = ZeroMQContext()
         let localCurve = try keys.flatMap { localWorkers > 0 ? try SweepLaunch.localWorkerKeys(sweep: directory, server: $0, allowed: &allowed) : nil } ?? []
         let coordinator = try Coordinator(journal: journal, settings: settings, bind: bind, context: context,
                                           curve: keys.map { ($0, allowed ?? []) })
-        coordinator.dispatcher.onLog = log
+        coordinator.dispatcher.logger = logger
         let all = try journal.trials()
         let done = all.filter { $0.state == .completed }.count
         let inPlan = Set(planned.map(\.id))
         let removed = all.filter { !inPlan.contains($0.id) && ($0.state == .pending || $0.state == .running) }.count
         if removed > 0 {
-            log("warning: \(removed) unfinished trial(s) from an earlier version of the spec are not in it any more and will still run; --drop-removed deletes those that never started")
+            logger.warning("\(removed) unfinished trial(s) from an earlier version of the spec are not in it any more and will still run; --drop-removed deletes those that never started")
         }
-        log("sweep \(directory.path): \(all.count) trial(s), \(added) new, \(done) already completed" + (revived > 0 ? ", \(revived) failed retried" : ""))
-        log("coordinator on \(coordinator.endpoint) (workers: lpft worker --connect \(coordinator.endpoint))")
+        logger.info("sweep \(directory.path): \(all.count) trial(s), \(added) new, \(done) already completed\(revived > 0 ? ", \(revived) failed retried" : "")")
+        logger.info("coordinator on \(coordinator.endpoint) (workers: lpft worker --connect \(coordinator.endpoint))")
         let workers = try LocalWorkers(count: localWorkers, endpoint: coordinator.endpoint, sweep: directory, threads: threads,
                                        heartbeat: settings.heartbeatInterval, liveness: settings.liveness, extraArguments: localCurve + workerArguments)
+        let dashboard = try http.map { try DashboardProcess(sweep: directory, address: $0.address, insecure: $0.insecure) }
+        defer { dashboard?.stop() }
         let signals = SignalPipe()
-        let progress = SweepProgressLine(total: all.count, alreadyDone: done)
+        let progress = SweepProgressLine(total: all.count, alreadyDone: done, journal: journal, logger: logger)
         coordinator.onProgress = { progress.show($0) }
         let outcome = try coordinator.run(stopSignal: signals.readEnd)
         progress.end()
@@ -70,14 +76,14 @@ public struct SweepRun {
         withExtendedLifetime(lock) {}
         switch outcome {
         case .stopped:
-            log("stopped; running attempts recorded as interrupted. Resume with: lpft sweep run \(spec) --dir \(directory.path)")
+            logger.info("stopped; running attempts recorded as interrupted. Resume with: lpft sweep run \(spec) --dir \(directory.path)")
             return .stopped
         case .finished:
             let final = try journal.trials()
             let failed = final.filter { $0.state == .failed }
-            log("done: \(final.count - failed.count) completed, \(failed.count) failed; journal \(journal.path)")
+            logger.info("done: \(final.count - failed.count) completed, \(failed.count) failed; journal \(journal.path)")
             if !failed.isEmpty {
-                log("see why: lpft sweep status \(directory.path); rerun them: lpft sweep run \(spec) --dir \(directory.path) --retry-failed")
+                logger.info("see why: lpft sweep status \(directory.path); rerun them: lpft sweep run \(spec) --dir \(directory.path) --retry-failed")
             }
             return .finished(failed: failed.count)
         }

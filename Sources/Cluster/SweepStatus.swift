@@ -37,9 +37,8 @@ public struct SweepStatus {
         let finished = completed.compactMap { a in a.endedAt.map { $0 - a.startedAt } }.sorted()
         if !finished.isEmpty, let first = attempts.map(\.startedAt).min(), let last = completed.compactMap(\.endedAt).max(), last > first {
             let rate = Double(completed.count) / (last - first)
-            let remaining = trials.filter { $0.state == .pending || $0.state == .running }.count
             out += String(format: "time per completed attempt: median %.1f s, max %.1f s; throughput %.2f trials/min", finished[finished.count / 2], finished.last!, rate * 60)
-            out += remaining > 0 ? String(format: ", ETA %.0f s\n", Double(remaining) / rate) : "\n"
+            out += Self.eta(journal).map { ", ETA \($0)\n" } ?? "\n"
         }
         let running = attempts.filter { $0.state == .running }
         if !running.isEmpty { out += "\nrunning:\n" }
@@ -74,11 +73,18 @@ public struct SweepStatus {
     /// every trial is completed or failed.
     public func watch(_ directory: URL, terminal: Bool) throws {
         while true {
-            let results = try SweepResults(journal: try Journal(readingDirectory: directory))
-            print((terminal ? "\u{1B}[H\u{1B}[2J" : "") + progressBar(results) + "\n" + best(results))
+            let journal = try Journal(readingDirectory: directory)
+            let results = try SweepResults(journal: journal)
+            print((terminal ? "\u{1B}[H\u{1B}[2J" : "") + progressBar(results) + (Self.eta(journal).map { ", ETA \($0)" } ?? "") + "\n" + best(results))
             if !results.trials.contains(where: { $0.state == .pending || $0.state == .running }) { return }
             Thread.sleep(forTimeInterval: 2)
         }
+    }
+
+    /// The sweep's ETA (`SweepETA`) as "123 s", when there is one and work is left.
+    static func eta(_ journal: Journal) -> String? {
+        guard let timings = try? journal.trialTimings(), let seconds = SweepETA.seconds(timings, now: Date().timeIntervalSince1970), seconds > 0 else { return nil }
+        return String(format: "%.0f s", seconds)
     }
 
     public func progressBar(_ r: SweepResults) -> String {

@@ -1,5 +1,7 @@
 import CZeroMQ
 import Foundation
+import Logging
+import Logs
 import Sweep
 import TrialContract
 
@@ -48,7 +50,10 @@ public final class Worker {
     public let settings: WorkerSettings
     /// Which trials run on a thread of this process instead of a child; nil: all in children.
     public var inProcess: ((_ config: String) -> InProcessTrial?)?
-    public var onLog: (String) -> Void = { _ in }
+    /// Where the worker says what happens to it; each line starts with `worker NAME:`.
+    public var logger = Logger(label: "lpft.worker")
+    /// Dropped messages, logged through this: a broken coordinator decides how many arrive.
+    private var dropWarnings = WarningThrottle()
     /// Whether any coordinator answered: a worker that idles out without one was pointed at
     /// the wrong place (or nothing listens there), which is a failure, not a finished sweep.
     public private(set) var heardFromCoordinator = false
@@ -151,7 +156,7 @@ public final class Worker {
             if !outbox.pending.isEmpty, now - lastResend > silenceAllowed { resendResults(now: now) }
             if helloAt == nil, now - lastHeard > silenceAllowed {
                 if let maxIdle = settings.maxIdle, trials.isEmpty, now - lastCoordinator > maxIdle { return .idle }
-                onLog(String(format: "no word from the coordinator for %.1f s; reconnecting", now - lastHeard)
+                say(.warning, String(format: "no word from the coordinator for %.1f s; reconnecting", now - lastHeard)
                       + (settings.curve == nil ? "" : " (if this repeats: is this worker's public key on the coordinator's allow-list?)"))
                 silenceAllowed = min(silenceAllowed * 2, max(30, settings.heartbeatInterval * Double(settings.liveness)))
                 connect(now: now)
@@ -160,10 +165,15 @@ public final class Worker {
     }
 
     /// Stops taking trials and asks the running ones to stop; `run` returns once they have.
+    /// Logs `message` as this worker's (`worker NAME: …`, the words `lpft worker` has always printed).
+    private func say(_ level: Logger.Level, _ message: String) {
+        logger.log(level: level, "worker \(settings.name): \(message)")
+    }
+
     private func shutDown(_ reason: String) {
         guard shuttingDown == nil else { return }
         shuttingDown = reason
-        onLog("\(reason); stopping running trials")
+        say(.info, "\(reason); stopping running trials")
         trials.values.forEach { $0.stop() }
     }
 
@@ -179,7 +189,7 @@ public final class Worker {
         // Sends never block; a queue this deep does not fill before heartbeats notice trouble.
         try? s.set(ZMQ_SNDHWM, Int32(100_000))
         if let curve = settings.curve { try? s.useCurve(curve.keys, serverKey: curve.serverKey) }
-        do { try s.connect(settings.endpoint) } catch { onLog("\(error)") }
+        do { try s.connect(settings.endpoint) } catch { say(.error, "\(error)") }
         socket = s
         lastHeard = now
         hello(now: now)
@@ -226,18 +236,18 @@ public final class Worker {
             silenceAllowed = settings.heartbeatInterval * Double(settings.liveness)
             let message: Message
             do { message = try Message(frames: frames) } catch {
-                onLog("dropped a message from the coordinator: \(error)")
+                dropWarnings.warn(logger, key: "malformed messages", now: now, "worker \(settings.name): dropped a message from the coordinator: \(error)")
                 continue
             }
             switch message {
             case .assign(let a): start(a, now: now)
             case .ack(let a): acknowledge(a)
             case .cancel(let c):
-                onLog("lease \(c.lease) cancelled: \(c.reason)")
+                say(.info, "lease \(c.lease) cancelled: \(c.reason)")
                 trials[c.lease]?.stop()
             case .reconnect(let notice):
                 if let delay = notice.retryAfter {
-                    if notice.reason != lastRefusal { onLog("the coordinator says: \(notice.reason); trying again every \(delay) s") }
+                    if notice.reason != lastRefusal { say(.warning, "the coordinator says: \(notice.reason); trying again every \(delay) s") }
                     lastRefusal = notice.reason
                     helloAt = now + delay
                 } else {
@@ -248,7 +258,7 @@ public final class Worker {
             case .heartbeat:
                 break
             case .hello, .ready, .metrics, .result:
-                onLog("dropped \(message.command) from the coordinator: not a coordinator's message")
+                dropWarnings.warn(logger, key: "messages not a coordinator's", now: now, "worker \(settings.name): dropped \(message.command) from the coordinator: not a coordinator's message")
             }
         }
     }
@@ -283,7 +293,7 @@ public final class Worker {
                 startFailures += 1
                 let pause = min(60, Double(1 << min(startFailures - 1, 6)))
                 pausedUntil = now + pause
-                onLog("could not start trial \(a.trial): \(error); handed back, no new trials for \(Int(pause)) s")
+                say(.warning, "could not start trial \(a.trial): \(error); handed back, no new trials for \(Int(pause)) s")
             }
             finish(TrialReport(trial: a.trial, lease: a.lease, status: .interrupted, reason: "worker \(settings.name) could not start it: \(error)",
                                logTail: [], result: nil, notStarted: true), now: now)
@@ -325,7 +335,7 @@ public final class Worker {
     /// Keeps the result on disk until the coordinator ACKs it, then sends it.
     private func finish(_ result: TrialReport, now: Double) {
         do { try outbox.add(result) } catch {
-            onLog("cannot keep the result of lease \(result.lease) on disk (\(error)); it is sent from memory only")
+            say(.warning, "cannot keep the result of lease \(result.lease) on disk (\(error)); it is sent from memory only")
         }
         send(.result(result), now: now)
     }
@@ -338,7 +348,7 @@ public final class Worker {
             unackedMetrics[ack.lease] = pending.rows.isEmpty && trials[ack.lease] == nil ? nil : pending
         case .result:
             unackedMetrics[ack.lease] = nil
-            do { try outbox.acknowledge(ack.lease) } catch { onLog("cannot update the outbox: \(error)") }
+            do { try outbox.acknowledge(ack.lease) } catch { say(.warning, "cannot update the outbox: \(error)") }
         }
     }
 }

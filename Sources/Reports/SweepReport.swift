@@ -86,6 +86,22 @@ public struct SweepReport: Sendable {
     /// The ways a report can be written.
     public enum Format: String, Sendable, CaseIterable { case md, csv, jsonl, html }
 
+    /// `lpft sweep report`: reads the sweep in `directory`, checks the grouping axes, and
+    /// writes the report to `out` (html: by default `DIR/report.html`). Returns the path
+    /// written, or the report itself when it goes to stdout.
+    public static func make(directory: String, format: Format, grouping: [String]?, filter: TrialFilter?, metrics: [String]?,
+                            out: String?) throws -> (path: String?, text: String) {
+        let url = URL(fileURLWithPath: directory)
+        let results = try SweepResults(journal: Journal(readingDirectory: url), epochMetrics: format == .html ? plottedEpochMetrics : [])
+        for axis in grouping ?? [] where !results.axes.contains(axis) {
+            throw ConfigErrorText("--group-by: \(axis) is not a swept axis of this sweep (axes: \(results.axes.joined(separator: ", ")))")
+        }
+        let text = SweepReport(results: results, directory: directory, grouping: grouping, filter: filter, metrics: metrics).text(format)
+        guard let path = out ?? (format == .html ? url.appendingPathComponent("report.html").path : nil) else { return (nil, text) }
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        return (path, text)
+    }
+
     /// The report in `format`.
     public func text(_ format: Format) -> String {
         switch format {

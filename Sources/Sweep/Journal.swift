@@ -160,16 +160,25 @@ public final class Journal: Sendable {
 
     // MARK: Reading
 
+    /// A read of its own for the journal's queries in other files of this module.
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
+        try database.read(body)
+    }
+
     public func value(forKey key: String) throws -> String? {
         try database.read { db in try String.fetchOne(db, sql: "SELECT value FROM sweep WHERE key = ?", arguments: [key]) }
     }
 
     public func trials() throws -> [TrialRecord] {
+        try trials(where: "1", arguments: [])
+    }
+
+    func trials(where condition: String, arguments: StatementArguments) throws -> [TrialRecord] {
         try database.read { db in
             try Row.fetchAll(db, sql: """
                 SELECT t.*, (SELECT COUNT(*) FROM attempts a WHERE a.trial = t.id) AS attempt_count
-                FROM trials t ORDER BY position
-                """).map { row in
+                FROM trials t WHERE \(condition) ORDER BY position
+                """, arguments: arguments).map { row in
                 TrialRecord(
                     id: row["id"], position: row["position"], axes: row["axes"], config: row["config"],
                     state: TrialState(rawValue: row["state"]) ?? .pending, chargedAttempts: row["charged_attempts"],

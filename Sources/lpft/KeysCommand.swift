@@ -37,7 +37,7 @@ struct CurveOptions: ParsableArguments {
 
     func keys(for endpoint: Endpoint, role: String) throws -> CurveKeyPair? {
         if let curveKey { return try CurveKeyPair.read(secretFile: URL(fileURLWithPath: curveKey)) }
-        if let warning = try endpoint.checkPlainText(insecure: insecure, role: role) { log(warning) }
+        if let warning = try endpoint.checkPlainText(insecure: insecure, role: role) { logger.warning("\(warning)") }
         return nil
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Logs
 
 @main
 struct LPFT: ParsableCommand {
@@ -10,6 +11,12 @@ struct LPFT: ParsableCommand {
         Perspective" (Tomihari & Sato, NeurIPS 2024) at sweep scale.
         """,
         subcommands: [Demo.self, Train.self, SweepCommand.self, WorkerCommand.self, KeysCommand.self, NTKCommand.self, Model.self, DataCommand.self, Tokenize.self, Embed.self, Bench.self])
+
+    /// Logs go to stderr as `lpft: …` lines (or JSON) from the start, whatever the command.
+    static func main() {
+        LogSetup.bootstrap()
+        main(nil)
+    }
 }
 
 /// A failure at run time: what failed and what to do, printed as one line without the usage

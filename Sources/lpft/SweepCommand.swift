@@ -2,6 +2,8 @@ import ArgumentParser
 import Cluster
 import Config
 import Foundation
+import Logging
+import Logs
 import Reports
 import Sweep
 import TrialContract
@@ -11,7 +13,7 @@ struct SweepCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sweep",
         abstract: "Plan, run and inspect sweeps of trials.",
-        subcommands: [Plan.self, Run.self, Status.self, Report.self])
+        subcommands: [Plan.self, Run.self, Status.self, Report.self, Serve.self])
 
     struct Plan: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -30,7 +32,7 @@ struct SweepCommand: ParsableCommand {
             let trials = try planTrials(spec)
             if json { return try trials.forEach { print(try $0.jsonLine()) } }
             let columns = Array(Set(trials.flatMap(\.axes.keys))).sorted()
-            printTable(["id"] + columns, trials.map { t in [t.id] + columns.map { t.axes[$0]?.description ?? "—" } })
+            print(TextTable.render(["id"] + columns, trials.map { t in [t.id] + columns.map { t.axes[$0]?.description ?? "—" } }), terminator: "")
             print("\(trials.count) trial(s)")
         }
     }
@@ -69,6 +71,8 @@ struct SweepCommand: ParsableCommand {
         @Flag(help: "Do not check here that the trials' data files exist (workers see other files).") var skipFileCheck = false
         @OptionGroup var curve: CurveOptions
         @Option(help: "CURVE: the workers' public keys, a directory of *.pub files or a file with one key per line.") var allow: String?
+        @Option(help: "Serve the sweep's dashboard (lpft sweep serve) at PORT or HOST:PORT while it runs; beyond loopback only with --insecure.") var http: String?
+        @OptionGroup var logging: LoggingOptions
 
         func validate() throws {
             guard heartbeat > 0, liveness >= 1, maxAttempts >= 1, retryDelay >= 0, localWorkers >= 0 else {
@@ -77,6 +81,7 @@ struct SweepCommand: ParsableCommand {
         }
 
         func run() throws {
+            logging.apply()
             let directory = URL(fileURLWithPath: dir ?? "runs/\(URL(fileURLWithPath: spec).deletingPathExtension().lastPathComponent)")
             // IPC paths are limited to ~107 bytes; a deeper sweep directory falls back to loopback TCP.
             let ipc = "ipc://\(directory.standardizedFileURL.path)/coordinator.ipc"
@@ -91,9 +96,10 @@ struct SweepCommand: ParsableCommand {
             settings.liveness = liveness
             settings.maxAttempts = maxAttempts
             settings.retryDelay = retryDelay
-            let run = SweepRun(spec: spec, directory: directory, bind: bind, keys: keys, allowed: allowed, planned: planned,
+            var run = SweepRun(spec: spec, directory: directory, bind: bind, keys: keys, allowed: allowed, planned: planned,
                                retryFailed: retryFailed, dropRemoved: dropRemoved, settings: settings, localWorkers: localWorkers,
-                               threads: threads, workerArguments: curve.insecure ? ["--insecure"] : [], log: log)
+                               threads: threads, workerArguments: (curve.insecure ? ["--insecure"] : []) + logging.arguments)
+            run.http = http.map { ($0, curve.insecure) }
             switch try run.run() {
             case .stopped: throw ExitCode(TrialExitCode.interrupted)
             case .finished(let failed): if failed > 0 { throw ExitCode(1) }
@@ -120,6 +126,15 @@ struct SweepCommand: ParsableCommand {
         }
     }
 
+    /// Runs `lpft-dashboard`, a program of its own so that building `lpft` (the demo) does
+    /// not build an HTTP server; it parses the options (`lpft sweep serve --help`).
+    struct Serve: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "A live, read-only web dashboard of a sweep (the program lpft-dashboard; --help for its options).", helpNames: [])
+        @Argument(parsing: .captureForPassthrough) var arguments: [String] = []
+        func run() throws { try replaceProcess(with: "lpft-dashboard", arguments: arguments) }
+    }
+
     struct Report: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Aggregate a sweep's results: the paper's tables and plots, or tidy exports.",
@@ -141,22 +156,9 @@ struct SweepCommand: ParsableCommand {
         @Option(help: "Write here instead of stdout (html: default DIR/report.html).") var out: String?
 
         func run() throws {
-            let directory = URL(fileURLWithPath: dir)
-            let results = try SweepResults(journal: Journal(readingDirectory: directory), epochMetrics: format == .html ? SweepReport.plottedEpochMetrics : [])
-            let grouping = groupBy?.commaSeparated
-            for axis in grouping ?? [] where !results.axes.contains(axis) {
-                throw ValidationError("--group-by: \(axis) is not a swept axis of this sweep (axes: \(results.axes.joined(separator: ", ")))")
-            }
-            let report = SweepReport(results: results, directory: dir, grouping: grouping, filter: try filter.map(TrialFilter.init),
-                                     metrics: metric?.commaSeparated)
-            let text = report.text(format)
-            let path = out ?? (format == .html ? directory.appendingPathComponent("report.html").path : nil)
-            if let path {
-                try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
-                print("report: \(path)")
-            } else {
-                print(text, terminator: "")
-            }
+            let report = try SweepReport.make(directory: dir, format: format, grouping: groupBy?.commaSeparated, filter: try filter.map(TrialFilter.init),
+                                              metrics: metric?.commaSeparated, out: out)
+            print(report.path.map { "report: \($0)" } ?? report.text, terminator: report.path == nil ? "" : "\n")
         }
     }
 }
@@ -167,15 +169,6 @@ func planTrials(_ spec: String) throws -> [PlannedTrial] {
     return try sweep.plan { mapping, label in try TrialConfig(mapping: mapping, file: label).canonicalJSON() }
 }
 
-func printTable(_ header: [String], _ rows: [[String]]) {
-    let widths = header.indices.map { i in ([header[i]] + rows.map { $0[i] }).map(\.count).max()! }
-    func line(_ cells: [String]) -> String {
-        zip(cells, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
-    }
-    print(line(header))
-    rows.forEach { print(line($0)) }
-}
-
 extension SweepReport.Format: ExpressibleByArgument {}
 
 extension String {
@@ -183,7 +176,7 @@ extension String {
     var commaSeparated: [String] { split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
 }
 
-func log(_ text: String) {
-    FileHandle.standardError.write(Data("lpft: \(text)\n".utf8))
-}
+/// The command line's log (swift-log, set up by `LPFT.main`), made when first used: after a
+/// command has applied its `--log-level` and `--log-format`.
+let logger = Logger(label: "lpft")
 

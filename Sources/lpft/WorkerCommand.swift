@@ -1,6 +1,7 @@
 import ArgumentParser
 import Cluster
 import Foundation
+import Logs
 import Sweep
 import TrialContract
 import TextData
@@ -43,7 +44,10 @@ struct WorkerCommand: ParsableCommand {
         guard heartbeat > 0, liveness >= 1 else { throw ValidationError("--heartbeat must be > 0 and --liveness ≥ 1") }
     }
 
+    @OptionGroup var logging: LoggingOptions
+
     func run() throws {
+        logging.apply()
         let keys = try curve.keys(for: try Endpoint(connect), role: "worker")
         if keys != nil, serverKey == nil { throw ValidationError("--curve-key needs --server-key: the coordinator's .pub file") }
         let serverPublic = try serverKey.map { try CurveKeyPair.readPublic(URL(fileURLWithPath: $0)) }
@@ -62,15 +66,14 @@ struct WorkerCommand: ParsableCommand {
             if let keys, let serverPublic { settings.curve = (keys, serverPublic) }
             return settings
         }
-        worker.onLog = { log("worker \(worker.settings.name): \($0)") }
         worker.inProcess = NoopTrial.inProcess
-        log("worker \(worker.settings.name) (\(slots) slot(s), dir \(worker.settings.directory.path)) → \(connect)")
+        logger.info("worker \(worker.settings.name) (\(slots) slot(s), dir \(worker.settings.directory.path)) → \(connect)")
         let signals = SignalPipe()  // SIGTERM (systemd stop, SLURM preemption) or Ctrl-C
         switch try worker.run(stopSignal: signals.readEnd) {
-        case .shutdown(let reason): log("worker \(worker.settings.name) exits: \(reason)")
+        case .shutdown(let reason): logger.info("worker \(worker.settings.name) exits: \(reason)")
         case .idle where !worker.heardFromCoordinator:
             throw CommandFailure("worker \(worker.settings.name): no coordinator answered at \(connect) within \(maxIdle ?? 0) s; start `lpft sweep run` there, or check the endpoint and that this machine can reach it")
-        case .idle: log("worker \(worker.settings.name) exits: no coordinator for \(maxIdle ?? 0) s")
+        case .idle: logger.info("worker \(worker.settings.name) exits: no coordinator for \(maxIdle ?? 0) s")
         }
     }
 }

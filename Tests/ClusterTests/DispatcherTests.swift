@@ -1,5 +1,6 @@
 @testable import Cluster
 import Foundation
+import Logs
 import Sweep
 import TestSupport
 import XCTest
@@ -286,5 +287,35 @@ final class DispatcherTests: XCTestCase {
         XCTAssertEqual(Self.assigns(try h.hello("a")).count, 1)
         // Absurd credit neither overflows nor buys more than the worker's slots.
         _ = try h.deliver([.ready(Ready(credit: .max)), .ready(Ready(credit: .max))], from: "a")
+    }
+
+    /// The flood of the issue (24 peers, 86,809 malformed messages over 20 s) on the
+    /// dispatcher's clock: every message is counted, and the log gets at most the first five
+    /// of each peer and a summary per peer per 10 s.
+    func testAFloodOfMalformedMessagesLogsABoundedNumberOfLines() throws {
+        let h = try Harness(self, trials: 1)
+        let log = CollectedLines()
+        h.dispatcher.logger = log.logger()
+        let total = 86_809, peers = 24, turns = 200
+        var sent = 0
+        for turn in 0..<turns {
+            let batch = (turn + 1) * total / turns - sent
+            try h.journal.write { w in
+                for i in sent..<(sent + batch) {
+                    try h.dispatcher.receive(from: Array("peer\(i % peers)".utf8), frames: [[0xFF, 0x00]][...], now: h.now, journal: w)
+                }
+                try h.dispatcher.tick(now: h.now, journal: w)
+            }
+            sent += batch
+            h.now += 0.1
+        }
+        h.now += 11
+        try h.deliver([])
+        XCTAssertEqual(sent, total)
+        XCTAssertEqual(h.dispatcher.droppedMessages, total, "every message is counted")
+        let lines = log.lines
+        XCTAssertEqual(lines.filter { $0.contains("dropped a message") }.count, peers * 5)
+        XCTAssertLessThanOrEqual(lines.count, peers * 5 + peers * 3, "\(lines.count) lines")
+        XCTAssertTrue(lines.contains { $0.contains("suppressed") }, "the rest are counted, not silently lost")
     }
 }

@@ -1,0 +1,68 @@
+import Foundation
+
+/// Where the dashboard listens and whom it answers.
+///
+/// Safe by default: it binds loopback. Any other address needs a token, which every request
+/// must then carry, or `insecure`, which serves anyone who can reach the port (with a warning).
+public struct DashboardAccess: Sendable {
+    public var bind: String
+    public var port: UInt16
+    public var token: String?
+    public var insecure: Bool
+
+    public init(bind: String = "127.0.0.1", port: UInt16 = 8080, token: String? = nil, insecure: Bool = false) {
+        (self.bind, self.port, self.token, self.insecure) = (bind, port, token, insecure)
+    }
+
+    /// Loopback addresses: only this machine's processes can connect.
+    public var isLoopback: Bool { bind == "::1" || bind == "localhost" || bind.hasPrefix("127.") }
+
+    /// Checks the binding rule; returns the warning to log for an unprotected public bind.
+    public func check() throws -> String? {
+        if let token, token.count < 16 {
+            throw DashboardError("--token must be at least 16 characters (e.g. `openssl rand -hex 16`)")
+        }
+        guard !isLoopback, token == nil else { return nil }
+        guard insecure else {
+            throw DashboardError("--bind \(bind) is not loopback: give --token SECRET (requests must carry it) or --insecure to serve anyone who can reach port \(port)")
+        }
+        return "dashboard on \(bind):\(port) without a token: anyone who reaches it can read the sweep's configs, results and logs"
+    }
+
+    /// Whether a request with these credentials may see the dashboard. The token may come as
+    /// `Authorization: Bearer …`, as `?token=…` (a link to open in a browser) or as the cookie
+    /// that a `?token=` request sets; it is compared in constant time.
+    func admits(authorization: String?, query: String?, cookie: String?) -> Bool {
+        guard let token else { return true }
+        let offered = [authorization.flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }, query, cookie.flatMap(Self.tokenCookie)]
+        return offered.contains { $0.map { Self.constantTimeEqual($0, token) } ?? false }
+    }
+
+    static let cookieName = "lpft_dashboard"
+
+    static func tokenCookie(_ header: String) -> String? {
+        header.split(separator: ";").lazy.map { $0.trimmingCharacters(in: .whitespaces) }
+            .first { $0.hasPrefix(cookieName + "=") }.map { String($0.dropFirst(cookieName.count + 1)) }
+    }
+
+    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+        let (x, y) = (Array(a.utf8), Array(b.utf8))
+        guard x.count == y.count else { return false }
+        return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+
+    /// On loopback, the Host header must name this machine: a web page elsewhere that rebinds
+    /// its own host name to 127.0.0.1 (DNS rebinding) then cannot read the dashboard.
+    func acceptsHost(_ host: String?) -> Bool {
+        guard isLoopback, token == nil else { return true }
+        guard let host else { return false }
+        let name = host.hasPrefix("[") ? String(host.prefix { $0 != "]" }.dropFirst()) : String(host.split(separator: ":").first ?? "")
+        return name == "localhost" || name == "::1" || name.hasPrefix("127.")
+    }
+}
+
+/// Why the dashboard cannot start or answer, in one line that says what to do.
+public struct DashboardError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

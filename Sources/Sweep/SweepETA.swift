@@ -1,0 +1,78 @@
+import Foundation
+import GRDB
+
+/// One trial as the ETA sees it.
+public struct TrialTiming: Sendable, Equatable {
+    /// What the trial is like, most specific first: trials of one kind take about as long.
+    public var kinds: [String]
+    public var state: TrialState
+    /// Seconds its winning attempt took (completed trials).
+    public var duration: Double?
+    /// When its current attempt started (running trials), on the journal's clock.
+    public var startedAt: Double?
+
+    public init(kinds: [String], state: TrialState, duration: Double? = nil, startedAt: Double? = nil) {
+        (self.kinds, self.state, self.duration, self.startedAt) = (kinds, state, duration, startedAt)
+    }
+
+    /// The kinds of a trial whose axis values but the seed are `axes` (seeds cost the same;
+    /// a sweep writes every trial's axes the same way, so the text is a key), then its method
+    /// (LP and FT differ by orders of magnitude), then any trial.
+    public static func kinds(axes: String, method: String?) -> [String] {
+        ["axes " + axes, "method " + (method ?? "?"), "any"]
+    }
+}
+
+/// How long a sweep has left, from what its trials have taken so far.
+///
+/// A rate of completions over elapsed time ignores the work in flight, so it grows while long
+/// trials run and drops when they land. This estimate instead gives each unfinished trial the
+/// mean duration of completed trials of its kind, less what a running one has already run
+/// (among those that ran longer than it has so far), and lays the pending trials onto as many
+/// slots as are busy now, each taking the next trial when it frees up.
+public enum SweepETA {
+    /// Seconds until every trial is settled; 0 when none is left, nil when nothing has
+    /// completed yet or nothing is running to make progress.
+    public static func seconds(_ trials: [TrialTiming], now: Double) -> Double? {
+        let running = trials.filter { $0.state == .running }
+        let pending = trials.filter { $0.state == .pending }
+        if running.isEmpty && pending.isEmpty { return 0 }
+        var samples: [String: [Double]] = [:]
+        for t in trials where t.state == .completed {
+            guard let d = t.duration, d.isFinite, d >= 0 else { continue }
+            for kind in t.kinds { samples[kind, default: []].append(d) }
+        }
+        guard !samples.isEmpty, !running.isEmpty else { return nil }
+        func durations(_ t: TrialTiming) -> [Double] { t.kinds.lazy.compactMap { samples[$0] }.first ?? [] }
+        // Each busy slot frees up when its trial is expected to end.
+        var slots = running.map { t -> Double in
+            let elapsed = max(0, now - (t.startedAt ?? now))
+            let longer = durations(t).filter { $0 > elapsed }
+            return longer.isEmpty ? 0 : longer.reduce(0, +) / Double(longer.count) - elapsed
+        }
+        for t in pending {
+            let d = durations(t)
+            let expected = d.isEmpty ? 0 : d.reduce(0, +) / Double(d.count)
+            let next = slots.indices.min { slots[$0] < slots[$1] }!
+            slots[next] += expected
+        }
+        return slots.max()!
+    }
+}
+
+extension Journal {
+    /// Every trial's kinds, state, winning duration and running start, for `SweepETA`.
+    public func trialTimings() throws -> [TrialTiming] {
+        try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT t.state, json_remove(t.axes, '$.seed') AS kind, json_extract(t.config, '$.method') AS method,
+                  (SELECT a.ended_at - a.started_at FROM attempts a WHERE a.trial = t.id AND a.state = 'completed' ORDER BY a.lease LIMIT 1) AS duration,
+                  (SELECT MAX(a.started_at) FROM attempts a WHERE a.trial = t.id AND a.state = 'running') AS started
+                FROM trials t ORDER BY t.position
+                """).map { row in
+                TrialTiming(kinds: TrialTiming.kinds(axes: row["kind"], method: row["method"]),
+                                   state: TrialState(rawValue: row["state"]) ?? .pending, duration: row["duration"], startedAt: row["started"])
+            }
+        }
+    }
+}

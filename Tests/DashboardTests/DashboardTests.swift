@@ -1,0 +1,134 @@
+@testable import Dashboard
+import Foundation
+import Sweep
+import TestSupport
+import XCTest
+
+/// The dashboard in process, over a journal the test writes: escaping, read-only, tokens.
+final class DashboardTests: XCTestCase {
+    static let hostile = "<script>alert('x')</script>"
+
+    /// A finished sweep of three trials: one completed, one failed for a hostile reason with a
+    /// hostile log tail, one pending with a hostile axis value. The journal is closed after.
+    func sweep() throws -> URL {
+        let dir = try temporaryDirectory(self)
+        let journal = try Journal(directory: dir)
+        try journal.write { w in
+            try w.addTrial(id: "ok", position: 0, axes: #"{"seed":1}"#, config: #"{"method":"noop","seed":1}"#, at: 0)
+            try w.addTrial(id: "bad", position: 1, axes: #"{"seed":2}"#, config: #"{"method":"noop","seed":2}"#, at: 0)
+            try w.addTrial(id: "odd", position: 2, axes: #"{"seed":"\#(Self.hostile)"}"#, config: #"{"method":"noop"}"#, at: 0)
+            let ok = try w.startAttempt(trial: "ok", number: 1, worker: "w<1>", host: "h", at: 1)
+            try w.insertMetric(lease: ok, trial: "ok", seq: 0, name: "ft/loss", value: 0.7, epoch: 1, step: nil)
+            try w.insertMetric(lease: ok, trial: "ok", seq: 1, name: "ft/loss", value: 0.4, epoch: 2, step: nil)
+            try w.endAttempt(lease: ok, state: .completed, at: 3, result: #"{"metrics":{"test/accuracy":0.8}}"#)
+            try w.updateTrial("ok", state: .completed, chargedAttempts: 0, result: #"{"metrics":{"test/accuracy":0.8}}"#, finishedAt: 3)
+            let bad = try w.startAttempt(trial: "bad", number: 1, worker: "w<1>", host: "h", at: 3)
+            try w.endAttempt(lease: bad, state: .failed, at: 4, reason: Self.hostile, logTail: "<img src=x onerror=alert(1)>")
+            try w.updateTrial("bad", state: .failed, chargedAttempts: 1, reason: Self.hostile, finishedAt: 4)
+        }
+        return dir
+    }
+
+    func site(_ dir: URL) throws -> DashboardSite {
+        DashboardSite(journal: try Journal(readingDirectory: dir), sweep: dir.lastPathComponent)
+    }
+
+    func testAHostileFailureReasonLogTailAndAxisAreEscapedOnEveryPage() throws {
+        let site = try site(sweep())
+        for path in ["/", "/trials", "/trials/bad", "/trials/odd", "/report"] {
+            for query in [[:], ["fragment": "1"]] {
+                let page = try site.respond(path: path, query: query).body
+                XCTAssertFalse(page.contains("<script>alert") || page.contains("<img src=x"), "\(path) \(query) has raw markup:\n\(page)")
+            }
+        }
+        let overview = try site.respond(path: "/", query: [:]).body
+        XCTAssertTrue(overview.contains("&lt;script&gt;alert('x')&lt;/script&gt;"), "the reason is shown, escaped")
+        XCTAssertTrue(overview.contains("&lt;img src=x onerror=alert(1)&gt;"), "the log tail is shown, escaped")
+        XCTAssertTrue(try site.respond(path: "/trials", query: [:]).body.contains("&lt;script&gt;"), "the axis value is shown, escaped")
+        XCTAssertEqual(overview.components(separatedBy: "<script").count - 1, 1, "the page's only script is its own file")
+    }
+
+    func testTheTrialsTableFiltersAndSortsByAnyColumn() throws {
+        let site = try site(sweep())
+        let all = try site.respond(path: "/trials", query: ["sort": "state", "desc": "1"]).body
+        let order = ["pending", "failed", "completed"].map { all.range(of: "<td>\($0)</td>")!.lowerBound }
+        XCTAssertEqual(order, order.sorted(), "states descending")
+        let one = try site.respond(path: "/trials", query: ["where": "seed=2"]).body
+        XCTAssertTrue(one.contains("1 of 1 matching") && one.contains("/trials/bad"), one)
+        XCTAssertEqual(try site.respond(path: "/trials", query: ["sort": "nope"]).status, 400)
+        XCTAssertEqual(try site.respond(path: "/trials", query: ["where": "seed"]).status, 400)
+    }
+
+    func testTheTrialPageDrawsItsCurveAndTheAPIListsEveryTrial() throws {
+        let site = try site(sweep())
+        let page = try site.respond(path: "/trials/ok", query: [:]).body
+        XCTAssertTrue(page.contains("<svg") && page.contains("ft/loss"), "a learning curve")
+        let trials = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(try site.respond(path: "/api/trials", query: [:]).body.utf8)) as? [[String: Any]])
+        XCTAssertEqual(trials.map { $0["id"] as? String }, ["ok", "bad", "odd"])
+        XCTAssertEqual((trials[0]["metrics"] as? [String: Double])?["test/accuracy"], 0.8)
+        let rows = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(try site.respond(path: "/api/trials/ok/metrics", query: [:]).body.utf8)) as? [[String: Any]])
+        XCTAssertEqual(rows.compactMap { $0["value"] as? Double }, [0.7, 0.4])
+        XCTAssertEqual(try site.respond(path: "/api/trials/nope/metrics", query: [:]).status, 404)
+    }
+
+    func testMetricsArePrometheusText() throws {
+        let text = try site(sweep()).respond(path: "/metrics", query: [:]).body
+        for line in [#"lpft_trials{state="completed"} 1"#, #"lpft_trials{state="failed"} 1"#, #"lpft_trials{state="pending"} 1"#,
+                     #"lpft_attempts_total{outcome="failed"} 1"#, "lpft_metric_rows_ingested_total 2", "# TYPE lpft_dispatch_latency_seconds histogram"] {
+            XCTAssertTrue(text.split(separator: "\n").contains { $0.hasPrefix(line) }, "no \(line) in\n\(text)")
+        }
+    }
+
+    /// Every page and API call over HTTP, and a POST; the journal's files are byte for byte
+    /// what they were, and no file was added beside them but SQLite's shared-memory index.
+    func testServingLeavesTheJournalUnchanged() async throws {
+        let dir = try sweep()
+        let journalFile = dir.appendingPathComponent(Journal.fileName)
+        let before = try Data(contentsOf: journalFile)
+        let server = try DashboardServer(directory: dir, name: "s", access: DashboardAccess(port: 0))
+        let port = try await server.start()
+        for path in ["/", "/?fragment=1", "/trials", "/trials/ok", "/trials/bad", "/report", "/metrics", "/api/overview", "/api/trials", "/api/trials/ok", "/api/trials/ok/metrics"] {
+            let r = try await fetch(URL(string: "http://127.0.0.1:\(port)\(path)")!)
+            XCTAssertEqual(r.status, 200, path)
+            XCTAssertTrue(r.headers["content-security-policy"]?.contains("default-src 'self'") ?? false, path)
+        }
+        let post = try await fetch(URL(string: "http://127.0.0.1:\(port)/api/trials")!, method: "POST")
+        XCTAssertEqual(post.status, 405)
+        await server.stop()
+        XCTAssertEqual(try Data(contentsOf: journalFile), before)
+        let wal = dir.appendingPathComponent(Journal.fileName + "-wal")
+        let walSize = FileManager.default.fileExists(atPath: wal.path) ? try Data(contentsOf: wal).count : 0
+        XCTAssertEqual(walSize, 0, "nothing written to a WAL")
+    }
+
+    func testANonLoopbackBindNeedsATokenOrInsecure() throws {
+        XCTAssertNil(try DashboardAccess().check(), "loopback by default")
+        XCTAssertEqual(DashboardAccess().bind, "127.0.0.1")
+        XCTAssertThrowsError(try DashboardAccess(bind: "0.0.0.0").check()) { XCTAssertTrue("\($0)".contains("--token"), "\($0)") }
+        XCTAssertThrowsError(try DashboardAccess(bind: "0.0.0.0", token: "short").check())
+        XCTAssertNil(try DashboardAccess(bind: "0.0.0.0", token: String(repeating: "k", count: 16)).check())
+        XCTAssertNotNil(try DashboardAccess(bind: "0.0.0.0", insecure: true).check(), "a warning")
+        XCTAssertFalse(DashboardAccess().acceptsHost("attacker.example:8080"), "DNS rebinding onto loopback is refused")
+        XCTAssertTrue(DashboardAccess().acceptsHost("127.0.0.1:8080") && DashboardAccess().acceptsHost("localhost:1") && DashboardAccess().acceptsHost("[::1]:80"))
+    }
+
+    func testWithATokenRequestsWithoutItAreRefused() async throws {
+        let token = "0123456789abcdef0123"
+        let server = try DashboardServer(directory: try sweep(), name: "s", access: DashboardAccess(port: 0, token: token))
+        let port = try await server.start()
+        let base = "http://127.0.0.1:\(port)"
+        let refused = try await fetch(URL(string: "\(base)/api/trials")!)
+        let wrong = try await fetch(URL(string: "\(base)/metrics")!, headers: ["Authorization": "Bearer \(token.dropLast())x"])
+        let bearer = try await fetch(URL(string: "\(base)/metrics")!, headers: ["Authorization": "Bearer \(token)"])
+        let link = try await fetch(URL(string: "\(base)/?token=\(token)")!)
+        let cookie = try await fetch(URL(string: "\(base)/trials")!, headers: ["Cookie": "lpft_dashboard=\(token)"])
+        await server.stop()
+        XCTAssertEqual(refused.status, 401)
+        XCTAssertFalse(refused.body.contains("\"id\""), "no data without the token")
+        XCTAssertEqual(wrong.status, 401)
+        XCTAssertEqual(bearer.status, 200)
+        XCTAssertEqual(link.status, 200)
+        XCTAssertTrue(link.headers["set-cookie"]?.hasPrefix("lpft_dashboard=\(token); HttpOnly") ?? false, "\(link.headers)")
+        XCTAssertEqual(cookie.status, 200)
+    }
+}
