@@ -157,3 +157,16 @@ public final class ConfigReader {
         }
     }
 }
+
+extension String {
+    /// "a, b,c" → ["a", "b", "c"]: a comma-separated list on the command line.
+    public var commaSeparated: [String] { split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+
+    /// A comma-separated list of positive integers; `option` names it in the error.
+    public func commaSeparatedPositiveIntegers(option: String) throws -> [Int] {
+        try commaSeparated.map {
+            guard let v = Int($0), v > 0 else { throw ConfigError(file: "command line", path: option, reason: "\"\($0)\" is not a positive integer") }
+            return v
+        }
+    }
+}

@@ -1,14 +1,14 @@
 import Foundation
 
-/// A file's bytes as decoded lines, each with its 1-based line number.
-///
-/// Lines are split on "\n" (a trailing "\r" is dropped) before decoding, so that invalid
-/// UTF-8 is reported at the line that holds it rather than as "the file is not UTF-8".
 /// How a delimited file's bytes are decoded.
 public enum TextEncoding: String, Sendable, Codable {
     case utf8 = "utf-8", latin1 = "latin-1"
 }
 
+/// A file's bytes as decoded lines, each with its 1-based line number.
+///
+/// Lines are split on "\n" (a trailing "\r" is dropped) before decoding, so that invalid
+/// UTF-8 is reported at the line that holds it rather than as "the file is not UTF-8".
 struct TextLines {
 
     let file: String
@@ -41,5 +41,12 @@ struct TextLines {
         // A final newline leaves one empty "line" behind it that is not a row.
         if let last = lines.last, last.1.isEmpty { lines.removeLast() }
         self.lines = lines
+    }
+}
+
+/// One compact JSON object with sorted keys: a line of `lpft tokenize` or `lpft embed`.
+public enum JSONLine {
+    public static func encode(_ object: [String: Any]) throws -> String {
+        String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
     }
 }

@@ -1,4 +1,5 @@
 import Compute
+import Config
 import Dispatch
 import Foundation
 import TextData
@@ -53,6 +54,18 @@ public struct TrainingBenchmark {
 
     /// The shapes `lpft bench train` knows, by name.
     public static let shapes: [String: BertConfig] = ["minilm": .miniLM(), "tiny": .tiny()]
+
+    /// Every (shape, length, threads) case, in that order of nesting; an unknown shape name is an error.
+    public static func cases(shapes names: [String], lengths: [Int], threads: [Int], batchSize: Int) throws -> [Case] {
+        try names.flatMap { name in
+            guard let config = shapes[name] else {
+                throw ConfigError(file: "command line", path: "--models", reason: "unknown shape \"\(name)\" (\(shapes.keys.sorted().joined(separator: ", ")))")
+            }
+            return lengths.flatMap { length in
+                threads.map { Case(name: name, config: config, batchSize: batchSize, sequenceLength: length, threads: $0) }
+            }
+        }
+    }
 
     public init() {}
 

@@ -1,10 +1,10 @@
 import ArgumentParser
 import Compute
+import Config
 import Foundation
 import NTK
 import TextData
 import Training
-import Transformer
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -32,26 +32,11 @@ struct TrainBench: ParsableCommand {
     @Option(help: "Untimed warm-up steps per case.") var warmup = 2
 
     func run() throws {
-        func ints(_ s: String, _ flag: String) throws -> [Int] {
-            try s.commaSeparated.map {
-                guard let v = Int($0), v > 0 else { throw ValidationError("\(flag): \"\($0)\" is not a positive integer") }
-                return v
-            }
-        }
-        let shapes: [(String, BertConfig)] = try models.commaSeparated.map { name in
-            guard let config = TrainingBenchmark.shapes[name] else { throw ValidationError("--models: unknown shape \"\(name)\" (minilm, tiny)") }
-            return (name, config)
-        }
+        let cases = try TrainingBenchmark.cases(shapes: models.commaSeparated, lengths: try lengths.commaSeparatedPositiveIntegers(option: "--lengths"),
+                                                threads: try threads.commaSeparatedPositiveIntegers(option: "--threads"), batchSize: batchSize)
         print("OpenBLAS: \(BLAS.configuration)")
         print(TrainingBenchmark.Result.tableHeader)
-        for (name, config) in shapes {
-            for length in try ints(lengths, "--lengths") {
-                for t in try ints(threads, "--threads") {
-                    let c = TrainingBenchmark.Case(name: name, config: config, batchSize: batchSize, sequenceLength: length, threads: t)
-                    print(try TrainingBenchmark().run(c, steps: steps, warmup: warmup).tableRow)
-                }
-            }
-        }
+        for c in cases { print(try TrainingBenchmark().run(c, steps: steps, warmup: warmup).tableRow) }
     }
 }
 

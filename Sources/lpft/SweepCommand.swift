@@ -171,11 +171,6 @@ func planTrials(_ spec: String) throws -> [PlannedTrial] {
 
 extension SweepReport.Format: ExpressibleByArgument {}
 
-extension String {
-    /// "a, b,c" → ["a", "b", "c"]: the comma-separated lists of options.
-    var commaSeparated: [String] { split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
-}
-
 /// The command line's log (swift-log, set up by `LPFT.main`), made when first used: after a
 /// command has applied its `--log-level` and `--log-format`.
 let logger = Logger(label: "lpft")

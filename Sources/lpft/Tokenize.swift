@@ -30,10 +30,3 @@ struct Tokenize: ParsableCommand {
         }
     }
 }
-
-enum JSONLine {
-    /// One compact JSON object with sorted keys.
-    static func encode(_ object: [String: Any]) throws -> String {
-        String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
-    }
-}
