@@ -133,6 +133,32 @@ public struct SweepResults: Sendable {
         spec = try journal.value(forKey: "spec")
     }
 
+    /// Several sweeps as one (`lpft sweep report DIR1 DIR2 …`): each trial gets the axis
+    /// `sweep` (its sweep's name) and the id `NAME/ID`, since the same config has the same id
+    /// in every sweep; one sweep stays as it is.
+    public init(combining sweeps: [(name: String, results: SweepResults)]) {
+        guard sweeps.count > 1 else {
+            self = sweeps[0].results
+            return
+        }
+        trials = sweeps.flatMap { sweep in
+            sweep.results.trials.map { t in
+                var row = TrialRow(id: "\(sweep.name)/\(t.id)", state: t.state, axes: t.axes.merging(["sweep": .string(sweep.name)]) { _, new in new },
+                                   config: t.config, metrics: t.metrics, attempts: t.attempts, seconds: t.seconds, reason: t.reason)
+                row.reliability = t.reliability
+                return row
+            }
+        }
+        axes = Set(trials.flatMap(\.axes.keys)).sorted()
+        metricNames = Set(sweeps.flatMap(\.results.metricNames)).sorted()
+        epochSeries = sweeps.reduce(into: [:]) { series, sweep in
+            for (name, points) in sweep.results.epochSeries {
+                series[name, default: []] += points.map { EpochPoint(trial: "\(sweep.name)/\($0.trial)", epoch: $0.epoch, value: $0.value) }
+            }
+        }
+        spec = nil
+    }
+
     /// Whether some trials are still to run: a report of a running sweep is partial.
     public var isPartial: Bool { trials.contains { $0.state == .pending || $0.state == .running } }
 
