@@ -86,18 +86,26 @@ public struct SweepReport: Sendable {
     /// The ways a report can be written.
     public enum Format: String, Sendable, CaseIterable { case md, csv, jsonl, html }
 
-    /// `lpft sweep report`: reads the sweep in `directory`, checks the grouping axes, and
-    /// writes the report to `out` (html: by default `DIR/report.html`). Returns the path
-    /// written, or the report itself when it goes to stdout.
-    public static func make(directory: String, format: Format, grouping: [String]?, filter: TrialFilter?, metrics: [String]?,
+    /// `lpft sweep report`: reads the sweeps in `directories` (several: as one, with a
+    /// `sweep` axis), checks the grouping axes, and writes the report to `out` (html: by
+    /// default `DIR/report.html` of a single sweep). Returns the path written, or the report
+    /// itself when it goes to stdout.
+    public static func make(directories: [String], format: Format, grouping: [String]?, filter: TrialFilter?, metrics: [String]?,
                             out: String?) throws -> (path: String?, text: String) {
-        let url = URL(fileURLWithPath: directory)
-        let results = try SweepResults(journal: Journal(readingDirectory: url), epochMetrics: format == .html ? plottedEpochMetrics : [])
+        let epochMetrics = format == .html ? plottedEpochMetrics : []
+        let results = SweepResults(combining: try directories.map { directory in
+            (name: URL(fileURLWithPath: directory).lastPathComponent,
+             results: try SweepResults(journal: Journal(readingDirectory: URL(fileURLWithPath: directory)), epochMetrics: epochMetrics))
+        })
         for axis in grouping ?? [] where !results.axes.contains(axis) {
             throw ConfigErrorText("--group-by: \(axis) is not a swept axis of this sweep (axes: \(results.axes.joined(separator: ", ")))")
         }
-        let text = SweepReport(results: results, directory: directory, grouping: grouping, filter: filter, metrics: metrics).text(format)
-        guard let path = out ?? (format == .html ? url.appendingPathComponent("report.html").path : nil) else { return (nil, text) }
+        let text = SweepReport(results: results, directory: directories.joined(separator: " + "), grouping: grouping, filter: filter, metrics: metrics).text(format)
+        let defaultPath = format == .html && directories.count == 1 ? URL(fileURLWithPath: directories[0]).appendingPathComponent("report.html").path : nil
+        if format == .html, out == nil, defaultPath == nil {
+            throw ConfigErrorText("--format html of several sweeps: say where with --out PATH")
+        }
+        guard let path = out ?? defaultPath else { return (nil, text) }
         try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
         return (path, text)
     }

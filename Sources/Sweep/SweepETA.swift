@@ -70,8 +70,9 @@ extension Journal {
                   (SELECT MAX(a.started_at) FROM attempts a WHERE a.trial = t.id AND a.state = 'running') AS started
                 FROM trials t ORDER BY t.position
                 """).map { row in
-                TrialTiming(kinds: TrialTiming.kinds(axes: row["kind"], method: row["method"]),
-                                   state: TrialState(rawValue: row["state"]) ?? .pending, duration: row["duration"], startedAt: row["started"])
+                // Columns by position: by name, each is looked up case-insensitively in every row.
+                TrialTiming(kinds: TrialTiming.kinds(axes: row[1], method: row[2]), state: TrialState(rawValue: row[0]) ?? .pending,
+                            duration: row[3], startedAt: row[4])
             }
         }
     }

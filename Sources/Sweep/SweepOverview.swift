@@ -98,9 +98,9 @@ public struct SweepOverview: Sendable {
     private static func dispatchLatencies(_ db: Database) throws -> [Double] {
         var starts: [String: [Double]] = [:], ends: [String: [Double]] = [:]
         for row in try Row.fetchAll(db, sql: "SELECT worker, started_at, ended_at FROM attempts") {
-            let worker: String = row["worker"]
-            starts[worker, default: []].append(row["started_at"])
-            if let end = row["ended_at"] as Double? { ends[worker, default: []].append(end) }
+            let worker: String = row[0]
+            starts[worker, default: []].append(row[1])
+            if let end = row[2] as Double? { ends[worker, default: []].append(end) }
         }
         var latencies: [Double] = []
         for (worker, var finished) in ends {

@@ -92,32 +92,15 @@ public struct SweepResults: Sendable {
     public let spec: String?
 
     /// Reads the journal; `epochMetrics` are the streamed per-epoch metrics to load for plots.
-    public init(journal: Journal, epochMetrics: [String] = []) throws {
+    /// A `memo` kept from an earlier read decodes only the trials whose axes or result changed.
+    public init(journal: Journal, epochMetrics: [String] = [], memo: DecodedTrials? = nil) throws {
         let attempts = try journal.attempts()
         let winners = Dictionary(attempts.filter { $0.state == .completed }.map { ($0.trial, $0) }) { first, _ in first }
         trials = try journal.trials().map { record in
-            let axes = (try? JSONSerialization.jsonObject(with: Data(record.axes.utf8)) as? [String: Any]).map { $0.mapValues(ConfigValue.init) } ?? [:]
-            let object = record.result.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
-            var metrics: [String: Double] = [:]
-            if let raw = object?["metrics"] as? [String: Any] {
-                for (name, value) in raw {
-                    switch value {
-                    case let d as Double: metrics[name] = d
-                    case let i as Int: metrics[name] = Double(i)
-                    case "nan" as String: metrics[name] = .nan
-                    case "inf" as String: metrics[name] = .infinity
-                    case "-inf" as String: metrics[name] = -.infinity
-                    default: break
-                    }
-                }
-            }
-            var reliability: [String: [CalibrationBin]] = [:]
-            if let diagrams = object?["reliability"] as? [String: [[Double]]] {
-                reliability = diagrams.mapValues { rows in rows.filter { $0.count == 3 }.map { CalibrationBin(confidence: $0[0], accuracy: $0[1], count: $0[2]) } }
-            }
+            let decoded = memo?.decoded(record) ?? DecodedTrials.decode(record)
             let winner = winners[record.id]
-            return TrialRow(id: record.id, state: record.state, axes: axes, config: record.config, metrics: metrics, attempts: record.attemptCount,
-                            seconds: winner.flatMap { w in w.endedAt.map { $0 - w.startedAt } }, reason: record.reason, reliability: reliability)
+            return TrialRow(id: record.id, state: record.state, axes: decoded.axes, config: record.config, metrics: decoded.metrics, attempts: record.attemptCount,
+                            seconds: winner.flatMap { w in w.endedAt.map { $0 - w.startedAt } }, reason: record.reason, reliability: decoded.reliability)
         }
         axes = Set(trials.flatMap(\.axes.keys)).sorted()
         metricNames = Set(trials.flatMap(\.metrics.keys)).sorted()
@@ -131,6 +114,32 @@ public struct SweepResults: Sendable {
         }
         epochSeries = series
         spec = try journal.value(forKey: "spec")
+    }
+
+    /// Several sweeps as one (`lpft sweep report DIR1 DIR2 …`): each trial gets the axis
+    /// `sweep` (its sweep's name) and the id `NAME/ID`, since the same config has the same id
+    /// in every sweep; one sweep stays as it is.
+    public init(combining sweeps: [(name: String, results: SweepResults)]) {
+        guard sweeps.count > 1 else {
+            self = sweeps[0].results
+            return
+        }
+        trials = sweeps.flatMap { sweep in
+            sweep.results.trials.map { t in
+                var row = TrialRow(id: "\(sweep.name)/\(t.id)", state: t.state, axes: t.axes.merging(["sweep": .string(sweep.name)]) { _, new in new },
+                                   config: t.config, metrics: t.metrics, attempts: t.attempts, seconds: t.seconds, reason: t.reason)
+                row.reliability = t.reliability
+                return row
+            }
+        }
+        axes = Set(trials.flatMap(\.axes.keys)).sorted()
+        metricNames = Set(sweeps.flatMap(\.results.metricNames)).sorted()
+        epochSeries = sweeps.reduce(into: [:]) { series, sweep in
+            for (name, points) in sweep.results.epochSeries {
+                series[name, default: []] += points.map { EpochPoint(trial: "\(sweep.name)/\($0.trial)", epoch: $0.epoch, value: $0.value) }
+            }
+        }
+        spec = nil
     }
 
     /// Whether some trials are still to run: a report of a running sweep is partial.
@@ -175,6 +184,49 @@ public struct SweepResults: Sendable {
             rest = rest[r.upperBound...]
         }
         return true
+    }
+}
+
+/// Trials' axes and results as decoded, kept for the next read of the same journal: a
+/// dashboard re-reads 10,000 results after every commit of a running sweep, and decoding
+/// them is most of that work, while a commit changes only a few. A lock, because requests
+/// are served on several threads.
+public final class DecodedTrials: @unchecked Sendable {
+    typealias Decoded = (axes: [String: ConfigValue], metrics: [String: Double], reliability: [String: [CalibrationBin]])
+    private let lock = NSLock()
+    private var entries: [String: (axes: String, result: String?, decoded: Decoded)] = [:]
+
+    public init() {}
+
+    /// The record's decoding: the kept one if its axes and result text are the same.
+    func decoded(_ record: TrialRecord) -> Decoded {
+        if let kept = lock.withLock({ entries[record.id] }), kept.axes == record.axes, kept.result == record.result { return kept.decoded }
+        let decoded = Self.decode(record)
+        lock.withLock { entries[record.id] = (record.axes, record.result, decoded) }
+        return decoded
+    }
+
+    static func decode(_ record: TrialRecord) -> Decoded {
+        let axes = (try? JSONSerialization.jsonObject(with: Data(record.axes.utf8)) as? [String: Any]).map { $0.mapValues(ConfigValue.init) } ?? [:]
+        let object = record.result.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        var metrics: [String: Double] = [:]
+        if let raw = object?["metrics"] as? [String: Any] {
+            for (name, value) in raw {
+                switch value {
+                case let d as Double: metrics[name] = d
+                case let i as Int: metrics[name] = Double(i)
+                case "nan" as String: metrics[name] = .nan
+                case "inf" as String: metrics[name] = .infinity
+                case "-inf" as String: metrics[name] = -.infinity
+                default: break
+                }
+            }
+        }
+        var reliability: [String: [CalibrationBin]] = [:]
+        if let diagrams = object?["reliability"] as? [String: [[Double]]] {
+            reliability = diagrams.mapValues { rows in rows.filter { $0.count == 3 }.map { CalibrationBin(confidence: $0[0], accuracy: $0[1], count: $0[2]) } }
+        }
+        return (axes, metrics, reliability)
     }
 }
 

@@ -148,7 +148,7 @@ struct SweepCommand: ParsableCommand {
             sweep; its report says it is partial.
             """)
 
-        @Argument(help: "The sweep directory.") var dir: String
+        @Argument(help: "The sweep directories; several read as one, with a `sweep` axis (the directory's name).") var dirs: [String]
         @Option(help: "md, csv, jsonl or html.") var format: SweepReport.Format = .md
         @Option(help: "Comma-separated axes to group by (default: every swept axis but seed).") var groupBy: String?
         @Option(name: .customLong("where"), help: "Only trials with these axis values: AXIS=VALUE[,AXIS!=VALUE…].") var filter: String?
@@ -156,7 +156,7 @@ struct SweepCommand: ParsableCommand {
         @Option(help: "Write here instead of stdout (html: default DIR/report.html).") var out: String?
 
         func run() throws {
-            let report = try SweepReport.make(directory: dir, format: format, grouping: groupBy?.commaSeparated, filter: try filter.map(TrialFilter.init),
+            let report = try SweepReport.make(directories: dirs, format: format, grouping: groupBy?.commaSeparated, filter: try filter.map(TrialFilter.init),
                                               metrics: metric?.commaSeparated, out: out)
             print(report.path.map { "report: \($0)" } ?? report.text, terminator: report.path == nil ? "" : "\n")
         }

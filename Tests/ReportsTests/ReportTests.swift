@@ -125,4 +125,24 @@ final class ReportTests: XCTestCase {
         XCTAssertTrue(SweepResults.matches("test/accuracy", "test/accuracy"))
         XCTAssertTrue(SweepResults.matches("test/ece@T", "test/*"))
     }
+
+    /// Two sweeps of the same trials (a reduced and a full run, say) read as one table: every
+    /// trial once per sweep, a `sweep` column, groups split by it, and plain ids kept apart.
+    func testSeveralSweepsReadAsOneTableWithASweepColumn() throws {
+        let (_, first) = try journal()
+        let (_, second) = try journal()
+        let csv = try SweepReport.make(directories: [first.path, second.path], format: .csv, grouping: nil, filter: nil, metrics: ["test/accuracy"], out: nil).text
+        let rows = csv.split(separator: "\n")
+        let header = rows[0].split(separator: ",").map(String.init)
+        XCTAssertTrue(header.contains("sweep"), "\(header)")
+        XCTAssertEqual(rows.count - 1, 2 * 10, "each sweep's 10 trials")
+        let column = try XCTUnwrap(header.firstIndex(of: "sweep"))
+        XCTAssertEqual(Set(rows.dropFirst().map { String($0.split(separator: ",", omittingEmptySubsequences: false)[column]) }),
+                       [first.lastPathComponent, second.lastPathComponent])
+        let markdown = try SweepReport.make(directories: [first.path, second.path], format: .md, grouping: ["method", "sweep"], filter: nil, metrics: nil, out: nil).text
+        XCTAssertTrue(markdown.contains(first.lastPathComponent) && markdown.contains(second.lastPathComponent))
+        XCTAssertThrowsError(try SweepReport.make(directories: [first.path, second.path], format: .html, grouping: nil, filter: nil, metrics: nil, out: nil)) {
+            XCTAssertTrue("\($0)".contains("--out"), "\($0)")
+        }
+    }
 }
