@@ -11,17 +11,19 @@ public struct DispatchBenchmark {
     public let batch: Int
     /// Encrypt and authenticate with CURVE (as across machines).
     public let curve: Bool
+    public let durability: JournalDurability
 
-    public init(workers: Int, metricRows: Int, batch: Int, curve: Bool) {
+    public init(workers: Int, metricRows: Int, batch: Int, curve: Bool, durability: JournalDurability = .normal) {
         self.workers = workers
         self.metricRows = metricRows
         self.batch = batch
         self.curve = curve
+        self.durability = durability
     }
 
     /// Runs a noop sweep on `workers` worker processes; returns wall seconds and coordinator CPU seconds.
     public func sweep(trials: Int, durationMs: Int) throws -> (Double, Double) {
-        let setup = try BenchSweep(curve: curve, configs: (0..<trials).map { "{\"method\":\"noop\",\"duration_ms\":\(durationMs),\"seed\":\($0)}" })
+        let setup = try BenchSweep(curve: curve, durability: durability, configs: (0..<trials).map { "{\"method\":\"noop\",\"duration_ms\":\(durationMs),\"seed\":\($0)}" })
         defer { setup.remove() }
         let pool = try LocalWorkers(count: workers, endpoint: setup.endpoint, sweep: setup.directory, threads: nil, heartbeat: Liveness.heartbeatInterval, liveness: Liveness.missedHeartbeats,
                                     extraArguments: setup.security.workerArguments)
@@ -36,7 +38,7 @@ public struct DispatchBenchmark {
 
     /// One simulated worker streams metric rows for one trial; rows/s until the last ACK.
     public func ingestRate() throws -> Double {
-        let setup = try BenchSweep(curve: curve, configs: ["{\"method\":\"noop\"}"])
+        let setup = try BenchSweep(curve: curve, durability: durability, configs: ["{\"method\":\"noop\"}"])
         defer { setup.remove() }
         let coordinator = try setup.coordinator()
         let (journal, context, endpoint) = (setup.journal, setup.context, setup.endpoint)
@@ -97,8 +99,8 @@ struct BenchSweep {
     let context = ZeroMQContext()
     var endpoint: String { "ipc://\(directory.path)/c.ipc" }
 
-    init(curve: Bool, configs: [String]) throws {
-        journal = try Journal(directory: directory)
+    init(curve: Bool, durability: JournalDurability, configs: [String]) throws {
+        journal = try Journal(directory: directory, durability: durability)
         try journal.write { w in
             for (i, config) in configs.enumerated() {
                 try w.addTrial(id: String(format: "%016x", i), position: i, axes: "{}", config: config, at: 0)

@@ -18,6 +18,8 @@ public struct SweepRun {
     public var retryFailed: Bool
     public var dropRemoved: Bool
     public var settings: DispatchSettings
+    /// What a journal commit survives before it is acknowledged.
+    public var durability = JournalDurability.normal
     public var localWorkers: Int
     /// Threads per trial of a local worker.
     public var threads: Int?
@@ -46,7 +48,7 @@ public struct SweepRun {
     public func run() throws -> Outcome {
         var allowed = self.allowed
         let lock = try DirectoryLock(directory, name: "coordinator.lock", holder: "coordinator")
-        let journal = try Journal(directory: directory)
+        let journal = try Journal(directory: directory, durability: durability)
         let (added, revived, dropped) = try SweepLaunch.seed(journal, spec: URL(fileURLWithPath: spec), planned: planned, retryFailed: retryFailed, dropRemoved: dropRemoved)
         if dropped > 0 { logger.info("dropped \(dropped) trial(s) that left the spec and never started") }
         let context = ZeroMQContext()

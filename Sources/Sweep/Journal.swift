@@ -73,32 +73,52 @@ public struct JournalError: Error, CustomStringConvertible {
     public var description: String { "journal \(path): \(reason)" }
 }
 
+/// What a commit survives before the coordinator acknowledges it (SQLite's `synchronous` in WAL mode).
+public enum JournalDurability: String, Sendable, CaseIterable {
+    /// A crash or `kill -9` of the coordinator loses nothing; a power cut or kernel crash may
+    /// lose the last commits (and so results a worker was told are safe). The default: no sync
+    /// per commit, only at checkpoints.
+    case normal
+    /// Every commit is synced to disk before it is acknowledged: survives a power cut, at the
+    /// cost of one fsync per transaction (BENCHMARKS.md).
+    case full
+
+    var synchronous: String { rawValue.uppercased() }
+}
+
 /// The sweep's durable record: SQLite in WAL mode, written only by the coordinator.
 ///
 /// Tables: `sweep` (key/value: spec text and path), `trials`, `attempts` (the row id is the
 /// lease, from a random start per journal), `metrics` (keyed by lease and seq, so a resent row
 /// is stored once) and `events`.
 /// A commit survives `kill -9` of the coordinator (the WAL is in the kernel's page cache);
-/// `synchronous = NORMAL` trades only power-loss durability of the last commits for speed.
+/// how it fares when the machine loses power is the ``JournalDurability`` it was opened with.
 public final class Journal: Sendable {
     public static let fileName = "journal.sqlite"
     public let path: String
     private let database: any DatabaseWriter
 
     /// Opens (creating or migrating) the journal of the sweep directory `directory` for writing.
-    public init(directory: URL) throws {
+    public init(directory: URL, durability: JournalDurability = .normal) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         path = directory.appendingPathComponent(Self.fileName).path
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
-        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
         do {
             let pool = try DatabasePool(path: path, configuration: configuration)
+            // After the pool is open: GRDB sets NORMAL when it turns WAL on, after any
+            // prepareDatabase. The pool keeps its one writer connection, and with it this setting.
+            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = \(durability.synchronous)") }
             try Self.migrator.migrate(pool)
             database = pool
         } catch let error as DatabaseError {
             throw JournalError(path: path, reason: error.message ?? "\(error)")
         }
+    }
+
+    /// SQLite's `synchronous` level on the writer's connections (1 NORMAL, 2 FULL).
+    func synchronousLevel() throws -> Int {
+        try database.write { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
     }
 
     /// Opens an existing journal for reading while a coordinator may be writing it.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Cluster
 import Foundation
+import Sweep
 
 struct DispatchBench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -23,9 +24,10 @@ struct DispatchBench: ParsableCommand {
     @Option(help: "Rows per METRIC message in (c).") var batch = 100
     @Option(help: "Repetitions of each part.") var repeats = 3
     @Flag(help: "Encrypt and authenticate with CURVE (as across machines).") var curve = false
+    @Option(help: "The journal's durability: normal or full (a sync per commit).") var durability = JournalDurability.normal
 
     func run() throws {
-        let bench = DispatchBenchmark(workers: workers, metricRows: metricRows, batch: batch, curve: curve)
+        let bench = DispatchBenchmark(workers: workers, metricRows: metricRows, batch: batch, curve: curve, durability: durability)
         var quick: [(rate: Double, cpu: Double)] = []
         var short: [Double] = []
         var ingest: [Double] = []

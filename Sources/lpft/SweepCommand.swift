@@ -72,6 +72,7 @@ struct SweepCommand: ParsableCommand {
         @OptionGroup var curve: CurveOptions
         @Option(help: "CURVE: the workers' public keys, a directory of *.pub files or a file with one key per line.") var allow: String?
         @Option(help: "Serve the sweep's dashboard (lpft sweep serve) at PORT or HOST:PORT while it runs; beyond loopback only with --insecure.") var http: String?
+        @Option(help: "What a commit survives before a result is acknowledged: normal (a coordinator crash or kill -9) or full (also a power cut; a sync per commit).") var durability = JournalDurability.normal
         @OptionGroup var logging: LoggingOptions
 
         func validate() throws {
@@ -100,6 +101,7 @@ struct SweepCommand: ParsableCommand {
                                retryFailed: retryFailed, dropRemoved: dropRemoved, settings: settings, localWorkers: localWorkers,
                                threads: threads, workerArguments: (curve.insecure ? ["--insecure"] : []) + logging.arguments)
             run.http = http.map { ($0, curve.insecure) }
+            run.durability = durability
             switch try run.run() {
             case .stopped: throw ExitCode(TrialExitCode.interrupted)
             case .finished(let failed): if failed > 0 { throw ExitCode(1) }
@@ -170,6 +172,7 @@ func planTrials(_ spec: String) throws -> [PlannedTrial] {
 }
 
 extension SweepReport.Format: ExpressibleByArgument {}
+extension JournalDurability: ExpressibleByArgument {}
 
 /// The command line's log (swift-log, set up by `LPFT.main`), made when first used: after a
 /// command has applied its `--log-level` and `--log-format`.
