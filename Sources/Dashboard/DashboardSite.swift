@@ -26,6 +26,10 @@ struct DashboardSite: Sendable {
     /// The sweep directory as the user named it.
     let sweep: String
     let cache: ResultsCache
+    /// The ETA's kinds and attempts of each trial, kept between requests: the overview and
+    /// `/metrics` are read afresh on every request, and finding the kinds parses every
+    /// trial's config.
+    let kinds = TrialKinds()
 
     init(journal: Journal, sweep: String) {
         (self.journal, self.sweep) = (journal, sweep)
@@ -46,7 +50,7 @@ struct DashboardSite: Sendable {
             return zip(parts, pattern).first { $1 == "*" }?.0 ?? ""
         }
         if parts.isEmpty {
-            return page("Sweep overview", DashboardPages.overview(try SweepOverview(journal: journal, now: now), now: now))
+            return page("Sweep overview", DashboardPages.overview(try SweepOverview(journal: journal, now: now, kinds: kinds), now: now))
         }
         if route("trials") != nil {
             let table: TrialTable
@@ -67,10 +71,10 @@ struct DashboardSite: Sendable {
         }
         if route("metrics") != nil {
             return DashboardResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8",
-                                     body: SweepMetricsText.render(try SweepOverview(journal: journal, now: now)))
+                                     body: SweepMetricsText.render(try SweepOverview(journal: journal, now: now, kinds: kinds)))
         }
         if route("api", "overview") != nil {
-            return try .json(DashboardAPI.overview(try SweepOverview(journal: journal, now: now)))
+            return try .json(DashboardAPI.overview(try SweepOverview(journal: journal, now: now, kinds: kinds)))
         }
         if route("api", "trials") != nil {
             return try .json(DashboardAPI.trials(try cache.results(journal)))

@@ -3,18 +3,17 @@ import Sweep
 
 /// The sweep's `SweepResults`, read again only when the journal's files have changed.
 ///
-/// Reading the results decodes every trial's result (about half a second for 10,000 trials
-/// on a loaded machine here), and the trials page and `/api/trials` need them on each
-/// request and refresh. Every
-/// commit appends to the WAL or rewrites it, and a checkpoint rewrites the database file, so
-/// their sizes and modification times say whether anything was committed since; a commit in
-/// the same clock tick as the last read is seen with the next one. A lock, because requests
-/// are served on several threads.
+/// The trials page and `/api/trials` need every trial's results on each request and refresh.
+/// Every commit appends to the WAL or rewrites it, and a checkpoint rewrites the database
+/// file, so their sizes and modification times say whether anything was committed since; a
+/// commit in the same clock tick as the last read is seen with the next one. A lock, because
+/// requests are served on several threads.
 final class ResultsCache: @unchecked Sendable {
     private let files: [String]
     private let lock = NSLock()
     private var entry: (fingerprint: [Double], results: SweepResults)?
-    /// When the journal has changed, only the trials it changed are decoded again.
+    /// When the journal has changed, only what its commits can change is read again, and only
+    /// changed results are decoded.
     private let decoded = DecodedTrials()
 
     init(journalPath: String) {

@@ -60,20 +60,50 @@ public enum SweepETA {
     }
 }
 
-extension Journal {
-    /// Every trial's kinds, state, winning duration and running start, for `SweepETA`.
-    public func trialTimings() throws -> [TrialTiming] {
-        try read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT t.state, json_remove(t.axes, '$.seed') AS kind, json_extract(t.config, '$.method') AS method,
-                  (SELECT a.ended_at - a.started_at FROM attempts a WHERE a.trial = t.id AND a.state = 'completed' ORDER BY a.lease LIMIT 1) AS duration,
-                  (SELECT MAX(a.started_at) FROM attempts a WHERE a.trial = t.id AND a.state = 'running') AS started
-                FROM trials t ORDER BY t.position
-                """).map { row in
+/// Each trial's kinds and attempts, kept for the next read of the same journal: finding the
+/// kinds parses every trial's axes and config in SQLite, most of reading the timings of 10,000
+/// trials, and they never change while the trial's row exists (kept per id and `added_at`, as
+/// `DecodedTrials`); attempts come from an `AttemptLedger`. A lock, because requests are
+/// served on several threads.
+public final class TrialKinds: @unchecked Sendable {
+    private let lock = NSLock()
+    private var kinds: [String: (addedAt: Double, kinds: [String])] = [:]
+    private let attempts = AttemptLedger()
+
+    public init() {}
+
+    func timings(_ journal: Journal) throws -> [TrialTiming] {
+        try lock.withLock {
+            try journal.read { db in
+                try attempts.update(db)
+                var started: [String: Double] = [:]
+                for lease in attempts.running {
+                    let a = attempts.entries[lease]!
+                    started[a.trial] = max(started[a.trial] ?? a.startedAt, a.startedAt)
+                }
                 // Columns by position: by name, each is looked up case-insensitively in every row.
-                TrialTiming(kinds: TrialTiming.kinds(axes: row[1], method: row[2]), state: TrialState(rawValue: row[0]) ?? .pending,
-                            duration: row[3], startedAt: row[4])
+                let rows = try Row.fetchAll(db, sql: "SELECT id, added_at, state FROM trials ORDER BY position")
+                let unread = rows.compactMap { row -> String? in
+                    let id: String = row[0], addedAt: Double = row[1]
+                    return kinds[id]?.addedAt == addedAt ? nil : id
+                }
+                try Journal.forEachTrial(db, ids: unread, columns: "id, added_at, json_remove(axes, '$.seed'), json_extract(config, '$.method')") { row in
+                    kinds[row[0]] = (row[1], TrialTiming.kinds(axes: row[2], method: row[3]))
+                }
+                return rows.map { row in
+                    let id: String = row[0]
+                    return TrialTiming(kinds: kinds[id]!.kinds, state: TrialState(rawValue: row[2]) ?? .pending,
+                                       duration: attempts.winners[id].flatMap { attempts.entries[$0]?.seconds }, startedAt: started[id])
+                }
             }
         }
+    }
+}
+
+extension Journal {
+    /// Every trial's kinds, state, winning duration and running start, for `SweepETA`; a
+    /// `memo` kept from an earlier read of the same journal saves finding the kinds again.
+    public func trialTimings(memo: TrialKinds = TrialKinds()) throws -> [TrialTiming] {
+        try memo.timings(self)
     }
 }

@@ -42,8 +42,10 @@ public struct SweepOverview: Sendable {
 
     public var totalTrials: Int { trials.values.reduce(0, +) }
 
-    public init(journal: Journal, now: Double, failureLimit: Int = 20) throws {
-        let timings = try journal.trialTimings()
+    /// `kinds`: kept from earlier overviews of the same journal, so the ETA's kinds are found
+    /// once per trial.
+    public init(journal: Journal, now: Double, failureLimit: Int = 20, kinds: TrialKinds = TrialKinds()) throws {
+        let timings = try journal.trialTimings(memo: kinds)
         etaSeconds = SweepETA.seconds(timings, now: now)
         try journal.read { db in
             for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM trials GROUP BY state") {

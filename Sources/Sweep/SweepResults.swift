@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 
 /// One trial as a report sees it: its axis values, its state and its final metrics.
 public struct TrialRow: Sendable {
@@ -92,22 +93,17 @@ public struct SweepResults: Sendable {
     public let spec: String?
 
     /// Reads the journal; `epochMetrics` are the streamed per-epoch metrics to load for plots.
-    /// A `memo` kept from an earlier read decodes only the trials whose axes or result changed.
-    public init(journal: Journal, epochMetrics: [String] = [], memo: DecodedTrials? = nil) throws {
-        let attempts = try journal.attempts()
-        let winners = Dictionary(attempts.filter { $0.state == .completed }.map { ($0.trial, $0) }) { first, _ in first }
-        trials = try journal.trials().map { record in
-            let decoded = memo?.decoded(record) ?? DecodedTrials.decode(record)
-            let winner = winners[record.id]
-            return TrialRow(id: record.id, state: record.state, axes: decoded.axes, config: record.config, metrics: decoded.metrics, attempts: record.attemptCount,
-                            seconds: winner.flatMap { w in w.endedAt.map { $0 - w.startedAt } }, reason: record.reason, reliability: decoded.reliability)
-        }
+    /// A `memo` kept from an earlier read of the same journal reads and decodes again only
+    /// what a trial can change (state, result, reason, attempts), and a result only when its
+    /// text changed.
+    public init(journal: Journal, epochMetrics: [String] = [], memo: DecodedTrials = DecodedTrials()) throws {
+        let read = try memo.rows(journal)
+        trials = read.rows
         axes = Set(trials.flatMap(\.axes.keys)).sorted()
         metricNames = Set(trials.flatMap(\.metrics.keys)).sorted()
         var series: [String: [EpochPoint]] = [:]
-        let winningLeases = Set(winners.values.map(\.lease))
         for name in epochMetrics {
-            series[name] = try journal.metrics(named: name).filter { winningLeases.contains($0.lease) }.compactMap { m in
+            series[name] = try journal.metrics(named: name).filter { read.winningLeases.contains($0.lease) }.compactMap { m in
                 guard let epoch = m.epoch, let value = m.value else { return nil }
                 return EpochPoint(trial: m.trial, epoch: epoch, value: value)
             }
@@ -187,28 +183,62 @@ public struct SweepResults: Sendable {
     }
 }
 
-/// Trials' axes and results as decoded, kept for the next read of the same journal: a
-/// dashboard re-reads 10,000 results after every commit of a running sweep, and decoding
-/// them is most of that work, while a commit changes only a few. A lock, because requests
-/// are served on several threads.
+/// Trials' axes, configs and results as decoded, kept for the next read of the same journal:
+/// a dashboard re-reads 10,000 trials after every commit of a running sweep, while a commit
+/// changes only a few. A trial's axes and config never change while its row exists (a plan
+/// adds a trial only if its id is new), so they are read once per id and time it was added
+/// (`added_at`: a trial dropped and planned again is a new row); state, result and reason are
+/// read on every refresh, a result decoded again only when its text changed, and attempts
+/// come from an `AttemptLedger`. A lock, because requests are served on several threads; it
+/// is held over a whole read, so concurrent refreshes do the work once.
 public final class DecodedTrials: @unchecked Sendable {
-    typealias Decoded = (axes: [String: ConfigValue], metrics: [String: Double], reliability: [String: [CalibrationBin]])
+    typealias Decoded = (metrics: [String: Double], reliability: [String: [CalibrationBin]])
     private let lock = NSLock()
-    private var entries: [String: (axes: String, result: String?, decoded: Decoded)] = [:]
+    private var fixed: [String: (addedAt: Double, axes: [String: ConfigValue], config: String)] = [:]
+    private var results: [String: (result: String?, decoded: Decoded)] = [:]
+    private let attempts = AttemptLedger()
 
     public init() {}
 
-    /// The record's decoding: the kept one if its axes and result text are the same.
-    func decoded(_ record: TrialRecord) -> Decoded {
-        if let kept = lock.withLock({ entries[record.id] }), kept.axes == record.axes, kept.result == record.result { return kept.decoded }
-        let decoded = Self.decode(record)
-        lock.withLock { entries[record.id] = (record.axes, record.result, decoded) }
-        return decoded
+    /// Every trial in plan order, and the leases of the attempts that won their trial.
+    func rows(_ journal: Journal) throws -> (rows: [TrialRow], winningLeases: Set<Int64>) {
+        try lock.withLock {
+            try journal.read { db in
+                try attempts.update(db)
+                // Columns by position, not name: a name is looked up case-insensitively for every row.
+                let changing = try Row.fetchAll(db, sql: "SELECT id, added_at, state, result, reason FROM trials ORDER BY position")
+                let unread = changing.compactMap { row -> String? in
+                    let id: String = row[0], addedAt: Double = row[1]
+                    return fixed[id]?.addedAt == addedAt ? nil : id
+                }
+                try Journal.forEachTrial(db, ids: unread, columns: "id, added_at, axes, config") { row in
+                    fixed[row[0]] = (row[1], Self.decodeAxes(row[2]), row[3])
+                }
+                let rows = changing.map { row -> TrialRow in
+                    let id: String = row[0], result: String? = row[3]
+                    let kept = fixed[id]!
+                    let decoded: Decoded
+                    if let old = results[id], old.result == result {
+                        decoded = old.decoded
+                    } else {
+                        decoded = Self.decodeResult(result)
+                        results[id] = (result, decoded)
+                    }
+                    let winner = attempts.winners[id].flatMap { attempts.entries[$0] }
+                    return TrialRow(id: id, state: TrialState(rawValue: row[2]) ?? .pending, axes: kept.axes, config: kept.config, metrics: decoded.metrics,
+                                    attempts: attempts.counts[id] ?? 0, seconds: winner?.seconds, reason: row[4], reliability: decoded.reliability)
+                }
+                return (rows, Set(attempts.winners.values))
+            }
+        }
     }
 
-    static func decode(_ record: TrialRecord) -> Decoded {
-        let axes = (try? JSONSerialization.jsonObject(with: Data(record.axes.utf8)) as? [String: Any]).map { $0.mapValues(ConfigValue.init) } ?? [:]
-        let object = record.result.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    static func decodeAxes(_ text: String) -> [String: ConfigValue] {
+        (try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]).map { $0.mapValues(ConfigValue.init) } ?? [:]
+    }
+
+    static func decodeResult(_ result: String?) -> Decoded {
+        let object = result.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         var metrics: [String: Double] = [:]
         if let raw = object?["metrics"] as? [String: Any] {
             for (name, value) in raw {
@@ -226,7 +256,56 @@ public final class DecodedTrials: @unchecked Sendable {
         if let diagrams = object?["reliability"] as? [String: [[Double]]] {
             reliability = diagrams.mapValues { rows in rows.filter { $0.count == 3 }.map { CalibrationBin(confidence: $0[0], accuracy: $0[1], count: $0[2]) } }
         }
-        return (axes, metrics, reliability)
+        return (metrics, reliability)
+    }
+}
+
+/// The journal's attempts as far as trials' summaries need them, kept between reads and
+/// brought up to date with only the attempts started since and those still running: leases
+/// only grow (AUTOINCREMENT), and an attempt's trial, start, end and state never change once
+/// it has ended (the coordinator ends a lease once; a late result only adds history).
+/// Not locked: its owner's lock guards it.
+final class AttemptLedger {
+    struct Entry {
+        var trial: String, worker: String, state: AttemptState, startedAt: Double, endedAt: Double?
+        var seconds: Double? { endedAt.map { $0 - startedAt } }
+    }
+    private(set) var entries: [Int64: Entry] = [:]
+    /// Attempts of each trial.
+    private(set) var counts: [String: Int] = [:]
+    /// Each trial's winner: its first completed attempt, as leases go.
+    private(set) var winners: [String: Int64] = [:]
+    private(set) var running: Set<Int64> = []
+    private var newest = Int64.min
+
+    func update(_ db: Database) throws {
+        let unsettled = String(decoding: try JSONEncoder().encode(running.sorted()), as: UTF8.self)
+        let rows = try Row.fetchCursor(db, sql: """
+            SELECT lease, trial, worker, state, started_at, ended_at FROM attempts
+            WHERE lease > ? OR lease IN (SELECT value FROM json_each(?))
+            """, arguments: [newest, unsettled])
+        while let row = try rows.next() {
+            let lease: Int64 = row[0]
+            let entry = Entry(trial: row[1], worker: row[2], state: AttemptState(rawValue: row[3]) ?? .lost, startedAt: row[4], endedAt: row[5])
+            if entries.updateValue(entry, forKey: lease) == nil { counts[entry.trial, default: 0] += 1 }
+            if entry.state == .running { running.insert(lease) } else { running.remove(lease) }
+            if entry.state == .completed, winners[entry.trial].map({ lease < $0 }) ?? true { winners[entry.trial] = lease }
+            newest = max(newest, lease)
+        }
+    }
+}
+
+extension Journal {
+    /// Calls `body` with the row of `columns` of each trial in `ids`, a few hundred ids per
+    /// query (SQLite limits a statement's parameters).
+    static func forEachTrial(_ db: Database, ids: [String], columns: String, _ body: (Row) throws -> Void) throws {
+        for start in stride(from: 0, to: ids.count, by: 500) {
+            let chunk = Array(ids[start..<min(start + 500, ids.count)])
+            let marks = repeatElement("?", count: chunk.count).joined(separator: ", ")
+            for row in try Row.fetchAll(db, sql: "SELECT \(columns) FROM trials WHERE id IN (\(marks))", arguments: StatementArguments(chunk)) {
+                try body(row)
+            }
+        }
     }
 }
 
