@@ -92,7 +92,7 @@ public final class ConfigReader {
     public func int(_ name: String, range: ClosedRange<Int>? = nil) throws -> Int? {
         guard let v = raw(name) else { return nil }
         // An integral float (`epochs: 10.0`) is the integer it spells, as a JSON reader reads it.
-        let integral = (v as? Double).flatMap { $0.rounded() == $0 ? Int(exactly: $0) : nil }
+        let integral = (v as? Double).flatMap { Int(exactly: $0) }
         guard let i = v as? Int ?? integral else { throw fail(name, "expected an integer, got \(Self.describe(v))") }
         if let range, !range.contains(i) { throw fail(name, "\(i) is outside \(range.lowerBound)…\(range.upperBound)") }
         return i

@@ -147,9 +147,8 @@ final class SweepRunTests: XCTestCase {
         return spec
     }
 
-    func testARealTwoTrialSweepStreamsEpochMetricsIntoTheJournal() throws {
-        let dir = try temporaryDirectory(self)
-        let spec = try tinySpec(dir, grid: "  method: [ft, lp-ft]")
+    /// Runs a two-trial spec on two local workers in `dir`/sweep; both trials must complete.
+    func runTwoTrialSweep(_ spec: URL, in dir: URL) throws -> (Journal, [TrialRecord]) {
         let sweep = dir.appendingPathComponent("sweep")
         let log = dir.appendingPathComponent("sweep.log")
         let run = try startLPFT(["sweep", "run", spec.path, "--dir", sweep.path, "--local-workers", "2"], log: log, test: self)
@@ -157,6 +156,12 @@ final class SweepRunTests: XCTestCase {
         let j = try XCTUnwrap(journal(sweep))
         let trials = try j.trials()
         XCTAssertEqual(trials.map(\.state), [.completed, .completed])
+        return (j, trials)
+    }
+
+    func testARealTwoTrialSweepStreamsEpochMetricsIntoTheJournal() throws {
+        let dir = try temporaryDirectory(self)
+        let (j, trials) = try runTwoTrialSweep(try tinySpec(dir, grid: "  method: [ft, lp-ft]"), in: dir)
         XCTAssertEqual(Set(try j.attempts().map(\.worker)).count, 2, "one trial on each local worker")
         for t in trials {
             let metrics = try j.metrics(trial: t.id)
@@ -173,14 +178,7 @@ final class SweepRunTests: XCTestCase {
     /// The paper's model family in a sweep: a LoRA and an LP-FT trial on the tiny RoBERTa.
     func testATwoTrialSweepOnTheTinyRoberta() throws {
         let dir = try temporaryDirectory(self)
-        let spec = try tinySpec(dir, grid: "  method: [lora, lp-ft]", model: "tiny-roberta")
-        let sweep = dir.appendingPathComponent("sweep")
-        let log = dir.appendingPathComponent("sweep.log")
-        let run = try startLPFT(["sweep", "run", spec.path, "--dir", sweep.path, "--local-workers", "2"], log: log, test: self)
-        XCTAssertEqual(waitForExit(run, timeout: 120, log: log), 0, (try? String(contentsOf: log, encoding: .utf8)) ?? "")
-        let j = try XCTUnwrap(journal(sweep))
-        let trials = try j.trials()
-        XCTAssertEqual(trials.map(\.state), [.completed, .completed])
+        let (j, trials) = try runTwoTrialSweep(try tinySpec(dir, grid: "  method: [lora, lp-ft]", model: "tiny-roberta"), in: dir)
         for t in trials {
             XCTAssertEqual(try j.metrics(trial: t.id).filter { $0.name == "ft/loss" }.compactMap(\.epoch), [1, 2], "streamed per epoch")
             let result = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(XCTUnwrap(t.result).utf8)) as? [String: Any])
