@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Sweep
+import TrialContract
 
 /// `lpft bench dispatch`: the orchestrator's overhead with real worker processes against an
 /// in-process coordinator over IPC, with a real journal in a temporary directory.
@@ -31,9 +32,9 @@ public struct DispatchBenchmark {
         let coordinator = try setup.coordinator()
         // Timing starts once every worker has joined: process start-up is not dispatch.
         while coordinator.dispatcher.workerCount < workers { _ = try coordinator.turn() }
-        let cpu0 = processCPU(), t0 = Date()
+        let cpu0 = processCPUSeconds(), t0 = Date()
         guard case .finished(let completed, _) = try coordinator.run(), completed == trials else { throw DispatchBenchmarkError("the benchmark sweep did not complete; its coordinator log above says why") }
-        return (Date().timeIntervalSince(t0), processCPU() - cpu0)
+        return (Date().timeIntervalSince(t0), processCPUSeconds() - cpu0)
     }
 
     /// One simulated worker streams metric rows for one trial; rows/s until the last ACK.
@@ -76,12 +77,6 @@ public struct DispatchBenchmark {
         _ = try coordinator.run()
         guard try journal.metricCount() == rows else { throw DispatchBenchmarkError("only \(try journal.metricCount()) of \(rows) rows were stored") }
         return Double(rows) / elapsed.value
-    }
-
-    private func processCPU() -> Double {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6
     }
 }
 

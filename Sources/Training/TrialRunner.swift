@@ -5,6 +5,7 @@ import Foundation
 import NTK
 import TextData
 import Transformer
+import TrialContract
 
 /// One value of a metric, as it streams out of a running trial.
 public struct MetricEvent: Sendable, Equatable {
@@ -114,6 +115,7 @@ public final class TrialRunner {
             bestEpoch = try runTraining()
         }
         timings["total"] = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        timings["cpu"] = processCPUSeconds()
         return TrialResult(metrics: metrics, bestEpoch: bestEpoch, timings: timings, reliability: reliability)
     }
 
