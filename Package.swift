@@ -76,7 +76,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "lpft-dashboard",
-            dependencies: ["Dashboard", "Logs", .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Dashboard", "Logs", "TrialContract", .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log")]
         ),
         // One test target per source target; LPFTTests runs the built `lpft` as a user would.
         .target(name: "TestSupport", dependencies: ["TextData", "Logs", .product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport"),
@@ -89,7 +89,7 @@ let package = Package(
         .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "Sweep", "Logs", "TestSupport"]),
         .testTarget(name: "TrialContractTests", dependencies: ["TrialContract", "Training"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Transformer", "TextData", "Compute", "TrialContract", "TestSupport"]),
-        .testTarget(name: "SweepTests", dependencies: ["Sweep", "Config", "TestSupport"]),
+        .testTarget(name: "SweepTests", dependencies: ["Sweep", "Config", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Sweep", "Logs", "TestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Sweep", "TestSupport"]),
         .testTarget(name: "LPFTTests", dependencies: ["Sweep", "Training", "TestSupport"]),

@@ -1,4 +1,5 @@
 import Foundation
+import TrialContract
 
 /// `lpft sweep run --http ADDR`: the sweep's dashboard (`lpft-dashboard`, the program next to
 /// `lpft`) as a child process over the same journal, for as long as the coordinator runs. A
@@ -6,6 +7,8 @@ import Foundation
 /// and `lpft` itself is built without an HTTP server.
 public final class DashboardProcess {
     private let process = Process()
+    /// Held open while the coordinator lives (``ParentLifeline``).
+    private let lifeline = ParentLifeline.pipe()
 
     /// - Parameters:
     ///   - address: `PORT` or `HOST:PORT` (IPv6 in brackets); the host defaults to loopback.
@@ -13,7 +16,8 @@ public final class DashboardProcess {
     public init(sweep: URL, address: String, insecure: Bool) throws {
         let (host, port) = try Self.split(address)
         process.executableURL = URL(fileURLWithPath: currentExecutable()).deletingLastPathComponent().appendingPathComponent("lpft-dashboard")
-        process.arguments = [sweep.path, "--bind", host, "--port", port] + (insecure ? ["--insecure"] : [])
+        process.arguments = [sweep.path, "--bind", host, "--port", port] + (insecure ? ["--insecure"] : []) + [ParentLifeline.option]
+        process.standardInput = lifeline
         do { try process.run() } catch {
             throw SiblingProgramError(description: "cannot run \(process.executableURL!.path) for --http (\(error)): build it beside lpft with `swift build -c release --product lpft-dashboard`")
         }

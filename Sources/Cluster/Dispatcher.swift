@@ -68,6 +68,8 @@ public final class Dispatcher {
     }
 
     public let settings: DispatchSettings
+    /// The journal's sweep id, named in every ASSIGN.
+    public let sweep: String
     private var trials: [String: LiveTrial] = [:]
     private var ready: [String] = []
     private var readyHead = 0
@@ -102,6 +104,7 @@ public final class Dispatcher {
     /// for their workers to reclaim, then declared lost.
     public init(journal: Journal, settings: DispatchSettings, now: Double) throws {
         self.settings = settings
+        sweep = try journal.sweepID()
         let attempts = try journal.attempts()
         let running = Dictionary(attempts.filter { $0.state == .running }.map { ($0.trial, $0.lease) }) { _, newer in newer }
         for record in try journal.trials() {
@@ -271,6 +274,14 @@ public final class Dispatcher {
     }
 
     private func settle(_ r: TrialReport, from peer: Peer, now: Double, journal: JournalWriter) throws {
+        if let other = r.sweep, other != sweep {
+            // Its lease may even match one of ours; an ACK would make the worker delete the only
+            // copy of another sweep's result, so it is told to keep it instead.
+            drop("RESULTs of other sweeps from \(sessions[peer]!.worker)", now: now,
+                 "RESULT of lease \(r.lease) from \(sessions[peer]!.worker) is for sweep \(other), not this one (\(sweep)); left in its outbox")
+            send(.ack(Ack(lease: r.lease, kind: .foreign, seq: nil)), to: peer, now: now)
+            return
+        }
         guard let info = leases[r.lease], info.trial == r.trial, trials[r.trial] != nil else {
             drop("RESULTs for unknown leases from \(sessions[peer]!.worker)", now: now, "dropped RESULT for unknown lease \(r.lease) of trial \(r.trial) from \(sessions[peer]!.worker)")
             // Acknowledged so the worker stops resending something no journal will take.
@@ -366,7 +377,7 @@ public final class Dispatcher {
             leases[lease] = LeaseInfo(trial: id, peer: peer)
             sessions[peer]!.credit -= 1
             sessions[peer]!.leases.insert(lease)
-            send(.assign(Assign(trial: id, lease: lease, attempt: trial.attempts, config: trial.config)), to: peer, now: now)
+            send(.assign(Assign(trial: id, lease: lease, attempt: trial.attempts, config: trial.config, sweep: sweep)), to: peer, now: now)
         }
         if readyHead > 4096, readyHead * 2 > ready.count {
             ready.removeFirst(readyHead)

@@ -1,4 +1,5 @@
 import Foundation
+import TrialContract
 
 /// This process's executable, to start more of it (workers, trials).
 public func currentExecutable() -> String {
@@ -8,6 +9,8 @@ public func currentExecutable() -> String {
 /// Worker processes started by `lpft sweep run --local-workers N`, logging to <sweep>/workers/N/worker.log.
 public final class LocalWorkers {
     private var processes: [Process] = []
+    /// One ``ParentLifeline`` per worker, held open for as long as this process lives.
+    private var lifelines: [Pipe] = []
 
     public init(count: Int, endpoint: String, sweep: URL, threads: Int?, heartbeat: Double, liveness: Int, extraArguments: [String] = []) throws {
         for i in 0..<count {
@@ -23,11 +26,14 @@ public final class LocalWorkers {
             p.executableURL = URL(fileURLWithPath: currentExecutable())
             p.arguments = ["worker", "--connect", endpoint, "--dir", directory.path, "--runs", sweep.appendingPathComponent("runs").path,
                            "--heartbeat", "\(heartbeat)", "--liveness", "\(liveness)", "--max-idle", "\(max(60, heartbeat * Double(liveness) * 4))"]
-                + (threads.map { ["--threads", "\($0)"] } ?? []) + extraArguments
+                + (threads.map { ["--threads", "\($0)"] } ?? []) + [ParentLifeline.option] + extraArguments
+            let lifeline = ParentLifeline.pipe()
+            p.standardInput = lifeline
             p.standardOutput = logFile
             p.standardError = logFile
             try p.run()
             processes.append(p)
+            lifelines.append(lifeline)
         }
     }
 

@@ -62,12 +62,16 @@ public struct Assign: Codable, Equatable, Sendable {
     public var attempt: Int
     /// The canonical trial config (JSON).
     public var config: String
+    /// The sweep's id (``Journal/sweepID()``), which the worker puts in the trial's RESULT.
+    /// Absent from coordinators that predate it.
+    public var sweep: String?
 
-    public init(trial: String, lease: Lease, attempt: Int, config: String) {
+    public init(trial: String, lease: Lease, attempt: Int, config: String, sweep: String? = nil) {
         self.trial = trial
         self.lease = lease
         self.attempt = attempt
         self.config = config
+        self.sweep = sweep
     }
 }
 
@@ -116,8 +120,10 @@ public struct TrialReport: Codable, Equatable, Sendable {
     public var result: String?
     /// With `interrupted`: the worker could not start the trial (its fault, not the trial's).
     public var notStarted: Bool?
+    /// The sweep its ASSIGN named: a coordinator of another sweep never takes it as its own.
+    public var sweep: String?
 
-    public init(trial: String, lease: Lease, status: Status, reason: String?, logTail: [String], result: String?, notStarted: Bool? = nil) {
+    public init(trial: String, lease: Lease, status: Status, reason: String?, logTail: [String], result: String?, notStarted: Bool? = nil, sweep: String? = nil) {
         self.trial = trial
         self.lease = lease
         self.status = status
@@ -125,11 +131,17 @@ public struct TrialReport: Codable, Equatable, Sendable {
         self.logTail = logTail
         self.result = result
         self.notStarted = notStarted
+        self.sweep = sweep
     }
 }
 
 public struct Ack: Codable, Equatable, Sendable {
-    public enum Kind: String, Codable, Sendable { case metrics, result }
+    public enum Kind: String, Codable, Sendable {
+        case metrics, result
+        /// The RESULT names another sweep: not taken, and not to be sent here again on this
+        /// connection; the worker keeps it for the coordinator of its own sweep.
+        case foreign
+    }
     public var lease: Lease
     public var kind: Kind
     /// For metrics: every row up to and including this seq is committed.

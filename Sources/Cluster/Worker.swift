@@ -63,6 +63,9 @@ public final class Worker {
     private var trials: [Lease: TrialExecution] = [:]
     private var unackedMetrics: [Lease: (trial: String, rows: [MetricRow])] = [:]
     private let outbox: Outbox
+    /// Outbox results this connection's coordinator called another sweep's: kept, not resent
+    /// to it (a later connection may be to their own coordinator).
+    private var foreign = Set<Lease>()
     private var advertised = 0
     private var lastHeard = 0.0
     private var lastSent = 0.0
@@ -110,10 +113,11 @@ public final class Worker {
         case idle
     }
 
-    /// Serves until the coordinator says SHUTDOWN, no coordinator was heard for `maxIdle`, or
-    /// `stopSignal` (a signal pipe) becomes readable: then its trials are stopped, their
-    /// interrupted results sent (an interruption is not charged to a trial), and it returns.
-    public func run(stopSignal: Int32? = nil) throws -> Exit {
+    /// Serves until the coordinator says SHUTDOWN, no coordinator was heard for `maxIdle`,
+    /// `stopSignal` (a signal pipe) becomes readable, or `lifeline` (a ``ParentLifeline``)
+    /// ends: then its trials are stopped, their interrupted results sent (an interruption is
+    /// not charged to a trial) and kept in the outbox until acknowledged, and it returns.
+    public func run(stopSignal: Int32? = nil, lifeline: Int32? = nil) throws -> Exit {
         connect(now: clock.now())
         while true {
             let executions = Array(trials.values)
@@ -125,13 +129,19 @@ public final class Worker {
                     owners.append((e, fd))
                 }
             }
-            // The signal pipe stays readable once signalled: watched only until then.
-            let watchSignal = stopSignal != nil && shuttingDown == nil
-            if watchSignal { items.append(.descriptor(stopSignal!)) }
+            // Both stay readable once they fire: watched only until the worker is stopping.
+            let stops = shuttingDown == nil ? [stopSignal, lifeline].compactMap { $0 } : []
+            items += stops.map { .descriptor($0) }
             let exiting = executions.contains { $0.descriptors.isEmpty }
             let readable = Poller.wait(items, timeout: exiting ? 0.01 : min(0.1, settings.heartbeatInterval / 2))
             let now = clock.now()
-            if watchSignal, readable.last! { shutDown("stopped by a signal") }
+            for (fd, fired) in zip(stops, readable.suffix(stops.count)) where fired {
+                if fd == stopSignal {
+                    shutDown("stopped by a signal")
+                } else if ParentLifeline.hasEnded(fd) {
+                    shutDown("the coordinator that started this worker has exited")
+                }
+            }
             if readable[0] { receive(now: now) }
             for (i, (execution, fd)) in owners.enumerated() where readable[i + 1] {
                 let rows = execution.read(fd)
@@ -140,9 +150,9 @@ public final class Worker {
             for (lease, execution) in trials {
                 guard let result = execution.outcome() else { continue }
                 trials[lease] = nil
-                finish(result, now: now)
+                finish(result, of: execution.assignment, now: now)
             }
-            if let reason = shuttingDown, trials.isEmpty, outbox.pending.isEmpty || now - lastHeard > settings.heartbeatInterval * 2 {
+            if let reason = shuttingDown, trials.isEmpty, unsentResults.isEmpty || now - lastHeard > settings.heartbeatInterval * 2 {
                 return .shutdown(reason)
             }
             if let at = helloAt {
@@ -153,7 +163,7 @@ public final class Worker {
             }
             // A result whose ACK has not come within a lease timeout is sent again (the
             // coordinator takes a repeat as a repeat).
-            if !outbox.pending.isEmpty, now - lastResend > silenceAllowed { resendResults(now: now) }
+            if !unsentResults.isEmpty, now - lastResend > silenceAllowed { resendResults(now: now) }
             if helloAt == nil, now - lastHeard > silenceAllowed {
                 if let maxIdle = settings.maxIdle, trials.isEmpty, now - lastCoordinator > maxIdle { return .idle }
                 say(.warning, String(format: "no word from the coordinator for %.1f s; reconnecting", now - lastHeard)
@@ -191,6 +201,7 @@ public final class Worker {
         if let curve = settings.curve { try? s.useCurve(curve.keys, serverKey: curve.serverKey) }
         do { try s.connect(settings.endpoint) } catch { say(.error, "\(error)") }
         socket = s
+        foreign.removeAll()
         lastHeard = now
         hello(now: now)
     }
@@ -209,9 +220,12 @@ public final class Worker {
         resendResults(now: now)
     }
 
+    /// The outbox's results this connection's coordinator may still take, by lease.
+    private var unsentResults: [Lease] { outbox.pending.keys.filter { !foreign.contains($0) }.sorted() }
+
     private func resendResults(now: Double) {
         lastResend = now
-        for lease in outbox.pending.keys.sorted() { send(.result(outbox.pending[lease]!), now: now) }
+        for lease in unsentResults { send(.result(outbox.pending[lease]!), now: now) }
     }
 
     private func send(_ message: Message, now: Double) {
@@ -270,7 +284,7 @@ public final class Worker {
         guard trials[a.lease] == nil, outbox.pending[a.lease] == nil else { return }
         if let reason = shuttingDown {
             return finish(TrialReport(trial: a.trial, lease: a.lease, status: .interrupted, reason: "worker \(settings.name) is stopping: \(reason)",
-                                      logTail: [], result: nil), now: now)
+                                      logTail: [], result: nil), of: a, now: now)
         }
         do {
             if let body = inProcess?(a.config) {
@@ -296,7 +310,7 @@ public final class Worker {
                 say(.warning, "could not start trial \(a.trial): \(error); handed back, no new trials for \(Int(pause)) s")
             }
             finish(TrialReport(trial: a.trial, lease: a.lease, status: .interrupted, reason: "worker \(settings.name) could not start it: \(error)",
-                               logTail: [], result: nil, notStarted: true), now: now)
+                               logTail: [], result: nil, notStarted: true), of: a, now: now)
         }
     }
 
@@ -332,8 +346,11 @@ public final class Worker {
         send(.metrics(MetricBatch(trial: a.trial, lease: a.lease, rows: rows)), now: now)
     }
 
-    /// Keeps the result on disk until the coordinator ACKs it, then sends it.
-    private func finish(_ result: TrialReport, now: Double) {
+    /// Keeps the result of `a` on disk until the coordinator ACKs it, then sends it, naming
+    /// the sweep that assigned it.
+    private func finish(_ result: TrialReport, of a: Assign, now: Double) {
+        var result = result
+        result.sweep = a.sweep
         do { try outbox.add(result) } catch {
             say(.warning, "cannot keep the result of lease \(result.lease) on disk (\(error)); it is sent from memory only")
         }
@@ -349,6 +366,9 @@ public final class Worker {
         case .result:
             unackedMetrics[ack.lease] = nil
             do { try outbox.acknowledge(ack.lease) } catch { say(.warning, "cannot update the outbox: \(error)") }
+        case .foreign:
+            guard let pending = outbox.pending[ack.lease], foreign.insert(ack.lease).inserted else { return }
+            say(.warning, "the coordinator at \(settings.endpoint) runs another sweep than the one that assigned lease \(ack.lease) (trial \(pending.trial), sweep \(pending.sweep ?? "?")); its result stays in \(settings.directory.path) for that sweep's coordinator")
         }
     }
 }

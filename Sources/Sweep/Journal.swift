@@ -170,7 +170,23 @@ public final class Journal: Sendable {
             try db.execute(sql: "INSERT INTO sqlite_sequence (name, seq) SELECT 'attempts', ? WHERE NOT EXISTS (SELECT 1 FROM attempts)",
                            arguments: [Int64.random(in: (1 << 32)..<(1 << 52))])
         }
+        // Trial ids and leases alone cannot say which sweep a message is for; a random id per
+        // journal, named in every ASSIGN and RESULT, can. Journals that predate it get one.
+        m.registerMigration("v3 sweep id") { db in
+            try db.execute(sql: "INSERT OR IGNORE INTO sweep (key, value) VALUES (?, ?)",
+                           arguments: [sweepIDKey, String(format: "%016llx", UInt64.random(in: 1...UInt64.max))])
+        }
         return m
+    }
+
+    static let sweepIDKey = "sweep id"
+
+    /// The sweep's id, random per journal, made when the journal was (or first opened for writing).
+    public func sweepID() throws -> String {
+        guard let id = try value(forKey: Self.sweepIDKey) else {
+            throw JournalError(path: path, reason: "it has no sweep id: open it once with `lpft sweep run` to upgrade it")
+        }
+        return id
     }
 
     /// Runs `body` in one transaction: all of its writes commit together or not at all.

@@ -61,3 +61,37 @@ public final class SignalPipe {
         close(writeEnd)
     }
 }
+
+/// How `lpft sweep run` ties the processes it starts (local workers, its dashboard) to its own
+/// life. Each child's standard input is a pipe whose only write end the parent holds; the kernel
+/// closes that end however the parent ends (an error, a crash, or SIGKILL, which no handler
+/// sees), and the child reads end of file. Without it, local workers of a coordinator that
+/// died ran on until their idle timeout.
+public enum ParentLifeline {
+    /// The option that tells a child its standard input is a lifeline.
+    public static let option = "--exit-with-parent"
+
+    /// For the parent: a pipe for one child's `Process.standardInput`; keep it as long as the
+    /// child should live. Its write end is close-on-exec, so no other child holds it open.
+    public static func pipe() -> Pipe {
+        let pipe = Pipe()
+        _ = fcntl(pipe.fileHandleForWriting.fileDescriptor, F_SETFD, FD_CLOEXEC)
+        return pipe
+    }
+
+    /// For the child, once a poll says `descriptor` is readable: whether the parent has gone
+    /// (end of file), rather than having written something, which is read and ignored.
+    public static func hasEnded(_ descriptor: Int32 = STDIN_FILENO) -> Bool {
+        var buffer = [UInt8](repeating: 0, count: 512)
+        let count = read(descriptor, &buffer, buffer.count)
+        return count == 0 || (count < 0 && errno != EINTR && errno != EAGAIN)
+    }
+
+    /// For a child without a poll loop: `onEnd` runs on a thread of its own once the parent has gone.
+    public static func watch(_ descriptor: Int32 = STDIN_FILENO, onEnd: @escaping @Sendable () -> Void) {
+        Thread.detachNewThread {
+            while !hasEnded(descriptor) {}
+            onEnd()
+        }
+    }
+}

@@ -3,6 +3,7 @@ import Dashboard
 import Foundation
 import Logging
 import Logs
+import TrialContract
 
 /// `lpft sweep serve` (which runs this program) parses here.
 @main
@@ -24,6 +25,7 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "The address to listen on, e.g. 0.0.0.0 for every interface (needs --token or --insecure).") var bind = "127.0.0.1"
     @Option(help: "A secret of 16+ characters that every request must carry.") var token: String?
     @Flag(help: "Serve a non-loopback address without a token.") var insecure = false
+    @Flag(help: "Stop when standard input closes (`lpft sweep run --http` passes a pipe it holds, so the dashboard ends with the sweep however it ends).") var exitWithParent = false
     @OptionGroup var logging: LoggingOptions
 
     static func main() {
@@ -36,6 +38,7 @@ struct ServeCommand: ParsableCommand {
         let logger = Logger(label: "lpft.dashboard")
         let access = DashboardAccess(bind: bind, port: port, token: token, insecure: insecure)
         if let warning = try access.check() { logger.warning("\(warning)") }
+        if exitWithParent { ParentLifeline.watch { kill(getpid(), SIGTERM) } }
         let server = try DashboardServer(directory: URL(fileURLWithPath: dir), name: dir, access: access, logger: logger)
         try server.serveUntilSignalled { [dir] in logger.info("dashboard of \(dir): \($0)") }
     }

@@ -38,6 +38,7 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "The program that runs trials as `train --events` (default: this lpft).") var executable: String?
     @OptionGroup var curve: CurveOptions
     @Option(help: "CURVE: the coordinator's public key (its .pub file).") var serverKey: String?
+    @Flag(help: "Stop when standard input closes: `lpft sweep run` passes its local workers a pipe it holds, so they end with it however it ends.") var exitWithParent = false
 
     func validate() throws {
         guard slots >= 1, slots <= 1024 else { throw ValidationError("--slots must be 1…1024") }
@@ -58,10 +59,7 @@ struct WorkerCommand: ParsableCommand {
             var settings = WorkerSettings(
                 endpoint: connect, name: name ?? "\(host)-\(directory.lastPathComponent)", host: host, directory: directory,
                 runs: runs.map { URL(fileURLWithPath: $0) } ?? directory.appendingPathComponent("runs"), executable: executable ?? currentExecutable())
-            settings.slots = slots
-            settings.heartbeatInterval = heartbeat
-            settings.liveness = liveness
-            settings.maxIdle = maxIdle
+            (settings.slots, settings.heartbeatInterval, settings.liveness, settings.maxIdle) = (slots, heartbeat, liveness, maxIdle)
             settings.trainArguments = threads.map { ["--threads", "\($0)"] } ?? []
             if let keys, let serverPublic { settings.curve = (keys, serverPublic) }
             return settings
@@ -69,7 +67,7 @@ struct WorkerCommand: ParsableCommand {
         worker.inProcess = NoopTrial.inProcess
         logger.info("worker \(worker.settings.name) (\(slots) slot(s), dir \(worker.settings.directory.path)) → \(connect)")
         let signals = SignalPipe()  // SIGTERM (systemd stop, SLURM preemption) or Ctrl-C
-        switch try worker.run(stopSignal: signals.readEnd) {
+        switch try worker.run(stopSignal: signals.readEnd, lifeline: exitWithParent ? STDIN_FILENO : nil) {
         case .shutdown(let reason): logger.info("worker \(worker.settings.name) exits: \(reason)")
         case .idle where !worker.heardFromCoordinator:
             throw CommandFailure("worker \(worker.settings.name): no coordinator answered at \(connect) within \(maxIdle ?? 0) s; start `lpft sweep run` there, or check the endpoint and that this machine can reach it")

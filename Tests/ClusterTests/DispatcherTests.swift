@@ -56,7 +56,8 @@ final class DispatcherTests: XCTestCase {
     }
 
     static func result(_ a: Assign, _ status: TrialReport.Status = .completed, reason: String? = nil) -> Message {
-        .result(TrialReport(trial: a.trial, lease: a.lease, status: status, reason: reason, logTail: ["last line"], result: "{\"status\":\"\(status.rawValue)\",\"lease\":\(a.lease)}"))
+        .result(TrialReport(trial: a.trial, lease: a.lease, status: status, reason: reason, logTail: ["last line"],
+                            result: "{\"status\":\"\(status.rawValue)\",\"lease\":\(a.lease)}", sweep: a.sweep))
     }
 
     func testAssignsOnlyAgainstCreditAndAcksResultsAfterCommit() throws {
@@ -168,6 +169,23 @@ final class DispatcherTests: XCTestCase {
         XCTAssertEqual(try now.trial(current.trial).state, .running, "the stale result is dropped")
         try now.deliver([Self.result(current)], from: "b")
         XCTAssertEqual(try now.trial(current.trial).result, "{\"status\":\"completed\",\"lease\":\(current.lease)}")
+    }
+
+    /// The sweep on the wire: even a RESULT whose trial and lease match a running attempt is
+    /// not taken when it names another sweep, and the worker is told to keep it, not drop it.
+    func testAResultNamingAnotherSweepIsNeverTakenEvenWhenItsLeaseMatches() throws {
+        let h = try Harness(self, trials: 1)
+        let a = Self.assigns(try h.hello("a"))[0]
+        XCTAssertEqual(a.sweep, try h.journal.sweepID(), "every ASSIGN names the sweep")
+        var impostor = a
+        impostor.sweep = "0123456789abcdef"
+        let out = try h.deliver([Self.result(impostor)], from: "a")
+        XCTAssertEqual(try h.trial(a.trial).state, .running)
+        XCTAssertEqual(try h.journal.attempts().map(\.state), [.running])
+        let acks = out.compactMap { if case .ack(let ack) = $0.message { ack } else { nil } }
+        XCTAssertEqual(acks, [Ack(lease: a.lease, kind: .foreign, seq: nil)], "not a .result ACK: that would delete the other sweep's only copy")
+        try h.deliver([Self.result(a)], from: "a")
+        XCTAssertEqual(try h.trial(a.trial).state, .completed, "its own sweep's result is taken")
     }
 
     func testRestartedCoordinatorAdoptsReclaimedLeasesAndLosesTheRest() throws {

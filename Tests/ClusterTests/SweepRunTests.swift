@@ -227,6 +227,21 @@ final class SweepRunTests: XCTestCase {
         XCTAssertEqual(try workerLocksHeld(sweep), 0, "the local workers were told to stop and are gone")
     }
 
+    func testAKilledCoordinatorTakesItsLocalWorkersWithIt() throws {
+        let dir = try temporaryDirectory(self)
+        // Trials far longer than the wait below: workers that outlived the coordinator would still hold them.
+        let spec = try noopSpec(dir, trials: 2, durationMs: 600_000)
+        let sweep = dir.appendingPathComponent("sweep"), log = dir.appendingPathComponent("run.log")
+        let run = try startLPFT(["sweep", "run", spec.path, "--dir", sweep.path, "--local-workers", "2"] + timing, log: log, test: self)
+        XCTAssertTrue(eventually(timeout: 30) { ((try? journal(sweep)?.attempts().filter { $0.state == .running }.count) ?? 0) == 2 })
+        kill(run.processIdentifier, SIGKILL)  // a crash or the OOM killer: no handler of its own runs
+        XCTAssertTrue(eventually(timeout: 30) { (try? workerLocksHeld(sweep)) == 0 }, "local workers outlived their coordinator")
+        for i in 0..<2 {
+            let workerLog = try String(contentsOf: sweep.appendingPathComponent("workers/\(i)/worker.log"), encoding: .utf8)
+            XCTAssertTrue(workerLog.contains("the coordinator that started this worker has exited"), workerLog)
+        }
+    }
+
     /// Local workers hold a lock in their directory while they live.
     func workerLocksHeld(_ sweep: URL) throws -> Int {
         try FileManager.default.contentsOfDirectory(atPath: sweep.appendingPathComponent("workers").path).filter { name in

@@ -90,4 +90,17 @@ final class RunWithDashboardTests: XCTestCase {
         XCTAssertEqual(run.terminationStatus, 0)
         XCTAssertThrowsError(try fetchNow(url), "the dashboard stopped with the sweep")
     }
+
+    func testTheDashboardOfAKilledCoordinatorStopsWithIt() throws {
+        let dir = try temporaryDirectory(self)
+        let spec = dir.appendingPathComponent("noop.yaml")
+        try "base: {method: noop, duration_ms: 600000}\ngrid:\n  seed: [1]\n".write(to: spec, atomically: true, encoding: .utf8)
+        let log = dir.appendingPathComponent("run.log")
+        let run = try startLPFT(["sweep", "run", spec.path, "--dir", dir.appendingPathComponent("sweep").path, "--local-workers", "1", "--http", "127.0.0.1:0"],
+                                log: log, test: self)
+        let url = try XCTUnwrap(dashboardURL(log), (try? String(contentsOf: log, encoding: .utf8)) ?? "")
+        XCTAssertNoThrow(try fetchNow(url))
+        kill(run.processIdentifier, SIGKILL)  // no handler of the coordinator's runs
+        XCTAssertTrue(eventually(timeout: 30) { (try? fetchNow(url)) == nil }, "the dashboard outlived its coordinator")
+    }
 }

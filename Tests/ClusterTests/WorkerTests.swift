@@ -1,0 +1,71 @@
+@testable import Cluster
+import Foundation
+import TestSupport
+import XCTest
+
+/// One real `Worker` against a coordinator played by the test on a ROUTER socket.
+final class WorkerTests: XCTestCase {
+    /// A coordinator of sweep B hears the outbox result a worker kept from sweep A: it says
+    /// "foreign", and the worker neither deletes it nor sends it there again, nor waits for it
+    /// to be taken before it stops.
+    func testAResultOfAnotherSweepStaysInTheOutboxAndIsNotResentToThisCoordinator() throws {
+        let dir = try temporaryDirectory(self)
+        let workerDirectory = dir.appendingPathComponent("w")
+        try FileManager.default.createDirectory(at: workerDirectory, withIntermediateDirectories: true)
+        let outboxURL = workerDirectory.appendingPathComponent("outbox.jsonl")
+        let kept = TrialReport(trial: "t0", lease: 42, status: .completed, reason: nil, logTail: [], result: "{}", sweep: "aaaaaaaaaaaaaaaa")
+        try Outbox(url: outboxURL) { XCTFail($0) }.add(kept)
+
+        let context = ZeroMQContext()
+        let router = try ZeroMQSocket(context, .router)
+        let endpoint = "ipc://\(dir.path)/c.ipc"
+        try router.bind(endpoint)
+        var settings = WorkerSettings(endpoint: endpoint, name: "w", host: "h", directory: workerDirectory,
+                                      runs: workerDirectory.appendingPathComponent("runs"), executable: "/bin/false")
+        (settings.heartbeatInterval, settings.liveness) = (0.05, 20)  // it resends unacknowledged results after 1 s
+        let worker = try Worker(settings: settings, context: context)
+        let exit = WorkerExitBox()
+        nonisolated(unsafe) let running = worker
+        Thread.detachNewThread { exit.set(try? running.run()) }
+
+        // Messages from the worker, answered as a coordinator of another sweep would.
+        var peer: [UInt8] = []
+        var results: [TrialReport] = [], heartbeats = 0
+        func serve(until done: () -> Bool) {
+            let deadline = Date().addingTimeInterval(30)
+            while !done(), Date() < deadline {
+                guard Poller.wait([.socket(router)], timeout: 0.1)[0], let frames = router.receive() else { continue }
+                peer = frames[0]
+                switch try? Message(frames: frames.dropFirst()) {
+                case .result(let r)?:
+                    results.append(r)
+                    router.send([peer] + Message.ack(Ack(lease: r.lease, kind: .foreign, seq: nil)).frames())
+                case .heartbeat?:
+                    heartbeats += 1
+                    router.send([peer] + Message.heartbeat.frames())
+                default:
+                    break
+                }
+            }
+        }
+        serve { !results.isEmpty }
+        XCTAssertEqual(results, [kept], "sent on HELLO, naming its sweep")
+        // 60 heartbeats are 3 s of the worker's time: three resend intervals.
+        serve { heartbeats >= 60 }
+        XCTAssertEqual(results.count, 1, "a foreign result is not resent to the coordinator that refused it")
+        router.send([peer] + Message.shutdown(Notice(reason: "the sweep is finished")).frames())
+        XCTAssertTrue(eventually(timeout: 10) { exit.value != nil }, "it stops without waiting for the foreign result to be taken")
+        XCTAssertEqual(exit.value, .shutdown("coordinator says: the sweep is finished"))
+        withExtendedLifetime(worker) {}
+        XCTAssertEqual(try Outbox(url: outboxURL) { XCTFail($0) }.pending, [42: kept], "kept for sweep A's coordinator")
+    }
+}
+
+/// A worker's exit, set on its thread and read on the test's.
+final class WorkerExitBox: @unchecked Sendable {
+    // Safe: `stored` is only touched under `lock`.
+    private let lock = NSLock()
+    private var stored: Worker.Exit?
+    func set(_ exit: Worker.Exit?) { lock.withLock { stored = exit } }
+    var value: Worker.Exit? { lock.withLock { stored } }
+}
