@@ -50,8 +50,10 @@ let package = Package(
         .target(name: "TextData", dependencies: ["Compute"]),
         .target(name: "NTK", dependencies: ["Transformer", "Compute"], swiftSettings: simdFlags),
         // What a trial process writes and a worker reads: directory layout, event lines, the
-        // result schema, the command line and exit codes, signal handling. Depends on nothing.
-        .target(name: "TrialContract"),
+        // result schema, the command line and exit codes, signal handling, and which build this
+        // is (its git commit, stamped by the BuildStamp plugin). Depends on nothing.
+        .target(name: "TrialContract", plugins: ["BuildStamp"]),
+        .plugin(name: "BuildStamp", capability: .buildTool()),
         .target(name: "Training", dependencies: ["Transformer", "TextData", "NTK", "Compute", "Config", "TrialContract"], swiftSettings: simdFlags),
         // The orchestrator knows nothing of tensors: a trial is a config in, metrics out.
         // Sweep: specs, trial identity, the journal, results. Cluster: the wire protocol, coordinator, worker.
@@ -90,7 +92,7 @@ let package = Package(
         .testTarget(name: "TrialContractTests", dependencies: ["TrialContract", "Training"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Transformer", "TextData", "Compute", "TrialContract", "TestSupport"]),
         .testTarget(name: "SweepTests", dependencies: ["Sweep", "Config", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Sweep", "Logs", "TestSupport", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Sweep", "Logs", "TestSupport", "TrialContract", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Sweep", "TestSupport"]),
         .testTarget(name: "LPFTTests", dependencies: ["Sweep", "Training", "TestSupport"]),
     ],

@@ -17,6 +17,11 @@ public struct DispatchSettings: Sendable {
     /// Times a trial may come back from workers that could not start it (not charged) before
     /// it is `failed`: a sweep whose every worker is broken ends rather than bouncing for ever.
     public var maxStartFailures = 10
+    /// The build workers must run (the coordinator's own, ``WorkerFacts/build``); nil: any.
+    public var build: String?
+    /// Admit workers of another build all the same (`--allow-mixed-builds`); their attempts
+    /// say which build ran them, and the report warns.
+    public var allowMixedBuilds = false
 
     public init() {}
 
@@ -41,6 +46,8 @@ public final class Dispatcher {
         let host: String
         let slots: Int
         let instance: String?
+        /// Its ``WorkerFacts`` as JSON, stored with each attempt it runs.
+        let facts: String?
         var credit = 0
         var lastHeard: Double
         var lastSent: Double
@@ -87,6 +94,8 @@ public final class Dispatcher {
     private var askedToReconnect = Set<Peer>()
     /// Worker processes refused for a name already in use, logged once each.
     private var refusedInstances = Set<String>()
+    /// Worker processes of another build, refused or admitted: logged once each.
+    private var otherBuilds = Set<String>()
     public private(set) var stopping = false
 
     /// Counters for status lines and benchmarks.
@@ -208,14 +217,17 @@ public final class Dispatcher {
             return info.trial == h.trial && info.ended == nil && trials[h.trial]?.lease == h.lease
         }.map(\.lease))
         if try refuseDuplicate(hello, peer: peer, holding: adoptable, now: now, journal: journal) { return }
+        if try refuseOtherBuild(hello, peer: peer, now: now, journal: journal) { return }
         // A second HELLO on this connection, or the same worker on a new one: the old
         // session's leases move to the new one if the worker still holds them; the rest are lost.
         for (old, s) in sessions where old == peer || s.worker == hello.worker {
             try retire(old, now: now, journal: journal, reason: "worker \(s.worker) said HELLO again without it", keeping: adoptable)
         }
         sessionOrder.append(peer)
-        sessions[peer] = Session(peer: peer, worker: hello.worker, host: hello.host, slots: hello.slots, instance: hello.instance, lastHeard: now, lastSent: now)
-        try journal.event("worker joined", at: now, worker: hello.worker, detail: "host \(hello.host), \(hello.slots) slot(s), holding \(hello.held.count)")
+        let facts = hello.facts?.json
+        sessions[peer] = Session(peer: peer, worker: hello.worker, host: hello.host, slots: hello.slots, instance: hello.instance, facts: facts, lastHeard: now, lastSent: now)
+        try journal.event("worker joined", at: now, worker: hello.worker, detail: "host \(hello.host), \(hello.slots) slot(s), holding \(hello.held.count)"
+                          + (hello.facts.map { "; build \($0.build), \($0.blas), \($0.cpu)" } ?? "; build unknown"))
         logger.info("worker \(hello.worker) joined from \(hello.host) with \(hello.slots) slot(s)")
         for held in hello.held {
             guard var info = leases[held.lease], info.trial == held.trial else {
@@ -228,7 +240,7 @@ public final class Dispatcher {
                 leases[held.lease] = info
                 unowned[held.lease] = nil
                 sessions[peer]!.leases.insert(held.lease)
-                try journal.adoptAttempt(lease: held.lease, worker: hello.worker, host: hello.host)
+                try journal.adoptAttempt(lease: held.lease, worker: hello.worker, host: hello.host, machine: facts)
                 try journal.event("lease adopted", at: now, trial: held.trial, lease: held.lease, worker: hello.worker)
             } else if info.ended != .completed {
                 // Fenced: stop it; a result it already has is still taken as history.
@@ -254,6 +266,30 @@ public final class Dispatcher {
         }
         askedToReconnect.insert(peer)  // its heartbeats meanwhile need no answer
         send(.reconnect(Notice(reason: reason, retryAfter: retry)), to: peer, now: now)
+        return true
+    }
+
+    /// A worker of another build than the coordinator's computes other numbers, or may: it is
+    /// told why and to try again later (a rebuilt worker then joins), unless mixed builds are
+    /// allowed, when it joins and the mix is on record.
+    private func refuseOtherBuild(_ hello: Hello, peer: Peer, now: Double, journal: JournalWriter) throws -> Bool {
+        guard let build = settings.build, hello.facts?.build != build else { return false }
+        let theirs = hello.facts?.build ?? "unknown (an lpft that predates build checks)"
+        let first = otherBuilds.insert(hello.instance ?? hello.worker).inserted
+        if settings.allowMixedBuilds {
+            if first {
+                try journal.event("mixed build", at: now, worker: hello.worker, detail: "worker build \(theirs), coordinator build \(build)")
+                logger.warning("worker \(hello.worker) runs build \(theirs), not this coordinator's \(build); admitted (--allow-mixed-builds)")
+            }
+            return false
+        }
+        let reason = "this worker runs lpft build \(theirs) but the coordinator runs \(build); run the same build on both, or start the coordinator with --allow-mixed-builds"
+        if first {
+            try journal.event("worker refused", at: now, worker: hello.worker, detail: reason)
+            logger.warning("refused worker \(hello.worker) from \(hello.host): it runs build \(theirs), this coordinator \(build) (--allow-mixed-builds admits it)")
+        }
+        askedToReconnect.insert(peer)
+        send(.reconnect(Notice(reason: reason, retryAfter: max(5, settings.leaseTimeout))), to: peer, now: now)
         return true
     }
 
@@ -370,7 +406,7 @@ public final class Dispatcher {
             readyHead += 1
             guard var trial = trials[id], trial.state == .pending else { continue }
             trial.attempts += 1
-            let lease = try journal.startAttempt(trial: id, number: trial.attempts, worker: s.worker, host: s.host, at: now)
+            let lease = try journal.startAttempt(trial: id, number: trial.attempts, worker: s.worker, host: s.host, machine: s.facts, at: now)
             trial.state = .running
             trial.lease = lease
             trials[id] = trial

@@ -37,13 +37,16 @@ public struct Hello: Codable, Equatable, Sendable {
     /// Random per worker process: tells a second process under the same name (a cloned host)
     /// from the same worker reconnecting or restarted. Absent from workers that predate it.
     public var instance: String?
+    /// Its build and machine. Absent from workers that predate it (refused unless mixed builds are allowed).
+    public var facts: WorkerFacts?
 
-    public init(worker: String, host: String, slots: Int, held: [LeaseReference], instance: String? = nil) {
+    public init(worker: String, host: String, slots: Int, held: [LeaseReference], instance: String? = nil, facts: WorkerFacts? = nil) {
         self.worker = worker
         self.host = host
         self.slots = slots
         self.held = held
         self.instance = instance
+        self.facts = facts
     }
 }
 

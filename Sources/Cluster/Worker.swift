@@ -27,6 +27,8 @@ public struct WorkerSettings: Sendable {
     public var maxIdle: Double?
     /// CURVE: this worker's keypair and the coordinator's public key; nil for none.
     public var curve: (keys: CurveKeyPair, serverKey: String)?
+    /// Its build and machine, for HELLO.
+    public var facts: WorkerFacts?
 
     public init(endpoint: String, name: String, host: String, directory: URL, runs: URL, executable: String) {
         self.endpoint = endpoint
@@ -213,7 +215,7 @@ public final class Worker {
         }
         advertised = 0
         helloAt = nil
-        send(.hello(Hello(worker: settings.name, host: settings.host, slots: settings.slots, held: held, instance: instance)), now: now)
+        send(.hello(Hello(worker: settings.name, host: settings.host, slots: settings.slots, held: held, instance: instance, facts: settings.facts)), now: now)
         for (lease, pending) in unackedMetrics.sorted(by: { $0.key < $1.key }) where !pending.rows.isEmpty {
             send(.metrics(MetricBatch(trial: pending.trial, lease: lease, rows: pending.rows)), now: now)
         }

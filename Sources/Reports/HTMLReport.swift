@@ -10,6 +10,8 @@ extension SweepReport {
     public func html() -> String {
         var body = "<h1>Sweep report</h1>\n<p><code>\(esc(directory))</code> — \(esc(stateLine)).</p>\n"
         if results.isPartial { body += "<p class=\"warn\">Partial results: some trials have not finished.</p>\n" }
+        let machines = BuildsAndMachines(trials)
+        if let warning = machines.warning { body += "<p class=\"warn\">\(esc(warning))</p>\n" }
         body += "<p>Groups: \(esc(grouping.isEmpty ? "all trials together" : grouping.joined(separator: " × "))). Cells are mean ± standard deviation over each group's completed trials (seeds); n counts them, ⚠ marks groups with failed or missing trials.</p>\n"
         let plots = self.plots()
         if !plots.isEmpty { body += "<h2>Plots</h2>\n<div class=\"plots\">\n" + plots.joined(separator: "\n") + "\n</div>\n" }
@@ -31,6 +33,8 @@ extension SweepReport {
             body += "</table>\n<p>Pooled by method over seeds and every other axis.</p>\n"
         }
         body += "<h2>Sweep health</h2>\n" + healthHTML()
+        body += "<h2>Builds and machines</h2>\n<table><tr><th>lpft build</th><th>BLAS</th><th>CPU</th><th>completed trials</th></tr>\n"
+        body += machines.counts.map { "<tr><td>\(esc($0.kind.build))</td><td>\(esc($0.kind.blas))</td><td>\(esc($0.kind.cpu))</td><td class=\"num\">\($0.trials)</td></tr>\n" }.joined() + "</table>\n"
         return """
             <!DOCTYPE html>
             <html lang="en"><head><meta charset="utf-8"><title>lpft sweep report</title>

@@ -121,7 +121,8 @@ public struct SweepReport: Sendable {
     }
 
     public func markdown() -> String {
-        var out = "# Sweep report: \(directory)\n\n\(stateLine).\n\n"
+        let machines = BuildsAndMachines(trials)
+        var out = "# Sweep report: \(directory)\n\n\(stateLine).\n\n" + (machines.warning.map { "\($0)\n\n" } ?? "")
         out += "Groups: " + (grouping.isEmpty ? "all trials together" : grouping.joined(separator: " × "))
         out += "; cells are mean ± standard deviation over the group's completed trials (seeds); n = completed trials, ⚠ marks groups with failed or missing trials.\n"
         let groups = self.groups
@@ -136,6 +137,7 @@ public struct SweepReport: Sendable {
         }
         if metricPatterns == nil { out += "\n## The paper's five claims\n\n" + claimsMarkdown() }
         out += "\n## Sweep health\n\n" + health()
+        out += "\n## Builds and machines\n\n" + machines.markdown
         return out
     }
 

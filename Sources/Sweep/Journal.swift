@@ -54,6 +54,8 @@ public struct AttemptRecord: Sendable, Equatable {
     public var result: String?
     /// A result that arrived after the lease was fenced: kept as history, never the trial's.
     public var late: Bool
+    /// The worker's build and machine (JSON, as its HELLO gave them); nil before journals kept them.
+    public var machine: String?
 }
 
 public struct JournalMetric: Sendable, Equatable {
@@ -88,8 +90,9 @@ public enum JournalDurability: String, Sendable, CaseIterable {
 
 /// The sweep's durable record: SQLite in WAL mode, written only by the coordinator.
 ///
-/// Tables: `sweep` (key/value: spec text and path), `trials`, `attempts` (the row id is the
-/// lease, from a random start per journal), `metrics` (keyed by lease and seq, so a resent row
+/// Tables: `sweep` (key/value: spec text and path, the sweep id), `trials`, `attempts` (the
+/// row id is the lease, from a random start per journal; the worker's build and machine),
+/// `metrics` (keyed by lease and seq, so a resent row
 /// is stored once) and `events`.
 /// A commit survives `kill -9` of the coordinator (the WAL is in the kernel's page cache);
 /// how it fares when the machine loses power is the ``JournalDurability`` it was opened with.
@@ -176,6 +179,10 @@ public final class Journal: Sendable {
             try db.execute(sql: "INSERT OR IGNORE INTO sweep (key, value) VALUES (?, ?)",
                            arguments: [sweepIDKey, String(format: "%016llx", UInt64.random(in: 1...UInt64.max))])
         }
+        // Which build and machine ran each attempt, so mixed builds or BLAS kernels show.
+        m.registerMigration("v4 attempt machine") { db in
+            try db.execute(sql: "ALTER TABLE attempts ADD COLUMN machine TEXT")
+        }
         return m
     }
 
@@ -225,14 +232,20 @@ public final class Journal: Sendable {
         }
     }
 
+    /// `attempts.machine`, or NULL in a journal opened read-only that predates the column.
+    static func machineColumn(_ db: Database) throws -> String {
+        try db.columns(in: "attempts").contains { $0.name == "machine" } ? "machine" : "NULL"
+    }
+
     public func attempts(trial: String? = nil) throws -> [AttemptRecord] {
         try database.read { db in
-            let sql = "SELECT lease, trial, number, worker, host, state, started_at, ended_at, reason, log_tail, result, late FROM attempts"
+            let machine = try Journal.machineColumn(db)
+            let sql = "SELECT lease, trial, number, worker, host, state, started_at, ended_at, reason, log_tail, result, late, \(machine) FROM attempts"
                 + (trial == nil ? "" : " WHERE trial = ?") + " ORDER BY lease"
             return try Row.fetchAll(db, sql: sql, arguments: trial.map { [$0] } ?? []).map { row in
                 AttemptRecord(
                     lease: row[0], trial: row[1], number: row[2], worker: row[3], host: row[4], state: AttemptState(rawValue: row[5]) ?? .lost,
-                    startedAt: row[6], endedAt: row[7], reason: row[8], logTail: row[9], result: row[10], late: row[11])
+                    startedAt: row[6], endedAt: row[7], reason: row[8], logTail: row[9], result: row[10], late: row[11], machine: row[12])
             }
         }
     }
@@ -280,17 +293,17 @@ public struct JournalWriter {
         return db.changesCount > 0
     }
 
-    /// Records a new running attempt and returns its lease.
-    public func startAttempt(trial: String, number: Int, worker: String, host: String, at time: Double) throws -> Int64 {
-        try db.cachedStatement(sql: "INSERT INTO attempts (trial, number, worker, host, state, started_at) VALUES (?, ?, ?, ?, 'running', ?)")
-            .execute(arguments: [trial, number, worker, host, time])
+    /// Records a new running attempt and returns its lease; `machine`: the worker's facts (JSON).
+    public func startAttempt(trial: String, number: Int, worker: String, host: String, machine: String? = nil, at time: Double) throws -> Int64 {
+        try db.cachedStatement(sql: "INSERT INTO attempts (trial, number, worker, host, machine, state, started_at) VALUES (?, ?, ?, ?, ?, 'running', ?)")
+            .execute(arguments: [trial, number, worker, host, machine, time])
         try db.cachedStatement(sql: "UPDATE trials SET state = 'running' WHERE id = ?").execute(arguments: [trial])
         return db.lastInsertedRowID
     }
 
     /// Moves a running attempt to a new worker (adopted after a reconnect or a restart).
-    public func adoptAttempt(lease: Int64, worker: String, host: String) throws {
-        try db.cachedStatement(sql: "UPDATE attempts SET worker = ?, host = ? WHERE lease = ?").execute(arguments: [worker, host, lease])
+    public func adoptAttempt(lease: Int64, worker: String, host: String, machine: String? = nil) throws {
+        try db.cachedStatement(sql: "UPDATE attempts SET worker = ?, host = ?, machine = ? WHERE lease = ?").execute(arguments: [worker, host, machine, lease])
     }
 
     public func endAttempt(lease: Int64, state: AttemptState, at time: Double, reason: String? = nil, logTail: String? = nil, result: String? = nil) throws {

@@ -17,6 +17,11 @@ public struct TrialRow: Sendable {
     public let reason: String?
     /// Reliability diagrams from the result ("test", "test@T"), when the trial wrote them.
     public var reliability: [String: [CalibrationBin]] = [:]
+    /// What ran the winning attempt: its worker's build and machine as HELLO gave them (JSON),
+    /// nil for attempts from before journals kept them.
+    public var machine: String?
+    /// The result's own `versions` (lpft, build, openblas), as the trial process wrote them.
+    public var versions: [String: String] = [:]
 }
 
 /// One bin of a reliability diagram: mean confidence, accuracy and size.
@@ -124,7 +129,7 @@ public struct SweepResults: Sendable {
             sweep.results.trials.map { t in
                 var row = TrialRow(id: "\(sweep.name)/\(t.id)", state: t.state, axes: t.axes.merging(["sweep": .string(sweep.name)]) { _, new in new },
                                    config: t.config, metrics: t.metrics, attempts: t.attempts, seconds: t.seconds, reason: t.reason)
-                row.reliability = t.reliability
+                (row.reliability, row.machine, row.versions) = (t.reliability, t.machine, t.versions)
                 return row
             }
         }
@@ -192,7 +197,7 @@ public struct SweepResults: Sendable {
 /// come from an `AttemptLedger`. A lock, because requests are served on several threads; it
 /// is held over a whole read, so concurrent refreshes do the work once.
 public final class DecodedTrials: @unchecked Sendable {
-    typealias Decoded = (metrics: [String: Double], reliability: [String: [CalibrationBin]])
+    typealias Decoded = (metrics: [String: Double], reliability: [String: [CalibrationBin]], versions: [String: String])
     private let lock = NSLock()
     private var fixed: [String: (addedAt: Double, axes: [String: ConfigValue], config: String)] = [:]
     private var results: [String: (result: String?, decoded: Decoded)] = [:]
@@ -225,8 +230,10 @@ public final class DecodedTrials: @unchecked Sendable {
                         results[id] = (result, decoded)
                     }
                     let winner = attempts.winners[id].flatMap { attempts.entries[$0] }
-                    return TrialRow(id: id, state: TrialState(rawValue: row[2]) ?? .pending, axes: kept.axes, config: kept.config, metrics: decoded.metrics,
-                                    attempts: attempts.counts[id] ?? 0, seconds: winner?.seconds, reason: row[4], reliability: decoded.reliability)
+                    var trial = TrialRow(id: id, state: TrialState(rawValue: row[2]) ?? .pending, axes: kept.axes, config: kept.config, metrics: decoded.metrics,
+                                         attempts: attempts.counts[id] ?? 0, seconds: winner?.seconds, reason: row[4], reliability: decoded.reliability)
+                    (trial.machine, trial.versions) = (winner?.machine, decoded.versions)
+                    return trial
                 }
                 return (rows, Set(attempts.winners.values))
             }
@@ -256,7 +263,8 @@ public final class DecodedTrials: @unchecked Sendable {
         if let diagrams = object?["reliability"] as? [String: [[Double]]] {
             reliability = diagrams.mapValues { rows in rows.filter { $0.count == 3 }.map { CalibrationBin(confidence: $0[0], accuracy: $0[1], count: $0[2]) } }
         }
-        return (metrics, reliability)
+        let versions = (object?["versions"] as? [String: Any])?.compactMapValues { $0 as? String } ?? [:]
+        return (metrics, reliability, versions)
     }
 }
 
@@ -268,6 +276,8 @@ public final class DecodedTrials: @unchecked Sendable {
 final class AttemptLedger {
     struct Entry {
         var trial: String, worker: String, state: AttemptState, startedAt: Double, endedAt: Double?
+        /// The worker's facts (JSON); changes only while running (a worker adopts the lease).
+        var machine: String?
         var seconds: Double? { endedAt.map { $0 - startedAt } }
     }
     private(set) var entries: [Int64: Entry] = [:]
@@ -280,13 +290,14 @@ final class AttemptLedger {
 
     func update(_ db: Database) throws {
         let unsettled = String(decoding: try JSONEncoder().encode(running.sorted()), as: UTF8.self)
+        let machine = try Journal.machineColumn(db)
         let rows = try Row.fetchCursor(db, sql: """
-            SELECT lease, trial, worker, state, started_at, ended_at FROM attempts
+            SELECT lease, trial, worker, state, started_at, ended_at, \(machine) FROM attempts
             WHERE lease > ? OR lease IN (SELECT value FROM json_each(?))
             """, arguments: [newest, unsettled])
         while let row = try rows.next() {
             let lease: Int64 = row[0]
-            let entry = Entry(trial: row[1], worker: row[2], state: AttemptState(rawValue: row[3]) ?? .lost, startedAt: row[4], endedAt: row[5])
+            let entry = Entry(trial: row[1], worker: row[2], state: AttemptState(rawValue: row[3]) ?? .lost, startedAt: row[4], endedAt: row[5], machine: row[6])
             if entries.updateValue(entry, forKey: lease) == nil { counts[entry.trial, default: 0] += 1 }
             if entry.state == .running { running.insert(lease) } else { running.remove(lease) }
             if entry.state == .completed, winners[entry.trial].map({ lease < $0 }) ?? true { winners[entry.trial] = lease }

@@ -49,7 +49,7 @@ public final class TrialOutput {
     public func finish(status: TrialResultSchema.Status, config: TrialConfig, result: TrialResult?, error: String? = nil) throws -> [String: Any] {
         var o = TrialResultSchema.header(status: status, error: error)
         o["config"] = config.jsonObject()
-        o["versions"] = ["lpft": LPFTVersion.current, "openblas": BLAS.configuration]
+        o["versions"] = ["lpft": LPFTVersion.current, "build": LPFTVersion.build, "openblas": BLAS.configuration]
         if let result {
             o["metrics"] = result.metrics.mapValues(JSONNumber.encode)
             o["best_epoch"] = result.bestEpoch

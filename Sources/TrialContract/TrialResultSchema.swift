@@ -2,7 +2,7 @@
 ///
 /// `{"schema": 1, "status": "completed" | "interrupted" | "failed", "error"?: …,
 ///   "config"?: {…}, "metrics"?: {name: number}, "best_epoch"?: n, "timings"?: {…},
-///   "reliability"?: {…}, "versions"?: {"lpft": …, "openblas": …}}`
+///   "reliability"?: {…}, "versions"?: {"lpft": …, "build": …, "openblas": …}}`
 ///
 /// Numbers go through ``JSONNumber``. Readers need only `status` and `error`; the rest is
 /// kept whole in the journal for the reports.
@@ -29,7 +29,12 @@ public enum TrialResultSchema {
     public static func error(of result: [String: Any]) -> String? { result["error"] as? String }
 }
 
-/// The version of lpft written into every result.
+/// Which lpft this is, written into every result and named by workers in HELLO.
 public enum LPFTVersion {
     public static let current = "0.1.0"
+    /// The git commit it was built from (12 digits), `-dirty` when the checkout had
+    /// uncommitted changes, `unknown` when built without git.
+    public static let commit = buildCommit
+    /// The version and commit, e.g. `0.1.0+0a2d032ab1c4`: two binaries with the same build compute alike.
+    public static let build = "\(current)+\(commit)"
 }

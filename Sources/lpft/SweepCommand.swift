@@ -69,6 +69,7 @@ struct SweepCommand: ParsableCommand {
         @Flag(help: "Give failed trials a fresh set of attempts.") var retryFailed = false
         @Flag(help: "Delete trials that left the spec and never started (otherwise they still run).") var dropRemoved = false
         @Flag(help: "Do not check here that the trials' data files exist (workers see other files).") var skipFileCheck = false
+        @Flag(help: "Admit workers of another lpft build than this one (refused by default); the report warns.") var allowMixedBuilds = false
         @OptionGroup var curve: CurveOptions
         @Option(help: "CURVE: the workers' public keys, a directory of *.pub files or a file with one key per line.") var allow: String?
         @Option(help: "Serve the sweep's dashboard (lpft sweep serve) at PORT or HOST:PORT while it runs; beyond loopback only with --insecure.") var http: String?
@@ -93,10 +94,8 @@ struct SweepCommand: ParsableCommand {
             let planned = try planTrials(spec)
             if !skipFileCheck { try TrialConfig.checkDataFiles(planned.map(\.canonicalConfig)) }
             var settings = DispatchSettings()
-            settings.heartbeatInterval = heartbeat
-            settings.liveness = liveness
-            settings.maxAttempts = maxAttempts
-            settings.retryDelay = retryDelay
+            (settings.heartbeatInterval, settings.liveness, settings.maxAttempts, settings.retryDelay) = (heartbeat, liveness, maxAttempts, retryDelay)
+            (settings.build, settings.allowMixedBuilds) = (LPFTVersion.build, allowMixedBuilds)
             var run = SweepRun(spec: spec, directory: directory, bind: bind, keys: keys, allowed: allowed, planned: planned,
                                retryFailed: retryFailed, dropRemoved: dropRemoved, settings: settings, localWorkers: localWorkers,
                                threads: threads, workerArguments: (curve.insecure ? ["--insecure"] : []) + logging.arguments)

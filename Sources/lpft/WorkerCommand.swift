@@ -1,5 +1,6 @@
 import ArgumentParser
 import Cluster
+import Compute
 import Foundation
 import Logs
 import Sweep
@@ -61,6 +62,7 @@ struct WorkerCommand: ParsableCommand {
                 runs: runs.map { URL(fileURLWithPath: $0) } ?? directory.appendingPathComponent("runs"), executable: executable ?? currentExecutable())
             (settings.slots, settings.heartbeatInterval, settings.liveness, settings.maxIdle) = (slots, heartbeat, liveness, maxIdle)
             settings.trainArguments = threads.map { ["--threads", "\($0)"] } ?? []
+            settings.facts = WorkerFacts.thisMachine(build: LPFTVersion.build, blas: BLAS.configuration, threads: threads)
             if let keys, let serverPublic { settings.curve = (keys, serverPublic) }
             return settings
         }

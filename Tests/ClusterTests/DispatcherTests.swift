@@ -171,6 +171,36 @@ final class DispatcherTests: XCTestCase {
         XCTAssertEqual(try now.trial(current.trial).result, "{\"status\":\"completed\",\"lease\":\(current.lease)}")
     }
 
+    static func facts(build: String) -> WorkerFacts {
+        WorkerFacts(build: build, blas: "OpenBLAS 0.3.21 core=Zen", cpu: "AMD EPYC", cpuFlags: ["avx2", "fma"], threads: 1)
+    }
+
+    func testAWorkerOfAnotherBuildIsRefusedAndTheSameBuildsFactsGoWithEachAttempt() throws {
+        let h = try Harness(self, trials: 2) { $0.build = "0.1.0+aaaaaaaaaaaa" }
+        for (peer, facts) in [("old", nil), ("other", Self.facts(build: "0.1.0+bbbbbbbbbbbb"))] {
+            let out = try h.deliver([.hello(Hello(worker: "w-\(peer)", host: "h", slots: 1, held: [], facts: facts)), .ready(Ready(credit: 1))], from: peer)
+            XCTAssertTrue(Self.assigns(out).isEmpty)
+            guard case .reconnect(let notice)? = out.first?.message else { return XCTFail("\(out)") }
+            XCTAssertTrue(notice.reason.contains("but the coordinator runs 0.1.0+aaaaaaaaaaaa"), notice.reason)
+            XCTAssertTrue(notice.reason.contains("--allow-mixed-builds"), notice.reason)
+            XCTAssertNotNil(notice.retryAfter, "it tries again later: a rebuilt worker then joins")
+        }
+        XCTAssertEqual(try h.journal.events(kind: "worker refused").count, 2)
+        let same = Self.facts(build: "0.1.0+aaaaaaaaaaaa")
+        let a = Self.assigns(try h.deliver([.hello(Hello(worker: "w-same", host: "h", slots: 1, held: [], facts: same)), .ready(Ready(credit: 1))], from: "same"))
+        XCTAssertEqual(a.count, 1)
+        XCTAssertEqual(try h.journal.attempts().map(\.machine), [same.json])
+    }
+
+    func testMixedBuildsAreAdmittedWhenAllowedAndOnRecord() throws {
+        let h = try Harness(self, trials: 1) { ($0.build, $0.allowMixedBuilds) = ("0.1.0+aaaaaaaaaaaa", true) }
+        let other = Self.facts(build: "0.1.0+bbbbbbbbbbbb")
+        let a = Self.assigns(try h.deliver([.hello(Hello(worker: "w", host: "h", slots: 1, held: [], facts: other)), .ready(Ready(credit: 1))], from: "a"))
+        XCTAssertEqual(a.count, 1)
+        XCTAssertEqual(try h.journal.attempts().first?.machine, other.json)
+        XCTAssertEqual(try h.journal.events(kind: "mixed build").first?.detail, "worker build 0.1.0+bbbbbbbbbbbb, coordinator build 0.1.0+aaaaaaaaaaaa")
+    }
+
     /// The sweep on the wire: even a RESULT whose trial and lease match a running attempt is
     /// not taken when it names another sweep, and the worker is told to keep it, not drop it.
     func testAResultNamingAnotherSweepIsNeverTakenEvenWhenItsLeaseMatches() throws {

@@ -1,6 +1,8 @@
+@testable import Cluster
 import Foundation
 import Sweep
 import TestSupport
+import TrialContract
 import XCTest
 
 /// Whole sweeps with real `lpft sweep run` and `lpft worker` processes over loopback IPC,
@@ -239,6 +241,59 @@ final class SweepRunTests: XCTestCase {
         for i in 0..<2 {
             let workerLog = try String(contentsOf: sweep.appendingPathComponent("workers/\(i)/worker.log"), encoding: .utf8)
             XCTAssertTrue(workerLog.contains("the coordinator that started this worker has exited"), workerLog)
+        }
+    }
+
+    /// `lpft sweep run` refuses a worker of another build by default (saying so on both sides)
+    /// and admits it with --allow-mixed-builds; attempts carry each worker's build and machine.
+    func testAWorkerOfAnotherBuildIsRefusedUnlessMixedBuildsAreAllowed() throws {
+        let dir = try temporaryDirectory(self)
+        let spec = try noopSpec(dir, trials: 2, durationMs: 10)
+        let endpoint = "ipc://\(dir.path)/c.ipc", sweep = dir.appendingPathComponent("sweep")
+        let arguments = ["sweep", "run", spec.path, "--dir", sweep.path, "--bind", endpoint] + timing
+        let strict = try startLPFT(arguments, log: dir.appendingPathComponent("strict.log"), test: self)
+
+        // A worker in this process, claiming another build; it runs noop trials on a thread.
+        var settings = WorkerSettings(endpoint: endpoint, name: "elsewhere", host: "h", directory: dir.appendingPathComponent("w"),
+                                      runs: dir.appendingPathComponent("w/runs"), executable: "/bin/false")
+        (settings.heartbeatInterval, settings.liveness) = (0.1, 10)
+        settings.facts = WorkerFacts(build: "0.0.9+0123456789ab", blas: "OpenBLAS", cpu: "CPU", cpuFlags: [], threads: nil)
+        let worker = try Worker(settings: settings, context: ZeroMQContext())
+        let lines = CollectedLines()
+        worker.logger = lines.logger()
+        worker.inProcess = { _ in { _, emit, _ in emit(TrialEvent.result(TrialResultSchema.header(status: .completed)).line) } }
+        let exit = WorkerExitBox()
+        nonisolated(unsafe) let running = worker
+        Thread.detachNewThread { exit.set(try? running.run()) }
+
+        XCTAssertTrue(eventually(timeout: 30) { ((try? journal(sweep)?.events(kind: "worker refused").count) ?? 0) == 1 })
+        XCTAssertTrue(eventually(timeout: 30) { lines.lines.contains { $0.contains("this worker runs lpft build 0.0.9+0123456789ab but the coordinator runs \(LPFTVersion.build)") } },
+                      lines.lines.joined(separator: "\n"))
+        XCTAssertEqual(try XCTUnwrap(journal(sweep)).attempts().count, 0, "a refused worker gets no trial")
+        kill(strict.processIdentifier, SIGINT)
+        XCTAssertEqual(waitForExit(strict, timeout: 30, log: dir.appendingPathComponent("strict.log")), 130)
+
+        let mixed = try startLPFT(arguments + ["--allow-mixed-builds"], log: dir.appendingPathComponent("mixed.log"), test: self)
+        XCTAssertEqual(waitForExit(mixed, timeout: 60, log: dir.appendingPathComponent("mixed.log")), 0, "the same worker, admitted, finishes the sweep")
+        let j = try XCTUnwrap(journal(sweep))
+        XCTAssertEqual(try j.trials().map(\.state), [.completed, .completed])
+        XCTAssertEqual(try j.attempts().map(\.machine), [settings.facts!.json, settings.facts!.json])
+        XCTAssertEqual(try j.events(kind: "mixed build").count, 1)
+        XCTAssertTrue(eventually(timeout: 30) { exit.value != nil })
+    }
+
+    func testLocalWorkersNameThisBuildAndMachineInEveryAttempt() throws {
+        let dir = try temporaryDirectory(self)
+        let spec = try noopSpec(dir, trials: 3, durationMs: 10)
+        let sweep = dir.appendingPathComponent("sweep"), log = dir.appendingPathComponent("run.log")
+        let run = try startLPFT(["sweep", "run", spec.path, "--dir", sweep.path, "--local-workers", "1", "--threads", "1"] + timing, log: log, test: self)
+        XCTAssertEqual(waitForExit(run, timeout: 60, log: log), 0)
+        for attempt in try XCTUnwrap(journal(sweep)).attempts() {
+            let facts = try JSONDecoder().decode(WorkerFacts.self, from: Data(try XCTUnwrap(attempt.machine).utf8))
+            XCTAssertEqual(facts.build, LPFTVersion.build)
+            XCTAssertTrue(facts.blas.hasPrefix("OpenBLAS"), facts.blas)
+            XCTAssertEqual(facts.cpu, WorkerFacts.thisMachine(build: "", blas: "", threads: nil).cpu)
+            XCTAssertEqual(facts.threads, 1)
         }
     }
 

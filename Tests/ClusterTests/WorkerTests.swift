@@ -69,3 +69,15 @@ final class WorkerExitBox: @unchecked Sendable {
     func set(_ exit: Worker.Exit?) { lock.withLock { stored = exit } }
     var value: Worker.Exit? { lock.withLock { stored } }
 }
+
+final class WorkerFactsTests: XCTestCase {
+    func testTheCPUModelAndItsVectorFlagsAreReadFromCpuinfo() {
+        let x86 = "processor\t: 0\nmodel name\t: AMD EPYC 7B13\nflags\t\t: fpu sse sse2 ssse3 sse4_2 avx avx2 fma f16c bmi2 avx512f\n\nprocessor\t: 1\nmodel name\t: other\n"
+        let (model, flags) = WorkerFacts.cpuDescription(x86)
+        XCTAssertEqual(model, "AMD EPYC 7B13", "the first processor's")
+        XCTAssertEqual(flags, ["sse", "sse2", "ssse3", "sse4_2", "avx", "avx2", "fma", "f16c", "avx512f"])
+        let arm = "processor\t: 0\nFeatures\t: fp asimd evtstrm aes sve\nCPU part\t: 0xd0c\n"
+        XCTAssertEqual(WorkerFacts.cpuDescription(arm).model, "CPU part 0xd0c")
+        XCTAssertEqual(WorkerFacts.cpuDescription(arm).flags, ["asimd", "sve"])
+    }
+}

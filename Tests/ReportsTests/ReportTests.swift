@@ -146,3 +146,36 @@ final class ReportTests: XCTestCase {
         }
     }
 }
+
+/// The report says which builds, BLAS kernels and CPUs ran the completed trials.
+final class BuildsAndMachinesTests: XCTestCase {
+    func testTwoBuildsAreShownAndWarnedAbout() throws {
+        let dir = try temporaryDirectory(self)
+        let journal = try Journal(directory: dir)
+        let zen = #"{"blas":"OpenBLAS 0.3.21 core=Zen","build":"0.1.0+aaaaaaaaaaaa","cpu":"AMD EPYC","cpuFlags":["avx2"]}"#
+        let other = #"{"blas":"OpenBLAS 0.3.21 core=Haswell","build":"0.1.0+bbbbbbbbbbbb","cpu":"Intel Xeon","cpuFlags":["avx2"]}"#
+        try journal.write { w in
+            for (i, machine) in [zen, zen, other, nil].enumerated() {
+                try w.addTrial(id: "t\(i)", position: i, axes: "{\"seed\":\(i)}", config: "{}", at: 0)
+                let lease = try w.startAttempt(trial: "t\(i)", number: 1, worker: "w", host: "h", machine: machine, at: 1)
+                let result = #"{"status":"completed","metrics":{"test/accuracy":0.5},"versions":{"lpft":"0.1.0","openblas":"OpenBLAS 0.3.21 core=Zen"}}"#
+                try w.endAttempt(lease: lease, state: .completed, at: 2, result: result)
+                try w.updateTrial("t\(i)", state: .completed, chargedAttempts: 0, result: result)
+            }
+        }
+        let report = SweepReport(results: try SweepResults(journal: journal), directory: dir.path).markdown()
+        XCTAssertTrue(report.contains("⚠ These results come from 3 builds of lpft"), report)
+        XCTAssertTrue(report.contains("| 0.1.0+aaaaaaaaaaaa | OpenBLAS 0.3.21 core=Zen | AMD EPYC | 2 |"), report)
+        XCTAssertTrue(report.contains("| 0.1.0+bbbbbbbbbbbb | OpenBLAS 0.3.21 core=Haswell | Intel Xeon | 1 |"), report)
+        XCTAssertTrue(report.contains("| 0.1.0 (commit not recorded) | OpenBLAS 0.3.21 core=Zen | not recorded | 1 |"), "an attempt from before facts were kept: what its result says")
+    }
+}
+
+extension ReportTests {
+    func testOneBuildIsShownWithoutAWarning() throws {
+        let (journal, dir) = try self.journal()
+        let report = SweepReport(results: try SweepResults(journal: journal), directory: dir.path).markdown()
+        XCTAssertFalse(report.contains("⚠ These results come from"), report)
+        XCTAssertTrue(report.contains("## Builds and machines"), report)
+    }
+}
