@@ -57,11 +57,16 @@ extension SweepReport {
             guard let a = pooled("lp-ft", m), let b = pooled("ft", m) else { return nil }
             return ("\(m): LP-FT \(f(a)) vs FT \(f(b))", a, b)
         }
-        // "Matches" allows a shortfall within the spread of the seeds.
-        let matches = comparisons.allSatisfy { $0.1.mean >= $0.2.mean - max($0.1.std, $0.2.std) }
+        // With seeds paired, "matches" means no pair's interval lies wholly below 0; without
+        // pairs, a shortfall within the spread of the seeds.
+        let seedPairs = pairedLPFTAgainstFT.filter { $0.interval != nil }
+        let matches = seedPairs.isEmpty
+            ? comparisons.allSatisfy { $0.1.mean >= $0.2.mean - max($0.1.std, $0.2.std) }
+            : seedPairs.allSatisfy { $0.interval!.upperBound >= 0 }
+        let paired = seedPairs.isEmpty ? "" : "; paired LP-FT − FT, mean [95% CI]: " + seedPairs.map { "\($0.metric)\($0.variant.isEmpty ? "" : " (\($0.variant))") \($0.summaryText)" }.joined(separator: "; ")
         claims.append(PaperClaim(
             claim: "LP-FT matches or beats FT in distribution and out of distribution",
-            evidence: comparisons.isEmpty ? "needs LP-FT and FT trials" : comparisons.map(\.0).joined(separator: "; "),
+            evidence: comparisons.isEmpty ? "needs LP-FT and FT trials" : comparisons.map(\.0).joined(separator: "; ") + paired,
             verdict: comparisons.isEmpty ? .notMeasured : matches ? .holds : .doesNotHold))
 
         // 5. LP-FT is miscalibrated before temperature scaling and fixed by it.

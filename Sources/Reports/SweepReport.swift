@@ -135,7 +135,11 @@ public struct SweepReport: Sendable {
                 out += "| " + cells.joined(separator: " | ") + " |\n"
             }
         }
-        if metricPatterns == nil { out += "\n## The paper's five claims\n\n" + claimsMarkdown() }
+        if metricPatterns == nil {
+            out += "\n## The paper's five claims\n\n" + claimsMarkdown()
+            let pairs = pairedLPFTAgainstFT
+            if !pairs.isEmpty { out += "\n## Claim 4 seed by seed: LP-FT − FT\n\n" + pairedMarkdown(pairs) }
+        }
         out += "\n## Sweep health\n\n" + health()
         out += "\n## Builds and machines\n\n" + machines.markdown
         return out
@@ -150,12 +154,32 @@ public struct SweepReport: Sendable {
         if !seconds.isEmpty {
             out += String(format: "Time per completed trial: median %.1f s, max %.1f s, total %.0f s.\n", seconds[seconds.count / 2], seconds.last!, seconds.reduce(0, +))
         }
+        out += methodTimes()
         let failed = trials.filter { $0.state == .failed }
         if !failed.isEmpty {
             out += "\nFailed trials:\n\n"
             for t in failed {
                 out += "- `\(t.id)` (" + t.axes.keys.sorted().map { "\($0)=\(t.axes[$0]!)" }.joined(separator: ", ") + "): \(t.reason ?? "no reason recorded")\n"
             }
+        }
+        return out
+    }
+
+    /// Wall and CPU time of the completed trials by method: on a shared machine wall time
+    /// alone says more about the neighbours than about the method.
+    func methodTimes() -> String {
+        let completed = trials.filter { $0.state == .completed }
+        let methods = Set(completed.compactMap { $0.axes["method"]?.description }).sorted()
+        guard !methods.isEmpty else { return "" }
+        func cell(_ values: [Double]) -> String {
+            guard !values.isEmpty else { return "— | —" }
+            let sorted = values.sorted()
+            return String(format: "%.0f | %.0f", sorted[sorted.count / 2], sorted.reduce(0, +))
+        }
+        var out = "\n| method | completed | wall s, median | wall s, total | CPU s, median | CPU s, total |\n|---|---|---|---|---|---|\n"
+        for method in methods {
+            let rows = completed.filter { $0.axes["method"]?.description == method }
+            out += "| \(method) | \(rows.count) | \(cell(rows.compactMap(\.seconds))) | \(cell(rows.compactMap(\.cpuSeconds))) |\n"
         }
         return out
     }

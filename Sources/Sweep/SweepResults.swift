@@ -22,6 +22,8 @@ public struct TrialRow: Sendable {
     public var machine: String?
     /// The result's own `versions` (lpft, build, openblas), as the trial process wrote them.
     public var versions: [String: String] = [:]
+    /// CPU seconds (user + system) of the winning attempt's trial process, when it recorded them.
+    public var cpuSeconds: Double?
 }
 
 /// One bin of a reliability diagram: mean confidence, accuracy and size.
@@ -129,7 +131,7 @@ public struct SweepResults: Sendable {
             sweep.results.trials.map { t in
                 var row = TrialRow(id: "\(sweep.name)/\(t.id)", state: t.state, axes: t.axes.merging(["sweep": .string(sweep.name)]) { _, new in new },
                                    config: t.config, metrics: t.metrics, attempts: t.attempts, seconds: t.seconds, reason: t.reason)
-                (row.reliability, row.machine, row.versions) = (t.reliability, t.machine, t.versions)
+                (row.reliability, row.machine, row.versions, row.cpuSeconds) = (t.reliability, t.machine, t.versions, t.cpuSeconds)
                 return row
             }
         }
@@ -197,7 +199,7 @@ public struct SweepResults: Sendable {
 /// come from an `AttemptLedger`. A lock, because requests are served on several threads; it
 /// is held over a whole read, so concurrent refreshes do the work once.
 public final class DecodedTrials: @unchecked Sendable {
-    typealias Decoded = (metrics: [String: Double], reliability: [String: [CalibrationBin]], versions: [String: String])
+    typealias Decoded = (metrics: [String: Double], reliability: [String: [CalibrationBin]], versions: [String: String], cpuSeconds: Double?)
     private let lock = NSLock()
     private var fixed: [String: (addedAt: Double, axes: [String: ConfigValue], config: String)] = [:]
     private var results: [String: (result: String?, decoded: Decoded)] = [:]
@@ -232,7 +234,7 @@ public final class DecodedTrials: @unchecked Sendable {
                     let winner = attempts.winners[id].flatMap { attempts.entries[$0] }
                     var trial = TrialRow(id: id, state: TrialState(rawValue: row[2]) ?? .pending, axes: kept.axes, config: kept.config, metrics: decoded.metrics,
                                          attempts: attempts.counts[id] ?? 0, seconds: winner?.seconds, reason: row[4], reliability: decoded.reliability)
-                    (trial.machine, trial.versions) = (winner?.machine, decoded.versions)
+                    (trial.machine, trial.versions, trial.cpuSeconds) = (winner?.machine, decoded.versions, decoded.cpuSeconds)
                     return trial
                 }
                 return (rows, Set(attempts.winners.values))
@@ -264,7 +266,7 @@ public final class DecodedTrials: @unchecked Sendable {
             reliability = diagrams.mapValues { rows in rows.filter { $0.count == 3 }.map { CalibrationBin(confidence: $0[0], accuracy: $0[1], count: $0[2]) } }
         }
         let versions = (object?["versions"] as? [String: Any])?.compactMapValues { $0 as? String } ?? [:]
-        return (metrics, reliability, versions)
+        return (metrics, reliability, versions, (object?["timings"] as? [String: Any])?["cpu"] as? Double)
     }
 }
 

@@ -77,7 +77,8 @@ final class ReportTests: XCTestCase {
         let claims = SweepReport(results: try SweepResults(journal: journal), directory: dir.path).paperClaims()
         XCTAssertEqual(claims.map(\.verdict), [.notMeasured, .holds, .notMeasured, .holds, .notMeasured])
         XCTAssertEqual(claims[1].evidence, "Diff(F): lp-ft 1.5 ± 0.71 vs ft 4 ± 0")
-        XCTAssertEqual(claims[3].evidence, "test/accuracy: LP-FT 0.78 ± 0.028 vs FT 0.74 ± 0.04; ood/tweets/accuracy: LP-FT 0.73 ± 0.028 vs FT 0.64 ± 0.04")
+        XCTAssertEqual(claims[3].evidence, "test/accuracy: LP-FT 0.78 ± 0.028 vs FT 0.74 ± 0.04; ood/tweets/accuracy: LP-FT 0.73 ± 0.028 vs FT 0.64 ± 0.04"
+                       + "; paired LP-FT − FT, mean [95% CI]: test/accuracy +0.0600 [-0.4482, +0.5682]; ood/tweets/accuracy +0.1100 [-0.3982, +0.6182]")
         XCTAssertEqual(claims[4].evidence, "needs LP-FT trials with test/ece", "a NaN ECE is no evidence")
     }
 
@@ -177,5 +178,55 @@ extension ReportTests {
         let report = SweepReport(results: try SweepResults(journal: journal), directory: dir.path).markdown()
         XCTAssertFalse(report.contains("⚠ These results come from"), report)
         XCTAssertTrue(report.contains("## Builds and machines"), report)
+    }
+}
+
+extension ReportTests {
+    /// FT 0.70/0.74/0.78 and LP-FT 0.80/0.76/failed on seeds 1–3: two pairs, +0.10 and +0.02.
+    func testClaimFourPairsLPFTWithFTSeedBySeed() throws {
+        let (journal, dir) = try self.journal()
+        let report = SweepReport(results: try SweepResults(journal: journal), directory: dir.path)
+        let pairs = report.pairedLPFTAgainstFT
+        XCTAssertEqual(pairs.map(\.metric), ["test/accuracy", "ood/tweets/accuracy"])
+        let test = pairs[0]
+        XCTAssertEqual(test.differences.map(\.seed), ["1", "2"], "the failed seed has no pair")
+        XCTAssertEqual(test.differences[0].value, 0.10, accuracy: 1e-12)
+        XCTAssertEqual(test.differences[1].value, 0.02, accuracy: 1e-12)
+        XCTAssertEqual(test.mean, 0.06, accuracy: 1e-12)
+        // sd 0.04·√2, n 2: half-width 12.706 · 0.0566 / √2 = 0.5082.
+        let interval = try XCTUnwrap(test.interval)
+        XCTAssertEqual(interval.lowerBound, 0.06 - 12.706 * 0.04, accuracy: 1e-9)
+        XCTAssertEqual(interval.upperBound, 0.06 + 12.706 * 0.04, accuracy: 1e-9)
+        XCTAssertTrue(report.markdown().contains("| — | test/accuracy | 1: +0.1000, 2: +0.0200 | +0.0600 [-0.4482, +0.5682] |"), report.markdown())
+    }
+
+    func testTStudentQuantilesAreTheTablesAndTendToTheNormal() {
+        XCTAssertEqual(PairedComparison.t975(degreesOfFreedom: 4), 2.776)
+        XCTAssertEqual(PairedComparison.t975(degreesOfFreedom: 1), 12.706)
+        XCTAssertEqual(PairedComparison.t975(degreesOfFreedom: 500), 1.960)
+    }
+}
+
+extension ReportTests {
+    /// A pair whose interval lies wholly below zero: LP-FT is worse, whatever the pooled spreads say.
+    func testClaimFourDoesNotHoldWhenEveryPairSaysLPFTIsWorse() throws {
+        let dir = try temporaryDirectory(self)
+        let journal = try Journal(directory: dir)
+        try journal.write { w in
+            for (i, (method, seed, accuracy)) in [("ft", 1, 0.80), ("ft", 2, 0.90), ("ft", 3, 0.70), ("lp-ft", 1, 0.79), ("lp-ft", 2, 0.89), ("lp-ft", 3, 0.69)].enumerated() {
+                let id = "\(method)-\(seed)"
+                try w.addTrial(id: id, position: i, axes: "{\"method\":\"\(method)\",\"seed\":\(seed)}", config: "{}", at: 0)
+                let result = "{\"status\":\"completed\",\"metrics\":{\"test/accuracy\":\(accuracy)},\"timings\":{\"cpu\":\(10 * (i + 1))}}"
+                let lease = try w.startAttempt(trial: id, number: 1, worker: "w", host: "h", at: 0)
+                try w.endAttempt(lease: lease, state: .completed, at: 100, result: result)
+                try w.updateTrial(id, state: .completed, chargedAttempts: 0, result: result)
+            }
+        }
+        let report = SweepReport(results: try SweepResults(journal: journal), directory: dir.path)
+        // Pooled, 0.79 ± 0.1 against 0.80 ± 0.1 would "match"; each seed is 0.01 worse.
+        XCTAssertEqual(report.paperClaims()[3].verdict, .doesNotHold)
+        XCTAssertEqual(try XCTUnwrap(report.pairedLPFTAgainstFT.first?.interval).upperBound, -0.01, accuracy: 1e-9)
+        XCTAssertTrue(report.markdown().contains("| ft | 3 | 100 | 300 | 20 | 60 |"), "wall and CPU seconds per method")
+        XCTAssertTrue(report.markdown().contains("| lp-ft | 3 | 100 | 300 | 50 | 150 |"), report.markdown())
     }
 }

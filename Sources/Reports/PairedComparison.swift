@@ -1,0 +1,80 @@
+import Foundation
+import Sweep
+
+/// Claim 4 seed by seed: each LP-FT trial minus the FT trial of the same seed (and the same
+/// value of every other axis FT trials have), per LP-FT variant and metric. Pairing removes
+/// what a seed does to both (data order, dropout, head initialisation), which pooled means and
+/// their spreads cannot.
+public struct PairedComparison: Sendable {
+    /// The LP-FT trials' own axes beyond FT's, e.g. `lp.solver=logistic`; "" when none.
+    public let variant: String
+    public let metric: String
+    /// (seed, LP-FT − FT), by seed.
+    public let differences: [(seed: String, value: Double)]
+
+    public var mean: Double { differences.map(\.value).reduce(0, +) / Double(differences.count) }
+
+    /// The 95% confidence interval of the mean difference (Student's t, n − 1 degrees of
+    /// freedom); nil for fewer than two pairs.
+    public var interval: ClosedRange<Double>? {
+        guard let summary = Summary(differences.map(\.value)), summary.n >= 2 else { return nil }
+        let half = Self.t975(degreesOfFreedom: summary.n - 1) * summary.std / Double(summary.n).squareRoot()
+        return (summary.mean - half)...(summary.mean + half)
+    }
+
+    /// The 97.5 % quantile of Student's t distribution.
+    static func t975(degreesOfFreedom df: Int) -> Double {
+        let table = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+                     2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
+        return df <= table.count ? table[max(1, df) - 1] : 1.960
+    }
+
+    /// LP-FT against FT on `metrics`, for every LP-FT variant with at least one pair.
+    static func lpftAgainstFT(_ trials: [TrialRow], metrics: [String]) -> [PairedComparison] {
+        let completed = trials.filter { $0.state == .completed }
+        let ft = completed.filter { $0.axes["method"]?.description == "ft" }
+        let lpft = completed.filter { $0.axes["method"]?.description == "lp-ft" }
+        let ftAxes = Set(ft.flatMap(\.axes.keys)).subtracting(["method"])
+        func key(_ t: TrialRow) -> [String: String] { t.axes.filter { ftAxes.contains($0.key) }.mapValues(\.description) }
+        let partner = Dictionary(ft.map { (key($0), $0) }) { first, _ in first }
+        let variants = Dictionary(grouping: lpft) { t in
+            t.axes.keys.filter { !ftAxes.contains($0) && $0 != "method" }.sorted().map { "\($0)=\(t.axes[$0]!)" }.joined(separator: ", ")
+        }
+        return variants.keys.sorted().flatMap { variant in
+            metrics.compactMap { metric -> PairedComparison? in
+                let differences = variants[variant]!.compactMap { t -> (String, Double)? in
+                    guard let a = t.metrics[metric], let b = partner[key(t)]?.metrics[metric], a.isFinite, b.isFinite else { return nil }
+                    return (t.axes["seed"]?.description ?? "?", a - b)
+                }.sorted { $0.0 < $1.0 }
+                return differences.isEmpty ? nil : PairedComparison(variant: variant, metric: metric, differences: differences)
+            }
+        }
+    }
+
+    /// "1001: +0.0100, 2002: −0.0040, …"
+    public var perSeedText: String {
+        differences.map { "\($0.seed): " + String(format: "%+.4f", $0.value) }.joined(separator: ", ")
+    }
+
+    /// "+0.012 [−0.004, +0.028]"
+    public var summaryText: String {
+        let m = String(format: "%+.4f", mean)
+        guard let ci = interval else { return m + " (one pair: no interval)" }
+        return m + String(format: " [%+.4f, %+.4f]", ci.lowerBound, ci.upperBound)
+    }
+}
+
+extension SweepReport {
+    /// Claim 4's pairs on test and OOD accuracy.
+    public var pairedLPFTAgainstFT: [PairedComparison] {
+        PairedComparison.lpftAgainstFT(trials, metrics: ["test/accuracy"] + results.metrics(matching: "ood/*/accuracy"))
+    }
+
+    func pairedMarkdown(_ pairs: [PairedComparison]) -> String {
+        var out = "| LP-FT variant | metric | LP-FT − FT per seed | mean [95% CI] |\n|---|---|---|---|\n"
+        for p in pairs {
+            out += "| \(p.variant.isEmpty ? "—" : p.variant) | \(p.metric) | \(p.perSeedText) | \(p.summaryText) |\n"
+        }
+        return out + "\nEach LP-FT trial minus the FT trial of the same seed; the interval is Student's t over the seeds.\n"
+    }
+}
