@@ -57,7 +57,7 @@ let package = Package(
         .target(name: "Training", dependencies: ["Transformer", "TextData", "NTK", "Compute", "Config", "TrialContract"], swiftSettings: simdFlags),
         // The orchestrator knows nothing of tensors: a trial is a config in, metrics out.
         // Sweep: specs, trial identity, the journal, results. Cluster: the wire protocol, coordinator, worker.
-        .target(name: "Sweep", dependencies: ["Config", .product(name: "Crypto", package: "swift-crypto"), .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Sweep", dependencies: ["Config", "TrialContract", .product(name: "Crypto", package: "swift-crypto"), .product(name: "GRDB", package: "GRDB.swift")]),
         // swift-log set up for the command line (text or JSON lines on stderr) and a throttle
         // for warnings a peer can provoke at will.
         .target(name: "Logs", dependencies: [.product(name: "Logging", package: "swift-log"), .product(name: "ArgumentParser", package: "swift-argument-parser")]),
@@ -91,7 +91,7 @@ let package = Package(
         .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "Sweep", "Logs", "TestSupport"]),
         .testTarget(name: "TrialContractTests", dependencies: ["TrialContract", "Training"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Transformer", "TextData", "Compute", "TrialContract", "TestSupport"]),
-        .testTarget(name: "SweepTests", dependencies: ["Sweep", "Config", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "SweepTests", dependencies: ["Sweep", "Config", "TestSupport", "TrialContract", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Sweep", "Logs", "TestSupport", "TrialContract", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Sweep", "TestSupport"]),
         .testTarget(name: "LPFTTests", dependencies: ["Sweep", "Training", "TestSupport"]),

@@ -26,6 +26,8 @@ public struct SweepRun {
     /// Extra arguments for local workers (e.g. `--insecure`).
     public var workerArguments: [String]
     public var logger: Logger
+    /// The files each trial reads, to pin by content (nil: not checked here, `--skip-file-check`).
+    public var inputs: ((PlannedTrial) throws -> [InputFile])?
     /// `--http`: where the dashboard listens while the sweep runs, and whether beyond
     /// loopback without a token (`--insecure`); nil: no dashboard.
     public var http: (address: String, insecure: Bool)?
@@ -49,7 +51,10 @@ public struct SweepRun {
         var allowed = self.allowed
         let lock = try DirectoryLock(directory, name: "coordinator.lock", holder: "coordinator")
         let journal = try Journal(directory: directory, durability: durability)
-        let (added, revived, dropped) = try SweepLaunch.seed(journal, spec: URL(fileURLWithPath: spec), planned: planned, retryFailed: retryFailed, dropRemoved: dropRemoved)
+        let seeded = try SweepLaunch.seed(journal, spec: URL(fileURLWithPath: spec), planned: planned, retryFailed: retryFailed, dropRemoved: dropRemoved, inputs: inputs)
+        let (added, revived, dropped) = (seeded.added, seeded.revived, seeded.dropped)
+        for change in seeded.changedInputs { logger.warning("\(change)") }
+        if seeded.pinnedLate > 0 { logger.info("pinned the inputs of \(seeded.pinnedLate) trial(s) planned before this journal kept their files' hashes") }
         if dropped > 0 { logger.info("dropped \(dropped) trial(s) that left the spec and never started") }
         let context = ZeroMQContext()
         let localCurve = try keys.flatMap { localWorkers > 0 ? try SweepLaunch.localWorkerKeys(sweep: directory, server: $0, allowed: &allowed) : nil } ?? []
@@ -58,7 +63,7 @@ public struct SweepRun {
         coordinator.dispatcher.logger = logger
         let all = try journal.trials()
         let done = all.filter { $0.state == .completed }.count
-        let inPlan = Set(planned.map(\.id))
+        let inPlan = Set(seeded.planned.map(\.id))
         let removed = all.filter { !inPlan.contains($0.id) && ($0.state == .pending || $0.state == .running) }.count
         if removed > 0 {
             logger.warning("\(removed) unfinished trial(s) from an earlier version of the spec are not in it any more and will still run; --drop-removed deletes those that never started")

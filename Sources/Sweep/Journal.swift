@@ -92,7 +92,7 @@ public enum JournalDurability: String, Sendable, CaseIterable {
 ///
 /// Tables: `sweep` (key/value: spec text and path, the sweep id), `trials`, `attempts` (the
 /// row id is the lease, from a random start per journal; the worker's build and machine),
-/// `metrics` (keyed by lease and seq, so a resent row
+/// `inputs` and `trial_inputs` (the SHA-256 of the files each trial reads), `metrics` (keyed by lease and seq, so a resent row
 /// is stored once) and `events`.
 /// A commit survives `kill -9` of the coordinator (the WAL is in the kernel's page cache);
 /// how it fares when the machine loses power is the ``JournalDurability`` it was opened with.
@@ -182,6 +182,14 @@ public final class Journal: Sendable {
         // Which build and machine ran each attempt, so mixed builds or BLAS kernels show.
         m.registerMigration("v4 attempt machine") { db in
             try db.execute(sql: "ALTER TABLE attempts ADD COLUMN machine TEXT")
+        }
+        // Each trial pinned to the SHA-256 of the files it reads, and the hashes cached by
+        // path, size and modification time (`JournalWriter.pinInputs`).
+        m.registerMigration("v5 trial inputs") { db in
+            try db.execute(sql: """
+                CREATE TABLE inputs (name TEXT PRIMARY KEY, path TEXT NOT NULL, size INTEGER NOT NULL, mtime REAL NOT NULL, sha256 TEXT NOT NULL);
+                CREATE TABLE trial_inputs (trial TEXT NOT NULL, name TEXT NOT NULL, sha256 TEXT NOT NULL, PRIMARY KEY (trial, name)) WITHOUT ROWID;
+                """)
         }
         return m
     }

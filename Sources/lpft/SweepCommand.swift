@@ -100,7 +100,7 @@ struct SweepCommand: ParsableCommand {
                                retryFailed: retryFailed, dropRemoved: dropRemoved, settings: settings, localWorkers: localWorkers,
                                threads: threads, workerArguments: (curve.insecure ? ["--insecure"] : []) + logging.arguments)
             run.http = http.map { ($0, curve.insecure) }
-            run.durability = durability
+            (run.durability, run.inputs) = (durability, skipFileCheck ? nil : { try TrialConfig.inputFiles(ofCanonical: $0.canonicalConfig) })
             switch try run.run() {
             case .stopped: throw ExitCode(TrialExitCode.interrupted)
             case .finished(let failed): if failed > 0 { throw ExitCode(1) }

@@ -297,6 +297,26 @@ final class SweepRunTests: XCTestCase {
         }
     }
 
+    /// Inputs by content: a data file edited between two runs of a spec makes new trials, and
+    /// the log names the file; the old trials keep their results.
+    func testEditingADataFileBetweenTwoPlansMakesNewTrialsAndSaysWhichFile() throws {
+        let dir = try temporaryDirectory(self)
+        let spec = try tinySpec(dir, grid: "  method: [ft, lp-ft]")
+        let (_, before) = try runTwoTrialSweep(spec, in: dir)
+        let train = dir.appendingPathComponent("train.jsonl")
+        try (try String(contentsOf: train, encoding: .utf8) + "\n{\"text\": \"tok10 tok11\", \"label\": \"low\"}").write(to: train, atomically: true, encoding: .utf8)
+        let sweep = dir.appendingPathComponent("sweep"), log = dir.appendingPathComponent("again.log")
+        let run = try startLPFT(["sweep", "run", spec.path, "--dir", sweep.path, "--local-workers", "1"], log: log, test: self)
+        XCTAssertEqual(waitForExit(run, timeout: 120, log: log), 0)
+        let text = try String(contentsOf: log, encoding: .utf8)
+        XCTAssertTrue(text.contains("\(train.path) changed since this sweep first planned it"), text)
+        XCTAssertTrue(text.contains("2 trial(s) that read it get new ids"), text)
+        let after = try XCTUnwrap(journal(sweep)).trials()
+        XCTAssertEqual(after.count, 4)
+        XCTAssertEqual(after.filter { $0.state == .completed }.count, 4)
+        XCTAssertEqual(Array(after.filter { before.map(\.id).contains($0.id) }.map(\.result)), before.map(\.result), "the old results stay")
+    }
+
     /// Local workers hold a lock in their directory while they live.
     func workerLocksHeld(_ sweep: URL) throws -> Int {
         try FileManager.default.contentsOfDirectory(atPath: sweep.appendingPathComponent("workers").path).filter { name in

@@ -1,0 +1,104 @@
+import Crypto
+import Foundation
+import GRDB
+import TrialContract
+
+/// What planning found of the trials' inputs.
+public struct InputCheck: Sendable {
+    /// The plan with each trial's id as it now is: the config's id, or a new one for trials
+    /// whose inputs changed since the journal first recorded them.
+    public var planned: [PlannedTrial]
+    /// One line per input file whose content changed: which, from and to what, how many trials.
+    public var changes: [String]
+    /// Trials already in the journal from before it recorded inputs, whose inputs are pinned now.
+    public var pinnedLate: Int
+}
+
+extension PlannedTrial {
+    /// This trial under another id (its inputs changed).
+    func renamed(_ id: String) -> PlannedTrial { PlannedTrial(id: id, axes: axes, canonicalConfig: canonicalConfig) }
+}
+
+extension JournalWriter {
+    /// Pins every planned trial to the SHA-256 of the files it reads (`inputs`). A trial id
+    /// stays its config's as long as its files are those the journal first recorded for it;
+    /// when one has changed, the trial gets a new id (of its config and its inputs' hashes), so
+    /// results of the old and the new file never mix under one id, and the change is named.
+    /// Journals that predate input pinning keep their ids: what is there now is pinned.
+    /// Hashes are cached by path, size and modification time: a re-plan reads only changed files.
+    public func pinInputs(_ planned: [PlannedTrial], inputs: (PlannedTrial) throws -> [InputFile]) throws -> InputCheck {
+        var digests: [String: String] = [:]
+        var changed: [String: (old: String, new: String, trials: Int)] = [:]
+        var pinnedLate = 0
+        let result = try planned.map { trial -> PlannedTrial in
+            var current: [String: String] = [:]
+            for file in try inputs(trial) {
+                if digests[file.name] == nil { digests[file.name] = try digest(of: file) }
+                current[file.name] = digests[file.name]
+            }
+            let recorded = try pinned(trial.id)
+            if recorded.isEmpty {
+                if try trialExists(trial.id), !current.isEmpty { pinnedLate += 1 }
+                try pin(trial.id, current)
+                return trial
+            }
+            guard recorded != current else { return trial }
+            for name in Set(recorded.keys).union(current.keys).sorted() where recorded[name] != current[name] {
+                let entry = changed[name] ?? (recorded[name] ?? "none", current[name] ?? "none", 0)
+                changed[name] = (entry.old, entry.new, entry.trials + 1)
+            }
+            let lines = current.keys.sorted().map { "\($0)=\(current[$0]!)" }.joined(separator: "\n")
+            let id = String(SHA256.hash(data: Data((trial.id + "\n" + lines).utf8)).map { String(format: "%02x", $0) }.joined().prefix(16))
+            if try pinned(id).isEmpty { try pin(id, current) }
+            return trial.renamed(id)
+        }
+        let changes = changed.keys.sorted().map { name in
+            let c = changed[name]!
+            return "\(name) changed since this sweep first planned it (sha256 \(c.old.prefix(12)) → \(c.new.prefix(12))): "
+                + "\(c.trials) trial(s) that read it get new ids and run again; results under the old ids stay as they were"
+        }
+        return InputCheck(planned: result, changes: changes, pinnedLate: pinnedLate)
+    }
+
+    private func pinned(_ trial: String) throws -> [String: String] {
+        let rows = try Row.fetchAll(db, sql: "SELECT name, sha256 FROM trial_inputs WHERE trial = ?", arguments: [trial])
+        return Dictionary(rows.map { row -> (String, String) in (row[0], row[1]) }) { first, _ in first }
+    }
+
+    private func pin(_ trial: String, _ inputs: [String: String]) throws {
+        for (name, sha256) in inputs {
+            try db.execute(sql: "INSERT OR REPLACE INTO trial_inputs (trial, name, sha256) VALUES (?, ?, ?)", arguments: [trial, name, sha256])
+        }
+    }
+
+    private func trialExists(_ id: String) throws -> Bool {
+        try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM trials WHERE id = ?)", arguments: [id]) ?? false
+    }
+
+    /// The file's SHA-256, from the cache when its path, size and modification time are unchanged.
+    private func digest(of file: InputFile) throws -> String {
+        let attributes: [FileAttributeKey: Any]
+        do { attributes = try FileManager.default.attributesOfItem(atPath: file.url.path) } catch {
+            throw JournalError(path: file.url.path, reason: "cannot read input \(file.name): \(error.localizedDescription)")
+        }
+        let size = (attributes[.size] as? NSNumber)?.int64Value ?? -1
+        let modified = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+        if let row = try Row.fetchOne(db, sql: "SELECT sha256 FROM inputs WHERE name = ? AND path = ? AND size = ? AND mtime = ?",
+                                      arguments: [file.name, file.url.path, size, modified]) {
+            return row[0]
+        }
+        let sha256 = try Self.sha256(of: file.url)
+        try db.execute(sql: "INSERT OR REPLACE INTO inputs (name, path, size, mtime, sha256) VALUES (?, ?, ?, ?, ?)",
+                       arguments: [file.name, file.url.path, size, modified, sha256])
+        return sha256
+    }
+
+    /// SHA-256 in 1 MiB pieces: memory stays bounded whatever the file's size.
+    static func sha256(of url: URL) throws -> String {
+        let handle = try FileHandle(forReadingFrom: url)
+        defer { try? handle.close() }
+        var hasher = SHA256()
+        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(data: chunk) }
+        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+}
