@@ -24,6 +24,7 @@ extension SweepReport {
                 body += metrics.map { "<td class=\"num\">\(esc(Self.format(g.summary($0))))</td>" }.joined() + "</tr>\n"
             }
             body += "</table>\n"
+            if let paper = view.paper { body += "<p><small>The paper (RoBERTa-base, other tasks): \(esc(paper)).</small></p>\n" }
         }
         if metricPatterns == nil {
             body += "<h2>The paper's five claims</h2>\n<table><tr><th>#</th><th>the paper's claim</th><th>here</th><th>verdict</th></tr>\n"

@@ -15,8 +15,8 @@ extension TrialConfig {
         guard let mapping = try JSONSerialization.jsonObject(with: Data(canonicalConfig.utf8)) as? [String: Any] else {
             throw ConfigError(file: "trial", path: "", reason: "a canonical config is a JSON object")
         }
+        guard mapping["method"] as? String != TrialConfig.Method.noop.rawValue else { return [] }
         let config = try TrialConfig(mapping: mapping, file: "trial")
-        guard config.method != .noop else { return [] }
         func named(_ url: URL) -> InputFile {
             let path = url.standardizedFileURL.path, root = home.root.standardizedFileURL.path + "/"
             return InputFile(name: path.hasPrefix(root) ? String(path.dropFirst(root.count)) : path, url: url)

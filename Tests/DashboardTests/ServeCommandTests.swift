@@ -33,7 +33,10 @@ final class ServeCommandTests: XCTestCase {
             .write(to: spec, atomically: true, encoding: .utf8)
         let sweep = dir.appendingPathComponent("sweep")
         let run = try startLPFT(["sweep", "run", spec.path, "--dir", sweep.path, "--local-workers", "1"], log: dir.appendingPathComponent("run.log"), test: self)
-        XCTAssertTrue(eventually(timeout: 60) { FileManager.default.fileExists(atPath: sweep.appendingPathComponent(Journal.fileName).path) })
+        XCTAssertTrue(eventually(timeout: 60) {
+            FileManager.default.fileExists(atPath: sweep.appendingPathComponent(Journal.fileName).path)
+                && ((try? Journal(readingDirectory: sweep).trials().count) ?? 0) == 400
+        }, "the sweep has planned its trials")
         let serveLog = dir.appendingPathComponent("serve.log")
         let serve = try startLPFT(["sweep", "serve", sweep.path, "--port", "0"], log: serveLog, test: self)
         let url = try XCTUnwrap(dashboardURL(serveLog), (try? String(contentsOf: serveLog, encoding: .utf8)) ?? "")
