@@ -102,11 +102,11 @@ enum DashboardPages {
         if !finals.isEmpty {
             out += "<h2>Metrics</h2>\n<table>" + finals.map { "<tr><td>\(escape($0.name))</td><td class=\"num\">\($0.value.map { String(format: "%.6g", $0) } ?? "NaN")</td></tr>" }.joined(separator: "\n") + "</table>\n"
         }
-        out += "<h2>Attempts</h2>\n<table><tr><th>#</th><th>worker</th><th>host</th><th>state</th><th>ran</th><th>reason</th></tr>\n"
+        out += "<h2>Attempts</h2>\n<table><tr><th>#</th><th>worker</th><th>host</th><th>state</th><th>ran</th><th>build · BLAS kernel · CPU</th><th>reason</th></tr>\n"
         for a in attempts {
             let ran = (a.endedAt ?? now) - a.startedAt
             out += "<tr><td>\(a.number)</td><td>\(escape(a.worker))</td><td>\(escape(a.host))</td><td>\(a.state.rawValue)\(a.late ? " (late)" : "")</td>"
-            out += "<td>\(duration(ran))</td><td>\(escape(a.reason ?? ""))</td></tr>\n"
+            out += "<td>\(duration(ran))</td><td>\(escape(BuildsAndMachines.summary(ofMachine: a.machine)))</td><td>\(escape(a.reason ?? ""))</td></tr>\n"
         }
         out += "</table>\n"
         if let tail = attempts.last?.logTail { out += "<h2>Last lines of its log</h2>\n<pre>\(escape(tail))</pre>\n" }

@@ -3,7 +3,7 @@ import Sweep
 
 /// Which builds of lpft, BLAS kernels and CPUs produced a report's completed trials: numbers
 /// from two builds or kernels may differ in their last digits, so a mix is shown, never hidden.
-struct BuildsAndMachines {
+public struct BuildsAndMachines {
     struct Kind: Hashable, Comparable {
         var build: String, blas: String, cpu: String
         static func < (a: Kind, b: Kind) -> Bool { (a.build, a.blas, a.cpu) < (b.build, b.blas, b.cpu) }
@@ -21,10 +21,23 @@ struct BuildsAndMachines {
     /// The winning attempt's worker facts; for attempts that predate them, what the trial's
     /// result says of itself (lpft's version, perhaps without a commit, and OpenBLAS).
     static func kind(of trial: TrialRow) -> Kind {
-        let facts = trial.machine.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] } ?? [:]
+        let facts = Self.facts(trial.machine)
         let build = facts["build"] as? String ?? trial.versions["build"] ?? trial.versions["lpft"].map { "\($0) (commit not recorded)" } ?? "not recorded"
         let blas = facts["blas"] as? String ?? trial.versions["openblas"] ?? "not recorded"
         return Kind(build: build, blas: blas, cpu: facts["cpu"] as? String ?? "not recorded")
+    }
+
+    /// An attempt's worker facts (``AttemptRecord/machine``) as a dictionary; empty when absent.
+    static func facts(_ machine: String?) -> [String: Any] {
+        machine.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] } ?? [:]
+    }
+
+    /// One attempt's build, BLAS kernel and CPU on one line, e.g. "0.1.0+2c902c70d147 · core=Haswell · AMD EPYC".
+    public static func summary(ofMachine machine: String?) -> String {
+        let facts = Self.facts(machine)
+        guard let build = facts["build"] as? String else { return "not recorded" }
+        let kernel = (facts["blas"] as? String)?.split(separator: " ").last.map(String.init) ?? "?"
+        return [build, kernel, facts["cpu"] as? String ?? "?"].joined(separator: " · ")
     }
 
     var builds: Set<String> { Set(counts.map(\.kind.build)) }

@@ -17,12 +17,14 @@ final class DashboardTests: XCTestCase {
             try w.addTrial(id: "ok", position: 0, axes: #"{"seed":1}"#, config: #"{"method":"noop","seed":1}"#, at: 0)
             try w.addTrial(id: "bad", position: 1, axes: #"{"seed":2}"#, config: #"{"method":"noop","seed":2}"#, at: 0)
             try w.addTrial(id: "odd", position: 2, axes: #"{"seed":"\#(Self.hostile)"}"#, config: #"{"method":"noop"}"#, at: 0)
-            let ok = try w.startAttempt(trial: "ok", number: 1, worker: "w<1>", host: "h", at: 1)
+            let ok = try w.startAttempt(trial: "ok", number: 1, worker: "w<1>", host: "h",
+                                        machine: #"{"blas":"OpenBLAS 0.3.21 core=Zen","build":"0.1.0+0123456789ab","cpu":"AMD EPYC","cpuFlags":[]}"#, at: 1)
             try w.insertMetric(lease: ok, trial: "ok", seq: 0, name: "ft/loss", value: 0.7, epoch: 1, step: nil)
             try w.insertMetric(lease: ok, trial: "ok", seq: 1, name: "ft/loss", value: 0.4, epoch: 2, step: nil)
             try w.endAttempt(lease: ok, state: .completed, at: 3, result: #"{"metrics":{"test/accuracy":0.8}}"#)
             try w.updateTrial("ok", state: .completed, chargedAttempts: 0, result: #"{"metrics":{"test/accuracy":0.8}}"#, finishedAt: 3)
-            let bad = try w.startAttempt(trial: "bad", number: 1, worker: "w<1>", host: "h", at: 3)
+            let hostileMachine = String(data: try JSONSerialization.data(withJSONObject: ["build": "b", "blas": "x", "cpu": Self.hostile]), encoding: .utf8)!
+            let bad = try w.startAttempt(trial: "bad", number: 1, worker: "w<1>", host: "h", machine: hostileMachine, at: 3)
             try w.endAttempt(lease: bad, state: .failed, at: 4, reason: Self.hostile, logTail: "<img src=x onerror=alert(1)>")
             try w.updateTrial("bad", state: .failed, chargedAttempts: 1, reason: Self.hostile, finishedAt: 4)
         }
@@ -62,6 +64,7 @@ final class DashboardTests: XCTestCase {
     func testTheTrialPageDrawsItsCurveAndTheAPIListsEveryTrial() throws {
         let site = try site(sweep())
         let page = try site.respond(path: "/trials/ok", query: [:]).body
+        XCTAssertTrue(page.contains("<td>0.1.0+0123456789ab · core=Zen · AMD EPYC</td>"), "the attempt's build, BLAS kernel and CPU")
         XCTAssertTrue(page.contains("<svg") && page.contains("ft/loss"), "a learning curve")
         let trials = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(try site.respond(path: "/api/trials", query: [:]).body.utf8)) as? [[String: Any]])
         XCTAssertEqual(trials.map { $0["id"] as? String }, ["ok", "bad", "odd"])
