@@ -48,6 +48,9 @@ public struct SweepRun {
     }
 
     public func run() throws -> Outcome {
+        // First: a signal while the plan is pinned and seeded (seconds, for a big sweep) stops
+        // the run once the coordinator is up, instead of being lost or killing it mid-commit.
+        let signals = SignalPipe()
         var allowed = self.allowed
         let lock = try DirectoryLock(directory, name: "coordinator.lock", holder: "coordinator")
         let journal = try Journal(directory: directory, durability: durability)
@@ -74,7 +77,6 @@ public struct SweepRun {
                                        heartbeat: settings.heartbeatInterval, liveness: settings.liveness, extraArguments: localCurve + workerArguments)
         let dashboard = try http.map { try DashboardProcess(sweep: directory, address: $0.address, insecure: $0.insecure) }
         defer { dashboard?.stop() }
-        let signals = SignalPipe()
         let progress = SweepProgressLine(total: all.count, alreadyDone: done, journal: journal, logger: logger)
         coordinator.onProgress = { progress.show($0) }
         let outcome = try coordinator.run(stopSignal: signals.readEnd)
