@@ -38,12 +38,13 @@ pids+=($!)
 wait_for 30 "munged answering on its socket" munge --socket="$work/munge/socket" --no-input
 
 host=$(hostname -s)
+read -r -d '' ctld_port slurmd_port < <(spare_ports 2) || true
 export SLURM_CONF=$work/slurm.conf
 cat >"$SLURM_CONF" <<CONF
 ClusterName=lpftcheck
 SlurmctldHost=$host(127.0.0.1)
-SlurmctldPort=$(spare_port)
-SlurmdPort=$(spare_port)
+SlurmctldPort=$ctld_port
+SlurmdPort=$slurmd_port
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
@@ -98,7 +99,7 @@ busy=$(journal "SELECT count(DISTINCT worker) FROM attempts WHERE state = 'compl
 for task in 0 1; do
     record=$(scontrol -o show job "${job}_$task")
     grep -q 'JobState=COMPLETED .*ExitCode=0:0' <<<"$record" || fail "array task $task did not end COMPLETED with 0:0: $record"
-    grep -q "worker slurm-$job-$task exits: " "$work/lpft-worker-${job}_$task.log" ||
-        fail "array task $task's worker did not log that the coordinator ended it"
+    grep -q "worker slurm-$job-$task exits: coordinator says: the sweep is finished" "$work/lpft-worker-${job}_$task.log" ||
+        fail "array task $task's worker did not exit because the coordinator said the sweep is finished"
 done
 echo "$check: OK (workers slurm-$job-0 and slurm-$job-1 on $host completed $trials trials, each once; both tasks COMPLETED 0:0)"

@@ -22,7 +22,7 @@ started=$(date +%s%N)
 ssh-keygen -q -t ed25519 -N '' -f "$work/host_key"
 ssh-keygen -q -t ed25519 -N '' -f "$work/user_key"
 cp "$work/user_key.pub" "$work/authorized_keys"
-port=$(spare_port)
+port=$(spare_ports)
 cat >"$work/sshd_config" <<CONF
 Port $port
 ListenAddress 127.0.0.1
