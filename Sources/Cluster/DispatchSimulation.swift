@@ -138,7 +138,7 @@ public final class DispatchSimulation {
         let methods = ["lp", "ft", "lp-ft", "lora"]
         try journal.write { w in
             for i in 0..<settings.trials {
-                let axes = "{\"lr\":\(Double(1 + i / methods.count % 25) * 1e-5),\"method\":\"\(methods[i % methods.count])\",\"seed\":\(i / 100)}"
+                let axes = "{\"lr\":\(1 + i / methods.count % 25)e-5,\"method\":\"\(methods[i % methods.count])\",\"seed\":\(i / 100)}"
                 let config = "{\"axes\":\(axes),\"epochs\":\(settings.metricRowsPerTrial),\"model\":\"sentence-transformers/all-MiniLM-L6-v2\",\"task\":\"rt-polarity\",\"threads\":1}"
                 try w.addTrial(id: String(format: "%016x", i), position: i, axes: axes, config: config, at: Self.epoch)
             }
