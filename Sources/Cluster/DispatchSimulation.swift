@@ -425,7 +425,7 @@ struct SimulatedWorker {
     var toCoordinator = FIFO()
     var toWorker = FIFO()
     private var trials: [Lease: (trial: String, stopping: Bool)] = [:]
-    private var unackedMetrics: [Lease: (trial: String, rows: [MetricRow])] = [:]
+    private var unackedMetrics = UnackedMetrics()
     /// Results sent and not ACKed: on disk, so they survive a restart.
     private var outbox: [Lease: TrialReport] = [:]
     private var advertised = 0
@@ -452,7 +452,7 @@ struct SimulatedWorker {
         backlog = []
         process += 1
         trials = [:]
-        unackedMetrics = [:]
+        unackedMetrics.removeAll()
     }
 
     mutating func start(at now: Double) {
@@ -476,9 +476,7 @@ struct SimulatedWorker {
         advertised = 0
         helloAt = nil
         send(.hello(Hello(worker: name, host: "sim", slots: slots, held: held, instance: "\(name)#\(process)")), at: now)
-        for (lease, pending) in unackedMetrics.sorted(by: { $0.key < $1.key }) where !pending.rows.isEmpty {
-            send(.metrics(MetricBatch(trial: pending.trial, lease: lease, rows: pending.rows)), at: now)
-        }
+        for batch in unackedMetrics.batches { send(.metrics(batch), at: now) }
         resendResults(at: now)
     }
 
@@ -523,11 +521,10 @@ struct SimulatedWorker {
         case .ack(let ack):
             switch ack.kind {
             case .metrics:
-                guard let seq = ack.seq, var pending = unackedMetrics[ack.lease] else { return }
-                pending.rows.removeAll { $0.seq <= seq }
-                unackedMetrics[ack.lease] = pending.rows.isEmpty && trials[ack.lease] == nil ? nil : pending
+                guard let seq = ack.seq else { return }
+                unackedMetrics.acknowledge(ack.lease, upTo: seq, running: trials[ack.lease] != nil)
             case .result:
-                unackedMetrics[ack.lease] = nil
+                unackedMetrics.forget(ack.lease)
                 outbox[ack.lease] = nil
             }
         case .cancel(let c):
@@ -546,7 +543,7 @@ struct SimulatedWorker {
     mutating func report(_ seq: Int, of lease: Lease, at now: Double) {
         guard let running = trials[lease], !running.stopping else { return }
         let row = MetricRow(seq: seq, name: "ft/loss", value: 1 / Double(seq + 2), epoch: seq + 1, step: seq)
-        unackedMetrics[lease, default: (running.trial, [])].rows.append(row)
+        unackedMetrics.add([row], lease: lease, trial: running.trial)
         send(.metrics(MetricBatch(trial: running.trial, lease: lease, rows: [row])), at: now)
     }
 

@@ -61,7 +61,7 @@ public final class Worker {
     private let context: ZeroMQContext
     private var socket: ZeroMQSocket?
     private var trials: [Lease: TrialExecution] = [:]
-    private var unackedMetrics: [Lease: (trial: String, rows: [MetricRow])] = [:]
+    private var unackedMetrics = UnackedMetrics()
     private let outbox: Outbox
     private var advertised = 0
     private var lastHeard = 0.0
@@ -203,9 +203,7 @@ public final class Worker {
         advertised = 0
         helloAt = nil
         send(.hello(Hello(worker: settings.name, host: settings.host, slots: settings.slots, held: held, instance: instance)), now: now)
-        for (lease, pending) in unackedMetrics.sorted(by: { $0.key < $1.key }) where !pending.rows.isEmpty {
-            send(.metrics(MetricBatch(trial: pending.trial, lease: lease, rows: pending.rows)), now: now)
-        }
+        for batch in unackedMetrics.batches { send(.metrics(batch), now: now) }
         resendResults(now: now)
     }
 
@@ -328,7 +326,7 @@ public final class Worker {
     }
 
     private func report(_ rows: [MetricRow], of a: Assign, now: Double) {
-        unackedMetrics[a.lease, default: (a.trial, [])].rows += rows
+        unackedMetrics.add(rows, lease: a.lease, trial: a.trial)
         send(.metrics(MetricBatch(trial: a.trial, lease: a.lease, rows: rows)), now: now)
     }
 
@@ -343,11 +341,10 @@ public final class Worker {
     private func acknowledge(_ ack: Ack) {
         switch ack.kind {
         case .metrics:
-            guard let seq = ack.seq, var pending = unackedMetrics[ack.lease] else { return }
-            pending.rows.removeAll { $0.seq <= seq }
-            unackedMetrics[ack.lease] = pending.rows.isEmpty && trials[ack.lease] == nil ? nil : pending
+            guard let seq = ack.seq else { return }
+            unackedMetrics.acknowledge(ack.lease, upTo: seq, running: trials[ack.lease] != nil)
         case .result:
-            unackedMetrics[ack.lease] = nil
+            unackedMetrics.forget(ack.lease)
             do { try outbox.acknowledge(ack.lease) } catch { say(.warning, "cannot update the outbox: \(error)") }
         }
     }
