@@ -157,7 +157,8 @@ public final class Dispatcher {
     /// Peers that have been sent nothing for a heartbeat interval; marks them as sent to.
     public func heartbeatsDue(now: Double) -> [Peer] {
         var due: [Peer] = []
-        for s in sessions.values where now - s.lastSent >= settings.heartbeatInterval {
+        // The array, not the dictionary: this pass runs every turn over every session.
+        for s in sessionOrder where now - s.lastSent >= settings.heartbeatInterval {
             due.append(s.peer)
             s.lastSent = now
         }
