@@ -126,22 +126,12 @@ public final class Coordinator {
         while batch.count < 4096, let frames = socket.receive() { batch.append(frames) }
         let now = clock.now()
         let rejected = authenticator?.answer() ?? []
-        try journal.write { w in
+        try dispatcher.turn(batch, now: now, journal: journal, stopReason: stopRequested ? "the coordinator was stopped" : nil, before: { w in
             for r in rejected.prefix(100) {
                 try w.event("handshake rejected", at: now, detail: r)
                 handshakeWarnings.warn(dispatcher.logger, key: "rejected handshakes", now: now, "rejected a handshake: \(r)")
             }
-            for frames in batch where frames.count >= 2 {
-                try dispatcher.receive(from: frames[0], frames: frames[1...], now: now, journal: w)
-            }
-            if stopRequested {
-                try dispatcher.stop(now: now, journal: w, reason: "the coordinator was stopped")
-            } else {
-                try dispatcher.tick(now: now, journal: w)
-            }
-        }
-        if dispatcher.isFinished { dispatcher.finish(now: now) }
-        try flush(now: now)
+        }) { peer, frames in socket.send([peer] + frames) }
         if now - lastProgress >= 1 || dispatcher.isFinished || stopRequested {
             lastProgress = now
             onProgress(progress)
@@ -157,20 +147,38 @@ public final class Coordinator {
                       workers: dispatcher.workerCount, metricRows: dispatcher.metricRows, droppedMessages: dispatcher.droppedMessages,
                       rejectedHandshakes: authenticator?.rejected ?? 0)
     }
+}
 
-    private func flush(now: Double) throws {
-        var undelivered: [(Dispatcher.Peer, Assign)] = []
-        for (peer, message) in dispatcher.takeOutgoing() {
-            if !socket.send([peer] + message.frames()), case .assign(let a) = message { undelivered.append((peer, a)) }
+extension Dispatcher {
+    /// A coordinator's turn once its messages are read: applies them (`frames[0]` of each is
+    /// the routing id) and the clock in one journal transaction, then sends what that
+    /// transaction made true and the heartbeats due. `send` hands frames to the transport and
+    /// says whether their peer could be routed to (ROUTER_MANDATORY): an ASSIGN that could not
+    /// is ended in a second transaction and its trial dispatched again next turn. The
+    /// coordinator and `DispatchSimulation` both run this, so the simulation measures the turn
+    /// the coordinator runs rather than a copy of it.
+    public func turn(_ batch: [[[UInt8]]], now: Double, journal: Journal, stopReason: String? = nil,
+                     before: (JournalWriter) throws -> Void = { _ in }, send: (Peer, [[UInt8]]) -> Bool) throws {
+        try journal.write { w in
+            try before(w)
+            for frames in batch where frames.count >= 2 {
+                try receive(from: frames[0], frames: frames[1...], now: now, journal: w)
+            }
+            if let stopReason {
+                try stop(now: now, journal: w, reason: stopReason)
+            } else {
+                try tick(now: now, journal: w)
+            }
         }
-        for peer in dispatcher.heartbeatsDue(now: now) {
-            socket.send([peer] + Message.heartbeat.frames())
+        if isFinished { finish(now: now) }
+        var undelivered: [(Peer, Assign)] = []
+        for (peer, message) in takeOutgoing() {
+            if !send(peer, message.frames()), case .assign(let a) = message { undelivered.append((peer, a)) }
         }
-        // ROUTER_MANDATORY: an unroutable ASSIGN fails here instead of vanishing; its trial is
-        // dispatched again on the next turn.
+        for peer in heartbeatsDue(now: now) { _ = send(peer, Message.heartbeat.frames()) }
         if !undelivered.isEmpty {
             try journal.write { w in
-                for (peer, a) in undelivered { try dispatcher.undeliverable(a, to: peer, now: now, journal: w) }
+                for (peer, a) in undelivered { try undeliverable(a, to: peer, now: now, journal: w) }
             }
         }
     }

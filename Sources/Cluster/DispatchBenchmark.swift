@@ -22,6 +22,30 @@ public struct DispatchBenchmark {
         self.durability = durability
     }
 
+    /// Runs the three parts `repeats` times, telling `say` each round's figures as it ends,
+    /// and then their medians.
+    public func run(quickTrials: Int, shortTrials: Int, shortMs: Int, repeats: Int, say: (String) -> Void) throws {
+        var quick: [(rate: Double, cpu: Double)] = []
+        var short: [Double] = []
+        var ingest: [Double] = []
+        for r in 1...repeats {
+            let (wall, cpu) = try sweep(trials: quickTrials, durationMs: 0)
+            quick.append((Double(quickTrials) / wall, cpu / Double(quickTrials)))
+            say(String(format: "[%d] (a) %d zero-duration trials on %d workers: %.2f s, %.0f trials/s, coordinator CPU %.3f ms/trial",
+                       r, quickTrials, workers, wall, quick.last!.rate, quick.last!.cpu * 1000))
+            let (shortWall, _) = try sweep(trials: shortTrials, durationMs: shortMs)
+            let ideal = Double(shortTrials * shortMs) / 1000 / Double(workers)
+            short.append(ideal / shortWall)
+            say(String(format: "[%d] (b) %d × %d ms trials on %d workers: %.2f s (ideal %.2f s), efficiency %.1f%%",
+                       r, shortTrials, shortMs, workers, shortWall, ideal, 100 * short.last!))
+            ingest.append(try ingestRate())
+            say(String(format: "[%d] (c) %d metric rows in batches of %d: %.0f rows/s", r, metricRows, batch, ingest.last!))
+        }
+        func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
+        say(String(format: "median: (a) %.0f trials/s, %.3f ms coordinator CPU per trial; (b) efficiency %.1f%%; (c) %.0f metric rows/s",
+                   median(quick.map(\.rate)), median(quick.map(\.cpu)) * 1000, 100 * median(short), median(ingest)))
+    }
+
     /// Runs a noop sweep on `workers` worker processes; returns wall seconds and coordinator CPU seconds.
     public func sweep(trials: Int, durationMs: Int) throws -> (Double, Double) {
         let setup = try BenchSweep(curve: curve, durability: durability, configs: (0..<trials).map { "{\"method\":\"noop\",\"duration_ms\":\(durationMs),\"seed\":\($0)}" })

@@ -40,7 +40,10 @@ public struct DispatchSettings: Sendable {
 public final class Dispatcher {
     public typealias Peer = [UInt8]
 
-    struct Session {
+    /// A class, so that the passes over every session each turn (expiry, heartbeats, looking
+    /// for credit) read and update it in place: with a thousand workers, copying each session,
+    /// or the whole dictionary on a write during the pass, was most of the coordinator's CPU.
+    final class Session {
         let peer: Peer
         let worker: String
         let host: String
@@ -52,6 +55,11 @@ public final class Dispatcher {
         var lastHeard: Double
         var lastSent: Double
         var leases: Set<Lease> = []
+
+        init(peer: Peer, worker: String, host: String, slots: Int, instance: String?, facts: String?, now: Double) {
+            (self.peer, self.worker, self.host, self.slots, self.instance, self.facts) = (peer, worker, host, slots, instance, facts)
+            (lastHeard, lastSent) = (now, now)
+        }
     }
 
     struct LiveTrial {
@@ -82,7 +90,12 @@ public final class Dispatcher {
     private var readyHead = 0
     private var delayed: [(notBefore: Double, trial: String)] = []
     private var sessions: [Peer: Session] = [:]
-    private var sessionOrder: [Peer] = []
+    private var sessionOrder: [Session] = []
+    /// Credit summed over the sessions: with none, dispatch need not look at each.
+    private var totalCredit = 0
+    /// Every session was last heard from at or after this, as of the last expiry pass: none
+    /// can expire before it is a lease timeout old (`lastHeard` only grows).
+    private var oldestHeard = -Double.infinity
     private var nextSession = 0
     private var leases: [Lease: LeaseInfo] = [:]
     /// Running leases that no session holds (after a coordinator restart, or a worker that
@@ -156,9 +169,10 @@ public final class Dispatcher {
     /// Peers that have been sent nothing for a heartbeat interval; marks them as sent to.
     public func heartbeatsDue(now: Double) -> [Peer] {
         var due: [Peer] = []
-        for (peer, s) in sessions where now - s.lastSent >= settings.heartbeatInterval {
-            due.append(peer)
-            sessions[peer]!.lastSent = now
+        // The array, not the dictionary: this pass runs every turn over every session.
+        for s in sessionOrder where now - s.lastSent >= settings.heartbeatInterval {
+            due.append(s.peer)
+            s.lastSent = now
         }
         return due
     }
@@ -194,7 +208,9 @@ public final class Dispatcher {
         switch message {
         case .ready(let r):
             let s = sessions[peer]!
-            sessions[peer]!.credit = min(s.credit + min(max(0, r.credit), s.slots), s.slots)
+            let credit = min(s.credit + min(max(0, r.credit), s.slots), s.slots)
+            totalCredit += credit - s.credit
+            s.credit = credit
         case .metrics(let m):
             try ingest(m, from: peer, now: now, journal: journal)
         case .result(let r):
@@ -223,9 +239,10 @@ public final class Dispatcher {
         for (old, s) in sessions where old == peer || s.worker == hello.worker {
             try retire(old, now: now, journal: journal, reason: "worker \(s.worker) said HELLO again without it", keeping: adoptable)
         }
-        sessionOrder.append(peer)
         let facts = hello.facts?.json
-        sessions[peer] = Session(peer: peer, worker: hello.worker, host: hello.host, slots: hello.slots, instance: hello.instance, facts: facts, lastHeard: now, lastSent: now)
+        let session = Session(peer: peer, worker: hello.worker, host: hello.host, slots: hello.slots, instance: hello.instance, facts: facts, now: now)
+        sessionOrder.append(session)
+        sessions[peer] = session
         try journal.event("worker joined", at: now, worker: hello.worker, detail: "host \(hello.host), \(hello.slots) slot(s), holding \(hello.held.count)"
                           + (hello.facts.map { "; build \($0.build), \($0.blas), \($0.cpu)" } ?? "; build unknown"))
         logger.info("worker \(hello.worker) joined from \(hello.host) with \(hello.slots) slot(s)")
@@ -342,7 +359,9 @@ public final class Dispatcher {
         case .interrupted: .interrupted
         }
         sessions[peer]?.leases.remove(r.lease)
-        for p in sessions.keys where p != peer { sessions[p]!.leases.remove(r.lease) }
+        // The only other session that can hold a running lease is its holder (it was adopted
+        // on another connection, or this one is a stranger's).
+        if let holder = info.peer, holder != peer { sessions[holder]?.leases.remove(r.lease) }
         try close(r.lease, as: state, now: now, journal: journal, reason: r.reason, logTail: tail, result: r.result)
         var trial = trials[r.trial]!
         switch r.status {
@@ -375,8 +394,11 @@ public final class Dispatcher {
     /// and assigns pending trials to workers with credit.
     public func tick(now: Double, journal: JournalWriter) throws {
         dropWarnings.flush(logger, now: now)
-        for (peer, s) in sessions where now - s.lastHeard > settings.leaseTimeout {
-            try retire(peer, now: now, journal: journal, reason: String(format: "worker %@ silent for %.1f s", s.worker, now - s.lastHeard), keeping: [])
+        if now - oldestHeard > settings.leaseTimeout {
+            for (peer, s) in sessions where now - s.lastHeard > settings.leaseTimeout {
+                try retire(peer, now: now, journal: journal, reason: String(format: "worker %@ silent for %.1f s", s.worker, now - s.lastHeard), keeping: [])
+            }
+            oldestHeard = sessions.values.lazy.map(\.lastHeard).min() ?? now
         }
         for (lease, deadline) in unowned where deadline < now {
             unowned[lease] = nil
@@ -394,10 +416,12 @@ public final class Dispatcher {
     private func dispatch(now: Double, journal: JournalWriter) throws {
         guard !sessionOrder.isEmpty else { return }
         var idle = 0
-        while readyHead < ready.count, idle < sessionOrder.count {
+        // Stopping when the credit is used up leaves `nextSession` where a full fruitless
+        // round would have left it.
+        while readyHead < ready.count, totalCredit > 0, idle < sessionOrder.count {
             nextSession = (nextSession + 1) % sessionOrder.count
-            let peer = sessionOrder[nextSession]
-            guard let s = sessions[peer], s.credit > 0 else {
+            let s = sessionOrder[nextSession]
+            guard s.credit > 0 else {
                 idle += 1
                 continue
             }
@@ -410,10 +434,11 @@ public final class Dispatcher {
             trial.state = .running
             trial.lease = lease
             trials[id] = trial
-            leases[lease] = LeaseInfo(trial: id, peer: peer)
-            sessions[peer]!.credit -= 1
-            sessions[peer]!.leases.insert(lease)
-            send(.assign(Assign(trial: id, lease: lease, attempt: trial.attempts, config: trial.config, sweep: sweep)), to: peer, now: now)
+            leases[lease] = LeaseInfo(trial: id, peer: s.peer)
+            s.credit -= 1
+            totalCredit -= 1
+            s.leases.insert(lease)
+            send(.assign(Assign(trial: id, lease: lease, attempt: trial.attempts, config: trial.config, sweep: sweep)), to: s.peer, now: now)
         }
         if readyHead > 4096, readyHead * 2 > ready.count {
             ready.removeFirst(readyHead)
@@ -433,7 +458,8 @@ public final class Dispatcher {
     /// Drops a session; its leases not in `keeping` are lost.
     private func retire(_ peer: Peer, now: Double, journal: JournalWriter, reason: String, keeping: Set<Lease>) throws {
         guard let s = sessions.removeValue(forKey: peer) else { return }
-        sessionOrder.removeAll { $0 == peer }
+        sessionOrder.removeAll { $0 === s }
+        totalCredit -= s.credit
         nextSession = 0
         try journal.event("worker lost", at: now, worker: s.worker, detail: reason)
         logger.warning("\(reason)")

@@ -1,5 +1,36 @@
 import Foundation
 
+/// Metric rows sent and not yet ACKed, by lease: sent again after a reconnect, in order. The
+/// bookkeeping of `Worker` and of the simulation's workers alike.
+struct UnackedMetrics {
+    private var pending: [Lease: (trial: String, rows: [MetricRow])] = [:]
+
+    mutating func add(_ rows: [MetricRow], lease: Lease, trial: String) {
+        pending[lease, default: (trial, [])].rows += rows
+    }
+
+    /// Rows up to `seq` are committed; a lease no longer `running` is forgotten once none is left.
+    mutating func acknowledge(_ lease: Lease, upTo seq: Int, running: Bool) {
+        guard var entry = pending[lease] else { return }
+        entry.rows.removeAll { $0.seq <= seq }
+        pending[lease] = entry.rows.isEmpty && !running ? nil : entry
+    }
+
+    /// The lease's result is committed, and with it every row.
+    mutating func forget(_ lease: Lease) {
+        pending[lease] = nil
+    }
+
+    mutating func removeAll() {
+        pending = [:]
+    }
+
+    /// What to send again, in lease order.
+    var batches: [MetricBatch] {
+        pending.sorted { $0.key < $1.key }.filter { !$0.value.rows.isEmpty }.map { MetricBatch(trial: $0.value.trial, lease: $0.key, rows: $0.value.rows) }
+    }
+}
+
 /// Results a worker has sent but the coordinator has not yet ACKed, kept on disk so a worker
 /// restarted on the same directory resends them.
 ///

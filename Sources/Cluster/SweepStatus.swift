@@ -23,22 +23,25 @@ public struct SweepStatus {
         let now = Date().timeIntervalSince1970
         var out = "sweep \(name): \(trials.count) trial(s)\n"
         for state in TrialState.allCases {
-            out += String(format: "  %-10@ %d\n", state.rawValue, trials.filter { $0.state == state }.count)
+            out += String(format: "  %-10@ %d\n", state.rawValue, trials.count { $0.state == state })
         }
-        out += "attempts: " + AttemptState.allCases.map { s in "\(s.rawValue) \(attempts.filter { $0.state == s }.count)" }.joined(separator: ", ")
-            + ", late results \(attempts.filter(\.late).count)\n"
+        out += "attempts: " + AttemptState.allCases.map { s in "\(s.rawValue) \(attempts.count { $0.state == s })" }.joined(separator: ", ")
+            + ", late results \(attempts.count(where: \.late))\n"
         out += "workers seen: \(Set(attempts.map(\.worker)).count); metric rows: \(try journal.metricCount())"
             + "; handshakes rejected: \(try journal.events(kind: "handshake rejected").count)\n"
         // Worker trouble that costs no attempts, so that it is seen rather than only slow.
         let refused = try journal.events(kind: "worker refused"), notStarted = try journal.events(kind: "trial not started")
         if !refused.isEmpty { out += "workers refused (name already in use): \(refused.count); last: \(refused.last!.detail ?? "")\n" }
         if !notStarted.isEmpty { out += "attempts a worker could not start: \(notStarted.count); last: \(notStarted.last!.detail ?? "")\n" }
-        let completed = attempts.filter { $0.state == .completed }
+        // Without copying the 100,000 attempts of a large sweep into arrays of their own.
+        let completed = attempts.lazy.filter { $0.state == .completed }
         let finished = completed.compactMap { a in a.endedAt.map { $0 - a.startedAt } }.sorted()
-        if !finished.isEmpty, let first = attempts.map(\.startedAt).min(), let last = completed.compactMap(\.endedAt).max(), last > first {
+        if !finished.isEmpty, let first = attempts.lazy.map(\.startedAt).min(), let last = completed.compactMap(\.endedAt).max(), last > first {
             let rate = Double(completed.count) / (last - first)
             out += String(format: "time per completed attempt: median %.1f s, max %.1f s; throughput %.2f trials/min", finished[finished.count / 2], finished.last!, rate * 60)
-            out += Self.eta(journal).map { ", ETA \($0)\n" } ?? "\n"
+            // A settled sweep has no ETA, and finding one reads the whole journal again.
+            let unsettled = trials.contains { $0.state == .pending || $0.state == .running }
+            out += (unsettled ? Self.eta(journal) : nil).map { ", ETA \($0)\n" } ?? "\n"
         }
         let running = attempts.filter { $0.state == .running }
         if !running.isEmpty { out += "\nrunning:\n" }

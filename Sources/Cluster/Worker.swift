@@ -63,7 +63,7 @@ public final class Worker {
     private let context: ZeroMQContext
     private var socket: ZeroMQSocket?
     private var trials: [Lease: TrialExecution] = [:]
-    private var unackedMetrics: [Lease: (trial: String, rows: [MetricRow])] = [:]
+    private var unackedMetrics = UnackedMetrics()
     private let outbox: Outbox
     /// Outbox results this connection's coordinator called another sweep's: kept, not resent
     /// to it (a later connection may be to their own coordinator).
@@ -216,9 +216,7 @@ public final class Worker {
         advertised = 0
         helloAt = nil
         send(.hello(Hello(worker: settings.name, host: settings.host, slots: settings.slots, held: held, instance: instance, facts: settings.facts)), now: now)
-        for (lease, pending) in unackedMetrics.sorted(by: { $0.key < $1.key }) where !pending.rows.isEmpty {
-            send(.metrics(MetricBatch(trial: pending.trial, lease: lease, rows: pending.rows)), now: now)
-        }
+        for batch in unackedMetrics.batches { send(.metrics(batch), now: now) }
         resendResults(now: now)
     }
 
@@ -344,7 +342,7 @@ public final class Worker {
     }
 
     private func report(_ rows: [MetricRow], of a: Assign, now: Double) {
-        unackedMetrics[a.lease, default: (a.trial, [])].rows += rows
+        unackedMetrics.add(rows, lease: a.lease, trial: a.trial)
         send(.metrics(MetricBatch(trial: a.trial, lease: a.lease, rows: rows)), now: now)
     }
 
@@ -362,11 +360,10 @@ public final class Worker {
     private func acknowledge(_ ack: Ack) {
         switch ack.kind {
         case .metrics:
-            guard let seq = ack.seq, var pending = unackedMetrics[ack.lease] else { return }
-            pending.rows.removeAll { $0.seq <= seq }
-            unackedMetrics[ack.lease] = pending.rows.isEmpty && trials[ack.lease] == nil ? nil : pending
+            guard let seq = ack.seq else { return }
+            unackedMetrics.acknowledge(ack.lease, upTo: seq, running: trials[ack.lease] != nil)
         case .result:
-            unackedMetrics[ack.lease] = nil
+            unackedMetrics.forget(ack.lease)
             do { try outbox.acknowledge(ack.lease) } catch { say(.warning, "cannot update the outbox: \(error)") }
         case .foreign:
             guard let pending = outbox.pending[ack.lease], foreign.insert(ack.lease).inserted else { return }

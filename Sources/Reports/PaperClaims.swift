@@ -16,7 +16,8 @@ public struct PaperClaim: Sendable {
 extension SweepReport {
     /// Mean and sample standard deviation of `metric` over the completed trials of `method`.
     func pooled(_ method: String, _ metric: String) -> Summary? {
-        Summary(trials.filter { $0.state == .completed && $0.axes["method"]?.description == method }.compactMap { $0.metrics[metric] })
+        // Lazily: copying every trial row that passes, once per claim, was a sixth of a 100,000-trial report.
+        Summary(Array(trials.lazy.filter { $0.state == .completed && $0.axes["method"]?.description == method }.compactMap { $0.metrics[metric] }))
     }
 
     public func paperClaims() -> [PaperClaim] {

@@ -77,7 +77,7 @@ public struct SweepReport: Sendable {
     /// "18 trials: 16 completed, 1 failed, 1 running — partial …"
     public var stateLine: String {
         let counts = TrialState.allCases.compactMap { s -> String? in
-            let n = trials.filter { $0.state == s }.count
+            let n = trials.count { $0.state == s }
             return n == 0 ? nil : "\(n) \(s.rawValue)"
         }
         return "\(trials.count) trial(s): " + counts.joined(separator: ", ")
@@ -159,7 +159,7 @@ public struct SweepReport: Sendable {
 
     func health() -> String {
         var out = "| state | trials |\n|---|---|\n"
-        for s in TrialState.allCases { out += "| \(s.rawValue) | \(trials.filter { $0.state == s }.count) |\n" }
+        for s in TrialState.allCases { out += "| \(s.rawValue) | \(trials.count { $0.state == s }) |\n" }
         let retried = trials.filter { $0.attempts > 1 }
         out += "\nAttempts: \(trials.map(\.attempts).reduce(0, +)) for \(trials.count) trials; \(retried.count) trial(s) needed more than one.\n"
         let seconds = trials.compactMap(\.seconds).sorted()

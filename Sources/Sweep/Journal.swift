@@ -216,6 +216,15 @@ public final class Journal: Sendable {
         try database.read(body)
     }
 
+    /// Each row of `sql` made into a value as it is stepped: a cursor rather than `fetchAll`,
+    /// which copies every row of 100,000 into a `Row` of its own first.
+    private static func fetch<T>(_ db: Database, sql: String, arguments: StatementArguments, _ make: (Row) throws -> T) throws -> [T] {
+        var values: [T] = []
+        let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
+        while let row = try rows.next() { values.append(try make(row)) }
+        return values
+    }
+
     public func value(forKey key: String) throws -> String? {
         try database.read { db in try String.fetchOne(db, sql: "SELECT value FROM sweep WHERE key = ?", arguments: [key]) }
     }
@@ -228,11 +237,11 @@ public final class Journal: Sendable {
         try database.read { db in
             // Columns by position, not name: a name is looked up case-insensitively for every
             // row, which was most of reading 10,000 trials.
-            try Row.fetchAll(db, sql: """
+            try Self.fetch(db, sql: """
                 SELECT t.id, t.position, t.axes, t.config, t.state, t.charged_attempts,
                   (SELECT COUNT(*) FROM attempts a WHERE a.trial = t.id), t.not_before, t.result, t.reason
                 FROM trials t WHERE \(condition) ORDER BY position
-                """, arguments: arguments).map { row in
+                """, arguments: arguments) { row in
                 TrialRecord(
                     id: row[0], position: row[1], axes: row[2], config: row[3], state: TrialState(rawValue: row[4]) ?? .pending,
                     chargedAttempts: row[5], attemptCount: row[6], notBefore: row[7], result: row[8], reason: row[9])
@@ -250,7 +259,7 @@ public final class Journal: Sendable {
             let machine = try Journal.machineColumn(db)
             let sql = "SELECT lease, trial, number, worker, host, state, started_at, ended_at, reason, log_tail, result, late, \(machine) FROM attempts"
                 + (trial == nil ? "" : " WHERE trial = ?") + " ORDER BY lease"
-            return try Row.fetchAll(db, sql: sql, arguments: trial.map { [$0] } ?? []).map { row in
+            return try Self.fetch(db, sql: sql, arguments: trial.map { [$0] } ?? []) { row in
                 AttemptRecord(
                     lease: row[0], trial: row[1], number: row[2], worker: row[3], host: row[4], state: AttemptState(rawValue: row[5]) ?? .lost,
                     startedAt: row[6], endedAt: row[7], reason: row[8], logTail: row[9], result: row[10], late: row[11], machine: row[12])

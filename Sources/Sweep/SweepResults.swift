@@ -69,13 +69,13 @@ public struct TrialGroup: Sendable {
     public let key: [(axis: String, value: String)]
     public let trials: [TrialRow]
 
-    public var completed: Int { trials.filter { $0.state == .completed }.count }
-    public var failed: Int { trials.filter { $0.state == .failed }.count }
+    public var completed: Int { trials.count { $0.state == .completed } }
+    public var failed: Int { trials.count { $0.state == .failed } }
     /// Trials of the group without a result yet or ever (failed, pending, running).
     public var missing: Int { trials.count - completed }
 
     public func summary(_ metric: String) -> Summary? {
-        Summary(trials.filter { $0.state == .completed }.compactMap { $0.metrics[metric] })
+        Summary(Array(trials.lazy.filter { $0.state == .completed }.compactMap { $0.metrics[metric] }))
     }
 
     public func value(_ axis: String) -> String? { key.first { $0.axis == axis }?.value }

@@ -27,25 +27,24 @@ struct DispatchBench: ParsableCommand {
     @Option(help: "The journal's durability: normal or full (a sync per commit).") var durability = JournalDurability.normal
 
     func run() throws {
-        let bench = DispatchBenchmark(workers: workers, metricRows: metricRows, batch: batch, curve: curve, durability: durability)
-        var quick: [(rate: Double, cpu: Double)] = []
-        var short: [Double] = []
-        var ingest: [Double] = []
-        for r in 1...repeats {
-            let (wall, cpu) = try bench.sweep(trials: quickTrials, durationMs: 0)
-            quick.append((Double(quickTrials) / wall, cpu / Double(quickTrials)))
-            print(String(format: "[%d] (a) %d zero-duration trials on %d workers: %.2f s, %.0f trials/s, coordinator CPU %.3f ms/trial",
-                         r, quickTrials, workers, wall, quick.last!.rate, quick.last!.cpu * 1000))
-            let (shortWall, _) = try bench.sweep(trials: shortTrials, durationMs: shortMs)
-            let ideal = Double(shortTrials * shortMs) / 1000 / Double(workers)
-            short.append(ideal / shortWall)
-            print(String(format: "[%d] (b) %d × %d ms trials on %d workers: %.2f s (ideal %.2f s), efficiency %.1f%%",
-                         r, shortTrials, shortMs, workers, shortWall, ideal, 100 * short.last!))
-            ingest.append(try bench.ingestRate())
-            print(String(format: "[%d] (c) %d metric rows in batches of %d: %.0f rows/s", r, metricRows, batch, ingest.last!))
-        }
-        func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
-        print(String(format: "median: (a) %.0f trials/s, %.3f ms coordinator CPU per trial; (b) efficiency %.1f%%; (c) %.0f metric rows/s",
-                     median(quick.map(\.rate)), median(quick.map(\.cpu)) * 1000, 100 * median(short), median(ingest)))
+        try DispatchBenchmark(workers: workers, metricRows: metricRows, batch: batch, curve: curve, durability: durability)
+            .run(quickTrials: quickTrials, shortTrials: shortTrials, shortMs: shortMs, repeats: repeats) { print($0) }
+    }
+}
+
+struct SimulateBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "simulate",
+        abstract: "Coordinator CPU, memory and journal size per trial at scale: the real dispatcher and journal against simulated, faulty workers.",
+        discussion: "A seeded discrete-event simulation on a virtual clock, without sockets: workers die, stall past their leases, are partitioned and lose ACKs. Exits 1 unless every trial completed exactly once, no lease is left held and no late result counted. Build with -c release.")
+
+    @Option(help: "Simulated workers.") var workers = 1000
+    @Option(help: "Trials.") var trials = 100_000
+    @Option(help: "Seed of every random draw: the same seed replays the same run.") var seed: UInt64 = 1
+    @Option(help: "Seconds between the coordinator's turns while messages wait.") var turnSpacing = 0.005
+    @Option(help: "Leave the journal in this new sweep directory (default: a temporary one, removed).") var keep: String?
+
+    func run() throws {
+        print(try DispatchSimulation.run(SimulationSettings(workers: workers, trials: trials, seed: seed, turnSpacing: turnSpacing), keeping: keep.map(URL.init(fileURLWithPath:))).text)
     }
 }

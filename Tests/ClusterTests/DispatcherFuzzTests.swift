@@ -1,4 +1,4 @@
-import Cluster
+@testable import Cluster
 import Foundation
 import Sweep
 import TestSupport
@@ -8,23 +8,10 @@ import XCTest
 /// real worker's traffic: nothing may crash, and the sweep must still end with every trial
 /// completed exactly once. `LPFT_FUZZ_INPUTS` sets the number of inputs (default 100,000).
 final class DispatcherFuzzTests: XCTestCase {
-    /// SplitMix64: seeded, so a failure replays.
-    struct Rng {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-    }
-
     func testGarbageAndMutatedFramesNeverCrashOrCorruptTheJournal() throws {
         let inputs = Int(ProcessInfo.processInfo.environment["LPFT_FUZZ_INPUTS"] ?? "") ?? 100_000
         let h = try DispatcherTests.Harness(self, trials: 20)
-        var rng = Rng(state: 2026)
+        var rng = SplitMix64(state: 2026)  // seeded, so a failure replays
         let valid: [Message] = [
             .hello(Hello(worker: "fuzz", host: "h", slots: 3, held: [LeaseReference(trial: "t1", lease: 1)])),
             .ready(Ready(credit: 2)),
