@@ -281,9 +281,14 @@ public final class Dispatcher {
             try journal.event("worker refused", at: now, worker: hello.worker, detail: "\(reason); this one is on \(hello.host)")
             logger.warning("refused a second worker named \(hello.worker) from \(hello.host): one from \(existing.host) is connected")
         }
-        askedToReconnect.insert(peer)  // its heartbeats meanwhile need no answer
-        send(.reconnect(Notice(reason: reason, retryAfter: retry)), to: peer, now: now)
+        askToWait(peer, reason: reason, retryAfter: retry, now: now)
         return true
+    }
+
+    /// A refused worker is told why and when to say HELLO again; its heartbeats meanwhile need no answer.
+    private func askToWait(_ peer: Peer, reason: String, retryAfter: Double, now: Double) {
+        askedToReconnect.insert(peer)
+        send(.reconnect(Notice(reason: reason, retryAfter: retryAfter)), to: peer, now: now)
     }
 
     /// A worker of another build than the coordinator's computes other numbers, or may: it is
@@ -305,8 +310,7 @@ public final class Dispatcher {
             try journal.event("worker refused", at: now, worker: hello.worker, detail: reason)
             logger.warning("refused worker \(hello.worker) from \(hello.host): it runs build \(theirs), this coordinator \(build) (--allow-mixed-builds admits it)")
         }
-        askedToReconnect.insert(peer)
-        send(.reconnect(Notice(reason: reason, retryAfter: max(5, settings.leaseTimeout))), to: peer, now: now)
+        askToWait(peer, reason: reason, retryAfter: max(5, settings.leaseTimeout), now: now)
         return true
     }
 

@@ -111,6 +111,11 @@ public struct PlannedTrial: Sendable, Equatable {
     public let axes: [String: ConfigValue]
     public let canonicalConfig: String
 
+    /// A trial id: the first 16 hex digits of the SHA-256 of `text`.
+    static func id(hashing text: String) -> String {
+        String(SHA256.hash(data: Data(text.utf8)).hexDigits.prefix(16))
+    }
+
     /// `{"axes", "config", "id"}` on one line, keys sorted (`lpft sweep plan --json`).
     public func jsonLine() throws -> String {
         let object: [String: Any] = ["id": id, "axes": axes.mapValues(\.any), "config": try JSONSerialization.jsonObject(with: Data(canonicalConfig.utf8))]
@@ -154,8 +159,7 @@ extension SweepSpec {
             let label = "\(file) (trial " + assignment.keys.sorted().map { "\($0)=\(assignment[$0]!)" }.joined(separator: ", ") + ")"
             guard case let .mapping(m) = config else { continue }
             let canonical = try resolve(m.mapValues(\.any), label)
-            let digest = SHA256.hash(data: Data(canonical.utf8)).map { String(format: "%02x", $0) }.joined()
-            let id = String(digest.prefix(16))
+            let id = PlannedTrial.id(hashing: canonical)
             if seen.insert(id).inserted {
                 trials.append(PlannedTrial(id: id, axes: assignment, canonicalConfig: canonical))
             }
@@ -166,4 +170,9 @@ extension SweepSpec {
     static func matches(_ when: [String: [ConfigValue]], _ config: ConfigValue) -> Bool {
         when.allSatisfy { path, accepted in config.value(at: path).map { accepted.contains($0) } ?? false }
     }
+}
+
+extension Sequence<UInt8> {
+    /// Lower-case hex, two digits a byte (a digest as files and ids show it).
+    var hexDigits: String { map { String(format: "%02x", $0) }.joined() }
 }

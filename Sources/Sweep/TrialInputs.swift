@@ -48,7 +48,7 @@ extension JournalWriter {
                 changed[name] = (entry.old, entry.new, entry.trials + 1)
             }
             let lines = current.keys.sorted().map { "\($0)=\(current[$0]!)" }.joined(separator: "\n")
-            let id = String(SHA256.hash(data: Data((trial.id + "\n" + lines).utf8)).map { String(format: "%02x", $0) }.joined().prefix(16))
+            let id = PlannedTrial.id(hashing: trial.id + "\n" + lines)
             if try pinned(id).isEmpty { try pin(id, current) }
             return trial.renamed(id)
         }
@@ -99,6 +99,6 @@ extension JournalWriter {
         defer { try? handle.close() }
         var hasher = SHA256()
         while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(data: chunk) }
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return hasher.finalize().hexDigits
     }
 }
