@@ -47,7 +47,7 @@ let package = Package(
         .target(name: "Compute", dependencies: ["CBLAS"], swiftSettings: simdFlags),
         .target(name: "Transformer", dependencies: ["Compute"], swiftSettings: simdFlags),
         .target(name: "Config", dependencies: ["Yams"]),
-        .target(name: "TextData", dependencies: ["Compute"]),
+        .target(name: "TextData", dependencies: ["Compute", "TrialContract"]),
         .target(name: "NTK", dependencies: ["Transformer", "Compute"], swiftSettings: simdFlags),
         // What a trial process writes and a worker reads: directory layout, event lines, the
         // result schema, the command line and exit codes, signal handling, and which build this
@@ -61,7 +61,7 @@ let package = Package(
         // swift-log set up for the command line (text or JSON lines on stderr) and a throttle
         // for warnings a peer can provoke at will.
         .target(name: "Logs", dependencies: [.product(name: "Logging", package: "swift-log"), .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .target(name: "Cluster", dependencies: ["Sweep", "CZeroMQ", "TrialContract", "Logs", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Cluster", dependencies: ["Sweep", "CZeroMQ", "TrialContract", "Logs", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")]),
         // The paper's tables, claims and plots (CSV, JSONL, HTML with SVG) from a sweep's results.
         .target(name: "Reports", dependencies: ["Sweep"]),
         // `lpft sweep serve`: a read-only web dashboard and Prometheus text over a journal.
@@ -85,7 +85,7 @@ let package = Package(
         .testTarget(name: "ComputeTests", dependencies: ["Compute", "CZeroMQ", "TestSupport"], swiftSettings: simdFlags),
         .testTarget(name: "TransformerTests", dependencies: ["Transformer", "Compute", "TestSupport"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
-        .testTarget(name: "TextDataTests", dependencies: ["TextData", "TestSupport"]),
+        .testTarget(name: "TextDataTests", dependencies: ["TextData", "TestSupport", "TrialContract"]),
         .testTarget(name: "NTKTests", dependencies: ["NTK", "Transformer", "Compute", "TestSupport"]),
         .testTarget(name: "LogsTests", dependencies: ["Logs", "TestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "Sweep", "Logs", "TestSupport"]),

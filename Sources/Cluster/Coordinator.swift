@@ -70,12 +70,15 @@ public final class Coordinator {
     public let endpoint: String
     public var onProgress: (SweepProgress) -> Void = { _ in }
     private let authenticator: Authenticator?
+    /// Ships pinned inputs to workers that lack them.
+    private let content: ContentServer
 
     /// - Parameter curve: the coordinator's keypair and the workers' allowed public keys;
     ///   nil runs without encryption or authentication (loopback, IPC, or `--insecure`).
     public init(journal: Journal, settings: DispatchSettings, bind endpoint: String, context: ZeroMQContext, curve: (keys: CurveKeyPair, allowed: Set<String>)? = nil) throws {
         self.journal = journal
         dispatcher = try Dispatcher(journal: journal, settings: settings, now: clock.now())
+        content = ContentServer(files: try journal.pinnedFiles())
         // The ZAP handler must be bound before a CURVE socket takes its first handshake.
         authenticator = try curve.map { try Authenticator(context: context, allowed: $0.allowed) }
         socket = try ZeroMQSocket(context, .router)
@@ -120,7 +123,8 @@ public final class Coordinator {
         var items: [Poller.Item] = [.socket(socket)]
         if let authenticator { items.append(.socket(authenticator.socket)) }
         if let stopSignal { items.append(.descriptor(stopSignal)) }
-        let readable = Poller.wait(items, timeout: min(0.1, dispatcher.settings.heartbeatInterval / 2))
+        // Pieces still to serve: look at the socket and go on serving.
+        let readable = Poller.wait(items, timeout: content.isBusy ? 0 : min(0.1, dispatcher.settings.heartbeatInterval / 2))
         let stopRequested = stopSignal != nil && readable.last!
         batch.removeAll(keepingCapacity: true)
         while batch.count < 4096, let frames = socket.receive() { batch.append(frames) }
@@ -132,6 +136,8 @@ public final class Coordinator {
                 handshakeWarnings.warn(dispatcher.logger, key: "rejected handshakes", now: now, "rejected a handshake: \(r)")
             }
         }) { peer, frames in socket.send([peer] + frames) }
+        content.enqueue(dispatcher.takeFetches())
+        content.serve { peer, frames in _ = socket.send([peer] + frames) }
         if now - lastProgress >= 1 || dispatcher.isFinished || stopRequested {
             lastProgress = now
             onProgress(progress)

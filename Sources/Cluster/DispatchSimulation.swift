@@ -539,8 +539,8 @@ struct SimulatedWorker {
             started.append((c.lease, 0.05))
         case .reconnect(let notice):
             if let delay = notice.retryAfter { helloAt = now + delay } else { hello(at: now) }
-        case .shutdown, .heartbeat, .hello, .ready, .metrics, .result:
-            // SHUTDOWN comes when the sweep is over, and the simulation ends there.
+        case .shutdown, .heartbeat, .hello, .ready, .metrics, .result, .fetch, .chunk:
+            // SHUTDOWN comes when the sweep is over, and the simulation ends there; noop trials read no files.
             break
         }
     }

@@ -102,6 +102,10 @@ public final class Dispatcher {
     /// reconnected holding them), with the time by which a worker must reclaim them.
     private var unowned: [Lease: Double] = [:]
     private var outgoing: [(Peer, Message)] = []
+    /// Each trial's pinned inputs, named in its ASSIGN.
+    private let inputs: [String: [PinnedInput]]
+    /// FETCHes from workers this turn, for the coordinator's ``ContentServer``.
+    private var fetches: [(Peer, Fetch)] = []
     private var unfinished = 0
     /// Peers asked to HELLO again and not yet heard from with one: asked once, not per message.
     private var askedToReconnect = Set<Peer>()
@@ -127,6 +131,7 @@ public final class Dispatcher {
     public init(journal: Journal, settings: DispatchSettings, now: Double) throws {
         self.settings = settings
         sweep = try journal.sweepID()
+        inputs = try journal.pinnedInputs()
         let attempts = try journal.attempts()
         let running = Dictionary(attempts.filter { $0.state == .running }.map { ($0.trial, $0.lease) }) { _, newer in newer }
         for record in try journal.trials() {
@@ -164,6 +169,13 @@ public final class Dispatcher {
     public func takeOutgoing() -> [(Peer, Message)] {
         defer { outgoing.removeAll(keepingCapacity: true) }
         return outgoing
+    }
+
+    /// The FETCHes connected workers sent since the last call: file pieces are the
+    /// coordinator's to serve, outside the journal's transaction.
+    public func takeFetches() -> [(Peer, Fetch)] {
+        defer { fetches.removeAll(keepingCapacity: true) }
+        return fetches
     }
 
     /// Peers that have been sent nothing for a heartbeat interval; marks them as sent to.
@@ -215,9 +227,11 @@ public final class Dispatcher {
             try ingest(m, from: peer, now: now, journal: journal)
         case .result(let r):
             try settle(r, from: peer, now: now, journal: journal)
+        case .fetch(let f):
+            fetches.append((peer, f))
         case .heartbeat:
             break
-        case .hello, .assign, .ack, .cancel, .reconnect, .shutdown:
+        case .hello, .assign, .ack, .cancel, .reconnect, .shutdown, .chunk:
             drop("messages not a worker's from \(sessions[peer]!.worker)", now: now, "dropped \(message.command) from worker \(sessions[peer]!.worker): not a worker's message")
         }
     }
@@ -442,7 +456,7 @@ public final class Dispatcher {
             s.credit -= 1
             totalCredit -= 1
             s.leases.insert(lease)
-            send(.assign(Assign(trial: id, lease: lease, attempt: trial.attempts, config: trial.config, sweep: sweep)), to: s.peer, now: now)
+            send(.assign(Assign(trial: id, lease: lease, attempt: trial.attempts, config: trial.config, sweep: sweep, inputs: inputs[id])), to: s.peer, now: now)
         }
         if readyHead > 4096, readyHead * 2 > ready.count {
             ready.removeFirst(readyHead)

@@ -26,8 +26,8 @@ final class TrialExecution {
     /// Held while a child runs in its trial directory.
     private let lockDescriptor: Int32
 
-    /// Starts `lpft train` in a child process.
-    init(assignment: Assign, executable: String, arguments: [String], directory: TrialDirectory, lock: Int32) throws {
+    /// Starts `lpft train` in a child process, with `environment` over the worker's own.
+    init(assignment: Assign, executable: String, arguments: [String], environment: [String: String] = [:], directory: TrialDirectory, lock: Int32) throws {
         self.assignment = assignment
         lockDescriptor = lock
         let input = try Self.pipe(), output = try Self.pipe(), errors = try Self.pipe()
@@ -39,8 +39,12 @@ final class TrialExecution {
         posix_spawn_file_actions_adddup2(&actions, errors.write, 2)
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
+        var inherited = ProcessInfo.processInfo.environment
+        inherited.merge(environment) { _, new in new }
+        let envp = inherited.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { envp.forEach { free($0) } }
         var child = pid_t()
-        let rc = posix_spawn(&child, executable, &actions, nil, argv, environ)
+        let rc = posix_spawn(&child, executable, &actions, nil, argv, envp)
         close(input.read)
         close(output.write)
         close(errors.write)

@@ -1,17 +1,53 @@
 import Foundation
+import Sweep
 
 /// The coordinator–worker protocol. Every message is three frames after the ROUTER's
 /// routing id: the protocol name and version, the command, and a JSON body.
 ///
 /// Worker → coordinator: `HELLO` (who it is and the leases it still holds), `READY` (more
 /// credit), `METRIC` (a trial's metric events, numbered), `RESULT` (resent until ACKed),
-/// `HEARTBEAT`. Coordinator → worker: `ASSIGN`, `ACK` (sent only after the journal commit),
-/// `CANCEL` (drop a fenced lease), `RECONNECT` (say HELLO again: the coordinator does not know
-/// you, e.g. after its restart), `SHUTDOWN`, `HEARTBEAT`. Any message counts as a heartbeat.
+/// `FETCH` (a piece of an input it lacks), `HEARTBEAT`. Coordinator → worker: `ASSIGN`, `ACK`
+/// (sent only after the journal commit), `CANCEL` (drop a fenced lease), `RECONNECT` (say HELLO
+/// again: the coordinator does not know you, e.g. after its restart), `CHUNK` (the piece, as a
+/// fourth frame), `SHUTDOWN`, `HEARTBEAT`. Any message counts as a heartbeat.
 public enum WireProtocol {
     public static let version = "LPFT/1"
     /// libzmq drops larger messages before they are read (ZMQ_MAXMSGSIZE).
     public static let maxMessageSize: Int64 = 16 << 20
+    /// The most a FETCH may ask for: a CHUNK never holds up the messages behind it for long.
+    public static let maxChunk = 1 << 20
+}
+
+/// A worker asks for `length` bytes of the content `sha256`, from `offset`.
+public struct Fetch: Codable, Equatable, Sendable {
+    public var sha256: String
+    public var offset: Int64
+    public var length: Int
+
+    public init(sha256: String, offset: Int64, length: Int) {
+        self.sha256 = sha256
+        self.offset = offset
+        self.length = length
+    }
+}
+
+/// A piece of a pinned input: its bytes travel as the message's fourth frame, outside the JSON.
+public struct Chunk: Codable, Equatable, Sendable {
+    public var sha256: String
+    public var offset: Int64
+    /// The whole file's size.
+    public var total: Int64
+    /// SHA-256 of `data`: a piece damaged on its way (or read wrongly) is asked for again.
+    public var digest: String
+    /// Why the coordinator cannot serve it (not an input of this sweep, its copy changed); no data then.
+    public var error: String?
+    public var data: [UInt8] = []
+
+    enum CodingKeys: String, CodingKey { case sha256, offset, total, digest, error }
+
+    public init(sha256: String, offset: Int64, total: Int64, digest: String, error: String? = nil, data: [UInt8] = []) {
+        (self.sha256, self.offset, self.total, self.digest, self.error, self.data) = (sha256, offset, total, digest, error, data)
+    }
 }
 
 /// A trial's lease: the attempt's journal row id, unique and increasing over the sweep, so a
@@ -68,13 +104,18 @@ public struct Assign: Codable, Equatable, Sendable {
     /// The sweep's id (``Journal/sweepID()``), which the worker puts in the trial's RESULT.
     /// Absent from coordinators that predate it.
     public var sweep: String?
+    /// The files the trial reads, pinned by content: a worker that lacks one (or holds other
+    /// content under its name) fetches it. Absent from coordinators that predate it, and for
+    /// trials that read no files.
+    public var inputs: [PinnedInput]?
 
-    public init(trial: String, lease: Lease, attempt: Int, config: String, sweep: String? = nil) {
+    public init(trial: String, lease: Lease, attempt: Int, config: String, sweep: String? = nil, inputs: [PinnedInput]? = nil) {
         self.trial = trial
         self.lease = lease
         self.attempt = attempt
         self.config = config
         self.sweep = sweep
+        self.inputs = inputs
     }
 }
 
@@ -191,6 +232,8 @@ public enum Message: Equatable, Sendable {
     case cancel(Cancel)
     case reconnect(Notice)
     case shutdown(Notice)
+    case fetch(Fetch)
+    case chunk(Chunk)
     case heartbeat
 
     var command: String {
@@ -204,6 +247,8 @@ public enum Message: Equatable, Sendable {
         case .cancel: "CANCEL"
         case .reconnect: "RECONNECT"
         case .shutdown: "SHUTDOWN"
+        case .fetch: "FETCH"
+        case .chunk: "CHUNK"
         case .heartbeat: "HEARTBEAT"
         }
     }
@@ -220,14 +265,18 @@ public enum Message: Equatable, Sendable {
         case .ack(let b): body = Self.encode(b)
         case .cancel(let b): body = Self.encode(b)
         case .reconnect(let b), .shutdown(let b): body = Self.encode(b)
+        case .fetch(let b): body = Self.encode(b)
+        case .chunk(let b):
+            return [Array(WireProtocol.version.utf8), Array(command.utf8), Array(Self.encode(b)), b.data]
         case .heartbeat: body = Data("{}".utf8)
         }
         return [Array(WireProtocol.version.utf8), Array(command.utf8), Array(body)]
     }
 
-    /// Decodes the three protocol frames, or says exactly why they are not a message.
+    /// Decodes the three protocol frames (four for CHUNK: its data), or says exactly why they
+    /// are not a message.
     public init(frames: some Collection<[UInt8]>) throws(WireError) {
-        guard frames.count == 3 else { throw WireError("expected 3 frames (protocol, command, body), got \(frames.count)") }
+        guard frames.count >= 2 else { throw WireError("expected 3 frames (protocol, command, body), got \(frames.count)") }
         var i = frames.startIndex
         let version = String(decoding: frames[i], as: UTF8.self)
         guard version == WireProtocol.version else {
@@ -235,6 +284,10 @@ public enum Message: Equatable, Sendable {
         }
         i = frames.index(after: i)
         let command = String(decoding: frames[i], as: UTF8.self)
+        let expected = command == "CHUNK" ? 4 : 3
+        guard frames.count == expected else {
+            throw WireError("expected \(expected) frames (protocol, command, body\(expected == 4 ? ", data" : "")), got \(frames.count)")
+        }
         i = frames.index(after: i)
         let body = Data(frames[i])
         func decode<T: Decodable>(_ type: T.Type) throws(WireError) -> T {
@@ -252,6 +305,11 @@ public enum Message: Equatable, Sendable {
         case "CANCEL": self = .cancel(try decode(Cancel.self))
         case "RECONNECT": self = .reconnect(try decode(Notice.self))
         case "SHUTDOWN": self = .shutdown(try decode(Notice.self))
+        case "FETCH": self = .fetch(try decode(Fetch.self))
+        case "CHUNK":
+            var chunk = try decode(Chunk.self)
+            chunk.data = frames[frames.index(after: i)]
+            self = .chunk(chunk)
         case "HEARTBEAT": self = .heartbeat
         default: throw WireError("unknown command \(String(reflecting: String(command.prefix(32))))")
         }

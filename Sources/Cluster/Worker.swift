@@ -29,6 +29,9 @@ public struct WorkerSettings: Sendable {
     public var curve: (keys: CurveKeyPair, serverKey: String)?
     /// Its build and machine, for HELLO.
     public var facts: WorkerFacts?
+    /// Where pinned inputs' names relative to `$LPFT_HOME` are looked for, and where shipped
+    /// ones are kept (``ContentCache``).
+    public var home = LPFTHome()
 
     public init(endpoint: String, name: String, host: String, directory: URL, runs: URL, executable: String) {
         self.endpoint = endpoint
@@ -44,8 +47,10 @@ public struct WorkerSettings: Sendable {
 /// processes or threads of their own, so heartbeats never wait behind a training step).
 ///
 /// The worker's side of the protocol: HELLO with the leases it still holds, then READY for its
-/// free slots. Metric rows and results stay queued until ACKed; results also wait on disk in
-/// the outbox, so a worker restarted on the same directory resends them. Silence from the
+/// free slots. A trial whose pinned inputs are not all here with their pinned content waits
+/// while they are fetched (``InputFetcher``), then runs on a view of exactly those files
+/// (``TrialInputView``). Metric rows and results stay queued until ACKed; results also wait on
+/// disk in the outbox, so a worker restarted on the same directory resends them. Silence from the
 /// coordinator for `liveness` heartbeats makes it reconnect with a fresh socket, backing off
 /// up to 30 s, for ever (or until `maxIdle`).
 public final class Worker {
@@ -63,6 +68,10 @@ public final class Worker {
     private let context: ZeroMQContext
     private var socket: ZeroMQSocket?
     private var trials: [Lease: TrialExecution] = [:]
+    /// Trials waiting for inputs to arrive, and the hashes each still waits for.
+    private var staged: [Lease: (assignment: Assign, waiting: Set<String>)] = [:]
+    private let fetcher: InputFetcher
+    private let localDigests = ContentCache.LocalDigests()
     private var unackedMetrics = UnackedMetrics()
     private let outbox: Outbox
     /// Outbox results this connection's coordinator called another sweep's: kept, not resent
@@ -98,6 +107,8 @@ public final class Worker {
         var unreadable: [String] = []
         outbox = try Outbox(url: settings.directory.appendingPathComponent("outbox.jsonl")) { unreadable.append($0) }
         unreadable.forEach { FileHandle.standardError.write(Data("lpft: \($0)\n".utf8)) }
+        fetcher = InputFetcher(cache: ContentCache(root: settings.home.content), worker: settings.name)
+        fetcher.log = { [unowned self] in say(.info, $0) }
     }
 
     /// A worker in the first of `directories` that no other worker holds (each worker locks
@@ -154,12 +165,14 @@ public final class Worker {
                 trials[lease] = nil
                 finish(result, of: execution.assignment, now: now)
             }
-            if let reason = shuttingDown, trials.isEmpty, unsentResults.isEmpty || now - lastHeard > settings.heartbeatInterval * 2 {
+            if let reason = shuttingDown, trials.isEmpty, staged.isEmpty, unsentResults.isEmpty || now - lastHeard > settings.heartbeatInterval * 2 {
                 return .shutdown(reason)
             }
             if let at = helloAt {
                 if now >= at { hello(now: now) }
             } else {
+                fetcher.checkStalls(now: now)
+                for fetch in fetcher.requests(now: now) { send(.fetch(fetch), now: now) }
                 if shuttingDown == nil, now >= pausedUntil { advertise(now: now) }
                 if now - lastSent >= settings.heartbeatInterval { send(.heartbeat, now: now) }
             }
@@ -187,6 +200,12 @@ public final class Worker {
         shuttingDown = reason
         say(.info, "\(reason); stopping running trials")
         trials.values.forEach { $0.stop() }
+        let waiting = staged.values.map(\.assignment)
+        staged.removeAll()
+        for a in waiting {
+            finish(TrialReport(trial: a.trial, lease: a.lease, status: .interrupted, reason: "worker \(settings.name) is stopping: \(reason)",
+                               logTail: [], result: nil), of: a, now: clock.now())
+        }
     }
 
     // MARK: Connection
@@ -204,14 +223,15 @@ public final class Worker {
         do { try s.connect(settings.endpoint) } catch { say(.error, "\(error)") }
         socket = s
         foreign.removeAll()
+        fetcher.connectionReset()
         lastHeard = now
         hello(now: now)
     }
 
     /// Introduces the worker and resends everything unacknowledged, in order.
     private func hello(now: Double) {
-        let held = Set(trials.keys).union(outbox.pending.keys).sorted().map { lease in
-            LeaseReference(trial: trials[lease]?.assignment.trial ?? outbox.pending[lease]!.trial, lease: lease)
+        let held = Set(trials.keys).union(staged.keys).union(outbox.pending.keys).sorted().map { lease in
+            LeaseReference(trial: trials[lease]?.assignment.trial ?? staged[lease]?.assignment.trial ?? outbox.pending[lease]!.trial, lease: lease)
         }
         advertised = 0
         helloAt = nil
@@ -235,7 +255,7 @@ public final class Worker {
 
     /// Offers the free slots the coordinator does not know of yet.
     private func advertise(now: Double) {
-        let free = settings.slots - trials.count - advertised
+        let free = settings.slots - trials.count - staged.count - advertised
         if free > 0 {
             advertised += free
             send(.ready(Ready(credit: free)), now: now)
@@ -255,10 +275,13 @@ public final class Worker {
             }
             switch message {
             case .assign(let a): start(a, now: now)
+            case .chunk(let c):
+                if let event = fetcher.receive(c, now: now) { inputsArrived(event, now: now) }
             case .ack(let a): acknowledge(a)
             case .cancel(let c):
                 say(.info, "lease \(c.lease) cancelled: \(c.reason)")
                 trials[c.lease]?.stop()
+                staged[c.lease] = nil
             case .reconnect(let notice):
                 if let delay = notice.retryAfter {
                     if notice.reason != lastRefusal { say(.warning, "the coordinator says: \(notice.reason); trying again every \(delay) s") }
@@ -271,7 +294,7 @@ public final class Worker {
                 shutDown("coordinator says: \(notice.reason)")
             case .heartbeat:
                 break
-            case .hello, .ready, .metrics, .result:
+            case .hello, .ready, .metrics, .result, .fetch:
                 dropWarnings.warn(logger, key: "messages not a coordinator's", now: now, "worker \(settings.name): dropped \(message.command) from the coordinator: not a coordinator's message")
             }
         }
@@ -281,37 +304,93 @@ public final class Worker {
 
     private func start(_ a: Assign, now: Double) {
         advertised = max(0, advertised - 1)
-        guard trials[a.lease] == nil, outbox.pending[a.lease] == nil else { return }
+        guard trials[a.lease] == nil, staged[a.lease] == nil, outbox.pending[a.lease] == nil else { return }
         if let reason = shuttingDown {
             return finish(TrialReport(trial: a.trial, lease: a.lease, status: .interrupted, reason: "worker \(settings.name) is stopping: \(reason)",
                                       logTail: [], result: nil), of: a, now: now)
         }
         do {
-            if let body = inProcess?(a.config) {
-                trials[a.lease] = try TrialExecution(assignment: a, body: body)
-            } else {
-                let (directory, lock) = try trialDirectory(a.trial, lease: a.lease)
-                do {
-                    trials[a.lease] = try TrialExecution(assignment: a, executable: settings.executable, arguments: try trainArguments(a, directory), directory: directory, lock: lock)
-                } catch {
-                    close(lock)
-                    throw error
-                }
+            var missing = Set<String>()
+            for input in a.inputs ?? [] where copy(of: input) == nil {
+                try fetcher.fetch(input, now: now)
+                missing.insert(input.sha256)
             }
-            startFailures = 0
+            if missing.isEmpty { try launch(a) } else { staged[a.lease] = (a, missing) }
         } catch {
-            // The worker's fault, not the trial's: hand it back uncharged, and back off so that a
-            // broken worker (missing program, full disk) neither spins nor burns other trials' attempts.
-            // Assignments already under way when the pause began don't lengthen it.
-            if now >= pausedUntil {
-                startFailures += 1
-                let pause = min(60, Double(1 << min(startFailures - 1, 6)))
-                pausedUntil = now + pause
-                say(.warning, "could not start trial \(a.trial): \(error); handed back, no new trials for \(Int(pause)) s")
-            }
-            finish(TrialReport(trial: a.trial, lease: a.lease, status: .interrupted, reason: "worker \(settings.name) could not start it: \(error)",
-                               logTail: [], result: nil, notStarted: true), of: a, now: now)
+            handBack(a, couldNotStart: "\(error)", now: now)
         }
+    }
+
+    /// A verified copy of `input` on this box: the content cache's, or the file its name
+    /// points to here if that holds the pinned content.
+    private func copy(of input: PinnedInput) -> URL? {
+        let cache = fetcher.cache
+        if cache.contains(input.sha256) { return cache.url(of: input.sha256) }
+        let local = input.name.hasPrefix("/") ? URL(fileURLWithPath: input.name) : settings.home.root.appendingPathComponent(input.name)
+        return localDigests.sha256(ofFileAt: local.path) == input.sha256 ? local : nil
+    }
+
+    /// Starts the trials an ended transfer was holding back (or hands them back if it failed).
+    private func inputsArrived(_ event: InputFetcher.Event, now: Double) {
+        for (lease, entry) in staged {
+            switch event {
+            case .fetched(let sha256) where entry.waiting.contains(sha256):
+                let waiting = entry.waiting.subtracting([sha256])
+                guard waiting.isEmpty else {
+                    staged[lease]!.waiting = waiting
+                    continue
+                }
+                staged[lease] = nil
+                do { try launch(entry.assignment) } catch { handBack(entry.assignment, couldNotStart: "\(error)", now: now) }
+            case .failed(let sha256, let reason) where entry.waiting.contains(sha256):
+                staged[lease] = nil
+                handBack(entry.assignment, couldNotStart: reason, now: now)
+            default:
+                continue
+            }
+        }
+    }
+
+    /// Runs `a` now: on a thread, or in a child process in its trial directory, on a view of
+    /// its pinned inputs when it has them.
+    private func launch(_ a: Assign) throws {
+        if let body = inProcess?(a.config) {
+            trials[a.lease] = try TrialExecution(assignment: a, body: body)
+        } else {
+            let (directory, lock) = try trialDirectory(a.trial, lease: a.lease)
+            do {
+                var config = a.config, environment: [String: String] = [:]
+                if let inputs = a.inputs, !inputs.isEmpty {
+                    let files = try inputs.map { input -> (String, URL) in
+                        guard let copy = copy(of: input) else { throw WorkerError("\(input.name) left this box's content cache") }
+                        return (input.name, copy)
+                    }
+                    let view = try TrialInputView.build(at: directory.url.appendingPathComponent("inputs"), files: files)
+                    config = try view.rewrite(config: config, names: inputs.map(\.name))
+                    environment["LPFT_HOME"] = view.home.path
+                }
+                trials[a.lease] = try TrialExecution(assignment: a, executable: settings.executable, arguments: try trainArguments(a, config: config, directory),
+                                                     environment: environment, directory: directory, lock: lock)
+            } catch {
+                close(lock)
+                throw error
+            }
+        }
+        startFailures = 0
+    }
+
+    /// The worker's fault, not the trial's: hands `a` back uncharged, and backs off so that a
+    /// broken worker (missing program, full disk) neither spins nor burns other trials'
+    /// attempts. Assignments already under way when the pause began don't lengthen it.
+    private func handBack(_ a: Assign, couldNotStart reason: String, now: Double) {
+        if now >= pausedUntil {
+            startFailures += 1
+            let pause = min(60, Double(1 << min(startFailures - 1, 6)))
+            pausedUntil = now + pause
+            say(.warning, "could not start trial \(a.trial): \(reason); handed back, no new trials for \(Int(pause)) s")
+        }
+        finish(TrialReport(trial: a.trial, lease: a.lease, status: .interrupted, reason: "worker \(settings.name) could not start it: \(reason)",
+                           logTail: [], result: nil, notStarted: true), of: a, now: now)
     }
 
     /// `<runs>/<trial>`, locked while the attempt runs; if another worker still runs an older
@@ -331,13 +410,13 @@ public final class Worker {
     }
 
     /// A new trial, or the continuation of an earlier attempt's checkpoints in the same place.
-    private func trainArguments(_ a: Assign, _ directory: TrialDirectory) throws -> [String] {
+    private func trainArguments(_ a: Assign, config text: String, _ directory: TrialDirectory) throws -> [String] {
         if directory.canResume {
             return TrialCommandLine.resume(directory) + settings.trainArguments
         }
         directory.removeStaleOutput()
         let config = directory.assignedConfig
-        try Data(a.config.utf8).write(to: config, options: .atomic)
+        try Data(text.utf8).write(to: config, options: .atomic)
         return TrialCommandLine.start(config: config.path, directory: directory) + settings.trainArguments
     }
 

@@ -174,5 +174,5 @@ extension SweepSpec {
 
 extension Sequence<UInt8> {
     /// Lower-case hex, two digits a byte (a digest as files and ids show it).
-    var hexDigits: String { map { String(format: "%02x", $0) }.joined() }
+    public var hexDigits: String { map { String(format: "%02x", $0) }.joined() }
 }

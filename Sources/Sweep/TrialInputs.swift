@@ -87,18 +87,93 @@ extension JournalWriter {
                                       arguments: [file.name, file.url.path, size, modified]) {
             return row[0]
         }
-        let sha256 = try Self.sha256(of: file.url)
+        let sha256 = try ContentDigest.sha256(of: file.url)
         try db.execute(sql: "INSERT OR REPLACE INTO inputs (name, path, size, mtime, sha256) VALUES (?, ?, ?, ?, ?)",
                        arguments: [file.name, file.url.path, size, modified, sha256])
         return sha256
     }
+}
 
-    /// SHA-256 in 1 MiB pieces: memory stays bounded whatever the file's size.
-    static func sha256(of url: URL) throws -> String {
+/// A file a trial reads, as the sweep pinned it: the name every machine knows it by (see
+/// `InputFile`) and the SHA-256 of its content, which is also how a worker asks for it.
+public struct PinnedInput: Codable, Hashable, Sendable {
+    public var name: String
+    public var sha256: String
+    /// Its size in bytes, when the journal knows it.
+    public var size: Int64?
+
+    public init(name: String, sha256: String, size: Int64? = nil) {
+        self.name = name
+        self.sha256 = sha256
+        self.size = size
+    }
+}
+
+/// Where the coordinator's copy of a pinned input is, and what it was when it was hashed.
+public struct PinnedFile: Sendable, Equatable {
+    public var name: String
+    public var path: String
+    public var size: Int64
+    public var mtime: Double
+
+    public init(name: String, path: String, size: Int64, mtime: Double) {
+        self.name = name
+        self.path = path
+        self.size = size
+        self.mtime = mtime
+    }
+}
+
+extension Journal {
+    /// Each trial's pinned inputs, by trial id; trials that read no files are absent. Trials
+    /// with the same inputs share one array.
+    public func pinnedInputs() throws -> [String: [PinnedInput]] {
+        try read { db in
+            var byTrial: [String: [PinnedInput]] = [:]
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT t.trial, t.name, t.sha256, i.size FROM trial_inputs t
+                LEFT JOIN inputs i ON i.name = t.name AND i.sha256 = t.sha256 ORDER BY t.trial, t.name
+                """)
+            while let row = try rows.next() {
+                byTrial[row[0], default: []].append(PinnedInput(name: row[1], sha256: row[2], size: row[3]))
+            }
+            var shared: [[PinnedInput]: [PinnedInput]] = [:]
+            return byTrial.mapValues { inputs in
+                if let first = shared[inputs] { return first }
+                shared[inputs] = inputs
+                return inputs
+            }
+        }
+    }
+
+    /// The coordinator's copy of every pinned input it can serve, by SHA-256: the files as
+    /// last hashed, whose content some trial is pinned to.
+    public func pinnedFiles() throws -> [String: PinnedFile] {
+        try read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT i.sha256, i.name, i.path, i.size, i.mtime FROM inputs i
+                WHERE EXISTS (SELECT 1 FROM trial_inputs t WHERE t.sha256 = i.sha256)
+                """)
+            return Dictionary(rows.map { row -> (String, PinnedFile) in
+                (row[0], PinnedFile(name: row[1], path: row[2], size: row[3], mtime: row[4]))
+            }) { first, _ in first }
+        }
+    }
+}
+
+/// SHA-256 of a file's content, as the sweep pins it.
+public enum ContentDigest {
+    /// Read in 1 MiB pieces: memory stays bounded whatever the file's size.
+    public static func sha256(of url: URL) throws -> String {
         let handle = try FileHandle(forReadingFrom: url)
         defer { try? handle.close() }
         var hasher = SHA256()
         while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(data: chunk) }
         return hasher.finalize().hexDigits
+    }
+
+    /// SHA-256 of bytes in memory, in the same hex.
+    public static func sha256(of bytes: some DataProtocol) -> String {
+        SHA256.hash(data: bytes).hexDigits
     }
 }

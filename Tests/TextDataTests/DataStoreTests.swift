@@ -1,6 +1,7 @@
-import Foundation
 @testable import TextData
+import Foundation
 import TestSupport
+import TrialContract
 import XCTest
 
 final class DataStoreTests: XCTestCase {

@@ -1,6 +1,7 @@
 import Foundation
 
-/// Where fetched models and datasets live: `$LPFT_HOME`, else `~/.cache/lpft`.
+/// Where fetched models and datasets live, and the inputs a worker was shipped: `$LPFT_HOME`,
+/// else `~/.cache/lpft`. Names relative to it are the same on every machine of a sweep.
 public struct LPFTHome: Sendable {
     public let root: URL
 
@@ -16,4 +17,6 @@ public struct LPFTHome: Sendable {
 
     public var models: URL { root.appendingPathComponent("models") }
     public var data: URL { root.appendingPathComponent("data") }
+    /// Inputs shipped from coordinators, by content (shared by every worker and sweep of the box).
+    public var content: URL { root.appendingPathComponent("content") }
 }

@@ -1,0 +1,257 @@
+@testable import Cluster
+import Foundation
+import Sweep
+import TestSupport
+import TrialContract
+import XCTest
+
+/// Shipping inputs to workers that lack them: the coordinator's ``ContentServer``, the worker's
+/// ``InputFetcher`` and ``TrialInputView`` on their own, then a real `Worker` fetching from a
+/// coordinator played by the test (damaged pieces, a cut link).
+final class ShippingTests: XCTestCase {
+    let piece = 64 << 10
+
+    /// A file of `size` bytes that are not all alike, with its pin.
+    func pinnedFile(_ dir: URL, name: String = "big.bin", size: Int) throws -> (URL, PinnedFile, PinnedInput) {
+        let url = dir.appendingPathComponent(name)
+        try Data((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 9) }).write(to: url)
+        let attributes = try FileManager.default.attributesOfItem(atPath: url.path)
+        let file = PinnedFile(name: url.path, path: url.path, size: Int64(size), mtime: (attributes[.modificationDate] as! Date).timeIntervalSince1970)
+        return (url, file, PinnedInput(name: url.path, sha256: try ContentDigest.sha256(of: url), size: Int64(size)))
+    }
+
+    // MARK: The coordinator's side
+
+    func testTheServerServesPinnedContentByHashOnlyAndRefusesWhatChanged() throws {
+        let dir = try temporaryDirectory(self)
+        let (url, file, input) = try pinnedFile(dir, size: 3 * piece + 5)
+        let server = ContentServer(files: [input.sha256: file])
+        let last = server.piece(Fetch(sha256: input.sha256, offset: Int64(3 * piece), length: piece))
+        XCTAssertNil(last.error)
+        XCTAssertEqual(last.total, Int64(3 * piece + 5))
+        XCTAssertEqual(last.data, Array(try Data(contentsOf: url).suffix(5)), "the last piece is what is left")
+        XCTAssertEqual(last.digest, ContentDigest.sha256(of: last.data))
+        let big = server.piece(Fetch(sha256: input.sha256, offset: 0, length: 64 << 20))
+        XCTAssertEqual(big.data.count, min(WireProtocol.maxChunk, 3 * piece + 5), "a piece is at most maxChunk")
+        XCTAssertEqual(server.piece(Fetch(sha256: String(repeating: "0", count: 64), offset: 0, length: 1)).error,
+                       "no trial of this sweep reads content \(String(repeating: "0", count: 64))")
+        XCTAssertTrue(server.piece(Fetch(sha256: input.sha256, offset: -1, length: 1)).error?.contains("is not in its") == true)
+
+        // Touched but the same: served (it is hashed again). Other content: refused, saying what to do.
+        let touched = dir.appendingPathComponent("touched.bin"), edited = dir.appendingPathComponent("edited.bin")
+        try FileManager.default.copyItem(at: url, to: touched)
+        try FileManager.default.copyItem(at: url, to: edited)
+        var bytes = try Data(contentsOf: edited)
+        bytes[7] ^= 1
+        try bytes.write(to: edited)
+        var moved = file, changed = file
+        (moved.path, changed.path) = (touched.path, edited.path)
+        XCTAssertNil(ContentServer(files: [input.sha256: moved]).piece(Fetch(sha256: input.sha256, offset: 0, length: 1)).error)
+        let refusal = ContentServer(files: [input.sha256: changed]).piece(Fetch(sha256: input.sha256, offset: 0, length: 1)).error
+        XCTAssertTrue(refusal?.contains("has changed since the sweep was planned; run `lpft sweep run` again") == true, refusal ?? "served")
+    }
+
+    func testTheServerSendsAtMostItsBudgetPerTurn() throws {
+        let dir = try temporaryDirectory(self)
+        let (_, file, input) = try pinnedFile(dir, size: 10 * piece)
+        let server = ContentServer(files: [input.sha256: file], budget: 3 * piece)
+        server.enqueue((0..<10).map { ([1], Fetch(sha256: input.sha256, offset: Int64($0 * piece), length: piece)) })
+        var turns: [Int] = []
+        while server.isBusy {
+            var sent = 0
+            server.serve { _, _ in sent += 1 }
+            turns.append(sent)
+        }
+        XCTAssertEqual(turns, [3, 3, 3, 1], "three pieces a turn, the rest wait")
+        XCTAssertEqual(server.bytesServed, Int64(10 * piece))
+    }
+
+    // MARK: The worker's side
+
+    /// Runs `fetcher` against `server` until it reports, passing each piece through `damage`.
+    func drive(_ fetcher: InputFetcher, _ server: ContentServer, stopAfter: Int = .max,
+               damage: (inout Chunk) -> Void = { _ in }, asked: ((Fetch) -> Void)? = nil) -> InputFetcher.Event? {
+        var served = 0
+        while served < stopAfter {
+            let requests = fetcher.requests(now: 0)
+            guard !requests.isEmpty else { return nil }
+            for f in requests {
+                asked?(f)
+                var chunk = server.piece(f)
+                damage(&chunk)
+                served += 1
+                if let event = fetcher.receive(chunk, now: 0) { return event }
+                if served >= stopAfter { return nil }
+            }
+        }
+        return nil
+    }
+
+    func testAFetchIsVerifiedAndADamagedPieceIsAskedForAgain() throws {
+        let dir = try temporaryDirectory(self)
+        let (url, file, input) = try pinnedFile(dir, size: 5 * piece + 1)
+        let cache = ContentCache(root: dir.appendingPathComponent("content"))
+        let fetcher = InputFetcher(cache: cache, worker: "w", pieceSize: piece, window: 3)
+        var logged: [String] = []
+        fetcher.log = { logged.append($0) }
+        try fetcher.fetch(input, now: 0)
+        var asked: [Int64] = [], damaged = false
+        let event = drive(fetcher, ContentServer(files: [input.sha256: file]), damage: { chunk in
+            if chunk.offset == Int64(2 * piece), !damaged {
+                damaged = true
+                chunk.data[100] ^= 0x40
+            }
+        }, asked: { asked.append($0.offset / Int64(self.piece)) })
+        XCTAssertEqual(event, .fetched(sha256: input.sha256))
+        XCTAssertEqual(asked.filter { $0 == 2 }.count, 2, "the damaged piece was asked for twice: \(asked)")
+        XCTAssertEqual(try Data(contentsOf: cache.url(of: input.sha256)), try Data(contentsOf: url))
+        XCTAssertTrue(logged.contains { $0.contains("at \(2 * piece) arrived damaged") }, "\(logged)")
+        XCTAssertTrue(fetcher.isIdle)
+    }
+
+    func testAFetchCutOffResumesWhereItStoodOnANewConnectionAndInANewProcess() throws {
+        let dir = try temporaryDirectory(self)
+        let (url, file, input) = try pinnedFile(dir, size: 9 * piece + 3)
+        let cache = ContentCache(root: dir.appendingPathComponent("content"))
+        let server = ContentServer(files: [input.sha256: file])
+        var fetcher = InputFetcher(cache: cache, worker: "w", pieceSize: piece, window: 4)
+        try fetcher.fetch(input, now: 0)
+        XCTAssertNil(drive(fetcher, server, stopAfter: 3))
+        fetcher.connectionReset()  // the rest of the window is lost with the connection
+        XCTAssertEqual(fetcher.requests(now: 0).first?.offset, Int64(3 * piece), "asked again from the first missing piece")
+
+        // A new worker process on the same box takes up the partial file.
+        fetcher = InputFetcher(cache: cache, worker: "w", pieceSize: piece, window: 4)
+        var logged: [String] = []
+        fetcher.log = { logged.append($0) }
+        try fetcher.fetch(input, now: 0)
+        var first: Int64?
+        XCTAssertEqual(drive(fetcher, server, asked: { first = first ?? $0.offset }), .fetched(sha256: input.sha256))
+        XCTAssertEqual(first, Int64(3 * piece))
+        XCTAssertTrue(logged.first?.hasPrefix("resuming \(url.path) at 0.2 MB") == true, "\(logged)")
+        XCTAssertEqual(try Data(contentsOf: cache.url(of: input.sha256)), try Data(contentsOf: url))
+    }
+
+    func testContentOtherThanThePinnedIsDiscardedAndNeverCached() throws {
+        let dir = try temporaryDirectory(self)
+        let (_, file, input) = try pinnedFile(dir, size: 2 * piece)
+        // A coordinator whose copy changed behind a kept size and mtime (nothing it can see):
+        // every piece is whole, the file is not the pinned one.
+        var forged = input
+        forged.sha256 = String(repeating: "e", count: 64)
+        let cache = ContentCache(root: dir.appendingPathComponent("content"))
+        let fetcher = InputFetcher(cache: cache, worker: "w", pieceSize: piece)
+        try fetcher.fetch(forged, now: 0)
+        guard case .failed(_, let reason)? = drive(fetcher, ContentServer(files: [forged.sha256: file])) else { return XCTFail("not failed") }
+        XCTAssertTrue(reason.contains("has other content than the sweep pinned"), reason)
+        XCTAssertFalse(cache.contains(forged.sha256))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: cache.partialURL(of: forged.sha256, worker: "w").path), "no partial left to resume from")
+    }
+
+    func testAViewPlacesHomeAndAbsoluteNamesAndMovesTheConfigsPathsIntoIt() throws {
+        let dir = try temporaryDirectory(self)
+        let copy = dir.appendingPathComponent("copy")
+        try "x".write(to: copy, atomically: true, encoding: .utf8)
+        let view = try TrialInputView.build(at: dir.appendingPathComponent("view"), files: [
+            ("models/m/config.json", copy), ("/data/m/model.safetensors", copy), ("/srv/train.jsonl", copy),
+        ])
+        XCTAssertEqual(try String(contentsOf: view.home.appendingPathComponent("models/m/config.json"), encoding: .utf8), "x")
+        XCTAssertEqual(try String(contentsOfFile: view.url.path + "/root/srv/train.jsonl", encoding: .utf8), "x")
+        let config = #"{"model":"/data/m","task":{"train":"/srv/train.jsonl","test":"/srv/other.jsonl"},"ood":["tweets"]}"#
+        let rewritten = try view.rewrite(config: config, names: ["models/m/config.json", "/data/m/model.safetensors", "/srv/train.jsonl"])
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(rewritten.utf8)) as? [String: Any])
+        XCTAssertEqual(object["model"] as? String, view.url.path + "/root/data/m")
+        XCTAssertEqual((object["task"] as? [String: Any])?["train"] as? String, view.url.path + "/root/srv/train.jsonl")
+        XCTAssertEqual((object["task"] as? [String: Any])?["test"] as? String, "/srv/other.jsonl", "not an input: left alone")
+        XCTAssertEqual(object["ood"] as? [String], ["tweets"])
+        XCTAssertThrowsError(try TrialInputView.build(at: dir.appendingPathComponent("v2"), files: [("../../etc/passwd", copy)])) {
+            XCTAssertTrue("\($0)".contains("leaves the trial's input view"), "\($0)")
+        }
+    }
+
+    // MARK: A real worker
+
+    /// A worker that lacks a trial's input fetches it from the coordinator (played here on a
+    /// ROUTER): a damaged piece is asked for again, and after the link is cut (the coordinator
+    /// goes silent, then comes back on a new socket) the fetch goes on from where it stood.
+    /// Then the trial starts on a view of the fetched file.
+    func testAWorkerFetchesAMissingInputThroughADamagedPieceAndACutLink() throws {
+        let dir = try temporaryDirectory(self)
+        let (url, file, pinned) = try pinnedFile(dir, size: 40 * piece + 11)
+        var input = pinned
+        input.name = "/nowhere/on/this/box/big.bin"
+        let server = ContentServer(files: [input.sha256: file])
+        let home = dir.appendingPathComponent("home"), workerDirectory = dir.appendingPathComponent("w")
+        let context = ZeroMQContext()
+        let endpoint = "ipc://\(dir.path)/c.ipc"
+        let router = try ZeroMQSocket(context, .router)
+        try router.bind(endpoint)
+        var settings = WorkerSettings(endpoint: endpoint, name: "w", host: "h", directory: workerDirectory,
+                                      runs: workerDirectory.appendingPathComponent("runs"), executable: "/bin/false")
+        (settings.heartbeatInterval, settings.liveness, settings.home) = (0.05, 10, LPFTHome(root: home))
+        let worker = try Worker(settings: settings, context: context)
+        let exit = WorkerExitBox()
+        nonisolated(unsafe) let running = worker
+        Thread.detachNewThread { exit.set(try? running.run()) }
+
+        var peer: [UInt8] = [], fetches: [Fetch] = [], hellos: [Hello] = [], results: [TrialReport] = []
+        var damaged = false
+        let pieceSize = 256 << 10  // the worker's
+        /// Plays the coordinator until `done`; a silent one (a cut link) reads and drops all but HELLO.
+        func serve(silent: Bool = false, until done: () -> Bool) {
+            let deadline = Date().addingTimeInterval(30)
+            while !done(), Date() < deadline {
+                guard Poller.wait([.socket(router)], timeout: 0.05)[0], let frames = router.receive() else { continue }
+                peer = frames[0]
+                let message = try? Message(frames: frames.dropFirst())
+                if silent, case .hello? = message {} else if silent { continue }
+                switch message {
+                case .hello(let h)?:
+                    hellos.append(h)
+                    if hellos.count == 1 {
+                        router.send([peer] + Message.assign(Assign(trial: "t1", lease: 1, attempt: 1, config: "{\"method\":\"ft\"}", sweep: "s", inputs: [input])).frames())
+                    }
+                case .fetch(let f)?:
+                    fetches.append(f)
+                    var chunk = server.piece(f)
+                    if f.offset == Int64(5 * pieceSize), !damaged {
+                        damaged = true
+                        chunk.data[0] ^= 1
+                    }
+                    router.send([peer] + Message.chunk(chunk).frames())
+                case .result(let r)?:
+                    results.append(r)
+                    router.send([peer] + Message.ack(Ack(lease: r.lease, kind: .result, seq: nil)).frames())
+                case .heartbeat?:
+                    router.send([peer] + Message.heartbeat.frames())
+                default:
+                    break
+                }
+            }
+        }
+        serve { fetches.count >= 12 }
+        XCTAssertEqual(fetches.filter { $0.offset == Int64(5 * pieceSize) }.count, 2, "the damaged piece was asked for again: \(fetches.map(\.offset))")
+        // Cut: nothing from the coordinator gets through, until the worker gives up on the
+        // connection and says HELLO on a new one; what was in flight is lost.
+        let asked = fetches.count
+        serve(silent: true) { hellos.count >= 2 }
+        serve { fetches.count > asked }
+        XCTAssertEqual(hellos.last?.held, [LeaseReference(trial: "t1", lease: 1)], "the waiting trial's lease is kept across the reconnect")
+        let resumedAt = try XCTUnwrap(fetches.dropFirst(asked).first?.offset)
+        XCTAssertGreaterThan(resumedAt, 0, "not from the start")
+        XCTAssertEqual(resumedAt % Int64(pieceSize), 0)
+        serve { !results.isEmpty }
+        // The trial ran (as /bin/false, which fails) once its input had come, on a view of it.
+        XCTAssertEqual(results.map(\.status), [.failed])
+        XCTAssertEqual(results.first?.reason, "exit code 1")
+        let cached = ContentCache(root: home.appendingPathComponent("content")).url(of: input.sha256)
+        XCTAssertEqual(try Data(contentsOf: cached), try Data(contentsOf: url))
+        let placed = workerDirectory.appendingPathComponent("runs/t1/inputs/root/nowhere/on/this/box/big.bin")
+        XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: placed.path), cached.path)
+        XCTAssertLessThan(Set(fetches.map(\.offset)).count, fetches.count, "some pieces were asked for twice")
+        XCTAssertEqual(Set(fetches.map(\.offset)), Set(stride(from: 0, to: Int64(40 * piece + 11), by: pieceSize)))
+        router.send([peer] + Message.shutdown(Notice(reason: "the sweep is finished")).frames())
+        XCTAssertTrue(eventually(timeout: 10) { exit.value != nil })
+        withExtendedLifetime(worker) {}
+    }
+}
