@@ -109,8 +109,9 @@ public struct DispatchBenchmarkError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// A benchmark's sweep in a temporary directory: journal with the given trial configs, an IPC
-/// endpoint, and keys when CURVE is on.
+/// A benchmark's sweep in a temporary directory: journal with the given trial configs (the
+/// first trial pinned to `firstReads`, which the coordinator can then ship), an IPC endpoint,
+/// and keys when CURVE is on.
 struct BenchSweep {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("lpft-bench-\(UUID().uuidString)")
     let journal: Journal
@@ -118,11 +119,13 @@ struct BenchSweep {
     let context = ZeroMQContext()
     var endpoint: String { "ipc://\(directory.path)/c.ipc" }
 
-    init(curve: Bool, durability: JournalDurability, configs: [String]) throws {
+    init(curve: Bool, durability: JournalDurability, configs: [String], firstReads: [InputFile] = []) throws {
         journal = try Journal(directory: directory, durability: durability)
+        let planned = configs.map { PlannedTrial(canonicalConfig: $0) }
         try journal.write { w in
-            for (i, config) in configs.enumerated() {
-                try w.addTrial(id: String(format: "%016x", i), position: i, axes: "{}", config: config, at: 0)
+            if let first = planned.first, !firstReads.isEmpty { _ = try w.pinInputs([first]) { _ in firstReads } }
+            for (i, trial) in planned.enumerated() {
+                try w.addTrial(id: trial.id, position: i, axes: "{}", config: trial.canonicalConfig, at: 0)
             }
         }
         security = try Security(curve ? directory : nil)

@@ -123,6 +123,14 @@ public struct PlannedTrial: Sendable, Equatable {
     }
 }
 
+extension PlannedTrial {
+    /// A trial of `canonicalConfig`, under the id it hashes to (benchmarks and tools that plan
+    /// without a spec).
+    public init(axes: [String: ConfigValue] = [:], canonicalConfig: String) {
+        self.init(id: Self.id(hashing: canonicalConfig), axes: axes, canonicalConfig: canonicalConfig)
+    }
+}
+
 extension SweepSpec {
     /// The trials of the sweep, in grid order then explicit trials, without duplicates.
     ///

@@ -9,7 +9,7 @@ import Training
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure the speed of the core and the orchestrator.",
-        subcommands: [TrainBench.self, FineTuneBench.self, TokenizeBench.self, NTKBench.self, DispatchBench.self, SimulateBench.self])
+        subcommands: [TrainBench.self, FineTuneBench.self, TokenizeBench.self, NTKBench.self, DispatchBench.self, SimulateBench.self, ShipBench.self])
 }
 
 struct TrainBench: ParsableCommand {

@@ -48,3 +48,26 @@ struct SimulateBench: ParsableCommand {
         print(try DispatchSimulation.run(SimulationSettings(workers: workers, trials: trials, seed: seed, turnSpacing: turnSpacing), keeping: keep.map(URL.init(fileURLWithPath:))).text)
     }
 }
+
+struct ShipBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ship",
+        abstract: "Shipping a pinned input to a worker that lacks it: MB/s plain and with CURVE, and dispatch's rate while it runs.",
+        discussion: """
+        An in-process coordinator ships a --megabytes file over IPC to a fetching worker thread \
+        (the real fetcher: pieces verified, hashed and committed to a content cache). Then \
+        --workers `lpft worker` processes run --trials zero-duration trials, once with the \
+        fetcher idle and once with it fetching the file over and over: the ratio of the two \
+        rates is the transfer's cost to dispatch. Each part runs plain and with CURVE, \
+        --repeats times; medians are printed. Build with -c release.
+        """)
+
+    @Option(help: "The shipped file's size in MB.") var megabytes = 256
+    @Option(help: "Worker processes in the dispatch part (0 skips it).") var workers = 4
+    @Option(help: "Zero-duration trials in the dispatch part.") var trials = 2000
+    @Option(help: "Repetitions of each part.") var repeats = 3
+
+    func run() throws {
+        try ShippingBenchmark(megabytes: megabytes, workers: workers, trials: trials).run(repeats: repeats) { print($0) }
+    }
+}
