@@ -169,7 +169,13 @@ public final class Worker {
                 return .shutdown(reason)
             }
             if let at = helloAt {
-                if now >= at { hello(now: now) }
+                if now >= at {
+                    // The coordinator's "wait" was its word: silence counts from this HELLO,
+                    // not from the refusal, or every retry would look like a dead link.
+                    lastHeard = now
+                    say(.debug, "saying HELLO again, as the coordinator asked")
+                    hello(now: now)
+                }
             } else {
                 fetcher.checkStalls(now: now)
                 for fetch in fetcher.requests(now: now) { send(.fetch(fetch), now: now) }

@@ -291,7 +291,7 @@ final class SweepRunTests: XCTestCase {
         settings.facts = WorkerFacts(build: "0.0.9+0123456789ab", blas: "OpenBLAS", cpu: "CPU", cpuFlags: [], threads: nil)
         let worker = try Worker(settings: settings, context: ZeroMQContext())
         let lines = CollectedLines()
-        worker.logger = lines.logger()
+        worker.logger = lines.logger(level: .debug)
         worker.inProcess = { _ in { _, emit, _ in emit(TrialEvent.result(TrialResultSchema.header(status: .completed)).line) } }
         let exit = WorkerExitBox()
         nonisolated(unsafe) let running = worker
@@ -300,6 +300,10 @@ final class SweepRunTests: XCTestCase {
         XCTAssertTrue(eventually(timeout: 30) { ((try? journal(sweep)?.events(kind: "worker refused").count) ?? 0) == 1 })
         XCTAssertTrue(eventually(timeout: 30) { lines.lines.contains { $0.contains("this worker runs lpft build 0.0.9+0123456789ab but the coordinator runs \(LPFTVersion.build)") } },
                       lines.lines.joined(separator: "\n"))
+        // It asks again as told, quietly: a refusal's wait (5 s, longer than the 1 s of silence
+        // allowed) is not a dead link, so no reconnect warnings pile up.
+        XCTAssertTrue(eventually(timeout: 30) { lines.lines.filter { $0.contains("saying HELLO again") }.count >= 2 }, lines.lines.joined(separator: "\n"))
+        XCTAssertFalse(lines.lines.contains { $0.contains("no word from the coordinator") }, lines.lines.joined(separator: "\n"))
         XCTAssertEqual(try XCTUnwrap(journal(sweep)).attempts().count, 0, "a refused worker gets no trial")
         kill(strict.processIdentifier, SIGINT)
         XCTAssertEqual(waitForExit(strict, timeout: 30, log: dir.appendingPathComponent("strict.log")), 130)
