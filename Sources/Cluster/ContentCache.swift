@@ -39,17 +39,15 @@ public struct ContentCache: Sendable {
     /// Hashes being a second's work for a model, a local file's hash is looked up by path,
     /// size and modification time.
     final class LocalDigests {
-        private var known: [String: (size: Int64, mtime: Double, sha256: String)] = [:]
+        private var known: [String: (stamp: FileStamp, sha256: String)] = [:]
 
         /// The SHA-256 of the file at `path`, or nil if there is none (or it cannot be read).
         func sha256(ofFileAt path: String) -> String? {
-            guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
-                  (attributes[.type] as? FileAttributeType) != .typeDirectory else { return nil }
-            let size = (attributes[.size] as? NSNumber)?.int64Value ?? -1
-            let mtime = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
-            if let k = known[path], k.size == size, k.mtime == mtime { return k.sha256 }
+            // A directory has a stamp but no digest (reading it fails): nil as for no file.
+            guard let stamp = try? FileStamp(ofFileAt: path) else { return nil }
+            if let k = known[path], k.stamp == stamp { return k.sha256 }
             guard let digest = try? ContentDigest.sha256(of: URL(fileURLWithPath: path)) else { return nil }
-            known[path] = (size, mtime, digest)
+            known[path] = (stamp, digest)
             return digest
         }
     }

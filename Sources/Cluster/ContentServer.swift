@@ -95,10 +95,7 @@ final class ContentServer {
         if let reason = refusals[sha256] { return .failure(Refusal(description: reason)) }
         let url = URL(fileURLWithPath: file.path)
         var reason: String?
-        let attributes = try? FileManager.default.attributesOfItem(atPath: file.path)
-        let size = (attributes?[.size] as? NSNumber)?.int64Value
-        let mtime = (attributes?[.modificationDate] as? Date)?.timeIntervalSince1970
-        if size != file.size || mtime != file.mtime {
+        if (try? FileStamp(ofFileAt: file.path)) != FileStamp(size: file.size, mtime: file.mtime) {
             // Touched or copied is fine; other content is not what the trials were pinned to.
             switch Result(catching: { try ContentDigest.sha256(of: url) }) {
             case .success(let digest) where digest == sha256: break

@@ -41,7 +41,6 @@ public struct DispatchBenchmark {
             ingest.append(try ingestRate())
             say(String(format: "[%d] (c) %d metric rows in batches of %d: %.0f rows/s", r, metricRows, batch, ingest.last!))
         }
-        func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
         say(String(format: "median: (a) %.0f trials/s, %.3f ms coordinator CPU per trial; (b) efficiency %.1f%%; (c) %.0f metric rows/s",
                    median(quick.map(\.rate)), median(quick.map(\.cpu)) * 1000, 100 * median(short), median(ingest)))
     }
@@ -158,6 +157,9 @@ struct Security {
                            "--server-key", directory.appendingPathComponent("coordinator.pub").path]
     }
 }
+
+/// The middle of a benchmark's rounds (the upper middle of an even count).
+func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 
 /// A value the ingest benchmark's worker thread writes and the benchmark reads afterwards.
 /// Safe without a lock: the thread writes it before it sends its RESULT, and the reader reads

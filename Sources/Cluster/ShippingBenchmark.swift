@@ -45,10 +45,9 @@ public struct ShippingBenchmark {
                            r, label, trials, workers, idle.trialsPerSecond, busy.trialsPerSecond, busy.megabytesPerSecond, ratio[curve]!.last!))
             }
         }
-        func median(_ v: [Double]?) -> Double { v.map { $0.sorted()[$0.count / 2] } ?? .nan }
         for curve in [false, true] {
             say(String(format: "median %@: %.0f MB/s alone; dispatch while shipping %.2f × its rate alone (shipping at %.0f MB/s meanwhile)",
-                       curve ? "CURVE" : "plain", median(speed[curve]), median(ratio[curve]), median(during[curve])))
+                       curve ? "CURVE" : "plain", median(speed[curve]!), ratio[curve].map(median) ?? .nan, during[curve].map(median) ?? .nan))
         }
         say(String(format: "peak resident memory of the coordinator and fetcher together: %.0f MB for a %d MB file",
                    Double(peakResidentBytes()) / 1e6, megabytes))

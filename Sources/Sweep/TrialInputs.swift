@@ -77,19 +77,17 @@ extension JournalWriter {
 
     /// The file's SHA-256, from the cache when its path, size and modification time are unchanged.
     private func digest(of file: InputFile) throws -> String {
-        let attributes: [FileAttributeKey: Any]
-        do { attributes = try FileManager.default.attributesOfItem(atPath: file.url.path) } catch {
+        let stamp: FileStamp
+        do { stamp = try FileStamp(ofFileAt: file.url.path) } catch {
             throw JournalError(path: file.url.path, reason: "cannot read input \(file.name): \(error.localizedDescription)")
         }
-        let size = (attributes[.size] as? NSNumber)?.int64Value ?? -1
-        let modified = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
         if let row = try Row.fetchOne(db, sql: "SELECT sha256 FROM inputs WHERE name = ? AND path = ? AND size = ? AND mtime = ?",
-                                      arguments: [file.name, file.url.path, size, modified]) {
+                                      arguments: [file.name, file.url.path, stamp.size, stamp.mtime]) {
             return row[0]
         }
         let sha256 = try ContentDigest.sha256(of: file.url)
         try db.execute(sql: "INSERT OR REPLACE INTO inputs (name, path, size, mtime, sha256) VALUES (?, ?, ?, ?, ?)",
-                       arguments: [file.name, file.url.path, size, modified, sha256])
+                       arguments: [file.name, file.url.path, stamp.size, stamp.mtime, sha256])
         return sha256
     }
 }
@@ -158,6 +156,26 @@ extension Journal {
                 (row[0], PinnedFile(name: row[1], path: row[2], size: row[3], mtime: row[4]))
             }) { first, _ in first }
         }
+    }
+}
+
+/// A file's size and modification time: while both are what they were when it was hashed, the
+/// hash is taken as still true (the journal's cache of input hashes, the coordinator's check
+/// before serving, a worker's cache of its local files' hashes).
+public struct FileStamp: Equatable, Sendable {
+    public var size: Int64
+    public var mtime: Double
+
+    public init(size: Int64, mtime: Double) {
+        self.size = size
+        self.mtime = mtime
+    }
+
+    /// The stamp of whatever is at `path` now; throws if nothing can be read there.
+    public init(ofFileAt path: String) throws {
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        self.init(size: (attributes[.size] as? NSNumber)?.int64Value ?? -1,
+                  mtime: (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)
     }
 }
 

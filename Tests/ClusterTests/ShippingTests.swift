@@ -15,8 +15,7 @@ final class ShippingTests: XCTestCase {
     func pinnedFile(_ dir: URL, name: String = "big.bin", size: Int) throws -> (URL, PinnedFile, PinnedInput) {
         let url = dir.appendingPathComponent(name)
         try Data((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 9) }).write(to: url)
-        let attributes = try FileManager.default.attributesOfItem(atPath: url.path)
-        let file = PinnedFile(name: url.path, path: url.path, size: Int64(size), mtime: (attributes[.modificationDate] as! Date).timeIntervalSince1970)
+        let file = PinnedFile(name: url.path, path: url.path, size: Int64(size), mtime: try FileStamp(ofFileAt: url.path).mtime)
         return (url, file, PinnedInput(name: url.path, sha256: try ContentDigest.sha256(of: url), size: Int64(size)))
     }
 
