@@ -44,7 +44,7 @@ struct TrialInputView {
         func moved(_ value: Any) -> Any {
             switch value {
             case let s as String where s.hasPrefix("/"):
-                let path = (s as NSString).standardizingPath
+                let path = URL(fileURLWithPath: s).standardizedFileURL.path
                 return absolute.contains { $0 == path || $0.hasPrefix(path + "/") } ? place(of: path).path : s
             case let list as [Any]: return list.map(moved)
             case let map as [String: Any]: return map.mapValues(moved)

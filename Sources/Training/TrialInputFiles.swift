@@ -7,9 +7,38 @@ extension TrialConfig {
     /// Model files a loader may read (which exist depends on the tokenizer's family).
     static let modelFiles = ["config.json", "model.safetensors", "vocab.txt", "tokenizer.json", "vocab.json", "merges.txt", "tokenizer_config.json"]
 
+    /// This config with every file it names made absolute (`~` expanded, `.` and `..` gone), as
+    /// this machine resolves it now: a model given as a directory, and a task's files. Names of
+    /// fetched models and tasks stay names. A sweep plans with it, so every machine that runs
+    /// the trial (and the input view a bare worker builds) reads the paths the plan pinned,
+    /// whatever its working directory.
+    public func resolvingFilePaths() -> TrialConfig {
+        var config = self
+        if Self.isDirectory(Self.absolutePath(model)) { config.model = Self.absolutePath(model) }
+        func resolved(_ task: TaskSpec) -> TaskSpec {
+            var task = task
+            (task.train, task.validation, task.test) = (task.train.map(Self.absolutePath), task.validation.map(Self.absolutePath), task.test.map(Self.absolutePath))
+            return task
+        }
+        config.task = resolved(task)
+        config.ood = ood.map(resolved)
+        return config
+    }
+
+    private static func absolutePath(_ path: String) -> String {
+        URL(fileURLWithPath: (path as NSString).expandingTildeInPath).standardizedFileURL.path
+    }
+
+    private static func isDirectory(_ path: String) -> Bool {
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
+    }
+
     /// The files a trial of `canonicalConfig` reads, for the sweep to pin by content: the
     /// model's, and the task's and each OOD task's (a fetched task's manifest and splits, or
-    /// the files the config names). Names are relative to `home` for what lives there.
+    /// the files the config names). What a name resolved to under `home` (a fetched model or
+    /// task) is named relative to `home`, so each box finds it under its own; a path the config
+    /// gives is named by its absolute path, the string a worker finds in the config.
     public static func inputFiles(ofCanonical canonicalConfig: String, home: LPFTHome = LPFTHome()) throws -> [InputFile] {
         // Canonical configs are JSON: read without the YAML parser, as for every trial of a big sweep.
         guard let mapping = try JSONSerialization.jsonObject(with: Data(canonicalConfig.utf8)) as? [String: Any] else {
@@ -17,21 +46,24 @@ extension TrialConfig {
         }
         guard mapping["method"] as? String != TrialConfig.Method.noop.rawValue else { return [] }
         let config = try TrialConfig(mapping: mapping, file: "trial")
-        func named(_ url: URL) -> InputFile {
-            let path = url.standardizedFileURL.path, root = home.root.standardizedFileURL.path + "/"
-            return InputFile(name: path.hasPrefix(root) ? String(path.dropFirst(root.count)) : path, url: url)
+        let root = home.root.standardizedFileURL.path + "/"
+        func named(_ url: URL, given: Bool) -> InputFile {
+            let path = url.standardizedFileURL.path
+            return InputFile(name: !given && path.hasPrefix(root) ? String(path.dropFirst(root.count)) : path, url: url)
         }
         let model = try ModelStore(home: home).resolve(config.model)
+        let modelGiven = isDirectory(absolutePath(config.model))
         var files = modelFiles.map { model.appendingPathComponent($0) }.filter { FileManager.default.fileExists(atPath: $0.path) }
+            .map { named($0, given: modelGiven) }
         for task in [config.task] + config.ood {
             if task.isFetched {
                 let fetched = try DataStore(home: home).task(task.name)
-                files += [fetched.directory.appendingPathComponent("task.json")] + DataStore.splits.map(fetched.split)
+                files += ([fetched.directory.appendingPathComponent("task.json")] + DataStore.splits.map(fetched.split)).map { named($0, given: false) }
             } else {
-                files += [task.train, task.validation, task.test].compactMap { $0 }.map { URL(fileURLWithPath: $0) }
+                files += [task.train, task.validation, task.test].compactMap { $0 }.map { named(URL(fileURLWithPath: $0), given: true) }
             }
         }
         var seen = Set<String>()
-        return files.map(named).filter { seen.insert($0.name).inserted }
+        return files.filter { seen.insert($0.name).inserted }
     }
 }

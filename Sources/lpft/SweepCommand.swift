@@ -164,10 +164,11 @@ struct SweepCommand: ParsableCommand {
     }
 }
 
-/// Plans a spec's trials, validating each as `lpft train` would.
+/// Plans a spec's trials, validating each as `lpft train` would, with the files they name
+/// made absolute here (so a worker anywhere reads what the plan pinned).
 func planTrials(_ spec: String) throws -> [PlannedTrial] {
     let sweep = try SweepSpec(contentsOf: URL(fileURLWithPath: spec))
-    return try sweep.plan { mapping, label in try TrialConfig(mapping: mapping, file: label).canonicalJSON() }
+    return try sweep.plan { mapping, label in try TrialConfig(mapping: mapping, file: label).resolvingFilePaths().canonicalJSON() }
 }
 
 extension SweepReport.Format: ExpressibleByArgument {}

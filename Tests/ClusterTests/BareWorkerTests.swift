@@ -19,9 +19,9 @@ extension SweepRunTests {
         try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
 
         /// Runs the spec into `sweep` with one bare worker; returns the worker's log.
-        func sweepWithABareWorker(_ sweep: URL, name: String) throws -> String {
+        func sweepWithABareWorker(_ spec: URL, _ sweep: URL, name: String) throws -> String {
             let coordinatorLog = dir.appendingPathComponent("\(name)-coordinator.log")
-            let (coordinator, endpoint) = try startCURVECoordinator(spec, sweep: sweep, keys: keys, allowed: allowed, log: coordinatorLog)
+            let (coordinator, endpoint) = try startCURVECoordinator(spec, sweep: sweep, keys: keys, allowed: allowed, log: coordinatorLog, in: dir)
             // The worker's own mount namespace: what the coordinator reads is not there.
             let workerLog = dir.appendingPathComponent("\(name)-worker.log")
             _ = FileManager.default.createFile(atPath: workerLog.path, contents: nil)
@@ -35,7 +35,7 @@ extension SweepRunTests {
                 "worker", "--connect", endpoint, "--dir", dir.appendingPathComponent("\(name)-worker").path, "--name", "bare",
                 "--curve-key", keys.appendingPathComponent("bare.key").path, "--server-key", keys.appendingPathComponent("coordinator.pub").path] + timing
             let handle = try FileHandle(forWritingTo: workerLog)
-            (p.standardOutput, p.standardError) = (handle, handle)
+            (p.standardOutput, p.standardError, p.currentDirectoryURL) = (handle, handle, dir)
             try p.run()
             addTeardownBlock {
                 if p.isRunning { kill(p.processIdentifier, SIGKILL) }
@@ -47,7 +47,7 @@ extension SweepRunTests {
         }
 
         let sweep = dir.appendingPathComponent("sweep")
-        let log = try sweepWithABareWorker(sweep, name: "first")
+        let log = try sweepWithABareWorker(spec, sweep, name: "first")
         let j = try XCTUnwrap(journal(sweep))
         XCTAssertEqual(try j.trials().map(\.state), [.completed, .completed], log)
         XCTAssertEqual(Set(try j.attempts().filter { $0.state == .completed }.map(\.worker)), ["bare"])
@@ -64,8 +64,16 @@ extension SweepRunTests {
             XCTAssertEqual(inputs.filter { log.contains("fetched \($0.name) (") }.count, 1, log)
         }
         // A second sweep on the same box finds everything in the cache: nothing is fetched again.
-        let again = try sweepWithABareWorker(dir.appendingPathComponent("sweep2"), name: "second")
-        XCTAssertEqual(try XCTUnwrap(journal(dir.appendingPathComponent("sweep2"))).trials().map(\.state), [.completed, .completed])
+        // Its spec names the data relative to the coordinator's directory, which the worker's
+        // (the same path, the data hidden) does not hold: planning made them absolute, so the
+        // trials are the first sweep's and the worker reads them from its view.
+        let relative = dir.appendingPathComponent("relative.yaml")
+        try String(contentsOf: spec, encoding: .utf8).replacingOccurrences(of: data.path + "/", with: "data/").write(to: relative, atomically: true, encoding: .utf8)
+        XCTAssertTrue(try String(contentsOf: relative, encoding: .utf8).contains("train: data/train.jsonl"))
+        let again = try sweepWithABareWorker(relative, dir.appendingPathComponent("sweep2"), name: "second")
+        let j2 = try XCTUnwrap(journal(dir.appendingPathComponent("sweep2")))
+        XCTAssertEqual(try j2.trials().map(\.state), [.completed, .completed], again)
+        XCTAssertEqual(try j2.trials().map(\.id), try j.trials().map(\.id), "a relative path plans as the absolute one")
         XCTAssertFalse(again.contains("fetching"), again)
     }
 }

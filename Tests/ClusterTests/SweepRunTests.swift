@@ -54,10 +54,10 @@ final class SweepRunTests: XCTestCase {
 
     /// Starts `lpft sweep run` with CURVE on a loopback port of the kernel's choosing; returns
     /// the process and the endpoint it announced.
-    func startCURVECoordinator(_ spec: URL, sweep: URL, keys: URL, allowed: URL, log: URL) throws -> (Process, endpoint: String) {
+    func startCURVECoordinator(_ spec: URL, sweep: URL, keys: URL, allowed: URL, log: URL, in directory: URL? = nil) throws -> (Process, endpoint: String) {
         let coordinator = try startLPFT(["sweep", "run", spec.path, "--dir", sweep.path, "--bind", "tcp://127.0.0.1:*",
                                          "--curve-key", keys.appendingPathComponent("coordinator.key").path, "--allow", allowed.path] + timing,
-                                        log: log, test: self)
+                                        log: log, test: self, in: directory)
         var endpoint = ""
         XCTAssertTrue(eventually(timeout: 30) {
             let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""

@@ -19,7 +19,7 @@ public func temporaryDirectory(_ test: XCTestCase) throws -> URL {
 /// Starts `lpft` in the background (in a network namespace if given) with its output in `log`;
 /// the test kills it at teardown if it is still running.
 @discardableResult
-public func startLPFT(_ arguments: [String], log: URL, test: XCTestCase, namespace: String? = nil) throws -> Process {
+public func startLPFT(_ arguments: [String], log: URL, test: XCTestCase, namespace: String? = nil, in directory: URL? = nil) throws -> Process {
     guard FileManager.default.createFile(atPath: log.path, contents: nil) else { throw CocoaError(.fileWriteUnknown) }
     let handle = try FileHandle(forWritingTo: log)
     let p = Process()
@@ -33,6 +33,7 @@ public func startLPFT(_ arguments: [String], log: URL, test: XCTestCase, namespa
     }
     p.standardOutput = handle
     p.standardError = handle
+    if let directory { p.currentDirectoryURL = directory }
     try p.run()
     test.addTeardownBlock {
         if p.isRunning { kill(p.processIdentifier, SIGKILL) }
