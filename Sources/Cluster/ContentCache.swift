@@ -17,6 +17,12 @@ public struct ContentCache: Sendable {
         root.appendingPathComponent("sha256/\(sha256.prefix(2))/\(sha256)")
     }
 
+    /// Whether `text` is a SHA-256 as the cache names content (64 lowercase hex digits), so
+    /// a name from the wire never leaves the cache's directory.
+    static func isDigest(_ text: String) -> Bool {
+        text.utf8.count == 64 && text.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
+    }
+
     public func contains(_ sha256: String) -> Bool {
         FileManager.default.fileExists(atPath: url(of: sha256).path)
     }
@@ -28,12 +34,13 @@ public struct ContentCache: Sendable {
         return url(of: sha256).appendingPathExtension("partial-\(safe)")
     }
 
-    /// Moves a verified partial file into place.
+    /// Moves a verified partial file into place, read-only: every trial on the box shares it.
     func commit(_ partial: URL, as sha256: String) throws {
         let target = url(of: sha256)
         guard rename(partial.path, target.path) == 0 else {
             throw WorkerError("cannot move \(partial.path) into the content cache: \(String(cString: strerror(errno)))")
         }
+        chmod(target.path, 0o444)
     }
 
     /// Hashes being a second's work for a model, a local file's hash is looked up by path,

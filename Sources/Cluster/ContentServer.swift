@@ -8,35 +8,50 @@ import Sweep
 /// A worker asks by content hash, never by path, so it can read only what some trial of this
 /// sweep is pinned to. Before a file's first piece this run, its size and modification time
 /// are compared with those it was hashed at; if they differ it is hashed again, and content
-/// that changed is refused (the worker hands its trial back). At most `budget` bytes are read
-/// per turn, oldest request first, so a transfer never holds up dispatch. Workers keep only a
-/// few pieces in flight, so the queue and the memory behind it stay small whatever the files' size.
+/// that changed is refused (the worker hands its trial back). Every piece checks the open file
+/// is as it was then, so a file edited in place mid-transfer is checked again, not served
+/// mixed. At most `budget` bytes are read per turn, oldest request first, so a transfer never
+/// holds up dispatch. A worker keeps a few pieces in flight; a peer with more than
+/// `queuedPerPeer` waiting has the rest dropped (its fetcher asks again when they do not come),
+/// so the queue stays small whatever the files' size or a peer's manners.
 final class ContentServer {
     typealias Peer = Dispatcher.Peer
 
     /// Bytes read and sent per coordinator turn at most.
     let budget: Int
+    /// Requests one peer may have waiting (a fetcher keeps 8 in flight).
+    let queuedPerPeer: Int
     private let files: [String: PinnedFile]
-    /// Open descriptors of files checked this run, by hash.
-    private var descriptors: [String: Int32] = [:]
-    /// Why a file cannot be served, once found.
-    private var refusals: [String: String] = [:]
+    /// Files checked this run, by hash: the open descriptor and the file's stamp when checked.
+    private var open: [String: (fd: Int32, stamp: FileStamp)] = [:]
+    /// Why a file cannot be served, and its stamp when that was found (a new stamp looks again).
+    private var refusals: [String: (stamp: FileStamp?, reason: String)] = [:]
     private var queue: [(Peer, Fetch)] = []
     private var head = 0
+    private var queuedBy: [Peer: Int] = [:]
     private(set) var bytesServed: Int64 = 0
+    /// Requests dropped because their peer had `queuedPerPeer` waiting.
+    private(set) var dropped = 0
 
-    init(files: [String: PinnedFile], budget: Int = 8 << 20) {
-        self.files = files
-        self.budget = budget
+    init(files: [String: PinnedFile], budget: Int = 8 << 20, queuedPerPeer: Int = 64) {
+        (self.files, self.budget, self.queuedPerPeer) = (files, budget, queuedPerPeer)
     }
 
-    deinit { descriptors.values.forEach { close($0) } }
+    deinit { open.values.forEach { close($0.fd) } }
 
     /// Whether requests wait: the coordinator's next turn should not sleep.
     var isBusy: Bool { head < queue.count }
 
     func enqueue(_ fetches: [(Peer, Fetch)]) {
-        queue += fetches
+        for (peer, fetch) in fetches {
+            let queued = queuedBy[peer, default: 0]
+            guard queued < queuedPerPeer else {
+                dropped += 1
+                continue
+            }
+            queuedBy[peer] = queued + 1
+            queue.append((peer, fetch))
+        }
     }
 
     /// Serves queued requests, oldest first, until `budget` bytes are sent this turn; `send`
@@ -46,8 +61,9 @@ final class ContentServer {
         while head < queue.count, sent < budget {
             let (peer, fetch) = queue[head]
             head += 1
+            queuedBy[peer] = queuedBy[peer]! > 1 ? queuedBy[peer]! - 1 : nil
             let chunk = piece(fetch)
-            sent += chunk.data.count
+            sent += max(chunk.data.count, 4096)  // refusals cost a turn something too
             send(peer, Message.chunk(chunk).frames())
         }
         bytesServed += Int64(sent)
@@ -62,7 +78,7 @@ final class ContentServer {
         func refusal(_ reason: String, total: Int64 = 0) -> Chunk {
             Chunk(sha256: fetch.sha256, offset: fetch.offset, total: total, digest: "", error: reason)
         }
-        guard let file = files[fetch.sha256] else { return refusal("no trial of this sweep reads content \(fetch.sha256.prefix(64))") }
+        guard let file = files[fetch.sha256] else { return refusal("no trial of this sweep, as last planned, reads content \(fetch.sha256.prefix(64))") }
         let fd: Int32
         switch descriptor(fetch.sha256, file) {
         case .success(let d): fd = d
@@ -89,15 +105,21 @@ final class ContentServer {
         let description: String
     }
 
-    /// The open file behind `sha256`, checked to still hold that content the first time.
+    /// The open file behind `sha256`, checked to still hold that content: the first time, and
+    /// again whenever its stamp has moved since.
     private func descriptor(_ sha256: String, _ file: PinnedFile) -> Result<Int32, Refusal> {
-        if let fd = descriptors[sha256] { return .success(fd) }
-        if let reason = refusals[sha256] { return .failure(Refusal(description: reason)) }
-        let url = URL(fileURLWithPath: file.path)
+        if let (fd, stamp) = open[sha256] {
+            if (try? FileStamp(ofDescriptor: fd)) == stamp { return .success(fd) }
+            close(fd)
+            open[sha256] = nil
+        }
+        let now = try? FileStamp(ofFileAt: file.path)
+        if let refusal = refusals[sha256], refusal.stamp == now { return .failure(Refusal(description: refusal.reason)) }
+        refusals[sha256] = nil
         var reason: String?
-        if (try? FileStamp(ofFileAt: file.path)) != FileStamp(size: file.size, mtime: file.mtime) {
+        if now != FileStamp(size: file.size, mtime: file.mtime) {
             // Touched or copied is fine; other content is not what the trials were pinned to.
-            switch Result(catching: { try ContentDigest.sha256(of: url) }) {
+            switch Result(catching: { try ContentDigest.sha256(of: URL(fileURLWithPath: file.path)) }) {
             case .success(let digest) where digest == sha256: break
             case .success:
                 reason = "the coordinator's copy of \(file.name) (\(file.path)) has changed since the sweep was planned; run `lpft sweep run` again to plan with it"
@@ -105,13 +127,16 @@ final class ContentServer {
                 reason = "the coordinator cannot read \(file.name) (\(file.path)): \(error.localizedDescription)"
             }
         }
-        let fd = reason == nil ? open(file.path, O_RDONLY | O_CLOEXEC) : -1
+        let fd = reason == nil ? Glibc.open(file.path, O_RDONLY | O_CLOEXEC) : -1
         if reason == nil, fd < 0 { reason = "the coordinator cannot open \(file.name) (\(file.path)): \(String(cString: strerror(errno)))" }
-        if let reason {
-            refusals[sha256] = reason
-            return .failure(Refusal(description: reason))
+        // The stamp of what was opened, so an edit between the check and the open is seen next piece.
+        if reason == nil, let opened = try? FileStamp(ofDescriptor: fd) {
+            open[sha256] = (fd, opened)
+            return .success(fd)
         }
-        descriptors[sha256] = fd
-        return .success(fd)
+        if fd >= 0 { close(fd) }
+        let refusal = reason ?? "the coordinator cannot stat \(file.name) (\(file.path))"
+        refusals[sha256] = (now, refusal)
+        return .failure(Refusal(description: refusal))
     }
 }

@@ -113,7 +113,8 @@ public final class Coordinator {
 
     private var batch: [[[UInt8]]] = []
     /// Anyone who can reach the port can fail handshakes, as often as they like.
-    private var handshakeWarnings = WarningThrottle()
+    /// Rejected handshakes and flooding peers: warned about, never once per message.
+    private var peerWarnings = WarningThrottle()
     private var lastProgress = 0.0
 
     /// One turn: waits up to a tick for messages, applies them and the clock in one journal
@@ -133,10 +134,15 @@ public final class Coordinator {
         try dispatcher.turn(batch, now: now, journal: journal, stopReason: stopRequested ? "the coordinator was stopped" : nil, before: { w in
             for r in rejected.prefix(100) {
                 try w.event("handshake rejected", at: now, detail: r)
-                handshakeWarnings.warn(dispatcher.logger, key: "rejected handshakes", now: now, "rejected a handshake: \(r)")
+                peerWarnings.warn(dispatcher.logger, key: "rejected handshakes", now: now, "rejected a handshake: \(r)")
             }
         }) { peer, frames in socket.send([peer] + frames) }
+        let dropped = content.dropped
         content.enqueue(dispatcher.takeFetches())
+        if content.dropped > dropped {
+            peerWarnings.warn(dispatcher.logger, key: "fetch flood", now: now,
+                                   "dropped \(content.dropped - dropped) file-piece request(s) from a worker that had \(content.queuedPerPeer) waiting (an lpft fetcher keeps 8)")
+        }
         content.serve { peer, frames in _ = socket.send([peer] + frames) }
         if now - lastProgress >= 1 || dispatcher.isFinished || stopRequested {
             lastProgress = now

@@ -65,9 +65,11 @@ final class InputFetcher {
     var isIdle: Bool { transfers.isEmpty }
 
     /// Starts fetching `input` unless it is under way; a partial file this worker left earlier
-    /// is taken up from its last whole piece.
-    func fetch(_ input: PinnedInput, now: Double) throws {
-        guard transfers[input.sha256] == nil else { return }
+    /// is taken up from its last whole piece. Returns how the transfer ended if it needs no
+    /// piece at all: a partial file already whole (left by a crash before its rename).
+    func fetch(_ input: PinnedInput, now: Double) throws -> Event? {
+        guard transfers[input.sha256] == nil else { return nil }
+        guard ContentCache.isDigest(input.sha256) else { throw WorkerError("\(input.name): \(String(reflecting: input.sha256)) is not a SHA-256 in hex") }
         let partial = cache.partialURL(of: input.sha256, worker: worker)
         let fm = FileManager.default
         try fm.createDirectory(at: partial.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -76,7 +78,12 @@ final class InputFetcher {
         }
         let handle = try FileHandle(forUpdating: partial)
         let length = Int64(try handle.seekToEnd())
-        let kept = length - length % Int64(pieceSize)
+        let kept: Int64
+        if let size = input.size, length >= size {
+            kept = length == size ? size : 0  // whole; or longer than the content, so not a prefix of it
+        } else {
+            kept = length - length % Int64(pieceSize)
+        }
         try handle.truncate(atOffset: UInt64(kept))
         let transfer = Transfer(input: input, partial: partial, handle: handle, received: kept, now: now)
         if kept > 0 {
@@ -88,6 +95,7 @@ final class InputFetcher {
         }
         transfers[input.sha256] = transfer
         order.append(input.sha256)
+        return kept > 0 && kept == input.size ? complete(transfer, now: now) : nil
     }
 
     /// The FETCHes to send now: the oldest transfers' next pieces, up to the window.
@@ -96,12 +104,13 @@ final class InputFetcher {
         var fetches: [Fetch] = []
         for sha256 in order where inFlight < window {
             let t = transfers[sha256]!
+            // Stalls count from when pieces were first asked for after none were (a reset).
+            if t.inFlight.isEmpty { t.lastProgress = now }
             while inFlight < window, let offset = nextOffset(t) {
                 t.inFlight.append(offset)
                 inFlight += 1
                 fetches.append(Fetch(sha256: sha256, offset: offset, length: pieceSize))
             }
-            if t.inFlight.count == 1, fetches.last?.sha256 == sha256 { t.lastProgress = now }
         }
         return fetches
     }

@@ -175,7 +175,7 @@ private final class FetchingWorker: Sendable {
             }
         }
         var started = clock.now()
-        if mode != .idle { try fetcher.fetch(input, now: started) }
+        if mode != .idle { _ = try fetcher.fetch(input, now: started) }
         while !done() {
             for f in fetcher.requests(now: clock.now()) { send(.fetch(f)) }
             for case .chunk(let c) in receive() {
@@ -187,7 +187,7 @@ private final class FetchingWorker: Sendable {
                     try FileManager.default.removeItem(at: cache.url(of: input.sha256))
                     if mode == .repeatedly {
                         started = clock.now()
-                        try fetcher.fetch(input, now: started)
+                        _ = try fetcher.fetch(input, now: started)
                     }
                 case nil: break
                 }

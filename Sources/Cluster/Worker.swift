@@ -294,6 +294,7 @@ public final class Worker {
                     lastRefusal = notice.reason
                     helloAt = now + delay
                 } else {
+                    fetcher.connectionReset()  // a new session: pieces asked on the old one will not come
                     hello(now: now)
                 }
             case .shutdown(let notice):
@@ -318,8 +319,11 @@ public final class Worker {
         do {
             var missing = Set<String>()
             for input in a.inputs ?? [] where copy(of: input) == nil {
-                try fetcher.fetch(input, now: now)
-                missing.insert(input.sha256)
+                switch try fetcher.fetch(input, now: now) {
+                case nil: missing.insert(input.sha256)
+                case .fetched?: continue
+                case .failed(_, let reason)?: throw WorkerError(reason)
+                }
             }
             if missing.isEmpty { try launch(a) } else { staged[a.lease] = (a, missing) }
         } catch {
@@ -368,7 +372,9 @@ public final class Worker {
                 var config = a.config, environment: [String: String] = [:]
                 if let inputs = a.inputs, !inputs.isEmpty {
                     let files = try inputs.map { input -> (String, URL) in
-                        guard let copy = copy(of: input) else { throw WorkerError("\(input.name) left this box's content cache") }
+                        guard let copy = copy(of: input) else {
+                            throw WorkerError("\(input.name) is neither in this box's content cache nor, with its pinned content, at its path (removed since it was fetched?)")
+                        }
                         return (input.name, copy)
                     }
                     let view = try TrialInputView.build(at: directory.url.appendingPathComponent("inputs"), files: files)

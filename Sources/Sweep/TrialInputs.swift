@@ -177,6 +177,13 @@ public struct FileStamp: Equatable, Sendable {
         self.init(size: (attributes[.size] as? NSNumber)?.int64Value ?? -1,
                   mtime: (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)
     }
+
+    /// The stamp of the file open as `descriptor` (compare it only with stamps made this way).
+    public init(ofDescriptor descriptor: Int32) throws {
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        self.init(size: Int64(info.st_size), mtime: Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9)
+    }
 }
 
 /// SHA-256 of a file's content, as the sweep pins it.

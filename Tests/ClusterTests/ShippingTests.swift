@@ -33,7 +33,7 @@ final class ShippingTests: XCTestCase {
         let big = server.piece(Fetch(sha256: input.sha256, offset: 0, length: 64 << 20))
         XCTAssertEqual(big.data.count, min(WireProtocol.maxChunk, 3 * piece + 5), "a piece is at most maxChunk")
         XCTAssertEqual(server.piece(Fetch(sha256: String(repeating: "0", count: 64), offset: 0, length: 1)).error,
-                       "no trial of this sweep reads content \(String(repeating: "0", count: 64))")
+                       "no trial of this sweep, as last planned, reads content \(String(repeating: "0", count: 64))")
         XCTAssertTrue(server.piece(Fetch(sha256: input.sha256, offset: -1, length: 1)).error?.contains("is not in its") == true)
 
         // Touched but the same: served (it is hashed again). Other content: refused, saying what to do.
@@ -48,6 +48,50 @@ final class ShippingTests: XCTestCase {
         XCTAssertNil(ContentServer(files: [input.sha256: moved]).piece(Fetch(sha256: input.sha256, offset: 0, length: 1)).error)
         let refusal = ContentServer(files: [input.sha256: changed]).piece(Fetch(sha256: input.sha256, offset: 0, length: 1)).error
         XCTAssertTrue(refusal?.contains("has changed since the sweep was planned; run `lpft sweep run` again") == true, refusal ?? "served")
+    }
+
+    func testAFileEditedInPlaceMidTransferIsRefusedNotServedMixedAndServedAgainOnceRestored() throws {
+        let dir = try temporaryDirectory(self)
+        let (url, file, input) = try pinnedFile(dir, size: 3 * piece)
+        let server = ContentServer(files: [input.sha256: file])
+        let original = try Data(contentsOf: url)
+        XCTAssertNil(server.piece(Fetch(sha256: input.sha256, offset: 0, length: piece)).error)
+
+        // Edited in place, its descriptor still open: same size, a later mtime (set, as the
+        // kernel's coarse clock may not move between two quick writes).
+        func write(_ data: Data, mtime: Date) throws {
+            let handle = try FileHandle(forWritingTo: url)
+            try handle.write(contentsOf: data)
+            try handle.close()
+            try FileManager.default.setAttributes([.modificationDate: mtime], ofItemAtPath: url.path)
+        }
+        var edited = original
+        edited[piece + 3] ^= 1
+        try write(edited, mtime: Date(timeIntervalSinceNow: 10))
+        let refused = server.piece(Fetch(sha256: input.sha256, offset: Int64(piece), length: piece))
+        XCTAssertTrue(refused.error?.contains("has changed since the sweep was planned") == true, refused.error ?? "served the edited piece")
+
+        // Put back: the next request looks again instead of repeating the refusal.
+        try write(original, mtime: Date(timeIntervalSinceNow: 20))
+        let served = server.piece(Fetch(sha256: input.sha256, offset: Int64(piece), length: piece))
+        XCTAssertNil(served.error)
+        XCTAssertEqual(served.data, Array(original[piece..<2 * piece]))
+    }
+
+    func testAPeerWithMoreRequestsWaitingThanItsShareHasTheRestDropped() throws {
+        let dir = try temporaryDirectory(self)
+        let (_, file, input) = try pinnedFile(dir, size: 4 * piece)
+        let server = ContentServer(files: [input.sha256: file], queuedPerPeer: 16)
+        let fetch = Fetch(sha256: input.sha256, offset: 0, length: piece)
+        server.enqueue(Array(repeating: ([1], fetch), count: 1000) + Array(repeating: ([2], fetch), count: 3))
+        XCTAssertEqual(server.dropped, 1000 - 16)
+        var servedTo: [UInt8: Int] = [:]
+        while server.isBusy { server.serve { peer, _ in servedTo[peer[0], default: 0] += 1 } }
+        XCTAssertEqual(servedTo, [1: 16, 2: 3])
+        // Once served, the peer may ask again.
+        server.enqueue([([1], fetch)])
+        XCTAssertEqual(server.dropped, 1000 - 16)
+        XCTAssertTrue(server.isBusy)
     }
 
     func testTheServerSendsAtMostItsBudgetPerTurn() throws {
@@ -93,7 +137,7 @@ final class ShippingTests: XCTestCase {
         let fetcher = InputFetcher(cache: cache, worker: "w", pieceSize: piece, window: 3)
         var logged: [String] = []
         fetcher.log = { logged.append($0) }
-        try fetcher.fetch(input, now: 0)
+        XCTAssertNil(try fetcher.fetch(input, now: 0))
         var asked: [Int64] = [], damaged = false
         let event = drive(fetcher, ContentServer(files: [input.sha256: file]), damage: { chunk in
             if chunk.offset == Int64(2 * piece), !damaged {
@@ -114,7 +158,7 @@ final class ShippingTests: XCTestCase {
         let cache = ContentCache(root: dir.appendingPathComponent("content"))
         let server = ContentServer(files: [input.sha256: file])
         var fetcher = InputFetcher(cache: cache, worker: "w", pieceSize: piece, window: 4)
-        try fetcher.fetch(input, now: 0)
+        XCTAssertNil(try fetcher.fetch(input, now: 0))
         XCTAssertNil(drive(fetcher, server, stopAfter: 3))
         fetcher.connectionReset()  // the rest of the window is lost with the connection
         XCTAssertEqual(fetcher.requests(now: 0).first?.offset, Int64(3 * piece), "asked again from the first missing piece")
@@ -123,12 +167,62 @@ final class ShippingTests: XCTestCase {
         fetcher = InputFetcher(cache: cache, worker: "w", pieceSize: piece, window: 4)
         var logged: [String] = []
         fetcher.log = { logged.append($0) }
-        try fetcher.fetch(input, now: 0)
+        XCTAssertNil(try fetcher.fetch(input, now: 0))
         var first: Int64?
         XCTAssertEqual(drive(fetcher, server, asked: { first = first ?? $0.offset }), .fetched(sha256: input.sha256))
         XCTAssertEqual(first, Int64(3 * piece))
         XCTAssertTrue(logged.first?.hasPrefix("resuming \(url.path) at 0.2 MB") == true, "\(logged)")
         XCTAssertEqual(try Data(contentsOf: cache.url(of: input.sha256)), try Data(contentsOf: url))
+    }
+
+    func testAPartialFileLeftWholeByACrashIsCommittedWithoutAFetch() throws {
+        // A crash after the last write and before the rename, of a file whose size is a whole
+        // number of pieces: nothing is left to ask for, so the fetch must end at once.
+        let dir = try temporaryDirectory(self)
+        let (url, _, input) = try pinnedFile(dir, size: 4 * piece)
+        let cache = ContentCache(root: dir.appendingPathComponent("content"))
+        let partial = cache.partialURL(of: input.sha256, worker: "w")
+        try FileManager.default.createDirectory(at: partial.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: url, to: partial)
+        let fetcher = InputFetcher(cache: cache, worker: "w", pieceSize: piece)
+        XCTAssertEqual(try fetcher.fetch(input, now: 0), .fetched(sha256: input.sha256))
+        XCTAssertTrue(fetcher.isIdle)
+        XCTAssertTrue(fetcher.requests(now: 0).isEmpty)
+        XCTAssertEqual(try Data(contentsOf: cache.url(of: input.sha256)), try Data(contentsOf: url))
+        XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: cache.url(of: input.sha256).path)[.posixPermissions] as? Int, 0o444)
+
+        // Whole in size but other content: discarded at once, and the next fetch starts afresh.
+        var other = input
+        other.sha256 = String(repeating: "a", count: 64)
+        let otherPartial = cache.partialURL(of: other.sha256, worker: "w")
+        try FileManager.default.createDirectory(at: otherPartial.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: url, to: otherPartial)
+        guard case .failed(_, let reason)? = try fetcher.fetch(other, now: 0) else { return XCTFail("a whole partial of other content was taken") }
+        XCTAssertTrue(reason.contains("has other content than the sweep pinned"), reason)
+        XCTAssertFalse(cache.contains(other.sha256))
+    }
+
+    func testAPartialFileLongerThanTheContentIsFetchedAgainFromTheStart() throws {
+        let dir = try temporaryDirectory(self)
+        let (url, file, input) = try pinnedFile(dir, size: 2 * piece + 5)
+        let cache = ContentCache(root: dir.appendingPathComponent("content"))
+        let partial = cache.partialURL(of: input.sha256, worker: "w")
+        try FileManager.default.createDirectory(at: partial.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(repeating: 7, count: 3 * piece).write(to: partial)
+        let fetcher = InputFetcher(cache: cache, worker: "w", pieceSize: piece)
+        XCTAssertNil(try fetcher.fetch(input, now: 0))
+        var first: Int64?
+        XCTAssertEqual(drive(fetcher, ContentServer(files: [input.sha256: file]), asked: { first = first ?? $0.offset }), .fetched(sha256: input.sha256))
+        XCTAssertEqual(first, 0)
+        XCTAssertEqual(try Data(contentsOf: cache.url(of: input.sha256)), try Data(contentsOf: url))
+    }
+
+    func testAHashThatIsNotHexIsRefusedBeforeAnyFileIsMade() throws {
+        let dir = try temporaryDirectory(self)
+        let cache = ContentCache(root: dir.appendingPathComponent("content"))
+        let fetcher = InputFetcher(cache: cache, worker: "w")
+        XCTAssertThrowsError(try fetcher.fetch(PinnedInput(name: "x", sha256: "../../../../etc/" + String(repeating: "a", count: 48), size: 1), now: 0))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: cache.root.path))
     }
 
     func testContentOtherThanThePinnedIsDiscardedAndNeverCached() throws {
@@ -140,7 +234,7 @@ final class ShippingTests: XCTestCase {
         forged.sha256 = String(repeating: "e", count: 64)
         let cache = ContentCache(root: dir.appendingPathComponent("content"))
         let fetcher = InputFetcher(cache: cache, worker: "w", pieceSize: piece)
-        try fetcher.fetch(forged, now: 0)
+        XCTAssertNil(try fetcher.fetch(forged, now: 0))
         guard case .failed(_, let reason)? = drive(fetcher, ContentServer(files: [forged.sha256: file])) else { return XCTFail("not failed") }
         XCTAssertTrue(reason.contains("has other content than the sweep pinned"), reason)
         XCTAssertFalse(cache.contains(forged.sha256))
@@ -250,6 +344,63 @@ final class ShippingTests: XCTestCase {
         XCTAssertLessThan(Set(fetches.map(\.offset)).count, fetches.count, "some pieces were asked for twice")
         XCTAssertEqual(Set(fetches.map(\.offset)), Set(stride(from: 0, to: Int64(40 * piece + 11), by: pieceSize)))
         router.send([peer] + Message.shutdown(Notice(reason: "the sweep is finished")).frames())
+        XCTAssertTrue(eventually(timeout: 10) { exit.value != nil })
+        withExtendedLifetime(worker) {}
+    }
+
+    func testAStagedTrialIsDroppedWhenCancelledAndHandedBackWhenTheWorkerStops() throws {
+        let dir = try temporaryDirectory(self)
+        let (_, _, pinned) = try pinnedFile(dir, size: 2 * piece)
+        var input = pinned
+        input.name = "/nowhere/on/this/box/big.bin"
+        let workerDirectory = dir.appendingPathComponent("w")
+        let context = ZeroMQContext()
+        let endpoint = "ipc://\(dir.path)/c.ipc"
+        let router = try ZeroMQSocket(context, .router)
+        try router.bind(endpoint)
+        var settings = WorkerSettings(endpoint: endpoint, name: "w", host: "h", directory: workerDirectory,
+                                      runs: workerDirectory.appendingPathComponent("runs"), executable: "/bin/false")
+        (settings.heartbeatInterval, settings.liveness, settings.home) = (0.05, 100, LPFTHome(root: dir.appendingPathComponent("home")))
+        let worker = try Worker(settings: settings, context: context)
+        let exit = WorkerExitBox()
+        nonisolated(unsafe) let running = worker
+        Thread.detachNewThread { exit.set(try? running.run()) }
+
+        // A coordinator that never serves a piece: both trials stay staged.
+        var peer: [UInt8] = [], hellos: [Hello] = [], fetches = 0, results: [TrialReport] = []
+        func serve(until done: () -> Bool) {
+            let deadline = Date().addingTimeInterval(30)
+            while !done(), Date() < deadline {
+                guard Poller.wait([.socket(router)], timeout: 0.05)[0], let frames = router.receive() else { continue }
+                peer = frames[0]
+                switch try? Message(frames: frames.dropFirst()) {
+                case .hello(let h)?:
+                    hellos.append(h)
+                    guard hellos.count == 1 else { break }
+                    for lease in [Int64(1), 2] {
+                        router.send([peer] + Message.assign(Assign(trial: "t\(lease)", lease: lease, attempt: 1, config: "{}", sweep: "s", inputs: [input])).frames())
+                    }
+                case .fetch?: fetches += 1
+                case .result(let r)?: results.append(r)
+                default: break
+                }
+            }
+        }
+        serve { fetches > 0 && hellos.count == 1 }
+        router.send([peer] + Message.cancel(Cancel(lease: 1, reason: "runs elsewhere")).frames())
+        // Asked to say HELLO again, the worker holds only the trial still waiting.
+        router.send([peer] + Message.reconnect(Notice(reason: "the coordinator restarted")).frames())
+        serve { hellos.count >= 2 }
+        XCTAssertEqual(hellos.last?.held, [LeaseReference(trial: "t2", lease: 2)], "the cancelled staged trial is dropped")
+        // It asks again for the pieces lost with the old session, not only after a stall.
+        let before = fetches
+        serve { fetches > before }
+        XCTAssertGreaterThan(fetches, before)
+
+        router.send([peer] + Message.shutdown(Notice(reason: "the sweep is finished")).frames())
+        serve { !results.isEmpty && exit.value != nil }
+        XCTAssertEqual(results.map(\.lease), [2], "only the waiting trial is reported, and never the cancelled one")
+        XCTAssertEqual(results.first?.status, .interrupted, "handed back uncharged")
         XCTAssertTrue(eventually(timeout: 10) { exit.value != nil })
         withExtendedLifetime(worker) {}
     }
