@@ -14,7 +14,7 @@ extension TrialConfig {
     /// whatever its working directory.
     public func resolvingFilePaths() -> TrialConfig {
         var config = self
-        if Self.isDirectory(Self.absolutePath(model)) { config.model = Self.absolutePath(model) }
+        if let directory = Self.givenModelDirectory(model) { config.model = directory }
         func resolved(_ task: TaskSpec) -> TaskSpec {
             var task = task
             (task.train, task.validation, task.test) = (task.train.map(Self.absolutePath), task.validation.map(Self.absolutePath), task.test.map(Self.absolutePath))
@@ -29,9 +29,12 @@ extension TrialConfig {
         URL(fileURLWithPath: (path as NSString).expandingTildeInPath).standardizedFileURL.path
     }
 
-    private static func isDirectory(_ path: String) -> Bool {
+    /// The absolute path of `model` if it names a directory here (which `ModelStore.resolve`
+    /// takes before a fetched model's name), else nil: a name.
+    private static func givenModelDirectory(_ model: String) -> String? {
+        let path = absolutePath(model)
         var isDirectory: ObjCBool = false
-        return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue ? path : nil
     }
 
     /// The files a trial of `canonicalConfig` reads, for the sweep to pin by content: the
@@ -52,7 +55,7 @@ extension TrialConfig {
             return InputFile(name: !given && path.hasPrefix(root) ? String(path.dropFirst(root.count)) : path, url: url)
         }
         let model = try ModelStore(home: home).resolve(config.model)
-        let modelGiven = isDirectory(absolutePath(config.model))
+        let modelGiven = givenModelDirectory(config.model) != nil
         var files = modelFiles.map { model.appendingPathComponent($0) }.filter { FileManager.default.fileExists(atPath: $0.path) }
             .map { named($0, given: modelGiven) }
         for task in [config.task] + config.ood {

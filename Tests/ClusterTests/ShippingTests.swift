@@ -264,6 +264,24 @@ final class ShippingTests: XCTestCase {
 
     // MARK: A real worker
 
+    /// A real `Worker` (home `dir`/home, directory `dir`/w, trials run as /bin/false) on a
+    /// thread, connected to the returned ROUTER, which the test plays the coordinator on.
+    func startWorker(in dir: URL, liveness: Int) throws -> (router: ZeroMQSocket, worker: Worker, exit: WorkerExitBox) {
+        let workerDirectory = dir.appendingPathComponent("w")
+        let context = ZeroMQContext()
+        let endpoint = "ipc://\(dir.path)/c.ipc"
+        let router = try ZeroMQSocket(context, .router)
+        try router.bind(endpoint)
+        var settings = WorkerSettings(endpoint: endpoint, name: "w", host: "h", directory: workerDirectory,
+                                      runs: workerDirectory.appendingPathComponent("runs"), executable: "/bin/false")
+        (settings.heartbeatInterval, settings.liveness, settings.home) = (0.05, liveness, LPFTHome(root: dir.appendingPathComponent("home")))
+        let worker = try Worker(settings: settings, context: context)
+        let exit = WorkerExitBox()
+        nonisolated(unsafe) let running = worker
+        Thread.detachNewThread { exit.set(try? running.run()) }
+        return (router, worker, exit)
+    }
+
     /// A worker that lacks a trial's input fetches it from the coordinator (played here on a
     /// ROUTER): a damaged piece is asked for again, and after the link is cut (the coordinator
     /// goes silent, then comes back on a new socket) the fetch goes on from where it stood.
@@ -274,18 +292,8 @@ final class ShippingTests: XCTestCase {
         var input = pinned
         input.name = "/nowhere/on/this/box/big.bin"
         let server = ContentServer(files: [input.sha256: file])
+        let (router, worker, exit) = try startWorker(in: dir, liveness: 10)
         let home = dir.appendingPathComponent("home"), workerDirectory = dir.appendingPathComponent("w")
-        let context = ZeroMQContext()
-        let endpoint = "ipc://\(dir.path)/c.ipc"
-        let router = try ZeroMQSocket(context, .router)
-        try router.bind(endpoint)
-        var settings = WorkerSettings(endpoint: endpoint, name: "w", host: "h", directory: workerDirectory,
-                                      runs: workerDirectory.appendingPathComponent("runs"), executable: "/bin/false")
-        (settings.heartbeatInterval, settings.liveness, settings.home) = (0.05, 10, LPFTHome(root: home))
-        let worker = try Worker(settings: settings, context: context)
-        let exit = WorkerExitBox()
-        nonisolated(unsafe) let running = worker
-        Thread.detachNewThread { exit.set(try? running.run()) }
 
         var peer: [UInt8] = [], fetches: [Fetch] = [], hellos: [Hello] = [], results: [TrialReport] = []
         var damaged = false
@@ -353,18 +361,7 @@ final class ShippingTests: XCTestCase {
         let (_, _, pinned) = try pinnedFile(dir, size: 2 * piece)
         var input = pinned
         input.name = "/nowhere/on/this/box/big.bin"
-        let workerDirectory = dir.appendingPathComponent("w")
-        let context = ZeroMQContext()
-        let endpoint = "ipc://\(dir.path)/c.ipc"
-        let router = try ZeroMQSocket(context, .router)
-        try router.bind(endpoint)
-        var settings = WorkerSettings(endpoint: endpoint, name: "w", host: "h", directory: workerDirectory,
-                                      runs: workerDirectory.appendingPathComponent("runs"), executable: "/bin/false")
-        (settings.heartbeatInterval, settings.liveness, settings.home) = (0.05, 100, LPFTHome(root: dir.appendingPathComponent("home")))
-        let worker = try Worker(settings: settings, context: context)
-        let exit = WorkerExitBox()
-        nonisolated(unsafe) let running = worker
-        Thread.detachNewThread { exit.set(try? running.run()) }
+        let (router, worker, exit) = try startWorker(in: dir, liveness: 100)
 
         // A coordinator that never serves a piece: both trials stay staged.
         var peer: [UInt8] = [], hellos: [Hello] = [], fetches = 0, results: [TrialReport] = []
