@@ -258,11 +258,12 @@ public enum Message: Equatable, Sendable {
         let body: Data
         switch self {
         case .hello(let b): body = Self.encode(b)
-        case .ready(let b): body = Self.encode(b)
-        case .assign(let b): body = Self.encode(b)
-        case .metrics(let b): body = Self.encode(b)
-        case .result(let b): body = Self.encode(b)
-        case .ack(let b): body = Self.encode(b)
+        // The per-trial messages are written by hand: they are most of a busy coordinator's work.
+        case .ready(let b): return Self.frames(command, b.json)
+        case .assign(let b): return Self.frames(command, b.json)
+        case .metrics(let b): return Self.frames(command, b.json)
+        case .result(let b): return Self.frames(command, b.json)
+        case .ack(let b): return Self.frames(command, b.json)
         case .cancel(let b): body = Self.encode(b)
         case .reconnect(let b), .shutdown(let b): body = Self.encode(b)
         case .fetch(let b): body = Self.encode(b)
@@ -270,7 +271,11 @@ public enum Message: Equatable, Sendable {
             return [Array(WireProtocol.version.utf8), Array(command.utf8), Array(Self.encode(b)), b.data]
         case .heartbeat: body = Data("{}".utf8)
         }
-        return [Array(WireProtocol.version.utf8), Array(command.utf8), Array(body)]
+        return Self.frames(command, Array(body))
+    }
+
+    private static func frames(_ command: String, _ body: [UInt8]) -> [[UInt8]] {
+        [Array(WireProtocol.version.utf8), Array(command.utf8), body]
     }
 
     /// Decodes the three protocol frames (four for CHUNK: its data), or says exactly why they
@@ -289,19 +294,24 @@ public enum Message: Equatable, Sendable {
             throw WireError("expected \(expected) frames (protocol, command, body\(expected == 4 ? ", data" : "")), got \(frames.count)")
         }
         i = frames.index(after: i)
-        let body = Data(frames[i])
+        let body = frames[i]
         func decode<T: Decodable>(_ type: T.Type) throws(WireError) -> T {
-            do { return try Self.decoder.decode(type, from: body) } catch {
+            do { return try Self.decoder.decode(type, from: Data(body)) } catch {
                 throw WireError("\(command) body is not valid: \(Self.describe(error))")
+            }
+        }
+        func read<T: WireBody>(_ type: T.Type) throws(WireError) -> T {
+            do { return try T(json: body) } catch {
+                throw WireError("\(command) body is not valid: \(error.description)")
             }
         }
         switch command {
         case "HELLO": self = .hello(try decode(Hello.self))
-        case "READY": self = .ready(try decode(Ready.self))
-        case "ASSIGN": self = .assign(try decode(Assign.self))
-        case "METRIC": self = .metrics(try decode(MetricBatch.self))
-        case "RESULT": self = .result(try decode(TrialReport.self))
-        case "ACK": self = .ack(try decode(Ack.self))
+        case "READY": self = .ready(try read(Ready.self))
+        case "ASSIGN": self = .assign(try read(Assign.self))
+        case "METRIC": self = .metrics(try read(MetricBatch.self))
+        case "RESULT": self = .result(try read(TrialReport.self))
+        case "ACK": self = .ack(try read(Ack.self))
         case "CANCEL": self = .cancel(try decode(Cancel.self))
         case "RECONNECT": self = .reconnect(try decode(Notice.self))
         case "SHUTDOWN": self = .shutdown(try decode(Notice.self))
