@@ -116,9 +116,11 @@ public final class Coordinator {
     /// Rejected handshakes and flooding peers: warned about, never once per message.
     private var peerWarnings = WarningThrottle()
     private var lastProgress = 0.0
+    private var lastTurn = -Double.infinity
 
-    /// One turn: waits up to a tick for messages, applies them and the clock in one journal
-    /// transaction, then sends what that transaction made true. Returns the outcome once the
+    /// One turn: waits up to a tick for messages (and, once they come, lets them gather for
+    /// up to `turnSpacing`), applies them and the clock in one journal transaction, then sends
+    /// what that transaction made true. Returns the outcome once the
     /// sweep is over.
     public func turn(stopSignal: Int32? = nil) throws -> Outcome? {
         var items: [Poller.Item] = [.socket(socket)]
@@ -126,7 +128,11 @@ public final class Coordinator {
         if let stopSignal { items.append(.descriptor(stopSignal)) }
         // Pieces still to serve: look at the socket and go on serving.
         let readable = Poller.wait(items, timeout: content.isBusy ? 0 : min(0.1, dispatcher.settings.heartbeatInterval / 2))
-        let stopRequested = stopSignal != nil && readable.last!
+        var stopRequested = stopSignal != nil && readable.last!
+        if readable[0], !stopRequested, !content.isBusy {
+            stopRequested = gather(stopSignal: stopSignal)
+        }
+        lastTurn = clock.now()
         batch.removeAll(keepingCapacity: true)
         while batch.count < 4096, let frames = socket.receive() { batch.append(frames) }
         let now = clock.now()
@@ -152,6 +158,16 @@ public final class Coordinator {
         guard dispatcher.isFinished else { return nil }
         try journal.write { try $0.event("sweep finished", at: now, detail: "\(dispatcher.completed) completed, \(dispatcher.failed) failed this run") }
         return .finished(completed: dispatcher.completed, failed: dispatcher.failed)
+    }
+
+    /// Lets messages gather until the dispatcher's `turnSpacing` has passed since the last turn (one journal
+    /// transaction for all of them), watching only for a stop. Serving file pieces skips this:
+    /// shipping runs at a piece batch per turn. Returns whether a stop was requested.
+    private func gather(stopSignal: Int32?) -> Bool {
+        let wait = lastTurn + dispatcher.turnSpacing - clock.now()
+        guard wait > 0 else { return false }
+        let readable = Poller.wait(stopSignal.map { [.descriptor($0)] } ?? [], timeout: wait)
+        return readable.first ?? false
     }
 
     public var progress: SweepProgress {

@@ -17,9 +17,6 @@ public struct SimulationSettings: Sendable {
     /// One-way latency of a message: this much, plus an exponential part with mean `latencySpread`.
     public var latency = 0.0002
     public var latencySpread = 0.002
-    /// A coordinator turn starts at most this long after the previous one: turns take time, and
-    /// what arrives meanwhile is the next turn's batch. Fixed, so a run replays exactly.
-    public var turnSpacing: Double
     /// Chance that an attempt fails (charged to its trial, which is retried).
     public var failureRate = 0.01
     /// Worker processes killed (their running trials die with them).
@@ -51,11 +48,14 @@ public struct SimulationSettings: Sendable {
         return s
     }()
 
-    public init(workers: Int, trials: Int, seed: UInt64, turnSpacing: Double = 0.005) {
+    /// While messages wait, a coordinator turn starts the dispatcher's `turnSpacing` (at most
+    /// `maxTurnSpacing`) after the previous one, as the coordinator's does: what arrives
+    /// meanwhile is the next turn's batch. On the virtual clock, so a run replays exactly.
+    public init(workers: Int, trials: Int, seed: UInt64, maxTurnSpacing: Double = DispatchSettings().maxTurnSpacing) {
         self.workers = workers
         self.trials = trials
         self.seed = seed
-        self.turnSpacing = turnSpacing
+        dispatch.maxTurnSpacing = maxTurnSpacing
     }
 }
 
@@ -230,7 +230,7 @@ public final class DispatchSimulation {
         case .arrive(let w, let frames):
             guard !partitioned.contains(w) else { return count("messages lost in partitions") }
             inbox.append(frames)
-            let at = max(now, lastTurn + settings.turnSpacing)
+            let at = max(now, lastTurn + dispatcher.turnSpacing)
             if nextTurn.map({ at < $0 }) ?? true {
                 nextTurn = at
                 queue.push(at, .turn)
@@ -371,7 +371,7 @@ public final class DispatchSimulation {
             queue.push(workers[w].toWorker.next(now + latency()), .deliver(w, workers[w].connection, message))
         }
         // The coordinator polls at least every 0.1 s, and at once when messages wait.
-        let next = inbox.isEmpty ? now + 0.1 : now + settings.turnSpacing
+        let next = inbox.isEmpty ? now + 0.1 : now + dispatcher.turnSpacing
         nextTurn = next
         queue.push(next, .turn)
     }

@@ -22,6 +22,9 @@ public struct DispatchSettings: Sendable {
     /// Admit workers of another build all the same (`--allow-mixed-builds`); their attempts
     /// say which build ran them, and the report warns.
     public var allowMixedBuilds = false
+    /// The longest a coordinator lets messages gather into one journal transaction (see
+    /// ``Dispatcher/turnSpacing``): it delays an ACK or ASSIGN by at most this.
+    public var maxTurnSpacing = 0.02
 
     public init() {}
 
@@ -163,6 +166,12 @@ public final class Dispatcher {
     /// Every trial is completed or failed.
     public var isFinished: Bool { unfinished == 0 }
     public var workerCount: Int { sessions.count }
+    /// While messages wait, a turn starts no sooner than this after the previous one, so that
+    /// what arrives meanwhile shares one journal transaction. A transaction costs a fixed
+    /// ~20 µs, so the spacing grows by that per worker up to `maxTurnSpacing` (20 ms at a
+    /// thousand workers): a few workers with short trials are answered at once, a thousand
+    /// cost a third less coordinator CPU per trial than at 5 ms.
+    public var turnSpacing: Double { min(settings.maxTurnSpacing, Double(sessions.count) * 20e-6) }
     public var runningCount: Int { leases.values.filter { $0.ended == nil }.count }
 
     /// Messages to send now that the caller's transaction has committed.

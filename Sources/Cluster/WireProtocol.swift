@@ -269,10 +269,13 @@ public enum Message: Equatable, Sendable {
         case .fetch(let b): body = Self.encode(b)
         case .chunk(let b):
             return [Array(WireProtocol.version.utf8), Array(command.utf8), Array(Self.encode(b)), b.data]
-        case .heartbeat: body = Data("{}".utf8)
+        case .heartbeat: return Self.heartbeatFrames
         }
         return Self.frames(command, Array(body))
     }
+
+    /// Built once: a thousand workers are sent a thousand heartbeats a second.
+    private static let heartbeatFrames = frames("HEARTBEAT", Array("{}".utf8))
 
     private static func frames(_ command: String, _ body: [UInt8]) -> [[UInt8]] {
         [Array(WireProtocol.version.utf8), Array(command.utf8), body]

@@ -41,11 +41,11 @@ struct SimulateBench: ParsableCommand {
     @Option(help: "Simulated workers.") var workers = 1000
     @Option(help: "Trials.") var trials = 100_000
     @Option(help: "Seed of every random draw: the same seed replays the same run.") var seed: UInt64 = 1
-    @Option(help: "Seconds between the coordinator's turns while messages wait.") var turnSpacing = 0.005
+    @Option(help: "The most seconds the coordinator lets messages gather into one turn (20 µs per worker up to this).") var maxTurnSpacing = DispatchSettings().maxTurnSpacing
     @Option(help: "Leave the journal in this new sweep directory (default: a temporary one, removed).") var keep: String?
 
     func run() throws {
-        print(try DispatchSimulation.run(SimulationSettings(workers: workers, trials: trials, seed: seed, turnSpacing: turnSpacing), keeping: keep.map(URL.init(fileURLWithPath:))).text)
+        print(try DispatchSimulation.run(SimulationSettings(workers: workers, trials: trials, seed: seed, maxTurnSpacing: maxTurnSpacing), keeping: keep.map(URL.init(fileURLWithPath:))).text)
     }
 }
 

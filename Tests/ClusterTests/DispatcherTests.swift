@@ -77,6 +77,17 @@ final class DispatcherTests: XCTestCase {
         XCTAssertEqual(Self.assigns(try h.deliver([.ready(Ready(credit: 1))], from: "a")).map(\.trial), ["t2"])
     }
 
+    /// Messages gather into one transaction for longer the more workers there are, never
+    /// past the cap: one worker's short trials are answered at once.
+    func testTurnSpacingGrowsWithTheWorkersUpToItsCap() throws {
+        let h = try Harness(self, trials: 1) { $0.maxTurnSpacing = 100e-6 }
+        XCTAssertEqual(h.dispatcher.turnSpacing, 0)
+        try h.hello("a")
+        XCTAssertEqual(h.dispatcher.turnSpacing, 20e-6, accuracy: 1e-12)
+        for peer in ["b", "c", "d", "e", "f", "g"] { try h.hello(peer) }
+        XCTAssertEqual(h.dispatcher.turnSpacing, 100e-6, accuracy: 1e-12)
+    }
+
     /// Two live processes under one name (cloned hosts): the second is told to wait, and the
     /// first keeps its session and lease; a restarted process holding its lease takes over.
     func testASecondProcessUnderAConnectedNameWaitsInsteadOfTakingOver() throws {
