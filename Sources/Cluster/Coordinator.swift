@@ -120,8 +120,7 @@ public final class Coordinator {
 
     /// One turn: waits up to a tick for messages (and, once they come, lets them gather for
     /// up to `turnSpacing`), applies them and the clock in one journal transaction, then sends
-    /// what that transaction made true. Returns the outcome once the
-    /// sweep is over.
+    /// what that transaction made true. Returns the outcome once the sweep is over.
     public func turn(stopSignal: Int32? = nil) throws -> Outcome? {
         var items: [Poller.Item] = [.socket(socket)]
         if let authenticator { items.append(.socket(authenticator.socket)) }
@@ -129,9 +128,7 @@ public final class Coordinator {
         // Pieces still to serve: look at the socket and go on serving.
         let readable = Poller.wait(items, timeout: content.isBusy ? 0 : min(0.1, dispatcher.settings.heartbeatInterval / 2))
         var stopRequested = stopSignal != nil && readable.last!
-        if readable[0], !stopRequested, !content.isBusy {
-            stopRequested = gather(stopSignal: stopSignal)
-        }
+        if readable[0], !stopRequested { stopRequested = gather(stopSignal: stopSignal) }
         lastTurn = clock.now()
         batch.removeAll(keepingCapacity: true)
         while batch.count < 4096, let frames = socket.receive() { batch.append(frames) }
@@ -160,12 +157,13 @@ public final class Coordinator {
         return .finished(completed: dispatcher.completed, failed: dispatcher.failed)
     }
 
-    /// Lets messages gather until the dispatcher's `turnSpacing` has passed since the last turn (one journal
-    /// transaction for all of them), watching only for a stop. Serving file pieces skips this:
-    /// shipping runs at a piece batch per turn. Returns whether a stop was requested.
+    /// Lets messages gather until the dispatcher's `turnSpacing` has passed since the last
+    /// turn (one journal transaction for all of them), watching only for a stop. Serving file
+    /// pieces skips this: shipping runs at a piece batch per turn. Returns whether a stop was
+    /// requested.
     private func gather(stopSignal: Int32?) -> Bool {
         let wait = lastTurn + dispatcher.turnSpacing - clock.now()
-        guard wait > 0 else { return false }
+        guard wait > 0, !content.isBusy else { return false }
         let readable = Poller.wait(stopSignal.map { [.descriptor($0)] } ?? [], timeout: wait)
         return readable.first ?? false
     }

@@ -169,8 +169,8 @@ public final class Dispatcher {
     /// While messages wait, a turn starts no sooner than this after the previous one, so that
     /// what arrives meanwhile shares one journal transaction. A transaction costs a fixed
     /// ~20 µs, so the spacing grows by that per worker up to `maxTurnSpacing` (20 ms at a
-    /// thousand workers): a few workers with short trials are answered at once, a thousand
-    /// cost a third less coordinator CPU per trial than at 5 ms.
+    /// thousand workers): a few workers with short trials are answered at once, and a thousand
+    /// share each transaction's cost among about 20 messages (BENCHMARKS.md).
     public var turnSpacing: Double { min(settings.maxTurnSpacing, Double(sessions.count) * 20e-6) }
     public var runningCount: Int { leases.values.filter { $0.ended == nil }.count }
 
