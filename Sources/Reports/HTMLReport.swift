@@ -17,14 +17,12 @@ extension SweepReport {
         if !plots.isEmpty { body += "<h2>Plots</h2>\n<div class=\"plots\">\n" + plots.joined(separator: "\n") + "\n</div>\n" }
         let groups = self.groups
         for (view, metrics) in views {
-            body += "<h2>\(esc(view.title)) <small>(\(esc(view.reference)))</small></h2>\n<table>\n<tr>"
-            body += (grouping + ["n"] + metrics).map { "<th>\(esc($0))</th>" }.joined() + "</tr>\n"
-            for g in groups {
-                body += "<tr>" + g.key.map { "<td>\(esc($0.value))</td>" }.joined() + "<td>\(esc(Self.count(g)))</td>"
-                body += metrics.map { "<td class=\"num\">\(esc(Self.format(g.summary($0))))</td>" }.joined() + "</tr>\n"
+            body += "<h2>\(esc(view.title)) <small>(\(esc(view.reference)))</small></h2>\n"
+            body += htmlTable(viewTable(metrics, groups: groups), textColumns: grouping.count + 1)
+            if let paper = view.paper, let beside = besideThePaper(paper, groups: groups) {
+                body += "<p>Beside the paper <small>(RoBERTa-base on its own tasks: \(esc(paper.note)))</small>:</p>\n"
+                body += htmlTable(beside, textColumns: grouping.count)
             }
-            body += "</table>\n"
-            if let paper = view.paper { body += "<p><small>The paper (RoBERTa-base, other tasks): \(esc(paper)).</small></p>\n" }
         }
         if metricPatterns == nil {
             body += "<h2>The paper's five claims</h2>\n<table><tr><th>#</th><th>the paper's claim</th><th>here</th><th>verdict</th></tr>\n"
@@ -60,6 +58,14 @@ extension SweepReport {
     }
 
     private func esc(_ s: String) -> String { SVGChart.escape(s) }
+
+    /// `table` with its first `textColumns` cells as text and the rest as right-aligned numbers.
+    private func htmlTable(_ table: CellTable, textColumns: Int) -> String {
+        "<table>\n<tr>" + table.header.map { "<th>\(esc($0))</th>" }.joined() + "</tr>\n"
+            + table.rows.map { row in
+                "<tr>" + row.enumerated().map { i, cell in i < textColumns ? "<td>\(esc(cell))</td>" : "<td class=\"num\">\(esc(cell))</td>" }.joined() + "</tr>\n"
+            }.joined() + "</table>\n"
+    }
 
     /// "lp-ft lp.epochs=10": the method by itself, other axes by name, absent ones left out.
     private func groupName(_ g: TrialGroup) -> String {

@@ -9,29 +9,20 @@ public struct ReportView: Sendable {
     public let metrics: [String]
     /// An axis this view is about: shown only when the sweep varies it.
     public let axis: String?
-    /// The paper's own numbers for the same table (RoBERTa-base, ../shared/docs/paper-notes.md),
-    /// printed under ours so that the two are read side by side.
-    public var paper: String?
+    /// The paper's own numbers for the same table, printed beside ours.
+    public var paper: PaperTable?
 
     /// The paper's views, each shown when the sweep has its metrics (and axis).
     public static let paper: [ReportView] = [
-        ReportView(title: "Accuracy by method", reference: "paper Tables 8 and 10", metrics: ["test/accuracy", "ood/*/accuracy"], axis: nil,
-                   paper: "LP / FT / LP-FT / LoRA / LP-LoRA, % over 5 seeds: RTE 57.7 / 74.7 / 76.8 / 72.9 / 74.1; Amazon (ID) 83.0 / 88.7 / 88.9 / 86.1 / 88.2; "
-                       + "SemEval tweets (OOD) 50.0 / 52.2 / 52.0 / 55.3 / 48.8; SST-5 movies (OOD) 56.8 / 72.5 / 73.8 / 72.9 / 72.3"),
+        ReportView(title: "Accuracy by method", reference: "paper Tables 8 and 10", metrics: ["test/accuracy", "ood/*/accuracy"], axis: nil, paper: .accuracy),
         ReportView(title: "Calibration before and after temperature scaling", reference: "paper Table 3",
-                   metrics: ["temperature", "test/ece", "test/ece@T", "test/mce", "test/mce@T", "ood/*/ece", "ood/*/ece@T"], axis: nil,
-                   paper: "ECE % before → after scaling, FT / LP-FT / LoRA / LP-LoRA: RTE 21.2 → 5.1 / 21.7 → 5.5 / 11.9 → 6.2 / 18.1 → 5.7; BoolQ 13.6 → 1.8 / 18.9 → 2.4 / 8.9 → 1.5 / 14.1 → 2.1"),
+                   metrics: ["temperature", "test/ece", "test/ece@T", "test/mce", "test/mce@T", "ood/*/ece", "ood/*/ece@T"], axis: nil, paper: .calibration),
         ReportView(title: "Classifier-head norm: at initialisation, after LP, final", reference: "paper Table 13",
-                   metrics: ["head/norm_init", "head/norm_after_lp", "head/norm_final"], axis: nil,
-                   paper: "‖V‖ at initialisation → after LP: RTE 0.80 → 28.6, BoolQ 0.80 → 12.7, SST-2 0.80 → 132, CB 0.95 → 33.5, Amazon 0.95 → 121"),
+                   metrics: ["head/norm_init", "head/norm_after_lp", "head/norm_final"], axis: nil, paper: .headNorm),
         ReportView(title: "Feature change from the pre-trained model", reference: "paper Table 1",
-                   metrics: ["features/diff", "features/cosine", "features/fdr"], axis: nil,
-                   paper: "Diff(F), FT / LoRA / LP-FT / LP-LoRA: RTE 21.2 / 15.1 / 3.33 / 3.87; Amazon 19.8 / 13.5 / 2.21 / 2.28; "
-                       + "SemEval 18.3 / 6.97 / 1.99 / 2.14; cosine, Amazon: FT 0.691, LoRA 0.848, LP-FT 0.999, LP-LoRA 0.999"),
+                   metrics: ["features/diff", "features/cosine", "features/fdr"], axis: nil, paper: .features),
         ReportView(title: "NTK at the start of fine-tuning", reference: "paper Tables 2 and 9",
-                   metrics: ["ntk/fro_pretrain", "ntk/fro_ft", "ntk/ft_ratio", "ntk/rank_pretrain", "ntk/rank_ft", "ntk/rank_total", "ntk/accuracy_train", "ntk/accuracy_eval"], axis: nil,
-                   paper: "pre-train-effective ‖P‖ (rank); FT-effective ‖F‖ and FT ratio for FT / LoRA / LP-FT / LP-LoRA: RTE 4.70e4 (28); 1.29e4, 0.215 / 25.1, 0.0005 / "
-                       + "3.80e6, 0.992 / 7.60e3, 0.194; BoolQ 4.48e4 (32); 1.24e4, 0.214 / 24.8, 0.0005 / 4.46e6, 0.992 / 8.56e3, 0.212"),
+                   metrics: ["ntk/fro_pretrain", "ntk/fro_ft", "ntk/ft_ratio", "ntk/rank_pretrain", "ntk/rank_ft", "ntk/rank_total", "ntk/accuracy_train", "ntk/accuracy_eval"], axis: nil, paper: .ntk),
     ] + ["lp.epochs", "lora.rank", "head_scale", "temperature"].map { (path: String) in
         ReportView(title: "Against " + path, reference: "the paper's ablations", metrics: ["test/accuracy", "ood/*/accuracy", "features/diff", "head/norm_after_lp", "test/ece", "test/ece@T"], axis: path)
     }
@@ -70,6 +61,12 @@ public struct SweepReport: Sendable {
             let names = view.metrics.flatMap { results.metrics(matching: $0) }
             return names.isEmpty ? nil : (view, names)
         }
+    }
+
+    /// One view's table: the grouping axes, n, then the metrics' means ± standard deviations.
+    func viewTable(_ metrics: [String], groups: [TrialGroup]) -> CellTable {
+        CellTable(header: grouping + ["n"] + metrics,
+                  rows: groups.map { g in g.key.map(\.value) + [Self.count(g)] + metrics.map { Self.format(g.summary($0)) } })
     }
 
     // MARK: Text
@@ -139,13 +136,10 @@ public struct SweepReport: Sendable {
         let groups = self.groups
         for (view, metrics) in views {
             out += "\n## \(view.title) (\(view.reference))\n\n"
-            let header = grouping + ["n"] + metrics
-            out += "| " + header.joined(separator: " | ") + " |\n|" + String(repeating: "---|", count: header.count) + "\n"
-            for g in groups {
-                let cells = g.key.map(\.value) + [Self.count(g)] + metrics.map { Self.format(g.summary($0)) }
-                out += "| " + cells.joined(separator: " | ") + " |\n"
+            out += viewTable(metrics, groups: groups).markdown
+            if let paper = view.paper, let beside = besideThePaper(paper, groups: groups) {
+                out += "\nBeside the paper (RoBERTa-base on its own tasks: \(paper.note)):\n\n" + beside.markdown
             }
-            if let paper = view.paper { out += "\nThe paper (RoBERTa-base, other tasks): \(paper).\n" }
         }
         if metricPatterns == nil {
             out += "\n## The paper's five claims\n\n" + claimsMarkdown()

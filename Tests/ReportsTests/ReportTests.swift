@@ -230,3 +230,28 @@ extension ReportTests {
         XCTAssertTrue(report.markdown().contains("| lp-ft | 3 | 100 | 300 | 50 | 150 |"), report.markdown())
     }
 }
+
+extension ReportTests {
+    func testThePapersNumbersStandInOurRowsByMethod() throws {
+        let (journal, dir) = try self.journal()
+        let report = SweepReport(results: try SweepResults(journal: journal), directory: dir.path)
+        let groups = report.groups
+        let accuracy = try XCTUnwrap(report.besideThePaper(.accuracy, groups: groups))
+        XCTAssertEqual(accuracy.header, ["method", "lora.rank", "here: test/accuracy %", "here: ood/tweets/accuracy %", "paper: RTE", "paper: Amazon (ID)",
+                                         "paper: Dynasent (OOD)", "paper: SemEval tweets (OOD)", "paper: SST-5 movies (OOD)"])
+        XCTAssertEqual(accuracy.rows[0], ["ft", "—", "74.00 ± 4.00", "64.00 ± 4.00", "74.73 ± 3.04", "88.66 ± 1.62", "44.33 ± 1.11", "52.20 ± 1.82", "72.52 ± 1.28"])
+        XCTAssertEqual(accuracy.rows.map { $0[0] }, ["ft", "lp-ft", "lora", "lora"], "both LoRA ranks get the paper's LoRA column")
+        XCTAssertEqual(accuracy.rows[3][2 ... 4], ["68.00", "—", "72.85 ± 1.41"], "one completed seed: no spread")
+
+        // LoRA has no head metric here and the paper no head norm for LoRA: no row.
+        let head = try XCTUnwrap(report.besideThePaper(.headNorm, groups: groups))
+        XCTAssertEqual(head.rows.map { $0[0] }, ["ft", "lp-ft"])
+        XCTAssertEqual(head.rows[1][2 ... 4], ["—", "5.5 ± 0.71", "0.795 → 28.6"], "ours (no final norm in this sweep), then the paper's RTE")
+        XCTAssertNil(report.besideThePaper(.ntk, groups: groups), "no NTK metrics in this sweep")
+        XCTAssertTrue(report.markdown().contains("Beside the paper (RoBERTa-base on its own tasks: accuracy %"), report.markdown())
+        XCTAssertTrue(report.html().contains("<td class=\"num\">74.73 ± 3.04</td>"))
+
+        let byRank = SweepReport(results: report.results, directory: "", grouping: ["lora.rank"])
+        XCTAssertNil(byRank.besideThePaper(.accuracy, groups: byRank.groups), "without a method column there is nothing to match the paper's rows to")
+    }
+}
