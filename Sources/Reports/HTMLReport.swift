@@ -30,11 +30,13 @@ extension SweepReport {
                 body += "<tr><td>\(i + 1)</td><td>\(esc(c.claim))</td><td>\(esc(c.evidence))</td><td><b>\(esc(c.verdict.rawValue))</b></td></tr>\n"
             }
             body += "</table>\n<p>Pooled by method over seeds and every other axis.</p>\n"
-            let pairs = pairedLPFTAgainstFT
+            let pairs = pairedAgainstPlainMethods
             if !pairs.isEmpty {
-                body += "<h3>Claim 4 seed by seed: LP-FT − FT</h3>\n<table><tr><th>LP-FT variant</th><th>metric</th><th>per seed</th><th>mean [95% CI]</th></tr>\n"
+                body += "<h3>Claim 4 seed by seed: LP-FT − FT, LP-LoRA − LoRA</h3>\n"
+                body += "<table><tr><th>pair</th><th>LP variant</th><th>metric</th><th>difference per seed</th><th>mean [95% CI]</th></tr>\n"
                 body += pairs.map { p in
-                    "<tr><td>\(esc(p.variant))</td><td>\(esc(p.metric))</td><td>\(esc(p.perSeedText))</td><td class=\"num\">\(esc(p.summaryText))</td></tr>\n"
+                    "<tr><td>\(esc(p.method)) − \(esc(p.baseline))</td><td>\(esc(p.variant))</td><td>\(esc(p.metric))</td><td>\(esc(p.perSeedText))</td>"
+                        + "<td class=\"num\">\(esc(p.summaryText))</td></tr>\n"
                 }.joined() + "</table>\n"
             }
         }

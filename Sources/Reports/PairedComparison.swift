@@ -1,15 +1,18 @@
 import Foundation
 import Sweep
 
-/// Claim 4 seed by seed: each LP-FT trial minus the FT trial of the same seed (and the same
-/// value of every other axis FT trials have), per LP-FT variant and metric. Pairing removes
-/// what a seed does to both (data order, dropout, head initialisation), which pooled means and
-/// their spreads cannot.
+/// Claim 4 seed by seed: each trial of an LP method (LP-FT, LP-LoRA) minus the trial of its
+/// plain method (FT, LoRA) with the same seed (and the same value of every other axis the
+/// plain trials have), per LP variant and metric. Pairing removes what a seed does to both
+/// (data order, dropout, head initialisation), which pooled means and their spreads cannot.
 public struct PairedComparison: Sendable {
-    /// The LP-FT trials' own axes beyond FT's, e.g. `lp.solver=logistic`; "" when none.
+    /// The LP method and the method it is compared with, e.g. ("lp-ft", "ft").
+    public let method: String
+    public let baseline: String
+    /// The LP trials' own axes beyond the baseline's, e.g. `lp.solver=logistic`; "" when none.
     public let variant: String
     public let metric: String
-    /// (seed, LP-FT − FT), by seed.
+    /// (seed, LP method − baseline), by seed.
     public let differences: [(seed: String, value: Double)]
 
     public var mean: Double { differences.map(\.value).reduce(0, +) / Double(differences.count) }
@@ -29,16 +32,16 @@ public struct PairedComparison: Sendable {
         return df <= table.count ? table[max(1, df) - 1] : 1.960
     }
 
-    /// LP-FT against FT on `metrics`, for every LP-FT variant with at least one pair.
-    static func lpftAgainstFT(_ trials: [TrialRow], metrics: [String]) -> [PairedComparison] {
+    /// `method` against `baseline` on `metrics`, for every variant of `method` with at least one pair.
+    static func pairs(of method: String, against baseline: String, _ trials: [TrialRow], metrics: [String]) -> [PairedComparison] {
         let completed = trials.filter { $0.state == .completed }
-        let ft = completed.filter { $0.axes["method"]?.description == "ft" }
-        let lpft = completed.filter { $0.axes["method"]?.description == "lp-ft" }
-        let ftAxes = Set(ft.flatMap(\.axes.keys)).subtracting(["method"])
-        func key(_ t: TrialRow) -> [String: String] { t.axes.filter { ftAxes.contains($0.key) }.mapValues(\.description) }
-        let partner = Dictionary(ft.map { (key($0), $0) }) { first, _ in first }
-        let variants = Dictionary(grouping: lpft) { t in
-            t.axes.keys.filter { !ftAxes.contains($0) && $0 != "method" }.sorted().map { "\($0)=\(t.axes[$0]!)" }.joined(separator: ", ")
+        let plain = completed.filter { $0.axes["method"]?.description == baseline }
+        let probed = completed.filter { $0.axes["method"]?.description == method }
+        let plainAxes = Set(plain.flatMap(\.axes.keys)).subtracting(["method"])
+        func key(_ t: TrialRow) -> [String: String] { t.axes.filter { plainAxes.contains($0.key) }.mapValues(\.description) }
+        let partner = Dictionary(plain.map { (key($0), $0) }) { first, _ in first }
+        let variants = Dictionary(grouping: probed) { t in
+            t.axes.keys.filter { !plainAxes.contains($0) && $0 != "method" }.sorted().map { "\($0)=\(t.axes[$0]!)" }.joined(separator: ", ")
         }
         return variants.keys.sorted().flatMap { variant in
             metrics.compactMap { metric -> PairedComparison? in
@@ -46,7 +49,7 @@ public struct PairedComparison: Sendable {
                     guard let a = t.metrics[metric], let b = partner[key(t)]?.metrics[metric], a.isFinite, b.isFinite else { return nil }
                     return (t.axes["seed"]?.description ?? "?", a - b)
                 }.sorted { $0.0 < $1.0 }
-                return differences.isEmpty ? nil : PairedComparison(variant: variant, metric: metric, differences: differences)
+                return differences.isEmpty ? nil : PairedComparison(method: method, baseline: baseline, variant: variant, metric: metric, differences: differences)
             }
         }
     }
@@ -65,16 +68,17 @@ public struct PairedComparison: Sendable {
 }
 
 extension SweepReport {
-    /// Claim 4's pairs on test and OOD accuracy.
-    public var pairedLPFTAgainstFT: [PairedComparison] {
-        PairedComparison.lpftAgainstFT(trials, metrics: ["test/accuracy"] + results.metrics(matching: "ood/*/accuracy"))
+    /// Claim 4's pairs on test and OOD accuracy: LP-FT − FT (the claim), then LP-LoRA − LoRA.
+    public var pairedAgainstPlainMethods: [PairedComparison] {
+        let metrics = ["test/accuracy"] + results.metrics(matching: "ood/*/accuracy")
+        return [("lp-ft", "ft"), ("lp-lora", "lora")].flatMap { PairedComparison.pairs(of: $0, against: $1, trials, metrics: metrics) }
     }
 
     func pairedMarkdown(_ pairs: [PairedComparison]) -> String {
-        var out = "| LP-FT variant | metric | LP-FT − FT per seed | mean [95% CI] |\n|---|---|---|---|\n"
+        var out = "| pair | LP variant | metric | difference per seed | mean [95% CI] |\n|---|---|---|---|---|\n"
         for p in pairs {
-            out += "| \(p.variant.isEmpty ? "—" : p.variant) | \(p.metric) | \(p.perSeedText) | \(p.summaryText) |\n"
+            out += "| \(p.method) − \(p.baseline) | \(p.variant.isEmpty ? "—" : p.variant) | \(p.metric) | \(p.perSeedText) | \(p.summaryText) |\n"
         }
-        return out + "\nEach LP-FT trial minus the FT trial of the same seed; the interval is Student's t over the seeds.\n"
+        return out + "\nEach LP trial minus the trial of the plain method with the same seed; the interval is Student's t over the seeds.\n"
     }
 }

@@ -60,7 +60,7 @@ extension SweepReport {
         }
         // With seeds paired, "matches" means no pair's interval lies wholly below 0; without
         // pairs, a shortfall within the spread of the seeds.
-        let seedPairs = pairedLPFTAgainstFT.filter { $0.interval != nil }
+        let seedPairs = pairedAgainstPlainMethods.filter { $0.method == "lp-ft" && $0.interval != nil }
         let matches = seedPairs.isEmpty
             ? comparisons.allSatisfy { $0.1.mean >= $0.2.mean - max($0.1.std, $0.2.std) }
             : seedPairs.allSatisfy { $0.interval!.upperBound >= 0 }

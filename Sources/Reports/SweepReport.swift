@@ -143,8 +143,8 @@ public struct SweepReport: Sendable {
         }
         if metricPatterns == nil {
             out += "\n## The paper's five claims\n\n" + claimsMarkdown()
-            let pairs = pairedLPFTAgainstFT
-            if !pairs.isEmpty { out += "\n## Claim 4 seed by seed: LP-FT − FT\n\n" + pairedMarkdown(pairs) }
+            let pairs = pairedAgainstPlainMethods
+            if !pairs.isEmpty { out += "\n## Claim 4 seed by seed: LP-FT − FT, LP-LoRA − LoRA\n\n" + pairedMarkdown(pairs) }
         }
         out += "\n## Sweep health\n\n" + health()
         out += "\n## Builds and machines\n\n" + machines.markdown

@@ -186,7 +186,7 @@ extension ReportTests {
     func testClaimFourPairsLPFTWithFTSeedBySeed() throws {
         let (journal, dir) = try self.journal()
         let report = SweepReport(results: try SweepResults(journal: journal), directory: dir.path)
-        let pairs = report.pairedLPFTAgainstFT
+        let pairs = report.pairedAgainstPlainMethods
         XCTAssertEqual(pairs.map(\.metric), ["test/accuracy", "ood/tweets/accuracy"])
         let test = pairs[0]
         XCTAssertEqual(test.differences.map(\.seed), ["1", "2"], "the failed seed has no pair")
@@ -197,7 +197,7 @@ extension ReportTests {
         let interval = try XCTUnwrap(test.interval)
         XCTAssertEqual(interval.lowerBound, 0.06 - 12.706 * 0.04, accuracy: 1e-9)
         XCTAssertEqual(interval.upperBound, 0.06 + 12.706 * 0.04, accuracy: 1e-9)
-        XCTAssertTrue(report.markdown().contains("| — | test/accuracy | 1: +0.1000, 2: +0.0200 | +0.0600 [-0.4482, +0.5682] |"), report.markdown())
+        XCTAssertTrue(report.markdown().contains("| lp-ft − ft | — | test/accuracy | 1: +0.1000, 2: +0.0200 | +0.0600 [-0.4482, +0.5682] |"), report.markdown())
     }
 
     func testTStudentQuantilesAreTheTablesAndTendToTheNormal() {
@@ -208,12 +208,14 @@ extension ReportTests {
 }
 
 extension ReportTests {
-    /// A pair whose interval lies wholly below zero: LP-FT is worse, whatever the pooled spreads say.
+    /// A pair whose interval lies wholly below zero: LP-FT is worse, whatever the pooled spreads
+    /// say, and LP-LoRA beating LoRA does not change claim 4's verdict.
     func testClaimFourDoesNotHoldWhenEveryPairSaysLPFTIsWorse() throws {
         let dir = try temporaryDirectory(self)
         let journal = try Journal(directory: dir)
         try journal.write { w in
-            for (i, (method, seed, accuracy)) in [("ft", 1, 0.80), ("ft", 2, 0.90), ("ft", 3, 0.70), ("lp-ft", 1, 0.79), ("lp-ft", 2, 0.89), ("lp-ft", 3, 0.69)].enumerated() {
+            for (i, (method, seed, accuracy)) in [("ft", 1, 0.80), ("ft", 2, 0.90), ("ft", 3, 0.70), ("lp-ft", 1, 0.79), ("lp-ft", 2, 0.89), ("lp-ft", 3, 0.69),
+                                                           ("lora", 1, 0.70), ("lora", 2, 0.80), ("lp-lora", 1, 0.72), ("lp-lora", 2, 0.83)].enumerated() {
                 let id = "\(method)-\(seed)"
                 try w.addTrial(id: id, position: i, axes: "{\"method\":\"\(method)\",\"seed\":\(seed)}", config: "{}", at: 0)
                 let result = "{\"status\":\"completed\",\"metrics\":{\"test/accuracy\":\(accuracy)},\"timings\":{\"cpu\":\(10 * (i + 1))}}"
@@ -225,7 +227,10 @@ extension ReportTests {
         let report = SweepReport(results: try SweepResults(journal: journal), directory: dir.path)
         // Pooled, 0.79 ± 0.1 against 0.80 ± 0.1 would "match"; each seed is 0.01 worse.
         XCTAssertEqual(report.paperClaims()[3].verdict, .doesNotHold)
-        XCTAssertEqual(try XCTUnwrap(report.pairedLPFTAgainstFT.first?.interval).upperBound, -0.01, accuracy: 1e-9)
+        let pairs = report.pairedAgainstPlainMethods
+        XCTAssertEqual(pairs.map { "\($0.method) − \($0.baseline)" }, ["lp-ft − ft", "lp-lora − lora"])
+        XCTAssertEqual(try XCTUnwrap(pairs[0].interval).upperBound, -0.01, accuracy: 1e-9)
+        XCTAssertEqual(pairs[1].differences.map { ($0.value * 100).rounded() }, [2, 3], "LP-LoRA − LoRA, seed by seed")
         XCTAssertTrue(report.markdown().contains("| ft | 3 | 100 | 300 | 20 | 60 |"), "wall and CPU seconds per method")
         XCTAssertTrue(report.markdown().contains("| lp-ft | 3 | 100 | 300 | 50 | 150 |"), report.markdown())
     }
