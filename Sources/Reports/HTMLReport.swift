@@ -29,7 +29,7 @@ extension SweepReport {
             for (i, c) in paperClaims().enumerated() {
                 body += "<tr><td>\(i + 1)</td><td>\(esc(c.claim))</td><td>\(esc(c.evidence))</td><td><b>\(esc(c.verdict.rawValue))</b></td></tr>\n"
             }
-            body += "</table>\n<p>Pooled by method over seeds and every other axis.</p>\n"
+            body += "</table>\n<p>\(esc(Self.claimsFootnote))</p>\n"
             let pairs = pairedAgainstPlainMethods
             if !pairs.isEmpty {
                 body += "<h3>Claim 4 seed by seed: LP-FT − FT, LP-LoRA − LoRA</h3>\n"

@@ -260,3 +260,36 @@ extension ReportTests {
         XCTAssertNil(byRank.besideThePaper(.accuracy, groups: byRank.groups), "without a method column there is nothing to match the paper's rows to")
     }
 }
+
+extension ReportTests {
+    /// The logistic head grows 20-fold and the SGD head 8-fold: claim 1 holds for one LP
+    /// variant only, and so does claim 2 when only the SGD head's LP-FT changes the features
+    /// less; claim 5 holds in part when scaling fixes LP-FT but FT was worse before it.
+    func testClaimsHoldInPartForSomeLPVariantsOrOneOfTwoChecks() throws {
+        let dir = try temporaryDirectory(self)
+        let journal = try Journal(directory: dir)
+        let trials: [(method: String, solver: String?, seed: Int, metrics: String)] = [
+            ("ft", nil, 1, "\"features/diff\":10,\"test/ece\":0.12"), ("ft", nil, 2, "\"features/diff\":10,\"test/ece\":0.12"),
+            ("lp", "logistic", 1, "\"head/norm_init\":0.5,\"head/norm_after_lp\":10"), ("lp", "logistic", 2, "\"head/norm_init\":0.5,\"head/norm_after_lp\":10"),
+            ("lp", "sgd", 1, "\"head/norm_init\":0.5,\"head/norm_after_lp\":4"), ("lp", "sgd", 2, "\"head/norm_init\":0.5,\"head/norm_after_lp\":4"),
+            ("lp-ft", "logistic", 1, "\"features/diff\":12,\"test/ece\":0.10,\"test/ece@T\":0.02"), ("lp-ft", "sgd", 1, "\"features/diff\":3"),
+        ]
+        try journal.write { w in
+            for (i, t) in trials.enumerated() {
+                let id = "\(t.method)-\(t.solver ?? "")-\(t.seed)"
+                try w.addTrial(id: id, position: i, axes: "{\"method\":\"\(t.method)\",\"seed\":\(t.seed)" + (t.solver.map { ",\"lp.solver\":\"\($0)\"" } ?? "") + "}", config: "{}", at: 0)
+                let result = "{\"status\":\"completed\",\"metrics\":{\(t.metrics)}}"
+                let lease = try w.startAttempt(trial: id, number: 1, worker: "w", host: "h", at: 0)
+                try w.endAttempt(lease: lease, state: .completed, at: 1, result: result)
+                try w.updateTrial(id, state: .completed, chargedAttempts: 0, result: result)
+            }
+        }
+        let claims = SweepReport(results: try SweepResults(journal: journal), directory: dir.path).paperClaims()
+        XCTAssertEqual(claims[0].verdict, .holdsInPart, "pooled, 14× would say holds")
+        XCTAssertEqual(claims[0].evidence, "‖V‖ after LP / at init: 14 ± 6.9 over 4 trials; by LP variant: lp.solver=logistic 20 ± 0; lp.solver=sgd 8 ± 0")
+        XCTAssertEqual(claims[1].verdict, .holdsInPart, "pooled, 7.5 against 10 would say holds")
+        XCTAssertEqual(claims[1].evidence, "Diff(F): lp-ft 7.5 ± 6.4 (lp.solver=logistic 12, lp.solver=sgd 3) vs ft 10 ± 0")
+        XCTAssertEqual(claims[4].verdict, .holdsInPart, "scaling fixes LP-FT, but FT was the worse calibrated before it")
+        XCTAssertEqual(claims[4].evidence, "LP-FT test ECE 0.1 → 0.02 after scaling; before: ft 0.12 ± 0")
+    }
+}
