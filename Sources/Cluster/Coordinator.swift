@@ -105,7 +105,7 @@ public final class Coordinator {
     /// Runs until the sweep is finished or `stopSignal` (a file descriptor, e.g. a signal
     /// pipe) becomes readable.
     public func run(stopSignal: Int32? = nil) throws -> Outcome {
-        try journal.write { try $0.event("coordinator started", at: clock.now(), detail: "bound to \(endpoint), pid \(getpid())") }
+        try journal.write { try $0.event(CoordinatorEvent.started, at: clock.now(), detail: "bound to \(endpoint), pid \(getpid())") }
         while true {
             if let outcome = try turn(stopSignal: stopSignal) { return outcome }
         }
@@ -153,7 +153,7 @@ public final class Coordinator {
         }
         if stopRequested { return .stopped }
         guard dispatcher.isFinished else { return nil }
-        try journal.write { try $0.event("sweep finished", at: now, detail: "\(dispatcher.completed) completed, \(dispatcher.failed) failed this run") }
+        try journal.write { try $0.event(CoordinatorEvent.finished, at: now, detail: "\(dispatcher.completed) completed, \(dispatcher.failed) failed this run") }
         return .finished(completed: dispatcher.completed, failed: dispatcher.failed)
     }
 

@@ -553,7 +553,7 @@ public final class Dispatcher {
             trials[info.trial]!.state = .pending
             try journal.updateTrial(info.trial, state: .pending, chargedAttempts: trials[info.trial]!.charged, reason: reason)
         }
-        try journal.event("sweep stopped", at: now, detail: reason)
+        try journal.event(CoordinatorEvent.stopped, at: now, detail: reason)
         for peer in sessions.keys { send(.shutdown(Notice(reason: reason)), to: peer, now: now) }
     }
 

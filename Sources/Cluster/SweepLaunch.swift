@@ -35,7 +35,7 @@ public enum SweepLaunch {
             seeded.revived = retryFailed ? try w.retryFailedTrials(at: now) : 0
             seeded.dropped = dropRemoved ? try w.dropUnstartedTrials(notIn: Set(seeded.planned.map(\.id))) : 0
             for change in seeded.changedInputs { try w.event("input changed", at: now, detail: change) }
-            try w.event("sweep run", at: now, detail: "\(planned.count) planned, \(seeded.added) new, \(seeded.revived) failed trial(s) given new attempts")
+            try w.event(CoordinatorEvent.planned, at: now, detail: "\(planned.count) planned, \(seeded.added) new, \(seeded.revived) failed trial(s) given new attempts")
             return seeded
         }
     }

@@ -27,6 +27,7 @@ public struct SweepStatus {
         }
         out += "attempts: " + AttemptState.allCases.map { s in "\(s.rawValue) \(attempts.count { $0.state == s })" }.joined(separator: ", ")
             + ", late results \(attempts.count(where: \.late))\n"
+        out += "coordinator runs: \(CoordinatorRun.summary(try CoordinatorRun.history(journal)))\n"
         out += "workers seen: \(Set(attempts.map(\.worker)).count); metric rows: \(try journal.metricCount())"
             + "; handshakes rejected: \(try journal.events(kind: "handshake rejected").count)\n"
         // Worker trouble that costs no attempts, so that it is seen rather than only slow.

@@ -173,6 +173,9 @@ extension SweepReport {
         out += "</table>\n"
         let attempts = trials.map(\.attempts).reduce(0, +)
         out += "<p>\(attempts) attempt(s) for \(trials.count) trial(s); \(trials.filter { $0.attempts > 1 }.count) trial(s) needed more than one.</p>\n"
+        if !runs.isEmpty {
+            out += "<h3>Runs of this sweep: \(esc(CoordinatorRun.summary(runs)))</h3>\n" + htmlTable(runsTable, textColumns: 5) + "<p><small>\(esc(Self.runsNote))</small></p>\n"
+        }
         let failed = trials.filter { $0.state == .failed }
         if !failed.isEmpty {
             out += "<h3>Failed trials</h3><ul>" + failed.map { t in

@@ -38,10 +38,14 @@ public struct SweepReport: Sendable {
     public let trials: [TrialRow]
     /// `--metric`: report only these (patterns with `*`); nil: the paper's views.
     public let metricPatterns: [String]?
+    /// Each `lpft sweep run` of the sweep (a report of one sweep), for its resume history.
+    public let runs: [CoordinatorRun]
 
-    public init(results: SweepResults, directory: String, grouping: [String]? = nil, filter: TrialFilter? = nil, metrics: [String]? = nil) {
+    public init(results: SweepResults, directory: String, grouping: [String]? = nil, filter: TrialFilter? = nil, metrics: [String]? = nil,
+                runs: [CoordinatorRun] = []) {
         self.results = results
         self.directory = directory
+        self.runs = runs
         let axes = grouping ?? results.defaultGrouping
         self.grouping = axes.filter { $0 == "method" } + axes.filter { $0 != "method" }
         trials = results.trials.filter { filter?.accepts($0) ?? true }
@@ -101,14 +105,16 @@ public struct SweepReport: Sendable {
     public static func make(directories: [String], format: Format, grouping: [String]?, filter: TrialFilter?, metrics: [String]?,
                             out: String?) throws -> (path: String?, text: String) {
         let epochMetrics = format == .html ? plottedEpochMetrics : []
-        let results = SweepResults(combining: try directories.map { directory in
-            (name: URL(fileURLWithPath: directory).lastPathComponent,
-             results: try SweepResults(journal: Journal(readingDirectory: URL(fileURLWithPath: directory)), epochMetrics: epochMetrics))
+        let journals = try directories.map { try Journal(readingDirectory: URL(fileURLWithPath: $0)) }
+        let results = SweepResults(combining: try zip(directories, journals).map { directory, journal in
+            (name: URL(fileURLWithPath: directory).lastPathComponent, results: try SweepResults(journal: journal, epochMetrics: epochMetrics))
         })
+        let runs = journals.count == 1 ? try CoordinatorRun.history(journals[0]) : []
         for axis in grouping ?? [] where !results.axes.contains(axis) {
             throw ConfigErrorText("--group-by: \(axis) is not a swept axis of this sweep (axes: \(results.axes.joined(separator: ", ")))")
         }
-        let text = SweepReport(results: results, directory: directories.joined(separator: " + "), grouping: grouping, filter: filter, metrics: metrics).text(format)
+        let text = SweepReport(results: results, directory: directories.joined(separator: " + "), grouping: grouping, filter: filter, metrics: metrics, runs: runs)
+            .text(format)
         let defaultPath = format == .html && directories.count == 1 ? URL(fileURLWithPath: directories[0]).appendingPathComponent("report.html").path : nil
         if format == .html, out == nil, defaultPath == nil {
             throw ConfigErrorText("--format html of several sweeps: say where with --out PATH")
@@ -161,6 +167,7 @@ public struct SweepReport: Sendable {
             out += String(format: "Time per completed trial: median %.1f s, max %.1f s, total %.0f s.\n", seconds[seconds.count / 2], seconds.last!, seconds.reduce(0, +))
         }
         out += methodTimes()
+        if !runs.isEmpty { out += "\nRuns of this sweep: " + CoordinatorRun.summary(runs) + ".\n\n" + runsTable.markdown + "\n" + Self.runsNote + "\n" }
         let failed = trials.filter { $0.state == .failed }
         if !failed.isEmpty {
             out += "\nFailed trials:\n\n"
@@ -170,6 +177,24 @@ public struct SweepReport: Sendable {
         }
         return out
     }
+
+    /// One row per `lpft sweep run`: when it ran, how it ended, and what its attempts did.
+    var runsTable: CellTable {
+        let states: [AttemptState] = [.completed, .interrupted, .lost, .failed]
+        let time = DateFormatter()
+        time.dateFormat = "yyyy-MM-dd HH:mm"
+        time.timeZone = TimeZone(identifier: "UTC")
+        return CellTable(header: ["run", "started (UTC)", "ended (UTC)", "hours", "how it ended", "attempts started"] + states.map { "attempts \($0.rawValue)" },
+                         rows: runs.enumerated().map { i, run in
+                             ["\(i + 1)", time.string(from: Date(timeIntervalSince1970: run.started)),
+                              run.ended.map { time.string(from: Date(timeIntervalSince1970: $0)) } ?? "—",
+                              run.ended.map { String(format: "%.2f", ($0 - run.started) / 3600) } ?? "—", run.ending.rawValue, "\(run.attemptsStarted)"]
+                                 + states.map { "\(run.attemptsEnded[$0] ?? 0)" }
+                         })
+    }
+
+    static let runsNote = "Each run of `lpft sweep run` on this directory, from the journal's events. A run that ended without a stop "
+        + "(killed, or its machine lost) ends at the last thing it journaled; the next run declares its attempts lost, so they count there."
 
     /// Wall and CPU time of the completed trials by method: on a shared machine wall time
     /// alone says more about the neighbours than about the method.

@@ -22,4 +22,16 @@ public final class DirectoryLock {
     }
 
     deinit { close(descriptor) }
+
+    /// The lock a sweep's coordinator holds on its directory while it runs.
+    public static let coordinator = "coordinator.lock"
+
+    /// Whether some process holds the lock `name` on `directory` now; takes nothing (a
+    /// shared lock tried and let go, refused while another process holds it exclusively).
+    public static func isHeld(_ directory: URL, name: String) -> Bool {
+        let descriptor = open(directory.appendingPathComponent(name).path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        return flock(descriptor, LOCK_SH | LOCK_NB) != 0
+    }
 }

@@ -72,8 +72,9 @@ public struct SweepOverview: Sendable {
     }
 
     private static func workers(_ db: Database) throws -> [WorkerActivity] {
-        let sessionStart = try Double.fetchOne(db, sql: "SELECT MAX(time) FROM events WHERE kind = 'coordinator started'") ?? 0
-        let over = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM events WHERE kind IN ('sweep finished', 'sweep stopped') AND time >= ?)", arguments: [sessionStart]) ?? false
+        let sessionStart = try Double.fetchOne(db, sql: "SELECT MAX(time) FROM events WHERE kind = ?", arguments: [CoordinatorEvent.started]) ?? 0
+        let over = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM events WHERE kind IN (?, ?) AND time >= ?)",
+                                     arguments: [CoordinatorEvent.finished, CoordinatorEvent.stopped, sessionStart]) ?? false
         var byName: [String: WorkerActivity] = [:]
         for row in try Row.fetchAll(db, sql: """
             SELECT worker, MAX(host) AS host, MAX(MAX(started_at), COALESCE(MAX(ended_at), 0)) AS seen,

@@ -457,7 +457,9 @@ final class SweepRunTests: XCTestCase {
         XCTAssertEqual(try j.trials().map(\.state), [.completed, .completed])
         let statusLog = dir.appendingPathComponent("status.log")
         XCTAssertEqual(waitForExit(try startLPFT(["sweep", "status", sweep.path], log: statusLog, test: self), timeout: 30, log: statusLog), 0)
-        XCTAssertTrue(try String(contentsOf: statusLog, encoding: .utf8).contains("attempts a worker could not start: "), "status shows it")
+        let status = try String(contentsOf: statusLog, encoding: .utf8)
+        XCTAssertTrue(status.contains("attempts a worker could not start: "), "status shows it")
+        XCTAssertTrue(status.contains("coordinator runs: 1 (1 finished)\n"), status)
     }
 
     /// Two workers started under one name (cloned hosts): the second waits, and says why;

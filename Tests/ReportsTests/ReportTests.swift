@@ -293,3 +293,18 @@ extension ReportTests {
         XCTAssertEqual(claims[4].evidence, "LP-FT test ECE 0.1 → 0.02 after scaling; before: ft 0.12 ± 0")
     }
 }
+
+extension ReportTests {
+    func testSweepHealthListsEachRunOfTheSweep() throws {
+        let (journal, dir) = try self.journal()
+        let runs = [CoordinatorRun(started: 0, ended: 5400, ending: .stopped, attemptsStarted: 3, attemptsEnded: [.completed: 2, .interrupted: 1]),
+                    CoordinatorRun(started: 7200, ended: nil, ending: .running, attemptsStarted: 1, attemptsEnded: [:])]
+        let report = SweepReport(results: try SweepResults(journal: journal), directory: dir.path, runs: runs)
+        let md = report.markdown()
+        XCTAssertTrue(md.contains("Runs of this sweep: 2 (1 stopped, 1 running)."), md)
+        XCTAssertTrue(md.contains("| 1 | 1970-01-01 00:00 | 1970-01-01 01:30 | 1.50 | stopped | 3 | 2 | 1 | 0 | 0 |"), md)
+        XCTAssertTrue(md.contains("| 2 | 1970-01-01 02:00 | — | — | running | 1 | 0 | 0 | 0 | 0 |"), md)
+        XCTAssertTrue(report.html().contains("<h3>Runs of this sweep: 2 (1 stopped, 1 running)</h3>"))
+        XCTAssertFalse(SweepReport(results: report.results, directory: "").markdown().contains("Runs of this sweep"), "several sweeps, or none read: no runs table")
+    }
+}
