@@ -173,6 +173,7 @@ extension SweepReport {
         out += "</table>\n"
         let attempts = trials.map(\.attempts).reduce(0, +)
         out += "<p>\(attempts) attempt(s) for \(trials.count) trial(s); \(trials.filter { $0.attempts > 1 }.count) trial(s) needed more than one.</p>\n"
+        if let times = methodTimes { out += htmlTable(times, textColumns: 1) }
         if !runs.isEmpty {
             out += "<h3>Runs of this sweep: \(esc(CoordinatorRun.summary(runs)))</h3>\n" + htmlTable(runsTable, textColumns: 5) + "<p><small>\(esc(Self.runsNote))</small></p>\n"
         }

@@ -166,7 +166,7 @@ public struct SweepReport: Sendable {
         if !seconds.isEmpty {
             out += String(format: "Time per completed trial: median %.1f s, max %.1f s, total %.0f s.\n", seconds[seconds.count / 2], seconds.last!, seconds.reduce(0, +))
         }
-        out += methodTimes()
+        if let times = methodTimes { out += "\n" + times.markdown }
         if !runs.isEmpty { out += "\nRuns of this sweep: " + CoordinatorRun.summary(runs) + ".\n\n" + runsTable.markdown + "\n" + Self.runsNote + "\n" }
         let failed = trials.filter { $0.state == .failed }
         if !failed.isEmpty {
@@ -198,21 +198,19 @@ public struct SweepReport: Sendable {
 
     /// Wall and CPU time of the completed trials by method: on a shared machine wall time
     /// alone says more about the neighbours than about the method.
-    func methodTimes() -> String {
+    var methodTimes: CellTable? {
         let completed = trials.filter { $0.state == .completed }
         let methods = Set(completed.compactMap { $0.axes["method"]?.description }).sorted()
-        guard !methods.isEmpty else { return "" }
-        func cell(_ values: [Double]) -> String {
-            guard !values.isEmpty else { return "— | —" }
+        guard !methods.isEmpty else { return nil }
+        func cells(_ values: [Double]) -> [String] {
+            guard !values.isEmpty else { return ["—", "—"] }
             let sorted = values.sorted()
-            return String(format: "%.0f | %.0f", sorted[sorted.count / 2], sorted.reduce(0, +))
+            return [String(format: "%.0f", sorted[sorted.count / 2]), String(format: "%.0f", sorted.reduce(0, +))]
         }
-        var out = "\n| method | completed | wall s, median | wall s, total | CPU s, median | CPU s, total |\n|---|---|---|---|---|---|\n"
-        for method in methods {
+        return CellTable(header: ["method", "completed", "wall s, median", "wall s, total", "CPU s, median", "CPU s, total"], rows: methods.map { method in
             let rows = completed.filter { $0.axes["method"]?.description == method }
-            out += "| \(method) | \(rows.count) | \(cell(rows.compactMap(\.seconds))) | \(cell(rows.compactMap(\.cpuSeconds))) |\n"
-        }
-        return out
+            return [method, "\(rows.count)"] + cells(rows.compactMap(\.seconds)) + cells(rows.compactMap(\.cpuSeconds))
+        })
     }
 
     // MARK: Tidy exports

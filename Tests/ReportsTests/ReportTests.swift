@@ -233,6 +233,7 @@ extension ReportTests {
         XCTAssertEqual(pairs[1].differences.map { ($0.value * 100).rounded() }, [2, 3], "LP-LoRA − LoRA, seed by seed")
         XCTAssertTrue(report.markdown().contains("| ft | 3 | 100 | 300 | 20 | 60 |"), "wall and CPU seconds per method")
         XCTAssertTrue(report.markdown().contains("| lp-ft | 3 | 100 | 300 | 50 | 150 |"), report.markdown())
+        XCTAssertTrue(report.html().contains("<td>lp-ft</td><td class=\"num\">3</td><td class=\"num\">100</td>"), "and in the HTML report")
     }
 }
 
