@@ -67,7 +67,7 @@ struct DashboardSite: Sendable {
         }
         if route("report") != nil {
             let results = try SweepResults(journal: journal, epochMetrics: SweepReport.plottedEpochMetrics)
-            return .html(SweepReport(results: results, directory: sweep).html())
+            return .html(SweepReport(results: results, directory: sweep, runs: try CoordinatorRun.history(journal)).html())
         }
         if route("metrics") != nil {
             return DashboardResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8",

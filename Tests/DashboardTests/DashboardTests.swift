@@ -14,6 +14,7 @@ final class DashboardTests: XCTestCase {
         let dir = try temporaryDirectory(self)
         let journal = try Journal(directory: dir)
         try journal.write { w in
+            try w.event(CoordinatorEvent.started, at: 0)
             try w.addTrial(id: "ok", position: 0, axes: #"{"seed":1}"#, config: #"{"method":"noop","seed":1}"#, at: 0)
             try w.addTrial(id: "bad", position: 1, axes: #"{"seed":2}"#, config: #"{"method":"noop","seed":2}"#, at: 0)
             try w.addTrial(id: "odd", position: 2, axes: #"{"seed":"\#(Self.hostile)"}"#, config: #"{"method":"noop"}"#, at: 0)
@@ -27,6 +28,7 @@ final class DashboardTests: XCTestCase {
             let bad = try w.startAttempt(trial: "bad", number: 1, worker: "w<1>", host: "h", machine: hostileMachine, at: 3)
             try w.endAttempt(lease: bad, state: .failed, at: 4, reason: Self.hostile, logTail: "<img src=x onerror=alert(1)>")
             try w.updateTrial("bad", state: .failed, chargedAttempts: 1, reason: Self.hostile, finishedAt: 4)
+            try w.event(CoordinatorEvent.stopped, at: 5)
         }
         return dir
     }
@@ -48,6 +50,7 @@ final class DashboardTests: XCTestCase {
         XCTAssertTrue(overview.contains("&lt;img src=x onerror=alert(1)&gt;"), "the log tail is shown, escaped")
         XCTAssertTrue(try site.respond(path: "/trials", query: [:]).body.contains("&lt;script&gt;"), "the axis value is shown, escaped")
         XCTAssertEqual(overview.components(separatedBy: "<script").count - 1, 1, "the page's only script is its own file")
+        XCTAssertTrue(try site.respond(path: "/report", query: [:]).body.contains("<h3>Runs of this sweep: 1 (1 stopped)</h3>"), "the report has its resume history")
     }
 
     func testTheTrialsTableFiltersAndSortsByAnyColumn() throws {
