@@ -34,8 +34,9 @@ public enum SweepLaunch {
             }
             seeded.revived = retryFailed ? try w.retryFailedTrials(at: now) : 0
             seeded.dropped = dropRemoved ? try w.dropUnstartedTrials(notIn: Set(seeded.planned.map(\.id))) : 0
-            for change in seeded.changedInputs { try w.event("input changed", at: now, detail: change) }
+            // The planning event first: a run's events end where the next planning begins.
             try w.event(CoordinatorEvent.planned, at: now, detail: "\(planned.count) planned, \(seeded.added) new, \(seeded.revived) failed trial(s) given new attempts")
+            for change in seeded.changedInputs { try w.event("input changed", at: now, detail: change) }
             return seeded
         }
     }

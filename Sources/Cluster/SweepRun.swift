@@ -52,7 +52,7 @@ public struct SweepRun {
         // the run once the coordinator is up, instead of being lost or killing it mid-commit.
         let signals = SignalPipe()
         var allowed = self.allowed
-        let lock = try DirectoryLock(directory, name: DirectoryLock.coordinator, holder: "coordinator")
+        let lock = try DirectoryLock(directory, name: DirectoryLock.coordinatorFileName, holder: "coordinator")
         let journal = try Journal(directory: directory, durability: durability)
         let seeded = try SweepLaunch.seed(journal, spec: URL(fileURLWithPath: spec), planned: planned, retryFailed: retryFailed, dropRemoved: dropRemoved, inputs: inputs)
         let (added, revived, dropped) = (seeded.added, seeded.revived, seeded.dropped)

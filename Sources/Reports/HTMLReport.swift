@@ -33,7 +33,7 @@ extension SweepReport {
             let pairs = pairedAgainstPlainMethods
             if !pairs.isEmpty {
                 body += "<h3>Claim 4 seed by seed: LP-FT − FT, LP-LoRA − LoRA</h3>\n"
-                body += "<table><tr><th>pair</th><th>LP variant</th><th>metric</th><th>difference per seed</th><th>mean [95% CI]</th></tr>\n"
+                body += "<table><tr><th>pair</th><th>variant</th><th>metric</th><th>difference per seed</th><th>mean [95% CI]</th></tr>\n"
                 body += pairs.map { p in
                     "<tr><td>\(esc(p.method)) − \(esc(p.baseline))</td><td>\(esc(p.variant))</td><td>\(esc(p.metric))</td><td>\(esc(p.perSeedText))</td>"
                         + "<td class=\"num\">\(esc(p.summaryText))</td></tr>\n"

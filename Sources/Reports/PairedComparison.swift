@@ -10,6 +10,8 @@ public struct PairedComparison: Sendable {
     public let method: String
     public let baseline: String
     /// The LP trials' own axes beyond the baseline's, e.g. `lp.solver=logistic`; "" when none.
+    /// Pairs are split by all of them (a `head_scale` swept for LP-FT alone splits them too),
+    /// where claims 1 and 2 split by the LP head only (``SweepReport/lpVariant(_:)``).
     public let variant: String
     public let metric: String
     /// (seed, LP method − baseline), by seed.
@@ -33,16 +35,14 @@ public struct PairedComparison: Sendable {
     }
 
     /// `method` against `baseline` on `metrics`, for every variant of `method` with at least one pair.
-    static func pairs(of method: String, against baseline: String, _ trials: [TrialRow], metrics: [String]) -> [PairedComparison] {
+    static func pairs(of method: String, against baseline: String, in trials: [TrialRow], metrics: [String]) -> [PairedComparison] {
         let completed = trials.filter { $0.state == .completed }
         let plain = completed.filter { $0.axes["method"]?.description == baseline }
         let probed = completed.filter { $0.axes["method"]?.description == method }
         let plainAxes = Set(plain.flatMap(\.axes.keys)).subtracting(["method"])
         func key(_ t: TrialRow) -> [String: String] { t.axes.filter { plainAxes.contains($0.key) }.mapValues(\.description) }
         let partner = Dictionary(plain.map { (key($0), $0) }) { first, _ in first }
-        let variants = Dictionary(grouping: probed) { t in
-            t.axes.keys.filter { !plainAxes.contains($0) && $0 != "method" }.sorted().map { "\($0)=\(t.axes[$0]!)" }.joined(separator: ", ")
-        }
+        let variants = Dictionary(grouping: probed) { $0.axesText { !plainAxes.contains($0) && $0 != "method" } }
         return variants.keys.sorted().flatMap { variant in
             metrics.compactMap { metric -> PairedComparison? in
                 let differences = variants[variant]!.compactMap { t -> (String, Double)? in
@@ -67,15 +67,22 @@ public struct PairedComparison: Sendable {
     }
 }
 
+extension TrialRow {
+    /// "lp.epochs=10, lp.solver=sgd": the trial's axes that pass `include`, sorted by path.
+    func axesText(_ include: (String) -> Bool) -> String {
+        axes.keys.filter(include).sorted().map { "\($0)=\(axes[$0]!)" }.joined(separator: ", ")
+    }
+}
+
 extension SweepReport {
     /// Claim 4's pairs on test and OOD accuracy: LP-FT − FT (the claim), then LP-LoRA − LoRA.
     public var pairedAgainstPlainMethods: [PairedComparison] {
         let metrics = ["test/accuracy"] + results.metrics(matching: "ood/*/accuracy")
-        return [("lp-ft", "ft"), ("lp-lora", "lora")].flatMap { PairedComparison.pairs(of: $0, against: $1, trials, metrics: metrics) }
+        return [("lp-ft", "ft"), ("lp-lora", "lora")].flatMap { PairedComparison.pairs(of: $0, against: $1, in: trials, metrics: metrics) }
     }
 
     func pairedMarkdown(_ pairs: [PairedComparison]) -> String {
-        var out = "| pair | LP variant | metric | difference per seed | mean [95% CI] |\n|---|---|---|---|---|\n"
+        var out = "| pair | variant | metric | difference per seed | mean [95% CI] |\n|---|---|---|---|---|\n"
         for p in pairs {
             out += "| \(p.method) − \(p.baseline) | \(p.variant.isEmpty ? "—" : p.variant) | \(p.metric) | \(p.perSeedText) | \(p.summaryText) |\n"
         }

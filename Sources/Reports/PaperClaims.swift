@@ -8,7 +8,8 @@ public struct PaperClaim: Sendable {
     public enum Verdict: String, Sendable {
         case holds, holdsInPart = "holds in part", doesNotHold = "does not hold", notMeasured = "not measured"
 
-        /// `holds` when every check passes, `doesNotHold` when none does, `holdsInPart` between.
+        /// `holds` when every check passes, `doesNotHold` when none does, `holdsInPart` between;
+        /// `notMeasured` without checks.
         init(checks: [Bool]) {
             self = checks.isEmpty ? .notMeasured : checks.allSatisfy { $0 } ? .holds : checks.contains(true) ? .holdsInPart : .doesNotHold
         }
@@ -37,7 +38,7 @@ extension SweepReport {
             return after / initial
         }
         let pooledGrowth = Summary(trials.filter { $0.state == .completed }.compactMap(growth))
-        let growthByVariant = byLPVariant(nil, growth)
+        let growthByVariant = summariesByLPVariant(of: nil, growth)
         let variantText = growthByVariant.count > 1 ? "; by LP variant: " + growthByVariant.map { "\($0.variant.isEmpty ? "—" : $0.variant) \(f($0.summary))" }.joined(separator: "; ") : ""
         claims.append(PaperClaim(
             claim: "Linear probing grows the classifier-head norm by one to two orders of magnitude",
@@ -46,8 +47,8 @@ extension SweepReport {
 
         // 2. Feature change is smaller after LP (LP-FT vs FT, LP-LoRA vs LoRA), for each LP variant.
         let pairs = [("lp-ft", "ft"), ("lp-lora", "lora")].compactMap { lp, plain -> (String, [Bool])? in
-            let variants = byLPVariant(lp) { $0.metrics["features/diff"] }
-            guard let a = pooled(lp, "features/diff"), let b = pooled(plain, "features/diff"), !variants.isEmpty else { return nil }
+            let variants = summariesByLPVariant(of: lp) { $0.metrics["features/diff"] }
+            guard let a = pooled(lp, "features/diff"), let b = pooled(plain, "features/diff") else { return nil }
             let detail = variants.count > 1 ? " (" + variants.map { "\($0.variant.isEmpty ? "—" : $0.variant) \(f($0.summary))" }.joined(separator: ", ") + ")" : ""
             return ("\(lp) \(f(a))\(detail) vs \(plain) \(f(b))", variants.map { $0.summary.mean < b.mean })
         }
@@ -98,19 +99,20 @@ extension SweepReport {
 
     /// The LP head a trial starts from, e.g. `lp.epochs=10, lp.solver=sgd`: its `lp.` axes.
     static func lpVariant(_ t: TrialRow) -> String {
-        t.axes.keys.filter { $0.hasPrefix("lp.") }.sorted().map { "\($0)=\(t.axes[$0]!)" }.joined(separator: ", ")
+        t.axesText { $0.hasPrefix("lp.") }
     }
 
     /// `metric` over the completed trials of `method` (nil: of every method), by LP variant,
     /// in variant order.
-    func byLPVariant(_ method: String?, _ metric: (TrialRow) -> Double?) -> [(variant: String, summary: Summary)] {
+    func summariesByLPVariant(of method: String?, _ metric: (TrialRow) -> Double?) -> [(variant: String, summary: Summary)] {
         let rows = trials.filter { $0.state == .completed && (method == nil || $0.axes["method"]?.description == method) }
         return Dictionary(grouping: rows, by: Self.lpVariant).sorted { $0.key < $1.key }.compactMap { variant, rows in
             Summary(rows.compactMap(metric)).map { (variant, $0) }
         }
     }
 
-    static let claimsFootnote = "Pooled by method over seeds and every other axis, and for claims 1 and 2 also by LP variant "
+    static let claimsFootnote = "Pooled by method over seeds and every other axis (claim 1's head growth over every method with an LP), "
+        + "and for claims 1 and 2 also by LP variant "
         + "(the trials' lp.* axes); a claim that holds for some variants, or claim 5 with one of its two checks, holds in part. "
         + "Mean ± standard deviation over trials."
 

@@ -182,6 +182,7 @@ public struct SweepReport: Sendable {
     var runsTable: CellTable {
         let states: [AttemptState] = [.completed, .interrupted, .lost, .failed]
         let time = DateFormatter()
+        time.locale = Locale(identifier: "en_US_POSIX")
         time.dateFormat = "yyyy-MM-dd HH:mm"
         time.timeZone = TimeZone(identifier: "UTC")
         return CellTable(header: ["run", "started (UTC)", "ended (UTC)", "hours", "how it ended", "attempts started"] + states.map { "attempts \($0.rawValue)" },

@@ -11,7 +11,17 @@ public final class DirectoryLock {
         let path = directory.appendingPathComponent(name).path
         descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw JournalError(path: path, reason: String(cString: strerror(errno))) }
-        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+        // `isHeld` takes a shared lock for an instant: try again for up to a second before giving up.
+        var locked = false
+        for attempt in 0..<50 {
+            if flock(descriptor, LOCK_EX | LOCK_NB) == 0 {
+                locked = true
+                break
+            }
+            guard errno == EWOULDBLOCK, attempt < 49 else { break }
+            usleep(20_000)
+        }
+        guard locked else {
             let other = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
             close(descriptor)
             throw JournalError(path: directory.path, reason: "another \(holder) (pid \(other)) is using this directory; stop it first or choose another directory")
@@ -23,15 +33,15 @@ public final class DirectoryLock {
 
     deinit { close(descriptor) }
 
-    /// The lock a sweep's coordinator holds on its directory while it runs.
-    public static let coordinator = "coordinator.lock"
+    /// The file of the lock a sweep's coordinator holds on its directory while it runs.
+    public static let coordinatorFileName = "coordinator.lock"
 
-    /// Whether some process holds the lock `name` on `directory` now; takes nothing (a
-    /// shared lock tried and let go, refused while another process holds it exclusively).
+    /// Whether another process holds the lock `name` on `directory` now: a shared lock is
+    /// tried and, when granted, let go at once (a lock being taken meanwhile waits for it).
     public static func isHeld(_ directory: URL, name: String) -> Bool {
         let descriptor = open(directory.appendingPathComponent(name).path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { return false }
         defer { close(descriptor) }
-        return flock(descriptor, LOCK_SH | LOCK_NB) != 0
+        return flock(descriptor, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK
     }
 }

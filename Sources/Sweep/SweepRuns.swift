@@ -32,34 +32,44 @@ public struct CoordinatorRun: Sendable, Equatable {
     public var attemptsEnded: [AttemptState: Int]
 
     /// The sweep's runs, oldest first. Whether a coordinator holds the sweep's directory now
-    /// decides whether a last run without a stop is running or was killed.
+    /// decides whether a last run without a stop is running or was killed (while a new
+    /// `sweep run` plans, it holds the lock before its start is journaled, so for those
+    /// seconds a killed last run reads as running).
+    ///
+    /// A run's events are those written after its start and before the sweep is planned or
+    /// started again, bounded by event id, so clocks set differently from session to session
+    /// cannot move an event into another run. Attempts carry only times: those that started
+    /// or ended between the same two events count as the run's.
     public static func history(_ journal: Journal) throws -> [CoordinatorRun] {
-        let coordinatorIsRunning = DirectoryLock.isHeld(URL(fileURLWithPath: journal.path).deletingLastPathComponent(), name: DirectoryLock.coordinator)
+        let coordinatorIsRunning = DirectoryLock.isHeld(URL(fileURLWithPath: journal.path).deletingLastPathComponent(), name: DirectoryLock.coordinatorFileName)
         return try journal.read { db in
-            let starts = try Double.fetchAll(db, sql: "SELECT time FROM events WHERE kind = ? ORDER BY id", arguments: [CoordinatorEvent.started])
-            return try starts.indices.map { i in
-                let (from, to) = (starts[i], i + 1 < starts.count ? starts[i + 1] : Double.infinity)
-                let window: StatementArguments = [from, to]
-                let end = try Row.fetchOne(db, sql: "SELECT time, kind FROM events WHERE kind IN (?, ?) AND time >= ? AND time < ? ORDER BY id LIMIT 1",
-                                           arguments: [CoordinatorEvent.stopped, CoordinatorEvent.finished, from, to])
+            let marks = try Row.fetchAll(db, sql: "SELECT id, time, kind FROM events WHERE kind IN (?, ?) ORDER BY id",
+                                         arguments: [CoordinatorEvent.planned, CoordinatorEvent.started])
+            let starts = marks.indices.filter { marks[$0]["kind"] == CoordinatorEvent.started }
+            return try starts.enumerated().map { n, m in
+                let (firstID, from): (Int64, Double) = (marks[m]["id"], marks[m]["time"])
+                let next = marks[(m + 1)...].first
+                let lastID: Int64 = next?["id"] ?? .max
+                let to: Double = next?["time"] ?? .infinity
+                let end = try Row.fetchOne(db, sql: "SELECT time, kind FROM events WHERE kind IN (?, ?) AND id > ? AND id < ? ORDER BY id LIMIT 1",
+                                           arguments: [CoordinatorEvent.stopped, CoordinatorEvent.finished, firstID, lastID])
                 var ended: [AttemptState: Int] = [:]
-                for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM attempts WHERE ended_at >= ? AND ended_at < ? GROUP BY state", arguments: window) {
+                for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM attempts WHERE ended_at >= ? AND ended_at < ? GROUP BY state", arguments: [from, to]) {
                     if let state = AttemptState(rawValue: row["state"]) { ended[state] = row["n"] }
                 }
-                let started = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM attempts WHERE started_at >= ? AND started_at < ?", arguments: window) ?? 0
+                let started = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM attempts WHERE started_at >= ? AND started_at < ?", arguments: [from, to]) ?? 0
                 if let end {
                     return CoordinatorRun(started: from, ended: end["time"], ending: end["kind"] == CoordinatorEvent.finished ? .finished : .stopped,
                                           attemptsStarted: started, attemptsEnded: ended)
                 }
-                if coordinatorIsRunning && i == starts.count - 1 {
+                if coordinatorIsRunning && n == starts.count - 1 {
                     return CoordinatorRun(started: from, ended: nil, ending: .running, attemptsStarted: started, attemptsEnded: ended)
                 }
-                // The next run's planning event comes just before its start: not this run's.
                 let last = try Double.fetchOne(db, sql: """
-                    SELECT MAX(t) FROM (SELECT MAX(time) AS t FROM events WHERE time >= ?1 AND time < ?2 AND kind != ?3
-                      UNION ALL SELECT MAX(started_at) FROM attempts WHERE started_at >= ?1 AND started_at < ?2
-                      UNION ALL SELECT MAX(ended_at) FROM attempts WHERE ended_at >= ?1 AND ended_at < ?2)
-                    """, arguments: [from, to, CoordinatorEvent.planned]) ?? from
+                    SELECT MAX(t) FROM (SELECT MAX(time) AS t FROM events WHERE id > ?1 AND id < ?2
+                      UNION ALL SELECT MAX(started_at) FROM attempts WHERE started_at >= ?3 AND started_at < ?4
+                      UNION ALL SELECT MAX(ended_at) FROM attempts WHERE ended_at >= ?3 AND ended_at < ?4)
+                    """, arguments: [firstID, lastID, from, to]) ?? from
                 return CoordinatorRun(started: from, ended: last, ending: .unannounced, attemptsStarted: started, attemptsEnded: ended)
             }
         }

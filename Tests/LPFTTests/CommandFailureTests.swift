@@ -23,7 +23,7 @@ final class CommandFailureTests: XCTestCase {
         let spec = dir.appendingPathComponent("noop.yaml")
         try "base: {method: noop}\ngrid:\n  seed: [1, 2]\n".write(to: spec, atomically: true, encoding: .utf8)
         let sweep = dir.appendingPathComponent("sweep")
-        let held = try DirectoryLock(sweep, name: "coordinator.lock", holder: "coordinator")
+        let held = try DirectoryLock(sweep, name: DirectoryLock.coordinatorFileName, holder: "coordinator")
         defer { withExtendedLifetime(held) {} }
         assertRuntimeFailure(try runLPFT(["sweep", "run", spec.path, "--dir", sweep.path]), contains: "another coordinator (pid \(getpid())) is using this directory")
     }

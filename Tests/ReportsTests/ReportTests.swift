@@ -309,3 +309,19 @@ extension ReportTests {
         XCTAssertFalse(SweepReport(results: report.results, directory: "").markdown().contains("Runs of this sweep"), "several sweeps, or none read: no runs table")
     }
 }
+
+extension ReportTests {
+    /// Runs are one sweep's history: a report of several sweeps has none to show.
+    func testAReportOfOneSweepHasItsRunsAndOfSeveralNone() throws {
+        let (journal, dir) = try self.journal()
+        try journal.write { w in
+            try w.event(CoordinatorEvent.started, at: 0)
+            try w.event(CoordinatorEvent.stopped, at: 10)
+        }
+        let (_, other) = try self.journal()
+        let one = try SweepReport.make(directories: [dir.path], format: .md, grouping: nil, filter: nil, metrics: nil, out: nil).text
+        XCTAssertTrue(one.contains("Runs of this sweep: 1 (1 stopped)."), one)
+        let two = try SweepReport.make(directories: [dir.path, other.path], format: .md, grouping: nil, filter: nil, metrics: nil, out: nil).text
+        XCTAssertFalse(two.contains("Runs of this sweep"), two)
+    }
+}

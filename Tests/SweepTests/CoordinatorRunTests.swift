@@ -25,6 +25,7 @@ final class CoordinatorRunTests: XCTestCase {
             try w.event("worker joined", at: 120)
 
             try w.event(CoordinatorEvent.planned, at: 199.9)
+            try w.event("input changed", at: 199.9, detail: "the next run's planning, not the killed run's")
             try w.event(CoordinatorEvent.started, at: 200)
             try w.endAttempt(lease: killed, state: .lost, at: 205)
             let c = try w.startAttempt(trial: "c", number: 1, worker: "w", host: "h", at: 206)
@@ -41,6 +42,12 @@ final class CoordinatorRunTests: XCTestCase {
         XCTAssertEqual(CoordinatorRun.summary(runs), "3 (1 finished, 1 stopped, 1 ended without a stop)")
     }
 
+    func testAJournalWithoutRunsHasNone() throws {
+        let runs = try CoordinatorRun.history(Journal(directory: try temporaryDirectory(self)))
+        XCTAssertEqual(runs, [])
+        XCTAssertEqual(CoordinatorRun.summary(runs), "0")
+    }
+
     /// The last run has no stop: it is running while a coordinator holds the directory's
     /// lock, and was killed once none does.
     func testTheLastRunWithoutAStopIsRunningOnlyWhileItsLockIsHeld() throws {
@@ -51,15 +58,35 @@ final class CoordinatorRunTests: XCTestCase {
             try w.event(CoordinatorEvent.started, at: 10)
             _ = try w.startAttempt(trial: "a", number: 1, worker: "w", host: "h", at: 11)
         }
-        var lock: DirectoryLock? = try DirectoryLock(dir, name: DirectoryLock.coordinator, holder: "coordinator")
-        XCTAssertTrue(DirectoryLock.isHeld(dir, name: DirectoryLock.coordinator))
-        let running = try CoordinatorRun.history(journal)
-        XCTAssertEqual(running.map(\.ending), [.running])
-        XCTAssertEqual(running[0].ended, nil)
-        withExtendedLifetime(lock) { lock = nil }
-        XCTAssertFalse(DirectoryLock.isHeld(dir, name: DirectoryLock.coordinator))
+        do {
+            let lock = try DirectoryLock(dir, name: DirectoryLock.coordinatorFileName, holder: "coordinator")
+            XCTAssertTrue(DirectoryLock.isHeld(dir, name: DirectoryLock.coordinatorFileName))
+            let running = try CoordinatorRun.history(journal)
+            XCTAssertEqual(running.map(\.ending), [.running])
+            XCTAssertEqual(running[0].ended, nil)
+            withExtendedLifetime(lock) {}
+        }
+        XCTAssertFalse(DirectoryLock.isHeld(dir, name: DirectoryLock.coordinatorFileName))
         let killed = try CoordinatorRun.history(journal)
         XCTAssertEqual(killed.map(\.ending), [.unannounced])
         XCTAssertEqual(killed[0].ended, 11)
+    }
+}
+
+extension CoordinatorRunTests {
+    /// `isHeld` takes a shared lock for an instant; a coordinator starting in that instant
+    /// waits for it rather than reporting another coordinator.
+    func testACoordinatorStartingDuringALockProbeStillGetsTheLock() throws {
+        let dir = try temporaryDirectory(self)
+        let path = dir.appendingPathComponent(DirectoryLock.coordinatorFileName).path
+        let probe = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        XCTAssertEqual(flock(probe, LOCK_SH | LOCK_NB), 0)
+        let released = DispatchSemaphore(value: 0)
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.05) {
+            close(probe)
+            released.signal()
+        }
+        XCTAssertNoThrow(try DirectoryLock(dir, name: DirectoryLock.coordinatorFileName, holder: "coordinator"))
+        released.wait()
     }
 }
