@@ -12,6 +12,8 @@ public struct SweepProgress: Sendable {
     public var metricRows: Int
     public var droppedMessages: Int
     public var rejectedHandshakes: Int
+    /// Asked to drain: no new attempts start.
+    public var draining = false
 }
 
 /// The coordinator's ZAP handler (RFC 27): admits a CURVE client only if its public key is
@@ -100,14 +102,16 @@ public final class Coordinator {
         case finished(completed: Int, failed: Int)
         /// Stopped by a signal; running attempts were recorded as interrupted.
         case stopped
+        /// Drained: asked to start no new attempts, and stopped once the running ones ended.
+        case drained
     }
 
-    /// Runs until the sweep is finished or `stopSignal` (a file descriptor, e.g. a signal
-    /// pipe) becomes readable.
-    public func run(stopSignal: Int32? = nil) throws -> Outcome {
+    /// Runs until the sweep is finished, `stopSignal` (a file descriptor, e.g. a signal pipe)
+    /// becomes readable, or, once `drainSignal` has, no attempt runs any more.
+    public func run(stopSignal: Int32? = nil, drainSignal: Int32? = nil) throws -> Outcome {
         try journal.write { try $0.event(CoordinatorEvent.started, at: clock.now(), detail: "bound to \(endpoint), pid \(getpid())") }
         while true {
-            if let outcome = try turn(stopSignal: stopSignal) { return outcome }
+            if let outcome = try turn(stopSignal: stopSignal, drainSignal: drainSignal) { return outcome }
         }
     }
 
@@ -117,24 +121,39 @@ public final class Coordinator {
     private var peerWarnings = WarningThrottle()
     private var lastProgress = 0.0
     private var lastTurn = -Double.infinity
+    /// A drain asked for and not yet applied in a journal transaction.
+    private var drainAsked = false
 
     /// One turn: waits up to a tick for messages (and, once they come, lets them gather for
     /// up to `turnSpacing`), applies them and the clock in one journal transaction, then sends
     /// what that transaction made true. Returns the outcome once the sweep is over.
-    public func turn(stopSignal: Int32? = nil) throws -> Outcome? {
+    public func turn(stopSignal: Int32? = nil, drainSignal: Int32? = nil) throws -> Outcome? {
         var items: [Poller.Item] = [.socket(socket)]
         if let authenticator { items.append(.socket(authenticator.socket)) }
-        if let stopSignal { items.append(.descriptor(stopSignal)) }
+        let signals = [stopSignal, drainSignal].compactMap { $0 }
+        items += signals.map { .descriptor($0) }
         // Pieces still to serve: look at the socket and go on serving.
         let readable = Poller.wait(items, timeout: content.isBusy ? 0 : min(0.1, dispatcher.settings.heartbeatInterval / 2))
-        var stopRequested = stopSignal != nil && readable.last!
+        let signalled = Dictionary(uniqueKeysWithValues: zip(signals, readable.suffix(signals.count)))
+        var stopRequested = stopSignal.map { signalled[$0]! } ?? false
+        if let drainSignal, signalled[drainSignal]! {
+            Self.empty(drainSignal)
+            drainAsked = true
+        }
         if readable[0], !stopRequested { stopRequested = gather(stopSignal: stopSignal) }
+        // Checked before this turn's messages: a drain stops in the turn after the last attempt ends.
+        let drained = !stopRequested && dispatcher.isDrained
         lastTurn = clock.now()
         batch.removeAll(keepingCapacity: true)
         while batch.count < 4096, let frames = socket.receive() { batch.append(frames) }
         let now = clock.now()
         let rejected = authenticator?.answer() ?? []
-        try dispatcher.turn(batch, now: now, journal: journal, stopReason: stopRequested ? "the coordinator was stopped" : nil, before: { w in
+        let stopReason = stopRequested ? "the coordinator was stopped" : drained ? "drained: no attempt was running" : nil
+        try dispatcher.turn(batch, now: now, journal: journal, stopReason: stopReason, before: { w in
+            if drainAsked {
+                try dispatcher.drain(now: now, journal: w)
+                drainAsked = false
+            }
             for r in rejected.prefix(100) {
                 try w.event("handshake rejected", at: now, detail: r)
                 peerWarnings.warn(dispatcher.logger, key: "rejected handshakes", now: now, "rejected a handshake: \(r)")
@@ -147,11 +166,12 @@ public final class Coordinator {
                                    "dropped \(content.dropped - dropped) file-piece request(s) from a worker that had \(content.queuedPerPeer) waiting (an lpft fetcher keeps 8)")
         }
         content.serve { peer, frames in _ = socket.send([peer] + frames) }
-        if now - lastProgress >= 1 || dispatcher.isFinished || stopRequested {
+        if now - lastProgress >= 1 || dispatcher.isFinished || stopReason != nil {
             lastProgress = now
             onProgress(progress)
         }
         if stopRequested { return .stopped }
+        if drained { return .drained }
         guard dispatcher.isFinished else { return nil }
         try journal.write { try $0.event(CoordinatorEvent.finished, at: now, detail: "\(dispatcher.completed) completed, \(dispatcher.failed) failed this run") }
         return .finished(completed: dispatcher.completed, failed: dispatcher.failed)
@@ -171,7 +191,14 @@ public final class Coordinator {
     public var progress: SweepProgress {
         SweepProgress(completed: dispatcher.completed, failed: dispatcher.failed, running: dispatcher.runningCount,
                       workers: dispatcher.workerCount, metricRows: dispatcher.metricRows, droppedMessages: dispatcher.droppedMessages,
-                      rejectedHandshakes: authenticator?.rejected ?? 0)
+                      rejectedHandshakes: authenticator?.rejected ?? 0, draining: dispatcher.draining)
+    }
+
+    /// Reads what a signal pipe holds (one read: a blocking pipe must not block the turn), so
+    /// that it is not readable again for the same signals.
+    private static func empty(_ descriptor: Int32) {
+        var buffer = [UInt8](repeating: 0, count: 256)
+        _ = read(descriptor, &buffer, buffer.count)
     }
 }
 

@@ -117,6 +117,8 @@ public final class Dispatcher {
     /// Worker processes of another build, refused or admitted: logged once each.
     private var otherBuilds = Set<String>()
     public private(set) var stopping = false
+    /// Asked to drain: no new attempts start; the coordinator stops once none runs.
+    public private(set) var draining = false
 
     /// Counters for status lines and benchmarks.
     public private(set) var completed = 0
@@ -436,7 +438,7 @@ public final class Dispatcher {
             delayed.removeAll { $0.notBefore <= now }
             ready += due.map(\.trial)
         }
-        guard !stopping else { return }
+        guard !stopping, !draining else { return }
         try dispatch(now: now, journal: journal)
     }
 
@@ -543,6 +545,18 @@ public final class Dispatcher {
         try journal.event("trial failed", at: now, trial: id, detail: why)
         logger.warning("trial \(id) failed: \(why)")
     }
+
+    /// Starts no new attempts from now on; those running go on to their end, and trials that
+    /// come back (a lost attempt, a retry) wait as pending for the next run.
+    public func drain(now: Double, journal: JournalWriter) throws {
+        guard !draining else { return }
+        draining = true
+        try journal.event(CoordinatorEvent.draining, at: now, detail: "\(runningCount) attempt(s) running; no new ones start")
+        logger.info("draining: \(runningCount) attempt(s) running, no new ones start; the coordinator stops when they end")
+    }
+
+    /// Drained: asked to drain, and no attempt runs any more.
+    public var isDrained: Bool { draining && runningCount == 0 }
 
     /// Stops dispatching, tells every worker to stop, and records every running attempt as
     /// interrupted (their trials pending again, not charged).

@@ -28,6 +28,7 @@ public final class SweepProgressLine {
         }
         let text = String(format: "%d/%d done (%d failed), %d running on %d worker(s), %d metric rows, ETA %@",
                           done, total, p.failed, p.running, p.workers, p.metricRows, eta.text)
+            + (p.draining ? "; draining: no new trials start" : "")
         if terminal {
             FileHandle.standardError.write(Data("\r\u{1B}[K\(text)".utf8))
         } else if Date().timeIntervalSince(lastLine) >= 10 {

@@ -5,7 +5,8 @@ import TrialContract
 
 /// `lpft sweep run` once its arguments are read: takes the sweep directory's lock, seeds the
 /// journal, starts the coordinator and any local workers, shows progress, and on the end (all
-/// trials settled, or a signal) stops the workers and says what happened and what to do next.
+/// trials settled, a stop signal, or a drain asked for by SIGUSR1 once the running attempts
+/// end) stops the workers and says what happened and what to do next.
 public struct SweepRun {
     /// The spec as the user named it, for the commands the log suggests.
     public var spec: String
@@ -43,6 +44,8 @@ public struct SweepRun {
     public enum Outcome: Equatable {
         /// Stopped by a signal: running attempts were recorded as interrupted.
         case stopped
+        /// Drained (`lpft sweep drain`, SIGUSR1): the running attempts ended, no new ones started.
+        case drained
         /// Every trial completed or failed.
         case finished(failed: Int)
     }
@@ -51,6 +54,7 @@ public struct SweepRun {
         // First: a signal while the plan is pinned and seeded (seconds, for a big sweep) stops
         // the run once the coordinator is up, instead of being lost or killing it mid-commit.
         let signals = SignalPipe()
+        let drains = SignalPipe([SIGUSR1], exitsOnSecond: false)
         var allowed = self.allowed
         let lock = try DirectoryLock(directory, name: DirectoryLock.coordinatorFileName, holder: "coordinator")
         let journal = try Journal(directory: directory, durability: durability)
@@ -79,7 +83,7 @@ public struct SweepRun {
         defer { dashboard?.stop() }
         let progress = SweepProgressLine(total: all.count, alreadyDone: done, journal: journal, logger: logger)
         coordinator.onProgress = { progress.show($0) }
-        let outcome = try coordinator.run(stopSignal: signals.readEnd)
+        let outcome = try coordinator.run(stopSignal: signals.readEnd, drainSignal: drains.readEnd)
         progress.end()
         workers.stop()
         withExtendedLifetime(lock) {}
@@ -87,6 +91,10 @@ public struct SweepRun {
         case .stopped:
             logger.info("stopped; running attempts recorded as interrupted. Resume with: lpft sweep run \(spec) --dir \(directory.path)")
             return .stopped
+        case .drained:
+            let pending = try journal.trials().count { $0.state == .pending }
+            logger.info("drained: the running attempts ended and no new ones started; \(pending) trial(s) pending. Resume with: lpft sweep run \(spec) --dir \(directory.path)")
+            return .drained
         case .finished:
             let final = try journal.trials()
             let failed = final.filter { $0.state == .failed }
@@ -96,5 +104,21 @@ public struct SweepRun {
             }
             return .finished(failed: failed.count)
         }
+    }
+}
+
+/// `lpft sweep drain`: asks the coordinator running on a sweep directory to start no new
+/// attempts and to stop once those running end, so that nothing is interrupted (SIGUSR1 to
+/// the pid in its lock file, which is why it works on the coordinator's machine only).
+public enum SweepDrain {
+    /// Signals the coordinator; returns its pid.
+    public static func request(_ directory: URL) throws -> pid_t {
+        guard let pid = DirectoryLock.holder(directory, name: DirectoryLock.coordinatorFileName) else {
+            throw ConfigErrorText("no coordinator is running on \(directory.path) on this machine (its lock is free): nothing to drain")
+        }
+        guard kill(pid, SIGUSR1) == 0 else {
+            throw ConfigErrorText("could not signal the coordinator of \(directory.path) (pid \(pid)): \(String(cString: strerror(errno)))")
+        }
+        return pid
     }
 }

@@ -44,4 +44,12 @@ public final class DirectoryLock {
         defer { close(descriptor) }
         return flock(descriptor, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK
     }
+
+    /// The process holding the lock `name` on `directory` (the pid it wrote), or nil when
+    /// none holds it.
+    public static func holder(_ directory: URL, name: String) -> pid_t? {
+        guard isHeld(directory, name: name),
+              let text = try? String(contentsOfFile: directory.appendingPathComponent(name).path, encoding: .utf8) else { return nil }
+        return pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
 }

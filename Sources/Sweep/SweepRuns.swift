@@ -8,6 +8,8 @@ public enum CoordinatorEvent {
     public static let planned = "sweep run"
     public static let started = "coordinator started"
     public static let stopped = "sweep stopped"
+    /// Asked to start no new attempts and stop once those running end (`lpft sweep drain`).
+    public static let draining = "sweep draining"
     public static let finished = "sweep finished"
 }
 

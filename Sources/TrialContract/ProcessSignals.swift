@@ -10,15 +10,20 @@ public final class StopFlag: @unchecked Sendable {
     public var isSet: Bool { lock.withLock { value } }
 }
 
-/// SIGINT and SIGTERM as a readable pipe, so a poll loop wakes for them. A second signal
-/// exits at once (code ``TrialExitCode/interrupted``): everything committed is already safe.
+/// Signals as a readable pipe, so a poll loop wakes for them: by default SIGINT and SIGTERM,
+/// whose second exits at once (code ``TrialExitCode/interrupted``): everything committed is
+/// already safe.
 public final class SignalPipe {
     public let readEnd: Int32
     private let writeEnd: Int32
+    private let numbers: [Int32]
     private var sources: [DispatchSourceSignal] = []
     private var count = 0
 
-    public init(onFirst: @escaping @Sendable (Int32) -> Void = { _ in }) {
+    /// - Parameter exitsOnSecond: whether a second signal exits the process (a stop asked for
+    ///   twice) or is only written to the pipe again (a request, such as a drain, asked twice).
+    public init(_ numbers: [Int32] = [SIGINT, SIGTERM], exitsOnSecond: Bool = true, onFirst: @escaping @Sendable (Int32) -> Void = { _ in }) {
+        self.numbers = numbers
         var fds: [Int32] = [0, 0]
         _ = pipe(&fds)
         for fd in fds {
@@ -28,16 +33,16 @@ public final class SignalPipe {
         readEnd = fds[0]
         writeEnd = fds[1]
         let queue = DispatchQueue(label: "lpft.signals")
-        for number in [SIGINT, SIGTERM] {
+        for number in numbers {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
             source.setEventHandler { [unowned self] in
                 count += 1
-                if count > 1 {
+                if count > 1, exitsOnSecond {
                     FileHandle.standardError.write(Data("\nlpft: second signal, exiting now\n".utf8))
                     Foundation.exit(TrialExitCode.interrupted)
                 }
-                onFirst(number)
+                if count == 1 { onFirst(number) }
                 var byte: UInt8 = 1
                 _ = write(writeEnd, &byte, 1)
             }
@@ -46,7 +51,7 @@ public final class SignalPipe {
         }
         // libdispatch installs its handler on its own thread, after `resume()` returns; until
         // then SIG_IGN is in force and a signal would be lost. Wait (briefly) until it is in.
-        for _ in 0..<1000 where [SIGINT, SIGTERM].contains(where: Self.isIgnored) { usleep(1000) }
+        for _ in 0..<1000 where numbers.contains(where: Self.isIgnored) { usleep(1000) }
     }
 
     private static func isIgnored(_ number: Int32) -> Bool {

@@ -13,7 +13,7 @@ struct SweepCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sweep",
         abstract: "Plan, run and inspect sweeps of trials.",
-        subcommands: [Plan.self, Run.self, Status.self, Report.self, Serve.self])
+        subcommands: [Plan.self, Run.self, Status.self, Drain.self, Report.self, Serve.self])
 
     struct Plan: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -54,7 +54,8 @@ struct SweepCommand: ParsableCommand {
             elsewhere, up to --max-attempts, with doubling backoff from --retry-delay. A trial a \
             worker could not start (missing program, full disk) is not charged; one that comes \
             back so 10 times fails with the reason. Ctrl-C/SIGTERM stops dispatching, tells workers to stop, records running attempts \
-            as interrupted and exits (130); a second signal exits at once.
+            as interrupted and exits (130); a second signal exits at once. `lpft sweep drain DIR` \
+            (SIGUSR1) instead starts no new trials and stops once the running ones end (130).
             """)
 
         @Argument(help: "The sweep spec (YAML).") var spec: String
@@ -102,7 +103,7 @@ struct SweepCommand: ParsableCommand {
             run.http = http.map { ($0, curve.insecure) }
             (run.durability, run.inputs) = (durability, skipFileCheck ? nil : { try TrialConfig.inputFiles(ofCanonical: $0.canonicalConfig) })
             switch try run.run() {
-            case .stopped: throw ExitCode(TrialExitCode.interrupted)
+            case .stopped, .drained: throw ExitCode(TrialExitCode.interrupted)
             case .finished(let failed): if failed > 0 { throw ExitCode(1) }
             }
         }
@@ -124,6 +125,24 @@ struct SweepCommand: ParsableCommand {
             if json { return try print(status.json(Journal(readingDirectory: directory))) }
             guard watch else { return try print(status.summary(Journal(readingDirectory: directory))) }
             try status.watch(directory, terminal: isatty(STDOUT_FILENO) != 0)
+        }
+    }
+
+    struct Drain: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Ask a running sweep's coordinator to start no new trials and to stop once the running ones end.",
+            discussion: """
+                Nothing is interrupted: the coordinator stops when its last running attempt ends (minutes, or \
+                hours for long trials), and the same `lpft sweep run` resumes the pending trials later. Ctrl-C or \
+                SIGTERM to the coordinator still stops it at once. Run it on the coordinator's machine (it sends \
+                SIGUSR1 to the pid in DIR/coordinator.lock).
+                """)
+
+        @Argument(help: "The sweep directory.") var dir: String
+
+        func run() throws {
+            let pid = try SweepDrain.request(URL(fileURLWithPath: dir))
+            print("asked the coordinator (pid \(pid)) to drain: no new trials start, and it stops when the running ones end (lpft sweep status \(dir) shows them)")
         }
     }
 

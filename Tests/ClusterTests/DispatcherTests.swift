@@ -378,3 +378,29 @@ final class DispatcherTests: XCTestCase {
         XCTAssertTrue(lines.contains { $0.contains("suppressed") }, "the rest are counted, not silently lost")
     }
 }
+
+extension DispatcherTests {
+    /// Draining: what runs goes on to its end, nothing new starts (not even a lost attempt's
+    /// retry), and the dispatcher is drained once nothing runs.
+    func testADrainStartsNothingNewAndEndsWhenTheRunningAttemptsDo() throws {
+        let h = try Harness(self, trials: 4)
+        let running = Self.assigns(try h.hello("a", slots: 2)) + Self.assigns(try h.hello("b", slots: 1))
+        XCTAssertEqual(running.map(\.trial), ["t0", "t1", "t2"])
+        try h.journal.write { try h.dispatcher.drain(now: h.now, journal: $0) }
+        XCTAssertFalse(h.dispatcher.isDrained, "three attempts still run")
+        XCTAssertEqual(try h.journal.events(kind: CoordinatorEvent.draining).map(\.detail), ["3 attempt(s) running; no new ones start"])
+
+        // a finishes t0 and asks for more: no ASSIGN.
+        let a0 = running.first { $0.trial == "t0" }!
+        XCTAssertTrue(Self.assigns(try h.deliver([Self.result(a0), .ready(Ready(credit: 1))], from: "a")).isEmpty)
+        // b falls silent: its attempt is lost and its trial waits, not reassigned to a.
+        h.now += h.settings.leaseTimeout + 1
+        XCTAssertTrue(Self.assigns(try h.deliver([.heartbeat], from: "a")).isEmpty)
+        XCTAssertEqual(try h.trial("t2").state, .pending)
+        XCTAssertFalse(h.dispatcher.isDrained, "t1 still runs on a")
+        let a1 = running.first { $0.trial == "t1" }!
+        XCTAssertTrue(Self.assigns(try h.deliver([Self.result(a1), .ready(Ready(credit: 1))], from: "a")).isEmpty)
+        XCTAssertTrue(h.dispatcher.isDrained)
+        XCTAssertEqual(try h.journal.trials().map(\.state), [.completed, .completed, .pending, .pending])
+    }
+}

@@ -502,3 +502,37 @@ final class SweepRunTests: XCTestCase {
         try assertExactlyOnce(XCTUnwrap(journal(sweep)), trials: 2)
     }
 }
+
+extension SweepRunTests {
+    /// `lpft sweep drain`: the running trial completes, nothing new starts, the coordinator
+    /// stops with nothing interrupted, and the same command resumes the rest.
+    func testADrainedSweepStopsWithNothingInterruptedAndResumes() throws {
+        let dir = try temporaryDirectory(self)
+        let spec = try noopSpec(dir, trials: 4, durationMs: 1500)
+        let endpoint = "ipc://\(dir.path)/c.ipc"
+        let sweep = dir.appendingPathComponent("sweep"), log = dir.appendingPathComponent("coordinator.log")
+        let arguments = ["sweep", "run", spec.path, "--dir", sweep.path, "--bind", endpoint] + timing
+        let coordinator = try startLPFT(arguments, log: log, test: self)
+        try startLPFT(["worker", "--connect", endpoint, "--dir", dir.appendingPathComponent("w").path] + timing, log: dir.appendingPathComponent("w.log"), test: self)
+        XCTAssertTrue(eventually(timeout: 30) { ((try? journal(sweep)?.attempts().count) ?? 0) >= 1 }, "the first trial started")
+        let drainLog = dir.appendingPathComponent("drain.log")
+        XCTAssertEqual(waitForExit(try startLPFT(["sweep", "drain", sweep.path], log: drainLog, test: self), timeout: 30, log: drainLog), 0)
+        XCTAssertTrue(try String(contentsOf: drainLog, encoding: .utf8).contains("asked the coordinator (pid \(coordinator.processIdentifier)) to drain"))
+        XCTAssertEqual(waitForExit(coordinator, timeout: 60, log: log), TrialExitCode.interrupted, "a drained sweep did not finish")
+
+        let j = try XCTUnwrap(journal(sweep))
+        let attempts = try j.attempts()
+        XCTAssertEqual(Set(attempts.map(\.state)), [.completed], "nothing interrupted or lost")
+        XCTAssertEqual(try j.trials().count { $0.state == .pending }, 4 - attempts.count, "the rest wait")
+        XCTAssertEqual(try j.events(kind: CoordinatorEvent.stopped).map(\.detail), ["drained: no attempt was running"])
+        XCTAssertTrue(try String(contentsOf: log, encoding: .utf8).contains("drained: the running attempts ended"))
+        assertRuntimeFailure(try runLPFT(["sweep", "drain", sweep.path]), contains: "no coordinator is running on \(sweep.path) on this machine")
+
+        let resumed = try startLPFT(arguments, log: dir.appendingPathComponent("resumed.log"), test: self)
+        // The drain's stop told the worker the sweep was over, as a stop does: a new one joins.
+        try startLPFT(["worker", "--connect", endpoint, "--dir", dir.appendingPathComponent("w").path] + timing, log: dir.appendingPathComponent("w2.log"), test: self)
+        XCTAssertEqual(waitForExit(resumed, timeout: 60, log: dir.appendingPathComponent("resumed.log")), 0)
+        XCTAssertEqual(try j.trials().map(\.state), Array(repeating: .completed, count: 4))
+        XCTAssertEqual(CoordinatorRun.summary(try CoordinatorRun.history(j)), "2 (1 finished, 1 stopped)")
+    }
+}
