@@ -19,6 +19,8 @@ public enum CoordinatorEvent {
 public struct CoordinatorRun: Sendable, Equatable {
     public enum Ending: String, Sendable {
         case finished, stopped
+        /// Stopped once its running attempts ended, after a drain was asked for.
+        case drained
         case unannounced = "ended without a stop"
         case running
     }
@@ -61,8 +63,10 @@ public struct CoordinatorRun: Sendable, Equatable {
                 }
                 let started = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM attempts WHERE started_at >= ? AND started_at < ?", arguments: [from, to]) ?? 0
                 if let end {
-                    return CoordinatorRun(started: from, ended: end["time"], ending: end["kind"] == CoordinatorEvent.finished ? .finished : .stopped,
-                                          attemptsStarted: started, attemptsEnded: ended)
+                    let drained = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM events WHERE kind = ? AND id > ? AND id < ?)",
+                                                    arguments: [CoordinatorEvent.draining, firstID, lastID]) ?? false
+                    let ending: Ending = end["kind"] == CoordinatorEvent.finished ? .finished : drained ? .drained : .stopped
+                    return CoordinatorRun(started: from, ended: end["time"], ending: ending, attemptsStarted: started, attemptsEnded: ended)
                 }
                 if coordinatorIsRunning && n == starts.count - 1 {
                     return CoordinatorRun(started: from, ended: nil, ending: .running, attemptsStarted: started, attemptsEnded: ended)
@@ -79,7 +83,7 @@ public struct CoordinatorRun: Sendable, Equatable {
 
     /// "10 (6 stopped, 3 ended without a stop, 1 running)"
     public static func summary(_ runs: [CoordinatorRun]) -> String {
-        let endings: [Ending] = [.finished, .stopped, .unannounced, .running]
+        let endings: [Ending] = [.finished, .drained, .stopped, .unannounced, .running]
         let counts = endings.compactMap { e -> String? in
             let n = runs.count { $0.ending == e }
             return n == 0 ? nil : "\(n) \(e.rawValue)"

@@ -111,7 +111,7 @@ struct SweepCommand: ParsableCommand {
 
     struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show a sweep's trials by state, its attempts, its coordinator runs (stopped, killed, running) and its failures (while it runs, too).")
+            abstract: "Show a sweep's trials by state, its attempts, its coordinator runs (finished, drained, stopped, killed, running) and its failures (while it runs, too).")
 
         @Argument(help: "The sweep directory.") var dir: String
         @Option(help: "Failures to list with their reasons and last log lines.") var failures = 10

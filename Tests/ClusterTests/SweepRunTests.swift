@@ -533,6 +533,6 @@ extension SweepRunTests {
         try startLPFT(["worker", "--connect", endpoint, "--dir", dir.appendingPathComponent("w").path] + timing, log: dir.appendingPathComponent("w2.log"), test: self)
         XCTAssertEqual(waitForExit(resumed, timeout: 60, log: dir.appendingPathComponent("resumed.log")), 0)
         XCTAssertEqual(try j.trials().map(\.state), Array(repeating: .completed, count: 4))
-        XCTAssertEqual(CoordinatorRun.summary(try CoordinatorRun.history(j)), "2 (1 finished, 1 stopped)")
+        XCTAssertEqual(CoordinatorRun.summary(try CoordinatorRun.history(j)), "2 (1 finished, 1 drained)")
     }
 }
