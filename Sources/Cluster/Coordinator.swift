@@ -134,9 +134,9 @@ public final class Coordinator {
         items += signals.map { .descriptor($0) }
         // Pieces still to serve: look at the socket and go on serving.
         let readable = Poller.wait(items, timeout: content.isBusy ? 0 : min(0.1, dispatcher.settings.heartbeatInterval / 2))
-        let signalled = Dictionary(uniqueKeysWithValues: zip(signals, readable.suffix(signals.count)))
-        var stopRequested = stopSignal.map { signalled[$0]! } ?? false
-        if let drainSignal, signalled[drainSignal]! {
+        var flags = readable.suffix(signals.count).makeIterator()
+        var stopRequested = stopSignal != nil && flags.next()!
+        if let drainSignal, flags.next()! {
             Self.empty(drainSignal)
             drainAsked = true
         }
@@ -148,7 +148,7 @@ public final class Coordinator {
         while batch.count < 4096, let frames = socket.receive() { batch.append(frames) }
         let now = clock.now()
         let rejected = authenticator?.answer() ?? []
-        let stopReason = stopRequested ? "the coordinator was stopped" : drained ? "drained: no attempt was running" : nil
+        let stopReason = stopRequested ? "the coordinator was stopped" : drained ? CoordinatorEvent.drainedStop : nil
         try dispatcher.turn(batch, now: now, journal: journal, stopReason: stopReason, before: { w in
             if drainAsked {
                 try dispatcher.drain(now: now, journal: w)
@@ -194,8 +194,8 @@ public final class Coordinator {
                       rejectedHandshakes: authenticator?.rejected ?? 0, draining: dispatcher.draining)
     }
 
-    /// Reads what a signal pipe holds (one read: a blocking pipe must not block the turn), so
-    /// that it is not readable again for the same signals.
+    /// Reads what a signal pipe holds, so that it is not readable again for the same signals
+    /// (one read: the pipe a caller passes need not be non-blocking, as `SignalPipe`'s is).
     private static func empty(_ descriptor: Int32) {
         var buffer = [UInt8](repeating: 0, count: 256)
         _ = read(descriptor, &buffer, buffer.count)

@@ -86,7 +86,8 @@ public struct SweepRun {
         let outcome = try coordinator.run(stopSignal: signals.readEnd, drainSignal: drains.readEnd)
         progress.end()
         workers.stop()
-        withExtendedLifetime(lock) {}
+        // The signal pipes too: a second Ctrl-C while the workers stop still exits at once.
+        withExtendedLifetime((lock, signals, drains)) {}
         switch outcome {
         case .stopped:
             logger.info("stopped; running attempts recorded as interrupted. Resume with: lpft sweep run \(spec) --dir \(directory.path)")
@@ -111,10 +112,19 @@ public struct SweepRun {
 /// attempts and to stop once those running end, so that nothing is interrupted (SIGUSR1 to
 /// the pid in its lock file, which is why it works on the coordinator's machine only).
 public enum SweepDrain {
-    /// Signals the coordinator; returns its pid.
+    /// Signals the coordinator; returns its pid. SIGUSR1 ends a process that does not handle
+    /// it, so the pid must be this machine's and its process an `lpft … sweep run`.
     public static func request(_ directory: URL) throws -> pid_t {
-        guard let pid = DirectoryLock.holder(directory, name: DirectoryLock.coordinatorFileName) else {
+        guard let holder = DirectoryLock.holder(directory, name: DirectoryLock.coordinatorFileName) else {
             throw ConfigErrorText("no coordinator is running on \(directory.path) on this machine (its lock is free): nothing to drain")
+        }
+        let pid = holder.pid
+        guard holder.host == DirectoryLock.hostName else {
+            throw ConfigErrorText("the coordinator of \(directory.path) runs on \(holder.host.isEmpty ? "another machine" : holder.host), not here: run lpft sweep drain there")
+        }
+        let commandLine = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))).map { $0.split(separator: 0).map { String(decoding: $0, as: UTF8.self) } } ?? []
+        guard pid > 1, zip(commandLine, commandLine.dropFirst()).contains(where: { $0 == ("sweep", "run") }) else {
+            throw ConfigErrorText("the lock of \(directory.path) names pid \(pid), which is not an lpft sweep run (a coordinator just starting?): try again in a moment")
         }
         guard kill(pid, SIGUSR1) == 0 else {
             throw ConfigErrorText("could not signal the coordinator of \(directory.path) (pid \(pid)): \(String(cString: strerror(errno)))")

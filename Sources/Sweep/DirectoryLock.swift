@@ -22,13 +22,13 @@ public final class DirectoryLock {
             usleep(20_000)
         }
         guard locked else {
-            let other = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+            let other = (try? String(contentsOfFile: path, encoding: .utf8))?.split(separator: "\n").first.map(String.init) ?? "?"
             close(descriptor)
             throw JournalError(path: directory.path, reason: "another \(holder) (pid \(other)) is using this directory; stop it first or choose another directory")
         }
         ftruncate(descriptor, 0)
-        let pid = "\(getpid())\n"
-        _ = pid.withCString { write(descriptor, $0, strlen($0)) }
+        let holder = "\(getpid())\n\(Self.hostName)\n"
+        _ = holder.withCString { write(descriptor, $0, strlen($0)) }
     }
 
     deinit { close(descriptor) }
@@ -45,11 +45,20 @@ public final class DirectoryLock {
         return flock(descriptor, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK
     }
 
-    /// The process holding the lock `name` on `directory` (the pid it wrote), or nil when
-    /// none holds it.
-    public static func holder(_ directory: URL, name: String) -> pid_t? {
+    /// The process holding the lock `name` on `directory`, as it wrote itself down: its pid
+    /// and its machine's name (a directory on a shared file system can be locked from another
+    /// machine, where the pid means nothing). Nil when none holds it.
+    public static func holder(_ directory: URL, name: String) -> (pid: pid_t, host: String)? {
         guard isHeld(directory, name: name),
               let text = try? String(contentsOfFile: directory.appendingPathComponent(name).path, encoding: .utf8) else { return nil }
-        return pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        let lines = text.split(separator: "\n").map(String.init)
+        guard let pid = lines.first.flatMap({ pid_t($0) }) else { return nil }
+        return (pid, lines.count > 1 ? lines[1] : "")
+    }
+
+    /// This machine's name, as `gethostname` gives it.
+    public static var hostName: String {
+        var name = [CChar](repeating: 0, count: 256)
+        return gethostname(&name, name.count) == 0 ? String(cString: name) : ""
     }
 }

@@ -10,6 +10,8 @@ public enum CoordinatorEvent {
     public static let stopped = "sweep stopped"
     /// Asked to start no new attempts and stop once those running end (`lpft sweep drain`).
     public static let draining = "sweep draining"
+    /// The detail of the stop that ends a drain (a stop by signal during a drain has another).
+    public static let drainedStop = "drained: no attempt was running"
     public static let finished = "sweep finished"
 }
 
@@ -55,7 +57,7 @@ public struct CoordinatorRun: Sendable, Equatable {
                 let next = marks[(m + 1)...].first
                 let lastID: Int64 = next?["id"] ?? .max
                 let to: Double = next?["time"] ?? .infinity
-                let end = try Row.fetchOne(db, sql: "SELECT time, kind FROM events WHERE kind IN (?, ?) AND id > ? AND id < ? ORDER BY id LIMIT 1",
+                let end = try Row.fetchOne(db, sql: "SELECT time, kind, detail FROM events WHERE kind IN (?, ?) AND id > ? AND id < ? ORDER BY id LIMIT 1",
                                            arguments: [CoordinatorEvent.stopped, CoordinatorEvent.finished, firstID, lastID])
                 var ended: [AttemptState: Int] = [:]
                 for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM attempts WHERE ended_at >= ? AND ended_at < ? GROUP BY state", arguments: [from, to]) {
@@ -63,9 +65,8 @@ public struct CoordinatorRun: Sendable, Equatable {
                 }
                 let started = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM attempts WHERE started_at >= ? AND started_at < ?", arguments: [from, to]) ?? 0
                 if let end {
-                    let drained = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM events WHERE kind = ? AND id > ? AND id < ?)",
-                                                    arguments: [CoordinatorEvent.draining, firstID, lastID]) ?? false
-                    let ending: Ending = end["kind"] == CoordinatorEvent.finished ? .finished : drained ? .drained : .stopped
+                    let ending: Ending = end["kind"] == CoordinatorEvent.finished ? .finished
+                        : end["detail"] as String? == CoordinatorEvent.drainedStop ? .drained : .stopped
                     return CoordinatorRun(started: from, ended: end["time"], ending: ending, attemptsStarted: started, attemptsEnded: ended)
                 }
                 if coordinatorIsRunning && n == starts.count - 1 {

@@ -404,3 +404,12 @@ extension DispatcherTests {
         XCTAssertEqual(try h.journal.trials().map(\.state), [.completed, .completed, .pending, .pending])
     }
 }
+
+extension DispatcherTests {
+    func testADrainWithNothingRunningIsDrainedAtOnce() throws {
+        let h = try Harness(self, trials: 2)
+        try h.journal.write { try h.dispatcher.drain(now: h.now, journal: $0) }
+        XCTAssertTrue(h.dispatcher.isDrained)
+        XCTAssertTrue(Self.assigns(try h.hello("a", slots: 2)).isEmpty, "a worker that joins now gets nothing")
+    }
+}

@@ -508,7 +508,7 @@ extension SweepRunTests {
     /// stops with nothing interrupted, and the same command resumes the rest.
     func testADrainedSweepStopsWithNothingInterruptedAndResumes() throws {
         let dir = try temporaryDirectory(self)
-        let spec = try noopSpec(dir, trials: 4, durationMs: 1500)
+        let spec = try noopSpec(dir, trials: 4, durationMs: 2500)
         let endpoint = "ipc://\(dir.path)/c.ipc"
         let sweep = dir.appendingPathComponent("sweep"), log = dir.appendingPathComponent("coordinator.log")
         let arguments = ["sweep", "run", spec.path, "--dir", sweep.path, "--bind", endpoint] + timing
@@ -524,7 +524,7 @@ extension SweepRunTests {
         let attempts = try j.attempts()
         XCTAssertEqual(Set(attempts.map(\.state)), [.completed], "nothing interrupted or lost")
         XCTAssertEqual(try j.trials().count { $0.state == .pending }, 4 - attempts.count, "the rest wait")
-        XCTAssertEqual(try j.events(kind: CoordinatorEvent.stopped).map(\.detail), ["drained: no attempt was running"])
+        XCTAssertEqual(try j.events(kind: CoordinatorEvent.stopped).map(\.detail), [CoordinatorEvent.drainedStop])
         XCTAssertTrue(try String(contentsOf: log, encoding: .utf8).contains("drained: the running attempts ended"))
         assertRuntimeFailure(try runLPFT(["sweep", "drain", sweep.path]), contains: "no coordinator is running on \(sweep.path) on this machine")
 

@@ -90,3 +90,20 @@ extension CoordinatorRunTests {
         released.wait()
     }
 }
+
+extension CoordinatorRunTests {
+    /// A drain that Ctrl-C overtook is a stop: only the drain's own stop says "drained".
+    func testADrainOvertakenByAStopIsAStop() throws {
+        let dir = try temporaryDirectory(self)
+        let journal = try Journal(directory: dir)
+        try journal.write { w in
+            try w.event(CoordinatorEvent.started, at: 0)
+            try w.event(CoordinatorEvent.draining, at: 1)
+            try w.event(CoordinatorEvent.stopped, at: 2, detail: "the coordinator was stopped")
+            try w.event(CoordinatorEvent.started, at: 3)
+            try w.event(CoordinatorEvent.draining, at: 4)
+            try w.event(CoordinatorEvent.stopped, at: 5, detail: CoordinatorEvent.drainedStop)
+        }
+        XCTAssertEqual(try CoordinatorRun.history(journal).map(\.ending), [.stopped, .drained])
+    }
+}
