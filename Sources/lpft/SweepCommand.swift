@@ -55,7 +55,8 @@ struct SweepCommand: ParsableCommand {
             worker could not start (missing program, full disk) is not charged; one that comes \
             back so 10 times fails with the reason. Ctrl-C/SIGTERM stops dispatching, tells workers to stop, records running attempts \
             as interrupted and exits (130); a second signal exits at once. `lpft sweep drain DIR` \
-            (SIGUSR1) instead starts no new trials and stops once the running ones end (130).
+            (SIGUSR1) instead starts no new trials and stops once the running ones end (130; 0 when \
+            those were the last).
             """)
 
         @Argument(help: "The sweep spec (YAML).") var spec: String
