@@ -63,7 +63,7 @@ let package = Package(
         .target(name: "Logs", dependencies: [.product(name: "Logging", package: "swift-log"), .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .target(name: "Cluster", dependencies: ["Sweep", "CZeroMQ", "TrialContract", "Logs", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")]),
         // The paper's tables, claims and plots (CSV, JSONL, HTML with SVG) from a sweep's results.
-        .target(name: "Reports", dependencies: ["Sweep"]),
+        .target(name: "Reports", dependencies: ["Sweep", "TrialContract"]),
         // `lpft sweep serve`: a read-only web dashboard and Prometheus text over a journal.
         .target(name: "Dashboard", dependencies: ["Sweep", "Reports", "Logs", .product(name: "Logging", package: "swift-log"), .product(name: "FlyingFox", package: "FlyingFox"),
                                                   .product(name: "FlyingSocks", package: "FlyingFox"),

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Logs
 import Sweep
+import TrialContract
 
 /// How the coordinator paces leases and retries.
 public struct DispatchSettings: Sendable {
@@ -372,15 +373,18 @@ public final class Dispatcher {
         }
         let tail = r.logTail.isEmpty ? nil : r.logTail.joined(separator: "\n")
         defer { send(.ack(Ack(lease: r.lease, kind: .result, seq: nil)), to: peer, now: now) }
-        switch info.ended {
-        case .completed?:
-            return  // a resend whose ACK was lost
-        case .some:
+        if info.ended == .completed { return }  // a resend whose ACK was lost
+        // The predictions go to a table of their own; the result keeps the rest.
+        var r = r
+        if let full = r.result {
+            let (rest, predictions) = TrialResultSchema.separatingPredictions(full)
+            r.result = rest
+            if let predictions { try journal.recordPredictions(lease: r.lease, trial: r.trial, json: predictions) }
+        }
+        if let ended = info.ended {
             try journal.recordLateResult(lease: r.lease, result: r.result, reason: r.reason, logTail: tail)
-            try journal.event("late result", at: now, trial: r.trial, lease: r.lease, worker: sessions[peer]!.worker, detail: "\(r.status.rawValue); the lease had ended as \(info.ended!.rawValue)")
+            try journal.event("late result", at: now, trial: r.trial, lease: r.lease, worker: sessions[peer]!.worker, detail: "\(r.status.rawValue); the lease had ended as \(ended.rawValue)")
             return
-        case nil:
-            break
         }
         let state: AttemptState = switch r.status {
         case .completed: .completed

@@ -40,10 +40,13 @@ public struct SweepReport: Sendable {
     public let metricPatterns: [String]?
     /// Each `lpft sweep run` of the sweep (a report of one sweep), for its resume history.
     public let runs: [CoordinatorRun]
+    /// The trials' per-example predictions, read for `--format predictions` only.
+    let predictions: PredictionsExport?
 
     public init(results: SweepResults, directory: String, grouping: [String]? = nil, filter: TrialFilter? = nil, metrics: [String]? = nil,
-                runs: [CoordinatorRun] = []) {
+                runs: [CoordinatorRun] = [], predictions: PredictionsExport? = nil) {
         self.results = results
+        self.predictions = predictions
         self.directory = directory
         self.runs = runs
         let axes = grouping ?? results.defaultGrouping
@@ -96,7 +99,7 @@ public struct SweepReport: Sendable {
     }
 
     /// The ways a report can be written.
-    public enum Format: String, Sendable, CaseIterable { case md, csv, jsonl, html }
+    public enum Format: String, Sendable, CaseIterable { case md, csv, jsonl, html, predictions }
 
     /// `lpft sweep report`: reads the sweeps in `directories` (several: as one, with a
     /// `sweep` axis), checks the grouping axes, and writes the report to `out` (html: by
@@ -113,8 +116,11 @@ public struct SweepReport: Sendable {
         for axis in grouping ?? [] where !results.axes.contains(axis) {
             throw ConfigErrorText("--group-by: \(axis) is not a swept axis of this sweep (axes: \(results.axes.joined(separator: ", ")))")
         }
-        let text = SweepReport(results: results, directory: directories.joined(separator: " + "), grouping: grouping, filter: filter, metrics: metrics, runs: runs)
-            .text(format)
+        // Predictions are read only when exported: results do not carry them.
+        let predictions = format == .predictions
+            ? try PredictionsExport(journals: zip(directories, journals).map { (URL(fileURLWithPath: $0).lastPathComponent, $1) }) : nil
+        let text = SweepReport(results: results, directory: directories.joined(separator: " + "), grouping: grouping, filter: filter, metrics: metrics,
+                               runs: runs, predictions: predictions).text(format)
         let defaultPath = format == .html && directories.count == 1 ? URL(fileURLWithPath: directories[0]).appendingPathComponent("report.html").path : nil
         if format == .html, out == nil, defaultPath == nil {
             throw ConfigErrorText("--format html of several sweeps: say where with --out PATH")
@@ -131,6 +137,7 @@ public struct SweepReport: Sendable {
         case .csv: return csv()
         case .jsonl: return jsonl()
         case .html: return html()
+        case .predictions: return (predictions ?? .none).csv(trials)
         }
     }
 
@@ -228,15 +235,12 @@ public struct SweepReport: Sendable {
     /// One row per trial; loads with `pandas.read_csv(path)`. Missing values are empty cells,
     /// non-finite ones `nan`/`inf`/`-inf`.
     public func csv() -> String {
-        func quote(_ s: String) -> String {
-            s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
-        }
-        var out = columns.map(quote).joined(separator: ",") + "\n"
+        var out = columns.map(CSV.quote).joined(separator: ",") + "\n"
         for t in trials {
             var cells = [t.id, t.state.rawValue, "\(t.attempts)", t.seconds.map { String(format: "%.3f", $0) } ?? ""]
             cells += results.axes.map { t.axes[$0]?.description ?? "" }
             cells += exportMetrics.map { t.metrics[$0].map(Self.number) ?? "" }
-            out += cells.map(quote).joined(separator: ",") + "\n"
+            out += cells.map(CSV.quote).joined(separator: ",") + "\n"
         }
         return out
     }

@@ -191,6 +191,11 @@ public final class Journal: Sendable {
                 CREATE TABLE trial_inputs (trial TEXT NOT NULL, name TEXT NOT NULL, sha256 TEXT NOT NULL, PRIMARY KEY (trial, name)) WITHOUT ROWID;
                 """)
         }
+        // Per-example predictions, kept apart from results (whose readers would otherwise parse
+        // thousands of logits per trial) and keyed by lease like the attempt they came with.
+        m.registerMigration("v6 predictions") { db in
+            try db.execute(sql: "CREATE TABLE predictions (lease INTEGER PRIMARY KEY, trial TEXT NOT NULL, body TEXT NOT NULL)")
+        }
         return m
     }
 
@@ -278,6 +283,23 @@ public final class Journal: Sendable {
         }
     }
 
+    /// The predictions (``TrialPredictions`` JSON) of each completed trial that has them, by
+    /// trial id: those of the attempt whose result is the trial's.
+    public func predictions(trial: String? = nil) throws -> [String: String] {
+        try database.read { db in
+            guard try db.tableExists("predictions") else { return [:] }  // a read-only journal that predates them
+            let sql = """
+                SELECT p.trial, p.body FROM predictions p JOIN attempts a ON a.lease = p.lease
+                WHERE a.state = 'completed' AND a.late = 0
+                """ + (trial == nil ? "" : " AND p.trial = ?")
+            var byTrial: [String: String] = [:]
+            for (id, body) in try Self.fetch(db, sql: sql, arguments: trial.map { [$0] } ?? [], { row -> (String, String) in (row[0], row[1]) }) {
+                byTrial[id] = body
+            }
+            return byTrial
+        }
+    }
+
     public func metricCount() throws -> Int {
         try database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM metrics") ?? 0 }
     }
@@ -328,6 +350,11 @@ public struct JournalWriter {
             UPDATE attempts SET state = ?, ended_at = ?, reason = COALESCE(?, reason), log_tail = COALESCE(?, log_tail),
             result = COALESCE(?, result) WHERE lease = ?
             """).execute(arguments: [state.rawValue, time, reason, logTail, result, lease])
+    }
+
+    /// Keeps the predictions an attempt's result carried (a resend is kept once).
+    public func recordPredictions(lease: Int64, trial: String, json: String) throws {
+        try db.cachedStatement(sql: "INSERT OR IGNORE INTO predictions (lease, trial, body) VALUES (?, ?, ?)").execute(arguments: [lease, trial, json])
     }
 
     /// Keeps a result that lost its lease: history only.

@@ -1,6 +1,7 @@
 import Foundation
 import TextData
 import Transformer
+import TrialContract
 
 /// A trial's datasets, tokenised, with labels as indices into the model's label set.
 struct TrialData {
@@ -10,6 +11,9 @@ struct TrialData {
     let test: [LabeledSequence]
     /// Test splits of the out-of-distribution tasks, by task name.
     let ood: [(name: String, examples: [LabeledSequence])]
+    /// Each evaluated example's position among its file's examples, by prediction split name
+    /// (`validation`, `test`, `ood/<task>`): what the trial's predictions name.
+    let rows: [String: [Int]]
 
     enum Split: String { case train, validation, test }
 
@@ -51,16 +55,20 @@ struct TrialData {
             }
         }
         let train = config.trainExamples.map { RandomStreamFactory.subsample(config.seed).sample(trainRaw, count: $0) } ?? trainRaw
-        func evaluation(_ spec: TrialConfig.TaskSpec, _ split: Split) throws -> [Example] {
+        var rows: [String: [Int]] = [:]
+        func evaluation(_ spec: TrialConfig.TaskSpec, _ split: Split, as name: String) throws -> [Example] {
             let all = try examples(of: spec, split: split, store: store)
-            return config.evalExamples.map { RandomStreamFactory.evaluationSubsample.sample(all, count: $0) } ?? all
+            let kept = config.evalExamples.map { RandomStreamFactory.evaluationSubsample.sample(Array(all.indices), count: $0) } ?? Array(all.indices)
+            rows[name] = kept
+            return kept.map { all[$0] }
         }
         let ood = try config.ood.map { spec -> (String, [LabeledSequence]) in
-            let test = try evaluation(spec, .test)
+            let test = try evaluation(spec, .test, as: PredictionSplit.ood(spec.name))
             try labels.requireSuperset(of: LabelSet(of: test), what: "OOD task \(spec.name)")
             return (spec.name, try encode(test))
         }
-        return TrialData(labels: labels, train: try encode(train), validation: try encode(try evaluation(config.task, .validation)),
-                         test: try encode(try evaluation(config.task, .test)), ood: ood)
+        let validation = try encode(try evaluation(config.task, .validation, as: PredictionSplit.validation))
+        let test = try encode(try evaluation(config.task, .test, as: PredictionSplit.test))
+        return TrialData(labels: labels, train: try encode(train), validation: validation, test: test, ood: ood, rows: rows)
     }
 }

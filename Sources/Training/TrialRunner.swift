@@ -32,12 +32,16 @@ public struct TrialResult: Sendable {
     public var timings: [String: Double]
     /// Reliability diagrams of the test split, "test" (T = 1) and "test@T" (after scaling).
     public var reliability: [String: [ReliabilityBin]]
+    /// Per-example logits of every evaluated split at the reported epoch (nil for noop trials).
+    public var predictions: TrialPredictions?
 
-    public init(metrics: [String: Double], bestEpoch: Int?, timings: [String: Double], reliability: [String: [ReliabilityBin]] = [:]) {
+    public init(metrics: [String: Double], bestEpoch: Int?, timings: [String: Double], reliability: [String: [ReliabilityBin]] = [:],
+                predictions: TrialPredictions? = nil) {
         self.metrics = metrics
         self.bestEpoch = bestEpoch
         self.timings = timings
         self.reliability = reliability
+        self.predictions = predictions
     }
 }
 
@@ -82,6 +86,7 @@ public final class TrialRunner {
     private var metrics: [String: Double] = [:]
     private var timings: [String: Double] = [:]
     private var reliability: [String: [ReliabilityBin]] = [:]
+    private var predictions: TrialPredictions?
 
     public init(config: TrialConfig, home: LPFTHome = LPFTHome()) {
         self.config = config
@@ -107,6 +112,7 @@ public final class TrialRunner {
         metrics = [:]
         timings = [:]
         reliability = [:]
+        predictions = nil
         let start = DispatchTime.now().uptimeNanoseconds
         var bestEpoch: Int?
         if config.method == .noop {
@@ -116,7 +122,7 @@ public final class TrialRunner {
         }
         timings["total"] = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
         timings["cpu"] = processCPUSeconds()
-        return TrialResult(metrics: metrics, bestEpoch: bestEpoch, timings: timings, reliability: reliability)
+        return TrialResult(metrics: metrics, bestEpoch: bestEpoch, timings: timings, reliability: reliability, predictions: predictions)
     }
 
     /// Sleeps `duration_ms` in small slices and emits plausible, seeded metrics: a stand-in
@@ -306,8 +312,14 @@ public final class TrialRunner {
         case let .fixed(t): t
         }
         emit("temperature", temperature)
+        var splits: [String: TrialPredictions.Split] = [:]
+        func keep(_ name: String, _ examples: [LabeledSequence], _ logits: [Float]) {
+            splits[name] = TrialPredictions.Split(rows: data.rows[name] ?? Array(examples.indices), targets: examples.map(\.label), logits: logits)
+        }
+        keep(PredictionSplit.validation, data.validation, validationLogits)
         let testLabels = data.test.map(\.label)
         let testLogits = try trainer.logits(data.test)
+        keep(PredictionSplit.test, data.test, testLogits)
         let before = Calibration(logits: testLogits, labels: testLabels, classes: c)
         let after = Calibration(logits: testLogits, labels: testLabels, classes: c, temperature: temperature)
         reliability = ["test": before.bins, "test@T": after.bins]
@@ -319,19 +331,29 @@ public final class TrialRunner {
         emit("test/ece@T", after.ece)
         emit("test/mce@T", after.mce)
         emit("test/nll@T", after.nll)
+        emitRanking("test", testLogits, testLabels, classes: c)
         for (name, examples) in data.ood {
             let logits = try trainer.logits(examples)
+            keep(PredictionSplit.ood(name), examples, logits)
             let labels = examples.map(\.label)
             let b = Calibration(logits: logits, labels: labels, classes: c)
             let a = Calibration(logits: logits, labels: labels, classes: c, temperature: temperature)
             emit("ood/\(name)/accuracy", b.accuracy)
             emit("ood/\(name)/ece", b.ece)
             emit("ood/\(name)/ece@T", a.ece)
+            emitRanking("ood/\(name)", logits, labels, classes: c)
         }
+        predictions = TrialPredictions(labels: data.labels.names, temperature: temperature, splits: splits)
         let finalFeatures = try trainer.features(data.test)
         let stats = FeatureStatistics(features: finalFeatures, labels: testLabels, width: h)
         emit("features/diff", FeatureStatistics.meanDistance(finalFeatures, pretrainedTestFeatures, width: h))
         emit("features/cosine", stats.cosine)
         emit("features/fdr", stats.fisherRatio)
+    }
+
+    /// Macro-F1 for every task and AUROC for a binary one, under `prefix`.
+    private func emitRanking(_ prefix: String, _ logits: [Float], _ labels: [Int], classes: Int) {
+        emit("\(prefix)/macro_f1", ClassificationMetrics.macroF1(logits: logits, labels: labels, classes: classes))
+        if classes == 2 { emit("\(prefix)/auroc", ClassificationMetrics.binaryAUROC(logits: logits, labels: labels)) }
     }
 }

@@ -206,6 +206,30 @@ final class SweepRunTests: XCTestCase {
             XCTAssertEqual(metrics.last { $0.name == "test/accuracy" }?.value, accuracy, "the streamed final metric matches the result")
         }
         XCTAssertTrue(trials.contains { (try? j.metrics(trial: $0.id).contains { $0.name == "lp/loss" }) == true }, "LP-FT streamed its LP epochs")
+        try assertPredictionsExportReproducesTheAccuracies(j, trials, sweep: dir.appendingPathComponent("sweep"))
+    }
+
+    /// Each trial's predictions came with its result and were kept apart from it; exported, the
+    /// rows of each split give back the trial's own accuracies.
+    func assertPredictionsExportReproducesTheAccuracies(_ j: Journal, _ trials: [TrialRecord], sweep: URL) throws {
+        let kept = try j.predictions()
+        XCTAssertEqual(Set(kept.keys), Set(trials.map(\.id)))
+        for t in trials { XCTAssertFalse(try XCTUnwrap(t.result).contains(TrialResultSchema.predictionsKey), "the result is stored without them") }
+        let out = sweep.appendingPathComponent("predictions.csv")
+        let run = try runLPFT(["sweep", "report", sweep.path, "--format", "predictions", "--out", out.path])
+        XCTAssertEqual(run.status, 0, run.errors)
+        let lines = try String(contentsOf: out, encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        XCTAssertEqual(lines.first, ["trial", "split", "example", "label", "predicted", "correct", "temperature", "p_high", "p_low"])
+        let rows = lines.dropFirst()
+        XCTAssertEqual(rows.count, trials.count * (32 + 32), "validation and test, every example")
+        for t in trials {
+            let result = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(XCTUnwrap(t.result).utf8)) as? [String: Any])
+            let accuracy = try XCTUnwrap((result["metrics"] as? [String: Any])?["test/accuracy"] as? Double)
+            let test = rows.filter { $0[0] == t.id && $0[1] == "test" }
+            XCTAssertEqual(test.map { Int($0[2])! }, Array(0..<32), "rows in file order")
+            XCTAssertEqual(Double(test.filter { $0[5] == "1" }.count) / Double(test.count), accuracy, "trial \(t.id)")
+            for row in test { XCTAssertEqual(Double(row[7])! + Double(row[8])!, 1, accuracy: 1e-6) }
+        }
     }
 
     /// The paper's model family in a sweep: a LoRA and an LP-FT trial on the tiny RoBERTa.

@@ -219,3 +219,56 @@ extension TrialConfig {
         return copy
     }
 }
+
+extension TrialRunnerTests {
+    func testPredictionsNameTheSubsampledRowsAndReproduceEveryAccuracy() throws {
+        let (result, _) = try run(try config("lp-ft", extra: "eval_examples: 20"))
+        let p = try XCTUnwrap(result.predictions)
+        XCTAssertEqual(p.labels, ["alpha", "beta", "gamma"])
+        XCTAssertEqual(Set(p.splits.keys), ["validation", "test", "ood/short"])
+        XCTAssertEqual(p.temperature, result.metrics["temperature"])
+        for (name, metric) in [("test", "test/accuracy"), ("ood/short", "ood/short/accuracy")] {
+            let split = try XCTUnwrap(p.splits[name])
+            XCTAssertEqual(split.rows.count, 20)
+            XCTAssertEqual(split.rows, split.rows.sorted(), "a subsample keeps file order")
+            XCTAssertLessThan(split.rows.last!, name == "test" ? 48 : 32, "rows index the file's examples")
+            let predicted = TrialPredictions.argmax(split.logits, classes: 3)
+            let accuracy = Double(zip(predicted, split.targets).filter { $0 == $1 }.count) / 20
+            XCTAssertEqual(accuracy, result.metrics[metric], name)
+            XCTAssertEqual(ClassificationMetrics.macroF1(logits: split.logits, labels: split.targets, classes: 3), result.metrics["\(name)/macro_f1"], name)
+        }
+        XCTAssertEqual(try TrialPredictions(json: p.json()), p, "the JSON form is exact")
+    }
+}
+
+/// Per-example predictions and the metrics computed from them.
+final class TrialPredictionsTests: XCTestCase {
+
+    /// Hand-computed cases, checked against scikit-learn's `f1_score(average="macro")` and
+    /// `roc_auc_score` definitions.
+    func testMacroF1AndAUROCOnHandComputedCases() {
+        // Predictions [0, 1, 1, 2, 2, 2] for labels [0, 0, 1, 1, 2, 2]:
+        // F1(0) = 2·1/(1+2) = 2/3, F1(1) = 2·1/(2+2) = 1/2, F1(2) = 2·2/(3+2) = 4/5.
+        let oneHot: [[Float]] = [[1, 0, 0], [0, 1, 0], [0, 1, 0], [0, 0, 1], [0, 0, 1], [0, 0, 1]]
+        XCTAssertEqual(ClassificationMetrics.macroF1(logits: oneHot.flatMap { $0 }, labels: [0, 0, 1, 1, 2, 2], classes: 3),
+                       (2.0 / 3 + 0.5 + 0.8) / 3, accuracy: 1e-12)
+        // Scores z1 − z0: [0.1, 0.4, 0.35, 0.8] for labels [0, 0, 1, 1] → AUROC 0.75 (sklearn's example).
+        let scores: [Float] = [0.1, 0.4, 0.35, 0.8]
+        XCTAssertEqual(ClassificationMetrics.binaryAUROC(logits: scores.flatMap { [0, $0] }, labels: [0, 0, 1, 1]), 0.75, accuracy: 1e-12)
+        // A tie between a positive and a negative counts one half: (1 + 0.5) / 2.
+        XCTAssertEqual(ClassificationMetrics.binaryAUROC(logits: [0, 1, 0, 2, 0, 2], labels: [0, 0, 1]), 0.75, accuracy: 1e-12)
+        XCTAssertTrue(ClassificationMetrics.binaryAUROC(logits: [0, 1, 0, 2], labels: [1, 1]).isNaN, "one class only")
+    }
+
+    func testSeparatingPredictionsLeavesTheRestOfTheResult() throws {
+        let p = TrialPredictions(labels: ["a", "b"], temperature: 1.5,
+                                 splits: ["test": .init(rows: [3, 7], targets: [1, 0], logits: [0.25, -1e-7, .pi, 2])])
+        let result = String(decoding: try JSONNumber.data(["status": "completed", "metrics": ["test/accuracy": 0.5], "predictions": p.jsonObject()]), as: UTF8.self)
+        let (rest, predictions) = TrialResultSchema.separatingPredictions(result)
+        XCTAssertEqual(rest, #"{"metrics":{"test/accuracy":0.5},"status":"completed"}"#)
+        XCTAssertEqual(try TrialPredictions(json: try XCTUnwrap(predictions)), p)
+        XCTAssertEqual(TrialResultSchema.separatingPredictions(rest).predictions, nil)
+        XCTAssertThrowsError(try TrialPredictions(json: #"{"labels":["a","b"],"temperature":1,"splits":{"test":{"rows":[1],"targets":[0],"logits":"AAAA"}}}"#),
+                             "one float for two classes")
+    }
+}
