@@ -86,7 +86,7 @@ struct TrialTable: Sendable {
 
     init(results: SweepResults, query: TrialQuery) throws {
         self.query = query
-        let filter = try query.filter.map(TrialFilter.init)
+        let filter = try query.filter.map { try TrialFilter($0) }
         let patterns = query.metrics?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } ?? Self.defaultMetrics
         var metrics = patterns.flatMap { results.metrics(matching: $0) }
         if query.metrics == nil, metrics.isEmpty { metrics = Array(results.metricNames.prefix(8)) }

@@ -1,21 +1,31 @@
 import Foundation
 import Sweep
+import TrialContract
 
-/// Claim 4 seed by seed: each trial of an LP method (LP-FT, LP-LoRA) minus the trial of its
-/// plain method (FT, LoRA) with the same seed (and the same value of every other axis the
-/// plain trials have), per LP variant and metric. Pairing removes what a seed does to both
-/// (data order, dropout, head initialisation), which pooled means and their spreads cannot.
+/// One arm of trials against another, seed by seed, like with like: the one comparison the
+/// claims tables and `lpft sweep compare` both use.
+///
+/// Each arm is split into cells by every setting (swept axis, resolved config value, and the
+/// sweep when several are read) that varies within the arm, the seed aside, so a swept learning
+/// rate is never pooled into one interval. A setting that varies within both arms is matched
+/// (an LP-FT trial at lr 1e-5 pairs only with an FT trial at 1e-5); one that varies within one
+/// arm only splits that arm, each of its cells paired with the other arm's. Within a pair of
+/// cells, trials pair by seed.
 public struct PairedComparison: Sendable {
-    /// The LP method and the method it is compared with, e.g. ("lp-ft", "ft").
-    public let method: String
-    public let baseline: String
-    /// The LP trials' own axes beyond the baseline's, e.g. `lp.solver=logistic`; "" when none.
-    /// Pairs are split by all of them (a `head_scale` swept for LP-FT alone splits them too),
-    /// where claims 1 and 2 split by the LP head only (``SweepReport/lpVariant(_:)``).
+    /// What each arm selected, e.g. `method=lp-ft` and `method=ft`.
+    public let arm: String
+    public let against: String
+    /// The cells' own settings, e.g. `ft.lr=3e-06`; "" when the arm is one cell.
     public let variant: String
+    public let againstVariant: String
+    /// The settings the pairs were matched on beyond the seed.
+    public let matchedOn: [String]
     public let metric: String
-    /// (seed, LP method − baseline), by seed.
+    /// (seed, arm − against), by seed.
     public let differences: [(seed: String, value: Double)]
+    /// The paired test over examples, where both trials of every pair have predictions on the
+    /// same examples of the metric's split.
+    public let examples: ExampleEvidence?
 
     public var mean: Double { differences.map(\.value).reduce(0, +) / Double(differences.count) }
 
@@ -27,31 +37,13 @@ public struct PairedComparison: Sendable {
         return (summary.mean - half)...(summary.mean + half)
     }
 
+    public var verdict: IntervalVerdict { IntervalVerdict(interval: interval, seeds: differences.count) }
+
     /// The 97.5 % quantile of Student's t distribution.
     static func t975(degreesOfFreedom df: Int) -> Double {
         let table = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
                      2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
         return df <= table.count ? table[max(1, df) - 1] : 1.960
-    }
-
-    /// `method` against `baseline` on `metrics`, for every variant of `method` with at least one pair.
-    static func pairs(of method: String, against baseline: String, in trials: [TrialRow], metrics: [String]) -> [PairedComparison] {
-        let completed = trials.filter { $0.state == .completed }
-        let plain = completed.filter { $0.axes["method"]?.description == baseline }
-        let probed = completed.filter { $0.axes["method"]?.description == method }
-        let plainAxes = Set(plain.flatMap(\.axes.keys)).subtracting(["method"])
-        func key(_ t: TrialRow) -> [String: String] { t.axes.filter { plainAxes.contains($0.key) }.mapValues(\.description) }
-        let partner = Dictionary(plain.map { (key($0), $0) }) { first, _ in first }
-        let variants = Dictionary(grouping: probed) { $0.axesText { !plainAxes.contains($0) && $0 != "method" } }
-        return variants.keys.sorted().flatMap { variant in
-            metrics.compactMap { metric -> PairedComparison? in
-                let differences = variants[variant]!.compactMap { t -> (String, Double)? in
-                    guard let a = t.metrics[metric], let b = partner[key(t)]?.metrics[metric], a.isFinite, b.isFinite else { return nil }
-                    return (t.axes["seed"]?.description ?? "?", a - b)
-                }.sorted { $0.0 < $1.0 }
-                return differences.isEmpty ? nil : PairedComparison(method: method, baseline: baseline, variant: variant, metric: metric, differences: differences)
-            }
-        }
     }
 
     /// "1001: +0.0100, 2002: −0.0040, …"
@@ -67,6 +59,245 @@ public struct PairedComparison: Sendable {
     }
 }
 
+/// What an interval of a difference lets one say: only a side it excludes 0 from, and nothing
+/// below three seeds (two seeds give a t interval 12.7 standard errors wide).
+public enum IntervalVerdict: Sendable, Equatable {
+    case higher, lower
+    /// The interval spans 0: no detectable difference, and effects outside it are excluded.
+    case inconclusive(ClosedRange<Double>)
+    case tooFewSeeds(Int)
+
+    public static let minimumSeeds = 3
+
+    public init(interval: ClosedRange<Double>?, seeds: Int) {
+        if seeds < Self.minimumSeeds || interval == nil {
+            self = .tooFewSeeds(seeds)
+        } else if interval!.lowerBound > 0 {
+            self = .higher
+        } else if interval!.upperBound < 0 {
+            self = .lower
+        } else {
+            self = .inconclusive(interval!)
+        }
+    }
+
+    /// The words a report prints, e.g. "inconclusive: no detectable difference; a gain above
+    /// +0.0050 or a loss beyond −0.0120 is excluded".
+    public var text: String {
+        switch self {
+        case .higher: "higher (the interval lies above 0)"
+        case .lower: "lower (the interval lies below 0)"
+        case let .inconclusive(ci):
+            "inconclusive: no detectable difference; a gain above " + String(format: "%+.4f", ci.upperBound)
+                + " or a loss beyond " + String(format: "%+.4f", ci.lowerBound) + " is excluded"
+        case let .tooFewSeeds(n): "too few seeds (\(n) pair\(n == 1 ? "" : "s"); at least \(Self.minimumSeeds) needed)"
+        }
+    }
+}
+
+// MARK: - Matching
+
+/// Two arms of trials matched like with like (see ``PairedComparison``).
+public struct ArmMatching: Sendable {
+    /// Trials of one arm that share every setting varying within the arm, the seed aside.
+    struct Cell {
+        let settings: [String: String]
+        let trials: [String: TrialRow]  // by seed
+    }
+
+    let arm: [Cell]
+    let against: [Cell]
+    let armVarying: [String]
+    let againstVarying: [String]
+    /// Settings varying within both arms: pairs must agree on them.
+    let matched: [String]
+
+    /// Settings that never split an arm: the seed pairs, and `threads` does not change the numbers
+    /// of a trial (the same seed gives the same result at any thread count) and is often
+    /// set per machine.
+    static let ignored: Set<String> = ["seed", "threads"]
+
+    /// Splits the completed trials that `arm` and `against` select into cells; fails when an
+    /// arm is empty, a selector names an unknown setting, or the arms share trials.
+    public init(_ trials: [TrialRow], arm armFilter: TrialFilter, against againstFilter: TrialFilter, axes: [String]) throws {
+        try armFilter.check(against: trials, axes: axes)
+        try againstFilter.check(against: trials, axes: axes)
+        let completed = trials.filter { $0.state == .completed }
+        let a = completed.filter(armFilter.accepts), b = completed.filter(againstFilter.accepts)
+        for (name, rows) in [("--arm", a), ("--against", b)] where rows.isEmpty {
+            throw ConfigErrorText("\(name): selects no completed trial (\(completed.count) completed in all)")
+        }
+        let shared = Set(a.map(\.id)).intersection(b.map(\.id))
+        guard shared.isEmpty else { throw ConfigErrorText("--arm and --against both select \(shared.count) trial(s), e.g. \(shared.sorted()[0]): make them disjoint") }
+        (arm, armVarying) = try Self.cells(a, option: "--arm")
+        (against, againstVarying) = try Self.cells(b, option: "--against")
+        matched = armVarying.filter(againstVarying.contains)
+    }
+
+    static func settings(_ t: TrialRow) -> [String: String] {
+        TrialSettings.flatten(t.config).merging(t.axes.mapValues(\.description)) { _, axis in axis }
+    }
+
+    static func cells(_ trials: [TrialRow], option: String) throws -> ([Cell], [String]) {
+        let settings = trials.map(settings)
+        let paths = Set(settings.flatMap(\.keys)).subtracting(ignored)
+        let varying = paths.filter { p in Set(settings.map { $0[p] ?? "—" }).count > 1 }.sorted()
+        var cells: [[String: String]: [String: TrialRow]] = [:]
+        for (t, s) in zip(trials, settings) {
+            let key = Dictionary(uniqueKeysWithValues: varying.map { ($0, s[$0] ?? "—") })
+            let seed = s["seed"] ?? "?"
+            if let twin = cells[key]?[seed] {
+                throw ConfigErrorText("\(option): trials \(twin.id) and \(t.id) have the same settings and seed \(seed): select one (e.g. by sweep=NAME)")
+            }
+            cells[key, default: [:]][seed] = t
+        }
+        return (cells.map { Cell(settings: $0.key, trials: $0.value) }.sorted { label($0.settings) < label($1.settings) }, varying)
+    }
+
+    /// "ft.lr=3e-06, sweep=paper-rt-lpft"; "" for no settings.
+    static func label(_ settings: [String: String]) -> String {
+        settings.keys.sorted().map { "\($0)=\(settings[$0]!)" }.joined(separator: ", ")
+    }
+
+    /// Every pair of cells that agree on the matched settings, with their seed pairs' differences
+    /// in each metric (and the example-level test where `predictions` has both trials).
+    public func comparisons(metrics: [String], armText: String, againstText: String, predictions: PredictionsStore? = nil) -> [PairedComparison] {
+        var out: [PairedComparison] = []
+        for a in arm {
+            for b in against where matched.allSatisfy({ TrialSettings.same(a.settings[$0]!, b.settings[$0]!) }) {
+                let seeds = a.trials.keys.filter { b.trials[$0] != nil }.sorted()
+                for metric in metrics {
+                    let pairs = seeds.compactMap { seed -> (String, TrialRow, TrialRow)? in
+                        let x = a.trials[seed]!, y = b.trials[seed]!
+                        guard let u = x.metrics[metric], let v = y.metrics[metric], u.isFinite, v.isFinite else { return nil }
+                        return (seed, x, y)
+                    }
+                    guard !pairs.isEmpty else { continue }
+                    let evidence = predictions.flatMap { store in
+                        ExampleEvidence(metric: metric, pairs: pairs.map { (seed: $0.0, arm: store.predictions(for: $0.1), against: store.predictions(for: $0.2)) })
+                    }
+                    out.append(PairedComparison(arm: armText, against: againstText,
+                                                variant: Self.label(a.settings.filter { !matched.contains($0.key) }),
+                                                againstVariant: Self.label(b.settings.filter { !matched.contains($0.key) }),
+                                                matchedOn: matched, metric: metric,
+                                                differences: pairs.map { ($0.0, $0.1.metrics[metric]! - $0.2.metrics[metric]!) }, examples: evidence))
+                }
+            }
+        }
+        return out
+    }
+}
+
+// MARK: - Evidence over examples
+
+/// A paired test over the examples the two arms were both evaluated on: McNemar's exact test
+/// per seed, and a bootstrap of the accuracy difference over seeds and examples.
+public struct ExampleEvidence: Sendable, Equatable {
+    /// Per seed: examples the arm got right and the other wrong (`armOnly`), the reverse, and the
+    /// exact two-sided McNemar p-value.
+    public struct Seed: Sendable, Equatable {
+        public let seed: String
+        public let armOnly: Int
+        public let againstOnly: Int
+        public let examples: Int
+        public var pValue: Double { ExampleEvidence.mcnemarExactP(armOnly, againstOnly) }
+    }
+
+    public let seeds: [Seed]
+    /// The 95 % percentile interval of the mean (over seeds) accuracy difference, resampling
+    /// seeds and, within each, examples.
+    public let bootstrap: ClosedRange<Double>
+
+    /// Bootstrap resamples: enough that the interval's ends move by well under 0.001 between
+    /// RNG seeds on a 1,000-example split, few enough to take a tenth of a second.
+    public static let resamples = 2_000
+
+    /// The split whose examples a metric counts: `test/accuracy` → `test`, `ood/T/accuracy` →
+    /// `ood/T`; nil for metrics that are not an accuracy over examples.
+    public static func split(of metric: String) -> String? {
+        guard metric.hasSuffix("/accuracy") else { return nil }
+        let split = String(metric.dropLast("/accuracy".count))
+        return split == "test" || split.hasPrefix("ood/") ? split : nil
+    }
+
+    /// Nil unless every pair has predictions of the metric's split on the same rows.
+    init?(metric: String, pairs: [(seed: String, arm: TrialPredictions?, against: TrialPredictions?)]) {
+        guard let name = Self.split(of: metric), !pairs.isEmpty else { return nil }
+        var correctness: [(seed: String, arm: [Bool], against: [Bool])] = []
+        for pair in pairs {
+            guard let a = pair.arm, let b = pair.against, let x = a.splits[name], let y = b.splits[name], x.rows == y.rows, x.targets == y.targets else { return nil }
+            let right = { (p: TrialPredictions, s: TrialPredictions.Split) in zip(TrialPredictions.argmax(s.logits, classes: p.classCount), s.targets).map { $0 == $1 } }
+            correctness.append((pair.seed, right(a, x), right(b, y)))
+        }
+        self.init(correctness: correctness)
+    }
+
+    /// From each seed's per-example correctness of the two arms (same examples, same order).
+    init(correctness: [(seed: String, arm: [Bool], against: [Bool])], resamples: Int = resamples, rngSeed: UInt64 = 0x5EED) {
+        seeds = correctness.map { c in
+            Seed(seed: c.seed, armOnly: zip(c.arm, c.against).count { $0 && !$1 }, againstOnly: zip(c.arm, c.against).count { !$0 && $1 }, examples: c.arm.count)
+        }
+        let differences = correctness.map { c in zip(c.arm, c.against).map { Double(($0 ? 1 : 0) - ($1 ? 1 : 0)) } }
+        var rng = SplitMix64(seed: rngSeed)
+        var means: [Double] = []
+        means.reserveCapacity(resamples)
+        for _ in 0..<resamples {
+            var total = 0.0
+            for _ in differences.indices {
+                let d = differences[rng.below(differences.count)]
+                var sum = 0.0
+                for _ in d.indices { sum += d[rng.below(d.count)] }
+                total += sum / Double(d.count)
+            }
+            means.append(total / Double(differences.count))
+        }
+        means.sort()
+        bootstrap = means[Int(0.025 * Double(resamples))]...means[Int((0.975 * Double(resamples)).rounded(.up)) - 1]
+    }
+
+    /// McNemar's exact test: under no difference the b discordant examples the arm won of the
+    /// b + c are Binomial(b + c, ½); two-sided, the doubled smaller tail, capped at 1
+    /// (scipy's `binomtest(b, b + c, 0.5).pvalue`).
+    public static func mcnemarExactP(_ b: Int, _ c: Int) -> Double {
+        let n = b + c
+        guard n > 0 else { return 1 }
+        let k = min(b, c)
+        // Σ_{i ≤ k} C(n, i) / 2^n in logs: n runs to thousands.
+        let logHalfPower = Double(n) * log(0.5)
+        var tail = 0.0
+        for i in 0...k { tail += exp(lgamma(Double(n + 1)) - lgamma(Double(i + 1)) - lgamma(Double(n - i + 1)) + logHalfPower) }
+        return min(1, 2 * tail)
+    }
+
+    /// "1001: 41/58 (p 0.12); …": per seed, examples only the arm got right / only the other did.
+    public var perSeedText: String {
+        seeds.map { "\($0.seed): \($0.armOnly)/\($0.againstOnly) (p \(String(format: "%.2g", $0.pValue)))" }.joined(separator: "; ")
+    }
+
+    public var bootstrapText: String { String(format: "[%+.4f, %+.4f]", bootstrap.lowerBound, bootstrap.upperBound) }
+}
+
+/// SplitMix64 (Steele, Lea, Flood 2014): a tiny seeded generator so a bootstrap gives the same
+/// interval on every machine. Reports does not link the training core's `RandomStream`, and a
+/// bootstrap needs nothing more.
+struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in 0..<n (Lemire's multiply-shift; its bias is below 2⁻³² for n < 2³², far under a bootstrap's noise).
+    mutating func below(_ n: Int) -> Int { Int(((next() >> 32) &* UInt64(n)) >> 32) }
+}
+
+// MARK: - In reports
+
 extension TrialRow {
     /// "lp.epochs=10, lp.solver=sgd": the trial's axes that pass `include`, sorted by path.
     func axesText(_ include: (String) -> Bool) -> String {
@@ -78,14 +309,23 @@ extension SweepReport {
     /// Claim 4's pairs on test and OOD accuracy: LP-FT − FT (the claim), then LP-LoRA − LoRA.
     public var pairedAgainstPlainMethods: [PairedComparison] {
         let metrics = ["test/accuracy"] + results.metrics(matching: "ood/*/accuracy")
-        return [("lp-ft", "ft"), ("lp-lora", "lora")].flatMap { PairedComparison.pairs(of: $0, against: $1, in: trials, metrics: metrics) }
+        return [("lp-ft", "ft"), ("lp-lora", "lora")].flatMap { lp, plain -> [PairedComparison] in
+            guard let arm = try? TrialFilter("method=\(lp)"), let against = try? TrialFilter("method=\(plain)"),
+                  let matching = try? ArmMatching(trials, arm: arm, against: against, axes: results.axes) else { return [] }
+            return matching.comparisons(metrics: metrics, armText: lp, againstText: plain)
+        }
     }
 
     func pairedMarkdown(_ pairs: [PairedComparison]) -> String {
-        var out = "| pair | variant | metric | difference per seed | mean [95% CI] |\n|---|---|---|---|---|\n"
+        var out = "| pair | variant | metric | difference per seed | mean [95% CI] | verdict |\n|---|---|---|---|---|---|\n"
         for p in pairs {
-            out += "| \(p.method) − \(p.baseline) | \(p.variant.isEmpty ? "—" : p.variant) | \(p.metric) | \(p.perSeedText) | \(p.summaryText) |\n"
+            out += "| \(p.arm) − \(p.against) | \(p.variant.isEmpty ? "—" : p.variant) | \(p.metric) | \(p.perSeedText) | \(p.summaryText) | \(p.verdict.text) |\n"
         }
-        return out + "\nEach LP trial minus the trial of the plain method with the same seed; the interval is Student's t over the seeds.\n"
+        return out + "\nEach LP trial minus the trial of the plain method with the same seed (and the same value of every setting both methods vary); "
+            + "the interval is Student's t over the seeds. \(PairedComparison.verdictNote)\n"
     }
+}
+
+extension PairedComparison {
+    static let verdictNote = "A verdict names a side only when the interval excludes 0; below \(IntervalVerdict.minimumSeeds) seeds it says too few seeds."
 }

@@ -7,11 +7,33 @@ import Sweep
 public struct PaperClaim: Sendable {
     public enum Verdict: String, Sendable {
         case holds, holdsInPart = "holds in part", doesNotHold = "does not hold", notMeasured = "not measured"
+        /// Intervals that span 0: the data cannot tell.
+        case inconclusive
+        /// Fewer than ``IntervalVerdict/minimumSeeds`` trials where the claim compares.
+        case tooFewSeeds = "too few seeds"
 
         /// `holds` when every check passes, `doesNotHold` when none does, `holdsInPart` between;
         /// `notMeasured` without checks.
         init(checks: [Bool]) {
             self = checks.isEmpty ? .notMeasured : checks.allSatisfy { $0 } ? .holds : checks.contains(true) ? .holdsInPart : .doesNotHold
+        }
+
+        /// A claim that the arm is at least as good, judged by paired intervals: it holds only
+        /// where every interval lies above 0, fails where one lies below, and is inconclusive
+        /// where they span 0.
+        init(atLeastAsGood verdicts: [IntervalVerdict]) {
+            let below = verdicts.contains(.lower), above = verdicts.contains(.higher)
+            if verdicts.isEmpty {
+                self = .notMeasured
+            } else if below {
+                self = above ? .holdsInPart : .doesNotHold
+            } else if verdicts.allSatisfy({ $0 == .higher }) {
+                self = .holds
+            } else if verdicts.allSatisfy({ if case .tooFewSeeds = $0 { true } else { false } }) {
+                self = .tooFewSeeds
+            } else {
+                self = .inconclusive
+            }
         }
     }
 
@@ -71,17 +93,14 @@ extension SweepReport {
             guard let a = pooled("lp-ft", m), let b = pooled("ft", m) else { return nil }
             return ("\(m): LP-FT \(f(a)) vs FT \(f(b))", a, b)
         }
-        // With seeds paired, "matches" means no pair's interval lies wholly below 0; without
-        // pairs, a shortfall within the spread of the seeds.
-        let seedPairs = pairedAgainstPlainMethods.filter { $0.method == "lp-ft" && $0.interval != nil }
-        let matches = seedPairs.isEmpty
-            ? comparisons.allSatisfy { $0.1.mean >= $0.2.mean - max($0.1.std, $0.2.std) }
-            : seedPairs.allSatisfy { $0.interval!.upperBound >= 0 }
-        let paired = seedPairs.isEmpty ? "" : "; paired LP-FT − FT, mean [95% CI]: " + seedPairs.map { "\($0.metric)\($0.variant.isEmpty ? "" : " (\($0.variant))") \($0.summaryText)" }.joined(separator: "; ")
+        // Judged on the seed pairs only: pooled means and spreads mix what a seed does to both.
+        let seedPairs = pairedAgainstPlainMethods.filter { $0.arm == "lp-ft" }
+        let paired = seedPairs.isEmpty ? "" : "; paired LP-FT − FT, mean [95% CI]: "
+            + seedPairs.map { "\($0.metric)\($0.variant.isEmpty ? "" : " (\($0.variant))") \($0.summaryText), \($0.verdict.text)" }.joined(separator: "; ")
         claims.append(PaperClaim(
             claim: "LP-FT matches or beats FT in distribution and out of distribution",
             evidence: comparisons.isEmpty ? "needs LP-FT and FT trials" : comparisons.map(\.0).joined(separator: "; ") + paired,
-            verdict: comparisons.isEmpty ? .notMeasured : matches ? .holds : .doesNotHold))
+            verdict: comparisons.isEmpty ? .notMeasured : seedPairs.isEmpty ? .tooFewSeeds : PaperClaim.Verdict(atLeastAsGood: seedPairs.map(\.verdict))))
 
         // 5. LP-FT is the worst calibrated before temperature scaling, and scaling fixes it: two
         // checks, so that one without the other holds in part.

@@ -10,42 +10,17 @@ import TrialContract
 /// `p_<class>` for every class of the trials exported: softmax probabilities at T = 1, whose
 /// scaled form is p^(1/T) renormalised. Trials without predictions (noop, or run before
 /// predictions were recorded) contribute no rows.
-public struct PredictionsExport: Sendable {
-    /// Predictions by sweep name (the directory's last component; "" for a single sweep) and trial id.
-    let predictions: [String: [String: TrialPredictions]]
-    let multipleSweeps: Bool
-
-    /// No predictions: the export is its header.
-    static let none = PredictionsExport(predictions: [:], multipleSweeps: false)
-
-    init(predictions: [String: [String: TrialPredictions]], multipleSweeps: Bool) {
-        self.predictions = predictions
-        self.multipleSweeps = multipleSweeps
-    }
-
-    /// Reads every completed trial's predictions of each journal.
-    public init(journals: [(name: String, journal: Journal)]) throws {
-        var bySweep: [String: [String: TrialPredictions]] = [:]
-        for (name, journal) in journals {
-            bySweep[journals.count > 1 ? name : ""] = try journal.predictions().mapValues { text in
-                do { return try TrialPredictions(json: text) } catch { throw ConfigErrorText("\(journal.path): \(error)") }
-            }
-        }
-        predictions = bySweep
-        multipleSweeps = journals.count > 1
-    }
-
-    func csv(_ trials: [TrialRow]) -> String {
-        let rows = trials.compactMap { t -> (TrialRow, TrialPredictions)? in
-            let sweep = multipleSweeps ? t.axes["sweep"]?.description ?? "" : ""
-            return predictions[sweep]?[t.id].map { (t, $0) }
-        }
+extension SweepReport {
+    func predictionsCSV() -> String {
+        let store = predictions ?? .empty
+        let multipleSweeps = store.multipleSweeps
+        let rows = trials.compactMap { t in store.predictions(for: t).map { (t, $0) } }
         var classes: [String] = []
         for (_, p) in rows { for label in p.labels where !classes.contains(label) { classes.append(label) } }
         var out = (["trial"] + (multipleSweeps ? ["sweep"] : []) + ["split", "example", "label", "predicted", "correct", "temperature"]
             + classes.map { "p_" + $0 }).map(CSV.quote).joined(separator: ",") + "\n"
         for (trial, p) in rows {
-            let identity = [trial.id] + (multipleSweeps ? [trial.axes["sweep"]?.description ?? ""] : [])
+            let identity = [PredictionsStore.bareID(trial)] + (multipleSweeps ? [trial.axes["sweep"]?.description ?? ""] : [])
             for name in p.splits.keys.sorted() {
                 let split = p.splits[name]!
                 let predicted = TrialPredictions.argmax(split.logits, classes: p.classCount)
@@ -61,6 +36,41 @@ public struct PredictionsExport: Sendable {
             }
         }
         return out
+    }
+}
+
+/// The per-example predictions of the completed trials of one or more sweeps' journals.
+public struct PredictionsStore: Sendable {
+    /// By sweep name (the directory's last component; "" for a single sweep) and trial id.
+    let bySweep: [String: [String: TrialPredictions]]
+    let multipleSweeps: Bool
+
+    /// No predictions at all.
+    static let empty = PredictionsStore(bySweep: [:], multipleSweeps: false)
+
+    init(bySweep: [String: [String: TrialPredictions]], multipleSweeps: Bool) {
+        self.bySweep = bySweep
+        self.multipleSweeps = multipleSweeps
+    }
+
+    /// Reads every completed trial's predictions of each journal; a malformed one names its journal.
+    public init(journals: [(name: String, journal: Journal)]) throws {
+        var bySweep: [String: [String: TrialPredictions]] = [:]
+        for (name, journal) in journals {
+            bySweep[journals.count > 1 ? name : ""] = try journal.predictions().mapValues { text in
+                do { return try TrialPredictions(json: text) } catch { throw ConfigErrorText("\(journal.path): \(error)") }
+            }
+        }
+        self.init(bySweep: bySweep, multipleSweeps: journals.count > 1)
+    }
+
+    /// A trial's id in its own journal: combined results name it `SWEEP/ID`.
+    static func bareID(_ t: TrialRow) -> String {
+        t.axes["sweep"] == nil ? t.id : String(t.id.split(separator: "/").last ?? "")
+    }
+
+    public func predictions(for t: TrialRow) -> TrialPredictions? {
+        bySweep[multipleSweeps ? t.axes["sweep"]?.description ?? "" : ""]?[Self.bareID(t)]
     }
 }
 

@@ -41,10 +41,10 @@ public struct SweepReport: Sendable {
     /// Each `lpft sweep run` of the sweep (a report of one sweep), for its resume history.
     public let runs: [CoordinatorRun]
     /// The trials' per-example predictions, read for `--format predictions` only.
-    let predictions: PredictionsExport?
+    let predictions: PredictionsStore?
 
     public init(results: SweepResults, directory: String, grouping: [String]? = nil, filter: TrialFilter? = nil, metrics: [String]? = nil,
-                runs: [CoordinatorRun] = [], predictions: PredictionsExport? = nil) {
+                runs: [CoordinatorRun] = [], predictions: PredictionsStore? = nil) {
         self.results = results
         self.predictions = predictions
         self.directory = directory
@@ -116,9 +116,11 @@ public struct SweepReport: Sendable {
         for axis in grouping ?? [] where !results.axes.contains(axis) {
             throw ConfigErrorText("--group-by: \(axis) is not a swept axis of this sweep (axes: \(results.axes.joined(separator: ", ")))")
         }
+        try filter?.check(against: results.trials, axes: results.axes)
+        try results.checkMetricPatterns(metrics ?? [], option: "--metric")
         // Predictions are read only when exported: results do not carry them.
         let predictions = format == .predictions
-            ? try PredictionsExport(journals: zip(directories, journals).map { (URL(fileURLWithPath: $0).lastPathComponent, $1) }) : nil
+            ? try PredictionsStore(journals: zip(directories, journals).map { (URL(fileURLWithPath: $0).lastPathComponent, $1) }) : nil
         let text = SweepReport(results: results, directory: directories.joined(separator: " + "), grouping: grouping, filter: filter, metrics: metrics,
                                runs: runs, predictions: predictions).text(format)
         let defaultPath = format == .html && directories.count == 1 ? URL(fileURLWithPath: directories[0]).appendingPathComponent("report.html").path : nil
@@ -137,7 +139,7 @@ public struct SweepReport: Sendable {
         case .csv: return csv()
         case .jsonl: return jsonl()
         case .html: return html()
-        case .predictions: return (predictions ?? .none).csv(trials)
+        case .predictions: return predictionsCSV()
         }
     }
 

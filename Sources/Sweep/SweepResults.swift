@@ -145,6 +145,15 @@ public struct SweepResults: Sendable {
         spec = nil
     }
 
+    /// Fails, naming the known metrics, when a pattern matches none (a typo would otherwise
+    /// report nothing, silently). A sweep with no results yet has nothing to check against.
+    public func checkMetricPatterns(_ patterns: [String], option: String) throws {
+        guard !metricNames.isEmpty else { return }
+        for pattern in patterns where metrics(matching: pattern).isEmpty {
+            throw ConfigErrorText("\(option): \(pattern) matches no metric of these trials (known: \(metricNames.joined(separator: ", ")))")
+        }
+    }
+
     /// Whether some trials are still to run: a report of a running sweep is partial.
     public var isPartial: Bool { trials.contains { $0.state == .pending || $0.state == .running } }
 
@@ -322,25 +331,73 @@ extension Journal {
     }
 }
 
-/// A filter on axis values: `method=lp-ft,lora.rank!=4` (every clause must hold).
+/// A filter on trial settings: `method=lp-ft,lora.rank!=4` (every clause must hold). A clause
+/// names a swept axis or any path of the resolved config (`ft.lr`, `head_scale`); numbers compare
+/// as numbers, so `ft.lr=5e-5` matches a trial stored as `5e-05`.
 public struct TrialFilter: Sendable {
-    let clauses: [(axis: String, value: String, equal: Bool)]
+    let clauses: [(path: String, value: String, equal: Bool)]
+    /// The option it came from, for errors (`--where`, `--arm`).
+    let option: String
 
-    public init(_ text: String) throws {
+    public init(_ text: String, option: String = "--where") throws {
+        self.option = option
         clauses = try text.split(separator: ",").map { clause in
             let c = String(clause).trimmingCharacters(in: .whitespaces)
             if let r = c.range(of: "!=") {
                 return (String(c[..<r.lowerBound]), String(c[r.upperBound...]), false)
             }
             guard let r = c.range(of: "=") else {
-                throw ConfigErrorText("--where: \"\(c)\" is not AXIS=VALUE or AXIS!=VALUE")
+                throw ConfigErrorText("\(option): \"\(c)\" is not AXIS=VALUE or AXIS!=VALUE")
             }
             return (String(c[..<r.lowerBound]), String(c[r.upperBound...]), true)
         }
     }
 
+    /// The paths the clauses name.
+    public var paths: [String] { clauses.map(\.path) }
+
     public func accepts(_ t: TrialRow) -> Bool {
-        clauses.allSatisfy { c in ((t.axes[c.axis]?.description ?? "—") == c.value) == c.equal }
+        clauses.allSatisfy { c in TrialSettings.same(t.setting(at: c.path) ?? "—", c.value) == c.equal }
+    }
+
+    /// Fails, naming the known axes, when a clause names a path that no trial of `trials` has
+    /// (a typo would otherwise select nothing, silently).
+    public func check(against trials: [TrialRow], axes: [String]) throws {
+        for path in Set(paths) where !axes.contains(path) && !trials.contains(where: { $0.setting(at: path) != nil }) {
+            throw ConfigErrorText("\(option): \(path) is neither a swept axis (\(axes.joined(separator: ", "))) nor a key of the trials' config")
+        }
+    }
+}
+
+/// A trial's settings as text: its swept axes, then every leaf of its resolved config by dotted path.
+public enum TrialSettings {
+    /// Every leaf of a config JSON object by dotted path (lists as one value).
+    public static func flatten(_ json: String) -> [String: String] {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else { return [:] }
+        var out: [String: String] = [:]
+        func walk(_ value: ConfigValue, _ path: String) {
+            if case let .mapping(m) = value {
+                for (key, inner) in m { walk(inner, path.isEmpty ? key : path + "." + key) }
+            } else {
+                out[path] = value.description
+            }
+        }
+        walk(ConfigValue(object), "")
+        return out
+    }
+
+    /// Whether two written values are the same setting: numerically for numbers (`5e-5` and
+    /// `5e-05`, `1` and `1.0`), as text otherwise.
+    public static func same(_ a: String, _ b: String) -> Bool {
+        if let x = Double(a), let y = Double(b) { return x == y }
+        return a == b
+    }
+}
+
+extension TrialRow {
+    /// The trial's value of `path`: its axis value, else the resolved config's; nil when neither has it.
+    public func setting(at path: String) -> String? {
+        axes[path]?.description ?? TrialSettings.flatten(config)[path]
     }
 }
 

@@ -13,7 +13,7 @@ struct SweepCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sweep",
         abstract: "Plan, run and inspect sweeps of trials.",
-        subcommands: [Plan.self, Run.self, Status.self, Drain.self, Report.self, Serve.self])
+        subcommands: [Plan.self, Run.self, Status.self, Drain.self, Report.self, Compare.self, Serve.self])
 
     struct Plan: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -178,9 +178,34 @@ struct SweepCommand: ParsableCommand {
         @Option(help: "Write here instead of stdout (html: default DIR/report.html).") var out: String?
 
         func run() throws {
-            let report = try SweepReport.make(directories: dirs, format: format, grouping: groupBy?.commaSeparated, filter: try filter.map(TrialFilter.init),
+            let report = try SweepReport.make(directories: dirs, format: format, grouping: groupBy?.commaSeparated, filter: try filter.map { try TrialFilter($0) },
                                               metrics: metric?.commaSeparated, out: out)
             print(report.path.map { "report: \($0)" } ?? report.text, terminator: report.path == nil ? "" : "\n")
+        }
+    }
+}
+
+extension SweepCommand {
+    struct Compare: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "One arm of trials against another, paired like with like, with honest verdicts.",
+            discussion: """
+            Pairs trials by seed and by every setting that varies within both arms; a setting \
+            that varies within one arm splits it into rows, so a swept rate is never pooled. Per \
+            row: differences per seed, mean and 95% interval, a verdict (higher, lower, \
+            inconclusive, too few seeds) and, with predictions, McNemar per seed and a bootstrap \
+            over examples and seeds. The arms may come from different sweeps (select with \
+            sweep=NAME, the directory's name). Example: \
+            lpft sweep compare results/paper-rt results/paper-rt-lpft --arm 'method=lp-ft,sweep=paper-rt-lpft' --against 'method=ft,sweep=paper-rt'
+            """)
+
+        @Argument(help: "The sweep directories; several read as one, with a `sweep` setting (the directory's name).") var dirs: [String]
+        @Option(help: "The trials of the arm: SETTING=VALUE[,SETTING!=VALUE…] over swept axes and config keys (e.g. method=lp-ft,ft.lr=3e-6).") var arm: String
+        @Option(help: "The trials it is compared against, in the same form.") var against: String
+        @Option(help: "Comma-separated metrics (`*` matches within a path step); default test/accuracy,ood/*/accuracy.") var metric: String?
+
+        func run() throws {
+            print(try ComparisonReport.make(directories: dirs, arm: arm, against: against, metrics: metric?.commaSeparated), terminator: "")
         }
     }
 }

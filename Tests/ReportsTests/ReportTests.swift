@@ -75,10 +75,12 @@ final class ReportTests: XCTestCase {
     func testThePapersClaimsAreJudgedFromPooledMethods() throws {
         let (journal, dir) = try self.journal()
         let claims = SweepReport(results: try SweepResults(journal: journal), directory: dir.path).paperClaims()
-        XCTAssertEqual(claims.map(\.verdict), [.notMeasured, .holds, .notMeasured, .holds, .notMeasured])
+        // Claim 4 has two seed pairs, whose t interval spans 0 twelve standard errors wide.
+        XCTAssertEqual(claims.map(\.verdict), [.notMeasured, .holds, .notMeasured, .tooFewSeeds, .notMeasured])
         XCTAssertEqual(claims[1].evidence, "Diff(F): lp-ft 1.5 ± 0.71 vs ft 4 ± 0")
         XCTAssertEqual(claims[3].evidence, "test/accuracy: LP-FT 0.78 ± 0.028 vs FT 0.74 ± 0.04; ood/tweets/accuracy: LP-FT 0.73 ± 0.028 vs FT 0.64 ± 0.04"
-                       + "; paired LP-FT − FT, mean [95% CI]: test/accuracy +0.0600 [-0.4482, +0.5682]; ood/tweets/accuracy +0.1100 [-0.3982, +0.6182]")
+                       + "; paired LP-FT − FT, mean [95% CI]: test/accuracy +0.0600 [-0.4482, +0.5682], too few seeds (2 pairs; at least 3 needed)"
+                       + "; ood/tweets/accuracy +0.1100 [-0.3982, +0.6182], too few seeds (2 pairs; at least 3 needed)")
         XCTAssertEqual(claims[4].evidence, "needs LP-FT trials with test/ece", "a NaN ECE is no evidence")
     }
 
@@ -197,7 +199,7 @@ extension ReportTests {
         let interval = try XCTUnwrap(test.interval)
         XCTAssertEqual(interval.lowerBound, 0.06 - 12.706 * 0.04, accuracy: 1e-9)
         XCTAssertEqual(interval.upperBound, 0.06 + 12.706 * 0.04, accuracy: 1e-9)
-        XCTAssertTrue(report.markdown().contains("| lp-ft − ft | — | test/accuracy | 1: +0.1000, 2: +0.0200 | +0.0600 [-0.4482, +0.5682] |"), report.markdown())
+        XCTAssertTrue(report.markdown().contains("| lp-ft − ft | — | test/accuracy | 1: +0.1000, 2: +0.0200 | +0.0600 [-0.4482, +0.5682] | too few seeds (2 pairs; at least 3 needed) |"), report.markdown())
     }
 
     func testTStudentQuantilesAreTheTablesAndTendToTheNormal() {
@@ -228,7 +230,7 @@ extension ReportTests {
         // Pooled, 0.79 ± 0.1 against 0.80 ± 0.1 would "match"; each seed is 0.01 worse.
         XCTAssertEqual(report.paperClaims()[3].verdict, .doesNotHold)
         let pairs = report.pairedAgainstPlainMethods
-        XCTAssertEqual(pairs.map { "\($0.method) − \($0.baseline)" }, ["lp-ft − ft", "lp-lora − lora"])
+        XCTAssertEqual(pairs.map { "\($0.arm) − \($0.against)" }, ["lp-ft − ft", "lp-lora − lora"])
         XCTAssertEqual(try XCTUnwrap(pairs[0].interval).upperBound, -0.01, accuracy: 1e-9)
         XCTAssertEqual(pairs[1].differences.map { ($0.value * 100).rounded() }, [2, 3], "LP-LoRA − LoRA, seed by seed")
         XCTAssertTrue(report.markdown().contains("| ft | 3 | 100 | 300 | 20 | 60 |"), "wall and CPU seconds per method")

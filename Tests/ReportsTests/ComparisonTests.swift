@@ -1,0 +1,159 @@
+import Foundation
+@testable import Reports
+import Sweep
+import TestSupport
+import TrialContract
+import XCTest
+
+/// `lpft sweep compare` and the verdicts every comparison prints.
+final class ComparisonTests: XCTestCase {
+    /// Writes completed trials into a new journal in `dir`: each with its axes, a config that
+    /// holds them (as a planned trial's resolved config does), its test accuracy and, when given,
+    /// per-example test predictions.
+    func journal(_ dir: URL, _ trials: [(axes: [String: Any], accuracy: Double, correct: [Bool]?)]) throws -> Journal {
+        let journal = try Journal(directory: dir)
+        try journal.write { w in
+            for (i, t) in trials.enumerated() {
+                var config = ConfigValue.mapping([:])
+                config = config.setting(t.axes.mapValues(ConfigValue.init))
+                let configText = String(decoding: try JSONSerialization.data(withJSONObject: config.any, options: .sortedKeys), as: UTF8.self)
+                let id = String(format: "%016x", configText.hashValue & 0xFFFF_FFFF) + "\(i)"
+                let axes = String(decoding: try JSONSerialization.data(withJSONObject: t.axes, options: .sortedKeys), as: UTF8.self)
+                try w.addTrial(id: id, position: i, axes: axes, config: configText, at: 0)
+                let result = "{\"status\":\"completed\",\"metrics\":{\"test/accuracy\":\(t.accuracy)}}"
+                let lease = try w.startAttempt(trial: id, number: 1, worker: "w", host: "h", at: 0)
+                try w.endAttempt(lease: lease, state: .completed, at: 1, result: result)
+                try w.updateTrial(id, state: .completed, chargedAttempts: 0, result: result)
+                if let correct = t.correct {
+                    // Class 1 is right: a logit of ±1 says whether the model chose it.
+                    let p = TrialPredictions(labels: ["neg", "pos"], temperature: 1,
+                                             splits: ["test": .init(rows: Array(correct.indices), targets: correct.map { _ in 1 }, logits: correct.flatMap { [0, $0 ? 1 : -1] })])
+                    try w.recordPredictions(lease: lease, trial: id, json: p.json())
+                }
+            }
+        }
+        return journal
+    }
+
+    func results(_ dirs: [URL]) throws -> SweepResults {
+        SweepResults(combining: try dirs.map { (name: $0.lastPathComponent, results: try SweepResults(journal: try Journal(readingDirectory: $0))) })
+    }
+
+    /// The new user's sweep: FT and LP-FT both sweep ft.lr over two values and three seeds.
+    /// Each rate is its own row with its own three pairs, never one pooled row of six.
+    func testASweptRateIsMatchedNeverPooled() throws {
+        let dir = try temporaryDirectory(self)
+        var trials: [(axes: [String: Any], accuracy: Double, correct: [Bool]?)] = []
+        for (lr, shift) in [(1e-5, 0.0), (5e-5, 0.1)] {
+            for seed in [1, 2, 3] {
+                trials.append((["method": "ft", "ft.lr": lr, "seed": seed], 0.70 + shift + 0.01 * Double(seed), nil))
+                trials.append((["method": "lp-ft", "ft.lr": lr, "seed": seed], 0.72 + shift + 0.01 * Double(seed) + (lr > 2e-5 ? -0.05 : 0), nil))
+            }
+        }
+        _ = try journal(dir, trials)
+        let r = try results([dir])
+        let matching = try ArmMatching(r.trials, arm: try TrialFilter("method=lp-ft", option: "--arm"), against: try TrialFilter("method=ft", option: "--against"), axes: r.axes)
+        let rows = matching.comparisons(metrics: ["test/accuracy"], armText: "lp-ft", againstText: "ft")
+        XCTAssertEqual(rows.count, 2, "one row per learning rate")
+        XCTAssertEqual(rows.map(\.matchedOn), [["ft.lr"], ["ft.lr"]])
+        XCTAssertEqual(rows.map { $0.differences.count }, [3, 3])
+        XCTAssertEqual(rows[0].differences.map(\.value).map { ($0 * 100).rounded() }, [2, 2, 2], "lr 1e-05: +0.02 on every seed")
+        XCTAssertEqual(rows[1].differences.map(\.value).map { ($0 * 100).rounded() }, [-3, -3, -3], "lr 5e-05: −0.03 on every seed")
+    }
+
+    /// A follow-up sweep against a finished baseline: arms from two directories pair by seed,
+    /// and a rate swept in the follow-up alone splits its arm.
+    func testTwoSweepsPairAcrossDirectories() throws {
+        let base = try temporaryDirectory(self).appendingPathComponent("baseline")
+        let follow = base.deletingLastPathComponent().appendingPathComponent("follow-up")
+        try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: follow, withIntermediateDirectories: true)
+        _ = try journal(base, [1, 2, 3].map { (["method": "ft", "seed": $0], 0.80 + 0.01 * Double($0), nil) })
+        _ = try journal(follow, [1e-5, 3e-6].flatMap { lr in [1, 2, 3].map { (["method": "lp-ft", "ft.lr": lr, "seed": $0], 0.79 + 0.01 * Double($0) + (lr < 5e-6 ? 0.02 : 0), nil) } })
+        let r = try results([base, follow])
+        let matching = try ArmMatching(r.trials, arm: try TrialFilter("method=lp-ft"), against: try TrialFilter("method=ft,sweep=baseline"), axes: r.axes)
+        let rows = matching.comparisons(metrics: ["test/accuracy"], armText: "lp-ft", againstText: "ft")
+        XCTAssertEqual(rows.map(\.variant), ["ft.lr=1e-05", "ft.lr=3e-06"])
+        XCTAssertEqual(rows.map { $0.differences.map(\.seed) }, [["1", "2", "3"], ["1", "2", "3"]])
+        XCTAssertEqual(rows.map { ($0.mean * 100).rounded() }, [-1, 1])
+        XCTAssertEqual(rows[1].verdict, .higher)
+    }
+
+    func testSelectorsThatSelectNothingOrTooMuchAreErrors() throws {
+        let dir = try temporaryDirectory(self)
+        _ = try journal(dir, [1, 2, 3].flatMap { seed in ["ft", "lp-ft"].map { (["method": $0, "seed": seed], 0.8, nil) } })
+        let r = try results([dir])
+        XCTAssertThrowsError(try ArmMatching(r.trials, arm: try TrialFilter("method=lp-ft"), against: try TrialFilter("metod=ft", option: "--against"), axes: r.axes)) {
+            XCTAssertTrue("\($0)".contains("--against: metod is neither a swept axis (method, seed)"), "\($0)")
+        }
+        XCTAssertThrowsError(try ArmMatching(r.trials, arm: try TrialFilter("method=lora", option: "--arm"), against: try TrialFilter("method=ft"), axes: r.axes)) {
+            XCTAssertTrue("\($0)".contains("--arm: selects no completed trial"), "\($0)")
+        }
+        XCTAssertThrowsError(try ArmMatching(r.trials, arm: try TrialFilter("seed=1"), against: try TrialFilter("method=ft"), axes: r.axes)) {
+            XCTAssertTrue("\($0)".contains("both select"), "\($0)")
+        }
+    }
+
+    /// One test per verdict word.
+    func testVerdictsNameASideOnlyWhenTheIntervalExcludesZero() {
+        XCTAssertEqual(IntervalVerdict(interval: 0.01...0.03, seeds: 5), .higher)
+        XCTAssertEqual(IntervalVerdict(interval: -0.03 ... -0.01, seeds: 5), .lower)
+        XCTAssertEqual(IntervalVerdict(interval: -0.02...0.01, seeds: 5), .inconclusive(-0.02...0.01))
+        XCTAssertEqual(IntervalVerdict(interval: -0.02...0.01, seeds: 5).text,
+                       "inconclusive: no detectable difference; a gain above +0.0100 or a loss beyond -0.0200 is excluded")
+        XCTAssertEqual(IntervalVerdict(interval: 0.1...0.2, seeds: 2), .tooFewSeeds(2), "two seeds never decide")
+        XCTAssertEqual(IntervalVerdict(interval: nil, seeds: 1).text, "too few seeds (1 pair; at least 3 needed)")
+        XCTAssertEqual(PaperClaim.Verdict(atLeastAsGood: [.higher, .higher]), .holds)
+        XCTAssertEqual(PaperClaim.Verdict(atLeastAsGood: [.higher, .inconclusive(-1...1)]), .inconclusive)
+        XCTAssertEqual(PaperClaim.Verdict(atLeastAsGood: [.lower, .inconclusive(-1...1)]), .doesNotHold)
+        XCTAssertEqual(PaperClaim.Verdict(atLeastAsGood: [.lower, .higher]), .holdsInPart)
+        XCTAssertEqual(PaperClaim.Verdict(atLeastAsGood: [.tooFewSeeds(2)]), .tooFewSeeds)
+    }
+
+    /// McNemar's exact p against hand computation (= scipy.stats.binomtest(b, b + c, 0.5).pvalue).
+    func testMcNemarExactPValues() {
+        // b = 1, c = 5: 2 · (C(6,0) + C(6,1)) / 2^6 = 2 · 7 / 64.
+        XCTAssertEqual(ExampleEvidence.mcnemarExactP(1, 5), 14.0 / 64, accuracy: 1e-12)
+        XCTAssertEqual(ExampleEvidence.mcnemarExactP(5, 1), 14.0 / 64, accuracy: 1e-12)
+        XCTAssertEqual(ExampleEvidence.mcnemarExactP(3, 3), 1, "capped at 1")
+        XCTAssertEqual(ExampleEvidence.mcnemarExactP(0, 0), 1)
+        // b = 0, c = 10: 2 / 1024.
+        XCTAssertEqual(ExampleEvidence.mcnemarExactP(0, 10), 2.0 / 1024, accuracy: 1e-15)
+        // Large n stays finite: b = 400, c = 480 → about 0.0078 (normal approximation with
+        // continuity correction: z = (80 − 1)/√880 = 2.663, p = 0.0077).
+        XCTAssertEqual(ExampleEvidence.mcnemarExactP(400, 480), 0.0077, accuracy: 0.0005)
+    }
+
+    /// The bootstrap against what it must give: with every example's difference equal the
+    /// interval is that one value; with half the examples +1 and half 0 on one seed, its
+    /// interval is the percentile interval of a Binomial(m, ½)/m mean, ±1.96·√(¼/m) wide.
+    func testBootstrapOverSeedsAndExamples() {
+        let all = ExampleEvidence(correctness: (1...3).map { ("\($0)", [Bool](repeating: true, count: 50), [Bool](repeating: false, count: 50)) })
+        XCTAssertEqual(all.bootstrap, 1...1)
+        XCTAssertEqual(all.seeds.map(\.armOnly), [50, 50, 50])
+        let m = 1000
+        let half = ExampleEvidence(correctness: [("1", (0..<m).map { $0 % 2 == 0 }, [Bool](repeating: false, count: m))])
+        let expected = 1.96 * (0.25 / Double(m)).squareRoot()  // 0.031
+        XCTAssertEqual(half.bootstrap.lowerBound, 0.5 - expected, accuracy: 0.006, "Monte Carlo error of a 2,000-resample percentile")
+        XCTAssertEqual(half.bootstrap.upperBound, 0.5 + expected, accuracy: 0.006)
+        XCTAssertEqual(ExampleEvidence(correctness: [("1", [true, false], [false, true])]).bootstrap,
+                       ExampleEvidence(correctness: [("1", [true, false], [false, true])]).bootstrap, "seeded: the same interval every time")
+    }
+
+    /// With predictions on both arms, each row carries McNemar per seed and the bootstrap.
+    func testExampleLevelEvidenceComesFromTheJournalsPredictions() throws {
+        let dir = try temporaryDirectory(self)
+        // FT right on examples 0..<60 of 100; LP-FT right on 10..<80: 10 only FT, 20 only LP-FT.
+        let ft = (0..<100).map { $0 < 60 }, lpft = (0..<100).map { (10..<80).contains($0) }
+        _ = try journal(dir, [1, 2, 3].flatMap { seed in [(["method": "ft", "seed": seed] as [String: Any], 0.6, Optional(ft)), (["method": "lp-ft", "seed": seed], 0.7, Optional(lpft))] })
+        let r = try results([dir])
+        let store = try PredictionsStore(journals: [("sweep", try Journal(readingDirectory: dir))])
+        let rows = try ArmMatching(r.trials, arm: try TrialFilter("method=lp-ft"), against: try TrialFilter("method=ft"), axes: r.axes)
+            .comparisons(metrics: ["test/accuracy"], armText: "lp-ft", againstText: "ft", predictions: store)
+        let evidence = try XCTUnwrap(rows.first?.examples)
+        XCTAssertEqual(evidence.seeds.map(\.armOnly), [20, 20, 20])
+        XCTAssertEqual(evidence.seeds.map(\.againstOnly), [10, 10, 10])
+        XCTAssertEqual(evidence.seeds[0].pValue, ExampleEvidence.mcnemarExactP(20, 10))
+        XCTAssertTrue(evidence.bootstrap.contains(0.1), "the observed difference, 0.70 − 0.60")
+    }
+}
