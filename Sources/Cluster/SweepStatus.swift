@@ -51,6 +51,10 @@ public struct SweepStatus {
             let progress = last.map { m in "\(m.name)" + (m.epoch.map { " epoch \($0)" } ?? "") + String(format: " = %.4g", m.value ?? .nan) } ?? "no metrics yet"
             out += String(format: "  %@ attempt %d on %@, %.0f s, last: %@\n", a.trial, a.number, a.worker, now - a.startedAt, progress)
         }
+        let degenerate = TrialHealth.lines(try SweepResults(journal: journal).trials)
+        if !degenerate.isEmpty {
+            out += "\ndegenerate (completed, numbers not to be trusted as they stand): \(degenerate.count)\n" + degenerate.prefix(failures).map { "  \($0)\n" }.joined()
+        }
         for t in trials.filter({ $0.state == .failed }).prefix(failures) {
             out += "\nfailed \(t.id) \(t.axes): \(t.reason ?? "")\n"
             if let tail = attempts.last(where: { $0.trial == t.id })?.logTail {

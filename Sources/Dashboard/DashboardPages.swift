@@ -99,6 +99,12 @@ enum DashboardPages {
         }
         if !curves.isEmpty { out += "</div>\n" }
         let finals = metrics.filter { $0.lease == lease && $0.epoch == nil }
+        let reasons = record.state == .completed
+            ? TrialHealth.reasons(metrics: Dictionary(finals.map { ($0.name, $0.value ?? .nan) }) { _, last in last },
+                                  temperatureFitted: TrialSettings.flatten(record.config)["temperature"] == "fit") : []
+        if !reasons.isEmpty {
+            out += "<p class=\"warn\">Degenerate: " + reasons.map(escape).joined(separator: "; ") + "</p>\n"
+        }
         if !finals.isEmpty {
             out += "<h2>Metrics</h2>\n<table>" + finals.map { "<tr><td>\(escape($0.name))</td><td class=\"num\">\($0.value.map { String(format: "%.6g", $0) } ?? "NaN")</td></tr>" }.joined(separator: "\n") + "</table>\n"
         }
@@ -150,7 +156,7 @@ enum DashboardPages {
         th a { color: inherit; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
         .bar { height: 14px; background: #eee; border-radius: 3px; max-width: 600px; }
         .bar span { display: block; height: 100%; background: #2ca02c; border-radius: 3px; }
-        .failure { margin: 0.6em 0; } pre { background: #f7f7f7; padding: 0.5em; overflow-x: auto; }
+        .failure { margin: 0.6em 0; } .warn { color: #a15c00; font-weight: bold; } pre { background: #f7f7f7; padding: 0.5em; overflow-x: auto; }
         .plots { display: flex; flex-wrap: wrap; gap: 12px; } .plots svg { border: 1px solid #ddd; background: #fff; }
 
         """

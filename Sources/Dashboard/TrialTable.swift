@@ -94,7 +94,8 @@ struct TrialTable: Sendable {
         let all = [TrialColumn("id", text: \.id), TrialColumn("state", text: \.state.rawValue)]
             + results.axes.map { axis in TrialColumn(axis, number: { $0.axes[axis].flatMap(Self.number) }, text: { $0.axes[axis]?.description ?? "—" }) }
             + [TrialColumn("attempts", number: { Double($0.attempts) }, text: { "\($0.attempts)" }),
-               TrialColumn("seconds", number: \.seconds, text: { formatted($0.seconds, "%.1f") })]
+               TrialColumn("seconds", number: \.seconds, text: { formatted($0.seconds, "%.1f") }),
+               TrialColumn("health", text: { $0.degeneracies.isEmpty ? "" : "⚠ " + $0.degeneracies.joined(separator: "; ") })]
             + metrics.map { name in TrialColumn(name, number: { $0.metrics[name] }, text: { formatted($0.metrics[name], "%.4g") }) }
         columns = all.map(\.name)
         var table = results.trials.filter { filter?.accepts($0) ?? true }

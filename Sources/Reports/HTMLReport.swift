@@ -177,6 +177,11 @@ extension SweepReport {
         if !runs.isEmpty {
             out += "<h3>Runs of this sweep: \(esc(CoordinatorRun.summary(runs)))</h3>\n" + htmlTable(runsTable, textColumns: 5) + "<p><small>\(esc(Self.runsNote))</small></p>\n"
         }
+        let degenerate = TrialHealth.lines(trials)
+        if !degenerate.isEmpty {
+            out += "<h3 class=\"warn\">Degenerate trials</h3><p>Completed, but their numbers do not mean what the tables make of them:</p><ul>"
+                + degenerate.map { "<li>\(esc($0))</li>" }.joined() + "</ul>\n"
+        }
         let failed = trials.filter { $0.state == .failed }
         if !failed.isEmpty {
             out += "<h3>Failed trials</h3><ul>" + failed.map { t in

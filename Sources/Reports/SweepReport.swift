@@ -177,6 +177,10 @@ public struct SweepReport: Sendable {
         }
         if let times = methodTimes { out += "\n" + times.markdown }
         if !runs.isEmpty { out += "\nRuns of this sweep: " + CoordinatorRun.summary(runs) + ".\n\n" + runsTable.markdown + "\n" + Self.runsNote + "\n" }
+        let degenerate = TrialHealth.lines(trials)
+        if !degenerate.isEmpty {
+            out += "\nDegenerate trials (completed, but their numbers do not mean what the tables make of them):\n\n" + degenerate.map { "- \($0)\n" }.joined()
+        }
         let failed = trials.filter { $0.state == .failed }
         if !failed.isEmpty {
             out += "\nFailed trials:\n\n"

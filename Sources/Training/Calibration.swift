@@ -1,3 +1,5 @@
+import TrialContract
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -88,7 +90,7 @@ public struct Calibration: Sendable, Equatable {
             }
             return (g / Double(labels.count), h / Double(labels.count))
         }
-        var (lo, hi) = (1e-3, 1e3)  // bracket on β
+        var (lo, hi) = (1 / TrialMetric.temperatureBounds.upperBound, 1 / TrialMetric.temperatureBounds.lowerBound)  // bracket on β
         if derivatives(hi).0 < 0 { return 1 / hi }
         if derivatives(lo).0 > 0 { return 1 / lo }
         var beta = 1.0

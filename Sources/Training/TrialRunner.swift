@@ -186,7 +186,7 @@ public final class TrialRunner {
             // In metrics.jsonl, events after this marker supersede earlier ones for later epochs.
             emit("trial/resumed_after_epoch", Double(resumed.state.epoch), final: false)
         } else {
-            emit("head/norm_init", head().norm)
+            emit(TrialMetric.headNormInit, head().norm)
         }
 
         if config.method.probesFirst && resumed == nil {
@@ -217,7 +217,7 @@ public final class TrialRunner {
             }
             let validationLogits = head().logits(validationFeatures)
             emit("lp/val_accuracy", Calibration(logits: validationLogits, labels: data.validation.map(\.label), classes: c).accuracy)
-            emit("head/norm_after_lp", head().norm)
+            emit(TrialMetric.headNormAfterLP, head().norm)
         }
 
         var bestEpoch: Int?
@@ -237,7 +237,7 @@ public final class TrialRunner {
         try timed("evaluate") {
             try evaluate(trainer, data, pretrainedTestFeatures: pretrainedTestFeatures)
         }
-        emit("head/norm_final", head().norm)
+        emit(TrialMetric.headNormFinal, head().norm)
         return bestEpoch
     }
 
@@ -267,6 +267,8 @@ public final class TrialRunner {
                 onProgress(TrialProgress(stage: "ft epoch \(epoch)/\(f.epochs)", done: s + 1, total: steps))
             }
             emit("ft/loss", lossSum / Double(steps), epoch: epoch, step: trainer.optimizer.step, final: false)
+            if epoch == 1 { emit(TrialMetric.firstLoss, lossSum / Double(steps)) }
+            if epoch == f.epochs { emit(TrialMetric.lastLoss, lossSum / Double(steps)) }
             let accuracy = try trainer.accuracy(data.validation)
             emit("val/accuracy", accuracy, epoch: epoch, step: trainer.optimizer.step, final: false)
             if accuracy > bestAccuracy {
@@ -311,7 +313,11 @@ public final class TrialRunner {
         case .fit: Calibration.fitTemperature(logits: validationLogits, labels: data.validation.map(\.label), classes: c)
         case let .fixed(t): t
         }
-        emit("temperature", temperature)
+        emit(TrialMetric.temperature, temperature)
+        let validationLabels = data.validation.map(\.label)
+        emit(TrialMetric.validationAccuracy, Calibration(logits: validationLogits, labels: validationLabels, classes: c).accuracy)
+        emit(TrialMetric.validationChance, Double((0..<c).map { k in validationLabels.count { $0 == k } }.max() ?? 0) / Double(validationLabels.count))
+        emitRanking("validation", validationLogits, validationLabels, classes: c)
         var splits: [String: TrialPredictions.Split] = [:]
         func keep(_ name: String, _ examples: [LabeledSequence], _ logits: [Float]) {
             splits[name] = TrialPredictions.Split(rows: data.rows[name] ?? Array(examples.indices), targets: examples.map(\.label), logits: logits)

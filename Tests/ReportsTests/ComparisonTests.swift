@@ -157,3 +157,35 @@ final class ComparisonTests: XCTestCase {
         XCTAssertTrue(evidence.bootstrap.contains(0.1), "the observed difference, 0.70 − 0.60")
     }
 }
+
+/// Trials that completed but learned nothing, or whose calibration fit hit its bound.
+final class TrialHealthTests: XCTestCase {
+    func testAStuckTrialAndATemperatureAtItsBoundAreFlaggedWithTheirNumbers() throws {
+        let dir = try temporaryDirectory(self)
+        let journal = try Journal(directory: dir)
+        let trials: [(String, String)] = [
+            ("stuck", #"{"validation/accuracy":0.5,"validation/chance":0.5,"temperature":1.2,"test/accuracy":0.5}"#),
+            ("bound", #"{"validation/accuracy":0.81,"validation/chance":0.55,"temperature":1000,"test/accuracy":0.8}"#),
+            ("diverged", #"{"validation/accuracy":0.8,"validation/chance":0.55,"temperature":1.1,"head/norm_init":0.8,"head/norm_final":900,"ft/first_loss":0.6,"ft/last_loss":0.9}"#),
+            ("healthy", #"{"validation/accuracy":0.83,"validation/chance":0.55,"temperature":1.3,"head/norm_init":0.8,"head/norm_final":1.1,"ft/first_loss":0.6,"ft/last_loss":0.2}"#),
+        ]
+        try journal.write { w in
+            for (i, (id, metrics)) in trials.enumerated() {
+                try w.addTrial(id: id, position: i, axes: "{\"seed\":\(i)}", config: #"{"temperature":"fit"}"#, at: 0)
+                let result = "{\"status\":\"completed\",\"metrics\":\(metrics)}"
+                let lease = try w.startAttempt(trial: id, number: 1, worker: "w", host: "h", at: 0)
+                try w.endAttempt(lease: lease, state: .completed, at: 1, result: result)
+                try w.updateTrial(id, state: .completed, chargedAttempts: 0, result: result)
+            }
+        }
+        let rows = try SweepResults(journal: journal).trials
+        let reasons = Dictionary(uniqueKeysWithValues: rows.map { ($0.id, $0.degeneracies) })
+        XCTAssertEqual(reasons["stuck"], ["validation accuracy 0.500 is at chance (always guessing the majority class: 0.500)"])
+        XCTAssertEqual(reasons["bound"], ["fitted temperature 1000 is at its bound [0.001, 1000]"])
+        XCTAssertEqual(reasons["diverged"], ["head norm grew from 0.8 to 900 during fine-tuning (×1125)", "training loss rose from 0.6 (first epoch) to 0.9 (last)"])
+        XCTAssertEqual(reasons["healthy"], [])
+        let report = SweepReport(results: try SweepResults(journal: journal), directory: dir.path)
+        XCTAssertTrue(report.markdown().contains("- `stuck` (seed=0): validation accuracy 0.500 is at chance"), report.markdown())
+        XCTAssertTrue(report.html().contains("Degenerate trials"))
+    }
+}
