@@ -52,12 +52,34 @@ public struct DashboardAccess: Sendable {
     }
 
     /// On loopback, the Host header must name this machine: a web page elsewhere that rebinds
-    /// its own host name to 127.0.0.1 (DNS rebinding) then cannot read the dashboard.
-    func acceptsHost(_ host: String?) -> Bool {
+    /// its own host name to 127.0.0.1 (DNS rebinding) then cannot read the dashboard, for its
+    /// browser sends that name. So the Host is parsed, not prefix-matched: `localhost` (host
+    /// names ignore case), a dotted-quad address in 127.0.0.0/8 or `[::1]`, then optionally `:`
+    /// and `port`, the one the server listens on. Off loopback, or with a token, the token or
+    /// `--insecure` decides instead (`check()`).
+    func acceptsHost(_ host: String?, port: UInt16) -> Bool {
         guard isLoopback, token == nil else { return true }
         guard let host else { return false }
-        let name = host.hasPrefix("[") ? String(host.prefix { $0 != "]" }.dropFirst()) : String(host.split(separator: ":").first ?? "")
-        return name == "localhost" || name == "::1" || name.hasPrefix("127.")
+        // The name ends after the `]` of an IPv6 literal, or else at the first `:`.
+        let nameEnd = host.hasPrefix("[") ? host.firstIndex(of: "]").map(host.index(after:)) : host.firstIndex(of: ":") ?? host.endIndex
+        guard let nameEnd else { return false }
+        let (name, portPart) = (host[..<nameEnd].lowercased(), host[nameEnd...])
+        guard portPart.isEmpty || portPart.first == ":" && Self.decimal(portPart.dropFirst()) == Int(port) else { return false }
+        return name == "localhost" || name == "[::1]" || Self.isLoopbackIPv4(name)
+    }
+
+    /// Whether `name` is an address in 127.0.0.0/8 as four decimal numbers without leading
+    /// zeros (RFC 3986's IPv4address). Resolvers read `127.1`, `0x7f.1` or `0177.0.0.1` as
+    /// addresses too, but a browser sends only this form, and nobody can own a name in it.
+    static func isLoopbackIPv4(_ name: String) -> Bool {
+        let octets = name.split(separator: ".", omittingEmptySubsequences: false)
+        return octets.count == 4 && octets[0] == "127"
+            && octets.allSatisfy { $0.count <= 3 && ($0 == "0" || !$0.hasPrefix("0")) && (decimal($0) ?? 256) <= 255 }
+    }
+
+    /// The value of 1 to 5 ASCII digits; nil for anything else (`Int` alone would take a sign).
+    static func decimal(_ digits: Substring) -> Int? {
+        (1...5).contains(digits.count) && digits.allSatisfy { $0.isASCII && $0.isNumber } ? Int(digits) : nil
     }
 }
 

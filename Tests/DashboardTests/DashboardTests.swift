@@ -114,8 +114,43 @@ final class DashboardTests: XCTestCase {
         XCTAssertThrowsError(try DashboardAccess(bind: "0.0.0.0", token: "short").check())
         XCTAssertNil(try DashboardAccess(bind: "0.0.0.0", token: String(repeating: "k", count: 16)).check())
         XCTAssertNotNil(try DashboardAccess(bind: "0.0.0.0", insecure: true).check(), "a warning")
-        XCTAssertFalse(DashboardAccess().acceptsHost("attacker.example:8080"), "DNS rebinding onto loopback is refused")
-        XCTAssertTrue(DashboardAccess().acceptsHost("127.0.0.1:8080") && DashboardAccess().acceptsHost("localhost:1") && DashboardAccess().acceptsHost("[::1]:80"))
+    }
+
+    /// DNS rebinding: a page elsewhere points its own name at 127.0.0.1, and the browser sends
+    /// that name as the Host. Only this machine's names pass, exactly, with the server's port.
+    func testOnLoopbackTheHostMustNameThisMachineAndPortExactly() {
+        let access = DashboardAccess(port: 0)
+        for host in ["127.0.0.1:8080", "127.1.2.3:8080", "127.255.255.255:8080", "127.0.0.1", "localhost:8080", "LOCALHOST:8080", "localhost", "[::1]:8080", "[::1]"] {
+            XCTAssertTrue(access.acceptsHost(host, port: 8080), host)
+        }
+        for host in ["127.0.0.1.evil.example", "127.0.0.1.evil.example:8080", "localhost.evil.example:8080", "evil.example:8080",
+                     "127.0.0.1:8081", "[::1]:8081", "localhost:80800", "localhost:+8080", "localhost:", "127.0.0.1:8080:8080",
+                     "", ":8080", "0x7f.1", "0x7f.0.0.1", "127.1", "2130706433", "0177.0.0.1", "127.0.0.01", "127.0.0.256", "127.0.0.1.",
+                     "::1", "[::1", "[::1]x", "[0:0:0:0:0:0:0:2]", "127.0.0.1:8080,evil.example", "127.0.0.1:8080, evil.example", "127.0.0.1 evil.example"] {
+            XCTAssertFalse(access.acceptsHost(host, port: 8080), host)
+        }
+        XCTAssertFalse(access.acceptsHost(nil, port: 8080), "no Host")
+        XCTAssertTrue(DashboardAccess(token: String(repeating: "k", count: 16)).acceptsHost("evil.example", port: 8080), "the token decides")
+        XCTAssertTrue(DashboardAccess(bind: "0.0.0.0", insecure: true).acceptsHost("dashboard.lab:8080", port: 8080), "off loopback, the bind rule decides")
+    }
+
+    /// Over HTTP: a rebinding name, another port, a second Host naming another machine are refused.
+    func testTheServerRefusesAHostThatIsNotThisMachine() async throws {
+        let server = try DashboardServer(directory: try sweep(), name: "s", access: DashboardAccess(port: 0))
+        let port = try await server.start()
+        func status(hosts: [String]) async throws -> String {
+            let response = try await exchange("GET /api/trials HTTP/1.1\r\n" + hosts.map { "Host: \($0)\r\n" }.joined() + "Connection: close\r\n\r\n", port: port)
+            return response.components(separatedBy: "\r\n")[0]
+        }
+        let this = try await status(hosts: ["127.0.0.1:\(port)"])
+        let rebound = try await status(hosts: ["127.0.0.1.evil.example:\(port)"])
+        let otherPort = try await status(hosts: ["127.0.0.1:\(port == 1 ? 2 : port - 1)"])
+        let thisThenEvil = try await status(hosts: ["127.0.0.1:\(port)", "evil.example:\(port)"])
+        await server.stop()
+        XCTAssertEqual(this, "HTTP/1.1 200 OK")
+        XCTAssertEqual(rebound, "HTTP/1.1 403 Forbidden")
+        XCTAssertEqual(otherPort, "HTTP/1.1 403 Forbidden")
+        XCTAssertNotEqual(thisThenEvil, "HTTP/1.1 200 OK", "two Host headers, the last naming another machine")
     }
 
     func testWithATokenRequestsWithoutItAreRefused() async throws {
