@@ -40,6 +40,14 @@ public struct DashboardAccess: Sendable {
 
     static let cookieName = "lpft_dashboard"
 
+    /// The `Set-Cookie` value for a request whose `?token=` matched, so that the page's own
+    /// requests carry the token; nil for any other. It holds the server's token, never the
+    /// request's text, which could hold CR LF and so write headers or a body of its own.
+    func cookie(forQueryToken query: String?) -> String? {
+        guard let token, let query, Self.constantTimeEqual(query, token) else { return nil }
+        return "\(Self.cookieName)=\(token); HttpOnly; SameSite=Strict; Path=/"
+    }
+
     static func tokenCookie(_ header: String) -> String? {
         header.split(separator: ";").lazy.map { $0.trimmingCharacters(in: .whitespaces) }
             .first { $0.hasPrefix(cookieName + "=") }.map { String($0.dropFirst(cookieName.count + 1)) }

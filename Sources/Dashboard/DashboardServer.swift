@@ -93,6 +93,22 @@ struct DashboardHandler: HTTPHandler {
     private static let readers = DispatchQueue(label: "lpft.dashboard.journal", attributes: .concurrent)
 
     func handleRequest(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let response = await respond(to: request)
+        // A line break in a header value would end that header early, and what follows would be
+        // headers or a body of someone else's making (response splitting): refuse to send it.
+        guard Self.headersAreWellFormed(response) else {
+            logger.error("dashboard: \(request.path): a response header held CR, LF or NUL; answered 500 instead")
+            return Self.response(.text(500, "the dashboard refused to send a malformed response header"))
+        }
+        return response
+    }
+
+    /// Whether no header value holds CR, LF or NUL, which RFC 9110 (5.5) forbids in one.
+    private static func headersAreWellFormed(_ response: HTTPResponse) -> Bool {
+        response.headers.allSatisfy { !$0.value.utf8.contains { $0 == 0 || $0 == 10 || $0 == 13 } }
+    }
+
+    private func respond(to request: HTTPRequest) async -> HTTPResponse {
         guard request.method == .GET || request.method == .HEAD else {
             return Self.response(.text(405, "the dashboard is read-only: only GET and HEAD"))
         }
@@ -117,10 +133,7 @@ struct DashboardHandler: HTTPHandler {
             }
         }
         var response = Self.response(result)
-        // A link with ?token= leaves a cookie, so the page's own requests carry the token.
-        if let queryToken, access.token != nil {
-            response.headers[.setCookie] = "\(DashboardAccess.cookieName)=\(queryToken); HttpOnly; SameSite=Strict; Path=/"
-        }
+        response.headers[.setCookie] = access.cookie(forQueryToken: queryToken)
         return response
     }
 

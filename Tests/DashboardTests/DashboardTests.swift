@@ -153,6 +153,37 @@ final class DashboardTests: XCTestCase {
         XCTAssertNotEqual(thisThenEvil, "HTTP/1.1 200 OK", "two Host headers, the last naming another machine")
     }
 
+    /// A request let in by its cookie, with CR LF in a `?token=` that does not match: the
+    /// response has no header or body of the request's making, and sets no cookie.
+    func testAQueryTokenCannotSplitTheResponse() async throws {
+        let token = "0123456789abcdef0123"
+        let server = try DashboardServer(directory: try sweep(), name: "s", access: DashboardAccess(port: 0, token: token))
+        let port = try await server.start()
+        func get(_ target: String) async throws -> String {
+            try await exchange("GET \(target) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nCookie: lpft_dashboard=\(token)\r\nConnection: close\r\n\r\n", port: port)
+        }
+        let header = try await get("/api/overview?token=x%0d%0aX-Injected:%201")
+        let body = try await get("/api/overview?token=x%0d%0a%0d%0aINJECTED-BODY")
+        await server.stop()
+        for response in [header, body] {
+            let head = response.components(separatedBy: "\r\n\r\n")[0]
+            XCTAssertTrue(head.hasPrefix("HTTP/1.1 200 OK\r\n"), response)
+            XCTAssertFalse(head.lowercased().contains("set-cookie"), "only a token that matched sets the cookie:\n\(head)")
+            XCTAssertFalse(response.lowercased().contains("injected"), response)
+        }
+    }
+
+    /// The last line of defence: a response header with a line break is not sent. A token
+    /// that holds one (as the server is given it here) would put it in the cookie.
+    func testAResponseHeaderWithALineBreakIsNeverSent() async throws {
+        let server = try DashboardServer(directory: try sweep(), name: "s", access: DashboardAccess(port: 0, token: "0123456789abcdef\r\nX-Injected: 1"))
+        let port = try await server.start()
+        let response = try await exchange("GET /api/overview?token=0123456789abcdef%0d%0aX-Injected:%201 HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n\r\n", port: port)
+        await server.stop()
+        XCTAssertTrue(response.hasPrefix("HTTP/1.1 500 "), response)
+        XCTAssertFalse(response.lowercased().contains("injected"), response)
+    }
+
     func testWithATokenRequestsWithoutItAreRefused() async throws {
         let token = "0123456789abcdef0123"
         let server = try DashboardServer(directory: try sweep(), name: "s", access: DashboardAccess(port: 0, token: token))
