@@ -22,6 +22,10 @@ public struct DashboardAccess: Sendable {
         if let token, token.count < 16 {
             throw DashboardError("--token must be at least 16 characters (e.g. `openssl rand -hex 16`)")
         }
+        // The token travels as a cookie's value (RFC 6265's cookie-octet).
+        if let token, !token.unicodeScalars.allSatisfy({ (0x21...0x7E).contains($0.value) && !#"",;"#.unicodeScalars.contains($0) }) {
+            throw DashboardError(#"--token must be printable ASCII without spaces, ", ; or \ (e.g. `openssl rand -hex 16`)"#)
+        }
         guard !isLoopback, token == nil else { return nil }
         guard insecure else {
             throw DashboardError("--bind \(bind) is not loopback: give --token SECRET (requests must carry it) or --insecure to serve anyone who can reach port \(port)")

@@ -112,6 +112,9 @@ final class DashboardTests: XCTestCase {
         XCTAssertEqual(DashboardAccess().bind, "127.0.0.1")
         XCTAssertThrowsError(try DashboardAccess(bind: "0.0.0.0").check()) { XCTAssertTrue("\($0)".contains("--token"), "\($0)") }
         XCTAssertThrowsError(try DashboardAccess(bind: "0.0.0.0", token: "short").check())
+        for token in ["0123456789abcdef\r\nX-Injected: 1", "0123456789abcdef;a", "0123456789 abcdef", "0123456789abcdéf"] {
+            XCTAssertThrowsError(try DashboardAccess(bind: "0.0.0.0", token: token).check(), "a token a cookie cannot carry: \(token)")
+        }
         XCTAssertNil(try DashboardAccess(bind: "0.0.0.0", token: String(repeating: "k", count: 16)).check())
         XCTAssertNotNil(try DashboardAccess(bind: "0.0.0.0", insecure: true).check(), "a warning")
     }
