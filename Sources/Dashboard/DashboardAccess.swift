@@ -22,6 +22,10 @@ public struct DashboardAccess: Sendable {
         if let token, token.count < 16 {
             throw DashboardError("--token must be at least 16 characters (e.g. `openssl rand -hex 16`)")
         }
+        // The token travels as a cookie's value (RFC 6265's cookie-octet).
+        if let token, !token.unicodeScalars.allSatisfy({ (0x21...0x7E).contains($0.value) && !#"",;"#.unicodeScalars.contains($0) }) {
+            throw DashboardError(#"--token must be printable ASCII without spaces, ", ; or \ (e.g. `openssl rand -hex 16`)"#)
+        }
         guard !isLoopback, token == nil else { return nil }
         guard insecure else {
             throw DashboardError("--bind \(bind) is not loopback: give --token SECRET (requests must carry it) or --insecure to serve anyone who can reach port \(port)")
@@ -40,6 +44,14 @@ public struct DashboardAccess: Sendable {
 
     static let cookieName = "lpft_dashboard"
 
+    /// The `Set-Cookie` value for a request whose `?token=` matched, so that the page's own
+    /// requests carry the token; nil for any other. It holds the server's token, never the
+    /// request's text, which could hold CR LF and so write headers or a body of its own.
+    func cookie(forQueryToken query: String?) -> String? {
+        guard let token, let query, Self.constantTimeEqual(query, token) else { return nil }
+        return "\(Self.cookieName)=\(token); HttpOnly; SameSite=Strict; Path=/"
+    }
+
     static func tokenCookie(_ header: String) -> String? {
         header.split(separator: ";").lazy.map { $0.trimmingCharacters(in: .whitespaces) }
             .first { $0.hasPrefix(cookieName + "=") }.map { String($0.dropFirst(cookieName.count + 1)) }
@@ -52,12 +64,34 @@ public struct DashboardAccess: Sendable {
     }
 
     /// On loopback, the Host header must name this machine: a web page elsewhere that rebinds
-    /// its own host name to 127.0.0.1 (DNS rebinding) then cannot read the dashboard.
-    func acceptsHost(_ host: String?) -> Bool {
+    /// its own host name to 127.0.0.1 (DNS rebinding) then cannot read the dashboard, for its
+    /// browser sends that name. So the Host is parsed, not prefix-matched: `localhost` (host
+    /// names ignore case), a dotted-quad address in 127.0.0.0/8 or `[::1]`, then optionally `:`
+    /// and `port`, the one the server listens on. Off loopback, or with a token, the token or
+    /// `--insecure` decides instead (`check()`).
+    func acceptsHost(_ host: String?, port: UInt16) -> Bool {
         guard isLoopback, token == nil else { return true }
         guard let host else { return false }
-        let name = host.hasPrefix("[") ? String(host.prefix { $0 != "]" }.dropFirst()) : String(host.split(separator: ":").first ?? "")
-        return name == "localhost" || name == "::1" || name.hasPrefix("127.")
+        // The name ends after the `]` of an IPv6 literal, or else at the first `:`.
+        let nameEnd = host.hasPrefix("[") ? host.firstIndex(of: "]").map(host.index(after:)) : host.firstIndex(of: ":") ?? host.endIndex
+        guard let nameEnd else { return false }
+        let (name, portPart) = (host[..<nameEnd].lowercased(), host[nameEnd...])
+        guard portPart.isEmpty || portPart.first == ":" && Self.decimal(portPart.dropFirst()) == Int(port) else { return false }
+        return name == "localhost" || name == "[::1]" || Self.isLoopbackIPv4(name)
+    }
+
+    /// Whether `name` is an address in 127.0.0.0/8 as four decimal numbers without leading
+    /// zeros (RFC 3986's IPv4address). Resolvers read `127.1`, `0x7f.1` or `0177.0.0.1` as
+    /// addresses too, but a browser sends only this form, and nobody can own a name in it.
+    static func isLoopbackIPv4(_ name: String) -> Bool {
+        let octets = name.split(separator: ".", omittingEmptySubsequences: false)
+        return octets.count == 4 && octets[0] == "127"
+            && octets.allSatisfy { $0.count <= 3 && ($0 == "0" || !$0.hasPrefix("0")) && (decimal($0) ?? 256) <= 255 }
+    }
+
+    /// The value of 1 to 5 ASCII digits; nil for anything else (`Int` alone would take a sign).
+    static func decimal(_ digits: Substring) -> Int? {
+        (1...5).contains(digits.count) && digits.allSatisfy { $0.isASCII && $0.isNumber } ? Int(digits) : nil
     }
 }
 

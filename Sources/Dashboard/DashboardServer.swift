@@ -13,11 +13,13 @@ public final class DashboardServer: Sendable {
     private let server: HTTPServer
     private let logger: Logger
     private let stopping = ShutdownFlag()
+    private let listening: ListeningPort
 
     /// Opens the journal of `directory` read-only; `name` is how pages call the sweep.
     public init(directory: URL, name: String, access: DashboardAccess, logger: Logger = Logger(label: "lpft.dashboard")) throws {
         self.access = access
         self.logger = logger
+        listening = ListeningPort(access.port)
         let site = DashboardSite(journal: try Journal(readingDirectory: directory), sweep: name)
         let address: any SocketAddress
         do {
@@ -26,7 +28,7 @@ public final class DashboardServer: Sendable {
         } catch {
             throw DashboardError("--bind \(access.bind) is not an IPv4 or IPv6 address (e.g. 127.0.0.1, 0.0.0.0 or ::)")
         }
-        server = HTTPServer(address: address, logger: FlyingFoxLog(logger: logger, stopping: stopping), handler: DashboardHandler(site: site, access: access, logger: logger))
+        server = HTTPServer(address: address, logger: FlyingFoxLog(logger: logger, stopping: stopping), handler: DashboardHandler(site: site, access: access, listening: listening, logger: logger))
     }
 
     /// Starts listening and returns the port (the one the system chose for port 0).
@@ -38,9 +40,10 @@ public final class DashboardServer: Sendable {
             throw DashboardError("cannot listen on \(access.bind):\(access.port) (\(error)): is the port in use? Choose another with --port")
         }
         switch await server.listeningAddress {
-        case .ip4(_, let port)?, .ip6(_, let port)?: return port
-        default: return access.port
+        case .ip4(_, let port)?, .ip6(_, let port)?: listening.value = port
+        default: break
         }
+        return listening.value
     }
 
     public func stop() async {
@@ -85,15 +88,33 @@ public final class DashboardServer: Sendable {
 struct DashboardHandler: HTTPHandler {
     let site: DashboardSite
     let access: DashboardAccess
+    let listening: ListeningPort
     let logger: Logger
     private static let readers = DispatchQueue(label: "lpft.dashboard.journal", attributes: .concurrent)
 
     func handleRequest(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let response = await respond(to: request)
+        // A line break in a header value would end that header early, and what follows would be
+        // headers or a body of someone else's making (response splitting): refuse to send it.
+        guard Self.headersAreWellFormed(response) else {
+            logger.error("dashboard: \(request.path): a response header held CR, LF or NUL; answered 500 instead")
+            return Self.response(.text(500, "the dashboard refused to send a malformed response header"))
+        }
+        return response
+    }
+
+    /// Whether no header value holds CR, LF or NUL, which RFC 9110 (5.5) forbids in one.
+    private static func headersAreWellFormed(_ response: HTTPResponse) -> Bool {
+        response.headers.allSatisfy { !$0.value.utf8.contains { $0 == 0 || $0 == 10 || $0 == 13 } }
+    }
+
+    private func respond(to request: HTTPRequest) async -> HTTPResponse {
         guard request.method == .GET || request.method == .HEAD else {
             return Self.response(.text(405, "the dashboard is read-only: only GET and HEAD"))
         }
-        guard access.acceptsHost(request.headers[.host]) else {
-            return Self.response(.text(403, "Host \(request.headers[.host] ?? "(none)") is not this machine: open the dashboard as http://127.0.0.1:PORT/"))
+        let port = listening.value
+        guard access.acceptsHost(request.headers[.host], port: port) else {
+            return Self.response(.text(403, "Host \(request.headers[.host] ?? "(none)") is not this machine and port: open the dashboard as http://127.0.0.1:\(port)/"))
         }
         let queryToken = request.query["token"]
         guard access.admits(authorization: request.headers[.authorization], query: queryToken, cookie: request.headers[.cookie]) else {
@@ -112,10 +133,7 @@ struct DashboardHandler: HTTPHandler {
             }
         }
         var response = Self.response(result)
-        // A link with ?token= leaves a cookie, so the page's own requests carry the token.
-        if let queryToken, access.token != nil {
-            response.headers[.setCookie] = "\(DashboardAccess.cookieName)=\(queryToken); HttpOnly; SameSite=Strict; Path=/"
-        }
+        response.headers[.setCookie] = access.cookie(forQueryToken: queryToken)
         return response
     }
 
@@ -145,6 +163,18 @@ struct FlyingFoxLog: FlyingSocks.Logging {
     func logWarning(_ warning: @autoclosure () -> String) { logger.log(level: stopping.isSet ? .debug : .warning, "\(warning())") }
     func logError(_ error: @autoclosure () -> String) { logger.log(level: stopping.isSet ? .debug : .error, "\(error())") }
     func logCritical(_ critical: @autoclosure () -> String) { logger.log(level: stopping.isSet ? .debug : .critical, "\(critical())") }
+}
+
+/// The port the server listens on: `--port`, or for `--port 0` the one the system chose, once
+/// `start()` has learned it. A lock, because requests read it on any thread.
+final class ListeningPort: @unchecked Sendable {
+    private let lock = NSLock()
+    private var port: UInt16
+    init(_ port: UInt16) { self.port = port }
+    var value: UInt16 {
+        get { lock.withLock { port } }
+        set { lock.withLock { port = newValue } }
+    }
 }
 
 /// Set once `stop()` is called. A lock, because the server's tasks read it on any thread.

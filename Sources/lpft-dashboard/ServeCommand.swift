@@ -23,7 +23,7 @@ struct ServeCommand: ParsableCommand {
     @Argument(help: "The sweep directory.") var dir: String
     @Option(help: "The port (0: any free one).") var port: UInt16 = 8080
     @Option(help: "The address to listen on, e.g. 0.0.0.0 for every interface (needs --token or --insecure).") var bind = "127.0.0.1"
-    @Option(help: "A secret of 16+ characters that every request must carry.") var token: String?
+    @Option(help: #"A secret of 16+ printable ASCII characters, without spaces, ", ; or \, that every request must carry."#) var token: String?
     @Flag(help: "Serve a non-loopback address without a token.") var insecure = false
     @Flag(help: "Stop when standard input closes (`lpft sweep run --http` passes a pipe it holds, so the dashboard ends with the sweep however it ends).") var exitWithParent = false
     @OptionGroup var logging: LoggingOptions

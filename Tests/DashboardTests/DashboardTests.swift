@@ -112,10 +112,79 @@ final class DashboardTests: XCTestCase {
         XCTAssertEqual(DashboardAccess().bind, "127.0.0.1")
         XCTAssertThrowsError(try DashboardAccess(bind: "0.0.0.0").check()) { XCTAssertTrue("\($0)".contains("--token"), "\($0)") }
         XCTAssertThrowsError(try DashboardAccess(bind: "0.0.0.0", token: "short").check())
+        for token in ["0123456789abcdef\r\nX-Injected: 1", "0123456789abcdef;a", "0123456789 abcdef", "0123456789abcdéf"] {
+            XCTAssertThrowsError(try DashboardAccess(bind: "0.0.0.0", token: token).check(), "a token a cookie cannot carry: \(token)")
+        }
         XCTAssertNil(try DashboardAccess(bind: "0.0.0.0", token: String(repeating: "k", count: 16)).check())
         XCTAssertNotNil(try DashboardAccess(bind: "0.0.0.0", insecure: true).check(), "a warning")
-        XCTAssertFalse(DashboardAccess().acceptsHost("attacker.example:8080"), "DNS rebinding onto loopback is refused")
-        XCTAssertTrue(DashboardAccess().acceptsHost("127.0.0.1:8080") && DashboardAccess().acceptsHost("localhost:1") && DashboardAccess().acceptsHost("[::1]:80"))
+    }
+
+    /// DNS rebinding: a page elsewhere points its own name at 127.0.0.1, and the browser sends
+    /// that name as the Host. Only this machine's names pass, exactly, with the server's port.
+    func testOnLoopbackTheHostMustNameThisMachineAndPortExactly() {
+        let access = DashboardAccess(port: 0)
+        for host in ["127.0.0.1:8080", "127.1.2.3:8080", "127.255.255.255:8080", "127.0.0.1", "localhost:8080", "LOCALHOST:8080", "localhost", "[::1]:8080", "[::1]"] {
+            XCTAssertTrue(access.acceptsHost(host, port: 8080), host)
+        }
+        for host in ["127.0.0.1.evil.example", "127.0.0.1.evil.example:8080", "localhost.evil.example:8080", "evil.example:8080",
+                     "127.0.0.1:8081", "[::1]:8081", "localhost:80800", "localhost:+8080", "localhost:", "127.0.0.1:8080:8080",
+                     "", ":8080", "0x7f.1", "0x7f.0.0.1", "127.1", "2130706433", "0177.0.0.1", "127.0.0.01", "127.0.0.256", "127.0.0.1.",
+                     "::1", "[::1", "[::1]x", "[0:0:0:0:0:0:0:2]", "127.0.0.1:8080,evil.example", "127.0.0.1:8080, evil.example", "127.0.0.1 evil.example"] {
+            XCTAssertFalse(access.acceptsHost(host, port: 8080), host)
+        }
+        XCTAssertFalse(access.acceptsHost(nil, port: 8080), "no Host")
+        XCTAssertTrue(DashboardAccess(token: String(repeating: "k", count: 16)).acceptsHost("evil.example", port: 8080), "the token decides")
+        XCTAssertTrue(DashboardAccess(bind: "0.0.0.0", insecure: true).acceptsHost("dashboard.lab:8080", port: 8080), "off loopback, the bind rule decides")
+    }
+
+    /// Over HTTP: a rebinding name, another port, a second Host naming another machine are refused.
+    func testTheServerRefusesAHostThatIsNotThisMachine() async throws {
+        let server = try DashboardServer(directory: try sweep(), name: "s", access: DashboardAccess(port: 0))
+        let port = try await server.start()
+        func status(hosts: [String]) async throws -> String {
+            let response = try await exchange("GET /api/trials HTTP/1.1\r\n" + hosts.map { "Host: \($0)\r\n" }.joined() + "Connection: close\r\n\r\n", port: port)
+            return response.components(separatedBy: "\r\n")[0]
+        }
+        let this = try await status(hosts: ["127.0.0.1:\(port)"])
+        let rebound = try await status(hosts: ["127.0.0.1.evil.example:\(port)"])
+        let otherPort = try await status(hosts: ["127.0.0.1:\(port == 1 ? 2 : port - 1)"])
+        let thisThenEvil = try await status(hosts: ["127.0.0.1:\(port)", "evil.example:\(port)"])
+        await server.stop()
+        XCTAssertEqual(this, "HTTP/1.1 200 OK")
+        XCTAssertEqual(rebound, "HTTP/1.1 403 Forbidden")
+        XCTAssertEqual(otherPort, "HTTP/1.1 403 Forbidden")
+        XCTAssertNotEqual(thisThenEvil, "HTTP/1.1 200 OK", "two Host headers, the last naming another machine")
+    }
+
+    /// A request let in by its cookie, with CR LF in a `?token=` that does not match: the
+    /// response has no header or body of the request's making, and sets no cookie.
+    func testAQueryTokenCannotSplitTheResponse() async throws {
+        let token = "0123456789abcdef0123"
+        let server = try DashboardServer(directory: try sweep(), name: "s", access: DashboardAccess(port: 0, token: token))
+        let port = try await server.start()
+        func get(_ target: String) async throws -> String {
+            try await exchange("GET \(target) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nCookie: lpft_dashboard=\(token)\r\nConnection: close\r\n\r\n", port: port)
+        }
+        let header = try await get("/api/overview?token=x%0d%0aX-Injected:%201")
+        let body = try await get("/api/overview?token=x%0d%0a%0d%0aINJECTED-BODY")
+        await server.stop()
+        for response in [header, body] {
+            let head = response.components(separatedBy: "\r\n\r\n")[0]
+            XCTAssertTrue(head.hasPrefix("HTTP/1.1 200 OK\r\n"), response)
+            XCTAssertFalse(head.lowercased().contains("set-cookie"), "only a token that matched sets the cookie:\n\(head)")
+            XCTAssertFalse(response.lowercased().contains("injected"), response)
+        }
+    }
+
+    /// The last line of defence: a response header with a line break is not sent. A token
+    /// that holds one (as the server is given it here) would put it in the cookie.
+    func testAResponseHeaderWithALineBreakIsNeverSent() async throws {
+        let server = try DashboardServer(directory: try sweep(), name: "s", access: DashboardAccess(port: 0, token: "0123456789abcdef\r\nX-Injected: 1"))
+        let port = try await server.start()
+        let response = try await exchange("GET /api/overview?token=0123456789abcdef%0d%0aX-Injected:%201 HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n\r\n", port: port)
+        await server.stop()
+        XCTAssertTrue(response.hasPrefix("HTTP/1.1 500 "), response)
+        XCTAssertFalse(response.lowercased().contains("injected"), response)
     }
 
     func testWithATokenRequestsWithoutItAreRefused() async throws {
