@@ -2,8 +2,9 @@ import Foundation
 import XCTest
 
 /// The PyTorch/Hugging Face reference outputs: `Tests/Fixtures/reference` in the repository
-/// (see its README), or `$LPFT_FIXTURES` to try another set. A missing fixture is a failure,
-/// never a skip: these tests are the proof the core is right.
+/// (see its README; `bench/reference_fixtures.py` regenerates them), or `$LPFT_FIXTURES` to
+/// try another set. A missing fixture is a failure, never a skip: these tests are the proof
+/// the core is right.
 public enum Fixtures {
     /// The tiny random models of each family and their reference file: logits, loss, every
     /// gradient and the kernels P and F.
