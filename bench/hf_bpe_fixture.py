@@ -20,7 +20,7 @@ whitespace, other), probed from the pre-tokeniser itself, as code point ranges: 
 code point's part in the pattern is checked once, without a case for each.
 
     pip install tokenizers
-    python bench/hf_bpe_fixture.py ../shared/fixtures/tiny-roberta > Tests/Fixtures/tokenizer-tiny-roberta-adversarial.json
+    python bench/hf_bpe_fixture.py Tests/Fixtures/reference/tiny-roberta > Tests/Fixtures/tokenizer-tiny-roberta-adversarial.json
 
 `--tables` instead writes Sources/TextData/ByteLevelCharacterKinds.swift, the same kinds as Swift
 ranges. Its regex engine (Oniguruma) carries Unicode tables older than Swift's: some 4,600 code

@@ -4,8 +4,8 @@
 # every test, then render the live dashboard in headless Chromium (scripts/check-dashboard.sh)
 # and run the cluster launchers for real: cluster/workers.sh over ssh to this machine
 # (scripts/check-ssh-workers.sh) and the sbatch array on a one-node SLURM (scripts/check-slurm.sh).
-# The reference fixtures must be in
-# ../shared/fixtures (or $LPFT_FIXTURES): a missing fixture fails the tests, it never skips them.
+# The reference fixtures are committed in Tests/Fixtures/reference ($LPFT_FIXTURES overrides):
+# a missing fixture fails the tests, it never skips them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash cluster/install-deps.sh

@@ -1,9 +1,10 @@
 import Foundation
 import XCTest
 
-/// The PyTorch/Hugging Face reference outputs: `../shared/fixtures` beside the project, or
-/// `$LPFT_FIXTURES` (see its README). A missing fixture is a failure, never a skip: these
-/// tests are the proof the core is right.
+/// The PyTorch/Hugging Face reference outputs: `Tests/Fixtures/reference` in the repository
+/// (see its README; `bench/reference_fixtures.py` regenerates them), or `$LPFT_FIXTURES` to
+/// try another set. A missing fixture is a failure, never a skip: these tests are the proof
+/// the core is right.
 public enum Fixtures {
     /// The tiny random models of each family and their reference file: logits, loss, every
     /// gradient and the kernels P and F.
@@ -11,16 +12,16 @@ public enum Fixtures {
 
     public static var directory: URL {
         if let override = ProcessInfo.processInfo.environment["LPFT_FIXTURES"] { return URL(fileURLWithPath: override) }
-        // Tests/TestSupport/Fixtures.swift → project root → ../shared/fixtures
+        // Tests/TestSupport/Fixtures.swift → Tests/Fixtures/reference
         return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/fixtures")
+            .appendingPathComponent("Fixtures/reference")
     }
 
     /// A fixture's URL; a missing one fails the test.
     public static func url(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws -> URL {
         let url = directory.appendingPathComponent(name)
         guard FileManager.default.fileExists(atPath: url.path) else {
-            XCTFail("fixture \(url.path) is missing: tests need ../shared/fixtures beside the project (or LPFT_FIXTURES)", file: file, line: line)
+            XCTFail("fixture \(url.path) is missing: tests need Tests/Fixtures/reference (or the LPFT_FIXTURES override)", file: file, line: line)
             throw CocoaError(.fileNoSuchFile)
         }
         return url

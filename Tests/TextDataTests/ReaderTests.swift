@@ -55,8 +55,8 @@ final class ReaderTests: XCTestCase {
         XCTAssertNil(e[3].text)
     }
 
-    func testTheSharedPreTokenizedFixtureReads() throws {
-        let url = Fixtures.directory.appendingPathComponent("tiny-bert-inputs.jsonl")
+    func testTheReferencePreTokenizedFixtureReads() throws {
+        let url = try Fixtures.url("tiny-bert-inputs.jsonl")
         let e = try read(url).examples
         XCTAssertEqual(e.count, 6)
         XCTAssertEqual(e[1].inputIDs, [1, 105, 12, 12, 115, 40, 98])
