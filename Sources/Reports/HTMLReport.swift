@@ -3,7 +3,7 @@ import Sweep
 
 extension SweepReport {
     /// Per-epoch metrics the HTML plots read from the journal.
-    public static let plottedEpochMetrics = ["lp/head_norm"]
+    public static let plottedEpochMetrics = ["lp/head_norm", "val/accuracy", "ft/loss"]
 
     /// One self-contained page: the tables, inline SVG plots, the sweep's health. No scripts,
     /// no external resources, so it opens offline and anywhere.
@@ -18,7 +18,7 @@ extension SweepReport {
         let groups = self.groups
         for (view, metrics) in views {
             body += "<h2>\(esc(view.title)) <small>(\(esc(view.reference)))</small></h2>\n"
-            body += htmlTable(viewTable(metrics, groups: groups), textColumns: grouping.count + 1)
+            body += htmlTable(viewTable(metrics, groups: viewGroups(view, groups)), textColumns: grouping.count + 1)
             if let paper = view.paper, let beside = besideThePaper(paper, groups: groups) {
                 body += "<p>Beside the paper <small>(RoBERTa-base on its own tasks: \(esc(paper.note)))</small>:</p>\n"
                 body += htmlTable(beside, textColumns: grouping.count)
@@ -80,8 +80,12 @@ extension SweepReport {
         var out: [String] = []
         let groups = self.groups
         let ids = Set(trials.map(\.id))
-        // Head norm over LP epochs (grows by orders of magnitude during LP).
-        if let points = results.epochSeries["lp/head_norm"]?.filter({ ids.contains($0.trial) }), !points.isEmpty {
+        // Curves over epochs, one per group: mean over its trials with a band of ± one
+        // standard deviation (head norm during LP grows by orders of magnitude).
+        for (metric, title, xLabel, yLabel) in [("val/accuracy", "Validation accuracy during fine-tuning", "FT epoch", "validation accuracy"),
+                                                ("ft/loss", "Training loss during fine-tuning", "FT epoch", "mean training loss"),
+                                                ("lp/head_norm", "Head norm during linear probing", "LP epoch", "‖V‖_F")] {
+            guard let points = results.epochSeries[metric]?.filter({ ids.contains($0.trial) }), !points.isEmpty else { continue }
             let series = groups.compactMap { g -> SVGChart.Series? in
                 let members = Set(g.trials.map(\.id))
                 let byEpoch = Dictionary(grouping: points.filter { members.contains($0.trial) }, by: \.epoch)
@@ -89,9 +93,9 @@ extension SweepReport {
                 return SVGChart.Series(name: groupName(g), points: byEpoch.keys.sorted().map { e in
                     let s = Summary(byEpoch[e]!.map(\.value))!
                     return SVGChart.Point(x: Double(e), y: s.mean, error: s.std)
-                })
+                }, band: true)
             }
-            out.append(SVGChart(title: "Head norm during linear probing", xLabel: "LP epoch", yLabel: "‖V‖_F", kind: .lines, series: series).render())
+            out.append(SVGChart(title: title, xLabel: xLabel, yLabel: yLabel + " (mean ± sd over seeds)", kind: .lines, series: series).render())
         }
         // Feature change against head norm (the norm-scaling experiment).
         let scatter = groups.map { g in
@@ -101,7 +105,7 @@ extension SweepReport {
             })
         }.filter { !$0.points.isEmpty }
         if !scatter.isEmpty {
-            out.append(SVGChart(title: "Feature change against head norm at FT start", xLabel: "‖V‖_F when fine-tuning starts", yLabel: "Diff(F) = ‖F − F₀‖_F", kind: .scatter, series: scatter).render())
+            out.append(SVGChart(title: "Feature change against head norm at FT start", xLabel: "‖V‖_F when fine-tuning starts", yLabel: "Diff(F): mean over test examples of ‖f(x) − f₀(x)‖₂", kind: .scatter, series: scatter).render())
         }
         // ID and OOD accuracy by group, with error bars.
         let accuracy = ["test/accuracy"] + results.metrics(matching: "ood/*/accuracy")
@@ -135,8 +139,9 @@ extension SweepReport {
                         return nil
                     }
                     let points = byValue.compactMap { x, ts -> SVGChart.Point? in
-                        guard let x, let s = Summary(ts.compactMap { $0.metrics[metric] }) else { return nil }
-                        return SVGChart.Point(x: x, y: s.mean, error: s.std)
+                        let values = ts.compactMap { $0.metrics[metric] }
+                        guard let x, let s = Summary(values) else { return nil }
+                        return SVGChart.Point(x: x, y: s.mean, error: s.std, values: values)
                     }
                     return points.isEmpty ? nil : SVGChart.Series(name: groupName(g), points: points)
                 }
@@ -158,7 +163,8 @@ extension SweepReport {
         guard !metrics.isEmpty, !groups.isEmpty else { return nil }
         let series = metrics.map { m in
             SVGChart.Series(name: m, points: groups.enumerated().compactMap { i, g in
-                Summary(g.trials.filter { $0.state == .completed }.compactMap { value($0, m) }).map { SVGChart.Point(x: Double(i), y: $0.mean, error: $0.std) }
+                let values = g.trials.filter { $0.state == .completed }.compactMap { value($0, m) }
+                return Summary(values).map { SVGChart.Point(x: Double(i), y: $0.mean, error: $0.std, values: values) }
             })
         }
         guard series.contains(where: { !$0.points.isEmpty }) else { return nil }

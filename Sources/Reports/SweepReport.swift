@@ -70,6 +70,13 @@ public struct SweepReport: Sendable {
         }
     }
 
+    /// The groups a view shows: a view about an axis only the trials that have it (an "Against
+    /// lora.rank" table of FT rows would repeat the accuracy table).
+    func viewGroups(_ view: ReportView, _ groups: [TrialGroup]) -> [TrialGroup] {
+        guard let axis = view.axis else { return groups }
+        return results.groups(by: grouping, trials: trials.filter { $0.axes[axis] != nil })
+    }
+
     /// One view's table: the grouping axes, n, then the metrics' means ± standard deviations.
     func viewTable(_ metrics: [String], groups: [TrialGroup]) -> CellTable {
         CellTable(header: grouping + ["n"] + metrics,
@@ -99,7 +106,7 @@ public struct SweepReport: Sendable {
     }
 
     /// The ways a report can be written.
-    public enum Format: String, Sendable, CaseIterable { case md, csv, jsonl, html, predictions }
+    public enum Format: String, Sendable, CaseIterable { case md, csv, jsonl, html, predictions, epochs }
 
     /// `lpft sweep report`: reads the sweeps in `directories` (several: as one, with a
     /// `sweep` axis), checks the grouping axes, and writes the report to `out` (html: by
@@ -107,10 +114,10 @@ public struct SweepReport: Sendable {
     /// itself when it goes to stdout.
     public static func make(directories: [String], format: Format, grouping: [String]?, filter: TrialFilter?, metrics: [String]?,
                             out: String?) throws -> (path: String?, text: String) {
-        let epochMetrics = format == .html ? plottedEpochMetrics : []
         let journals = try directories.map { try Journal(readingDirectory: URL(fileURLWithPath: $0)) }
         let results = SweepResults(combining: try zip(directories, journals).map { directory, journal in
-            (name: URL(fileURLWithPath: directory).lastPathComponent, results: try SweepResults(journal: journal, epochMetrics: epochMetrics))
+            let epochMetrics = format == .html ? plottedEpochMetrics : format == .epochs ? try journal.epochMetricNames() : []
+            return (name: URL(fileURLWithPath: directory).lastPathComponent, results: try SweepResults(journal: journal, epochMetrics: epochMetrics))
         })
         let runs = journals.count == 1 ? try CoordinatorRun.history(journals[0]) : []
         for axis in grouping ?? [] where !results.axes.contains(axis) {
@@ -140,6 +147,7 @@ public struct SweepReport: Sendable {
         case .jsonl: return jsonl()
         case .html: return html()
         case .predictions: return predictionsCSV()
+        case .epochs: return epochsCSV()
         }
     }
 
@@ -151,7 +159,7 @@ public struct SweepReport: Sendable {
         let groups = self.groups
         for (view, metrics) in views {
             out += "\n## \(view.title) (\(view.reference))\n\n"
-            out += viewTable(metrics, groups: groups).markdown
+            out += viewTable(metrics, groups: viewGroups(view, groups)).markdown
             if let paper = view.paper, let beside = besideThePaper(paper, groups: groups) {
                 out += "\nBeside the paper (RoBERTa-base on its own tasks: \(paper.note)):\n\n" + beside.markdown
             }
@@ -247,6 +255,21 @@ public struct SweepReport: Sendable {
             cells += results.axes.map { t.axes[$0]?.description ?? "" }
             cells += exportMetrics.map { t.metrics[$0].map(Self.number) ?? "" }
             out += cells.map(CSV.quote).joined(separator: ",") + "\n"
+        }
+        return out
+    }
+
+    /// One row per trial, streamed metric and epoch (long format): the learning curves of the
+    /// attempt whose result is the trial's.
+    public func epochsCSV() -> String {
+        let names = results.epochSeries.keys.sorted()
+        let byTrial = Dictionary(grouping: names.flatMap { name in results.epochSeries[name]!.map { (name, $0) } }) { $0.1.trial }
+        var out = (["id"] + results.axes + ["metric", "epoch", "value"]).map(CSV.quote).joined(separator: ",") + "\n"
+        for t in trials {
+            for (name, point) in byTrial[t.id] ?? [] {
+                let cells = [t.id] + results.axes.map { t.axes[$0]?.description ?? "" } + [name, "\(point.epoch)", Self.number(point.value)]
+                out += cells.map(CSV.quote).joined(separator: ",") + "\n"
+            }
         }
         return out
     }

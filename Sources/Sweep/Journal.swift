@@ -300,6 +300,11 @@ public final class Journal: Sendable {
         }
     }
 
+    /// The names of the metrics streamed per epoch (`ft/loss`, `val/accuracy`, …).
+    public func epochMetricNames() throws -> [String] {
+        try database.read { db in try String.fetchAll(db, sql: "SELECT DISTINCT name FROM metrics WHERE epoch IS NOT NULL ORDER BY name") }
+    }
+
     public func metricCount() throws -> Int {
         try database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM metrics") ?? 0 }
     }

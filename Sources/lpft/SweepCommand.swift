@@ -166,12 +166,13 @@ struct SweepCommand: ParsableCommand {
             SVG plots in one self-contained file, default DIR/report.html), csv and jsonl \
             (one row per trial, one column per swept axis and metric; \
             `pandas.read_csv(path)` / `pandas.read_json(path, lines=True)`), predictions (one CSV row \
-            per trial, split and example: label, predicted class, probabilities). Works on a running \
+            per trial, split and example: label, predicted class, probabilities), epochs (the learning \
+            curves, one CSV row per trial, metric and epoch). Works on a running \
             sweep; its report says it is partial.
             """)
 
         @Argument(help: "The sweep directories; several read as one, with a `sweep` axis (the directory's name).") var dirs: [String]
-        @Option(help: "md, csv, jsonl, html or predictions (one row per trial, split and example).") var format: SweepReport.Format = .md
+        @Option(help: "md, csv, jsonl, html, predictions (one row per trial, split and example) or epochs (one row per trial, metric and epoch).") var format: SweepReport.Format = .md
         @Option(help: "Comma-separated axes to group by (default: every swept axis but seed).") var groupBy: String?
         @Option(name: .customLong("where"), help: "Only trials with these axis values: AXIS=VALUE[,AXIS!=VALUE…].") var filter: String?
         @Option(help: "Comma-separated metrics to report (`*` matches within a path step, e.g. ood/*/accuracy).") var metric: String?
