@@ -19,12 +19,16 @@ extension SweepReport {
         for (view, metrics) in views {
             body += "<h2>\(esc(view.title)) <small>(\(esc(view.reference)))</small></h2>\n"
             body += htmlTable(viewTable(metrics, groups: viewGroups(view, groups)), textColumns: grouping.count + 1)
-            if let paper = view.paper, let beside = besideThePaper(paper, groups: groups) {
+            if showsPaper, let paper = view.paper, let beside = besideThePaper(paper, groups: groups) {
                 body += "<p>Beside the paper <small>(RoBERTa-base on its own tasks: \(esc(paper.note)))</small>:</p>\n"
                 body += htmlTable(beside, textColumns: grouping.count)
             }
         }
         if metricPatterns == nil {
+            body += "<h2>The best configuration per method, selected on validation</h2>\n" + htmlTable(bestTable(), textColumns: 2)
+                + "<p>\(esc(BestConfiguration.rule(selectBy: nil, within: ["method"])))</p>\n"
+        }
+        if metricPatterns == nil && showsPaper {
             body += "<h2>The paper's five claims</h2>\n<table><tr><th>#</th><th>the paper's claim</th><th>here</th><th>verdict</th></tr>\n"
             for (i, c) in paperClaims().enumerated() {
                 body += "<tr><td>\(i + 1)</td><td>\(esc(c.claim))</td><td>\(esc(c.evidence))</td><td><b>\(esc(c.verdict.rawValue))</b></td></tr>\n"

@@ -40,12 +40,17 @@ public struct SweepReport: Sendable {
     public let metricPatterns: [String]?
     /// Each `lpft sweep run` of the sweep (a report of one sweep), for its resume history.
     public let runs: [CoordinatorRun]
+    /// Whether the paper's numbers and claims are shown beside ours: for the tasks lpft ships for
+    /// the paper's studies, or when asked (`--paper`); never beside a user's own data by default.
+    public let showsPaper: Bool
     /// The trials' per-example predictions, read for `--format predictions` only.
     let predictions: PredictionsStore?
 
     public init(results: SweepResults, directory: String, grouping: [String]? = nil, filter: TrialFilter? = nil, metrics: [String]? = nil,
-                runs: [CoordinatorRun] = [], predictions: PredictionsStore? = nil) {
+                runs: [CoordinatorRun] = [], predictions: PredictionsStore? = nil, paper: Bool? = nil) {
         self.results = results
+        // A fetched task is a name in the resolved config; a user's own files are a mapping (task.train, …).
+        showsPaper = paper ?? !results.trials.contains { TrialSettings.flatten($0.config).keys.contains { $0.hasPrefix("task.") } }
         self.predictions = predictions
         self.directory = directory
         self.runs = runs
@@ -113,7 +118,7 @@ public struct SweepReport: Sendable {
     /// default `DIR/report.html` of a single sweep). Returns the path written, or the report
     /// itself when it goes to stdout.
     public static func make(directories: [String], format: Format, grouping: [String]?, filter: TrialFilter?, metrics: [String]?,
-                            out: String?) throws -> (path: String?, text: String) {
+                            out: String?, paper: Bool? = nil, best: Bool = false) throws -> (path: String?, text: String) {
         let journals = try directories.map { try Journal(readingDirectory: URL(fileURLWithPath: $0)) }
         let results = SweepResults(combining: try zip(directories, journals).map { directory, journal in
             let epochMetrics = format == .html ? plottedEpochMetrics : format == .epochs ? try journal.epochMetricNames() : []
@@ -128,8 +133,9 @@ public struct SweepReport: Sendable {
         // Predictions are read only when exported: results do not carry them.
         let predictions = format == .predictions
             ? try PredictionsStore(journals: zip(directories, journals).map { (URL(fileURLWithPath: $0).lastPathComponent, $1) }) : nil
-        let text = SweepReport(results: results, directory: directories.joined(separator: " + "), grouping: grouping, filter: filter, metrics: metrics,
-                               runs: runs, predictions: predictions).text(format)
+        let report = SweepReport(results: results, directory: directories.joined(separator: " + "), grouping: grouping, filter: filter, metrics: metrics,
+                               runs: runs, predictions: predictions, paper: paper)
+        let text = best ? report.bestMarkdown() : report.text(format)
         let defaultPath = format == .html && directories.count == 1 ? URL(fileURLWithPath: directories[0]).appendingPathComponent("report.html").path : nil
         if format == .html, out == nil, defaultPath == nil {
             throw ConfigErrorText("--format html of several sweeps: say where with --out PATH")
@@ -160,11 +166,14 @@ public struct SweepReport: Sendable {
         for (view, metrics) in views {
             out += "\n## \(view.title) (\(view.reference))\n\n"
             out += viewTable(metrics, groups: viewGroups(view, groups)).markdown
-            if let paper = view.paper, let beside = besideThePaper(paper, groups: groups) {
+            if showsPaper, let paper = view.paper, let beside = besideThePaper(paper, groups: groups) {
                 out += "\nBeside the paper (RoBERTa-base on its own tasks: \(paper.note)):\n\n" + beside.markdown
             }
         }
         if metricPatterns == nil {
+            out += "\n## The best configuration per method, selected on validation\n\n" + bestMarkdown()
+        }
+        if metricPatterns == nil && showsPaper {
             out += "\n## The paper's five claims\n\n" + claimsMarkdown()
             let pairs = pairedAgainstPlainMethods
             if !pairs.isEmpty { out += "\n## Claim 4 seed by seed: LP-FT − FT, LP-LoRA − LoRA\n\n" + pairedMarkdown(pairs) }

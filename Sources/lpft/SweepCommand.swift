@@ -118,7 +118,7 @@ struct SweepCommand: ParsableCommand {
         @Option(help: "Failures to list with their reasons and last log lines.") var failures = 10
         @Flag(help: "Print {\"counts\": {state: n}, \"trials\": [{id, state, attempts, config, metrics}]} as JSON.") var json = false
         @Flag(help: "Redraw every 2 s until every trial is completed or failed: a progress bar and the best trials so far.") var watch = false
-        @Option(help: "The metric that ranks trials in --watch.") var rank = "test/accuracy"
+        @Option(help: "The metric that ranks trials in --watch (default: validation accuracy: select on validation, never on test).") var rank = TrialMetric.validationAccuracy
 
         func run() throws {
             let directory = URL(fileURLWithPath: dir)
@@ -177,10 +177,12 @@ struct SweepCommand: ParsableCommand {
         @Option(name: .customLong("where"), help: "Only trials with these axis values: AXIS=VALUE[,AXIS!=VALUE…].") var filter: String?
         @Option(help: "Comma-separated metrics to report (`*` matches within a path step, e.g. ood/*/accuracy).") var metric: String?
         @Option(help: "Write here instead of stdout (html: default DIR/report.html).") var out: String?
+        @Flag(inversion: .prefixedNo, help: "Show the paper's numbers and claims beside ours (default: for the tasks lpft ships, not for your own data files).") var paper: Bool?
+        @Flag(help: "Print only the best configuration per method, selected on validation accuracy, with its test and OOD figures.") var best = false
 
         func run() throws {
             let report = try SweepReport.make(directories: dirs, format: format, grouping: groupBy?.commaSeparated, filter: try filter.map { try TrialFilter($0) },
-                                              metrics: metric?.commaSeparated, out: out)
+                                              metrics: metric?.commaSeparated, out: out, paper: paper, best: best)
             print(report.path.map { "report: \($0)" } ?? report.text, terminator: report.path == nil ? "" : "\n")
         }
     }

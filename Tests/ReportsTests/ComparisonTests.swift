@@ -189,3 +189,52 @@ final class TrialHealthTests: XCTestCase {
         XCTAssertTrue(report.html().contains("Degenerate trials"))
     }
 }
+
+/// Selecting on validation, and the paper's views only where they belong.
+final class SelectionTests: XCTestCase {
+    /// Two learning rates of LP-FT: the one better on validation is chosen, though the other is
+    /// better on test.
+    func testTheBestConfigurationIsChosenOnValidationAndReportedOnTest() throws {
+        let dir = try temporaryDirectory(self)
+        let journal = try Journal(directory: dir)
+        try journal.write { w in
+            var i = 0
+            for (lr, validation, test) in [("1e-05", 0.80, 0.90), ("3e-06", 0.84, 0.82)] {
+                for seed in 1...3 {
+                    let id = "\(lr)-\(seed)"
+                    try w.addTrial(id: id, position: i, axes: "{\"ft.lr\":\(lr),\"method\":\"lp-ft\",\"seed\":\(seed)}", config: "{}", at: 0)
+                    i += 1
+                    let result = "{\"status\":\"completed\",\"metrics\":{\"validation/accuracy\":\(validation),\"test/accuracy\":\(test)}}"
+                    let lease = try w.startAttempt(trial: id, number: 1, worker: "w", host: "h", at: 0)
+                    try w.endAttempt(lease: lease, state: .completed, at: 1, result: result)
+                    try w.updateTrial(id, state: .completed, chargedAttempts: 0, result: result)
+                }
+            }
+        }
+        let report = SweepReport(results: try SweepResults(journal: journal), directory: dir.path)
+        let best = try XCTUnwrap(report.bestConfigurations().first)
+        XCTAssertEqual(best.scope, "method=lp-ft")
+        XCTAssertEqual(best.configuration, "ft.lr=3e-06")
+        XCTAssertEqual(best.candidates, 2)
+        XCTAssertEqual(try XCTUnwrap(best.group.summary("test/accuracy")).mean, 0.82, accuracy: 1e-12, "test is reported, not used")
+        XCTAssertTrue(report.markdown().contains("## The best configuration per method, selected on validation"))
+    }
+
+    func testThePapersViewsAreNotShownBesideAUsersOwnData() throws {
+        let dir = try temporaryDirectory(self)
+        let journal = try Journal(directory: dir)
+        try journal.write { w in
+            for (i, method) in ["ft", "lp-ft"].enumerated() {
+                try w.addTrial(id: method, position: i, axes: "{\"method\":\"\(method)\"}", config: #"{"task":{"name":"mine","train":"/data/train.csv"}}"#, at: 0)
+                let result = "{\"status\":\"completed\",\"metrics\":{\"test/accuracy\":0.8}}"
+                let lease = try w.startAttempt(trial: method, number: 1, worker: "w", host: "h", at: 0)
+                try w.endAttempt(lease: lease, state: .completed, at: 1, result: result)
+                try w.updateTrial(method, state: .completed, chargedAttempts: 0, result: result)
+            }
+        }
+        let results = try SweepResults(journal: journal)
+        XCTAssertFalse(SweepReport(results: results, directory: "").markdown().contains("The paper's five claims"))
+        XCTAssertFalse(SweepReport(results: results, directory: "").markdown().contains("Beside the paper"))
+        XCTAssertTrue(SweepReport(results: results, directory: "", paper: true).markdown().contains("The paper's five claims"), "--paper asks for them")
+    }
+}
