@@ -65,7 +65,7 @@ let package = Package(
         // The paper's tables, claims and plots (CSV, JSONL, HTML with SVG) from a sweep's results.
         .target(name: "Reports", dependencies: ["Sweep", "TrialContract"]),
         // `lpft sweep serve`: a read-only web dashboard and Prometheus text over a journal.
-        .target(name: "Dashboard", dependencies: ["Sweep", "Reports", "Logs", .product(name: "Logging", package: "swift-log"), .product(name: "FlyingFox", package: "FlyingFox"),
+        .target(name: "Dashboard", dependencies: ["Sweep", "Reports", "Logs", "TrialContract", .product(name: "Logging", package: "swift-log"), .product(name: "FlyingFox", package: "FlyingFox"),
                                                   .product(name: "FlyingSocks", package: "FlyingFox"),
                                                   .product(name: "Prometheus", package: "swift-prometheus")]),
         .executableTarget(

@@ -86,7 +86,7 @@ public struct DispatchBenchmark {
             var seq = 0
             while seq < rows {
                 let n = min(batchSize, rows - seq)
-                let batch = (seq..<seq + n).map { MetricRow(seq: $0, name: "ft/loss", value: Double($0) * 1e-6, epoch: 1, step: $0) }
+                let batch = (seq..<seq + n).map { MetricRow(seq: $0, name: TrialMetric.ftLoss, value: Double($0) * 1e-6, epoch: 1, step: $0) }
                 socket.send(Message.metrics(MetricBatch(trial: a.trial, lease: a.lease, rows: batch)).frames())
                 seq += n
             }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Sweep
+import TrialContract
 
 /// The simulation's knobs: its size, its workload and how often each fault strikes.
 /// Fault rates are per worker (or, for partitions, per sweep) per hour of virtual time.
@@ -547,7 +548,7 @@ struct SimulatedWorker {
 
     mutating func report(_ seq: Int, of lease: Lease, at now: Double) {
         guard let running = trials[lease], !running.stopping else { return }
-        let row = MetricRow(seq: seq, name: "ft/loss", value: 1 / Double(seq + 2), epoch: seq + 1, step: seq)
+        let row = MetricRow(seq: seq, name: TrialMetric.ftLoss, value: 1 / Double(seq + 2), epoch: seq + 1, step: seq)
         unackedMetrics.add([row], lease: lease, trial: running.trial)
         send(.metrics(MetricBatch(trial: running.trial, lease: lease, rows: [row])), at: now)
     }
@@ -562,7 +563,7 @@ struct SimulatedWorker {
         } else {
             let accuracy = 0.7 + Double(lease % 1000) / 5000
             report = TrialReport(trial: running.trial, lease: lease, status: .completed, reason: nil, logTail: [],
-                                 result: "{\"lease\":\(lease),\"metrics\":{\"test/accuracy\":\(accuracy),\"test/ece\":\(1 - accuracy)},\"status\":\"completed\"}")
+                                 result: "{\"lease\":\(lease),\"metrics\":{\"\(TrialMetric.testAccuracy)\":\(accuracy),\"\(TrialMetric.test(.ece))\":\(1 - accuracy)},\"status\":\"completed\"}")
         }
         report.sweep = sweep
         outbox[lease] = report

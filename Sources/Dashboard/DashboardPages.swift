@@ -1,6 +1,7 @@
 import Foundation
 import Reports
 import Sweep
+import TrialContract
 
 /// The dashboard's HTML, rendered on the server only: every string from the journal goes
 /// through `escape`, and the page's one script swaps in fresh server renderings of its
@@ -64,7 +65,7 @@ enum DashboardPages {
     static func trials(_ table: TrialTable) -> String {
         var out = """
             <form method="get" action="/trials">where <input name="where" size="40" placeholder="method=lp-ft,seed!=1" value="\(escape(table.query.filter ?? ""))">
-            metrics <input name="metric" size="30" placeholder="test/accuracy,ood/*/accuracy" value="\(escape(table.query.metrics ?? ""))">
+            metrics <input name="metric" size="30" placeholder="\(TrialMetric.testAccuracy),\(TrialMetric.anyOOD(.accuracy))" value="\(escape(table.query.metrics ?? ""))">
             <input type="hidden" name="sort" value="\(escape(table.query.sort ?? ""))"><button>show</button></form>
 
             """

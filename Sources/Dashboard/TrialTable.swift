@@ -1,5 +1,6 @@
 import Foundation
 import Sweep
+import TrialContract
 
 /// The trials page's query: `?where=AXIS=VALUE,…&metric=PATTERNS&sort=COLUMN&desc=1&limit=N`.
 struct TrialQuery: Sendable, Equatable {
@@ -74,7 +75,7 @@ struct TrialColumn {
 /// The trials table for a query: filtered, sorted, limited, one column per axis and metric.
 struct TrialTable: Sendable {
     /// The metrics shown when the query names none, those a report leads with, when present.
-    static let defaultMetrics = ["test/accuracy", "ood/*/accuracy", "test/ece", "test/ece@T", "head/norm_final", "ntk/ft_ratio"]
+    static let defaultMetrics = [TrialMetric.testAccuracy, TrialMetric.anyOOD(.accuracy), TrialMetric.test(.ece), TrialMetric.test(.eceScaled), TrialMetric.headNormFinal, TrialMetric.ntkFTRatio]
 
     let query: TrialQuery
     let columns: [String]

@@ -1,5 +1,6 @@
 import Foundation
 import Sweep
+import TrialContract
 
 /// The paper's numbers for one of its tables, by method, so that a report prints them in the
 /// same rows as ours (RoBERTa-base on the paper's tasks; ../shared/docs/paper-notes.md, "The
@@ -30,7 +31,7 @@ public struct PaperTable: Sendable {
     static let all = ["lp", "ft", "lp-ft", "lora", "lp-lora"]
     static let fineTuned = ["ft", "lp-ft", "lora", "lp-lora"]
 
-    static let accuracy = PaperTable(ours: ["test/accuracy", "ood/*/accuracy"], percent: true, columns: [
+    static let accuracy = PaperTable(ours: [TrialMetric.testAccuracy, TrialMetric.anyOOD(.accuracy)], percent: true, columns: [
         Column("RTE", all, ["57.69 ± 1.10", "74.73 ± 3.04", "76.75 ± 0.87", "72.85 ± 1.41", "74.08 ± 2.57"]),
         Column("Amazon (ID)", all, ["83.04 ± 0.01", "88.66 ± 1.62", "88.89 ± 1.02", "86.05 ± 2.16", "88.17 ± 1.97"]),
         Column("Dynasent (OOD)", all, ["42.69 ± 0.05", "44.33 ± 1.11", "45.41 ± 0.80", "46.70 ± 1.68", "43.37 ± 1.50"]),
@@ -38,13 +39,13 @@ public struct PaperTable: Sendable {
         Column("SST-5 movies (OOD)", all, ["56.81 ± 0.11", "72.52 ± 1.28", "73.78 ± 1.05", "72.88 ± 1.84", "72.31 ± 1.30"]),
     ], note: "accuracy %, mean ± sd over 5 seeds (Tables 8 and 10); Amazon is in distribution for the three OOD sets (BOSS sentiment, 3 classes)")
 
-    static let calibration = PaperTable(ours: ["test/ece", "test/ece@T"], percent: true, columns: [
+    static let calibration = PaperTable(ours: [TrialMetric.test(.ece), TrialMetric.test(.eceScaled)], percent: true, columns: [
         Column("RTE", fineTuned, ["21.16 → 5.13", "21.72 → 5.48", "11.92 → 6.17", "18.14 → 5.72"]),
         Column("BoolQ", fineTuned, ["13.63 → 1.83", "18.93 → 2.41", "8.88 → 1.45", "14.09 → 2.07"]),
         Column("WiC", fineTuned, ["25.88 → 8.85", "29.47 → 7.68", "18.66 → 5.93", "22.22 → 8.06"]),
     ], note: "test ECE % before → after temperature scaling (Tables 3 and 14)")
 
-    static let headNorm = PaperTable(ours: ["head/norm_init", "head/norm_after_lp", "head/norm_final"], percent: false, columns: [
+    static let headNorm = PaperTable(ours: [TrialMetric.headNormInit, TrialMetric.headNormAfterLP, TrialMetric.headNormFinal], percent: false, columns: [
         Column("RTE", all, ["0.795 → 28.6", "0.795 → 0.805 after FT", "0.795 → 28.6", "—", "0.795 → 28.6"]),
         Column("BoolQ", all, ["0.795 → 12.7", "—", "0.795 → 12.7", "—", "0.795 → 12.7"]),
         Column("SST-2", all, ["0.795 → 132", "—", "0.795 → 132", "—", "0.795 → 132"]),
@@ -52,7 +53,7 @@ public struct PaperTable: Sendable {
         Column("Amazon", all, ["0.951 → 121", "0.951 → 0.947 after FT", "0.951 → 121", "—", "0.951 → 121"]),
     ], note: "‖V‖_F at initialisation → after LP, and after FT from a fresh head (Table 13)")
 
-    static let features = PaperTable(ours: ["features/diff", "features/cosine"], percent: false, columns: [
+    static let features = PaperTable(ours: [TrialMetric.featureChange, TrialMetric.featureCosine], percent: false, columns: [
         Column("RTE Diff(F)", fineTuned, ["21.2", "3.33", "15.1", "3.87"]),
         Column("Amazon Diff(F)", fineTuned, ["19.8", "2.21", "13.5", "2.28"]),
         Column("SemEval Diff(F)", fineTuned, ["18.3", "1.99", "6.97", "2.14"]),
@@ -60,7 +61,7 @@ public struct PaperTable: Sendable {
         Column("Amazon CS(F)", all, ["0.996 (pre-trained)", "0.691", "0.999", "0.848", "0.999"]),
     ], note: "feature change Diff(F) during the FT stage (Table 12) and cosine similarity CS(F) of the features (Table 11)")
 
-    static let ntk = PaperTable(ours: ["ntk/fro_pretrain", "ntk/rank_pretrain", "ntk/fro_ft", "ntk/ft_ratio"], percent: false, columns: [
+    static let ntk = PaperTable(ours: [TrialMetric.ntkFrobeniusPretrain, TrialMetric.ntkRankPretrain, TrialMetric.ntkFrobeniusFT, TrialMetric.ntkFTRatio], percent: false, columns: [
         Column("RTE", fineTuned, ["1.29e4, 0.2148", "3.80e6, 0.9918", "25.1, 0.0005", "7.60e3, 0.1942"]),
         Column("BoolQ", fineTuned, ["1.24e4, 0.2139", "4.46e6, 0.9921", "24.8, 0.0005", "8.56e3, 0.2118"]),
         Column("WiC", fineTuned, ["1.45e4, 0.2216", "7.77e7, 0.9996", "25.8, 0.0005", "1.09e5, 0.7454"]),

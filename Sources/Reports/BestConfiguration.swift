@@ -1,5 +1,6 @@
 import Foundation
 import Sweep
+import TrialContract
 
 /// "Select on validation, report test": per method (or the axes named), the configuration whose
 /// mean validation accuracy over its seeds is highest, and its test and OOD figures. Reading
@@ -40,7 +41,7 @@ extension SweepReport {
 
     /// The best configurations as a table: selection, then test and every OOD accuracy.
     func bestTable(selectBy metric: String? = nil) -> CellTable {
-        let reported = ["test/accuracy"] + results.metrics(matching: "ood/*/accuracy")
+        let reported = [TrialMetric.testAccuracy] + results.metrics(matching: TrialMetric.anyOOD(.accuracy))
         return CellTable(header: ["scope", "selected configuration", "of", "n", metric ?? "validation accuracy"] + reported,
                          rows: bestConfigurations(selectBy: metric).map { b in
                              [b.scope, b.configuration, "\(b.candidates)", Self.count(b.group), Self.format(b.selection)] + reported.map { Self.format(b.group.summary($0)) }

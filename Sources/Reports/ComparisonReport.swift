@@ -1,12 +1,13 @@
 import Foundation
 import Sweep
+import TrialContract
 
 /// `lpft sweep compare`: one arm of trials against another, from one or more sweeps, as a
 /// Markdown table with the rule that paired them, per-seed differences, the interval, the
 /// verdict, and the example-level test where predictions allow.
 public enum ComparisonReport {
     /// The default metrics: accuracy in distribution and on every OOD set.
-    public static let defaultMetrics = ["test/accuracy", "ood/*/accuracy"]
+    public static let defaultMetrics = [TrialMetric.testAccuracy, TrialMetric.anyOOD(.accuracy)]
 
     public static func make(directories: [String], arm: String, against: String, metrics patterns: [String]?) throws -> String {
         let journals = try directories.map { (name: URL(fileURLWithPath: $0).lastPathComponent, journal: try Journal(readingDirectory: URL(fileURLWithPath: $0))) }

@@ -1,9 +1,10 @@
 import Foundation
 import Sweep
+import TrialContract
 
 extension SweepReport {
     /// Per-epoch metrics the HTML plots read from the journal.
-    public static let plottedEpochMetrics = ["lp/head_norm", "val/accuracy", "ft/loss"]
+    public static let plottedEpochMetrics = [TrialMetric.lpHeadNorm, TrialMetric.epochValidationAccuracy, TrialMetric.ftLoss]
 
     /// One self-contained page: the tables, inline SVG plots, the sweep's health. No scripts,
     /// no external resources, so it opens offline and anywhere.
@@ -86,9 +87,9 @@ extension SweepReport {
         let ids = Set(trials.map(\.id))
         // Curves over epochs, one per group: mean over its trials with a band of ± one
         // standard deviation (head norm during LP grows by orders of magnitude).
-        for (metric, title, xLabel, yLabel) in [("val/accuracy", "Validation accuracy during fine-tuning", "FT epoch", "validation accuracy"),
-                                                ("ft/loss", "Training loss during fine-tuning", "FT epoch", "mean training loss"),
-                                                ("lp/head_norm", "Head norm during linear probing", "LP epoch", "‖V‖_F")] {
+        for (metric, title, xLabel, yLabel) in [(TrialMetric.epochValidationAccuracy, "Validation accuracy during fine-tuning", "FT epoch", "validation accuracy"),
+                                                (TrialMetric.ftLoss, "Training loss during fine-tuning", "FT epoch", "mean training loss"),
+                                                (TrialMetric.lpHeadNorm, "Head norm during linear probing", "LP epoch", "‖V‖_F")] {
             guard let points = results.epochSeries[metric]?.filter({ ids.contains($0.trial) }), !points.isEmpty else { continue }
             let series = groups.compactMap { g -> SVGChart.Series? in
                 let members = Set(g.trials.map(\.id))
@@ -104,7 +105,7 @@ extension SweepReport {
         // Feature change against head norm (the norm-scaling experiment).
         let scatter = groups.map { g in
             SVGChart.Series(name: groupName(g), points: g.trials.compactMap { t in
-                guard let d = t.metrics["features/diff"], let norm = t.metrics["head/norm_after_lp"] ?? t.metrics["head/norm_init"] else { return nil }
+                guard let d = t.metrics[TrialMetric.featureChange], let norm = t.metrics[TrialMetric.headNormAfterLP] ?? t.metrics[TrialMetric.headNormInit] else { return nil }
                 return SVGChart.Point(x: norm, y: d)
             })
         }.filter { !$0.points.isEmpty }
@@ -112,13 +113,13 @@ extension SweepReport {
             out.append(SVGChart(title: "Feature change against head norm at FT start", xLabel: "‖V‖_F when fine-tuning starts", yLabel: "Diff(F): mean over test examples of ‖f(x) − f₀(x)‖₂", kind: .scatter, series: scatter).render())
         }
         // ID and OOD accuracy by group, with error bars.
-        let accuracy = ["test/accuracy"] + results.metrics(matching: "ood/*/accuracy")
+        let accuracy = [TrialMetric.testAccuracy] + results.metrics(matching: TrialMetric.anyOOD(.accuracy))
         if let chart = bars(title: "Accuracy in and out of distribution", yLabel: "accuracy", metrics: accuracy.filter(results.metricNames.contains), groups: groups) {
             out.append(chart)
         }
-        for (metric, title, yLabel) in [("ntk/ft_ratio", "FT ratio of the NTK at FT start", "FT-effective share of the update"),
-                                        ("test/ece", "Calibration error before and after temperature scaling", "ECE")] {
-            let metrics = metric == "test/ece" ? ["test/ece", "test/ece@T"] : [metric]
+        for (metric, title, yLabel) in [(TrialMetric.ntkFTRatio, "FT ratio of the NTK at FT start", "FT-effective share of the update"),
+                                        (TrialMetric.test(.ece), "Calibration error before and after temperature scaling", "ECE")] {
+            let metrics = metric == TrialMetric.test(.ece) ? [TrialMetric.test(.ece), TrialMetric.test(.eceScaled)] : [metric]
             if let chart = bars(title: title, yLabel: yLabel, metrics: metrics.filter(results.metricNames.contains), groups: groups) { out.append(chart) }
         }
         // Reliability diagrams before and after temperature scaling, bins merged over each group.
@@ -135,7 +136,7 @@ extension SweepReport {
         // Against numeric swept axes: one line per group of the other axes.
         for axis in ["lora.rank", "lp.epochs", "head_scale", "temperature"] where results.axes.contains(axis) {
             let others = grouping.filter { $0 != axis }
-            for (metric, label) in [("test/accuracy", "test accuracy"), ("test/ece", "test ECE"), ("features/diff", "Diff(F)")] where results.metricNames.contains(metric) {
+            for (metric, label) in [(TrialMetric.testAccuracy, "test accuracy"), (TrialMetric.test(.ece), "test ECE"), (TrialMetric.featureChange, "Diff(F)")] where results.metricNames.contains(metric) {
                 let series = results.groups(by: others, trials: trials).compactMap { g -> SVGChart.Series? in
                     let byValue = Dictionary(grouping: g.trials.filter { $0.state == .completed }) { t -> Double? in
                         if case .integer(let i)? = t.axes[axis] { return Double(i) }

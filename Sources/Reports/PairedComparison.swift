@@ -215,9 +215,9 @@ public struct ExampleEvidence: Sendable, Equatable {
     /// The split whose examples a metric counts: `test/accuracy` → `test`, `ood/T/accuracy` →
     /// `ood/T`; nil for metrics that are not an accuracy over examples.
     public static func split(of metric: String) -> String? {
-        guard metric.hasSuffix("/accuracy") else { return nil }
-        let split = String(metric.dropLast("/accuracy".count))
-        return split == "test" || split.hasPrefix("ood/") ? split : nil
+        if metric == TrialMetric.testAccuracy { return PredictionSplit.test }
+        let ood = PredictionSplit.ood(""), suffix = TrialMetric.ood("", .accuracy).dropFirst(ood.count)
+        return metric.hasPrefix(ood) && metric.hasSuffix(suffix) ? String(metric.dropLast(suffix.count)) : nil
     }
 
     /// Nil unless every pair has predictions of the metric's split on the same rows.
@@ -308,7 +308,7 @@ extension TrialRow {
 extension SweepReport {
     /// Claim 4's pairs on test and OOD accuracy: LP-FT − FT (the claim), then LP-LoRA − LoRA.
     public var pairedAgainstPlainMethods: [PairedComparison] {
-        let metrics = ["test/accuracy"] + results.metrics(matching: "ood/*/accuracy")
+        let metrics = [TrialMetric.testAccuracy] + results.metrics(matching: TrialMetric.anyOOD(.accuracy))
         return [("lp-ft", "ft"), ("lp-lora", "lora")].flatMap { lp, plain -> [PairedComparison] in
             guard let arm = try? TrialFilter("method=\(lp)"), let against = try? TrialFilter("method=\(plain)"),
                   let matching = try? ArmMatching(trials, arm: arm, against: against, axes: results.axes) else { return [] }

@@ -1,5 +1,6 @@
 import Foundation
 import Sweep
+import TrialContract
 
 /// One table of a report: metrics (patterns with `*`) over the trial groups.
 public struct ReportView: Sendable {
@@ -14,17 +15,17 @@ public struct ReportView: Sendable {
 
     /// The paper's views, each shown when the sweep has its metrics (and axis).
     public static let paper: [ReportView] = [
-        ReportView(title: "Accuracy by method", reference: "paper Tables 8 and 10", metrics: ["test/accuracy", "ood/*/accuracy"], axis: nil, paper: .accuracy),
+        ReportView(title: "Accuracy by method", reference: "paper Tables 8 and 10", metrics: [TrialMetric.testAccuracy, TrialMetric.anyOOD(.accuracy)], axis: nil, paper: .accuracy),
         ReportView(title: "Calibration before and after temperature scaling", reference: "paper Table 3",
-                   metrics: ["temperature", "test/ece", "test/ece@T", "test/mce", "test/mce@T", "ood/*/ece", "ood/*/ece@T"], axis: nil, paper: .calibration),
+                   metrics: [TrialMetric.temperature, TrialMetric.test(.ece), TrialMetric.test(.eceScaled), TrialMetric.test(.mce), TrialMetric.test(.mceScaled), TrialMetric.anyOOD(.ece), TrialMetric.anyOOD(.eceScaled)], axis: nil, paper: .calibration),
         ReportView(title: "Classifier-head norm: at initialisation, after LP, final", reference: "paper Table 13",
-                   metrics: ["head/norm_init", "head/norm_after_lp", "head/norm_final"], axis: nil, paper: .headNorm),
+                   metrics: [TrialMetric.headNormInit, TrialMetric.headNormAfterLP, TrialMetric.headNormFinal], axis: nil, paper: .headNorm),
         ReportView(title: "Feature change from the pre-trained model", reference: "paper Table 1",
-                   metrics: ["features/diff", "features/cosine", "features/fdr"], axis: nil, paper: .features),
+                   metrics: [TrialMetric.featureChange, TrialMetric.featureCosine, TrialMetric.featureFisherRatio], axis: nil, paper: .features),
         ReportView(title: "NTK at the start of fine-tuning", reference: "paper Tables 2 and 9",
-                   metrics: ["ntk/fro_pretrain", "ntk/fro_ft", "ntk/ft_ratio", "ntk/rank_pretrain", "ntk/rank_ft", "ntk/rank_total", "ntk/accuracy_train", "ntk/accuracy_eval"], axis: nil, paper: .ntk),
+                   metrics: [TrialMetric.ntkFrobeniusPretrain, TrialMetric.ntkFrobeniusFT, TrialMetric.ntkFTRatio, TrialMetric.ntkRankPretrain, TrialMetric.ntkRankFT, TrialMetric.ntkRankTotal, TrialMetric.ntkAccuracyTrain, TrialMetric.ntkAccuracyEval], axis: nil, paper: .ntk),
     ] + ["lp.epochs", "lora.rank", "head_scale", "temperature"].map { (path: String) in
-        ReportView(title: "Against " + path, reference: "the paper's ablations", metrics: ["test/accuracy", "ood/*/accuracy", "features/diff", "head/norm_after_lp", "test/ece", "test/ece@T"], axis: path)
+        ReportView(title: "Against " + path, reference: "the paper's ablations", metrics: [TrialMetric.testAccuracy, TrialMetric.anyOOD(.accuracy), TrialMetric.featureChange, TrialMetric.headNormAfterLP, TrialMetric.test(.ece), TrialMetric.test(.eceScaled)], axis: path)
     }
 }
 

@@ -43,7 +43,7 @@ extension TrialHealth {
     }
 
     static func validationAccuracy(_ metrics: [String: Double]) -> Double? {
-        metrics[TrialMetric.validationAccuracy] ?? metrics["val/accuracy_best"] ?? metrics["lp/val_accuracy"]
+        metrics[TrialMetric.validationAccuracy] ?? metrics[TrialMetric.bestValidationAccuracy] ?? metrics[TrialMetric.lpValidationAccuracy]
     }
 }
 

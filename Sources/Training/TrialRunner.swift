@@ -140,10 +140,10 @@ public final class TrialRunner {
             usleep(useconds_t(min(end - now, 10_000_000) / 1000))
         }
         for epoch in 1...3 {
-            emit("ft/loss", 0.7 / Double(epoch) + 0.05 * Double(rng.uniform(at: UInt64(epoch))), epoch: epoch, final: false)
+            emit(TrialMetric.ftLoss, 0.7 / Double(epoch) + 0.05 * Double(rng.uniform(at: UInt64(epoch))), epoch: epoch, final: false)
         }
-        emit("test/accuracy", 0.5 + 0.4 * Double(rng.uniform(at: 100)))
-        emit("test/ece", 0.2 * Double(rng.uniform(at: 101)))
+        emit(TrialMetric.testAccuracy, 0.5 + 0.4 * Double(rng.uniform(at: 100)))
+        emit(TrialMetric.test(.ece), 0.2 * Double(rng.uniform(at: 101)))
     }
 
     private func runTraining() throws -> Int? {
@@ -184,7 +184,7 @@ public final class TrialRunner {
             metrics.merge(resumed.state.metrics) { _, saved in saved }
             onNotice("resuming after FT epoch \(resumed.state.epoch) of \(config.ft.epochs)")
             // In metrics.jsonl, events after this marker supersede earlier ones for later epochs.
-            emit("trial/resumed_after_epoch", Double(resumed.state.epoch), final: false)
+            emit(TrialMetric.resumedAfterEpoch, Double(resumed.state.epoch), final: false)
         } else {
             emit(TrialMetric.headNormInit, head().norm)
         }
@@ -203,20 +203,20 @@ public final class TrialRunner {
                     let options = LinearProbe.SGDOptions(epochs: config.lp.epochs, learningRate: Float(config.lp.lr), batchSize: config.lp.batchSize,
                                                          dropout: model.config.hiddenDropout, seed: config.seed)
                     let probe = LinearProbe.trainSGD(features: trainFeatures, labels: labels, from: head(), options: options) { epoch, loss, norm in
-                        emit("lp/loss", loss, epoch: epoch, final: false)
-                        emit("lp/head_norm", norm, epoch: epoch, final: false)
+                        emit(TrialMetric.lpLoss, loss, epoch: epoch, final: false)
+                        emit(TrialMetric.lpHeadNorm, norm, epoch: epoch, final: false)
                         onProgress(TrialProgress(stage: "lp", done: epoch, total: config.lp.epochs))
                     }
                     setHead(probe)
                 case .logistic:
                     let fit = LinearProbe.fitLogistic(features: trainFeatures, labels: labels, classes: c, width: h, seed: config.seed, threads: threads)
                     setHead(fit.head)
-                    emit("lp/inverse_regularization", fit.inverseRegularization)
-                    emit("lp/head_norm", fit.head.norm, final: false)
+                    emit(TrialMetric.lpInverseRegularization, fit.inverseRegularization)
+                    emit(TrialMetric.lpHeadNorm, fit.head.norm, final: false)
                 }
             }
             let validationLogits = head().logits(validationFeatures)
-            emit("lp/val_accuracy", Calibration(logits: validationLogits, labels: data.validation.map(\.label), classes: c).accuracy)
+            emit(TrialMetric.lpValidationAccuracy, Calibration(logits: validationLogits, labels: data.validation.map(\.label), classes: c).accuracy)
             emit(TrialMetric.headNormAfterLP, head().norm)
         }
 
@@ -266,11 +266,11 @@ public final class TrialRunner {
                                                    clipNorm: f.clipNorm.map(Float.init)))
                 onProgress(TrialProgress(stage: "ft epoch \(epoch)/\(f.epochs)", done: s + 1, total: steps))
             }
-            emit("ft/loss", lossSum / Double(steps), epoch: epoch, step: trainer.optimizer.step, final: false)
+            emit(TrialMetric.ftLoss, lossSum / Double(steps), epoch: epoch, step: trainer.optimizer.step, final: false)
             if epoch == 1 { emit(TrialMetric.firstLoss, lossSum / Double(steps)) }
             if epoch == f.epochs { emit(TrialMetric.lastLoss, lossSum / Double(steps)) }
             let accuracy = try trainer.accuracy(data.validation)
-            emit("val/accuracy", accuracy, epoch: epoch, step: trainer.optimizer.step, final: false)
+            emit(TrialMetric.epochValidationAccuracy, accuracy, epoch: epoch, step: trainer.optimizer.step, final: false)
             if accuracy > bestAccuracy {
                 (bestEpoch, bestAccuracy) = (epoch, accuracy)
                 best.copy(from: trainer.parameters)
@@ -283,8 +283,8 @@ public final class TrialRunner {
             }
         }
         trainer.parameters.copy(from: best)
-        emit("ft/best_epoch", Double(bestEpoch))
-        emit("val/accuracy_best", bestAccuracy)
+        emit(TrialMetric.bestEpoch, Double(bestEpoch))
+        emit(TrialMetric.bestValidationAccuracy, bestAccuracy)
         return bestEpoch
     }
 
@@ -296,14 +296,14 @@ public final class TrialRunner {
         let eval = NTKMeasurement.evalSample(data.validation, count: settings.evalExamples, seed: config.seed)
         let computer = NTKComputer(model: trainer.model, parameters: trainer.parameters, memoryBudget: NTKBudget.bytes(mib: settings.budgetMiB))
         let s = try NTKMeasurement(computer, batch: (train + eval).map { ($0.inputIDs, $0.tokenTypeIDs) }, labels: (train + eval).map(\.label), trainCount: train.count).summary
-        emit("ntk/fro_pretrain", s.pretrain.frobenius)
-        emit("ntk/fro_ft", s.ft.frobenius)
-        emit("ntk/ft_ratio", s.ftRatio)
-        emit("ntk/rank_pretrain", Double(s.pretrain.rank))
-        emit("ntk/rank_ft", Double(s.ft.rank))
-        emit("ntk/rank_total", Double(s.total.rank))
-        emit("ntk/accuracy_train", s.trainAccuracy)
-        if let a = s.evalAccuracy { emit("ntk/accuracy_eval", a) }
+        emit(TrialMetric.ntkFrobeniusPretrain, s.pretrain.frobenius)
+        emit(TrialMetric.ntkFrobeniusFT, s.ft.frobenius)
+        emit(TrialMetric.ntkFTRatio, s.ftRatio)
+        emit(TrialMetric.ntkRankPretrain, Double(s.pretrain.rank))
+        emit(TrialMetric.ntkRankFT, Double(s.ft.rank))
+        emit(TrialMetric.ntkRankTotal, Double(s.total.rank))
+        emit(TrialMetric.ntkAccuracyTrain, s.trainAccuracy)
+        if let a = s.evalAccuracy { emit(TrialMetric.ntkAccuracyEval, a) }
     }
 
     private func evaluate(_ trainer: ClassifierTrainer, _ data: TrialData, pretrainedTestFeatures: [Float]) throws {
@@ -317,7 +317,7 @@ public final class TrialRunner {
         let validationLabels = data.validation.map(\.label)
         emit(TrialMetric.validationAccuracy, Calibration(logits: validationLogits, labels: validationLabels, classes: c).accuracy)
         emit(TrialMetric.validationChance, Double((0..<c).map { k in validationLabels.count { $0 == k } }.max() ?? 0) / Double(validationLabels.count))
-        emitRanking("validation", validationLogits, validationLabels, classes: c)
+        emitRanking(TrialMetric.validation, validationLogits, validationLabels, classes: c)
         var splits: [String: TrialPredictions.Split] = [:]
         func keep(_ name: String, _ examples: [LabeledSequence], _ logits: [Float]) {
             splits[name] = TrialPredictions.Split(rows: data.rows[name] ?? Array(examples.indices), targets: examples.map(\.label), logits: logits)
@@ -329,37 +329,37 @@ public final class TrialRunner {
         let before = Calibration(logits: testLogits, labels: testLabels, classes: c)
         let after = Calibration(logits: testLogits, labels: testLabels, classes: c, temperature: temperature)
         reliability = ["test": before.bins, "test@T": after.bins]
-        emit("test/accuracy", before.accuracy)
-        emit("test/ece", before.ece)
-        emit("test/mce", before.mce)
-        emit("test/nll", before.nll)
-        emit("test/brier", before.brier)
-        emit("test/ece@T", after.ece)
-        emit("test/mce@T", after.mce)
-        emit("test/nll@T", after.nll)
-        emitRanking("test", testLogits, testLabels, classes: c)
+        emit(TrialMetric.testAccuracy, before.accuracy)
+        emit(TrialMetric.test(.ece), before.ece)
+        emit(TrialMetric.test(.mce), before.mce)
+        emit(TrialMetric.test(.nll), before.nll)
+        emit(TrialMetric.test(.brier), before.brier)
+        emit(TrialMetric.test(.eceScaled), after.ece)
+        emit(TrialMetric.test(.mceScaled), after.mce)
+        emit(TrialMetric.test(.nllScaled), after.nll)
+        emitRanking(TrialMetric.test, testLogits, testLabels, classes: c)
         for (name, examples) in data.ood {
             let logits = try trainer.logits(examples)
             keep(PredictionSplit.ood(name), examples, logits)
             let labels = examples.map(\.label)
             let b = Calibration(logits: logits, labels: labels, classes: c)
             let a = Calibration(logits: logits, labels: labels, classes: c, temperature: temperature)
-            emit("ood/\(name)/accuracy", b.accuracy)
-            emit("ood/\(name)/ece", b.ece)
-            emit("ood/\(name)/ece@T", a.ece)
-            emitRanking("ood/\(name)", logits, labels, classes: c)
+            emit(TrialMetric.ood(name, .accuracy), b.accuracy)
+            emit(TrialMetric.ood(name, .ece), b.ece)
+            emit(TrialMetric.ood(name, .eceScaled), a.ece)
+            emitRanking({ TrialMetric.ood(name, $0) }, logits, labels, classes: c)
         }
         predictions = TrialPredictions(labels: data.labels.names, temperature: temperature, splits: splits)
         let finalFeatures = try trainer.features(data.test)
         let stats = FeatureStatistics(features: finalFeatures, labels: testLabels, width: h)
-        emit("features/diff", FeatureStatistics.meanDistance(finalFeatures, pretrainedTestFeatures, width: h))
-        emit("features/cosine", stats.cosine)
-        emit("features/fdr", stats.fisherRatio)
+        emit(TrialMetric.featureChange, FeatureStatistics.meanDistance(finalFeatures, pretrainedTestFeatures, width: h))
+        emit(TrialMetric.featureCosine, stats.cosine)
+        emit(TrialMetric.featureFisherRatio, stats.fisherRatio)
     }
 
-    /// Macro-F1 for every task and AUROC for a binary one, under `prefix`.
-    private func emitRanking(_ prefix: String, _ logits: [Float], _ labels: [Int], classes: Int) {
-        emit("\(prefix)/macro_f1", ClassificationMetrics.macroF1(logits: logits, labels: labels, classes: classes))
-        if classes == 2 { emit("\(prefix)/auroc", ClassificationMetrics.binaryAUROC(logits: logits, labels: labels)) }
+    /// Macro-F1 for every task and AUROC for a binary one, named by `name`.
+    private func emitRanking(_ name: (TrialMetric.Measure) -> String, _ logits: [Float], _ labels: [Int], classes: Int) {
+        emit(name(.macroF1), ClassificationMetrics.macroF1(logits: logits, labels: labels, classes: classes))
+        if classes == 2 { emit(name(.auroc), ClassificationMetrics.binaryAUROC(logits: logits, labels: labels)) }
     }
 }
