@@ -27,9 +27,10 @@ struct SweepCommand: ParsableCommand {
 
         @Argument(help: "The sweep spec (YAML).") var spec: String
         @Flag(help: "Print one JSON object per trial (id, axes, config) instead of a table.") var json = false
+        @OptionGroup var limit: PlanLimit
 
         func run() throws {
-            let trials = try planTrials(spec)
+            let trials = try planTrials(spec, maximumTrials: limit.maxTrials)
             if json { return try trials.forEach { print(try $0.jsonLine()) } }
             let columns = Array(Set(trials.flatMap(\.axes.keys))).sorted()
             print(TextTable.render(["id"] + columns, trials.map { t in [t.id] + columns.map { t.axes[$0]?.description ?? "—" } }), terminator: "")
@@ -76,6 +77,7 @@ struct SweepCommand: ParsableCommand {
         @Option(help: "CURVE: the workers' public keys, a directory of *.pub files or a file with one key per line.") var allow: String?
         @Option(help: "Serve the sweep's dashboard (lpft sweep serve) at PORT or HOST:PORT while it runs; beyond loopback only with --insecure.") var http: String?
         @Option(help: "What a commit survives before a result is acknowledged: normal (a coordinator crash or kill -9) or full (also a power cut; a sync per commit).") var durability = JournalDurability.normal
+        @OptionGroup var limit: PlanLimit
         @OptionGroup var logging: LoggingOptions
 
         func validate() throws {
@@ -93,7 +95,7 @@ struct SweepCommand: ParsableCommand {
             let keys = try curve.keys(for: try Endpoint(bind), role: "coordinator")
             if keys != nil, allow == nil { throw ValidationError("--curve-key needs --allow: the directory of the workers' public keys") }
             let allowed = try allow.map { try CurveKeyPair.allowList(URL(fileURLWithPath: $0)) }
-            let planned = try planTrials(spec)
+            let planned = try planTrials(spec, maximumTrials: limit.maxTrials)
             if !skipFileCheck { try TrialConfig.checkDataFiles(planned.map(\.canonicalConfig)) }
             var settings = DispatchSettings()
             (settings.heartbeatInterval, settings.liveness, settings.maxAttempts, settings.retryDelay) = (heartbeat, liveness, maxAttempts, retryDelay)
@@ -210,11 +212,32 @@ extension SweepCommand {
     }
 }
 
+/// `--max-trials`, on the commands that plan a spec.
+struct PlanLimit: ParsableArguments {
+    @Option(help: "Refuse a spec that makes more trials than this (planning validates each: about 0.5 ms apiece).")
+    var maxTrials = SweepSpec.defaultMaximumTrials
+
+    func validate() throws {
+        guard maxTrials >= 1 else { throw ValidationError("--max-trials must be ≥ 1") }
+    }
+}
+
 /// Plans a spec's trials, validating each as `lpft train` would, with the files they name
-/// made absolute here (so a worker anywhere reads what the plan pinned).
-func planTrials(_ spec: String) throws -> [PlannedTrial] {
+/// made absolute here (so a worker anywhere reads what the plan pinned). A plan of
+/// `progressThreshold` trials or more takes seconds to minutes: it says how far it has got,
+/// on stderr every 2 s, rather than seem to hang.
+func planTrials(_ spec: String, maximumTrials: Int) throws -> [PlannedTrial] {
+    let progressThreshold = 10_000
     let sweep = try SweepSpec(contentsOf: URL(fileURLWithPath: spec))
-    return try sweep.plan { mapping, label in try TrialConfig(mapping: mapping, file: label).resolvingFilePaths().canonicalJSON() }
+    var lastReport = Date.distantPast
+    let progress = { (done: Int, total: Int) in
+        guard total >= progressThreshold, done == total || Date().timeIntervalSince(lastReport) >= 2 else { return }
+        lastReport = Date()
+        logger.info("planning \(spec): \(done) of \(total) trials validated")
+    }
+    return try sweep.plan(maximumTrials: maximumTrials, progress: progress) { mapping, label in
+        try TrialConfig(mapping: mapping, file: label).resolvingFilePaths().canonicalJSON()
+    }
 }
 
 extension SweepReport.Format: ExpressibleByArgument {}
