@@ -130,14 +130,18 @@ public final class Journal: Sendable {
         guard FileManager.default.fileExists(atPath: path) else {
             throw JournalError(path: path, reason: "no journal here: is \(directory.path) a sweep directory (made by `lpft sweep run`)?")
         }
-        var configuration = Configuration()
-        configuration.readonly = true
-        configuration.busyMode = .timeout(10)
         do {
-            database = try DatabasePool(path: path, configuration: configuration)
+            database = try DatabasePool(path: path, configuration: Self.readOnly)
         } catch let error as DatabaseError {
             throw JournalError(path: path, reason: error.message ?? "\(error)")
         }
+    }
+
+    static var readOnly: Configuration {
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(10)
+        return configuration
     }
 
     private static var migrator: DatabaseMigrator {

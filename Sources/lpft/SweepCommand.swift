@@ -13,7 +13,7 @@ struct SweepCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sweep",
         abstract: "Plan, run and inspect sweeps of trials.",
-        subcommands: [Plan.self, Run.self, Status.self, Drain.self, Report.self, Compare.self, Serve.self])
+        subcommands: [Plan.self, Run.self, Status.self, Drain.self, Report.self, Compare.self, Serve.self, Salvage.self])
 
     struct Plan: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -208,6 +208,28 @@ extension SweepCommand {
 
         func run() throws {
             print(try ComparisonReport.make(directories: dirs, arm: arm, against: against, metrics: metric?.commaSeparated), terminator: "")
+        }
+    }
+}
+
+extension SweepCommand {
+    struct Salvage: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Copy what SQLite can still read of a damaged journal into a new sweep directory, to resume there.",
+            discussion: """
+            For a journal every command refuses as damaged, when no good copy of it is left. Each \
+            table is read from both ends up to its damaged pages; the rows on those pages are \
+            lost. `lpft sweep run SPEC --dir NEW` then keeps the completed trials found and runs \
+            the rest again.
+            """)
+
+        @Argument(help: "The sweep directory whose journal is damaged (left as it is).") var dir: String
+        @Argument(help: "A new sweep directory for the salvaged journal.") var newDir: String
+
+        func run() throws {
+            let tables = try Journal.salvage(URL(fileURLWithPath: dir), into: URL(fileURLWithPath: newDir))
+            print(TextTable.render(["table", "rows", "read"], tables.map { [$0.name, String($0.rows), $0.damaged ? "up to damaged pages: their rows are lost" : "whole"] }), terminator: "")
+            print("salvaged into \(newDir)/\(Journal.fileName); resume with: lpft sweep run SPEC --dir \(newDir)")
         }
     }
 }
