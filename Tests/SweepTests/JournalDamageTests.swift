@@ -4,8 +4,9 @@ import Sweep
 import TestSupport
 import XCTest
 
-/// A journal damaged on disk (issue 36): `lpft sweep salvage` copies what is readable into a
-/// new directory, where the sweep resumes.
+/// A journal damaged on disk (issue 36): every command that reads or resumes it refuses it in
+/// one line that names it and says what to do, and leaves it as it was; `lpft sweep salvage`
+/// copies what is readable into a new directory, where the sweep resumes.
 final class JournalDamageTests: XCTestCase {
     /// A finished sweep of 200 noop trials (5 metric rows each), run by the real `lpft sweep run`.
     func finishedSweep() throws -> (spec: URL, sweep: URL) {
@@ -43,6 +44,35 @@ final class JournalDamageTests: XCTestCase {
         try handle.seek(toOffset: UInt64((page - 1) * pageSize))
         try handle.write(contentsOf: noise)
         try handle.close()
+    }
+
+    func testADamagedJournalIsRefusedByEveryCommandAndLeftAsItWas() throws {
+        let (spec, sweep) = try finishedSweep()
+        try damage(page: try pageFact("SELECT rootpage FROM sqlite_master WHERE name = 'metrics'", of: sweep), of: sweep)
+        let damaged = try Data(contentsOf: URL(fileURLWithPath: journalPath(sweep)))
+        let refusal = "journal \(journalPath(sweep)): damaged ("
+        let readers = [["sweep", "status", sweep.path], ["sweep", "status", "--json", sweep.path]]
+            + ["md", "csv", "jsonl", "html"].map { ["sweep", "report", sweep.path, "--format", $0] }
+        for arguments in readers {
+            let run = try runLPFT(arguments)
+            assertRuntimeFailure(run, contains: refusal)
+            XCTAssertTrue(run.errors.contains("restore it from git or a copy") && run.errors.contains("`lpft sweep salvage \(sweep.path) NEW`"), run.errors)
+        }
+        assertRuntimeFailure(try runLPFT(["sweep", "run", spec.path, "--dir", sweep.path, "--local-workers", "1"]), contains: refusal)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: journalPath(sweep))), damaged, "a refused resume writes nothing into it")
+    }
+
+    /// What is not damage is still one line naming the journal, not GRDB's dump of the statement.
+    func testOtherSQLiteErrorsAreOneLineNamingTheJournal() throws {
+        let sweep = try temporaryDirectory(self)
+        try DatabaseQueue(path: journalPath(sweep)).write { try $0.execute(sql: "CREATE TABLE unrelated (x)") }
+        let run = try runLPFT(["sweep", "status", sweep.path])
+        assertRuntimeFailure(run, contains: "journal \(journalPath(sweep)): no such table: trials")
+        XCTAssertFalse(run.errors.contains("while executing"), run.errors)
+
+        try Data("not a database, and long enough to be read as one: ".utf8 + Array(repeating: UInt8(ascii: "x"), count: 4096))
+            .write(to: URL(fileURLWithPath: journalPath(sweep)))
+        assertRuntimeFailure(try runLPFT(["sweep", "status", sweep.path]), contains: "journal \(journalPath(sweep)): damaged (file is not a database)")
     }
 
     /// A leaf page of `trials` lost: the salvage keeps every other trial (read from both ends
