@@ -80,8 +80,9 @@ public struct SweepStatus {
     /// Redraws the progress bar and the best trials every 2 s (clearing a terminal first) until
     /// every trial is completed or failed.
     public func watch(_ directory: URL, terminal: Bool) throws {
+        // Opened (and checked, reading every page) once: a read sees each new commit.
+        let journal = try Journal(readingDirectory: directory)
         while true {
-            let journal = try Journal(readingDirectory: directory)
             let results = try SweepResults(journal: journal)
             print((terminal ? "\u{1B}[H\u{1B}[2J" : "") + progressBar(results) + (Self.eta(journal).map { ", ETA \($0)" } ?? "") + "\n" + best(results))
             if !results.trials.contains(where: { $0.state == .pending || $0.state == .running }) { return }

@@ -38,8 +38,18 @@ public final class ConfigReader {
             throw ConfigError(file: url.path, path: "", reason: "no such file (check the path)")
         }
         guard !isDirectory.boolValue else { throw ConfigError(file: url.path, path: "", reason: "is a directory, not a config file") }
-        guard let data = FileManager.default.contents(atPath: url.path) else {
+        guard let handle = FileHandle(forReadingAtPath: url.path) else {
             throw ConfigError(file: url.path, path: "", reason: "cannot read the file (check its permissions)")
+        }
+        defer { try? handle.close() }
+        // One byte past the cap tells an oversized file without reading (or parsing) the rest.
+        let data = try handle.read(upToCount: maximumFileSize + 1) ?? Data()
+        guard data.count <= maximumFileSize else {
+            let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int).map { "\($0) bytes" } ?? "larger"
+            throw ConfigError(file: url.path, path: "", reason: """
+                \(size), more than the \(maximumFileSize >> 20) MiB a config or sweep spec may have: \
+                vary trials with grid axes rather than listing them
+                """)
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw ConfigError(file: url.path, path: "", reason: "cannot read the file as UTF-8 text")
@@ -47,13 +57,30 @@ public final class ConfigReader {
         return text
     }
 
+    /// The largest config file or sweep spec read: a spec is tens of lines, and a file of
+    /// 50 MB took a minute and 2.7 GB to parse before its first key was checked.
+    public static let maximumFileSize = 1 << 20
+
+    /// The most values (scalars, lists and mappings) a document may hold with its YAML aliases
+    /// expanded. Yams composes an alias as a copy of its anchor's node, which shares storage,
+    /// but making Swift values of the nodes copies the anchor's values at every alias: 40
+    /// lines of aliases of aliases (an "alias bomb") expand to 2^40 values. A file without
+    /// aliases under `maximumFileSize` holds at most half a million (`1,` is the shortest value).
+    public static let maximumExpandedValues = 1_000_000
+
     /// Parses YAML (JSON is YAML) text whose top level must be a mapping.
     public static func parse(_ text: String, file: String) throws -> ConfigReader {
-        let object: Any?
-        do { object = try Yams.load(yaml: text) } catch {
+        let node: Node?
+        do { node = try Yams.compose(yaml: text) } catch {
             throw ConfigError(file: file, path: "", reason: "not valid YAML or JSON: \(error)")
         }
-        guard let mapping = object as? [String: Any] else {
+        if let node, node.expandedCount(upTo: maximumExpandedValues) > maximumExpandedValues {
+            throw ConfigError(file: file, path: "", reason: """
+                its YAML aliases (*name) expand it to more than \(maximumExpandedValues) values: \
+                write the values out, or alias less
+                """)
+        }
+        guard let mapping = node?.any as? [String: Any] else {
             throw ConfigError(file: file, path: "", reason: "the top level must be a mapping of keys to values")
         }
         return ConfigReader(mapping, file: file)
@@ -155,6 +182,24 @@ public final class ConfigReader {
         case is [String: Any]: return "a mapping"
         default: return "\(v)"
         }
+    }
+}
+
+extension Node {
+    /// The values in this tree with every alias expanded, counted until there are more than
+    /// `limit` (so counting an alias bomb costs no more than `limit` steps).
+    func expandedCount(upTo limit: Int) -> Int {
+        var count = 0
+        var unvisited = [self]
+        while count <= limit, let node = unvisited.popLast() {
+            count += 1
+            switch node {
+            case .sequence(let sequence): unvisited += sequence
+            case .mapping(let mapping): for (key, value) in mapping { unvisited += [key, value] }
+            case .scalar, .alias: break
+            }
+        }
+        return count
     }
 }
 

@@ -68,11 +68,36 @@ public struct JournalMetric: Sendable, Equatable {
     public var step: Int?
 }
 
-/// A journal could not be opened or has the wrong shape.
+/// A journal could not be opened or read, has the wrong shape, or is damaged.
 public struct JournalError: Error, CustomStringConvertible {
     public let path: String
     public let reason: String
     public var description: String { "journal \(path): \(reason)" }
+
+    init(path: String, reason: String) {
+        (self.path, self.reason) = (path, reason)
+    }
+
+    /// An SQLite error met on the journal at `path`, in one line. Damage (SQLite's CORRUPT or
+    /// NOTADB) also says what to do, since no retry can help.
+    init(path: String, _ error: DatabaseError) {
+        let message = error.message ?? "SQLite error \(error.resultCode.rawValue)"
+        let damaged = [ResultCode.SQLITE_CORRUPT, .SQLITE_NOTADB].contains(error.resultCode)
+        self = damaged ? .damaged(path: path, problem: message) : JournalError(path: path, reason: message)
+    }
+
+    /// The journal failed SQLite's checks (`problem`, as SQLite gave it): it can only be
+    /// replaced, by a copy or by what SQLite can still read of it.
+    static func damaged(path: String, problem: String) -> JournalError {
+        // quick_check heads its list with "*** in database main ***": no news here.
+        let problem = problem.split(whereSeparator: \.isNewline).filter { !$0.hasPrefix("***") }.joined(separator: "; ")
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        return JournalError(path: path, reason: """
+            damaged (\(problem)): restore it from git or a copy, or copy what SQLite can still read of it \
+            into a new sweep directory with `lpft sweep salvage \(directory) NEW` and resume there \
+            (`lpft sweep run SPEC --dir NEW`: the completed trials found are kept, the rest run again)
+            """)
+    }
 }
 
 /// What a commit survives before the coordinator acknowledges it (SQLite's `synchronous` in WAL mode).
@@ -108,6 +133,11 @@ public final class Journal: Sendable {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         do {
+            // Checked before the pool opens, since opening it writes (GRDB makes sure of the WAL
+            // file by creating and dropping a table): a damaged journal is left as it was.
+            if FileManager.default.fileExists(atPath: path) {
+                try Self.check(DatabaseQueue(path: path, configuration: Self.readOnly), path: path)
+            }
             let pool = try DatabasePool(path: path, configuration: configuration)
             // After the pool is open: GRDB sets NORMAL when it turns WAL on, after any
             // prepareDatabase. The pool keeps its one writer connection, and with it this setting.
@@ -115,8 +145,17 @@ public final class Journal: Sendable {
             try Self.migrator.migrate(pool)
             database = pool
         } catch let error as DatabaseError {
-            throw JournalError(path: path, reason: error.message ?? "\(error)")
+            throw JournalError(path: path, error)
         }
+    }
+
+    /// Fails unless SQLite's `quick_check` finds every page of every table and index well
+    /// formed: a damaged page otherwise goes unnoticed by every query that does not touch it
+    /// (status and reports printed as if healthy, and a resumed sweep wrote into it). It reads
+    /// the whole file: 0.12 s of CPU for 100,000 trials (BENCHMARKS.md), so every open pays it.
+    private static func check(_ database: some DatabaseReader, path: String) throws {
+        let problems = try database.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check(1)") }
+        guard problems == ["ok"] else { throw JournalError.damaged(path: path, problem: problems.joined(separator: "; ")) }
     }
 
     /// SQLite's `synchronous` level on the writer's connections (1 NORMAL, 2 FULL).
@@ -130,14 +169,20 @@ public final class Journal: Sendable {
         guard FileManager.default.fileExists(atPath: path) else {
             throw JournalError(path: path, reason: "no journal here: is \(directory.path) a sweep directory (made by `lpft sweep run`)?")
         }
+        do {
+            let pool = try DatabasePool(path: path, configuration: Self.readOnly)
+            try Self.check(pool, path: path)
+            database = pool
+        } catch let error as DatabaseError {
+            throw JournalError(path: path, error)
+        }
+    }
+
+    static var readOnly: Configuration {
         var configuration = Configuration()
         configuration.readonly = true
         configuration.busyMode = .timeout(10)
-        do {
-            database = try DatabasePool(path: path, configuration: configuration)
-        } catch let error as DatabaseError {
-            throw JournalError(path: path, reason: error.message ?? "\(error)")
-        }
+        return configuration
     }
 
     private static var migrator: DatabaseMigrator {
@@ -211,14 +256,20 @@ public final class Journal: Sendable {
 
     /// Runs `body` in one transaction: all of its writes commit together or not at all.
     public func write<T>(_ body: (JournalWriter) throws -> T) throws -> T {
-        try database.write { db in try body(JournalWriter(db: db)) }
+        try naming { try database.write { db in try body(JournalWriter(db: db)) } }
+    }
+
+    /// `body`'s SQLite errors as one line that names this journal (a damaged one: with what to
+    /// do), not GRDB's dump of the statement.
+    private func naming<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as DatabaseError { throw JournalError(path: path, error) }
     }
 
     // MARK: Reading
 
-    /// A read of its own for the journal's queries in other files of this module.
+    /// A read of its own, for every query of the journal (here and in other files of this module).
     func read<T>(_ body: (Database) throws -> T) throws -> T {
-        try database.read(body)
+        try naming { try database.read(body) }
     }
 
     /// Each row of `sql` made into a value as it is stepped: a cursor rather than `fetchAll`,
@@ -231,7 +282,7 @@ public final class Journal: Sendable {
     }
 
     public func value(forKey key: String) throws -> String? {
-        try database.read { db in try String.fetchOne(db, sql: "SELECT value FROM sweep WHERE key = ?", arguments: [key]) }
+        try read { db in try String.fetchOne(db, sql: "SELECT value FROM sweep WHERE key = ?", arguments: [key]) }
     }
 
     public func trials() throws -> [TrialRecord] {
@@ -239,7 +290,7 @@ public final class Journal: Sendable {
     }
 
     func trials(where condition: String, arguments: StatementArguments) throws -> [TrialRecord] {
-        try database.read { db in
+        try read { db in
             // Columns by position, not name: a name is looked up case-insensitively for every
             // row, which was most of reading 10,000 trials.
             try Self.fetch(db, sql: """
@@ -260,7 +311,7 @@ public final class Journal: Sendable {
     }
 
     public func attempts(trial: String? = nil) throws -> [AttemptRecord] {
-        try database.read { db in
+        try read { db in
             let machine = try Journal.machineColumn(db)
             let sql = "SELECT lease, trial, number, worker, host, state, started_at, ended_at, reason, log_tail, result, late, \(machine) FROM attempts"
                 + (trial == nil ? "" : " WHERE trial = ?") + " ORDER BY lease"
@@ -274,7 +325,7 @@ public final class Journal: Sendable {
 
     /// Streamed metric rows, of one trial and/or one name, in the order they were emitted.
     public func metrics(trial: String? = nil, named name: String? = nil) throws -> [JournalMetric] {
-        try database.read { db in
+        try read { db in
             let clauses = [trial.map { _ in "trial = ?" }, name.map { _ in "name = ?" }].compactMap { $0 }
             let sql = "SELECT * FROM metrics" + (clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND ")) + " ORDER BY lease, seq"
             return try Row.fetchAll(db, sql: sql, arguments: StatementArguments([trial, name].compactMap { $0 })).map { row in
@@ -286,7 +337,7 @@ public final class Journal: Sendable {
     /// The predictions (``TrialPredictions`` JSON) of each completed trial that has them, by
     /// trial id: those of the attempt whose result is the trial's.
     public func predictions(trial: String? = nil) throws -> [String: String] {
-        try database.read { db in
+        try read { db in
             guard try db.tableExists("predictions") else { return [:] }  // a read-only journal that predates them
             let sql = """
                 SELECT p.trial, p.body FROM predictions p JOIN attempts a ON a.lease = p.lease
@@ -306,12 +357,12 @@ public final class Journal: Sendable {
     }
 
     public func metricCount() throws -> Int {
-        try database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM metrics") ?? 0 }
+        try read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM metrics") ?? 0 }
     }
 
     /// Events, oldest first: (time, kind, trial, worker, detail).
     public func events(kind: String? = nil) throws -> [(time: Double, kind: String, trial: String?, worker: String?, detail: String?)] {
-        try database.read { db in
+        try read { db in
             let sql = "SELECT * FROM events" + (kind == nil ? "" : " WHERE kind = ?") + " ORDER BY id"
             return try Row.fetchAll(db, sql: sql, arguments: kind.map { [$0] } ?? []).map { row in
                 (row["time"], row["kind"], row["trial"], row["worker"], row["detail"])

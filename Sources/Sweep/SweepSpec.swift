@@ -132,34 +132,38 @@ extension PlannedTrial {
 }
 
 extension SweepSpec {
+    /// The most trials a spec may make unless told otherwise (`--max-trials`): planning
+    /// validates each trial, about 0.5 ms apiece, and a grid of 10^7 points once planned for
+    /// minutes in GBs before saying anything.
+    public static let defaultMaximumTrials = 100_000
+
     /// The trials of the sweep, in grid order then explicit trials, without duplicates.
     ///
-    /// - Parameter resolve: turns a trial's merged config into its canonical JSON, throwing a
-    ///   `ConfigError` for an invalid one; the sweep knows nothing of what a trial contains.
-    public func plan(resolve: ([String: Any], _ label: String) throws -> String) throws -> [PlannedTrial] {
-        var combinations: [[String: ConfigValue]] = [[:]]
-        for axis in axes where axis.when.isEmpty {
-            combinations = combinations.flatMap { c in axis.values.map { c.merging([axis.path: $0]) { _, new in new } } }
+    /// - Parameters:
+    ///   - maximumTrials: a spec that makes more trials (grid points and explicit trials,
+    ///     duplicates included) is refused before any is built.
+    ///   - progress: told (trials validated, trials in all) before each trial and at the end.
+    ///   - resolve: turns a trial's merged config into its canonical JSON, throwing a
+    ///     `ConfigError` for an invalid one; the sweep knows nothing of what a trial contains.
+    public func plan(maximumTrials: Int = defaultMaximumTrials, progress: (_ done: Int, _ total: Int) -> Void = { _, _ in },
+                     resolve: ([String: Any], _ label: String) throws -> String) throws -> [PlannedTrial] {
+        let count = trialCount(upTo: maximumTrials)
+        guard let count, count <= maximumTrials else {
+            throw ConfigError(file: file, path: "grid", reason: count.map {
+                "makes \($0) trials, more than --max-trials (\(maximumTrials)): pass --max-trials \($0) to plan them all"
+            } ?? "makes more than \(maximumTrials) trials (--max-trials): make it smaller, or raise --max-trials")
         }
-        // A conditional axis may depend on another (lp.epochs only when lp.solver is sgd):
-        // those it depends on expand first, and each condition reads the values set so far.
-        let conditional = axes.filter { !$0.when.isEmpty }
-        let paths = Set(conditional.map(\.path))
-        let ordered = conditional.filter { $0.when.keys.allSatisfy { !paths.contains($0) } } + conditional.filter { $0.when.keys.contains(where: paths.contains) }
-        var expanded: [[String: ConfigValue]] = []
-        for c in combinations {
-            var partial: [[String: ConfigValue]] = [c]
-            for axis in ordered {
-                partial = partial.flatMap { p in
-                    Self.matches(axis.when, base.setting(p)) ? axis.values.map { p.merging([axis.path: $0]) { _, new in new } } : [p]
-                }
+        var assignments: [[String: ConfigValue]] = [[:]]
+        for axis in expansionOrder {
+            assignments = assignments.flatMap { p in
+                axis.when.isEmpty || Self.matches(axis.when, base.setting(p)) ? axis.values.map { p.merging([axis.path: $0]) { _, new in new } } : [p]
             }
-            expanded += partial
         }
-        expanded += extraTrials
+        assignments += extraTrials
         var seen = Set<String>()
         var trials: [PlannedTrial] = []
-        for assignment in expanded {
+        for (done, assignment) in assignments.enumerated() {
+            progress(done, assignments.count)
             var config = base.setting(assignment)
             for o in overrides where Self.matches(o.when, config) {
                 config = config.setting(o.set)
@@ -172,7 +176,53 @@ extension SweepSpec {
                 trials.append(PlannedTrial(id: id, axes: assignment, canonicalConfig: canonical))
             }
         }
+        progress(assignments.count, assignments.count)
         return trials
+    }
+
+    /// How many trials the spec makes (grid points and explicit trials, duplicates included),
+    /// counted without building them, so that a grid too big to plan is refused at once. Points
+    /// are counted in groups that agree on every axis a condition reads, each with its size:
+    /// the other axes only multiply sizes. Nil when that is more than `limit` groups, or more
+    /// trials than an `Int` holds (too many either way).
+    public func trialCount(upTo limit: Int) -> Int? {
+        let read = Set(axes.flatMap(\.when.keys))
+        var groups: [(assignment: [String: ConfigValue], size: Int)] = [([:], 1)]
+        for axis in expansionOrder {
+            // An axis at, above or below a path a condition reads can change what it reads.
+            let isRead = read.contains { $0 == axis.path || $0.hasPrefix(axis.path + ".") || axis.path.hasPrefix($0 + ".") }
+            var next: [(assignment: [String: ConfigValue], size: Int)] = []
+            for group in groups {
+                if !axis.when.isEmpty && !Self.matches(axis.when, base.setting(group.assignment)) {
+                    next.append(group)
+                } else if isRead {
+                    next += axis.values.map { (group.assignment.merging([axis.path: $0]) { _, new in new }, group.size) }
+                } else {
+                    let (size, overflow) = group.size.multipliedReportingOverflow(by: axis.values.count)
+                    if overflow { return nil }
+                    next.append((group.assignment, size))
+                }
+                if next.count > limit { return nil }
+            }
+            groups = next
+        }
+        var count = extraTrials.count
+        for group in groups {
+            let (sum, overflow) = count.addingReportingOverflow(group.size)
+            if overflow { return nil }
+            count = sum
+        }
+        return count
+    }
+
+    /// The axes in the order they expand: unconditional ones, then conditional ones. A
+    /// conditional axis may depend on another (lp.epochs only when lp.solver is sgd): those it
+    /// depends on come first, and each condition reads the values set so far.
+    private var expansionOrder: [Axis] {
+        let conditional = axes.filter { !$0.when.isEmpty }
+        let paths = Set(conditional.map(\.path))
+        return axes.filter { $0.when.isEmpty } + conditional.filter { $0.when.keys.allSatisfy { !paths.contains($0) } }
+            + conditional.filter { $0.when.keys.contains(where: paths.contains) }
     }
 
     static func matches(_ when: [String: [ConfigValue]], _ config: ConfigValue) -> Bool {

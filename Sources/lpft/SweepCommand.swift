@@ -13,7 +13,7 @@ struct SweepCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sweep",
         abstract: "Plan, run and inspect sweeps of trials.",
-        subcommands: [Plan.self, Run.self, Status.self, Drain.self, Report.self, Compare.self, Serve.self])
+        subcommands: [Plan.self, Run.self, Status.self, Drain.self, Report.self, Compare.self, Serve.self, Salvage.self])
 
     struct Plan: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -27,9 +27,10 @@ struct SweepCommand: ParsableCommand {
 
         @Argument(help: "The sweep spec (YAML).") var spec: String
         @Flag(help: "Print one JSON object per trial (id, axes, config) instead of a table.") var json = false
+        @OptionGroup var limit: PlanLimit
 
         func run() throws {
-            let trials = try planTrials(spec)
+            let trials = try planTrials(spec, maximumTrials: limit.maxTrials)
             if json { return try trials.forEach { print(try $0.jsonLine()) } }
             let columns = Array(Set(trials.flatMap(\.axes.keys))).sorted()
             print(TextTable.render(["id"] + columns, trials.map { t in [t.id] + columns.map { t.axes[$0]?.description ?? "—" } }), terminator: "")
@@ -76,6 +77,7 @@ struct SweepCommand: ParsableCommand {
         @Option(help: "CURVE: the workers' public keys, a directory of *.pub files or a file with one key per line.") var allow: String?
         @Option(help: "Serve the sweep's dashboard (lpft sweep serve) at PORT or HOST:PORT while it runs; beyond loopback only with --insecure.") var http: String?
         @Option(help: "What a commit survives before a result is acknowledged: normal (a coordinator crash or kill -9) or full (also a power cut; a sync per commit).") var durability = JournalDurability.normal
+        @OptionGroup var limit: PlanLimit
         @OptionGroup var logging: LoggingOptions
 
         func validate() throws {
@@ -93,7 +95,7 @@ struct SweepCommand: ParsableCommand {
             let keys = try curve.keys(for: try Endpoint(bind), role: "coordinator")
             if keys != nil, allow == nil { throw ValidationError("--curve-key needs --allow: the directory of the workers' public keys") }
             let allowed = try allow.map { try CurveKeyPair.allowList(URL(fileURLWithPath: $0)) }
-            let planned = try planTrials(spec)
+            let planned = try planTrials(spec, maximumTrials: limit.maxTrials)
             if !skipFileCheck { try TrialConfig.checkDataFiles(planned.map(\.canonicalConfig)) }
             var settings = DispatchSettings()
             (settings.heartbeatInterval, settings.liveness, settings.maxAttempts, settings.retryDelay) = (heartbeat, liveness, maxAttempts, retryDelay)
@@ -213,11 +215,54 @@ extension SweepCommand {
     }
 }
 
+extension SweepCommand {
+    struct Salvage: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Copy what SQLite can still read of a damaged journal into a new sweep directory, to resume there.",
+            discussion: """
+            For a journal every command refuses as damaged, when no good copy of it is left. Each \
+            table is read from both ends up to its damaged pages; the rows on those pages are \
+            lost. `lpft sweep run SPEC --dir NEW` then keeps the completed trials found and runs \
+            the rest again.
+            """)
+
+        @Argument(help: "The sweep directory whose journal is damaged (left as it is).") var dir: String
+        @Argument(help: "A new sweep directory for the salvaged journal.") var newDir: String
+
+        func run() throws {
+            let tables = try Journal.salvage(URL(fileURLWithPath: dir), into: URL(fileURLWithPath: newDir))
+            print(TextTable.render(["table", "rows", "read"], tables.map { [$0.name, String($0.rows), $0.damaged ? "up to damaged pages: their rows are lost" : "whole"] }), terminator: "")
+            print("salvaged into \(newDir)/\(Journal.fileName); resume with: lpft sweep run SPEC --dir \(newDir)")
+        }
+    }
+}
+
+/// `--max-trials`, on the commands that plan a spec.
+struct PlanLimit: ParsableArguments {
+    @Option(help: "Refuse a spec that makes more trials than this (planning validates each: about 0.5 ms apiece).")
+    var maxTrials = SweepSpec.defaultMaximumTrials
+
+    func validate() throws {
+        guard maxTrials >= 1 else { throw ValidationError("--max-trials must be ≥ 1") }
+    }
+}
+
 /// Plans a spec's trials, validating each as `lpft train` would, with the files they name
-/// made absolute here (so a worker anywhere reads what the plan pinned).
-func planTrials(_ spec: String) throws -> [PlannedTrial] {
+/// made absolute here (so a worker anywhere reads what the plan pinned). A plan of
+/// `progressThreshold` trials or more takes seconds to minutes: it says how far it has got,
+/// on stderr every 2 s, rather than seem to hang.
+func planTrials(_ spec: String, maximumTrials: Int) throws -> [PlannedTrial] {
+    let progressThreshold = 10_000
     let sweep = try SweepSpec(contentsOf: URL(fileURLWithPath: spec))
-    return try sweep.plan { mapping, label in try TrialConfig(mapping: mapping, file: label).resolvingFilePaths().canonicalJSON() }
+    var lastReport = Date.distantPast
+    let progress = { (done: Int, total: Int) in
+        guard total >= progressThreshold, done == total || Date().timeIntervalSince(lastReport) >= 2 else { return }
+        lastReport = Date()
+        logger.info("planning \(spec): \(done) of \(total) trials validated")
+    }
+    return try sweep.plan(maximumTrials: maximumTrials, progress: progress) { mapping, label in
+        try TrialConfig(mapping: mapping, file: label).resolvingFilePaths().canonicalJSON()
+    }
 }
 
 extension SweepReport.Format: ExpressibleByArgument {}

@@ -18,4 +18,41 @@ final class SweepPlanCommandTests: XCTestCase {
         let failed = try Support.lpft(["sweep", "plan", bad.path])
         XCTAssertNotEqual(failed.status, 0)
     }
+
+    /// Specs that once took minutes and GBs (issue 36): each refused at once, in one error line
+    /// that names the file and the numbers.
+    func testSpecsThatWouldExhaustTheMachineAreRefusedQuickly() throws {
+        let dir = try temporaryDirectory(self)
+        let bomb = dir.appendingPathComponent("bomb.yaml")
+        try ("a0: &a0 [x, x]\n" + (1...39).map { "a\($0): &a\($0) [*a\($0 - 1), *a\($0 - 1)]\n" }.joined()).write(to: bomb, atomically: true, encoding: .utf8)
+        let start = Date()
+        assertRuntimeFailure(try runLPFT(["sweep", "plan", bomb.path]), contains: "\(bomb.path): its YAML aliases (*name) expand it to more than 1000000 values")
+        XCTAssertLessThan(Date().timeIntervalSince(start), 20, "counted, not expanded (it took 15 s and 3 GB before it failed)")
+
+        let big = dir.appendingPathComponent("big.yaml")
+        let text = "base: {method: noop}\n" + (0..<200_000).map { "k\($0): 1\n" }.joined()
+        try text.write(to: big, atomically: true, encoding: .utf8)
+        assertRuntimeFailure(try runLPFT(["sweep", "plan", big.path]), contains: "\(big.path): \(text.utf8.count) bytes, more than the 1 MiB")
+
+        let grid = dir.appendingPathComponent("grid.yaml")
+        try "base: {method: noop}\ngrid:\n  seed: [\((1...10_000).map(String.init).joined(separator: ", "))]\n  duration_ms: [\((0..<1000).map(String.init).joined(separator: ", "))]\n"
+            .write(to: grid, atomically: true, encoding: .utf8)
+        let refusal = "\(grid.path): grid: makes 10000000 trials, more than --max-trials (100000): pass --max-trials 10000000 to plan them all"
+        assertRuntimeFailure(try runLPFT(["sweep", "plan", grid.path]), contains: refusal)
+        let sweep = dir.appendingPathComponent("sweep")
+        assertRuntimeFailure(try runLPFT(["sweep", "run", grid.path, "--dir", sweep.path]), contains: refusal)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: sweep.path), "refused before the sweep directory is made")
+    }
+
+    /// `--max-trials` moves the cap; a plan of 10,000 trials or more says how far it has got.
+    func testMaxTrialsMovesTheCapAndABigPlanShowsProgress() throws {
+        let spec = try temporaryDirectory(self).appendingPathComponent("noop.yaml")
+        try "base: {method: noop}\ngrid:\n  seed: [\((1...10_000).map(String.init).joined(separator: ", "))]\n".write(to: spec, atomically: true, encoding: .utf8)
+        assertRuntimeFailure(try runLPFT(["sweep", "plan", spec.path, "--max-trials", "9999"]),
+                             contains: "grid: makes 10000 trials, more than --max-trials (9999): pass --max-trials 10000 to plan them all")
+        let run = try runLPFT(["sweep", "plan", spec.path, "--max-trials", "10000"], timeout: 300)
+        XCTAssertEqual(run.status, 0, run.errors)
+        XCTAssertTrue(run.errors.contains("planning \(spec.path): 0 of 10000 trials validated"), run.errors)
+        XCTAssertTrue(run.errors.contains("planning \(spec.path): 10000 of 10000 trials validated"), run.errors)
+    }
 }

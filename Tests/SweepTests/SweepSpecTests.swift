@@ -89,4 +89,56 @@ final class SweepSpecTests: XCTestCase {
         // An invalid trial names the axis values that made it.
         XCTAssertTrue(error("base: {}\ngrid: {seed: [1, -5]}").contains("s.yaml (trial seed=-5): seed: must not be negative"), error("base: {}\ngrid: {seed: [1, -5]}"))
     }
+
+    /// The count that guards planning agrees with the plan (duplicates included) without
+    /// building a trial, for conditional axes, one that depends on another, and explicit trials.
+    func testTrialCountIsTheGridBeforePlanning() throws {
+        XCTAssertEqual(try SweepSpec(yaml: spec, file: "s.yaml").trialCount(upTo: 100), 2 + 4 + 4 + 8 + 2, "the repeated explicit trial counts")
+        let nested = try SweepSpec(yaml: """
+            base: {task: rt-polarity}
+            grid:
+              method: [ft, lp-ft]
+              seed: [1, 2, 3]
+              lp.solver: {values: [logistic, sgd], when: {method: [lp-ft]}}
+              lp.epochs: {values: [10, 100], when: {lp.solver: [sgd]}}
+            """, file: "s.yaml")
+        XCTAssertEqual(nested.trialCount(upTo: 100), 3 * (1 + 1 + 2))
+        XCTAssertEqual(try nested.plan(resolve: canonical).count, 12)
+    }
+
+    /// 10^7 points are refused at once, by their number, with the override named; a modest cap
+    /// refuses a small grid until raised to its size.
+    func testAGridAboveTheCapIsRefusedNamingItsSizeAndTheOverride() throws {
+        let axes = (0..<7).map { "  x\($0): [\((0..<10).map(String.init).joined(separator: ", "))]" }.joined(separator: "\n")
+        let huge = try SweepSpec(yaml: "base: {task: t}\ngrid:\n" + axes, file: "s.yaml")
+        let start = Date()
+        XCTAssertThrowsError(try huge.plan(resolve: canonical)) {
+            XCTAssertEqual("\($0)", "s.yaml: grid: makes 10000000 trials, more than --max-trials (100000): pass --max-trials 10000000 to plan them all")
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(start), 5, "refused by counting, not by expanding")
+
+        let twelve = try SweepSpec(yaml: "base: {task: t}\ngrid:\n  seed: [1, 2, 3, 4, 5, 6]\n  lr: [1, 2]", file: "s.yaml")
+        XCTAssertThrowsError(try twelve.plan(maximumTrials: 10, resolve: canonical)) {
+            XCTAssertEqual("\($0)", "s.yaml: grid: makes 12 trials, more than --max-trials (10): pass --max-trials 12 to plan them all")
+        }
+        var told: [Int] = []
+        XCTAssertEqual(try twelve.plan(maximumTrials: 12, progress: { done, total in told.append(done); XCTAssertEqual(total, 12) }, resolve: canonical).count, 12)
+        XCTAssertEqual(told, Array(0...12), "before each trial and at the end")
+    }
+
+    /// Conditions read by many distinct values cannot be counted by groups cheaply: counting
+    /// stops past the cap, and the error says "more than".
+    func testAGridTooVariedToCountIsRefusedAsMoreThanTheCap() throws {
+        let many = try SweepSpec(yaml: """
+            base: {task: t}
+            grid:
+              seed: [\((1...20).map(String.init).joined(separator: ", "))]
+              lr: {values: [1, 2], when: {seed: [1]}}
+            """, file: "s.yaml")
+        XCTAssertNil(many.trialCount(upTo: 10))
+        XCTAssertEqual(many.trialCount(upTo: 100), 21)
+        XCTAssertThrowsError(try many.plan(maximumTrials: 10, resolve: canonical)) {
+            XCTAssertEqual("\($0)", "s.yaml: grid: makes more than 10 trials (--max-trials): make it smaller, or raise --max-trials")
+        }
+    }
 }
