@@ -19,13 +19,13 @@ struct SweepCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Expand a sweep spec into its trials and print them with their ids.",
             discussion: """
-            Each trial's id is the first 16 hex digits of SHA-256 of its canonical, fully \
-            resolved config, so the same trial has the same id in any spec. Every trial is \
-            validated as `lpft train` would; an invalid one is reported with the spec file, the \
+            Each trial's id is the first 16 hex digits of SHA-256 of its canonical, fully resolved config \
+            (paths made absolute), so the same trial has the same id in any spec, planned anywhere. Every \
+            trial is validated as `lpft train` would; an invalid one is reported with the spec file, the \
             axis values that made it, the key and the reason.
             """)
 
-        @Argument(help: "The sweep spec (YAML).") var spec: String
+        @Argument(help: "The sweep spec (YAML; relative paths in it are relative to its directory).") var spec: String
         @Flag(help: "Print one JSON object per trial (id, axes, config) instead of a table.") var json = false
 
         func run() throws {
@@ -59,7 +59,7 @@ struct SweepCommand: ParsableCommand {
             those were the last).
             """)
 
-        @Argument(help: "The sweep spec (YAML).") var spec: String
+        @Argument(help: "The sweep spec (YAML; relative paths in it are relative to its directory).") var spec: String
         @Option(help: "The sweep directory (default: runs/<spec name>).") var dir: String?
         @Option(help: "The coordinator's ZeroMQ endpoint, e.g. tcp://0.0.0.0:5750 for workers elsewhere (a `*` port picks a free one). Default: ipc://DIR/coordinator.ipc, the same on every run, so local workers of an earlier run reconnect to the next.") var bind: String?
         @Option(help: "Worker processes to start on this machine.") var localWorkers = 0
@@ -211,10 +211,11 @@ extension SweepCommand {
 }
 
 /// Plans a spec's trials, validating each as `lpft train` would, with the files they name
-/// made absolute here (so a worker anywhere reads what the plan pinned).
+/// made absolute against the spec's directory (so a worker anywhere reads what the plan
+/// pinned, and the ids do not depend on where the plan was made).
 func planTrials(_ spec: String) throws -> [PlannedTrial] {
-    let sweep = try SweepSpec(contentsOf: URL(fileURLWithPath: spec))
-    return try sweep.plan { mapping, label in try TrialConfig(mapping: mapping, file: label).resolvingFilePaths().canonicalJSON() }
+    let url = URL(fileURLWithPath: spec)
+    return try SweepSpec(contentsOf: url).plan { try TrialConfig(mapping: $0, file: $1).resolvingFilePaths(relativeTo: url.deletingLastPathComponent()).canonicalJSON() }
 }
 
 extension SweepReport.Format: ExpressibleByArgument {}
