@@ -117,7 +117,7 @@ struct SweepCommand: ParsableCommand {
         @Argument(help: "The sweep directory.") var dir: String
         @Option(help: "Failures to list with their reasons and last log lines.") var failures = 10
         @Flag(help: "Print {\"counts\": {state: n}, \"trials\": [{id, state, attempts, config, metrics}]} as JSON.") var json = false
-        @Flag(help: "Redraw every 2 s until every trial is completed or failed: a progress bar and the best trials so far.") var watch = false
+        @Flag(help: "Until every trial is completed or failed, redraw every 2 s a progress bar and the best trials so far (into a file or pipe: a line when progress changes, the best trials at the end).") var watch = false
         @Option(help: "The metric that ranks trials in --watch.") var rank = "test/accuracy"
 
         func run() throws {

@@ -560,3 +560,24 @@ extension SweepRunTests {
         XCTAssertEqual(CoordinatorRun.summary(try CoordinatorRun.history(j)), "2 (1 finished, 1 drained)")
     }
 }
+
+/// What `sweep status` tells its user: progress that reaches a file.
+extension SweepRunTests {
+    func testWatchIntoAFileWritesProgressLinesWhileTheSweepRuns() throws {
+        let dir = try temporaryDirectory(self)
+        let spec = try noopSpec(dir, trials: 3, durationMs: 2000)
+        let sweep = dir.appendingPathComponent("sweep")
+        try startLPFT(["sweep", "run", spec.path, "--dir", sweep.path, "--local-workers", "1"] + timing, log: dir.appendingPathComponent("run.log"), test: self)
+        XCTAssertTrue(eventually(timeout: 30) { (try? journal(sweep)?.trials().count) == 3 }, "the sweep is planned")
+        let log = dir.appendingPathComponent("watch.log")
+        let watch = try startLPFT(["sweep", "status", sweep.path, "--watch"], log: log, test: self)
+        var lines: [Substring] = []
+        XCTAssertTrue(eventually(timeout: 30) {
+            lines = ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n")
+            return !lines.isEmpty
+        }, "nothing written")
+        XCTAssertTrue(watch.isRunning, "the line came while the sweep runs, not when the watch ended: \(lines)")
+        XCTAssertTrue(lines[0].hasPrefix("\(sweep.path): ") && lines[0].contains("/3 done, "), "\(lines)")
+        XCTAssertFalse(lines.contains { $0.contains("\u{1B}") }, "no terminal escapes: \(lines)")
+    }
+}
