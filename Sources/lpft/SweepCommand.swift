@@ -66,6 +66,7 @@ struct SweepCommand: ParsableCommand {
         @Option(help: "Threads per trial of a local worker (for configs with threads: 0).") var threads: Int?
         @Option(help: "Seconds between heartbeats.") var heartbeat = Liveness.heartbeatInterval
         @Option(help: "Heartbeats a worker may miss before its leases expire.") var liveness = Liveness.missedHeartbeats
+        @Option(help: "Seconds without any worker before the coordinator warns, with the command to start one.") var warnWithoutWorkers = 30.0
         @Option(help: "Attempts (failed or lost) before a trial is marked failed.") var maxAttempts = 3
         @Option(help: "Seconds before the first retry of a trial; doubles each time.") var retryDelay = 1.0
         @Flag(help: "Give failed trials a fresh set of attempts.") var retryFailed = false
@@ -79,17 +80,15 @@ struct SweepCommand: ParsableCommand {
         @OptionGroup var logging: LoggingOptions
 
         func validate() throws {
-            guard heartbeat > 0, liveness >= 1, maxAttempts >= 1, retryDelay >= 0, localWorkers >= 0 else {
-                throw ValidationError("--heartbeat must be > 0, --liveness and --max-attempts ≥ 1, --retry-delay and --local-workers ≥ 0")
+            guard heartbeat > 0, warnWithoutWorkers > 0, liveness >= 1, maxAttempts >= 1, retryDelay >= 0, localWorkers >= 0 else {
+                throw ValidationError("--heartbeat and --warn-without-workers must be > 0, --liveness and --max-attempts ≥ 1, --retry-delay and --local-workers ≥ 0")
             }
         }
 
         func run() throws {
             logging.apply()
             let directory = URL(fileURLWithPath: dir ?? "runs/\(URL(fileURLWithPath: spec).deletingPathExtension().lastPathComponent)")
-            // IPC paths are limited to ~107 bytes; a deeper sweep directory falls back to loopback TCP.
-            let ipc = "ipc://\(directory.standardizedFileURL.path)/coordinator.ipc"
-            let bind = self.bind ?? (ipc.utf8.count <= 100 ? ipc : "tcp://127.0.0.1:*")
+            let bind = self.bind ?? SweepRun.defaultEndpoint(directory)
             let keys = try curve.keys(for: try Endpoint(bind), role: "coordinator")
             if keys != nil, allow == nil { throw ValidationError("--curve-key needs --allow: the directory of the workers' public keys") }
             let allowed = try allow.map { try CurveKeyPair.allowList(URL(fileURLWithPath: $0)) }
@@ -101,7 +100,7 @@ struct SweepCommand: ParsableCommand {
             var run = SweepRun(spec: spec, directory: directory, bind: bind, keys: keys, allowed: allowed, planned: planned,
                                retryFailed: retryFailed, dropRemoved: dropRemoved, settings: settings, localWorkers: localWorkers,
                                threads: threads, workerArguments: (curve.insecure ? ["--insecure"] : []) + logging.arguments)
-            run.http = http.map { ($0, curve.insecure) }
+            (run.http, run.workerlessWarning) = (http.map { ($0, curve.insecure) }, warnWithoutWorkers)
             (run.durability, run.inputs) = (durability, skipFileCheck ? nil : { try TrialConfig.inputFiles(ofCanonical: $0.canonicalConfig) })
             switch try run.run() {
             case .stopped, .drained: throw ExitCode(TrialExitCode.interrupted)
