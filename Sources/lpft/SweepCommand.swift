@@ -41,22 +41,20 @@ struct SweepCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Run a sweep: a coordinator that leases trials to workers and journals every result.",
             discussion: """
-            The sweep directory (--dir) holds the journal (journal.sqlite, SQLite in WAL mode), a \
-            copy of the spec, and, for local workers, their trial directories (runs/<trial id>). \
-            Running again on the same directory resumes: completed trials are kept, trials whose \
-            workers vanished are requeued, and trials new to the spec are added. Every result is \
-            acknowledged to its worker only after it is committed, so `kill -9` of the \
-            coordinator loses nothing a worker was told is safe.
+            The sweep directory (--dir) holds the journal (journal.sqlite, SQLite in WAL mode; the spec's path and text \
+            are in its table `sweep`) and, for local workers, their logs (workers/N) and trial directories (runs/<trial \
+            id>). Running again on the same directory resumes: completed trials are kept, trials whose workers vanished \
+            are requeued, and trials new to the spec are added. Every result is acknowledged to its worker only after it \
+            is committed, so `kill -9` of the coordinator loses nothing a worker was told is safe.
 
-            Workers connect to --bind: start them here with --local-workers N, or elsewhere with \
-            `lpft worker --connect ENDPOINT` (they may start before the coordinator). A worker \
-            that goes silent for --liveness heartbeats loses its leases; its trials rerun \
-            elsewhere, up to --max-attempts, with doubling backoff from --retry-delay. A trial a \
-            worker could not start (missing program, full disk) is not charged; one that comes \
-            back so 10 times fails with the reason. Ctrl-C/SIGTERM stops dispatching, tells workers to stop, records running attempts \
-            as interrupted and exits (130); a second signal exits at once. `lpft sweep drain DIR` \
-            (SIGUSR1) instead starts no new trials and stops once the running ones end (130; 0 when \
-            those were the last).
+            Workers connect to --bind: start them here with --local-workers N, or elsewhere with `lpft worker --connect \
+            ENDPOINT` (they may start before the coordinator); with none for --warn-without-workers seconds, the \
+            coordinator says how to start one. A worker that goes silent for --liveness heartbeats loses its leases; its \
+            trials rerun elsewhere, up to --max-attempts, with doubling backoff from --retry-delay. A trial a worker \
+            could not start (missing program, full disk) is not charged; one that comes back so 10 times fails with the \
+            reason. Ctrl-C/SIGTERM stops dispatching, tells workers to stop, records running attempts as interrupted and \
+            exits (130); a second signal exits at once. `lpft sweep drain DIR` (SIGUSR1) instead starts no new trials \
+            and stops once the running ones end (130; 0 when those were the last).
             """)
 
         @Argument(help: "The sweep spec (YAML; relative paths in it are relative to its directory).") var spec: String
