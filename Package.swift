@@ -94,7 +94,7 @@ let package = Package(
         .testTarget(name: "SweepTests", dependencies: ["Sweep", "Config", "TestSupport", "TrialContract", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Sweep", "Logs", "TestSupport", "TrialContract", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Sweep", "TestSupport"]),
-        .testTarget(name: "LPFTTests", dependencies: ["Sweep", "Training", "TestSupport"]),
+        .testTarget(name: "LPFTTests", dependencies: ["Sweep", "Training", "TestSupport", "TrialContract"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,11 +1,12 @@
 import Foundation
 import PackagePlugin
 
-/// Writes `BuildStamp.swift` (`let buildCommit = "<git commit>"`) into the target before every
-/// build, so a binary can say which commit it was built from: workers name it in HELLO and
-/// results carry it. Uncommitted changes to the code (not to, say, a running sweep's journal)
-/// make it `-dirty`; no git, `unknown`.
-/// The file is rewritten only when the stamp changes, so it costs no recompilation otherwise.
+/// Writes `BuildStamp.swift` (`let buildCommit = "<git commit>"`, `let buildDate = "<UTC day>"`)
+/// into the target before every build, so a binary can say which commit it was built from
+/// (workers name it in HELLO, results carry it) and when (`lpft --version`). Uncommitted
+/// changes to the code (not to, say, a running sweep's journal) make the commit `-dirty`; no
+/// git, `unknown`. The file is rewritten only when the stamp changes, so it costs no
+/// recompilation otherwise: the date is the day, not the second, for that reason.
 @main
 struct BuildStamp: BuildToolPlugin {
     func createBuildCommands(context: PluginContext, target: Target) throws -> [Command] {
@@ -18,11 +19,11 @@ struct BuildStamp: BuildToolPlugin {
             if [ "$commit" != unknown ] && [ -n "$(git -C "$repo" status --porcelain --untracked-files=no -- Package.swift Sources Plugins 2>/dev/null)" ]; then
                 commit="$commit-dirty"
             fi
-            printf '// Written by the BuildStamp plugin at build time.\nlet buildCommit = "%s"\n' "$commit" > "$out.new"
+            printf '// Written by the BuildStamp plugin at build time.\nlet buildCommit = "%s"\nlet buildDate = "%s"\n' "$commit" "$(date -u +%F)" > "$out.new"
             if cmp -s "$out.new" "$out"; then rm "$out.new"; else mv "$out.new" "$out"; fi
             """#
         return [.prebuildCommand(
-            displayName: "Stamping the build with its git commit",
+            displayName: "Stamping the build with its git commit and date",
             executable: URL(fileURLWithPath: "/bin/sh"),
             arguments: ["-c", script, "stamp", context.package.directoryURL.path, output.path],
             outputFilesDirectory: output)]

@@ -8,7 +8,7 @@ import TrialContract
 /// trials settled, a stop signal, or a drain asked for by SIGUSR1 once the running attempts
 /// end) stops the workers and says what happened and what to do next.
 public struct SweepRun {
-    /// The spec as the user named it, for the commands the log suggests.
+    /// The spec file as the user named it.
     public var spec: String
     public var directory: URL
     public var bind: String
@@ -32,6 +32,11 @@ public struct SweepRun {
     /// `--http`: where the dashboard listens while the sweep runs, and whether beyond
     /// loopback without a token (`--insecure`); nil: no dashboard.
     public var http: (address: String, insecure: Bool)?
+    /// The command as the user ran it: the commands the log suggests are this one, so that,
+    /// copied as printed, a rerun has the same workers and settings.
+    public var commandLine = CommandLine.arguments
+    /// Seconds without any worker after which the coordinator warns, with the command to start one.
+    public var workerlessWarning = 30.0
 
     public init(spec: String, directory: URL, bind: String, keys: CurveKeyPair?, allowed: Set<String>?, planned: [PlannedTrial],
                 retryFailed: Bool, dropRemoved: Bool, settings: DispatchSettings, localWorkers: Int, threads: Int?,
@@ -82,7 +87,11 @@ public struct SweepRun {
         let dashboard = try http.map { try DashboardProcess(sweep: directory, address: $0.address, insecure: $0.insecure) }
         defer { dashboard?.stop() }
         let progress = SweepProgressLine(total: all.count, alreadyDone: done, journal: journal, logger: logger)
-        coordinator.onProgress = { progress.show($0) }
+        let program = commandLine.first ?? "lpft"
+        let workerless = WorkerlessWarning(after: workerlessWarning, message: "start one with \(program) worker --connect \(coordinator.endpoint)"
+            + (localWorkers > 0 ? " (the local workers log to \(directory.path)/workers/N/worker.log)" : ", or stop it (Ctrl-C) and run it again with --local-workers N"),
+            logger: logger)
+        coordinator.onProgress = { progress.show($0); workerless.update($0) }
         let outcome = try coordinator.run(stopSignal: signals.readEnd, drainSignal: drains.readEnd)
         progress.end()
         workers.stop()
@@ -90,21 +99,41 @@ public struct SweepRun {
         withExtendedLifetime((lock, signals, drains)) {}
         switch outcome {
         case .stopped:
-            logger.info("stopped; running attempts recorded as interrupted. Resume with: lpft sweep run \(spec) --dir \(directory.path)")
+            logger.info("stopped; running attempts recorded as interrupted. Resume with: \(rerun(retryingFailed: false))")
             return .stopped
         case .drained:
             let pending = try journal.trials().count { $0.state == .pending }
-            logger.info("drained: the running attempts ended and no new ones started; \(pending) trial(s) pending. Resume with: lpft sweep run \(spec) --dir \(directory.path)")
+            logger.info("drained: the running attempts ended and no new ones started; \(pending) trial(s) pending. Resume with: \(rerun(retryingFailed: false))")
             return .drained
         case .finished:
             let final = try journal.trials()
             let failed = final.filter { $0.state == .failed }
             logger.info("done: \(final.count - failed.count) completed, \(failed.count) failed; journal \(journal.path)")
             if !failed.isEmpty {
-                logger.info("see why: lpft sweep status \(directory.path); rerun them: lpft sweep run \(spec) --dir \(directory.path) --retry-failed")
+                logger.info("see why: lpft sweep status \(directory.path); rerun them: \(rerun(retryingFailed: true))")
             }
             return .finished(failed: failed.count)
         }
+    }
+
+    /// Where a coordinator listens unless told: `ipc://DIR/coordinator.ipc`, the same on every
+    /// run, so local workers of an earlier run reconnect to the next. IPC paths are limited to
+    /// ~107 bytes; a deeper sweep directory falls back to a free loopback TCP port.
+    public static func defaultEndpoint(_ directory: URL) -> String {
+        let ipc = "ipc://\(directory.standardizedFileURL.path)/coordinator.ipc"
+        return ipc.utf8.count <= 100 ? ipc : "tcp://127.0.0.1:*"
+    }
+
+    /// The command as the user ran it, with `--retry-failed` or without, quoted for a shell.
+    func rerun(retryingFailed: Bool) -> String {
+        let arguments = commandLine.filter { $0 != "--retry-failed" } + (retryingFailed ? ["--retry-failed"] : [])
+        return arguments.map(Self.shellQuoted).joined(separator: " ")
+    }
+
+    /// `argument` as a POSIX shell reads it back: as it is when it is plain, else in single quotes.
+    static func shellQuoted(_ argument: String) -> String {
+        let plain = !argument.isEmpty && argument.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || "@%+=:,./_-".unicodeScalars.contains($0) }
+        return plain ? argument : "'" + argument.replacingOccurrences(of: "'", with: #"'\''"#) + "'"
     }
 }
 

@@ -77,15 +77,31 @@ public struct SweepStatus {
         return String(decoding: data, as: UTF8.self)
     }
 
-    /// Redraws the progress bar and the best trials every 2 s (clearing a terminal first) until
-    /// every trial is completed or failed.
+    /// Until every trial is completed or failed: on a terminal, redraws the progress bar and
+    /// the best trials every 2 s; otherwise prints a line whenever the counts change, and the
+    /// best trials at the end.
     public func watch(_ directory: URL, terminal: Bool) throws {
         // Opened (and checked, reading every page) once: a read sees each new commit.
         let journal = try Journal(readingDirectory: directory)
+        var shown = ""
         while true {
             let results = try SweepResults(journal: journal)
-            print((terminal ? "\u{1B}[H\u{1B}[2J" : "") + progressBar(results) + (Self.eta(journal).map { ", ETA \($0)" } ?? "") + "\n" + best(results))
-            if !results.trials.contains(where: { $0.state == .pending || $0.state == .running }) { return }
+            let settled = !results.trials.contains { $0.state == .pending || $0.state == .running }
+            let eta = { Self.eta(journal).map { ", ETA \($0)" } ?? "" }
+            if terminal {
+                print("\u{1B}[H\u{1B}[2J" + progressBar(results) + eta() + "\n" + best(results))
+            } else {
+                // A file or a pipe (a log, `tail -f`): plain lines, written when they happen, not
+                // screens of escapes held back by `print`'s block buffer until the end.
+                var lines = ""
+                if counts(results) != shown {
+                    shown = counts(results)
+                    lines += "\(name): \(shown)\(eta())\n"
+                }
+                if settled { lines += best(results) + "\n" }
+                FileHandle.standardOutput.write(Data(lines.utf8))
+            }
+            if settled { return }
             Thread.sleep(forTimeInterval: 2)
         }
     }
@@ -97,12 +113,15 @@ public struct SweepStatus {
     }
 
     public func progressBar(_ r: SweepResults) -> String {
-        let done = r.trials.filter { $0.state == .completed || $0.state == .failed }.count
-        let running = r.trials.filter { $0.state == .running }.count
-        let failed = r.trials.filter { $0.state == .failed }.count
+        let done = r.trials.count { $0.state == .completed || $0.state == .failed }
         let width = 40, filled = r.trials.isEmpty ? 0 : width * done / r.trials.count
-        return "\(name)  [" + String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-            + "] \(done)/\(r.trials.count) done, \(running) running, \(failed) failed"
+        return "\(name)  [" + String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled) + "] " + counts(r)
+    }
+
+    /// "3/14 done, 2 running, 1 failed".
+    func counts(_ r: SweepResults) -> String {
+        let done = r.trials.count { $0.state == .completed || $0.state == .failed }
+        return "\(done)/\(r.trials.count) done, \(r.trials.count { $0.state == .running }) running, \(r.trials.count { $0.state == .failed }) failed"
     }
 
     public func best(_ r: SweepResults) -> String {

@@ -42,19 +42,24 @@ public struct PretrainedModel: Sendable {
     }
 
     /// What `lpft model describe` prints, as (key, value) lines: the family, the shape, the
-    /// vocabulary and the parameter count of the classifier lpft builds (backbone and head).
+    /// vocabulary, the parameters of the backbone and of a classification head (which grows
+    /// with the task's labels), and whether the model comes with a trained head and who reads
+    /// it (trials never do: they start their own, as the paper does).
     public func summary() throws -> [(key: String, value: String)] {
         let layout = BertLayout(config)
         let weights = try SafeTensorsFile(path: directory.appendingPathComponent("model.safetensors").path)
-        let head = weights.tensors[layout.head.weight.name] != nil
+        let trainedHead = weights.tensors[layout.head.weight.name] != nil
+        let labels = config.labels.count, head = layout.headRange.count
         return [
             ("family", config.family.rawValue),
             ("layers", "\(config.layerCount)"),
             ("hidden size", "\(config.hiddenSize) (\(config.headCount) heads, feed-forward \(config.intermediateSize))"),
             ("vocabulary", "\(config.vocabSize) tokens (\(tokenizerFile))"),
             ("max length", "\(config.maxSequenceLength) tokens"),
-            ("parameters", "\(layout.parameters.count) (backbone \(layout.backboneRange.count), head \(layout.headRange.count))"),
-            ("head", head ? "in the checkpoint: \(config.labels.joined(separator: ", "))" : "none (trials and --fresh-head start one)"),
+            ("parameters", "\(layout.backboneRange.count) in the backbone; a classification head adds \(head / labels) per label"),
+            ("classification head", trainedHead
+                ? "trained, in model.safetensors: \(head) parameters for the labels \(config.labels.joined(separator: ", ")) (`lpft ntk` reads it unless --lp or --fresh-head; a trial makes its own)"
+                : "none in model.safetensors: a trial makes its own for its task's labels (random for FT and LoRA, fitted by a linear probe for LP, LP-FT and LP-LoRA)"),
         ]
     }
 }

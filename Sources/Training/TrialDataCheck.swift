@@ -22,7 +22,7 @@ extension TrialConfig {
         guard missing.isEmpty else {
             throw MissingDataFiles(description: """
                 \(missing.count) data file(s) named by the sweep are missing here: \(missing.prefix(5).joined(separator: ", "))\(missing.count > 5 ? ", …" : "")
-                SuperGLUE: download https://dl.fbaipublicfiles.com/glue/superglue/data/v2/<TASK>.zip (RTE, CB, BoolQ), unzip it and point the spec's paths at it. \
+                Relative paths in a spec are relative to the spec file. SuperGLUE: download https://dl.fbaipublicfiles.com/glue/superglue/data/v2/<TASK>.zip (RTE, CB, BoolQ), unzip it and point the spec's paths at it. \
                 Shipped tasks are named, not pathed (task: rt-polarity; fetch them with `lpft data fetch`). \
                 If only the workers see these files, pass --skip-file-check.
                 """)

@@ -7,17 +7,18 @@ extension TrialConfig {
     /// Model files a loader may read (which exist depends on the tokenizer's family).
     static let modelFiles = ["config.json", "model.safetensors", "vocab.txt", "tokenizer.json", "vocab.json", "merges.txt", "tokenizer_config.json"]
 
-    /// This config with every file it names made absolute (`~` expanded, `.` and `..` gone), as
-    /// this machine resolves it now: a model given as a directory, and a task's files. Names of
-    /// fetched models and tasks stay names. A sweep plans with it, so every machine that runs
-    /// the trial (and the input view a bare worker builds) reads the paths the plan pinned,
-    /// whatever its working directory.
-    public func resolvingFilePaths() -> TrialConfig {
+    /// This config with every file it names made absolute (`~` expanded, `.` and `..` gone): a
+    /// model given as a directory, and a task's files. Names of fetched models and tasks stay
+    /// names. A sweep plans with it, relative to the spec's directory, so that the same spec and
+    /// files give the same trials (and ids) from any working directory, and every machine that
+    /// runs a trial (and the input view a bare worker builds) reads the paths the plan pinned.
+    public func resolvingFilePaths(relativeTo directory: URL) -> TrialConfig {
         var config = self
-        if let directory = Self.givenModelDirectory(model) { config.model = directory }
+        if let model = Self.givenModelDirectory(model, relativeTo: directory) { config.model = model }
         func resolved(_ task: TaskSpec) -> TaskSpec {
             var task = task
-            (task.train, task.validation, task.test) = (task.train.map(Self.absolutePath), task.validation.map(Self.absolutePath), task.test.map(Self.absolutePath))
+            let absolute = { Self.absolutePath($0, relativeTo: directory) }
+            (task.train, task.validation, task.test) = (task.train.map(absolute), task.validation.map(absolute), task.test.map(absolute))
             return task
         }
         config.task = resolved(task)
@@ -25,14 +26,16 @@ extension TrialConfig {
         return config
     }
 
-    private static func absolutePath(_ path: String) -> String {
-        URL(fileURLWithPath: (path as NSString).expandingTildeInPath).standardizedFileURL.path
+    private static func absolutePath(_ path: String, relativeTo directory: URL) -> String {
+        let expanded = (path as NSString).expandingTildeInPath
+        let url = expanded.hasPrefix("/") ? URL(fileURLWithPath: expanded) : directory.appendingPathComponent(expanded)
+        return url.standardizedFileURL.path
     }
 
-    /// The absolute path of `model` if it names a directory here (which `ModelStore.resolve`
-    /// takes before a fetched model's name), else nil: a name.
-    private static func givenModelDirectory(_ model: String) -> String? {
-        let path = absolutePath(model)
+    /// The absolute path of `model` if it names a directory (relative to `directory`), which
+    /// `ModelStore.resolve` takes before a fetched model's name; else nil: a name.
+    private static func givenModelDirectory(_ model: String, relativeTo directory: URL) -> String? {
+        let path = absolutePath(model, relativeTo: directory)
         var isDirectory: ObjCBool = false
         return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue ? path : nil
     }
@@ -55,7 +58,8 @@ extension TrialConfig {
             return InputFile(name: !given && path.hasPrefix(root) ? String(path.dropFirst(root.count)) : path, url: url)
         }
         let model = try ModelStore(home: home).resolve(config.model)
-        let modelGiven = givenModelDirectory(config.model) != nil
+        // Given as a directory, as `ModelStore.resolve` took it: relative to the working directory.
+        let modelGiven = givenModelDirectory(config.model, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath)) != nil
         var files = modelFiles.map { model.appendingPathComponent($0) }.filter { FileManager.default.fileExists(atPath: $0.path) }
             .map { named($0, given: modelGiven) }
         for task in [config.task] + config.ood {

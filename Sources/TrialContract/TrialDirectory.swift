@@ -31,9 +31,16 @@ public struct TrialDirectory: Sendable {
     public var assignedConfig: URL { url.appendingPathComponent(Name.assignedConfig) }
     public func attemptLog(_ attempt: Int) -> URL { url.appendingPathComponent("attempt-\(attempt).log") }
 
-    /// Whether the directory already holds a trial (so a fresh run must not overwrite it).
+    /// Whether the directory holds a trial a fresh start must not overwrite: one with
+    /// checkpoints, one that completed or was interrupted, or one killed before its result.
+    /// A trial that failed before its first checkpoint (while loading its data, say) is not
+    /// one: resuming it would only repeat its config, so a corrected rerun may replace it.
     public var holdsTrial: Bool {
-        [result, checkpoints, metrics].contains { FileManager.default.fileExists(atPath: $0.path) }
+        let fm = FileManager.default
+        if fm.fileExists(atPath: checkpoints.path) { return true }
+        guard let data = fm.contents(atPath: result.path) else { return fm.fileExists(atPath: metrics.path) }
+        let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+        return object.map { TrialResultSchema.status(of: $0) != .failed } ?? true
     }
 
     /// Whether an earlier attempt left checkpoints and its config, so `--resume` can continue it.
@@ -46,4 +53,20 @@ public struct TrialDirectory: Sendable {
     public func removeStaleOutput() {
         for file in [metrics, result, config] { try? FileManager.default.removeItem(at: file) }
     }
+
+    /// Makes the directory ready for a new trial (`lpft train --config`): clears a failed
+    /// start's files, and refuses to overwrite any other trial unless `replacing` (`--force`),
+    /// which clears its checkpoints too, since the new run would resume from them.
+    public func prepareForNewTrial(replacing: Bool) throws {
+        if holdsTrial && !replacing {
+            throw TrialDirectoryInUse(description: "\(url.path) already holds a trial: resume it with --resume \(url.path), start it afresh with --force, or choose another --out")
+        }
+        removeStaleOutput()
+        try? FileManager.default.removeItem(at: checkpoints)
+    }
+}
+
+/// A new trial was asked for in a directory that holds one worth keeping.
+public struct TrialDirectoryInUse: Error, CustomStringConvertible {
+    public let description: String
 }

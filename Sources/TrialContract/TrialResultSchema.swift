@@ -37,4 +37,9 @@ public enum LPFTVersion {
     public static let commit = buildCommit
     /// The version and commit, e.g. `0.1.0+0a2d032ab1c4`: two binaries with the same build compute alike.
     public static let build = "\(current)+\(commit)"
+    /// The day (UTC, `2025-01-31`) the binary was built: not part of ``build``, since two
+    /// builds of one commit compute alike whatever the day.
+    public static let date = buildDate
+    /// What `lpft --version` prints.
+    public static let description = "lpft \(current), commit \(commit), built \(date)"
 }

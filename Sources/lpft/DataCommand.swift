@@ -5,7 +5,7 @@ import TextData
 struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data",
-        abstract: "Build and inspect the shipped datasets.",
+        abstract: "Fetch the shipped datasets into the cache.",
         subcommands: [Fetch.self])
 
     struct Fetch: ParsableCommand {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Logs
+import TrialContract
 
 @main
 struct LPFT: ParsableCommand {
@@ -10,6 +11,7 @@ struct LPFT: ParsableCommand {
         Reproduces "Understanding Linear Probing then Fine-tuning Language Models from NTK \
         Perspective" (Tomihari & Sato, NeurIPS 2024) at sweep scale.
         """,
+        version: LPFTVersion.description,
         subcommands: [Demo.self, Train.self, SweepCommand.self, WorkerCommand.self, KeysCommand.self, NTKCommand.self, Model.self, DataCommand.self, Tokenize.self, Embed.self, Bench.self])
 
     /// Logs go to stderr as `lpft: …` lines (or JSON) from the start, whatever the command.

@@ -19,13 +19,13 @@ struct SweepCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Expand a sweep spec into its trials and print them with their ids.",
             discussion: """
-            Each trial's id is the first 16 hex digits of SHA-256 of its canonical, fully \
-            resolved config, so the same trial has the same id in any spec. Every trial is \
-            validated as `lpft train` would; an invalid one is reported with the spec file, the \
+            Each trial's id is the first 16 hex digits of SHA-256 of its canonical, fully resolved config \
+            (paths made absolute), so the same trial has the same id in any spec, planned anywhere. Every \
+            trial is validated as `lpft train` would; an invalid one is reported with the spec file, the \
             axis values that made it, the key and the reason.
             """)
 
-        @Argument(help: "The sweep spec (YAML).") var spec: String
+        @Argument(help: "The sweep spec (YAML; relative paths in it are relative to its directory).") var spec: String
         @Flag(help: "Print one JSON object per trial (id, axes, config) instead of a table.") var json = false
         @OptionGroup var limit: PlanLimit
 
@@ -42,31 +42,30 @@ struct SweepCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Run a sweep: a coordinator that leases trials to workers and journals every result.",
             discussion: """
-            The sweep directory (--dir) holds the journal (journal.sqlite, SQLite in WAL mode), a \
-            copy of the spec, and, for local workers, their trial directories (runs/<trial id>). \
-            Running again on the same directory resumes: completed trials are kept, trials whose \
-            workers vanished are requeued, and trials new to the spec are added. Every result is \
-            acknowledged to its worker only after it is committed, so `kill -9` of the \
-            coordinator loses nothing a worker was told is safe.
+            The sweep directory (--dir) holds the journal (journal.sqlite, SQLite in WAL mode; the spec's path and text \
+            are in its table `sweep`) and, for local workers, their logs (workers/N) and trial directories (runs/<trial \
+            id>). Running again on the same directory resumes: completed trials are kept, trials whose workers vanished \
+            are requeued, and trials new to the spec are added. Every result is acknowledged to its worker only after it \
+            is committed, so `kill -9` of the coordinator loses nothing a worker was told is safe.
 
-            Workers connect to --bind: start them here with --local-workers N, or elsewhere with \
-            `lpft worker --connect ENDPOINT` (they may start before the coordinator). A worker \
-            that goes silent for --liveness heartbeats loses its leases; its trials rerun \
-            elsewhere, up to --max-attempts, with doubling backoff from --retry-delay. A trial a \
-            worker could not start (missing program, full disk) is not charged; one that comes \
-            back so 10 times fails with the reason. Ctrl-C/SIGTERM stops dispatching, tells workers to stop, records running attempts \
-            as interrupted and exits (130); a second signal exits at once. `lpft sweep drain DIR` \
-            (SIGUSR1) instead starts no new trials and stops once the running ones end (130; 0 when \
-            those were the last).
+            Workers connect to --bind: start them here with --local-workers N, or elsewhere with `lpft worker --connect \
+            ENDPOINT` (they may start before the coordinator); with none for --warn-without-workers seconds, the \
+            coordinator says how to start one. A worker that goes silent for --liveness heartbeats loses its leases; its \
+            trials rerun elsewhere, up to --max-attempts, with doubling backoff from --retry-delay. A trial a worker \
+            could not start (missing program, full disk) is not charged; one that comes back so 10 times fails with the \
+            reason. Ctrl-C/SIGTERM stops dispatching, tells workers to stop, records running attempts as interrupted and \
+            exits (130); a second signal exits at once. `lpft sweep drain DIR` (SIGUSR1) instead starts no new trials \
+            and stops once the running ones end (130; 0 when those were the last).
             """)
 
-        @Argument(help: "The sweep spec (YAML).") var spec: String
+        @Argument(help: "The sweep spec (YAML; relative paths in it are relative to its directory).") var spec: String
         @Option(help: "The sweep directory (default: runs/<spec name>).") var dir: String?
         @Option(help: "The coordinator's ZeroMQ endpoint, e.g. tcp://0.0.0.0:5750 for workers elsewhere (a `*` port picks a free one). Default: ipc://DIR/coordinator.ipc, the same on every run, so local workers of an earlier run reconnect to the next.") var bind: String?
         @Option(help: "Worker processes to start on this machine.") var localWorkers = 0
         @Option(help: "Threads per trial of a local worker (for configs with threads: 0).") var threads: Int?
         @Option(help: "Seconds between heartbeats.") var heartbeat = Liveness.heartbeatInterval
         @Option(help: "Heartbeats a worker may miss before its leases expire.") var liveness = Liveness.missedHeartbeats
+        @Option(help: "Seconds without any worker before the coordinator warns, with the command to start one.") var warnWithoutWorkers = 30.0
         @Option(help: "Attempts (failed or lost) before a trial is marked failed.") var maxAttempts = 3
         @Option(help: "Seconds before the first retry of a trial; doubles each time.") var retryDelay = 1.0
         @Flag(help: "Give failed trials a fresh set of attempts.") var retryFailed = false
@@ -81,17 +80,15 @@ struct SweepCommand: ParsableCommand {
         @OptionGroup var logging: LoggingOptions
 
         func validate() throws {
-            guard heartbeat > 0, liveness >= 1, maxAttempts >= 1, retryDelay >= 0, localWorkers >= 0 else {
-                throw ValidationError("--heartbeat must be > 0, --liveness and --max-attempts ≥ 1, --retry-delay and --local-workers ≥ 0")
+            guard heartbeat > 0, warnWithoutWorkers > 0, liveness >= 1, maxAttempts >= 1, retryDelay >= 0, localWorkers >= 0 else {
+                throw ValidationError("--heartbeat and --warn-without-workers must be > 0, --liveness and --max-attempts ≥ 1, --retry-delay and --local-workers ≥ 0")
             }
         }
 
         func run() throws {
             logging.apply()
             let directory = URL(fileURLWithPath: dir ?? "runs/\(URL(fileURLWithPath: spec).deletingPathExtension().lastPathComponent)")
-            // IPC paths are limited to ~107 bytes; a deeper sweep directory falls back to loopback TCP.
-            let ipc = "ipc://\(directory.standardizedFileURL.path)/coordinator.ipc"
-            let bind = self.bind ?? (ipc.utf8.count <= 100 ? ipc : "tcp://127.0.0.1:*")
+            let bind = self.bind ?? SweepRun.defaultEndpoint(directory)
             let keys = try curve.keys(for: try Endpoint(bind), role: "coordinator")
             if keys != nil, allow == nil { throw ValidationError("--curve-key needs --allow: the directory of the workers' public keys") }
             let allowed = try allow.map { try CurveKeyPair.allowList(URL(fileURLWithPath: $0)) }
@@ -103,7 +100,7 @@ struct SweepCommand: ParsableCommand {
             var run = SweepRun(spec: spec, directory: directory, bind: bind, keys: keys, allowed: allowed, planned: planned,
                                retryFailed: retryFailed, dropRemoved: dropRemoved, settings: settings, localWorkers: localWorkers,
                                threads: threads, workerArguments: (curve.insecure ? ["--insecure"] : []) + logging.arguments)
-            run.http = http.map { ($0, curve.insecure) }
+            (run.http, run.workerlessWarning) = (http.map { ($0, curve.insecure) }, warnWithoutWorkers)
             (run.durability, run.inputs) = (durability, skipFileCheck ? nil : { try TrialConfig.inputFiles(ofCanonical: $0.canonicalConfig) })
             switch try run.run() {
             case .stopped, .drained: throw ExitCode(TrialExitCode.interrupted)
@@ -119,7 +116,7 @@ struct SweepCommand: ParsableCommand {
         @Argument(help: "The sweep directory.") var dir: String
         @Option(help: "Failures to list with their reasons and last log lines.") var failures = 10
         @Flag(help: "Print {\"counts\": {state: n}, \"trials\": [{id, state, attempts, config, metrics}]} as JSON.") var json = false
-        @Flag(help: "Redraw every 2 s until every trial is completed or failed: a progress bar and the best trials so far.") var watch = false
+        @Flag(help: "Until every trial is completed or failed, redraw every 2 s a progress bar and the best trials so far (into a file or pipe: a line when progress changes, the best trials at the end).") var watch = false
         @Option(help: "The metric that ranks trials in --watch (default: validation accuracy: select on validation, never on test).") var rank = TrialMetric.validationAccuracy
 
         func run() throws {
@@ -248,12 +245,14 @@ struct PlanLimit: ParsableArguments {
 }
 
 /// Plans a spec's trials, validating each as `lpft train` would, with the files they name
-/// made absolute here (so a worker anywhere reads what the plan pinned). A plan of
+/// made absolute against the spec's directory (so a worker anywhere reads what the plan
+/// pinned, and the ids do not depend on where the plan was made). A plan of
 /// `progressThreshold` trials or more takes seconds to minutes: it says how far it has got,
 /// on stderr every 2 s, rather than seem to hang.
 func planTrials(_ spec: String, maximumTrials: Int) throws -> [PlannedTrial] {
     let progressThreshold = 10_000
-    let sweep = try SweepSpec(contentsOf: URL(fileURLWithPath: spec))
+    let url = URL(fileURLWithPath: spec)
+    let sweep = try SweepSpec(contentsOf: url)
     var lastReport = Date.distantPast
     let progress = { (done: Int, total: Int) in
         guard total >= progressThreshold, done == total || Date().timeIntervalSince(lastReport) >= 2 else { return }
@@ -261,7 +260,7 @@ func planTrials(_ spec: String, maximumTrials: Int) throws -> [PlannedTrial] {
         logger.info("planning \(spec): \(done) of \(total) trials validated")
     }
     return try sweep.plan(maximumTrials: maximumTrials, progress: progress) { mapping, label in
-        try TrialConfig(mapping: mapping, file: label).resolvingFilePaths().canonicalJSON()
+        try TrialConfig(mapping: mapping, file: label).resolvingFilePaths(relativeTo: url.deletingLastPathComponent()).canonicalJSON()
     }
 }
 

@@ -21,6 +21,7 @@ struct Train: ParsableCommand {
     @Option(help: "The trial config (YAML or JSON).") var config: String?
     @Option(help: "Output directory (default: runs/<config name>).") var out: String?
     @Option(help: "Resume the trial in this directory (its \(TrialDirectory.Name.config) and checkpoints).") var resume: String?
+    @Flag(help: "Start afresh over a trial already in --out, deleting its files and checkpoints (a trial that failed before its first checkpoint needs no --force).") var force = false
     @Option(help: "Threads when the config leaves `threads` at 0 (all cores).") var threads: Int?
     @Flag(help: ArgumentHelp(
         "For `lpft worker`: print one JSON event per line on stdout (metrics, then the result), human output on stderr; exit when stdin closes.",
@@ -28,7 +29,7 @@ struct Train: ParsableCommand {
 
     func validate() throws {
         guard (config == nil) != (resume == nil) else { throw ValidationError("give --config FILE for a new trial or --resume DIR, not both") }
-        if resume != nil, out != nil { throw ValidationError("--resume writes into the directory it resumes; drop --out") }
+        if resume != nil, out != nil || force { throw ValidationError("--resume continues the trial in its directory; drop --out and --force") }
     }
 
     func run() throws {
@@ -41,9 +42,7 @@ struct Train: ParsableCommand {
             let url = URL(fileURLWithPath: config!)
             trial = try TrialConfig(contentsOf: url)
             directory = TrialDirectory(URL(fileURLWithPath: out ?? "runs/\(url.deletingPathExtension().lastPathComponent)"))
-            guard !directory.holdsTrial else {
-                throw ValidationError("\(directory.url.path) already holds a trial: resume it with --resume \(directory.url.path), or choose another --out")
-            }
+            try directory.prepareForNewTrial(replacing: force)
         }
         if let threads, trial.threads == 0 { trial.threads = threads }
         let code = try TrialProcess(trial: trial, directory: directory, resuming: resume != nil, events: events).run()

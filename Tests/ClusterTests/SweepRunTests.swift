@@ -280,7 +280,7 @@ final class SweepRunTests: XCTestCase {
         XCTAssertEqual(try j.attempts().map(\.state), [.interrupted, .interrupted])
         XCTAssertEqual(try j.trials().map(\.state), [.pending, .pending, .pending, .pending])
         XCTAssertEqual(try j.trials().map(\.chargedAttempts), [0, 0, 0, 0], "an interruption is not charged")
-        XCTAssertTrue(try String(contentsOf: log, encoding: .utf8).contains("Resume with: lpft sweep run"))
+        XCTAssertTrue(try String(contentsOf: log, encoding: .utf8).contains("Resume with: \(lpftExecutable.path) \(arguments.joined(separator: " "))"), "the command as it was run")
         XCTAssertEqual(try workerLocksHeld(sweep), 0, "the local workers were told to stop and are gone")
     }
 
@@ -397,7 +397,8 @@ final class SweepRunTests: XCTestCase {
         let checked = try startLPFT(["sweep", "run", spec.path, "--dir", sweep.path], log: log, test: self)
         XCTAssertEqual(waitForExit(checked, timeout: 30, log: log), 1)
         XCTAssertTrue(try String(contentsOf: log, encoding: .utf8).contains("data file(s) named by the sweep are missing here"), "checked before anything runs")
-        let run = try startLPFT(["sweep", "run", spec.path, "--dir", sweep.path, "--local-workers", "1", "--max-attempts", "2", "--retry-delay", "0", "--skip-file-check"] + timing, log: log, test: self)
+        let arguments = ["sweep", "run", spec.path, "--dir", sweep.path, "--local-workers", "1", "--max-attempts", "2", "--retry-delay", "0", "--skip-file-check"] + timing
+        let run = try startLPFT(arguments, log: log, test: self)
         XCTAssertEqual(waitForExit(run, timeout: 60, log: log), 1, "a sweep with failed trials exits 1")
         let j = try XCTUnwrap(journal(sweep))
         let trial = try XCTUnwrap(try j.trials().first)
@@ -407,7 +408,8 @@ final class SweepRunTests: XCTestCase {
         XCTAssertEqual(attempts.map(\.state), [.failed, .failed])
         XCTAssertTrue(attempts.allSatisfy { ($0.logTail ?? "").contains("no-such-model") }, "the child's stderr names the cause: \(attempts.map(\.logTail))")
         let status = try String(contentsOf: log, encoding: .utf8)
-        XCTAssertTrue(status.contains("--retry-failed"), status)
+        // Copied as printed, the rerun has its worker (without one, its coordinator would wait).
+        XCTAssertTrue(status.contains("rerun them: \(lpftExecutable.path) \(arguments.joined(separator: " ")) --retry-failed\n"), status)
     }
 
     func testCURVEAdmitsOnlyListedWorkers() throws {
@@ -558,5 +560,49 @@ extension SweepRunTests {
         XCTAssertEqual(waitForExit(resumed, timeout: 60, log: dir.appendingPathComponent("resumed.log")), 0)
         XCTAssertEqual(try j.trials().map(\.state), Array(repeating: .completed, count: 4))
         XCTAssertEqual(CoordinatorRun.summary(try CoordinatorRun.history(j)), "2 (1 finished, 1 drained)")
+    }
+}
+
+/// What `sweep run` and `sweep status` tell their user: commands that work as printed, a
+/// coordinator that says it has no worker, progress that reaches a file.
+extension SweepRunTests {
+    func testACoordinatorWithoutWorkersSaysHowToStartOne() throws {
+        let dir = try temporaryDirectory(self)
+        let spec = try noopSpec(dir, trials: 1, durationMs: 0)
+        let sweep = dir.appendingPathComponent("sweep"), log = dir.appendingPathComponent("run.log")
+        let run = try startLPFT(["sweep", "run", spec.path, "--dir", sweep.path, "--warn-without-workers", "1"] + timing, log: log, test: self)
+        let endpoint = SweepRun.defaultEndpoint(sweep)
+        let advice = " s, so no trial runs: start one with \(lpftExecutable.path) worker --connect \(endpoint), or stop it (Ctrl-C) and run it again with --local-workers N"
+        XCTAssertTrue(eventually(timeout: 30) { ((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains(advice) },
+                      (try? String(contentsOf: log, encoding: .utf8)) ?? "")
+        // The worker it names (in a directory of the test's, not the home's) runs the sweep to its end.
+        try startLPFT(["worker", "--connect", endpoint, "--dir", dir.appendingPathComponent("w").path] + timing, log: dir.appendingPathComponent("w.log"), test: self)
+        XCTAssertEqual(waitForExit(run, timeout: 60, log: log), 0)
+        XCTAssertEqual(try String(contentsOf: log, encoding: .utf8).components(separatedBy: advice).count, 2, "warned once")
+    }
+
+    func testSuggestedCommandsQuoteWhatAShellWouldSplit() {
+        XCTAssertEqual(SweepRun.shellQuoted("runs/my-sweep_1.yaml"), "runs/my-sweep_1.yaml")
+        XCTAssertEqual(SweepRun.shellQuoted("tcp://127.0.0.1:*"), "'tcp://127.0.0.1:*'")
+        XCTAssertEqual(SweepRun.shellQuoted("it's mine.yaml"), #"'it'\''s mine.yaml'"#)
+        XCTAssertEqual(SweepRun.shellQuoted(""), "''")
+    }
+
+    func testWatchIntoAFileWritesProgressLinesWhileTheSweepRuns() throws {
+        let dir = try temporaryDirectory(self)
+        let spec = try noopSpec(dir, trials: 3, durationMs: 2000)
+        let sweep = dir.appendingPathComponent("sweep")
+        try startLPFT(["sweep", "run", spec.path, "--dir", sweep.path, "--local-workers", "1"] + timing, log: dir.appendingPathComponent("run.log"), test: self)
+        XCTAssertTrue(eventually(timeout: 30) { (try? journal(sweep)?.trials().count) == 3 }, "the sweep is planned")
+        let log = dir.appendingPathComponent("watch.log")
+        let watch = try startLPFT(["sweep", "status", sweep.path, "--watch"], log: log, test: self)
+        var lines: [Substring] = []
+        XCTAssertTrue(eventually(timeout: 30) {
+            lines = ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n")
+            return !lines.isEmpty
+        }, "nothing written")
+        XCTAssertTrue(watch.isRunning, "the line came while the sweep runs, not when the watch ended: \(lines)")
+        XCTAssertTrue(lines[0].hasPrefix("\(sweep.path): ") && lines[0].contains("/3 done, "), "\(lines)")
+        XCTAssertFalse(lines.contains { $0.contains("\u{1B}") }, "no terminal escapes: \(lines)")
     }
 }

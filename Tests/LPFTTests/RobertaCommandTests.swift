@@ -125,7 +125,8 @@ final class RobertaCommandTests: XCTestCase {
         let run = try Support.lpft(["model", "describe", model.path])
         XCTAssertEqual(run.status, 0, run.output)
         for line in ["family: roberta", "layers: 2", "hidden size: 32 (4 heads, feed-forward 64)", "vocabulary: 2000 tokens (\(model.path)/tokenizer.json)",
-                     "max length: 64 tokens", "parameters: 83395 (backbone 83296, head 99)"] {
+                     "max length: 64 tokens", "parameters: 83296 in the backbone; a classification head adds 33 per label",
+                     "classification head: trained, in model.safetensors: 99 parameters for the labels LABEL_0, LABEL_1, LABEL_2 (`lpft ntk` reads it unless --lp or --fresh-head; a trial makes its own)"] {
             XCTAssertTrue(run.output.contains(line + "\n"), "\(line) in:\n\(run.output)")
         }
         let bert = try Support.lpft(["model", "describe", Fixtures.directory.appendingPathComponent("tiny-bert").path])

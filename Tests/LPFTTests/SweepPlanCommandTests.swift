@@ -1,4 +1,5 @@
 import Foundation
+import Sweep
 import TestSupport
 import XCTest
 
@@ -54,5 +55,40 @@ final class SweepPlanCommandTests: XCTestCase {
         XCTAssertEqual(run.status, 0, run.errors)
         XCTAssertTrue(run.errors.contains("planning \(spec.path): 0 of 10000 trials validated"), run.errors)
         XCTAssertTrue(run.errors.contains("planning \(spec.path): 10000 of 10000 trials validated"), run.errors)
+    }
+
+    func plannedTrials(_ arguments: [String], in directory: URL) throws -> [[String: Any]] {
+        let run = try Support.lpft(["sweep", "plan", "--json"] + arguments, in: directory)
+        XCTAssertEqual(run.status, 0, run.output)
+        return run.output.split(separator: "\n").compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }
+    }
+
+    func testRelativeDataPathsResolveAgainstTheSpecSoIdsDoNotDependOnTheWorkingDirectory() throws {
+        let dir = try temporaryDirectory(self).standardizedFileURL
+        let data = dir.appendingPathComponent("data"), sweeps = dir.appendingPathComponent("sweeps")
+        for d in [data, sweeps] { try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true) }
+        for split in ["train", "val", "test"] { try "text,label\ngood,pos\nbad,neg\n".write(to: data.appendingPathComponent("\(split).csv"), atomically: true, encoding: .utf8) }
+        try """
+            base: {method: lp, task: {name: mine, train: ../data/train.csv, validation: ../data/val.csv, test: ../data/test.csv}}
+            grid:
+              seed: [1, 2]
+            """.write(to: sweeps.appendingPathComponent("mine.yaml"), atomically: true, encoding: .utf8)
+        let fromRoot = try plannedTrials(["sweeps/mine.yaml"], in: dir)
+        let fromSpec = try plannedTrials(["mine.yaml"], in: sweeps)
+        XCTAssertEqual(fromRoot.count, 2)
+        XCTAssertEqual(fromRoot.compactMap { $0["id"] as? String }, fromSpec.compactMap { $0["id"] as? String })
+        let task = (fromRoot.first?["config"] as? [String: Any])?["task"] as? [String: Any]
+        XCTAssertEqual(task?["train"] as? String, data.appendingPathComponent("train.csv").path, "pinned as an absolute path")
+    }
+
+    func testTheShippedGridStillPlansTheIdsItsJournalHolds() throws {
+        // Fetched tasks and a fetched model: names, not paths, so the ids the paper's sweep was
+        // run under come out of the plan again, from any working directory.
+        let copy = try temporaryDirectory(self)
+        try FileManager.default.copyItem(at: Support.projectRoot.appendingPathComponent("results/paper-rt/journal.sqlite"), to: copy.appendingPathComponent(Journal.fileName))
+        let journaled = try Journal(readingDirectory: copy).trials().map(\.id)
+        let planned = try plannedTrials([Support.projectRoot.appendingPathComponent("sweeps/paper-rt.yaml").path], in: copy).compactMap { $0["id"] as? String }
+        XCTAssertEqual(journaled.count, 55)
+        XCTAssertEqual(Set(planned), Set(journaled))
     }
 }

@@ -22,7 +22,33 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertTrue(events.allSatisfy { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) != nil }, "every line is JSON")
         let config2 = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("config.json"))) as? [String: Any]
         XCTAssertEqual(config2?["duration_ms"] as? Int, 20, "the resolved config is saved")
-        XCTAssertEqual(try Support.lpft(["train", "--config", config.path, "--out", out.path]).status, 64, "refuses to overwrite a trial")
+        assertRuntimeFailure(try runLPFT(["train", "--config", config.path, "--out", out.path]),
+                             contains: "\(out.path) already holds a trial: resume it with --resume \(out.path), start it afresh with --force")
+    }
+
+    func testAFailedStartDoesNotBlockARerunAndForceStartsAfresh() throws {
+        let dir = try temporaryDirectory(self)
+        let config = dir.appendingPathComponent("trial.yaml"), out = dir.appendingPathComponent("run")
+        let absent = dir.appendingPathComponent("absent.jsonl").path
+        try "method: lp\nmodel: \(try Fixtures.url("tiny-bert").path)\ntask: {name: t, train: \(absent), test: \(absent)}\n"
+            .write(to: config, atomically: true, encoding: .utf8)
+        assertRuntimeFailure(try runLPFT(["train", "--config", config.path, "--out", out.path]), contains: "\(absent) does not exist")
+        XCTAssertEqual(try result(out)["status"] as? String, "failed")
+
+        // Resuming would only repeat the broken config: the corrected one starts afresh, no --force needed.
+        try "method: noop\nseed: 3\n".write(to: config, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try Support.lpft(["train", "--config", config.path, "--out", out.path]).status, 0)
+        XCTAssertEqual(try result(out)["status"] as? String, "completed")
+
+        // A trial worth keeping is replaced only with --force, checkpoints and all (the new run would resume from them).
+        try FileManager.default.createDirectory(at: out.appendingPathComponent("checkpoints/epoch-1"), withIntermediateDirectories: true)
+        try "method: noop\nseed: 4\n".write(to: config, atomically: true, encoding: .utf8)
+        assertRuntimeFailure(try runLPFT(["train", "--config", config.path, "--out", out.path]), contains: "already holds a trial")
+        XCTAssertEqual(try Support.lpft(["train", "--config", config.path, "--out", out.path, "--force"]).status, 0)
+        XCTAssertEqual((try result(out)["config"] as? [String: Any])?["seed"] as? Int, 4)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out.appendingPathComponent("checkpoints").path))
+        let metrics = try String(contentsOf: out.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+        XCTAssertEqual(metrics.split(separator: "\n").filter { $0.contains("ft/loss") }.count, 3, "the metrics of one run, not two")
     }
 
     func testSIGINTStopsCleanlyWithExitCode130() throws {

@@ -23,9 +23,10 @@ final class TrialInputFilesTests: XCTestCase {
     }
 
     func testPlanningMakesGivenPathsAbsoluteAndNamesThemSoEvenUnderTheHome() throws {
-        // A worker elsewhere finds in the config the very names the plan pinned: relative and
-        // `~` paths are resolved here, and a path the config gives is named by its absolute
-        // path even under the home (only what a name resolved to is home-relative).
+        // A worker elsewhere finds in the config the very names the plan pinned: relative paths
+        // are resolved against the spec's directory (not the working directory), `~` expanded,
+        // and a path the config gives is named by its absolute path even under the home (only
+        // what a name resolved to is home-relative).
         let dir = try temporaryDirectory(self)
         let home = LPFTHome(root: dir.appendingPathComponent("home"))
         let model = dir.appendingPathComponent("models-here/tiny"), homeFile = home.root.appendingPathComponent("mine/test.jsonl")
@@ -33,19 +34,15 @@ final class TrialInputFilesTests: XCTestCase {
         try FileManager.default.copyItem(at: try Fixtures.url("tiny-bert"), to: model)
         try FileManager.default.createDirectory(at: homeFile.deletingLastPathComponent(), withIntermediateDirectories: true)
         for url in [dir.appendingPathComponent("train.jsonl"), homeFile] { try "".write(to: url, atomically: true, encoding: .utf8) }
-        let previous = FileManager.default.currentDirectoryPath
-        XCTAssertTrue(FileManager.default.changeCurrentDirectoryPath(dir.path))
-        defer { _ = FileManager.default.changeCurrentDirectoryPath(previous) }
-
         var config = TrialConfig(task: .init(name: "t"), method: .ft)
         (config.model, config.task.train, config.task.validation, config.task.test) = ("models-here/./tiny", "train.jsonl", "~/v.jsonl", "\(home.root.path)/mine/../mine/test.jsonl")
-        var resolved = config.resolvingFilePaths()
+        var resolved = config.resolvingFilePaths(relativeTo: dir)
         let d = dir.standardizedFileURL.path
         XCTAssertEqual(resolved.model, "\(d)/models-here/tiny")
         XCTAssertEqual(resolved.task.train, "\(d)/train.jsonl")
         XCTAssertEqual(resolved.task.validation, ("~/v.jsonl" as NSString).expandingTildeInPath)
         XCTAssertEqual(resolved.task.test, homeFile.standardizedFileURL.path)
-        XCTAssertEqual(TrialConfig(task: .init(name: "rt-polarity"), method: .lp).resolvingFilePaths(), TrialConfig(task: .init(name: "rt-polarity"), method: .lp),
+        XCTAssertEqual(TrialConfig(task: .init(name: "rt-polarity"), method: .lp).resolvingFilePaths(relativeTo: dir), TrialConfig(task: .init(name: "rt-polarity"), method: .lp),
                        "names of fetched models and tasks stay names")
 
         resolved.task.validation = nil

@@ -1,0 +1,39 @@
+import Foundation
+import TestSupport
+import TrialContract
+import XCTest
+
+/// What `lpft` says about itself and its models: its version, help texts that promise only
+/// what is there, and `model describe` in words that say what the numbers are.
+final class DescriptionTests: XCTestCase {
+    func testVersionNamesTheVersionCommitAndBuildDate() throws {
+        let run = try Support.lpft(["--version"])
+        XCTAssertEqual(run.status, 0)
+        XCTAssertEqual(run.output, LPFTVersion.description + "\n")
+        let pattern = #"^lpft \d+\.\d+\.\d+, commit ([0-9a-f]{12}(-dirty)?|unknown), built \d{4}-\d{2}-\d{2}\n$"#
+        XCTAssertNotNil(run.output.range(of: pattern, options: .regularExpression), run.output)
+    }
+
+    /// `lpft … --help`, with its line breaks and indentation undone.
+    func help(_ command: [String]) throws -> String {
+        try Support.lpft(command + ["--help"]).output.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+    }
+
+    func testHelpTextsSayWhatTheCommandsDo() throws {
+        let data = try help(["data"])
+        XCTAssertTrue(data.contains("Fetch the shipped datasets"), data)
+        XCTAssertFalse(data.contains("inspect"), "only `fetch` exists: \(data)")
+        let run = try help(["sweep", "run"])
+        XCTAssertFalse(run.contains("a copy of the spec"), run)
+        XCTAssertTrue(run.contains("the spec's path and text are in its table `sweep`"), run)
+    }
+
+    func testModelDescribeSaysWhatTheHeadsParametersAreAndWhetherTheModelHasOne() throws {
+        let run = try Support.lpft(["model", "describe", try Support.miniLM().path])
+        XCTAssertEqual(run.status, 0, run.output)
+        for line in ["parameters: 22565376 in the backbone; a classification head adds 385 per label",
+                     "classification head: none in model.safetensors: a trial makes its own for its task's labels"] {
+            XCTAssertTrue(run.output.contains(line), "\(line) in:\n\(run.output)")
+        }
+    }
+}
