@@ -155,7 +155,14 @@ struct SVGChart {
                 }
             }
             let ly = top + 8 + Double(i) * 18
-            legendItems += "<rect x=\"\(f(left + plotW + 14))\" y=\"\(f(ly))\" width=\"12\" height=\"12\" fill=\"\(color)\"/>"
+            if case .lines = kind {
+                // The swatch is the line as drawn, dashes and all, so overlapping curves can be told apart.
+                let dash = Self.dashes[i % Self.dashes.count]
+                legendItems += "<line x1=\"\(f(left + plotW + 8))\" x2=\"\(f(left + plotW + 28))\" y1=\"\(f(ly + 6))\" y2=\"\(f(ly + 6))\" stroke=\"\(color)\" stroke-width=\"2\""
+                    + (dash.isEmpty ? "" : " stroke-dasharray=\"\(dash)\"") + "/>"
+            } else {
+                legendItems += "<rect x=\"\(f(left + plotW + 14))\" y=\"\(f(ly))\" width=\"12\" height=\"12\" fill=\"\(color)\"/>"
+            }
             legendItems += "<text x=\"\(f(left + plotW + 32))\" y=\"\(f(ly + 10))\">\(Self.escape(s.name))</text>\n"
         }
         return svg + "</g>\n" + legendItems + "</svg>"

@@ -15,6 +15,9 @@ struct TrialCheckpoint {
         var optimizerStep: Int
         var bestEpoch: Int
         var bestAccuracy: Double
+        /// The best epoch's selection score when the trial selects by something other than
+        /// accuracy (nil in checkpoints from before selection was a choice).
+        var bestScore: Double?
         /// Final metrics reported before this point (LP stage, initial head norm, …).
         var metrics: [String: Double]
         var config: String

@@ -40,6 +40,11 @@ public struct TrialConfig: Sendable, Equatable {
     }
 
     public struct FT: Sendable, Equatable {
+        /// What picks the FT epoch whose parameters the trial reports, on validation.
+        public enum Selection: String, Sendable, CaseIterable {
+            case accuracy, macroF1 = "macro_f1", nll
+        }
+
         public var epochs = 10
         /// Nil: the paper's rate for the method (FT and LP-FT 1e-5, LoRA 1e-3, LP-LoRA 5e-4).
         public var lr: Double?
@@ -47,6 +52,8 @@ public struct TrialConfig: Sendable, Equatable {
         public var weightDecay: Double = 0
         public var warmupRatio: Double = 0
         public var clipNorm: Double? = 1
+        /// Validation accuracy, the paper's rule, by default.
+        public var selectBy = Selection.accuracy
     }
 
     /// The NTK at the start of the FT stage, on seeded samples of the training and validation splits.
@@ -156,6 +163,7 @@ extension TrialConfig {
             if let v = try s.double("warmup_ratio", range: 0...1) { ft.warmupRatio = v }
             if s.isNull("clip_norm") { ft.clipNorm = nil }  // explicit null: no clipping
             if let v = try s.double("clip_norm", range: 1e-12...1e12) { ft.clipNorm = v }
+            if let v = try s.choice("select_by", FT.Selection.self) { ft.selectBy = v }
             try s.finish()
         }
         if let s = try r.section("lora") {
@@ -252,6 +260,11 @@ extension TrialConfig {
         case let .fixed(t): o["temperature"] = t
         }
         if method == .noop { o["duration_ms"] = durationMs }
+        // Written only when not the default, so the trials planned before it existed keep their ids.
+        if ft.selectBy != .accuracy, var f = o["ft"] as? [String: Any] {
+            f["select_by"] = ft.selectBy.rawValue
+            o["ft"] = f
+        }
         if let ntk { o["ntk"] = ["examples": ntk.examples, "eval_examples": ntk.evalExamples, "budget_mib": ntk.budgetMiB] }
         return o
     }

@@ -250,11 +250,13 @@ public final class TrialRunner {
         let steps = (data.train.count + f.batchSize - 1) / f.batchSize
         let schedule = LinearSchedule(peak: Float(config.fineTuningRate), totalSteps: f.epochs * steps, warmupRatio: f.warmupRatio)
         let best = FloatBuffer(count: trainer.parameters.count)
-        var (bestEpoch, bestAccuracy) = (0, -1.0)
+        // Higher is better: the best epoch is the first with the highest score.
+        var (bestEpoch, bestAccuracy, bestScore) = (0, -1.0, -Double.infinity)
         var firstEpoch = 1
         if let resume {
             try resume.restore(trainable: trainable, parameters: trainer.parameters, best: best, optimizer: trainer.optimizer)
             (bestEpoch, bestAccuracy, firstEpoch) = (resume.state.bestEpoch, resume.state.bestAccuracy, resume.state.epoch + 1)
+            bestScore = resume.state.bestScore ?? resume.state.bestAccuracy
         }
         for epoch in firstEpoch..<(f.epochs + 1) {
             let order = RandomStreamFactory.epochOrder(config.seed).derived(UInt64(epoch)).permutation(data.train.count)
@@ -271,13 +273,14 @@ public final class TrialRunner {
             if epoch == f.epochs { emit(TrialMetric.lastLoss, lossSum / Double(steps)) }
             let accuracy = try trainer.accuracy(data.validation)
             emit(TrialMetric.epochValidationAccuracy, accuracy, epoch: epoch, step: trainer.optimizer.step, final: false)
-            if accuracy > bestAccuracy {
-                (bestEpoch, bestAccuracy) = (epoch, accuracy)
+            let score = try selectionScore(accuracy, trainer, data.validation)
+            if score > bestScore {
+                (bestEpoch, bestAccuracy, bestScore) = (epoch, accuracy, score)
                 best.copy(from: trainer.parameters)
             }
             if config.checkpoints, let root = checkpointDirectory {
                 let state = TrialCheckpoint.State(epoch: epoch, optimizerStep: trainer.optimizer.step, bestEpoch: bestEpoch, bestAccuracy: bestAccuracy,
-                                                  metrics: metrics, config: config.canonicalJSON(), threads: threads, tensorsChecksum: "",
+                                                  bestScore: config.ft.selectBy == .accuracy ? nil : bestScore, metrics: metrics, config: config.canonicalJSON(), threads: threads, tensorsChecksum: "",
                                                   bestIsCurrent: bestEpoch == epoch)
                 try TrialCheckpoint.write(to: root, state: state, trainable: trainable, parameters: trainer.parameters, best: best, optimizer: trainer.optimizer)
             }
@@ -286,6 +289,17 @@ public final class TrialRunner {
         emit(TrialMetric.bestEpoch, Double(bestEpoch))
         emit(TrialMetric.bestValidationAccuracy, bestAccuracy)
         return bestEpoch
+    }
+
+    /// An epoch's validation score under the trial's selection rule (higher is better); the
+    /// accuracy already measured is the default, so selecting by it costs no second pass.
+    private func selectionScore(_ accuracy: Double, _ trainer: ClassifierTrainer, _ validation: [LabeledSequence]) throws -> Double {
+        let c = trainer.model.config.classCount
+        switch config.ft.selectBy {
+        case .accuracy: return accuracy
+        case .macroF1: return ClassificationMetrics.macroF1(logits: try trainer.logits(validation), labels: validation.map(\.label), classes: c)
+        case .nll: return -Calibration(logits: try trainer.logits(validation), labels: validation.map(\.label), classes: c).nll
+        }
     }
 
     /// The NTK where the FT stage starts (after LP and head scaling), on seeded samples of the

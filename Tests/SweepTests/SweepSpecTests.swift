@@ -1,6 +1,6 @@
 import Config
 import Foundation
-import Sweep
+@testable import Sweep
 import XCTest
 
 final class SweepSpecTests: XCTestCase {
@@ -139,6 +139,31 @@ final class SweepSpecTests: XCTestCase {
         XCTAssertEqual(many.trialCount(upTo: 100), 21)
         XCTAssertThrowsError(try many.plan(maximumTrials: 10, resolve: canonical)) {
             XCTAssertEqual("\($0)", "s.yaml: grid: makes more than 10 trials (--max-trials): make it smaller, or raise --max-trials")
+        }
+    }
+}
+
+/// `--where` and `--arm` filters: numbers as numbers, config keys beside axes.
+final class TrialFilterTests: XCTestCase {
+    func row(_ axes: [String: ConfigValue], config: String = "{}") -> TrialRow {
+        TrialRow(id: "t", state: .completed, axes: axes, config: config, metrics: [:], attempts: 1, seconds: nil, reason: nil)
+    }
+
+    func testARateWrittenAnyWayMatchesTheStoredValue() throws {
+        let stored = row(["ft.lr": .number(5e-05), "method": .string("ft")])
+        XCTAssertEqual(ConfigValue.number(5e-05).description, "5e-05", "how the journal's axis prints")
+        XCTAssertTrue(try TrialFilter("ft.lr=5e-5").accepts(stored))
+        XCTAssertTrue(try TrialFilter("ft.lr=0.00005,method=ft").accepts(stored))
+        XCTAssertFalse(try TrialFilter("ft.lr!=5e-5").accepts(stored))
+        XCTAssertFalse(try TrialFilter("ft.lr=5e-6").accepts(stored))
+        XCTAssertTrue(try TrialFilter("head_scale=0.5").accepts(row([:], config: #"{"head_scale":0.5}"#)), "a config key, not an axis")
+    }
+
+    func testAnUnknownAxisIsAnErrorNamingTheKnownOnes() throws {
+        let trials = [row(["method": .string("ft"), "seed": .integer(1)], config: #"{"ft":{"lr":1e-05}}"#)]
+        XCTAssertNoThrow(try TrialFilter("ft.lr=1e-5").check(against: trials, axes: ["method", "seed"]))
+        XCTAssertThrowsError(try TrialFilter("ft.rl=1e-5").check(against: trials, axes: ["method", "seed"])) {
+            XCTAssertEqual("\($0)", "--where: ft.rl is neither a swept axis (method, seed) nor a key of the trials' config")
         }
     }
 }

@@ -272,3 +272,22 @@ final class TrialPredictionsTests: XCTestCase {
                              "one float for two classes")
     }
 }
+
+extension TrialRunnerTests {
+    /// The FT epoch a trial reports is picked by validation accuracy unless the config says
+    /// otherwise; the default leaves the canonical config (and so every trial id) as it was.
+    func testTheSelectionMetricIsAConfigChoiceThatKeepsDefaultIdsStable() throws {
+        let plain = try config("ft")
+        XCTAssertFalse(plain.canonicalJSON().contains("select_by"), "the default is not written")
+        let byLoss = try config("ft", extra: "").with { $0.ft.selectBy = .nll }
+        XCTAssertTrue(byLoss.canonicalJSON().contains("\"select_by\":\"nll\""))
+        XCTAssertThrowsError(try TrialConfig(yaml: "method: ft\ntask: x\nft: {select_by: f1}", file: "t.yaml")) {
+            XCTAssertTrue("\($0)".contains("select_by"), "\($0)")
+        }
+        let (a, _) = try run(plain), (b, events) = try run(byLoss)
+        let best = try XCTUnwrap(b.bestEpoch)
+        let accuracies = events.filter { $0.name == TrialMetric.epochValidationAccuracy }.map(\.value)
+        XCTAssertEqual(b.metrics[TrialMetric.bestValidationAccuracy], accuracies[best - 1], "the reported accuracy is the selected epoch's")
+        XCTAssertEqual(a.metrics[TrialMetric.bestValidationAccuracy], accuracies.max(), "by accuracy: the most accurate epoch")
+    }
+}
