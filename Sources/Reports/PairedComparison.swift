@@ -277,25 +277,6 @@ public struct ExampleEvidence: Sendable, Equatable {
     public var bootstrapText: String { String(format: "[%+.4f, %+.4f]", bootstrap.lowerBound, bootstrap.upperBound) }
 }
 
-/// SplitMix64 (Steele, Lea, Flood 2014): a tiny seeded generator so a bootstrap gives the same
-/// interval on every machine. Reports does not link the training core's `RandomStream`, and a
-/// bootstrap needs nothing more.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in 0..<n (Lemire's multiply-shift; its bias is below 2⁻³² for n < 2³², far under a bootstrap's noise).
-    mutating func below(_ n: Int) -> Int { Int(((next() >> 32) &* UInt64(n)) >> 32) }
-}
-
 // MARK: - In reports
 
 extension TrialRow {

@@ -41,12 +41,15 @@ public struct SweepSpec: Sendable {
     public let axes: [Axis]
     public let overrides: [Override]
     public let extraTrials: [[String: ConfigValue]]
+    /// Seeds the draws of sampled axes (`{log_uniform: [lo, hi], samples: n}`); 0 by default.
+    public let seed: UInt64
 
     public init(yaml text: String, file: String) throws {
         let r = try ConfigReader.parse(text, file: file)
         self.file = file
         guard let baseSection = try r.section("base") else { throw r.fail("base", "required: the trial config every trial starts from") }
         base = ConfigValue(baseSection.rawMapping)  // validated per trial, by the trial config reader
+        seed = UInt64(try r.int("seed", range: 0...Int.max) ?? 0)
         var axes: [Axis] = []
         if let grid = try r.section("grid") {
             for path in grid.keys {
@@ -56,14 +59,20 @@ public struct SweepSpec: Sendable {
                     axes.append(Axis(path: path, values: list.map(ConfigValue.init), when: [:]))
                 } else if let mapping = raw as? [String: Any] {
                     let axis = ConfigReader(mapping, file: file, path: grid.key(path))
-                    guard let values = axis.raw("values") as? [Any], !values.isEmpty else {
-                        throw axis.fail("values", "required: a non-empty list")
+                    let values: [ConfigValue]
+                    if let drawn = try SampledAxis.values(axis, path: path, sweepSeed: seed) {
+                        values = drawn
+                    } else {
+                        guard let listed = axis.raw("values") as? [Any], !listed.isEmpty else {
+                            throw axis.fail("values", "required: a non-empty list (or one of \(SampledAxis.kinds.joined(separator: ", ")) with samples)")
+                        }
+                        values = listed.map(ConfigValue.init)
                     }
                     let when = try Self.condition(axis)
                     try axis.finish()
-                    axes.append(Axis(path: path, values: values.map(ConfigValue.init), when: when))
+                    axes.append(Axis(path: path, values: values, when: when))
                 } else {
-                    throw grid.fail(path, "expected a list of values or {values: [...], when: {...}}, got \(ConfigReader.describe(raw))")
+                    throw grid.fail(path, "expected a list of values, {values: [...], when: {...}} or {log_uniform: [lo, hi], samples: n}, got \(ConfigReader.describe(raw))")
                 }
             }
         }

@@ -54,6 +54,8 @@ public struct TrialConfig: Sendable, Equatable {
         public var clipNorm: Double? = 1
         /// Validation accuracy, the paper's rule, by default.
         public var selectBy = Selection.accuracy
+        /// Stop after this many epochs without a better selection score (nil: run every epoch).
+        public var patience: Int?
     }
 
     /// The NTK at the start of the FT stage, on seeded samples of the training and validation splits.
@@ -164,6 +166,7 @@ extension TrialConfig {
             if s.isNull("clip_norm") { ft.clipNorm = nil }  // explicit null: no clipping
             if let v = try s.double("clip_norm", range: 1e-12...1e12) { ft.clipNorm = v }
             if let v = try s.choice("select_by", FT.Selection.self) { ft.selectBy = v }
+            if let v = try s.int("patience", range: 1...100_000) { ft.patience = v }
             try s.finish()
         }
         if let s = try r.section("lora") {
@@ -260,9 +263,10 @@ extension TrialConfig {
         case let .fixed(t): o["temperature"] = t
         }
         if method == .noop { o["duration_ms"] = durationMs }
-        // Written only when not the default, so the trials planned before it existed keep their ids.
-        if ft.selectBy != .accuracy, var f = o["ft"] as? [String: Any] {
-            f["select_by"] = ft.selectBy.rawValue
+        // Written only when not the default, so the trials planned before they existed keep their ids.
+        if var f = o["ft"] as? [String: Any] {
+            if ft.selectBy != .accuracy { f["select_by"] = ft.selectBy.rawValue }
+            f["patience"] = ft.patience
             o["ft"] = f
         }
         if let ntk { o["ntk"] = ["examples": ntk.examples, "eval_examples": ntk.evalExamples, "budget_mib": ntk.budgetMiB] }

@@ -257,6 +257,8 @@ public final class TrialRunner {
             try resume.restore(trainable: trainable, parameters: trainer.parameters, best: best, optimizer: trainer.optimizer)
             (bestEpoch, bestAccuracy, firstEpoch) = (resume.state.bestEpoch, resume.state.bestAccuracy, resume.state.epoch + 1)
             bestScore = resume.state.bestScore ?? resume.state.bestAccuracy
+            // A checkpoint of the epoch where patience ran out ends the stage.
+            if let patience = f.patience, resume.state.epoch - bestEpoch >= patience { firstEpoch = f.epochs + 1 }
         }
         for epoch in firstEpoch..<(f.epochs + 1) {
             let order = RandomStreamFactory.epochOrder(config.seed).derived(UInt64(epoch)).permutation(data.train.count)
@@ -270,7 +272,6 @@ public final class TrialRunner {
             }
             emit(TrialMetric.ftLoss, lossSum / Double(steps), epoch: epoch, step: trainer.optimizer.step, final: false)
             if epoch == 1 { emit(TrialMetric.firstLoss, lossSum / Double(steps)) }
-            if epoch == f.epochs { emit(TrialMetric.lastLoss, lossSum / Double(steps)) }
             let accuracy = try trainer.accuracy(data.validation)
             emit(TrialMetric.epochValidationAccuracy, accuracy, epoch: epoch, step: trainer.optimizer.step, final: false)
             let score = try selectionScore(accuracy, trainer, data.validation)
@@ -278,12 +279,19 @@ public final class TrialRunner {
                 (bestEpoch, bestAccuracy, bestScore) = (epoch, accuracy, score)
                 best.copy(from: trainer.parameters)
             }
+            // Epochs since the best one: derived from the checkpointed state, so a resumed trial
+            // stops where a straight run would. The learning-rate schedule still spans every epoch.
+            let patienceRanOut = f.patience.map { epoch - bestEpoch >= $0 && epoch < f.epochs } ?? false
+            if patienceRanOut { emit(TrialMetric.stoppedAfterEpoch, Double(epoch)) }
+            // Before the checkpoint, so a trial resumed after its last epoch reports it too.
+            if patienceRanOut || epoch == f.epochs { emit(TrialMetric.lastLoss, lossSum / Double(steps)) }
             if config.checkpoints, let root = checkpointDirectory {
                 let state = TrialCheckpoint.State(epoch: epoch, optimizerStep: trainer.optimizer.step, bestEpoch: bestEpoch, bestAccuracy: bestAccuracy,
                                                   bestScore: config.ft.selectBy == .accuracy ? nil : bestScore, metrics: metrics, config: config.canonicalJSON(), threads: threads, tensorsChecksum: "",
                                                   bestIsCurrent: bestEpoch == epoch)
                 try TrialCheckpoint.write(to: root, state: state, trainable: trainable, parameters: trainer.parameters, best: best, optimizer: trainer.optimizer)
             }
+            if patienceRanOut { break }
         }
         trainer.parameters.copy(from: best)
         emit(TrialMetric.bestEpoch, Double(bestEpoch))

@@ -49,6 +49,8 @@ public enum TrialMetric {
     /// The FT epoch whose parameters the trial reports, and its validation accuracy.
     public static let bestEpoch = "ft/best_epoch"
     public static let bestValidationAccuracy = "val/accuracy_best"
+    /// The epoch after which patience stopped fine-tuning (reported only when it did).
+    public static let stoppedAfterEpoch = "ft/stopped_after_epoch"
     /// A marker in `metrics.jsonl`: the epochs after it continue from a checkpoint.
     public static let resumedAfterEpoch = "trial/resumed_after_epoch"
 

@@ -167,3 +167,64 @@ final class TrialFilterTests: XCTestCase {
         }
     }
 }
+
+/// Sampled axes: drawn by the sweep's seed, the same plan everywhere.
+final class SampledAxisTests: XCTestCase {
+    let spec = """
+        seed: 7
+        base: {method: x}
+        grid:
+          method: [ft, lp-ft]
+          ft.lr: {log_uniform: [1.0e-6, 1.0e-4], samples: 6}
+          lp.batch_size: {choice: [16, 32, 64], samples: 2, when: {method: [lp-ft]}}
+          head_scale: {uniform: [0.25, 1], samples: 3}
+        """
+
+    func plan(_ text: String, file: String = "s.yaml") throws -> [PlannedTrial] {
+        try SweepSpec(yaml: text, file: file).plan { mapping, _ in
+            String(decoding: try JSONSerialization.data(withJSONObject: mapping, options: [.sortedKeys]), as: UTF8.self)
+        }
+    }
+
+    func testDrawsAreFixedBySeedInBoundsAndCrossTheGrid() throws {
+        let a = try plan(spec), b = try plan(spec, file: "/elsewhere/on/another/machine/s.yaml")
+        XCTAssertEqual(a.map(\.id), b.map(\.id), "the same plan twice, from any path")
+        let rates = Set(a.compactMap { $0.axes["ft.lr"]?.description }).compactMap(Double.init)
+        XCTAssertEqual(rates.count, 6)
+        XCTAssertTrue(rates.allSatisfy { (1e-6...1e-4).contains($0) }, "\(rates)")
+        XCTAssertTrue(rates.allSatisfy { Double(String(format: "%.4g", $0)) == $0 }, "four significant digits")
+        let scales = Set(a.compactMap { $0.axes["head_scale"]?.description }).compactMap(Double.init)
+        XCTAssertTrue(scales.allSatisfy { (0.25...1).contains($0) }, "\(scales)")
+        // FT: 6 rates × 3 scales; LP-FT also × the distinct batch sizes drawn.
+        let batches = Set(a.compactMap { $0.axes["lp.batch_size"]?.description })
+        XCTAssertTrue(batches.isSubset(of: ["16", "32", "64"]))
+        XCTAssertEqual(a.count, 18 + 18 * batches.count)
+        let ftRates = Set(a.filter { $0.axes["method"] == .string("ft") }.compactMap { $0.axes["ft.lr"]?.description })
+        let lpftRates = Set(a.filter { $0.axes["method"] == .string("lp-ft") }.compactMap { $0.axes["ft.lr"]?.description })
+        XCTAssertEqual(ftRates, lpftRates, "both methods get the same rates, so they pair")
+        let reseeded = try plan(spec.replacingOccurrences(of: "seed: 7", with: "seed: 8"))
+        XCTAssertNotEqual(Set(reseeded.map(\.id)), Set(a.map(\.id)), "another seed draws other values")
+    }
+
+    func testLogUniformSpreadsOverTheDecades() throws {
+        let text = "base: {method: x}\ngrid:\n  ft.lr: {log_uniform: [1.0e-6, 1.0e-2], samples: 400}\n"
+        let rates = try plan(text).compactMap { $0.axes["ft.lr"]?.description }.compactMap(Double.init)
+        // Four decades: about a quarter of the draws in each (binomial sd √(400·¼·¾) ≈ 8.7).
+        for decade in 0..<4 {
+            let lo = 1e-6 * pow(10, Double(decade))
+            let count = rates.filter { $0 >= lo && $0 < lo * 10 }.count
+            XCTAssertEqual(Double(count), 100, accuracy: 35, "decade from \(lo): \(count) of \(rates.count)")
+        }
+    }
+
+    func testBadSampledAxesNameTheKeyAndReason() {
+        for (axis, expected) in [("{log_uniform: [0, 1], samples: 3}", "needs positive bounds"),
+                                 ("{uniform: [1, 0], samples: 3}", "expected [low, high] with low < high"),
+                                 ("{uniform: [0, 1]}", "samples: required with uniform"),
+                                 ("{uniform: [0, 1], choice: [1], samples: 2}", "give one of values, log_uniform, uniform, choice")] {
+            XCTAssertThrowsError(try plan("base: {method: x}\ngrid:\n  ft.lr: \(axis)\n")) {
+                XCTAssertTrue("\($0)".contains(expected), "\(axis): \($0)")
+            }
+        }
+    }
+}

@@ -291,3 +291,32 @@ extension TrialRunnerTests {
         XCTAssertEqual(a.metrics[TrialMetric.bestValidationAccuracy], accuracies.max(), "by accuracy: the most accurate epoch")
     }
 }
+
+extension TrialRunnerTests {
+    /// Patience stops fine-tuning N epochs after the best one and reports that best epoch;
+    /// it is recorded, deterministic, and stops a resumed trial where a straight one stopped.
+    func testPatienceStopsAfterNEpochsWithoutImprovementAndReportsTheBest() throws {
+        let long = try config("ft").with { $0.ft.epochs = 6; $0.ft.lr = 0.01 }
+        let (full, fullEvents) = try run(long)
+        let accuracies = fullEvents.filter { $0.name == TrialMetric.epochValidationAccuracy }.map(\.value)
+        XCTAssertEqual(accuracies.count, 6)
+        // Where patience 1 must stop: the first epoch not better than the best so far.
+        var best = -1.0, stop: Int?
+        for (i, a) in accuracies.enumerated() {
+            if a > best { best = a } else { stop = i + 1; break }
+        }
+        XCTAssertNotNil(stop, "this run must plateau for the test to mean anything: \(accuracies)")
+        let patient = long.with { $0.ft.patience = 1 }
+        XCTAssertTrue(patient.canonicalJSON().contains("\"patience\":1"))
+        XCTAssertFalse(long.canonicalJSON().contains("patience"), "unset, it is not written")
+        let (stopped, events) = try run(patient)
+        let ran = events.filter { $0.name == TrialMetric.epochValidationAccuracy }.map(\.value)
+        XCTAssertEqual(ran, Array(accuracies.prefix(stop ?? 6)), "the same epochs as the full run, up to the stop")
+        XCTAssertEqual(stopped.metrics[TrialMetric.stoppedAfterEpoch], stop.map(Double.init))
+        XCTAssertEqual(stopped.bestEpoch, ran.firstIndex(of: ran.max()!)! + 1, "the best epoch is reported")
+        XCTAssertEqual(stopped.metrics[TrialMetric.bestValidationAccuracy], ran.max())
+        XCTAssertNotNil(full.metrics[TrialMetric.lastLoss])
+        XCTAssertNil(full.metrics[TrialMetric.stoppedAfterEpoch])
+        XCTAssertEqual(try run(patient).0.metrics, stopped.metrics, "deterministic")
+    }
+}
