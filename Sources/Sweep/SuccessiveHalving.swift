@@ -1,0 +1,103 @@
+import Config
+import Foundation
+
+/// A sweep's pruning rule (the coordinator does not apply it yet, so a spec does not accept it
+/// yet: `prune:` is an unknown key until it does):
+///
+/// ```yaml
+/// prune: {metric: val/accuracy, rungs: [1, 3, 9], eta: 3, within: [method], goal: max}
+/// ```
+///
+/// A trial reaching a rung (an epoch in `rungs`) continues only if its `metric` there is in the
+/// top 1/`eta` of the trials of its group that have reached that rung so far; groups are the
+/// values of the `within` settings, so FT is never pruned against LP-FT.
+public struct PruneRule: Sendable, Equatable {
+    public enum Goal: String, Sendable, CaseIterable { case max, min }
+
+    public let metric: String
+    public let rungs: [Int]
+    public let eta: Int
+    public let within: [String]
+    public let goal: Goal
+
+    public init(metric: String, rungs: [Int], eta: Int, within: [String] = [], goal: Goal = .max) {
+        self.metric = metric
+        self.rungs = rungs
+        self.eta = eta
+        self.within = within
+        self.goal = goal
+    }
+
+    init(_ r: ConfigReader) throws {
+        guard let metric = try r.string("metric") else { throw r.fail("metric", "required: the per-epoch metric that ranks trials at a rung, e.g. val/accuracy") }
+        guard let rungs = r.raw("rungs") as? [Int], !rungs.isEmpty, rungs.allSatisfy({ $0 >= 1 }), rungs == rungs.sorted(), Set(rungs).count == rungs.count else {
+            throw r.fail("rungs", "required: increasing epochs ≥ 1, e.g. [1, 3, 9]")
+        }
+        guard let eta = try r.int("eta", range: 2...1000) else { throw r.fail("eta", "required: keep the top 1/eta at each rung (2 or more)") }
+        self.init(metric: metric, rungs: rungs, eta: eta, within: try r.strings("within") ?? [], goal: try r.choice("goal", Goal.self) ?? .max)
+        try r.finish()
+    }
+
+    /// Whether `a` is better than `b` under the goal.
+    func better(_ a: Double, _ b: Double) -> Bool { goal == .max ? a > b : a < b }
+}
+
+/// Asynchronous successive halving (ASHA; Li et al., 2020) as a pure state machine: it is fed
+/// each trial's metric at each rung in the order the results arrive and says whether the trial
+/// goes on. It holds no clock and no sockets; the coordinator journals each decision, and a
+/// coordinator that restarts replays those decisions into a new one (``replay(_:)``), so it
+/// goes on deciding from the same state (the rung state a restored Ray Tune scheduler loses).
+public struct SuccessiveHalving: Sendable {
+    public enum Decision: String, Sendable, Equatable { case proceed, prune }
+
+    /// One decision, as the journal keeps it.
+    public struct Record: Sendable, Equatable, Codable {
+        public let trial: String
+        public let group: String
+        public let rung: Int
+        public let value: Double
+        public let decision: String
+    }
+
+    public let rule: PruneRule
+    /// Values recorded at each rung, by group, in arrival order.
+    private var recorded: [String: [Int: [Double]]] = [:]
+    /// (trial, rung) pairs decided already: a resent or repeated metric is decided once.
+    private var decided: [String: [Int: Decision]] = [:]
+
+    public init(rule: PruneRule) { self.rule = rule }
+
+    /// The decision for `trial` (of `group`) reaching `epoch` with `value`; nil when `epoch` is
+    /// not a rung. A NaN value is pruned.
+    public mutating func record(trial: String, group: String, epoch: Int, value: Double) -> Record? {
+        guard rule.rungs.contains(epoch) else { return nil }
+        if let earlier = decided[trial]?[epoch] {
+            return Record(trial: trial, group: group, rung: epoch, value: value, decision: earlier.rawValue)
+        }
+        var values = recorded[group]?[epoch] ?? []
+        values.append(value)
+        recorded[group, default: [:]][epoch] = values
+        // Its rank: how many recorded values are strictly better; it continues while that is
+        // below the top 1/eta of those recorded (at least one: the first to arrive goes on).
+        let better = values.filter { rule.better($0, value) }.count
+        let decision: Decision = !value.isNaN && better < max(1, values.count / rule.eta) ? .proceed : .prune
+        decided[trial, default: [:]][epoch] = decision
+        return Record(trial: trial, group: group, rung: epoch, value: value, decision: decision.rawValue)
+    }
+
+    /// A scheduler restored from the decisions a journal holds, in their order.
+    public static func replay(_ records: [Record], rule: PruneRule) -> SuccessiveHalving {
+        var s = SuccessiveHalving(rule: rule)
+        for r in records {
+            s.recorded[r.group, default: [:]][r.rung, default: []].append(r.value)
+            s.decided[r.trial, default: [:]][r.rung] = Decision(rawValue: r.decision)
+        }
+        return s
+    }
+
+    /// The group of a trial: the values of the rule's `within` settings, e.g. `method=ft`.
+    public static func group(of axes: [String: ConfigValue], config: String, within: [String]) -> String {
+        let settings = within.contains { axes[$0] == nil } ? TrialSettings.flatten(config) : [:]
+        return within.map { "\($0)=\(axes[$0]?.description ?? settings[$0] ?? "—")" }.joined(separator: ", ")
+    }
+}
