@@ -55,6 +55,7 @@ public struct EndpointError: Error, CustomStringConvertible {
     }
 }
 
-private extension String {
+extension String {
+    /// The rest of the string after `prefix`, or nil when it does not start with it.
     func dropPrefix(_ prefix: String) -> Substring? { hasPrefix(prefix) ? dropFirst(prefix.count) : nil }
 }

@@ -95,6 +95,8 @@ public struct SweepRun {
         let outcome = try coordinator.run(stopSignal: signals.readEnd, drainSignal: drains.readEnd)
         progress.end()
         workers.stop()
+        // The IPC socket's file outlives the socket: leave no stale endpoint in the directory.
+        if let path = coordinator.endpoint.dropPrefix("ipc://") { try? FileManager.default.removeItem(atPath: String(path)) }
         // The signal pipes too: a second Ctrl-C while the workers stop still exits at once.
         withExtendedLifetime((lock, signals, drains)) {}
         switch outcome {

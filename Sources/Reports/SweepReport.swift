@@ -256,13 +256,18 @@ public struct SweepReport: Sendable {
         metricPatterns.map { $0.flatMap { results.metrics(matching: $0) } } ?? results.metricNames
     }
 
-    /// One row per trial; loads with `pandas.read_csv(path)`. Missing values are empty cells,
-    /// non-finite ones `nan`/`inf`/`-inf`.
+    /// One row per trial; loads with `pandas.read_csv(path)`. After the swept axes come the
+    /// rest of each trial's resolved config (`config.<path>`: what a trial ran with is in its
+    /// row, not only what was swept), then the metrics. Missing values are empty cells,
+    /// non-finite ones `nan`/`inf`/`-inf`, whole numbers written as integers.
     public func csv() -> String {
-        var out = columns.map(CSV.quote).joined(separator: ",") + "\n"
-        for t in trials {
+        let settings = trials.map { TrialSettings.flatten($0.config) }
+        let configPaths = Set(settings.flatMap(\.keys)).subtracting(results.axes).sorted()
+        var out = (columns.prefix(4 + results.axes.count) + configPaths.map { "config." + $0 } + exportMetrics).map(CSV.quote).joined(separator: ",") + "\n"
+        for (t, setting) in zip(trials, settings) {
             var cells = [t.id, t.state.rawValue, "\(t.attempts)", t.seconds.map { String(format: "%.3f", $0) } ?? ""]
             cells += results.axes.map { t.axes[$0]?.description ?? "" }
+            cells += configPaths.map { setting[$0] ?? "" }
             cells += exportMetrics.map { t.metrics[$0].map(Self.number) ?? "" }
             out += cells.map(CSV.quote).joined(separator: ",") + "\n"
         }
@@ -296,7 +301,10 @@ public struct SweepReport: Sendable {
         return out
     }
 
+    /// A metric as text: `nan`/`inf`/`-inf`, a whole number as an integer (`8`, not `8.0`).
     static func number(_ v: Double) -> String {
-        v.isNaN ? "nan" : v.isInfinite ? (v > 0 ? "inf" : "-inf") : "\(v)"
+        if v.isNaN { return "nan" }
+        if v.isInfinite { return v > 0 ? "inf" : "-inf" }
+        return v == v.rounded() && abs(v) < 0x1p53 ? String(Int64(v)) : "\(v)"
     }
 }

@@ -57,6 +57,7 @@ public final class TrialOutput {
             if !result.reliability.isEmpty {
                 o["reliability"] = result.reliability.mapValues { bins in bins.map { [$0.confidence, $0.accuracy, Double($0.count)] } }
             }
+            o["labels"] = result.labels
             o[TrialResultSchema.predictionsKey] = result.predictions?.jsonObject()
         }
         try JSONNumber.data(o, pretty: true).write(to: directory.result, options: .atomic)

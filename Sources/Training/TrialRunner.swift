@@ -34,6 +34,8 @@ public struct TrialResult: Sendable {
     public var reliability: [String: [ReliabilityBin]]
     /// Per-example logits of every evaluated split at the reported epoch (nil for noop trials).
     public var predictions: TrialPredictions?
+    /// The class names in index order: how the data's labels became classes.
+    public var labels: [String]? { predictions?.labels }
 
     public init(metrics: [String: Double], bestEpoch: Int?, timings: [String: Double], reliability: [String: [ReliabilityBin]] = [:],
                 predictions: TrialPredictions? = nil) {
@@ -150,6 +152,8 @@ public final class TrialRunner {
         let threads = config.threads > 0 ? config.threads : ProcessInfo.processInfo.activeProcessorCount
         let pretrained = try PretrainedModel(resolving: config.model, home: home)
         let data = try timed("data") { try TrialData.load(config, tokenizer: pretrained.tokenizer, store: DataStore(home: home)) }
+        onNotice("labels: " + data.labels.names.enumerated().map { "\($1) → class \($0)" }.joined(separator: ", ")
+                 + (config.task.labels == nil && !config.task.isFetched ? " (the training file's labels, sorted; task: {labels: […]} sets the order)" : ""))
         guard !data.train.isEmpty, !data.validation.isEmpty, !data.test.isEmpty else {
             throw TextDataError.invalidDataset("task \(config.task.name): train, validation and test must all have examples")
         }

@@ -2,7 +2,8 @@
 ///
 /// `{"schema": 1, "status": "completed" | "interrupted" | "failed", "error"?: …,
 ///   "config"?: {…}, "metrics"?: {name: number}, "best_epoch"?: n, "timings"?: {…},
-///   "reliability"?: {…}, "versions"?: {"lpft": …, "build": …, "openblas": …}}`
+///   "reliability"?: {…}, "versions"?: {"lpft": …, "build": …, "openblas": …},
+///   "labels"?: [class names in index order], "predictions"?: {…} (``TrialPredictions``)}`
 ///
 /// Numbers go through ``JSONNumber``. Readers need only `status` and `error`; the rest is
 /// kept whole in the journal for the reports.

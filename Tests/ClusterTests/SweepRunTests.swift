@@ -255,6 +255,7 @@ final class SweepRunTests: XCTestCase {
         try assertExactlyOnce(j, trials: 5)
         XCTAssertEqual(try j.attempts().count, 5, "the first three were not run again")
         XCTAssertEqual(Array(try j.attempts().prefix(3)), first)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: sweep.appendingPathComponent("coordinator.ipc").path), "no stale endpoint left behind")
 
         // Trials that leave the spec before they start are dropped on request, never run.
         let ids = try j.trials().map(\.id)

@@ -113,3 +113,21 @@ extension ReportTests {
         }
     }
 }
+
+extension ReportTests {
+    /// What each trial ran with is in its CSV row, and whole numbers read as integers.
+    func testTheCSVHasTheResolvedConfigAndIntegersAsIntegers() throws {
+        let dir = try temporaryDirectory(self)
+        let journal = try Journal(directory: dir)
+        try journal.write { w in
+            try w.addTrial(id: "a", position: 0, axes: #"{"method":"ft"}"#, config: #"{"ft":{"epochs":10,"lr":1e-05},"method":"ft","seed":1001}"#, at: 0)
+            let result = #"{"status":"completed","metrics":{"ft/best_epoch":8,"test/accuracy":0.8125}}"#
+            let lease = try w.startAttempt(trial: "a", number: 1, worker: "w", host: "h", at: 0)
+            try w.endAttempt(lease: lease, state: .completed, at: 1, result: result)
+            try w.updateTrial("a", state: .completed, chargedAttempts: 0, result: result)
+        }
+        let lines = SweepReport(results: try SweepResults(journal: journal), directory: "").csv().split(separator: "\n")
+        XCTAssertEqual(lines[0], "id,state,attempts,seconds,method,config.ft.epochs,config.ft.lr,config.seed,ft/best_epoch,test/accuracy")
+        XCTAssertEqual(lines[1], "a,completed,1,1.000,ft,10,1e-05,1001,8,0.8125")
+    }
+}

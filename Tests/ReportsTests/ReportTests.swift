@@ -93,8 +93,8 @@ final class ReportTests: XCTestCase {
         let lines = report.csv().split(separator: "\n").map(String.init)
         XCTAssertEqual(lines.count, 11)
         XCTAssertEqual(lines[0], expected.joined(separator: ","))
-        XCTAssertEqual(lines[1], "ft-0-1,completed,1,2.500,,ft,1,4.0,,0.5,0.6,0.7,")
-        XCTAssertEqual(lines[4], "lp-ft-0-1,completed,1,2.500,,lp-ft,1,1.0,6.0,,0.75,0.8,nan")
+        XCTAssertEqual(lines[1], "ft-0-1,completed,1,2.500,,ft,1,4,,0.5,0.6,0.7,")
+        XCTAssertEqual(lines[4], "lp-ft-0-1,completed,1,2.500,,lp-ft,1,1,6,,0.75,0.8,nan")
         XCTAssertEqual(lines[10], "lora-8-2,pending,0,,8,lora,2,,,,,,")
         let rows = report.jsonl().split(separator: "\n").map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
         XCTAssertEqual(rows.count, 10)

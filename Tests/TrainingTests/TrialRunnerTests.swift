@@ -225,6 +225,7 @@ extension TrialRunnerTests {
         let (result, _) = try run(try config("lp-ft", extra: "eval_examples: 20"))
         let p = try XCTUnwrap(result.predictions)
         XCTAssertEqual(p.labels, ["alpha", "beta", "gamma"])
+        XCTAssertEqual(result.labels, ["alpha", "beta", "gamma"], "the label mapping is part of the result")
         XCTAssertEqual(Set(p.splits.keys), ["validation", "test", "ood/short"])
         XCTAssertEqual(p.temperature, result.metrics["temperature"])
         for (name, metric) in [("test", "test/accuracy"), ("ood/short", "ood/short/accuracy")] {
