@@ -219,8 +219,6 @@ public struct Notice: Codable, Equatable, Sendable {
     }
 }
 
-public struct Empty: Codable, Equatable, Sendable {}
-
 /// A decoded message.
 public enum Message: Equatable, Sendable {
     case hello(Hello)

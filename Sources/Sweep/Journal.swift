@@ -281,6 +281,15 @@ public final class Journal: Sendable {
         return values
     }
 
+    /// A state as the journal stores it; one this build does not know (a newer lpft's) is an
+    /// error naming it, not silently read as pending or lost.
+    static func state<State: RawRepresentable<String>>(_ text: String, path: String) throws -> State {
+        guard let state = State(rawValue: text) else {
+            throw JournalError(path: path, reason: "unknown \(State.self) \"\(text)\": written by another version of lpft? Read it with that version")
+        }
+        return state
+    }
+
     public func value(forKey key: String) throws -> String? {
         try read { db in try String.fetchOne(db, sql: "SELECT value FROM sweep WHERE key = ?", arguments: [key]) }
     }
@@ -299,7 +308,7 @@ public final class Journal: Sendable {
                 FROM trials t WHERE \(condition) ORDER BY position
                 """, arguments: arguments) { row in
                 TrialRecord(
-                    id: row[0], position: row[1], axes: row[2], config: row[3], state: TrialState(rawValue: row[4]) ?? .pending,
+                    id: row[0], position: row[1], axes: row[2], config: row[3], state: try Self.state(row[4], path: path),
                     chargedAttempts: row[5], attemptCount: row[6], notBefore: row[7], result: row[8], reason: row[9])
             }
         }
@@ -317,7 +326,7 @@ public final class Journal: Sendable {
                 + (trial == nil ? "" : " WHERE trial = ?") + " ORDER BY lease"
             return try Self.fetch(db, sql: sql, arguments: trial.map { [$0] } ?? []) { row in
                 AttemptRecord(
-                    lease: row[0], trial: row[1], number: row[2], worker: row[3], host: row[4], state: AttemptState(rawValue: row[5]) ?? .lost,
+                    lease: row[0], trial: row[1], number: row[2], worker: row[3], host: row[4], state: try Self.state(row[5], path: path),
                     startedAt: row[6], endedAt: row[7], reason: row[8], logTail: row[9], result: row[10], late: row[11], machine: row[12])
             }
         }

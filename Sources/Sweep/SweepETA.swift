@@ -75,7 +75,7 @@ public final class TrialKinds: @unchecked Sendable {
     func timings(_ journal: Journal) throws -> [TrialTiming] {
         try lock.withLock {
             try journal.read { db in
-                try attempts.update(db)
+                try attempts.update(db, journal: journal.path)
                 var started: [String: Double] = [:]
                 for lease in attempts.running {
                     let a = attempts.entries[lease]!
@@ -90,9 +90,9 @@ public final class TrialKinds: @unchecked Sendable {
                 try Journal.forEachTrial(db, ids: unread, columns: "id, added_at, json_remove(axes, '$.seed'), json_extract(config, '$.method')") { row in
                     kinds[row[0]] = (row[1], TrialTiming.kinds(axes: row[2], method: row[3]))
                 }
-                return rows.map { row in
+                return try rows.map { row in
                     let id: String = row[0]
-                    return TrialTiming(kinds: kinds[id]!.kinds, state: TrialState(rawValue: row[2]) ?? .pending,
+                    return TrialTiming(kinds: kinds[id]!.kinds, state: try Journal.state(row[2], path: journal.path),
                                        duration: attempts.winners[id].flatMap { attempts.entries[$0]?.seconds }, startedAt: started[id])
                 }
             }

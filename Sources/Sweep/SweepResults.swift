@@ -220,7 +220,7 @@ public final class DecodedTrials: @unchecked Sendable {
     func rows(_ journal: Journal) throws -> (rows: [TrialRow], winningLeases: Set<Int64>) {
         try lock.withLock {
             try journal.read { db in
-                try attempts.update(db)
+                try attempts.update(db, journal: journal.path)
                 // Columns by position, not name: a name is looked up case-insensitively for every row.
                 let changing = try Row.fetchAll(db, sql: "SELECT id, added_at, state, result, reason FROM trials ORDER BY position")
                 let unread = changing.compactMap { row -> String? in
@@ -230,7 +230,7 @@ public final class DecodedTrials: @unchecked Sendable {
                 try Journal.forEachTrial(db, ids: unread, columns: "id, added_at, axes, config") { row in
                     fixed[row[0]] = (row[1], Self.decodeAxes(row[2]), row[3])
                 }
-                let rows = changing.map { row -> TrialRow in
+                let rows = try changing.map { row -> TrialRow in
                     let id: String = row[0], result: String? = row[3]
                     let kept = fixed[id]!
                     let decoded: Decoded
@@ -241,7 +241,7 @@ public final class DecodedTrials: @unchecked Sendable {
                         results[id] = (result, decoded)
                     }
                     let winner = attempts.winners[id].flatMap { attempts.entries[$0] }
-                    var trial = TrialRow(id: id, state: TrialState(rawValue: row[2]) ?? .pending, axes: kept.axes, config: kept.config, metrics: decoded.metrics,
+                    var trial = TrialRow(id: id, state: try Journal.state(row[2], path: journal.path), axes: kept.axes, config: kept.config, metrics: decoded.metrics,
                                          attempts: attempts.counts[id] ?? 0, seconds: winner?.seconds, reason: row[4], reliability: decoded.reliability)
                     (trial.machine, trial.versions, trial.cpuSeconds) = (winner?.machine, decoded.versions, decoded.cpuSeconds)
                     return trial
@@ -299,7 +299,7 @@ final class AttemptLedger {
     private(set) var running: Set<Int64> = []
     private var newest = Int64.min
 
-    func update(_ db: Database) throws {
+    func update(_ db: Database, journal: String) throws {
         let unsettled = String(decoding: try JSONEncoder().encode(running.sorted()), as: UTF8.self)
         let machine = try Journal.machineColumn(db)
         let rows = try Row.fetchCursor(db, sql: """
@@ -308,7 +308,7 @@ final class AttemptLedger {
             """, arguments: [newest, unsettled])
         while let row = try rows.next() {
             let lease: Int64 = row[0]
-            let entry = Entry(trial: row[1], worker: row[2], state: AttemptState(rawValue: row[3]) ?? .lost, startedAt: row[4], endedAt: row[5], machine: row[6])
+            let entry = Entry(trial: row[1], worker: row[2], state: try Journal.state(row[3], path: journal), startedAt: row[4], endedAt: row[5], machine: row[6])
             if entries.updateValue(entry, forKey: lease) == nil { counts[entry.trial, default: 0] += 1 }
             if entry.state == .running { running.insert(lease) } else { running.remove(lease) }
             if entry.state == .completed, winners[entry.trial].map({ lease < $0 }) ?? true { winners[entry.trial] = lease }

@@ -101,3 +101,21 @@ final class JournalDamageTests: XCTestCase {
         XCTAssertEqual(try resumed.attempts().count, 200, "only the lost trials ran again")
     }
 }
+
+extension JournalDamageTests {
+    /// A state this build does not know is an error naming it, not a pending or lost trial.
+    func testAnUnknownStateIsAnErrorNotAGuess() throws {
+        let dir = try temporaryDirectory(self)
+        let journal = try Journal(directory: dir)
+        try journal.write { w in
+            try w.addTrial(id: "t", position: 0, axes: "{}", config: "{}", at: 0)
+            try w.updateTrial("t", state: .pending, chargedAttempts: 0)
+        }
+        let db = try GRDB.DatabaseQueue(path: journal.path)
+        try db.write { try $0.execute(sql: "UPDATE trials SET state = 'pruned'") }
+        XCTAssertThrowsError(try Journal(readingDirectory: dir).trials()) {
+            XCTAssertTrue("\($0)".contains("unknown TrialState \"pruned\""), "\($0)")
+        }
+        XCTAssertThrowsError(try SweepResults(journal: try Journal(readingDirectory: dir)))
+    }
+}
