@@ -41,6 +41,10 @@ public struct WorkerSettings: Sendable {
         self.runs = runs
         self.executable = executable
     }
+
+    /// Silence after which the worker takes its coordinator for gone and resends results not
+    /// ACKed: the coordinator's lease timeout, when both ends use the same heartbeat settings.
+    var leaseTimeout: Double { heartbeatInterval * Double(liveness) }
 }
 
 /// A worker: a DEALER socket and its trials, served by one thread (the trials run in child
