@@ -99,11 +99,11 @@ public struct SimulationReport: Sendable {
 }
 
 /// A seeded discrete-event simulation of a sweep: the real `Dispatcher` and a real journal
-/// (SQLite in `directory`), driven through the coordinator's own turn, against simulated
-/// workers that speak the protocol as `Worker` does — HELLO with held leases, READY credit,
-/// METRIC rows numbered per lease, RESULT kept until ACKed, heartbeats, reconnecting on
-/// silence — over a virtual clock and a network with latency, with worker deaths, stalls,
-/// partitions and lost ACKs. No sockets and no sleeps: a large sweep runs in minutes. Every
+/// (SQLite in `directory`), driven through the coordinator's own turn, against workers that
+/// run the real worker's rules (a ``WorkerSession`` each: HELLO with held leases, READY
+/// credit, METRIC rows numbered per lease, RESULT kept until ACKed, heartbeats, reconnecting
+/// on silence) with simulated trials, over a virtual clock and a network with latency, with
+/// worker deaths, stalls, partitions and lost ACKs. No sockets and no sleeps: a large sweep runs in minutes. Every
 /// draw comes from the seed; between runs of one seed only the order of the dispatcher's
 /// hashed sets and the journal's random first lease differ, which shifts the interleaving.
 public final class DispatchSimulation {
@@ -115,7 +115,7 @@ public final class DispatchSimulation {
     /// Virtual time: Unix seconds, from a fixed start.
     private var now = DispatchSimulation.epoch
     private static let epoch = 1_800_000_000.0
-    private var workers: [SimulatedWorker] = []
+    private var workers: [SimulatedHost] = []
     /// Open connections by routing id; a closed socket's id routes nowhere (ROUTER_MANDATORY).
     private var routes: [Dispatcher.Peer: Int] = [:]
     private var nextConnection: UInt32 = 0
@@ -168,7 +168,7 @@ public final class DispatchSimulation {
     public func run() throws -> SimulationReport {
         let wall = Date(), start = now
         for i in 0..<settings.workers {
-            workers.append(SimulatedWorker(name: String(format: "w%04d", i), slots: settings.slots, settings: settings.dispatch))
+            workers.append(SimulatedHost(name: String(format: "w%04d", i), slots: settings.slots, settings: settings.dispatch))
             // Workers start over the first second, and wake on staggered phases.
             let joins = now + rng.uniform(0...1)
             queue.push(joins, .restart(i))
@@ -238,7 +238,7 @@ public final class DispatchSimulation {
             }
         case .wake(let w):
             queue.push(now + wakeInterval, event)
-            if !workers[w].stalled { act(w) { _, _ in } }
+            if !workers[w].stalled { act(w) { _, _ in [] } }
         case .deliver(let w, _, _), .metric(let w, _, _, _), .trialEnd(let w, _, _):
             if case .deliver = event, partitioned.contains(w) { return count("messages lost in partitions") }
             // A stalled worker's socket and trial pipes fill; it reads them when it resumes.
@@ -250,8 +250,8 @@ public final class DispatchSimulation {
             if workers[w].alive { kill(w) }
         case .restart(let w):
             if workers[w].process > 0 { count("worker restarts") }
-            workers[w].start(at: now)
-            act(w) { _, _ in }
+            let hello = workers[w].start(at: now)
+            act(w) { _, _ in hello }
         case .stall:
             schedule(.stall, rate: settings.stallsPerWorkerHour * Double(settings.workers))
             let w = rng.below(workers.count)
@@ -267,7 +267,7 @@ public final class DispatchSimulation {
             workers[w].backlog = []
             backlog.filter(\.isDelivery).forEach(handleByWorker)
             backlog.filter { !$0.isDelivery }.forEach(handleByWorker)
-            act(w) { _, _ in }
+            act(w) { _, _ in [] }
         case .partition:
             schedule(.partition, rate: settings.partitionsPerHour)
             let cut = (0..<max(1, Int(Double(workers.count) * settings.partitionShare))).map { _ in rng.below(workers.count) }
@@ -285,7 +285,7 @@ public final class DispatchSimulation {
     private func handleByWorker(_ event: Event) {
         switch event {
         case .deliver(let w, let connection, let message):
-            if workers[w].connection == connection { act(w) { $0.receive(message, at: $1) } }
+            if workers[w].connection == connection { act(w) { $0.session!.receive(message, now: $1) } }
         case .metric(let w, let process, let lease, let seq):
             if workers[w].process == process { act(w) { $0.report(seq, of: lease, at: $1) } }
         case .trialEnd(let w, let process, let lease):
@@ -312,17 +312,17 @@ public final class DispatchSimulation {
 
     /// Lets live worker `w` act and run its loop, then starts the trials it took and sends
     /// what it said.
-    private func act(_ w: Int, _ body: (inout SimulatedWorker, Double) -> Void) {
+    private func act(_ w: Int, _ body: (inout SimulatedHost, Double) -> [WorkerSession.Action]) {
         guard workers[w].alive else { return }
-        body(&workers[w], now)
-        workers[w].loop(at: now)
-        if dieAtNextResult, workers[w].sent.contains(where: { if case .result = $0 { true } else { false } }) {
+        let actions = body(&workers[w], now) + workers[w].session!.tick(now: now)
+        let (sent, started, reconnected) = workers[w].carryOut(actions)
+        if dieAtNextResult, sent.contains(where: { if case .result = $0 { true } else { false } }) {
             dieAtNextResult = false
             count("worker deaths with a result unsent")
             return kill(w)
         }
         let process = workers[w].process
-        for (lease, stopAfter) in workers[w].started {
+        for (lease, stopAfter) in started {
             if let stopAfter {
                 queue.push(now + stopAfter, .trialEnd(w, process, lease))
                 continue
@@ -333,20 +333,17 @@ public final class DispatchSimulation {
             }
             queue.push(now + duration, .trialEnd(w, process, lease))
         }
-        workers[w].started = []
-        if workers[w].reconnected {
-            workers[w].reconnected = false
+        if reconnected {
             close(w)
             open(w)
             count("reconnects")
         }
-        for message in workers[w].sent {
+        for message in sent {
             var frames = message.frames()
             frames.insert(workers[w].peer, at: 0)
             report.messagesToCoordinator += 1
             queue.push(workers[w].toCoordinator.next(now + latency()), .arrive(w, frames))
         }
-        workers[w].sent = []
     }
 
     /// The coordinator's turn on the waiting messages, timed on this thread's CPU clock.
@@ -408,16 +405,15 @@ public final class DispatchSimulation {
     }
 }
 
-/// One simulated worker process and the directory it keeps across restarts (its outbox):
-/// the message-level behaviour of `Worker`, without sockets or trial processes.
-struct SimulatedWorker {
-    let name: String
-    let slots: Int
-    let heartbeatInterval: Double
-    let baseSilence: Double
+/// One simulated worker host: its directory, kept across restarts (the outbox), and while its
+/// process lives, that process's ``WorkerSession`` — the real worker's rules — and its trials,
+/// which the simulation plays in place of sockets and trial processes.
+struct SimulatedHost {
+    let settings: WorkerSettings
     /// Bumped by each death and start: events of an earlier process are ignored.
     var process = 0
-    var alive = false
+    /// The live process's session; nil while the host is down.
+    var session: WorkerSession?
     var stalled = false
     /// Events that arrived while stalled, handled on resume in order.
     var backlog: [Event] = []
@@ -425,137 +421,47 @@ struct SimulatedWorker {
     var peer: Dispatcher.Peer = []
     var toCoordinator = FIFO()
     var toWorker = FIFO()
+    /// The process's trials, and whether each was asked to stop.
     private var trials: [Lease: (trial: String, stopping: Bool)] = [:]
-    private var unackedMetrics = UnackedMetrics()
-    /// Results sent and not ACKed: on disk, so they survive a restart.
+    /// Results kept and not ACKed: on disk, so they survive a restart.
     private var outbox: [Lease: TrialReport] = [:]
-    private var advertised = 0
-    /// The sweep its ASSIGNs name, put in every RESULT as `Worker` does.
-    private var sweep: String?
-    private var lastHeard = 0.0, lastSent = 0.0, lastResend = 0.0
-    private var silenceAllowed: Double
-    private var helloAt: Double?
-    /// What the last action did, for the simulation to carry out.
-    var sent: [Message] = []
-    /// Trials started (nil) or asked to stop (ending after this many seconds).
-    var started: [(lease: Lease, stopAfter: Double?)] = []
-    var reconnected = false
 
-    init(name: String, slots: Int, settings: DispatchSettings) {
-        self.name = name
-        self.slots = slots
-        heartbeatInterval = settings.heartbeatInterval
-        baseSilence = settings.leaseTimeout
-        silenceAllowed = baseSilence
+    /// A worker with a real worker's settings for `slots`, on the coordinator's heartbeats.
+    init(name: String, slots: Int, settings dispatch: DispatchSettings) {
+        var settings = WorkerSettings(endpoint: "sim", name: name, host: "sim", directory: URL(fileURLWithPath: "/sim/\(name)"),
+                                      runs: URL(fileURLWithPath: "/sim/\(name)/runs"), executable: "lpft")
+        (settings.slots, settings.heartbeatInterval, settings.liveness) = (slots, dispatch.heartbeatInterval, dispatch.liveness)
+        self.settings = settings
     }
 
+    var alive: Bool { session != nil }
+
     mutating func die() {
-        alive = false
+        session = nil
         stalled = false
         backlog = []
         process += 1
         trials = [:]
-        unackedMetrics.removeAll()
     }
 
-    mutating func start(at now: Double) {
+    /// A new process on the same directory: it connects and resends what its outbox holds.
+    mutating func start(at now: Double) -> [WorkerSession.Action] {
         process += 1
-        alive = true
-        silenceAllowed = baseSilence
-        lastResend = now
-        connect(at: now)
+        session = WorkerSession(settings: settings, instance: "\(settings.name)#\(process)")
+        session!.logger = Logger(label: "lpft.simulation") { _ in SwiftLogNoOpLogHandler() }
+        return session!.start(outbox: outbox, now: now)
     }
 
-    /// A fresh socket; the old one closes with LINGER 0, so what this pass sent on it is gone.
-    private mutating func connect(at now: Double) {
-        sent = []
-        reconnected = true
-        lastHeard = now
-        hello(at: now)
-    }
-
-    private mutating func hello(at now: Double) {
-        let held = Set(trials.keys).union(outbox.keys).sorted().map { LeaseReference(trial: trials[$0]?.trial ?? outbox[$0]!.trial, lease: $0) }
-        advertised = 0
-        helloAt = nil
-        send(.hello(Hello(worker: name, host: "sim", slots: slots, held: held, instance: "\(name)#\(process)")), at: now)
-        for batch in unackedMetrics.batches { send(.metrics(batch), at: now) }
-        resendResults(at: now)
-    }
-
-    private mutating func resendResults(at now: Double) {
-        lastResend = now
-        for lease in outbox.keys.sorted() { send(.result(outbox[lease]!), at: now) }
-    }
-
-    private mutating func send(_ message: Message, at now: Double) {
-        sent.append(message)
-        lastSent = now
-    }
-
-    /// What `Worker.run` does on every pass of its loop after reading its socket and trials.
-    mutating func loop(at now: Double) {
-        if let at = helloAt {
-            if now >= at { hello(at: now) }
-        } else {
-            let free = slots - trials.count - advertised
-            if free > 0 {
-                advertised += free
-                send(.ready(Ready(credit: free)), at: now)
-            }
-            if now - lastSent >= heartbeatInterval { send(.heartbeat, at: now) }
-        }
-        if !outbox.isEmpty, now - lastResend > silenceAllowed { resendResults(at: now) }
-        if helloAt == nil, now - lastHeard > silenceAllowed {
-            silenceAllowed = min(silenceAllowed * 2, max(30, baseSilence))
-            connect(at: now)
-        }
-    }
-
-    mutating func receive(_ message: Message, at now: Double) {
-        lastHeard = now
-        silenceAllowed = baseSilence
-        switch message {
-        case .assign(let a):
-            advertised = max(0, advertised - 1)
-            guard trials[a.lease] == nil, outbox[a.lease] == nil else { return }
-            sweep = a.sweep
-            trials[a.lease] = (a.trial, false)
-            started.append((a.lease, nil))
-        case .ack(let ack):
-            switch ack.kind {
-            case .metrics:
-                guard let seq = ack.seq else { return }
-                unackedMetrics.acknowledge(ack.lease, upTo: seq, running: trials[ack.lease] != nil)
-            case .result:
-                unackedMetrics.forget(ack.lease)
-                outbox[ack.lease] = nil
-            case .foreign:
-                break  // one sweep, one journal: never sent here
-            }
-        case .cancel(let c):
-            // The trial is asked to stop; it ends (interrupted) at its next step.
-            guard trials[c.lease] != nil, trials[c.lease]!.stopping == false else { return }
-            trials[c.lease]!.stopping = true
-            started.append((c.lease, 0.05))
-        case .reconnect(let notice):
-            if let delay = notice.retryAfter { helloAt = now + delay } else { hello(at: now) }
-        case .shutdown, .heartbeat, .hello, .ready, .metrics, .result, .fetch, .chunk:
-            // SHUTDOWN comes when the sweep is over, and the simulation ends there; noop trials read no files.
-            break
-        }
-    }
-
-    mutating func report(_ seq: Int, of lease: Lease, at now: Double) {
-        guard let running = trials[lease], !running.stopping else { return }
+    /// Metric row `seq` of a trial still running (one asked to stop writes no more).
+    mutating func report(_ seq: Int, of lease: Lease, at now: Double) -> [WorkerSession.Action] {
+        guard let running = trials[lease], !running.stopping else { return [] }
         let row = MetricRow(seq: seq, name: TrialMetric.ftLoss, value: 1 / Double(seq + 2), epoch: seq + 1, step: seq)
-        unackedMetrics.add([row], lease: lease, trial: running.trial)
-        send(.metrics(MetricBatch(trial: running.trial, lease: lease, rows: [row])), at: now)
+        return session!.report([row], lease: lease, now: now)
     }
 
-    mutating func finish(_ lease: Lease, failing: Bool, at now: Double) {
-        guard let running = trials.removeValue(forKey: lease) else { return }
-        var report: TrialReport
+    mutating func finish(_ lease: Lease, failing: Bool, at now: Double) -> [WorkerSession.Action] {
+        guard let running = trials.removeValue(forKey: lease) else { return [] }
+        let report: TrialReport
         if running.stopping {
             report = TrialReport(trial: running.trial, lease: lease, status: .interrupted, reason: "stopped", logTail: [], result: nil)
         } else if failing {
@@ -565,9 +471,40 @@ struct SimulatedWorker {
             report = TrialReport(trial: running.trial, lease: lease, status: .completed, reason: nil, logTail: [],
                                  result: "{\"lease\":\(lease),\"metrics\":{\"\(TrialMetric.testAccuracy)\":\(accuracy),\"\(TrialMetric.test(.ece))\":\(1 - accuracy)},\"status\":\"completed\"}")
         }
-        report.sweep = sweep
-        outbox[lease] = report
-        send(.result(report), at: now)
+        return session!.finished(report, now: now)
+    }
+
+    /// Carries out what the session asked, as `Worker` does, except that sending is left to
+    /// the simulation: the messages for the connection (a fresh one if `reconnected`), and the
+    /// trials started (nil) or asked to stop (ending after this many seconds).
+    mutating func carryOut(_ actions: [WorkerSession.Action]) -> (sent: [Message], started: [(lease: Lease, stopAfter: Double?)], reconnected: Bool) {
+        var sent: [Message] = [], started: [(lease: Lease, stopAfter: Double?)] = [], reconnected = false
+        for action in actions {
+            switch action {
+            case .connect:
+                // The old socket closes with LINGER 0: what this pass sent on it is gone.
+                (sent, reconnected) = ([], true)
+            case .send(let message):
+                sent.append(message)
+            case .start(let a):
+                trials[a.lease] = (a.trial, false)
+                session!.started(a.lease)
+                started.append((a.lease, nil))
+            case .stop(let lease):
+                // The trial ends (interrupted) at its next step.
+                guard trials[lease]?.stopping == false else { continue }
+                trials[lease]!.stopping = true
+                started.append((lease, 0.05))
+            case .keep(let report):
+                outbox[report.lease] = report
+            case .discard(let lease):
+                outbox[lease] = nil
+            case .takeChunk, .resetFetches, .exit:
+                // Noop trials read no files; SHUTDOWN comes when the sweep is over, and the simulation ends there.
+                break
+            }
+        }
+        return (sent, started, reconnected)
     }
 }
 

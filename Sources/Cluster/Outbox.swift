@@ -1,7 +1,7 @@
 import Foundation
 
-/// Metric rows sent and not yet ACKed, by lease: sent again after a reconnect, in order. The
-/// bookkeeping of `Worker` and of the simulation's workers alike.
+/// Metric rows sent and not yet ACKed, by lease: sent again after a reconnect, in order
+/// (``WorkerSession``'s bookkeeping).
 struct UnackedMetrics {
     private var pending: [Lease: (trial: String, rows: [MetricRow])] = [:]
 
@@ -19,10 +19,6 @@ struct UnackedMetrics {
     /// The lease's result is committed, and with it every row.
     mutating func forget(_ lease: Lease) {
         pending[lease] = nil
-    }
-
-    mutating func removeAll() {
-        pending = [:]
     }
 
     /// What to send again, in lease order.
