@@ -117,7 +117,7 @@ public final class Worker {
     /// ends: then its trials are stopped, their interrupted results sent (an interruption is
     /// not charged to a trial) and kept in the outbox until acknowledged, and it returns.
     public func run(stopSignal: Int32? = nil, lifeline: Int32? = nil) throws -> Exit {
-        perform(session.start(outbox: outbox.pending, now: clock.now()), now: clock.now())
+        try perform(session.start(outbox: outbox.pending, now: clock.now()), now: clock.now())
         while true {
             let executions = Array(trials.values)
             var items: [Poller.Item] = [.socket(socket!)]
@@ -136,40 +136,40 @@ public final class Worker {
             let now = clock.now()
             for (fd, fired) in zip(stops, readable.suffix(stops.count)) where fired {
                 if fd == stopSignal {
-                    perform(session.shutDown("stopped by a signal", now: now), now: now)
+                    try perform(session.shutDown("stopped by a signal", now: now), now: now)
                 } else if ParentLifeline.hasEnded(fd) {
-                    perform(session.shutDown("the coordinator that started this worker has exited", now: now), now: now)
+                    try perform(session.shutDown("the coordinator that started this worker has exited", now: now), now: now)
                 }
             }
             if readable[0] {
-                while let frames = socket?.receive() { perform(session.receive(frames, now: now), now: now) }
+                while let frames = socket?.receive() { try perform(session.receive(frames, now: now), now: now) }
             }
             for (i, (execution, fd)) in owners.enumerated() where readable[i + 1] {
                 let rows = execution.read(fd)
-                if !rows.isEmpty { perform(session.report(rows, lease: execution.assignment.lease, now: now), now: now) }
+                if !rows.isEmpty { try perform(session.report(rows, lease: execution.assignment.lease, now: now), now: now) }
             }
             for (lease, execution) in trials {
                 guard let result = execution.outcome() else { continue }
                 trials[lease] = nil
-                perform(session.finished(result, now: now), now: now)
+                try perform(session.finished(result, now: now), now: now)
             }
             var fetches: [Fetch] = []
             if session.coordinatorListens {
                 fetcher.checkStalls(now: now)
                 fetches = fetcher.requests(now: now)
             }
-            perform(session.tick(now: now, fetches: fetches), now: now)
+            try perform(session.tick(now: now, fetches: fetches), now: now)
             if let exit { return exit }
         }
     }
 
     /// Carries out what the session asked, in order.
-    private func perform(_ actions: [WorkerSession.Action], now: Double) {
+    private func perform(_ actions: [WorkerSession.Action], now: Double) throws {
         for action in actions {
             switch action {
-            case .connect: connect()
+            case .connect: try connect()
             case .send(let message): socket?.send(message.frames())
-            case .start(let a): start(a, now: now)
+            case .start(let a): try start(a, now: now)
             case .stop(let lease):
                 trials[lease]?.stop()
                 staged[lease] = nil
@@ -180,7 +180,7 @@ public final class Worker {
             case .discard(let lease):
                 do { try outbox.acknowledge(lease) } catch { session.say(.warning, "cannot update the outbox: \(error)") }
             case .takeChunk(let chunk):
-                if let event = fetcher.receive(chunk, now: now) { inputsArrived(event, now: now) }
+                if let event = fetcher.receive(chunk, now: now) { try inputsArrived(event, now: now) }
             case .resetFetches: fetcher.connectionReset()
             case .exit(let exit): self.exit = exit
             }
@@ -189,10 +189,11 @@ public final class Worker {
 
     // MARK: Connection
 
-    /// A fresh socket: what was in flight on the old one will not come.
-    private func connect() {
+    /// A fresh socket: what was in flight on the old one will not come. A socket that cannot be
+    /// made (the process is out of descriptors, say) ends the worker with the reason.
+    private func connect() throws {
         socket?.close()
-        let s = try! ZeroMQSocket(context, .dealer)
+        let s = try ZeroMQSocket(context, .dealer)
         try? s.set(ZMQ_MAXMSGSIZE, WireProtocol.maxMessageSize)
         try? s.set(ZMQ_LINGER, Int32(0))
         try? s.set(ZMQ_RECONNECT_IVL, Int32(100))
@@ -208,7 +209,7 @@ public final class Worker {
     // MARK: Trials
 
     /// Starts `a`, or stages it while its missing inputs are fetched.
-    private func start(_ a: Assign, now: Double) {
+    private func start(_ a: Assign, now: Double) throws {
         do {
             var missing = Set<String>()
             for input in a.inputs ?? [] where copy(of: input) == nil {
@@ -220,12 +221,12 @@ public final class Worker {
             }
             if missing.isEmpty { try launch(a) } else { staged[a.lease] = (a, missing) }
         } catch {
-            couldNotStart(a, "\(error)", now: now)
+            try couldNotStart(a, "\(error)", now: now)
         }
     }
 
-    private func couldNotStart(_ a: Assign, _ reason: String, now: Double) {
-        perform(session.couldNotStart(a.lease, reason: reason, now: now), now: now)
+    private func couldNotStart(_ a: Assign, _ reason: String, now: Double) throws {
+        try perform(session.couldNotStart(a.lease, reason: reason, now: now), now: now)
     }
 
     /// A verified copy of `input` on this box: the content cache's, or the file its name
@@ -238,7 +239,7 @@ public final class Worker {
     }
 
     /// Starts the trials an ended transfer was holding back (or hands them back if it failed).
-    private func inputsArrived(_ event: InputFetcher.Event, now: Double) {
+    private func inputsArrived(_ event: InputFetcher.Event, now: Double) throws {
         for (lease, entry) in staged {
             switch event {
             case .fetched(let sha256) where entry.waiting.contains(sha256):
@@ -248,10 +249,10 @@ public final class Worker {
                     continue
                 }
                 staged[lease] = nil
-                do { try launch(entry.assignment) } catch { couldNotStart(entry.assignment, "\(error)", now: now) }
+                do { try launch(entry.assignment) } catch { try couldNotStart(entry.assignment, "\(error)", now: now) }
             case .failed(let sha256, let reason) where entry.waiting.contains(sha256):
                 staged[lease] = nil
-                couldNotStart(entry.assignment, reason, now: now)
+                try couldNotStart(entry.assignment, reason, now: now)
             default:
                 continue
             }
