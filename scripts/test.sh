@@ -40,7 +40,7 @@ bash scripts/check-ssh-workers.sh || status=1
 echo "== check-slurm: cluster/slurm-workers.sbatch as an array of 2 on a one-node SLURM"
 bash scripts/check-slurm.sh || status=1
 # README's walkthrough on your own data, command by command as printed (the debug build:
-# about 7 minutes on a loaded 2-core machine, 3 minutes of CPU).
+# 3–7 minutes on a loaded 2-core machine, about 3 minutes of CPU).
 echo "== check-your-data: README's \"Your data in five minutes\" as printed"
 bash scripts/check-your-data.sh || status=1
 exit "$status"
