@@ -1,7 +1,7 @@
 # Shared by scripts/check-slurm.sh and scripts/check-ssh-workers.sh (sourced, not run): a
 # scratch directory, the processes the check started (ended on exit, even on failure), Debian
 # packages installed on first use, spare ports, conditions polled with a deadline, and a noop
-# sweep's coordinator on loopback TCP with CURVE, as the README's "Across machines" runs one.
+# sweep's coordinator on loopback TCP with CURVE, as docs/cluster.md's recipes run one.
 # The caller sets `check` (its name, for messages) and may append to `cleanup_steps`.
 
 # The daemons run as root (slurmd, sshd's privilege separation): without it the check is

