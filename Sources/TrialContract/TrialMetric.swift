@@ -60,8 +60,8 @@ public enum TrialMetric {
     public static let headNormInit = "head/norm_init"
     public static let headNormAfterLP = "head/norm_after_lp"
     public static let headNormFinal = "head/norm_final"
-    /// Diff(F): the mean over test examples of ‖f(x) − f₀(x)‖₂; the cosine similarity of class
-    /// means; the Fisher discriminant ratio.
+    /// Diff(F): the mean over test examples of ‖f(x) − f₀(x)‖₂; CS(F), the features' mean
+    /// pairwise cosine similarity; the Fisher discriminant ratio.
     public static let featureChange = "features/diff"
     public static let featureCosine = "features/cosine"
     public static let featureFisherRatio = "features/fdr"
