@@ -40,7 +40,7 @@ extension SweepReport {
                 body += "<h3>Claim 4 seed by seed: LP-FT − FT, LP-LoRA − LoRA</h3>\n"
                 body += "<table><tr><th>pair</th><th>variant</th><th>metric</th><th>difference per seed</th><th>mean [95% CI]</th><th>verdict</th></tr>\n"
                 body += pairs.map { p in
-                    "<tr><td>\(esc(p.arm)) − \(esc(p.against))</td><td>\(esc(p.variant))</td><td>\(esc(p.metric))</td><td>\(esc(p.perSeedText))</td>"
+                    "<tr><td>\(esc(p.arm)) − \(esc(p.against))</td><td>\(esc(p.cellsText))</td><td>\(esc(p.metric))</td><td>\(esc(p.perSeedText))</td>"
                         + "<td class=\"num\">\(esc(p.summaryText))</td><td>\(esc(p.verdict.text))</td></tr>\n"
                 }.joined() + "</table>\n<p>\(esc(PairedComparison.verdictNote))</p>\n"
             }

@@ -46,6 +46,17 @@ public struct PairedComparison: Sendable {
         return df <= table.count ? table[max(1, df) - 1] : 1.960
     }
 
+    /// The two cells compared, e.g. `lp.epochs=10` or `lp.epochs=10 vs lora.rank=4`; "—" when
+    /// neither arm is split.
+    public var cellsText: String {
+        switch (variant.isEmpty, againstVariant.isEmpty) {
+        case (true, true): "—"
+        case (false, true): variant
+        case (true, false): "— vs " + againstVariant
+        case (false, false): variant + " vs " + againstVariant
+        }
+    }
+
     /// "1001: +0.0100, 2002: −0.0040, …"
     public var perSeedText: String {
         differences.map { "\($0.seed): " + String(format: "%+.4f", $0.value) }.joined(separator: ", ")
@@ -300,7 +311,7 @@ extension SweepReport {
     func pairedMarkdown(_ pairs: [PairedComparison]) -> String {
         var out = "| pair | variant | metric | difference per seed | mean [95% CI] | verdict |\n|---|---|---|---|---|---|\n"
         for p in pairs {
-            out += "| \(p.arm) − \(p.against) | \(p.variant.isEmpty ? "—" : p.variant) | \(p.metric) | \(p.perSeedText) | \(p.summaryText) | \(p.verdict.text) |\n"
+            out += "| \(p.arm) − \(p.against) | \(p.cellsText) | \(p.metric) | \(p.perSeedText) | \(p.summaryText) | \(p.verdict.text) |\n"
         }
         return out + "\nEach LP trial minus the trial of the plain method with the same seed (and the same value of every setting both methods vary); "
             + "the interval is Student's t over the seeds. \(PairedComparison.verdictNote)\n"
