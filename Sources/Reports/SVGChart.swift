@@ -133,7 +133,9 @@ struct SVGChart {
                 let dash = Self.dashes[i % Self.dashes.count]
                 svg += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"" + (dash.isEmpty ? "" : " stroke-dasharray=\"\(dash)\"")
                     + " points=\"" + pts.map { "\(f(px($0.x))),\(f(py($0.y)))" }.joined(separator: " ") + "\"/>\n"
-                for p in pts {
+                // Markers only where they can be told apart: a hundred of them would hide the
+                // dashes that keep overlapping curves distinct.
+                for p in pts where pts.count <= 30 {
                     if !s.band { svg += errorBar(px(p.x), p, py, color) }
                     svg += "<circle cx=\"\(f(px(p.x)))\" cy=\"\(f(py(p.y)))\" r=\"\(s.band ? "2" : "3.5")\" fill=\"\(color)\"/>\n"
                 }
