@@ -1,3 +1,4 @@
+import Compute
 import Foundation
 import TrialContract
 
@@ -29,6 +30,7 @@ public struct TrialProcess {
         let runner = TrialRunner(config: trial)
         runner.checkpointDirectory = directory.checkpoints
         runner.onNotice = { FileHandle.standardError.write(Data("lpft: \($0)\n".utf8)) }
+        if let advice = BLASKernelAdvice.advice(blas: BLAS.configuration, cpuFlags: BLASKernelAdvice.thisMachineFlags) { runner.onNotice(advice) }
         let stop = StopFlag()
         // Some stages (feature passes, the NTK, evaluation) take minutes between steps: a
         // second signal exits at once.

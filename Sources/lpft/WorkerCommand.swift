@@ -68,6 +68,7 @@ struct WorkerCommand: ParsableCommand {
         }
         worker.inProcess = NoopTrial.inProcess
         logger.info("worker \(worker.settings.name) (\(slots) slot(s), dir \(worker.settings.directory.path)) → \(connect)")
+        if let facts = worker.settings.facts, let advice = BLASKernelAdvice.advice(blas: facts.blas, cpuFlags: facts.cpuFlags) { logger.warning("\(advice)") }
         let signals = SignalPipe()  // SIGTERM (systemd stop, SLURM preemption) or Ctrl-C
         switch try worker.run(stopSignal: signals.readEnd, lifeline: exitWithParent ? STDIN_FILENO : nil) {
         case .shutdown(let reason): logger.info("worker \(worker.settings.name) exits: \(reason)")

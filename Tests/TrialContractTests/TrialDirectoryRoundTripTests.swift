@@ -64,3 +64,15 @@ final class TrialDirectoryRoundTripTests: XCTestCase {
         XCTAssertFalse(directory.canResume)
     }
 }
+
+/// The advice for an OpenBLAS that does not recognise its CPU.
+final class BLASKernelAdviceTests: XCTestCase {
+    func testGenericKernelsOnAVXCPUsGetTheSettingThatFixesThem() {
+        let prescott = "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH NO_AFFINITY Prescott MAX_THREADS=64 core=Prescott"
+        let advice = BLASKernelAdvice.advice(blas: prescott, cpuFlags: ["sse3", "avx2", "avx512f"])
+        XCTAssertTrue(advice?.contains("core=Prescott") == true && advice?.contains("OPENBLAS_CORETYPE=SkylakeX") == true, advice ?? "nil")
+        XCTAssertTrue(BLASKernelAdvice.advice(blas: prescott, cpuFlags: ["avx2"])?.contains("OPENBLAS_CORETYPE=Haswell") == true)
+        XCTAssertNil(BLASKernelAdvice.advice(blas: prescott, cpuFlags: ["sse3"]), "an old CPU: Prescott is right")
+        XCTAssertNil(BLASKernelAdvice.advice(blas: "OpenBLAS 0.3.21 DYNAMIC_ARCH SkylakeX core=SkylakeX", cpuFlags: ["avx512f"]))
+    }
+}
