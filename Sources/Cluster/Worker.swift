@@ -442,6 +442,10 @@ public final class Worker {
     private func finish(_ result: TrialReport, of a: Assign, now: Double) {
         var result = result
         result.sweep = a.sweep
+        // The resend timer runs from the oldest result still unacknowledged: counted from an
+        // earlier send, the result of a trial that outlasted the interval went out twice in a
+        // row (and a coordinator booked the second as a late result of its attempt).
+        if unsentResults.isEmpty { lastResend = now }
         do { try outbox.add(result) } catch {
             say(.warning, "cannot keep the result of lease \(result.lease) on disk (\(error)); it is sent from memory only")
         }
