@@ -6,7 +6,8 @@ import TrialContract
 public struct TrialProcess {
     public let trial: TrialConfig
     public let directory: TrialDirectory
-    /// Continue the directory's trial from its checkpoints, appending to its metrics.
+    /// Continue the directory's trial from its checkpoints, appending to its metrics (with no
+    /// whole checkpoint, the trial starts from the beginning and its metrics file with it).
     public let resuming: Bool
     /// For `lpft worker`: event lines on stdout, human output on stderr, exit when stdin closes.
     public let events: Bool
@@ -29,6 +30,7 @@ public struct TrialProcess {
         let runner = TrialRunner(config: trial)
         runner.checkpointDirectory = directory.checkpoints
         runner.onNotice = { FileHandle.standardError.write(Data("lpft: \($0)\n".utf8)) }
+        runner.onFreshStart = { try? output.discardEarlierMetrics() }
         let stop = StopFlag()
         // Some stages (feature passes, the NTK, evaluation) take minutes between steps: a
         // second signal exits at once.

@@ -82,6 +82,10 @@ public final class TrialRunner {
     public var checkpointDirectory: URL?
     /// Human-readable notices: resuming, checkpoints skipped as torn or foreign.
     public var onNotice: (String) -> Void = { _ in }
+    /// Called before the first metric of a run that starts from the beginning, also when it
+    /// was asked to resume but found no whole checkpoint: what an earlier run streamed then
+    /// describes another run (its epoch 1 would appear twice).
+    public var onFreshStart: () -> Void = {}
 
     private var metrics: [String: Double] = [:]
     private var timings: [String: Double] = [:]
@@ -116,6 +120,7 @@ public final class TrialRunner {
         let start = DispatchTime.now().uptimeNanoseconds
         var bestEpoch: Int?
         if config.method == .noop {
+            onFreshStart()
             try runNoop()
         } else {
             bestEpoch = try runTraining()
@@ -186,6 +191,7 @@ public final class TrialRunner {
             // In metrics.jsonl, events after this marker supersede earlier ones for later epochs.
             emit(TrialMetric.resumedAfterEpoch, Double(resumed.state.epoch), final: false)
         } else {
+            onFreshStart()
             emit(TrialMetric.headNormInit, head().norm)
         }
 
