@@ -373,7 +373,17 @@ public final class Dispatcher {
         }
         let tail = r.logTail.isEmpty ? nil : r.logTail.joined(separator: "\n")
         defer { send(.ack(Ack(lease: r.lease, kind: .result, seq: nil)), to: peer, now: now) }
-        if info.ended == .completed { return }  // a resend whose ACK was lost
+        let state: AttemptState = switch r.status {
+        case .completed: .completed
+        case .failed: .failed
+        case .interrupted: .interrupted
+        }
+        // A result that says what its attempt already ended as adds nothing: the attempt's own
+        // result again (its ACK was lost, or the worker resent its outbox on a reconnect), or a
+        // worker's word that an attempt this coordinator stopped was interrupted. Only a result
+        // that reports another end after the lease ended (a trial that completed or failed
+        // behind a lost lease) is a late one.
+        if let ended = info.ended, ended == state || ended == .completed { return }
         // The predictions go to a table of their own; the result keeps the rest.
         var r = r
         if let full = r.result {
@@ -385,11 +395,6 @@ public final class Dispatcher {
             try journal.recordLateResult(lease: r.lease, result: r.result, reason: r.reason, logTail: tail)
             try journal.event("late result", at: now, trial: r.trial, lease: r.lease, worker: sessions[peer]!.worker, detail: "\(r.status.rawValue); the lease had ended as \(ended.rawValue)")
             return
-        }
-        let state: AttemptState = switch r.status {
-        case .completed: .completed
-        case .failed: .failed
-        case .interrupted: .interrupted
         }
         sessions[peer]?.leases.remove(r.lease)
         // The only other session that can hold a running lease is its holder (it was adopted

@@ -95,6 +95,8 @@ public struct SweepRun {
         let outcome = try coordinator.run(stopSignal: signals.readEnd, drainSignal: drains.readEnd)
         progress.end()
         workers.stop()
+        dashboard?.stop()  // first: a reader in the middle of a read holds commits in the WAL
+        checkpoint(journal)
         // The IPC socket's file outlives the socket: leave no stale endpoint in the directory.
         if let path = coordinator.endpoint.dropPrefix("ipc://") { try? FileManager.default.removeItem(atPath: String(path)) }
         // The signal pipes too: a second Ctrl-C while the workers stop still exits at once.
@@ -115,6 +117,20 @@ public struct SweepRun {
                 logger.info("see why: lpft sweep status \(directory.path); rerun them: \(rerun(retryingFailed: true))")
             }
             return .finished(failed: failed.count)
+        }
+    }
+
+    /// Moves the WAL into the journal file, so that the file alone holds the sweep; says so
+    /// when it could not, rather than fail a sweep that has ended.
+    private func checkpoint(_ journal: Journal) {
+        let wal = "\(journal.path)-wal"
+        do {
+            let pages = try journal.checkpoint()
+            if pages > 0 {
+                logger.warning("a read of the journal outlasted the checkpoint's wait: \(pages) page(s) of commits are still only in \(wal), which a copy of the journal needs too")
+            }
+        } catch {
+            logger.warning("could not checkpoint the journal (\(error)): a copy of it needs \(wal) too")
         }
     }
 

@@ -335,6 +335,10 @@ struct WorkerSession {
     private mutating func keepAndSend(_ report: TrialReport, sweep: String?, now: Double) {
         var report = report
         report.sweep = sweep
+        // The resend timer runs from the oldest result still unacknowledged: counted from an
+        // earlier send, the result of a trial that outlasted the interval went out twice in a
+        // row (and a coordinator booked the second as a late result of its attempt).
+        if !hasUnsentResults { lastResend = now }
         outbox[report.lease] = report
         actions.append(.keep(report))
         send(.result(report), now: now)

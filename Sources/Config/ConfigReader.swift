@@ -169,9 +169,15 @@ public final class ConfigReader {
 
     /// Rejects keys that were never read.
     public func finish() throws {
-        if let unknown = values.keys.filter({ !read.contains($0) }).sorted().first {
-            let known = read.sorted().joined(separator: ", ")
-            throw ConfigError(file: file, path: key(unknown), reason: "unknown key (known here: \(known))")
+        try rejectKeys(otherThan: read)
+    }
+
+    /// Rejects keys not in `known` before any is read, for a mapping whose keys are few and
+    /// fixed: a misspelt required key (`bse:` for `base:`) is then named as unknown, rather
+    /// than reported as the required key missing.
+    public func rejectKeys(otherThan known: Set<String>) throws {
+        if let unknown = values.keys.filter({ !known.contains($0) }).sorted().first {
+            throw ConfigError(file: file, path: key(unknown), reason: "unknown key (known here: \(known.sorted().joined(separator: ", ")))")
         }
     }
 

@@ -102,7 +102,7 @@ enum DashboardPages {
         let finals = metrics.filter { $0.lease == lease && $0.epoch == nil }
         let reasons = record.state == .completed
             ? TrialHealth.reasons(metrics: Dictionary(finals.map { ($0.name, $0.value ?? .nan) }) { _, last in last },
-                                  temperatureFitted: TrialSettings.flatten(record.config)["temperature"] == "fit") : []
+                                  temperatureFitted: { TrialSettings.flatten(record.config)["temperature"] == "fit" }) : []
         if !reasons.isEmpty {
             out += "<p class=\"warn\">Degenerate: " + reasons.map(escape).joined(separator: "; ") + "</p>\n"
         }

@@ -178,6 +178,9 @@ final class JacobianCapture: BackwardTap {
         }
     }
 
+    /// Token t's gradient goes to position column t, the row it reads while rows follow places:
+    /// RoBERTa's do not after a literal `<pad>` in a text (``BertConfig/positionRows(_:)``), and
+    /// the position part of such an example's kernel entries is then not exact.
     func embeddingSum(_ dSum: UnsafePointer<Float>) {
         for (b, a) in batchExamples.enumerated() {
             let out = rowVectors.pointer + row(b) * columns.width

@@ -158,6 +158,25 @@ public final class Journal: Sendable {
         guard problems == ["ok"] else { throw JournalError.damaged(path: path, problem: problems.joined(separator: "; ")) }
     }
 
+    /// Copies the commits in the WAL into the journal file and empties the WAL (SQLite's
+    /// `wal_checkpoint(TRUNCATE)`), so that the file alone (a copy, a commit to git) holds the
+    /// whole sweep. SQLite does so itself when the last connection closes, but not while a
+    /// reader (a dashboard, `sweep status --watch`) still has the journal open: a sweep that
+    /// finished under a dashboard kept its last commits in `journal.sqlite-wal` only. A reader
+    /// in the middle of a read keeps the commits after its snapshot from the file; the
+    /// checkpoint waits for it to end, as long as the busy timeout (10 s).
+    /// - Returns: the WAL pages still not in the file: 0 unless a read outlasted the wait.
+    @discardableResult
+    public func checkpoint() throws -> Int {
+        try naming {
+            try database.writeWithoutTransaction { db in
+                guard let row = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)") else { return 0 }
+                let (pages, copied): (Int, Int) = (row[1], row[2])
+                return max(0, pages - copied)
+            }
+        }
+    }
+
     /// SQLite's `synchronous` level on the writer's connections (1 NORMAL, 2 FULL).
     func synchronousLevel() throws -> Int {
         try database.write { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }

@@ -11,13 +11,14 @@ extension TrialRow {
     /// Why this trial's numbers should not be read as they stand; empty for a healthy or
     /// unfinished trial. Each reason names the numbers behind it.
     public var degeneracies: [String] {
-        state == .completed ? TrialHealth.reasons(metrics: metrics, temperatureFitted: setting(at: "temperature") == "fit") : []
+        // The config is parsed only when a temperature is at a bound: status reads every trial.
+        state == .completed ? TrialHealth.reasons(metrics: metrics, temperatureFitted: { setting(at: "temperature") == "fit" }) : []
     }
 }
 
 extension TrialHealth {
     /// The reasons of ``TrialRow/degeneracies`` from a completed trial's final metrics.
-    public static func reasons(metrics: [String: Double], temperatureFitted: Bool) -> [String] {
+    public static func reasons(metrics: [String: Double], temperatureFitted: () -> Bool) -> [String] {
         let validationAccuracy = Self.validationAccuracy(metrics)
         var reasons: [String] = []
         let notFinite = metrics.filter { !$0.value.isFinite }.keys.sorted()
@@ -26,9 +27,10 @@ extension TrialHealth {
            accuracy <= chance + TrialHealth.chanceMargin {
             reasons.append(String(format: "validation accuracy %.3f is at chance (always guessing the majority class: %.3f)", accuracy, chance))
         }
-        if let t = metrics[TrialMetric.temperature], t.isFinite, temperatureFitted {
-            let bounds = TrialMetric.temperatureBounds
-            if t >= bounds.upperBound * (1 - TrialHealth.boundTolerance) || t <= bounds.lowerBound * (1 + TrialHealth.boundTolerance) {
+        let bounds = TrialMetric.temperatureBounds
+        if let t = metrics[TrialMetric.temperature], t.isFinite,
+           t >= bounds.upperBound * (1 - TrialHealth.boundTolerance) || t <= bounds.lowerBound * (1 + TrialHealth.boundTolerance) {
+            if temperatureFitted() {
                 reasons.append(String(format: "fitted temperature %g is at its bound [%g, %g]", t, bounds.lowerBound, bounds.upperBound))
             }
         }

@@ -34,12 +34,13 @@ public struct LabelSet: Sendable, Equatable, Codable {
 
     public func index(of name: String) -> Int? { names.firstIndex(of: name) }
 
-    /// Checks that every label of an evaluation set is one this label set knows, so a model
-    /// trained on one task can be evaluated on another only when that makes sense.
-    public func requireSuperset(of other: LabelSet, what: String) throws {
-        let unknown = other.names.filter { !names.contains($0) }
-        guard unknown.isEmpty else {
-            throw TextDataError.invalidDataset("\(what) has label(s) \(unknown.joined(separator: ", ")) that the model's labels [\(names.joined(separator: ", "))] do not include")
+    /// Checks that every example's label is one of these, naming the first that is not by its
+    /// file and line: a typo in a label is found where it is, and a model trained on one task
+    /// is evaluated on another (`whose`: "the trained task") only when that makes sense.
+    public func requireKnown(_ examples: [Example], whose: String = "the task") throws {
+        let known = Set(names)
+        if let stranger = examples.first(where: { !known.contains($0.label) }) {
+            throw TextDataError.invalidDataset("\(stranger.source): label \"\(stranger.label)\" is not one of \(whose)'s labels [\(names.joined(separator: ", "))]")
         }
     }
 }

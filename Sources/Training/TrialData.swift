@@ -38,15 +38,40 @@ struct TrialData {
         return LabelSet(of: train)
     }
 
+    /// Every row of every file a trial of `config` reads, with each label checked against the
+    /// task's: read whole by `lpft sweep run` before any trial starts
+    /// (``TrialConfig/checkData(_:store:)``), and by each trial before it subsamples them.
+    struct Rows {
+        let labels: LabelSet
+        let train: [Example]
+        let validation: [Example]
+        let test: [Example]
+        /// The test split of each out-of-distribution task, by task name.
+        let ood: [(name: String, test: [Example])]
+
+        init(_ config: TrialConfig, store: DataStore) throws {
+            let train = try TrialData.examples(of: config.task, split: .train, store: store)
+            let labels = try TrialData.labelSet(of: config.task, train: train, store: store)
+            func read(_ spec: TrialConfig.TaskSpec, _ split: Split, whose: String = "the task") throws -> [Example] {
+                let examples = try TrialData.examples(of: spec, split: split, store: store)
+                try labels.requireKnown(examples, whose: whose)
+                return examples
+            }
+            try labels.requireKnown(train)
+            (self.labels, self.train) = (labels, train)
+            validation = try read(config.task, .validation)
+            test = try read(config.task, .test)
+            ood = try config.ood.map { ($0.name, try read($0, .test, whose: "the trained task")) }
+        }
+    }
+
     /// Reads, subsamples and tokenises everything the trial needs.
     static func load(_ config: TrialConfig, tokenizer: any Tokenizer, store: DataStore) throws -> TrialData {
-        let trainRaw = try examples(of: config.task, split: .train, store: store)
-        let labels = try labelSet(of: config.task, train: trainRaw, store: store)
-        func encode(_ examples: [Example]) throws -> [LabeledSequence] {
-            try examples.map { e in
-                guard let label = labels.index(of: e.label) else {
-                    throw TextDataError.invalidDataset("\(e.source): label \"\(e.label)\" is not one of the task's labels [\(labels.names.joined(separator: ", "))]")
-                }
+        let read = try Rows(config, store: store)
+        let labels = read.labels
+        func encode(_ examples: [Example]) -> [LabeledSequence] {
+            examples.map { e in
+                let label = labels.index(of: e.label)!  // every label was checked by `Rows`
                 if let ids = e.inputIDs {
                     return LabeledSequence(inputIDs: Array(ids.prefix(config.maxLength)), tokenTypeIDs: e.tokenTypeIDs.map { Array($0.prefix(config.maxLength)) }, label: label)
                 }
@@ -54,21 +79,16 @@ struct TrialData {
                 return LabeledSequence(inputIDs: encoded.ids, tokenTypeIDs: encoded.tokenTypeIDs, label: label)
             }
         }
-        let train = config.trainExamples.map { RandomStreamFactory.subsample(config.seed).sample(trainRaw, count: $0) } ?? trainRaw
+        let train = config.trainExamples.map { RandomStreamFactory.subsample(config.seed).sample(read.train, count: $0) } ?? read.train
         var rows: [String: [Int]] = [:]
-        func evaluation(_ spec: TrialConfig.TaskSpec, _ split: Split, as name: String) throws -> [Example] {
-            let all = try examples(of: spec, split: split, store: store)
+        func evaluation(_ all: [Example], as name: String) -> [LabeledSequence] {
             let kept = config.evalExamples.map { RandomStreamFactory.evaluationSubsample.sample(Array(all.indices), count: $0) } ?? Array(all.indices)
             rows[name] = kept
-            return kept.map { all[$0] }
+            return encode(kept.map { all[$0] })
         }
-        let ood = try config.ood.map { spec -> (String, [LabeledSequence]) in
-            let test = try evaluation(spec, .test, as: PredictionSplit.ood(spec.name))
-            try labels.requireSuperset(of: LabelSet(of: test), what: "OOD task \(spec.name)")
-            return (spec.name, try encode(test))
-        }
-        let validation = try encode(try evaluation(config.task, .validation, as: PredictionSplit.validation))
-        let test = try encode(try evaluation(config.task, .test, as: PredictionSplit.test))
-        return TrialData(labels: labels, train: try encode(train), validation: validation, test: test, ood: ood, rows: rows)
+        let ood = read.ood.map { ($0.name, evaluation($0.test, as: PredictionSplit.ood($0.name))) }
+        let validation = evaluation(read.validation, as: PredictionSplit.validation)
+        let test = evaluation(read.test, as: PredictionSplit.test)
+        return TrialData(labels: labels, train: encode(train), validation: validation, test: test, ood: ood, rows: rows)
     }
 }

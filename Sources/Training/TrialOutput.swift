@@ -16,7 +16,8 @@ public final class TrialOutput {
     public let directory: TrialDirectory
     private let metricsHandle: FileHandle
 
-    /// - Parameter resuming: keep the directory's metrics and append to them.
+    /// - Parameter resuming: keep the directory's metrics and append to them (until
+    ///   ``discardEarlierMetrics()``: the resumed run found nothing to resume from).
     public init(directory: TrialDirectory, config: TrialConfig, resuming: Bool = false) throws {
         self.directory = directory
         let fm = FileManager.default
@@ -33,6 +34,12 @@ public final class TrialOutput {
     }
 
     deinit { try? metricsHandle.close() }
+
+    /// Empties the metrics file: the run starts from the beginning, and lines of an earlier
+    /// run would repeat its epochs.
+    public func discardEarlierMetrics() throws {
+        try metricsHandle.truncate(atOffset: 0)
+    }
 
     /// Appends `{"epoch": …, "step": …, "<name>": value}`.
     public func record(_ event: MetricEvent) {

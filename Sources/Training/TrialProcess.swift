@@ -7,7 +7,8 @@ import TrialContract
 public struct TrialProcess {
     public let trial: TrialConfig
     public let directory: TrialDirectory
-    /// Continue the directory's trial from its checkpoints, appending to its metrics.
+    /// Continue the directory's trial from its checkpoints, appending to its metrics (with no
+    /// whole checkpoint, the trial starts from the beginning and its metrics file with it).
     public let resuming: Bool
     /// For `lpft worker`: event lines on stdout, human output on stderr, exit when stdin closes.
     public let events: Bool
@@ -31,6 +32,7 @@ public struct TrialProcess {
         runner.checkpointDirectory = directory.checkpoints
         runner.onNotice = { FileHandle.standardError.write(Data("lpft: \($0)\n".utf8)) }
         if let advice = BLASKernelAdvice.advice(blas: BLAS.configuration, cpuFlags: BLASKernelAdvice.thisMachineFlags) { runner.onNotice(advice) }
+        runner.onFreshStart = { try? output.discardEarlierMetrics() }
         let stop = StopFlag()
         // Some stages (feature passes, the NTK, evaluation) take minutes between steps: a
         // second signal exits at once.

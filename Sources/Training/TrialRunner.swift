@@ -84,6 +84,10 @@ public final class TrialRunner {
     public var checkpointDirectory: URL?
     /// Human-readable notices: resuming, checkpoints skipped as torn or foreign.
     public var onNotice: (String) -> Void = { _ in }
+    /// Called before the first metric of a run that starts from the beginning, also when it
+    /// was asked to resume but found no whole checkpoint: what an earlier run streamed then
+    /// describes another run (its epoch 1 would appear twice).
+    public var onFreshStart: () -> Void = {}
 
     private var metrics: [String: Double] = [:]
     private var timings: [String: Double] = [:]
@@ -118,6 +122,7 @@ public final class TrialRunner {
         let start = DispatchTime.now().uptimeNanoseconds
         var bestEpoch: Int?
         if config.method == .noop {
+            onFreshStart()
             try runNoop()
         } else {
             bestEpoch = try runTraining()
@@ -190,6 +195,7 @@ public final class TrialRunner {
             // In metrics.jsonl, events after this marker supersede earlier ones for later epochs.
             emit(TrialMetric.resumedAfterEpoch, Double(resumed.state.epoch), final: false)
         } else {
+            onFreshStart()
             emit(TrialMetric.headNormInit, head().norm)
         }
 

@@ -84,6 +84,7 @@ public struct BertClassifier: Sendable {
         try batch.validate(for: config)
         let h = config.hiddenSize
         ws.load(batch, heads: config.headCount, maxPositions: config.maxPositions)
+        ws.positionRows = config.positionRows(batch)
         ws.training = dropout != nil
         ws.firstTokensOnly = !everyToken
         let n = ws.tokenCount
@@ -114,10 +115,9 @@ public struct BertClassifier: Sendable {
         }
     }
 
-    /// The row of the position table packed token `row` reads: the family's first position
-    /// (RoBERTa's `padding_idx + 1`) plus its place in its sequence.
+    /// The row of the position table packed token `row` reads (``BertConfig/positionRows(_:)``).
     private func positionRow(_ row: Int, _ ws: BertWorkspace) -> Int {
-        config.positionOffset + Int(ws.batch.positions[row])
+        Int(ws.positionRows[row])
     }
 
     /// Whether layer l runs past its keys and values for the first tokens only: the last layer

@@ -52,6 +52,26 @@ public struct BertConfig: Equatable, Sendable {
         }
     }
 
+    /// The row of the position table each token of `batch` reads, as Hugging Face numbers
+    /// them. BERT: the token's place in its sequence. RoBERTa
+    /// (`create_position_ids_from_input_ids`): a `<pad>` token reads row `padding_idx` and is
+    /// not counted, the others count from `padding_idx + 1`; so a literal "<pad>" in a text
+    /// moves none of the positions after it, which counting places did (a `<s>` state off by 1e-3).
+    public func positionRows(_ batch: TokenBatch) -> [Int32] {
+        guard family == .roberta else { return batch.positions }
+        let pad = Int32(paddingID)
+        var rows: [Int32] = []
+        rows.reserveCapacity(batch.tokenCount)
+        for b in 0..<batch.batchSize {
+            var next = pad + 1
+            for id in batch.inputIDs[batch.offsets[b]..<batch.offsets[b + 1]] {
+                rows.append(id == pad ? pad : next)
+                if id != pad { next += 1 }
+            }
+        }
+        return rows
+    }
+
     /// The longest sequence the position table holds (roberta-base: 514 rows, 512 tokens).
     public var maxSequenceLength: Int { maxPositions - positionOffset }
 

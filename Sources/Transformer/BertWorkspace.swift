@@ -41,6 +41,8 @@ public final class BertWorkspace {
     public let maxSequenceLength: Int
     /// The batch last run forward; its shape below.
     var batch = TokenBatch.empty
+    /// The row of the position table each of the batch's tokens reads.
+    var positionRows: [Int32] = []
     public var batchSize: Int { batch.batchSize }
     public var tokenCount: Int { batch.tokenCount }
     /// Where each sequence starts among the packed tokens (batchSize + 1 entries).

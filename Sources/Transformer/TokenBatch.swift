@@ -11,8 +11,8 @@ public struct TokenBatch: Sendable {
     /// [tokens], sequence after sequence.
     public let inputIDs: [Int32]
     public let tokenTypeIDs: [Int32]
-    /// Each token's position in its sequence; it reads row `config.positionOffset +` this of
-    /// the position table (RoBERTa's count from `padding_idx + 1`).
+    /// Each token's place in its sequence: what BERT's position rows and every dropout mask
+    /// are keyed by (RoBERTa's rows count tokens by their ids: ``BertConfig/positionRows(_:)``).
     public let positions: [Int32]
     /// batchSize + 1 entries: where each sequence starts, then the token count.
     public let offsets: [Int]
@@ -24,8 +24,9 @@ public struct TokenBatch: Sendable {
     /// Packs a padded batch: `batchSize` rows of `sequenceLength` positions, row-major, with
     /// `attentionMask` 1 for real tokens and 0 for padding. Masked positions are dropped
     /// (padding never reaches a real token's state); the rest keep their positions, as BERT
-    /// numbers them. RoBERTa numbers the real tokens instead; the two agree for right-padded
-    /// rows (the first token real, as the head requires, and padding only after the text).
+    /// numbers them. RoBERTa numbers the tokens that are not `<pad>` instead; the two agree for
+    /// right-padded rows (the first token real, as the head requires, and padding only after the
+    /// text) without a literal `<pad>` in the text.
     public init(batchSize: Int, sequenceLength: Int, inputIDs: [Int32], tokenTypeIDs: [Int32]? = nil, attentionMask: [Float]? = nil) throws {
         let n = batchSize * sequenceLength
         guard batchSize > 0, sequenceLength > 0 else { throw ModelError.invalidBatch("empty batch (\(batchSize)×\(sequenceLength))") }

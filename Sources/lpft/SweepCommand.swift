@@ -70,7 +70,7 @@ struct SweepCommand: ParsableCommand {
         @Option(help: "Seconds before the first retry of a trial; doubles each time.") var retryDelay = 1.0
         @Flag(help: "Give failed trials a fresh set of attempts.") var retryFailed = false
         @Flag(help: "Delete trials that left the spec and never started (otherwise they still run).") var dropRemoved = false
-        @Flag(help: "Do not check here that the trials' data files exist (workers see other files).") var skipFileCheck = false
+        @Flag(help: "Do not check here the trials' data files (that they exist, each row reads and each label is the task's), nor pin them: for workers that see other files.") var skipFileCheck = false
         @Flag(help: "Admit workers of another lpft build than this one (refused by default); the report warns.") var allowMixedBuilds = false
         @OptionGroup var curve: CurveOptions
         @Option(help: "CURVE: the workers' public keys, a directory of *.pub files or a file with one key per line.") var allow: String?
@@ -93,7 +93,7 @@ struct SweepCommand: ParsableCommand {
             if keys != nil, allow == nil { throw ValidationError("--curve-key needs --allow: the directory of the workers' public keys") }
             let allowed = try allow.map { try CurveKeyPair.allowList(URL(fileURLWithPath: $0)) }
             let planned = try planTrials(spec, maximumTrials: limit.maxTrials)
-            if !skipFileCheck { try TrialConfig.checkDataFiles(planned.map(\.canonicalConfig)) }
+            if !skipFileCheck { try TrialConfig.checkData(planned.map(\.canonicalConfig)) }
             var settings = DispatchSettings()
             (settings.heartbeatInterval, settings.liveness, settings.maxAttempts, settings.retryDelay) = (heartbeat, liveness, maxAttempts, retryDelay)
             (settings.build, settings.allowMixedBuilds) = (LPFTVersion.build, allowMixedBuilds)

@@ -15,7 +15,8 @@ struct Train: ParsableCommand {
         After each FT epoch a checkpoint (trainable parameters, AdamW state, best epoch) goes to \
         --out/\(TrialDirectory.Name.checkpoints), unless the config says `checkpoints: false`. `lpft train --resume DIR` \
         continues from the newest whole checkpoint (a torn one is skipped) and ends with the same \
-        numbers as an uninterrupted run with the same seed and threads.
+        numbers as an uninterrupted run with the same seed and threads; with no whole checkpoint it \
+        starts from the beginning, and \(TrialDirectory.Name.metrics) afresh.
         """)
 
     @Option(help: "The trial config (YAML or JSON).") var config: String?

@@ -146,6 +146,37 @@ final class DispatcherTests: XCTestCase {
         XCTAssertEqual(t.chargedAttempts, 1)
     }
 
+    /// A result that says what its attempt already ended as is a repeat, not a late result:
+    /// a failed attempt's own result resent after a reconnect and again to a restarted
+    /// coordinator (issue 36), and a worker's word that an attempt the coordinator stopped was
+    /// interrupted. A result that ends a lost lease still is late.
+    func testARepeatedResultIsNotALateOne() throws {
+        let h = try Harness(self, trials: 3) { $0.heartbeatInterval = 1; $0.liveness = 3 }
+        let failed = Self.assigns(try h.hello("a"))[0]
+        func hello(holding a: Assign) -> Message {
+            .hello(Hello(worker: "w-a", host: "h", slots: 1, held: [LeaseReference(trial: a.trial, lease: a.lease)]))
+        }
+        let killed = Self.result(failed, .failed, reason: "killed by signal 9")
+        try h.deliver([killed], from: "a")
+        try h.deliver([hello(holding: failed), killed], from: "a2")  // its ACK was lost
+        try h.restart()
+        try h.deliver([hello(holding: failed), killed], from: "a3")
+
+        let stopped = Self.assigns(try h.deliver([.ready(Ready(credit: 1))], from: "a3"))[0]
+        try h.journal.write { try h.dispatcher.stop(now: h.now, journal: $0, reason: "stopped by the test") }
+        try h.restart()
+        try h.deliver([hello(holding: stopped), Self.result(stopped, .interrupted, reason: "worker w-a is stopping")], from: "a4")
+
+        let lost = Self.assigns(try h.deliver([.ready(Ready(credit: 1))], from: "a4"))[0]
+        h.now += 4  // past the lease timeout: lost
+        try h.deliver([])
+        try h.deliver([hello(holding: lost), Self.result(lost)], from: "a5")
+
+        let late = Dictionary(uniqueKeysWithValues: try h.journal.attempts().map { ($0.lease, $0.late) })
+        XCTAssertEqual(late, [failed.lease: false, stopped.lease: false, lost.lease: true])
+        XCTAssertEqual(try h.journal.events(kind: "late result").count, 1)
+    }
+
     func testFailedAttemptsAreRetriedWithBackoffThenTheTrialFails() throws {
         let h = try Harness(self, trials: 1) { $0.maxAttempts = 2; $0.retryDelay = 5 }
         let first = Self.assigns(try h.hello("a"))[0]

@@ -59,6 +59,52 @@ final class WorkerTests: XCTestCase {
         withExtendedLifetime(worker) {}
         XCTAssertEqual(try Outbox(url: outboxURL) { XCTFail($0) }.pending, [42: kept], "kept for sweep A's coordinator")
     }
+
+    /// A trial that outlasts the resend interval and ends without a result (killed, say): its
+    /// failure goes out once, not twice in a row, which a coordinator booked as a late result
+    /// of an attempt that had sent none (issue 34).
+    func testAResultOfATrialThatOutlastsTheResendIntervalIsSentOnce() throws {
+        let dir = try temporaryDirectory(self)
+        let context = ZeroMQContext()
+        let router = try ZeroMQSocket(context, .router)
+        let endpoint = "ipc://\(dir.path)/c.ipc"
+        try router.bind(endpoint)
+        let workerDirectory = dir.appendingPathComponent("w")
+        var settings = WorkerSettings(endpoint: endpoint, name: "w", host: "h", directory: workerDirectory,
+                                      runs: workerDirectory.appendingPathComponent("runs"), executable: "/bin/false")
+        (settings.heartbeatInterval, settings.liveness) = (0.05, 20)  // it resends unacknowledged results after 1 s
+        let worker = try Worker(settings: settings, context: context)
+        worker.inProcess = { _ in { _, _, _ in Thread.sleep(forTimeInterval: 1.5) } }  // no result line
+        let exit = WorkerExitBox()
+        nonisolated(unsafe) let running = worker
+        Thread.detachNewThread { exit.set(try? running.run()) }
+
+        var peer: [UInt8] = [], assigned = false
+        var results: [(TrialReport, Date)] = []
+        let deadline = Date().addingTimeInterval(30)
+        // Until half a resend interval after the first result: a second one by then is a double send.
+        while Date() < deadline, results.first.map({ Date().timeIntervalSince($0.1) < 0.5 }) ?? true {
+            guard Poller.wait([.socket(router)], timeout: 0.05)[0], let frames = router.receive() else { continue }
+            peer = frames[0]
+            switch try? Message(frames: frames.dropFirst()) {
+            case .ready?:
+                guard !assigned else { break }
+                assigned = true
+                router.send([peer] + Message.assign(Assign(trial: "t0", lease: 7, attempt: 1, config: "{}", sweep: "s")).frames())
+            case .result(let r)?:
+                results.append((r, Date()))
+            case .heartbeat?:
+                router.send([peer] + Message.heartbeat.frames())
+            default:
+                break
+            }
+        }
+        XCTAssertEqual(results.map(\.0.status), [.failed], "one RESULT for the attempt")
+        router.send([peer] + Message.shutdown(Notice(reason: "the sweep is finished")).frames())
+        router.send([peer] + Message.ack(Ack(lease: 7, kind: .result, seq: nil)).frames())
+        XCTAssertTrue(eventually(timeout: 10) { exit.value != nil })
+        withExtendedLifetime(worker) {}
+    }
 }
 
 /// A worker's exit, set on its thread and read on the test's.

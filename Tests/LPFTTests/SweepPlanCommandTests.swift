@@ -20,6 +20,41 @@ final class SweepPlanCommandTests: XCTestCase {
         XCTAssertNotEqual(failed.status, 0)
     }
 
+    /// `sweep run` reads its trials' data files before any trial starts (issue 36): a
+    /// truncated row, a missing label, a label outside the task's, each named by the user's
+    /// file and line (not a worker's staged copy, after three attempts), and no journal made;
+    /// a missing file is listed without the SuperGLUE hint its task has nothing to do with.
+    func testSweepRunChecksItsDataBeforeAnyTrialStarts() throws {
+        let dir = try temporaryDirectory(self)
+        let data = dir.appendingPathComponent("data"), sweep = dir.appendingPathComponent("sweep")
+        try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
+        let rows = "{\"text\": \"a b\", \"label\": \"pos\"}\n{\"text\": \"c\", \"label\": \"neg\"}\n"
+        func write(_ split: String, _ text: String) throws {
+            try text.write(to: data.appendingPathComponent("\(split).jsonl"), atomically: true, encoding: .utf8)
+        }
+        for split in ["train", "validation", "test"] { try write(split, rows) }
+        let spec = dir.appendingPathComponent("s.yaml")
+        try """
+            base: {method: lp, model: \(try Fixtures.url("tiny-bert").path), task: {name: t, train: data/train.jsonl, validation: data/validation.jsonl, test: data/test.jsonl}}
+            grid: {seed: [1, 2]}
+            """.write(to: spec, atomically: true, encoding: .utf8)
+        func run() throws -> (status: Int32, errors: String) { try runLPFT(["sweep", "run", spec.path, "--dir", sweep.path]) }
+
+        try write("validation", rows + "{\"text\": \"d\", \"lab")
+        assertRuntimeFailure(try run(), contains: "task t: \(data.path)/validation.jsonl:3: not a JSON object (broken or truncated line?)")
+        try write("validation", rows)
+        try write("test", rows + "{\"text\": \"e\"}\n")
+        assertRuntimeFailure(try run(), contains: "task t: \(data.path)/test.jsonl:3: missing field \"label\"")
+        try write("test", "{\"text\": \"e\", \"label\": \"neutral\"}\n" + rows)
+        assertRuntimeFailure(try run(), contains: "task t: \(data.path)/test.jsonl:1: label \"neutral\" is not one of the task's labels [neg, pos]")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: sweep.path), "nothing started")
+
+        try FileManager.default.removeItem(at: data.appendingPathComponent("test.jsonl"))
+        let missing = try run()
+        assertRuntimeFailure(missing, contains: "1 data file(s) named by the sweep are missing here: \(data.path)/test.jsonl")
+        XCTAssertFalse(missing.errors.contains("SuperGLUE"), missing.errors)
+    }
+
     /// Specs that once took minutes and GBs (issue 36): each refused at once, in one error line
     /// that names the file and the numbers.
     func testSpecsThatWouldExhaustTheMachineAreRefusedQuickly() throws {

@@ -51,6 +51,38 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertEqual(metrics.split(separator: "\n").filter { $0.contains("ft/loss") }.count, 3, "the metrics of one run, not two")
     }
 
+    /// `--resume` with no checkpoint to continue from runs the trial from the beginning, and
+    /// starts its metrics file afresh rather than repeating its epochs after the earlier run's
+    /// (issue 36); a resume from a checkpoint keeps the lines before it.
+    func testAResumeWithoutACheckpointStartsItsMetricsAfresh() throws {
+        let dir = try temporaryDirectory(self)
+        func lines(_ out: URL, _ name: String) throws -> [Substring] {
+            try String(contentsOf: out.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n").filter { $0.contains(name) }
+        }
+        let noop = dir.appendingPathComponent("noop.yaml"), out = dir.appendingPathComponent("noop")
+        try "method: noop\nduration_ms: 20\n".write(to: noop, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try Support.lpft(["train", "--config", noop.path, "--out", out.path]).status, 0)
+        XCTAssertEqual(try Support.lpft(["train", "--resume", out.path]).status, 0)
+        XCTAssertEqual(try lines(out, "ft/loss").count, 3, "one run's epochs, not two")
+
+        let rows = (0..<24).map { i in "{\"text\": \"tok\(10 + i % 3 * 30) tok\(11 + i % 5)\", \"label\": \"\(["a", "b"][i % 2])\"}" }
+        try rows.joined(separator: "\n").write(to: dir.appendingPathComponent("d.jsonl"), atomically: true, encoding: .utf8)
+        let ft = dir.appendingPathComponent("ft.yaml"), ftOut = dir.appendingPathComponent("ft")
+        let d = dir.appendingPathComponent("d.jsonl").path
+        try """
+            method: ft
+            model: \(try Fixtures.url("tiny-bert").path)
+            task: {name: t, train: \(d), validation: \(d), test: \(d)}
+            ft: {epochs: 2, batch_size: 8}
+            max_length: 16
+            threads: 1
+            """.write(to: ft, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try Support.lpft(["train", "--config", ft.path, "--out", ftOut.path]).status, 0)
+        XCTAssertEqual(try Support.lpft(["train", "--resume", ftOut.path]).status, 0)
+        XCTAssertEqual(try lines(ftOut, "ft/loss").count, 2, "the epochs before the checkpoint, kept")
+        XCTAssertEqual(try lines(ftOut, "trial/resumed_after_epoch").count, 1)
+    }
+
     func testSIGINTStopsCleanlyWithExitCode130() throws {
         let dir = try temporaryDirectory(self)
         let config = dir.appendingPathComponent("slow.yaml")

@@ -140,11 +140,12 @@ final class ReaderTests: XCTestCase {
         XCTAssertTrue("\(result.skipped[1])".hasPrefix(url.path + ":3:"))
     }
 
-    func testLabelSetsCheckEvaluationLabels() throws {
+    func testLabelSetsCheckEvaluationLabelsNamingTheirFileAndLine() throws {
         let binary = LabelSet(["negative", "positive"])
-        XCTAssertNoThrow(try binary.requireSuperset(of: LabelSet(["positive"]), what: "tweets-sentiment"))
-        XCTAssertThrowsError(try binary.requireSuperset(of: LabelSet(["negative", "neutral", "positive"]), what: "tweets-sentiment-3")) {
-            XCTAssertTrue("\($0)".contains("tweets-sentiment-3 has label(s) neutral"))
+        func example(_ label: String, line: Int) -> Example { Example(text: "t", label: label, source: "tweets.jsonl:\(line)") }
+        XCTAssertNoThrow(try binary.requireKnown([example("positive", line: 1)]))
+        XCTAssertThrowsError(try binary.requireKnown([example("negative", line: 1), example("neutral", line: 2)], whose: "the trained task")) {
+            XCTAssertEqual("\($0)", "tweets.jsonl:2: label \"neutral\" is not one of the trained task's labels [negative, positive]")
         }
     }
 }

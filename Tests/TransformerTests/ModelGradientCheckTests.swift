@@ -58,7 +58,9 @@ final class ModelGradientCheckTests: XCTestCase {
             if view.name.contains("word_embeddings") {
                 indices = [5, 13, 19].flatMap { row in (0..<4).map { view.offset + row * 16 + $0 * 3 } }
             } else if view.name.contains("position_embeddings") {
-                indices = [0, 2, 6].flatMap { row in (0..<4).map { view.offset + (firstPosition + row) * 16 + $0 * 4 } }
+                // RoBERTa's id 1 (each sequence's first token here) is its pad id: it reads row `padding_idx`.
+                let rows = [0, 2, 5].map { firstPosition + $0 } + (family == .roberta ? [model.config.paddingID] : [])
+                indices = rows.flatMap { row in (0..<4).map { view.offset + row * 16 + $0 * 4 } }
             }
             let numerical = centralDifferences(&p, indices: indices, h: h) {
                 try! loss(model, $0, batch, labels, dropout: dropout, ws: ws)
@@ -73,7 +75,9 @@ final class ModelGradientCheckTests: XCTestCase {
         XCTAssertTrue((0..<16).allSatisfy { grads[word.offset + $0] == 0 }, "pad row gradient must be zero")
         XCTAssertTrue((0..<16).allSatisfy { grads[word.offset + 17 * 16 + $0] == 0 }, "absent token 17 gets no gradient")
         let position = model.layout.embeddings.position
-        XCTAssertTrue((0..<(firstPosition * 16)).allSatisfy { grads[position.offset + $0] == 0 }, "rows before the first position are never read")
+        let unread = (0..<firstPosition).filter { family == .bert || $0 != model.config.paddingID }
+        XCTAssertTrue(unread.allSatisfy { row in (0..<16).allSatisfy { grads[position.offset + row * 16 + $0] == 0 } },
+                      "rows before the first position are never read (but RoBERTa's padding_idx, by its pad id)")
     }
 
     func testEvalModeGradients() throws { try check(dropout: nil) }

@@ -82,4 +82,35 @@ final class ReferenceFixtureTests: XCTestCase {
             XCTAssertLessThan(relativeError(ours, theirs), 1e-3, view.name)
         }
     }
+
+    /// Hugging Face numbers RoBERTa's positions by token id (`create_position_ids_from_input_ids`):
+    /// a `<pad>` token reads row `padding_idx` and is not counted, the others count from
+    /// `padding_idx + 1`.
+    func testRobertaPositionRowsOfALiteralPadAreHuggingFaces() throws {
+        let config = try Checkpoint.load(directory: try Fixtures.url("tiny-roberta"), threads: 1).model.config
+        let pad = Int32(config.paddingID), ids: [Int32] = [0, 45, pad, 1697, pad, 811, 2]
+        var counted: Int32 = 0
+        let huggingFace = ids.map { id -> Int32 in
+            guard id != pad else { return pad }
+            counted += 1
+            return pad + counted
+        }
+        XCTAssertEqual(huggingFace, [2, 3, 1, 4, 1, 5, 6])
+        XCTAssertEqual(config.positionRows(try TokenBatch(sequences: [ids, [0, 45, 2]])), huggingFace + [2, 3, 4])
+    }
+
+    /// So a literal `<pad>` moved to the end of a text leaves its `<s>` state as it was:
+    /// attention knows no order but the positions', and the other tokens keep theirs. Counting
+    /// places instead gave the tokens after the `<pad>` other rows (issue 36: 1.4e-3 off).
+    func testALiteralPadMovesNoOtherTokensPosition() throws {
+        let loaded = try Checkpoint.load(directory: try Fixtures.url("tiny-roberta"), threads: 1)
+        let model = loaded.model, pad = Int32(model.config.paddingID), h = model.config.hiddenSize
+        func firstTokenState(_ ids: [Int32]) throws -> [Float] {
+            let ws = model.makeWorkspace(maxBatchSize: 1, maxSequenceLength: ids.count)
+            try model.forward(loaded.parameters.pointer, try TokenBatch(sequences: [ids]), workspace: ws)
+            return Array(ws.features.buffer.prefix(h))
+        }
+        let inside = try firstTokenState([0, 45, pad, 1697, 811, 2]), atTheEnd = try firstTokenState([0, 45, 1697, 811, 2, pad])
+        XCTAssertLessThan(relativeError(inside, atTheEnd), 1e-5)
+    }
 }
