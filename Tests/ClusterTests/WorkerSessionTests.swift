@@ -77,7 +77,9 @@ final class WorkerSessionTests: XCTestCase {
         let result = Self.completed(1, sweep: "s")
         XCTAssertEqual(session.finished(Self.completed(1), now: 1), [.keep(result), .send(.result(result))])
         let sends = Self.run(&session, from: 1, to: 12).filter { $0.action == .send(.result(result)) }.map(\.time)
-        XCTAssertEqual(sends, [5.25, 10.5], "the first tick more than 5 s after the last (re)send")
+        // Counted from the result's own first send at 1 s, not from the session's start: a
+        // resend 4 s after the send would reach the coordinator as a second, late copy.
+        XCTAssertEqual(sends, [6.25, 11.5], "the first tick more than 5 s after the last (re)send")
         XCTAssertEqual(session.receive(.ack(Ack(lease: 1, kind: .result, seq: nil)), now: 12), [.discard(1)])
         XCTAssertEqual(session.receive(.ack(Ack(lease: 1, kind: .result, seq: nil)), now: 12), [], "a repeated ACK")
         XCTAssertFalse(Self.run(&session, from: 12, to: 60).contains { if case .send(.result) = $0.action { true } else { false } })
