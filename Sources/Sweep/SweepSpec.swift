@@ -46,7 +46,7 @@ public struct SweepSpec: Sendable {
 
     public init(yaml text: String, file: String) throws {
         let r = try ConfigReader.parse(text, file: file)
-        try r.rejectKeys(otherThan: ["base", "grid", "overrides", "trials"])
+        try r.rejectKeys(otherThan: ["base", "grid", "overrides", "seed", "trials"])
         self.file = file
         guard let baseSection = try r.section("base") else { throw r.fail("base", "required: the trial config every trial starts from") }
         base = ConfigValue(baseSection.rawMapping)  // validated per trial, by the trial config reader
