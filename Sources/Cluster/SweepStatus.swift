@@ -51,7 +51,11 @@ public struct SweepStatus {
             let progress = last.map { m in "\(m.name)" + (m.epoch.map { " epoch \($0)" } ?? "") + String(format: " = %.4g", m.value ?? .nan) } ?? "no metrics yet"
             out += String(format: "  %@ attempt %d on %@, %.0f s, last: %@\n", a.trial, a.number, a.worker, now - a.startedAt, progress)
         }
-        let degenerate = TrialHealth.lines(try SweepResults(journal: journal).trials)
+        // From the records read above: a second read of every result would double status's time.
+        let degenerate = trials.compactMap { t -> String? in
+            let reasons = t.degeneracies
+            return reasons.isEmpty ? nil : "\(t.id) \(t.axes): " + reasons.joined(separator: "; ")
+        }
         if !degenerate.isEmpty {
             out += "\ndegenerate (completed, numbers not to be trusted as they stand): \(degenerate.count)\n" + degenerate.prefix(failures).map { "  \($0)\n" }.joined()
         }

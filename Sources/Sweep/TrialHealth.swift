@@ -16,6 +16,16 @@ extension TrialRow {
     }
 }
 
+extension TrialRecord {
+    /// ``TrialRow/degeneracies`` from the record's stored result, for readers that have the
+    /// journal's records already (`sweep status`) and need not read the results again.
+    public var degeneracies: [String] {
+        state == .completed
+            ? TrialHealth.reasons(metrics: DecodedTrials.decodeResult(result).metrics, temperatureFitted: { TrialSettings.flatten(config)["temperature"] == "fit" })
+            : []
+    }
+}
+
 extension TrialHealth {
     /// The reasons of ``TrialRow/degeneracies`` from a completed trial's final metrics.
     public static func reasons(metrics: [String: Double], temperatureFitted: () -> Bool) -> [String] {

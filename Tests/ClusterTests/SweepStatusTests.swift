@@ -64,3 +64,22 @@ final class SweepStatusTests: XCTestCase {
         XCTAssertEqual(try JSONSerialization.jsonObject(with: Data(quoted.utf8), options: .fragmentsAllowed) as? String, text)
     }
 }
+
+extension SweepStatusTests {
+    /// `sweep status` names a trial that completed at chance, from the records it reads.
+    func testStatusFlagsADegenerateTrial() throws {
+        let dir = try temporaryDirectory(self)
+        let journal = try Journal(directory: dir)
+        try journal.write { w in
+            try w.addTrial(id: "stuck", position: 0, axes: #"{"seed":1}"#, config: #"{"temperature":"fit"}"#, at: 0)
+            let result = #"{"status":"completed","metrics":{"validation/accuracy":0.5,"validation/chance":0.5,"temperature":1000}}"#
+            let lease = try w.startAttempt(trial: "stuck", number: 1, worker: "w", host: "h", at: 0)
+            try w.endAttempt(lease: lease, state: .completed, at: 1, result: result)
+            try w.updateTrial("stuck", state: .completed, chargedAttempts: 0, result: result)
+        }
+        let summary = try SweepStatus(name: "s", failures: 5, rank: "validation/accuracy").summary(journal)
+        XCTAssertTrue(summary.contains("degenerate (completed, numbers not to be trusted as they stand): 1"), summary)
+        XCTAssertTrue(summary.contains(#"stuck {"seed":1}: validation accuracy 0.500 is at chance"#), summary)
+        XCTAssertTrue(summary.contains("fitted temperature 1000 is at its bound"), summary)
+    }
+}
