@@ -69,6 +69,13 @@ public struct DashboardAccess: Sendable {
     /// names ignore case), a dotted-quad address in 127.0.0.0/8 or `[::1]`, then optionally `:`
     /// and `port`, the one the server listens on. Off loopback, or with a token, the token or
     /// `--insecure` decides instead (`check()`).
+    ///
+    /// Of two Host headers only the last reaches us: FlyingFox 0.27.1 (the only version this
+    /// project may use) keeps one value per header name while decoding, so a duplicate cannot
+    /// be refused (RFC 9112 3.2 asks for 400). It is not a way around this check: a browser,
+    /// the rebinding page's only tool, never sends Host twice (Fetch forbids scripts to set it),
+    /// and a program on this machine that can send two could as well send the right one; the
+    /// token is the defence against local programs. A foreign last Host is refused (tested).
     func acceptsHost(_ host: String?, port: UInt16) -> Bool {
         guard isLoopback, token == nil else { return true }
         guard let host else { return false }
