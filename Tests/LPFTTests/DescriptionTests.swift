@@ -28,6 +28,20 @@ final class DescriptionTests: XCTestCase {
         XCTAssertTrue(run.contains("the spec's path and text are in its table `sweep`"), run)
     }
 
+    /// The demo builds `lpft` alone; its `sweep serve --help` still answers, and says how to
+    /// build the dashboard.
+    func testServeHelpWithoutTheDashboardSaysHowToBuildIt() throws {
+        let alone = FileManager.default.temporaryDirectory.appendingPathComponent("lpft-alone-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: alone, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: alone) }
+        let copy = alone.appendingPathComponent("lpft")
+        try FileManager.default.copyItem(at: lpftExecutable, to: copy)
+        let run = try Support.lpft(["sweep", "serve", "--help"], executable: copy)
+        XCTAssertEqual(run.status, 0, run.output)
+        XCTAssertTrue(run.output.hasPrefix("OVERVIEW: A live, read-only web dashboard"), run.output)
+        XCTAssertTrue(run.output.contains("swift build -c release --product lpft-dashboard"), run.output)
+    }
+
     func testModelDescribeSaysWhatTheHeadsParametersAreAndWhetherTheModelHasOne() throws {
         let run = try Support.lpft(["model", "describe", try Support.miniLM().path])
         XCTAssertEqual(run.status, 0, run.output)

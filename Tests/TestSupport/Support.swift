@@ -15,12 +15,13 @@ public enum Support {
         }
     }
 
-    /// Runs `lpft` with `arguments` (and extra environment, in `directory` if given); returns its exit status and standard output.
+    /// Runs `lpft` (or a copy of it at `executable`) with `arguments` (and extra environment, in
+    /// `directory` if given); returns its exit status and standard output.
     @discardableResult
-    public static func lpft(_ arguments: [String], environment: [String: String] = [:], in directory: URL? = nil,
+    public static func lpft(_ arguments: [String], environment: [String: String] = [:], in directory: URL? = nil, executable: URL = lpftExecutable,
                             whileRunning: ((Process) -> Void)? = nil) throws -> (status: Int32, output: String) {
         let process = Process()
-        process.executableURL = lpftExecutable
+        process.executableURL = executable
         process.arguments = arguments
         if let directory { process.currentDirectoryURL = directory }
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
