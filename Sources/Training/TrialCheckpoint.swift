@@ -2,16 +2,39 @@ import Compute
 import Foundation
 import Transformer
 
-/// A resumable snapshot of the FT stage at the end of an epoch: the trainable parameters, the
-/// AdamW moments and step, the best epoch's parameters, and the metrics so far.
+/// What the FT stage keeps under `checkpoints/`. Each checkpoint holds what a resume needs
+/// and no more: the trainable parameters, the AdamW moments and step, and the best epoch's
+/// parameters when they are not the current ones (so 3 or 4 times the trainable parameters in
+/// float32; the sizes per model are in BENCHMARKS.md).
+public enum CheckpointPolicy: String, Sendable, CaseIterable {
+    /// None: a retry starts the trial over.
+    case none
+    /// The newest only, the one before deleted once the new one is whole. The default.
+    case last
+    /// As `last` while training; when the trial ends, only the selected epoch's trainable
+    /// parameters are kept (`best/parameters.safetensors`, no optimizer state), for using the model.
+    case best
+    /// Every epoch's, for studying the weights along training (the size times the epochs).
+    case every
+}
+
+/// A resumable snapshot of the FT stage: at the end of an epoch, or within one when the trial
+/// is stopped (SIGTERM), at a step boundary. It holds the trainable parameters, the AdamW moments
+/// and step, the best epoch's parameters, the metrics so far and, within an epoch, the steps
+/// done and their summed loss; the epoch's data order and dropout follow from the seed, the
+/// epoch and the step, so the resumed run continues exactly where this one stopped.
 ///
-/// Layout: `checkpoints/epoch-N/{tensors.safetensors, state.json}`. The directory is written as
-/// `epoch-N.partial` and renamed when complete, and `state.json` carries a checksum of the
-/// tensors, so a torn or corrupt checkpoint is recognised and skipped, never loaded. The two
-/// newest complete checkpoints are kept (the older one is the fallback when the newer is bad).
+/// Layout: `checkpoints/epoch-N/{tensors.safetensors, state.json}` after epoch N, and
+/// `epoch-N-step-S/` S steps into epoch N+1. A directory is written as `….partial` and renamed
+/// when complete, and `state.json` carries a checksum of the tensors, so a torn or corrupt
+/// checkpoint is recognised and skipped, never loaded.
 struct TrialCheckpoint {
     struct State: Codable, Equatable {
+        /// Epochs complete.
         var epoch: Int
+        /// Steps done into epoch `epoch + 1` (nil or 0: none) and the sum of their losses.
+        var stepsIntoNextEpoch: Int?
+        var lossSumIntoNextEpoch: Double?
         var optimizerStep: Int
         var bestEpoch: Int
         var bestAccuracy: Double
@@ -25,12 +48,33 @@ struct TrialCheckpoint {
         var threads: Int
         var tensorsChecksum: String
         var bestIsCurrent: Bool
+
+        var position: Position { Position(epoch: epoch, step: stepsIntoNextEpoch ?? 0) }
+    }
+
+    /// Where in training a checkpoint was taken: `step` steps into the epoch after `epoch`.
+    struct Position: Comparable {
+        var epoch: Int, step: Int
+        static func < (a: Position, b: Position) -> Bool { (a.epoch, a.step) < (b.epoch, b.step) }
+
+        var directoryName: String { step == 0 ? "epoch-\(epoch)" : "epoch-\(epoch)-step-\(step)" }
+
+        init(epoch: Int, step: Int) { (self.epoch, self.step) = (epoch, step) }
+
+        /// The position a directory name spells; nil for anything else (`.partial`, `best`).
+        init?(directoryName name: String) {
+            guard name.hasPrefix("epoch-") else { return nil }
+            let parts = name.dropFirst(6).components(separatedBy: "-step-")
+            guard let epoch = Int(parts[0]), parts.count <= 2 else { return nil }
+            guard let step = parts.count == 2 ? Int(parts[1]) : 0, step >= 0, epoch >= 0 else { return nil }
+            (self.epoch, self.step) = (epoch, step)
+        }
     }
 
     let state: State
     let tensors: SafeTensorsFile
 
-    static func directory(_ root: URL, epoch: Int) -> URL { root.appendingPathComponent("epoch-\(epoch)") }
+    static func directory(_ root: URL, _ position: Position) -> URL { root.appendingPathComponent(position.directoryName) }
 
     /// FNV-1a, 64-bit, over the file's bytes: enough to recognise a torn or altered file
     /// (this is integrity against accidents, not security).
@@ -49,11 +93,12 @@ struct TrialCheckpoint {
         return String(hash, radix: 16)
     }
 
-    /// Writes the checkpoint for `state.epoch` and prunes all but the two newest.
-    static func write(to root: URL, state: State, trainable: [ParameterView], parameters: FloatBuffer, best: FloatBuffer, optimizer: AdamW) throws {
+    /// Writes the checkpoint for `state.position`, then removes the ones `policy` does not keep:
+    /// under `every` the other epochs' ends stay, otherwise only the new one does.
+    static func write(to root: URL, state: State, policy: CheckpointPolicy, trainable: [ParameterView], parameters: FloatBuffer, best: FloatBuffer, optimizer: AdamW) throws {
         let fm = FileManager.default
-        let final = directory(root, epoch: state.epoch)
-        let partial = root.appendingPathComponent("epoch-\(state.epoch).partial")
+        let final = directory(root, state.position)
+        let partial = root.appendingPathComponent(state.position.directoryName + ".partial")
         try? fm.removeItem(at: partial)
         try fm.createDirectory(at: partial, withIntermediateDirectories: true)
         var tensors: [SafeTensorsWriter.Tensor] = []
@@ -76,27 +121,43 @@ struct TrialCheckpoint {
         try encoder.encode(complete).write(to: partial.appendingPathComponent("state.json"), options: .atomic)
         if fm.fileExists(atPath: final.path) { try fm.removeItem(at: final) }
         try fm.moveItem(at: partial, to: final)
-        let epochs = try completeEpochs(in: root)
-        for old in epochs.dropFirst(2) { try? fm.removeItem(at: directory(root, epoch: old)) }
+        for old in try positions(in: root) where old != state.position && !(policy == .every && old.step == 0) {
+            try? fm.removeItem(at: directory(root, old))
+        }
     }
 
-    /// Epoch numbers of the checkpoint directories, newest first.
-    static func completeEpochs(in root: URL) throws -> [Int] {
+    /// When the trial has ended under `best`: the selected epoch's trainable parameters (in
+    /// `parameters`) replace the resumable checkpoints.
+    static func keepOnlyBest(in root: URL, trainable: [ParameterView], parameters: FloatBuffer) throws {
+        let fm = FileManager.default
+        let bestDirectory = root.appendingPathComponent("best")
+        try fm.createDirectory(at: bestDirectory, withIntermediateDirectories: true)
+        let tensors = trainable.map { SafeTensorsWriter.Tensor(name: $0.name, shape: $0.shape, values: UnsafeBufferPointer(start: parameters.pointer + $0.offset, count: $0.count)) }
+        let partial = bestDirectory.appendingPathComponent("parameters.safetensors.partial")
+        try SafeTensorsWriter.write(tensors, to: partial.path)
+        guard rename(partial.path, bestDirectory.appendingPathComponent("parameters.safetensors").path) == 0 else {
+            throw TrialCheckpointError.unreadable("\(partial.path): \(String(cString: strerror(errno)))")
+        }
+        for old in try positions(in: root) { try? fm.removeItem(at: directory(root, old)) }
+    }
+
+    /// The positions of the checkpoint directories, newest first.
+    static func positions(in root: URL) throws -> [Position] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: root.path) else { return [] }
-        return names.compactMap { $0.hasPrefix("epoch-") ? Int($0.dropFirst(6)) : nil }.sorted(by: >)
+        return names.compactMap(Position.init(directoryName:)).sorted(by: >)
     }
 
     /// The newest checkpoint that is whole and belongs to `config`; bad ones are reported through
     /// `skipped` and passed over.
     static func latest(in root: URL, config: String, threads: Int, trainable: [ParameterView], skipped: (String) -> Void) throws -> TrialCheckpoint? {
-        for epoch in try completeEpochs(in: root) {
-            let dir = directory(root, epoch: epoch)
+        for position in try positions(in: root) {
+            let dir = directory(root, position)
             do {
                 let stateData = try Data(contentsOf: dir.appendingPathComponent("state.json"))
                 let decoder = JSONDecoder()
                 decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
                 let state = try decoder.decode(State.self, from: stateData)
-                guard state.epoch == epoch else { throw TrialCheckpointError.invalid("state.json says epoch \(state.epoch)") }
+                guard state.position == position else { throw TrialCheckpointError.invalid("state.json says \(state.position.directoryName)") }
                 guard state.config == config else { throw TrialCheckpointError.invalid("written by a different trial config") }
                 guard state.threads == threads else {
                     throw TrialCheckpointError.invalid("written with \(state.threads) threads, this run has \(threads); resuming would not reproduce the numbers")

@@ -90,8 +90,8 @@ public struct TrialConfig: Sendable, Equatable {
     public var threads = 0
     /// `noop` only: how long to pretend to train.
     public var durationMs = 0
-    /// Save a resumable checkpoint at the end of each FT epoch.
-    public var checkpoints = true
+    /// Which resumable FT checkpoints are kept (`true` is `last`, `false` is `none`).
+    public var checkpoints = CheckpointPolicy.last
     /// Compute the NTK at the start of the FT stage (nil: do not).
     public var ntk: NTK?
 
@@ -205,7 +205,11 @@ extension TrialConfig {
         if let v = try r.int("seed", range: 0...Int.max) { seed = UInt64(v) }
         if let v = try r.int("threads", range: 0...1024) { threads = v }
         if let v = try r.int("duration_ms", range: 0...86_400_000) { durationMs = v }
-        if let v = try r.bool("checkpoints") { checkpoints = v }
+        if let v = r.raw("checkpoints") as? Bool {
+            checkpoints = v ? .last : .none
+        } else if let v = try r.choice("checkpoints", CheckpointPolicy.self) {
+            checkpoints = v
+        }
         try r.finish()
         if method != .noop && durationMs != 0 { throw r.fail("duration_ms", "only applies to method noop") }
         if ntk != nil && !method.fineTunes { throw r.fail("ntk", "is measured where the FT stage starts; method \(method.rawValue) has none") }
@@ -254,7 +258,9 @@ extension TrialConfig {
             "ft": ["epochs": ft.epochs, "lr": fineTuningRate, "batch_size": ft.batchSize, "weight_decay": ft.weightDecay,
                    "warmup_ratio": ft.warmupRatio, "clip_norm": ft.clipNorm.map { $0 as Any } ?? NSNull()] as [String: Any],
             "lora": ["rank": lora.rank, "alpha": Double(lora.alpha), "targets": lora.targets.map(\.rawValue)],
-            "head_scale": headScale, "max_length": maxLength, "seed": Int(seed), "threads": threads, "checkpoints": checkpoints,
+            "head_scale": headScale, "max_length": maxLength, "seed": Int(seed), "threads": threads,
+            // `last` and `none` are written as the booleans they were, so those trials keep their ids.
+            "checkpoints": checkpoints == .last ? true : checkpoints == .none ? false : checkpoints.rawValue as Any,
             "train_examples": trainExamples.map { $0 as Any } ?? NSNull(),
             "eval_examples": evalExamples.map { $0 as Any } ?? NSNull(),
         ]

@@ -191,7 +191,8 @@ public final class TrialRunner {
         if let resumed {
             // The LP stage and head scaling are inside the checkpoint; their metrics come back with it.
             metrics.merge(resumed.state.metrics) { _, saved in saved }
-            onNotice("resuming after FT epoch \(resumed.state.epoch) of \(config.ft.epochs)")
+            let steps = resumed.state.stepsIntoNextEpoch ?? 0
+            onNotice("resuming after FT epoch \(resumed.state.epoch) of \(config.ft.epochs)" + (steps > 0 ? " and \(steps) steps of epoch \(resumed.state.epoch + 1)" : ""))
             // In metrics.jsonl, events after this marker supersede earlier ones for later epochs.
             emit(TrialMetric.resumedAfterEpoch, Double(resumed.state.epoch), final: false)
         } else {
@@ -262,19 +263,36 @@ public final class TrialRunner {
         let best = FloatBuffer(count: trainer.parameters.count)
         // Higher is better: the best epoch is the first with the highest score.
         var (bestEpoch, bestAccuracy, bestScore) = (0, -1.0, -Double.infinity)
-        var firstEpoch = 1
+        var firstEpoch = 1, firstStep = 0, firstLossSum = 0.0
         if let resume {
             try resume.restore(trainable: trainable, parameters: trainer.parameters, best: best, optimizer: trainer.optimizer)
             (bestEpoch, bestAccuracy, firstEpoch) = (resume.state.bestEpoch, resume.state.bestAccuracy, resume.state.epoch + 1)
+            (firstStep, firstLossSum) = (resume.state.stepsIntoNextEpoch ?? 0, resume.state.lossSumIntoNextEpoch ?? 0)
             bestScore = resume.state.bestScore ?? resume.state.bestAccuracy
             // A checkpoint of the epoch where patience ran out ends the stage.
             if let patience = f.patience, resume.state.epoch - bestEpoch >= patience { firstEpoch = f.epochs + 1 }
         }
+        let checkpoints = checkpointDirectory.flatMap { config.checkpoints == .none ? nil : $0 }
+        /// `epoch` complete, `steps` into the next; the best parameters are stored unless they
+        /// are the current ones or there are none yet.
+        func checkpoint(epoch: Int, steps: Int, lossSum: Double) throws {
+            guard let checkpoints else { return }
+            let state = TrialCheckpoint.State(epoch: epoch, stepsIntoNextEpoch: steps == 0 ? nil : steps, lossSumIntoNextEpoch: steps == 0 ? nil : lossSum,
+                                              optimizerStep: trainer.optimizer.step, bestEpoch: bestEpoch, bestAccuracy: bestAccuracy,
+                                              bestScore: config.ft.selectBy == .accuracy ? nil : bestScore, metrics: metrics, config: config.canonicalJSON(), threads: threads,
+                                              tensorsChecksum: "", bestIsCurrent: bestEpoch == 0 || (bestEpoch == epoch && steps == 0))
+            try TrialCheckpoint.write(to: checkpoints, state: state, policy: config.checkpoints, trainable: trainable, parameters: trainer.parameters, best: best, optimizer: trainer.optimizer)
+        }
         for epoch in firstEpoch..<(f.epochs + 1) {
             let order = RandomStreamFactory.epochOrder(config.seed).derived(UInt64(epoch)).permutation(data.train.count)
-            var lossSum = 0.0
-            for s in 0..<steps {
-                try checkStop("ft epoch \(epoch)")
+            let resumesHere = epoch == firstEpoch
+            var lossSum = resumesHere ? firstLossSum : 0
+            for s in (resumesHere ? firstStep : 0)..<steps {
+                if shouldStop() {
+                    // At a step boundary: what a retry needs to go on from this very step.
+                    try checkpoint(epoch: epoch - 1, steps: s, lossSum: lossSum)
+                    throw TrialError.interrupted("ft epoch \(epoch)")
+                }
                 let batch = order[(s * f.batchSize)..<min(order.count, (s + 1) * f.batchSize)].map { data.train[$0] }
                 lossSum += Double(try trainer.step(batch[...], learningRate: schedule.learningRate(at: trainer.optimizer.step),
                                                    clipNorm: f.clipNorm.map(Float.init)))
@@ -295,15 +313,13 @@ public final class TrialRunner {
             if patienceRanOut { emit(TrialMetric.stoppedAfterEpoch, Double(epoch)) }
             // Before the checkpoint, so a trial resumed after its last epoch reports it too.
             if patienceRanOut || epoch == f.epochs { emit(TrialMetric.lastLoss, lossSum / Double(steps)) }
-            if config.checkpoints, let root = checkpointDirectory {
-                let state = TrialCheckpoint.State(epoch: epoch, optimizerStep: trainer.optimizer.step, bestEpoch: bestEpoch, bestAccuracy: bestAccuracy,
-                                                  bestScore: config.ft.selectBy == .accuracy ? nil : bestScore, metrics: metrics, config: config.canonicalJSON(), threads: threads, tensorsChecksum: "",
-                                                  bestIsCurrent: bestEpoch == epoch)
-                try TrialCheckpoint.write(to: root, state: state, trainable: trainable, parameters: trainer.parameters, best: best, optimizer: trainer.optimizer)
-            }
+            try checkpoint(epoch: epoch, steps: 0, lossSum: 0)
             if patienceRanOut { break }
         }
         trainer.parameters.copy(from: best)
+        if config.checkpoints == .best, let checkpoints {
+            try TrialCheckpoint.keepOnlyBest(in: checkpoints, trainable: trainable, parameters: trainer.parameters)
+        }
         emit(TrialMetric.bestEpoch, Double(bestEpoch))
         emit(TrialMetric.bestValidationAccuracy, bestAccuracy)
         return bestEpoch

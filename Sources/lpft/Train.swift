@@ -12,8 +12,9 @@ struct Train: ParsableCommand {
         completes. Ctrl-C or SIGTERM stops it at the next step; \(TrialDirectory.Name.result) then says \
         "interrupted" and the exit code is \(TrialExitCode.interrupted).
 
-        After each FT epoch a checkpoint (trainable parameters, AdamW state, best epoch) goes to \
-        --out/\(TrialDirectory.Name.checkpoints), unless the config says `checkpoints: false`. `lpft train --resume DIR` \
+        After each FT epoch, and at the step where Ctrl-C or SIGTERM stops FT, a checkpoint (trainable \
+        parameters, AdamW state, best epoch) goes to --out/\(TrialDirectory.Name.checkpoints); the config's \
+        `checkpoints: last | best | every | none` says which are kept (default last). `lpft train --resume DIR` \
         continues from the newest whole checkpoint (a torn one is skipped) and ends with the same \
         numbers as an uninterrupted run with the same seed and threads; with no whole checkpoint it \
         starts from the beginning, and \(TrialDirectory.Name.metrics) afresh.

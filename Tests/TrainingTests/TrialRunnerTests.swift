@@ -169,9 +169,10 @@ final class TrialRunnerTests: XCTestCase {
     }
 
     /// Kill-and-resume: a trial stopped mid-FT and resumed from its checkpoints ends with the same
-    /// numbers as a straight run; a torn checkpoint is skipped for the previous whole one.
+    /// numbers as a straight run; a torn checkpoint is skipped for the previous whole one (kept
+    /// here by `checkpoints: every`).
     func testResumeAfterAStopMatchesAStraightRunEvenPastATornCheckpoint() throws {
-        let config = try config("lp-ft").with { $0.ft.epochs = 3 }
+        let config = try config("lp-ft").with { $0.ft.epochs = 3; $0.checkpoints = .every }
 
         let straight = TrialRunner(config: config)
         straight.checkpointDirectory = dir.appendingPathComponent("straight")
@@ -182,21 +183,21 @@ final class TrialRunnerTests: XCTestCase {
         first.checkpointDirectory = root
         var stage = ""
         first.onProgress = { stage = $0.stage }
-        first.shouldStop = { stage.hasPrefix("ft epoch 3") }  // after epochs 1 and 2 are checkpointed
+        first.shouldStop = { stage.hasPrefix("ft epoch 3") }  // one step into epoch 3
         XCTAssertThrowsError(try first.run()) { XCTAssertTrue($0 is TrialError) }
-        let epoch2 = root.appendingPathComponent("epoch-2/tensors.safetensors")
-        XCTAssertTrue(FileManager.default.fileExists(atPath: epoch2.path))
+        XCTAssertEqual(try checkpointNames(root), ["epoch-1", "epoch-2", "epoch-2-step-1"])
 
-        // Tear the newest checkpoint: resume must fall back to epoch 1, not load garbage.
-        let bytes = try Data(contentsOf: epoch2)
-        try bytes.prefix(bytes.count / 2).write(to: epoch2)
+        // Tear the newest checkpoint: resume must fall back to epoch 2, not load garbage.
+        let newest = root.appendingPathComponent("epoch-2-step-1/tensors.safetensors")
+        let bytes = try Data(contentsOf: newest)
+        try bytes.prefix(bytes.count / 2).write(to: newest)
         let second = TrialRunner(config: config)
         second.checkpointDirectory = root
         var notices: [String] = []
         second.onNotice = { notices.append($0) }
         let resumed = try second.run()
-        XCTAssertTrue(notices.contains { $0.contains("skipping checkpoint epoch-2") }, "\(notices)")
-        XCTAssertTrue(notices.contains { $0.contains("resuming after FT epoch 1") }, "\(notices)")
+        XCTAssertTrue(notices.contains { $0.contains("skipping checkpoint epoch-2-step-1") }, "\(notices)")
+        XCTAssertTrue(notices.contains("resuming after FT epoch 2 of 3"), "\(notices)")
         XCTAssertEqual(resumed.metrics, expected.metrics, "bit-identical final metrics")
         XCTAssertEqual(resumed.bestEpoch, expected.bestEpoch)
 
@@ -209,8 +210,80 @@ final class TrialRunnerTests: XCTestCase {
         XCTAssertTrue(otherNotices.contains { $0.contains("written by a different trial config") }, "\(otherNotices)")
         XCTAssertFalse(otherNotices.contains { $0.contains("resuming") })
     }
-}
 
+    /// SIGTERM mid-epoch: the stop writes a checkpoint at that step (under the default `last`, the
+    /// only one kept), and the resumed trial, starting at the next step of the same epoch, ends
+    /// bit-identical to a straight run.
+    func testAStopMidEpochCheckpointsThatStepAndTheResumeEqualsAStraightRun() throws {
+        let config = try config("lp-ft").with { $0.ft.epochs = 3 }
+        XCTAssertEqual(config.checkpoints, .last)
+        let straight = TrialRunner(config: config)
+        let expected = try straight.run()
+
+        let root = dir.appendingPathComponent("mid-epoch")
+        let first = TrialRunner(config: config)
+        first.checkpointDirectory = root
+        var progress = (stage: "", done: 0)
+        first.onProgress = { progress = ($0.stage, $0.done) }
+        first.shouldStop = { progress.stage.hasPrefix("ft epoch 2") && progress.done == 4 }  // 4 of 6 steps
+        XCTAssertThrowsError(try first.run()) { XCTAssertEqual("\($0)", "stopped on request during ft epoch 2") }
+        XCTAssertEqual(try checkpointNames(root), ["epoch-1-step-4"], "last keeps the newest only")
+
+        let second = TrialRunner(config: config)
+        second.checkpointDirectory = root
+        var notices: [String] = [], firstStep: Int?
+        second.onNotice = { notices.append($0) }
+        second.onProgress = { if firstStep == nil, $0.stage.hasPrefix("ft") { firstStep = $0.done } }
+        let resumed = try second.run()
+        XCTAssertTrue(notices.contains("resuming after FT epoch 1 of 3 and 4 steps of epoch 2"), "\(notices)")
+        XCTAssertEqual(firstStep, 5, "the resumed run starts at the step after the checkpoint")
+        XCTAssertEqual(resumed.metrics, expected.metrics, "bit-identical final metrics")
+        XCTAssertEqual(resumed.bestEpoch, expected.bestEpoch)
+        XCTAssertEqual(try checkpointNames(root), ["epoch-3"])
+    }
+
+    /// What each `checkpoints` policy leaves when a trial ends, and what the files hold.
+    func testEachCheckpointPolicyKeepsWhatItSays() throws {
+        var sizes: [CheckpointPolicy: Int] = [:]
+        for policy in CheckpointPolicy.allCases {
+            let root = dir.appendingPathComponent("policy-\(policy)")
+            let runner = TrialRunner(config: try config("ft").with { $0.ft.epochs = 3; $0.checkpoints = policy })
+            runner.checkpointDirectory = root
+            _ = try runner.run()
+            let expected: [String] = switch policy {
+            case .none: []
+            case .last: ["epoch-3"]
+            case .best: ["best"]
+            case .every: ["epoch-1", "epoch-2", "epoch-3"]
+            }
+            XCTAssertEqual(try checkpointNames(root), expected, "\(policy)")
+            let file = policy == .best ? "best/parameters.safetensors" : "epoch-3/tensors.safetensors"
+            sizes[policy] = try? FileManager.default.attributesOfItem(atPath: root.appendingPathComponent(file).path)[.size] as? Int
+        }
+        // FT trains every parameter: a resume needs parameters and both moments (3×), plus the
+        // best epoch's parameters when it is not the last (4×); `best` keeps 1×.
+        let parameters = try XCTUnwrap(sizes[.best])
+        let last = try XCTUnwrap(sizes[.last])
+        XCTAssertTrue((3 * parameters - 1_024...4 * parameters + 4_096).contains(last), "last \(last), parameters \(parameters)")
+    }
+
+    func testCheckpointsAcceptThePoliciesAndTheBooleansTheyReplaced() throws {
+        func parse(_ value: String) throws -> TrialConfig { try TrialConfig(yaml: "method: ft\ntask: rt-polarity\ncheckpoints: \(value)", file: "c") }
+        XCTAssertEqual(try parse("true").checkpoints, .last)
+        XCTAssertEqual(try parse("false").checkpoints, .none)
+        XCTAssertEqual(try parse("every").checkpoints, .every)
+        let plain = try TrialConfig(yaml: "method: ft\ntask: rt-polarity", file: "c").canonicalJSON()
+        XCTAssertEqual(try parse("last").canonicalJSON(), plain, "the default keeps the trial ids planned before policies")
+        XCTAssertTrue(plain.contains("\"checkpoints\":true"), plain)
+        XCTAssertTrue(try parse("none").canonicalJSON().contains("\"checkpoints\":false"))
+        XCTAssertTrue(try parse("best").canonicalJSON().contains("\"checkpoints\":\"best\""))
+        XCTAssertThrowsError(try parse("sometimes")) { XCTAssertTrue("\($0)".contains("checkpoints: \"sometimes\" is not one of none, last, best, every"), "\($0)") }
+    }
+
+    func checkpointNames(_ root: URL) throws -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []).sorted()
+    }
+}
 
 extension TrialConfig {
     func with(_ change: (inout TrialConfig) -> Void) -> TrialConfig {
