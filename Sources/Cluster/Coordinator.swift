@@ -121,6 +121,9 @@ public final class Coordinator {
     private var peerWarnings = WarningThrottle()
     private var lastProgress = 0.0
     private var lastTurn = -Double.infinity
+    /// When the last turn's wait ended; turns are a wait (≤ 0.1 s) apart, so a longer gap is
+    /// the coordinator's own pause (SIGSTOP, a suspended VM), not its workers' silence.
+    private var lastAwake: Double?
     /// A drain asked for and not yet applied in a journal transaction.
     private var drainAsked = false
 
@@ -140,6 +143,13 @@ public final class Coordinator {
             Self.empty(drainSignal)
             drainAsked = true
         }
+        let awake = clock.now()
+        let pause = lastAwake.map { awake - $0 } ?? 0
+        lastAwake = awake
+        if pause > dispatcher.settings.leaseTimeout / 2 {
+            dispatcher.resumeAfterPause(now: awake)
+            dispatcher.logger.warning("the coordinator did not run for \(Int(pause)) s (stopped or suspended); workers' silence is counted from now")
+        }
         if readable[0], !stopRequested { stopRequested = gather(stopSignal: stopSignal) }
         // Checked before this turn's messages: a drain stops in the turn after the last attempt ends.
         let drained = !stopRequested && dispatcher.isDrained
@@ -150,6 +160,9 @@ public final class Coordinator {
         let rejected = authenticator?.answer() ?? []
         let stopReason = stopRequested ? "the coordinator was stopped" : drained ? CoordinatorEvent.drainedStop : nil
         try dispatcher.turn(batch, now: now, journal: journal, stopReason: stopReason, before: { w in
+            if pause > dispatcher.settings.leaseTimeout / 2 {
+                try w.event(CoordinatorEvent.paused, at: now, detail: String(format: "did not run for %.1f s; workers' silence counted from its wake-up", pause))
+            }
             if drainAsked {
                 try dispatcher.drain(now: now, journal: w)
                 drainAsked = false

@@ -428,6 +428,16 @@ public final class Dispatcher {
 
     // MARK: Time
 
+    /// The coordinator itself did not run until `now` (a stopped process, a suspended VM): it
+    /// heard nobody, so nobody's silence is counted. Each worker's silence and each unclaimed
+    /// lease's deadline start again from this wake-up; a worker that is really gone still
+    /// expires a lease timeout later.
+    public func resumeAfterPause(now: Double) {
+        for session in sessionOrder { session.lastHeard = max(session.lastHeard, now) }
+        oldestHeard = max(oldestHeard, now)
+        for (lease, deadline) in unowned { unowned[lease] = max(deadline, now + settings.leaseTimeout) }
+    }
+
     /// Expires silent workers and unclaimed leases, releases retries whose backoff is over,
     /// and assigns pending trials to workers with credit.
     public func tick(now: Double, journal: JournalWriter) throws {

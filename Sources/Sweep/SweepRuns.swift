@@ -13,6 +13,8 @@ public enum CoordinatorEvent {
     /// The detail of the stop that ends a drain (a stop by signal during a drain has another).
     public static let drainedStop = "drained: no attempt was running"
     public static let finished = "sweep finished"
+    /// The coordinator did not run for a while (stopped, suspended) and forgave the silence.
+    public static let paused = "coordinator paused"
 }
 
 /// One `lpft sweep run` of a sweep as its journal tells it: from its coordinator's start to a

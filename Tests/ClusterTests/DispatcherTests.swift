@@ -146,6 +146,24 @@ final class DispatcherTests: XCTestCase {
         XCTAssertEqual(t.chargedAttempts, 1)
     }
 
+    /// After the coordinator's own pause the workers' silence counts from its wake-up: none
+    /// is retired for it, and one that stays silent still expires a lease timeout later.
+    func testAPauseOfTheCoordinatorIsNotCountedAsTheWorkersSilence() throws {
+        let h = try Harness(self, trials: 2) { $0.heartbeatInterval = 1; $0.liveness = 3 }
+        let a = Self.assigns(try h.hello("a"))[0]
+        let b = Self.assigns(try h.hello("b"))[0]
+        h.now += 60
+        h.dispatcher.resumeAfterPause(now: h.now)
+        try h.deliver([])
+        XCTAssertEqual(try h.journal.attempts().map(\.state), [.running, .running], "nobody is retired for the coordinator's pause")
+        h.now += 2
+        try h.deliver([.heartbeat], from: "a")
+        h.now += 1.5  // b: 3.5 s silent since the wake-up
+        try h.deliver([.heartbeat], from: "a")
+        XCTAssertEqual(try h.journal.attempts(trial: a.trial).map(\.state), [.running])
+        XCTAssertEqual(try h.journal.attempts(trial: b.trial).first?.state, .lost)
+    }
+
     /// A result that says what its attempt already ended as is a repeat, not a late result:
     /// a failed attempt's own result resent after a reconnect and again to a restarted
     /// coordinator (issue 36), and a worker's word that an attempt the coordinator stopped was

@@ -588,6 +588,34 @@ extension SweepRunTests {
     }
 }
 
+/// Issue 35: a coordinator's own pause is not its workers' fault.
+extension SweepRunTests {
+    /// The coordinator stopped (SIGSTOP) for 60 s mid-sweep, its worker heartbeating into the
+    /// void and finishing its trial meanwhile: after SIGCONT nothing is lost or charged, and the
+    /// journal says the coordinator paused.
+    func testAPausedCoordinatorChargesNoWorkerForItsOwnSilence() throws {
+        let dir = try temporaryDirectory(self)
+        let spec = try noopSpec(dir, trials: 3, durationMs: 4000)
+        let endpoint = "ipc://\(dir.path)/c.ipc"
+        let sweep = dir.appendingPathComponent("sweep"), log = dir.appendingPathComponent("coordinator.log")
+        let coordinator = try startLPFT(["sweep", "run", spec.path, "--dir", sweep.path, "--bind", endpoint] + timing, log: log, test: self)
+        try startLPFT(["worker", "--connect", endpoint, "--dir", dir.appendingPathComponent("w").path] + timing, log: dir.appendingPathComponent("w.log"), test: self)
+        XCTAssertTrue(eventually(timeout: 30) { ((try? journal(sweep)?.attempts().count) ?? 0) >= 1 }, "the first trial started")
+        kill(coordinator.processIdentifier, SIGSTOP)
+        // The pause is what is tested, not a wait for something: 60 s, 600 lease timeouts.
+        Thread.sleep(forTimeInterval: 60)
+        kill(coordinator.processIdentifier, SIGCONT)
+        XCTAssertEqual(waitForExit(coordinator, timeout: 120, log: log), 0)
+
+        let j = try XCTUnwrap(journal(sweep))
+        XCTAssertEqual(try j.attempts().map(\.state), Array(repeating: .completed, count: 3), "no attempt lost")
+        XCTAssertEqual(try j.trials().map(\.chargedAttempts), [0, 0, 0], "nothing charged")
+        let pauses = try j.events(kind: CoordinatorEvent.paused).compactMap(\.detail)
+        XCTAssertEqual(pauses.count, 1, "\(pauses)")
+        XCTAssertTrue(pauses.first?.hasPrefix("did not run for 6") ?? false, "\(pauses)")
+    }
+}
+
 /// What `sweep run` and `sweep status` tell their user: commands that work as printed, a
 /// coordinator that says it has no worker, progress that reaches a file.
 extension SweepRunTests {
