@@ -21,6 +21,15 @@ final class SweepRunTests: XCTestCase {
         return spec
     }
 
+    /// `sweep run` of a noop sweep bound to an ipc endpoint in `dir`, with no worker of its own.
+    func startCoordinator(_ dir: URL, trials: Int, durationMs: Int) throws -> (process: Process, sweep: URL, endpoint: String, log: URL, arguments: [String]) {
+        let spec = try noopSpec(dir, trials: trials, durationMs: durationMs)
+        let endpoint = "ipc://\(dir.path)/c.ipc"
+        let sweep = dir.appendingPathComponent("sweep"), log = dir.appendingPathComponent("coordinator.log")
+        let arguments = ["sweep", "run", spec.path, "--dir", sweep.path, "--bind", endpoint] + timing
+        return (try startLPFT(arguments, log: log, test: self), sweep, endpoint, log, arguments)
+    }
+
     func journal(_ sweep: URL) -> Journal? {
         FileManager.default.fileExists(atPath: sweep.appendingPathComponent(Journal.fileName).path) ? try? Journal(readingDirectory: sweep) : nil
     }
@@ -493,10 +502,7 @@ final class SweepRunTests: XCTestCase {
     /// nothing flaps between them and every trial completes once, on its first attempt.
     func testASecondWorkerUnderATakenNameWaitsAndNothingIsLost() throws {
         let dir = try temporaryDirectory(self)
-        let spec = try noopSpec(dir, trials: 40, durationMs: 100)
-        let endpoint = "ipc://\(dir.path)/c.ipc"
-        let sweep = dir.appendingPathComponent("sweep"), log = dir.appendingPathComponent("coordinator.log")
-        let coordinator = try startLPFT(["sweep", "run", spec.path, "--dir", sweep.path, "--bind", endpoint] + timing, log: log, test: self)
+        let (coordinator, sweep, endpoint, log, _) = try startCoordinator(dir, trials: 40, durationMs: 100)
         let logs = ["w1", "w2"].map { dir.appendingPathComponent("\($0).log") }
         for (name, workerLog) in zip(["w1", "w2"], logs) {
             try startLPFT(["worker", "--connect", endpoint, "--dir", dir.appendingPathComponent(name).path, "--name", "clone"] + timing, log: workerLog, test: self)
@@ -559,11 +565,7 @@ extension SweepRunTests {
 
     func testADrainedSweepStopsWithNothingInterruptedAndResumes() throws {
         let dir = try temporaryDirectory(self)
-        let spec = try noopSpec(dir, trials: 4, durationMs: 2500)
-        let endpoint = "ipc://\(dir.path)/c.ipc"
-        let sweep = dir.appendingPathComponent("sweep"), log = dir.appendingPathComponent("coordinator.log")
-        let arguments = ["sweep", "run", spec.path, "--dir", sweep.path, "--bind", endpoint] + timing
-        let coordinator = try startLPFT(arguments, log: log, test: self)
+        let (coordinator, sweep, endpoint, log, arguments) = try startCoordinator(dir, trials: 4, durationMs: 2500)
         try startLPFT(["worker", "--connect", endpoint, "--dir", dir.appendingPathComponent("w").path] + timing, log: dir.appendingPathComponent("w.log"), test: self)
         XCTAssertTrue(eventually(timeout: 30) { ((try? journal(sweep)?.attempts().count) ?? 0) >= 1 }, "the first trial started")
         let drainLog = dir.appendingPathComponent("drain.log")
@@ -595,10 +597,7 @@ extension SweepRunTests {
     /// journal says the coordinator paused.
     func testAPausedCoordinatorChargesNoWorkerForItsOwnSilence() throws {
         let dir = try temporaryDirectory(self)
-        let spec = try noopSpec(dir, trials: 3, durationMs: 4000)
-        let endpoint = "ipc://\(dir.path)/c.ipc"
-        let sweep = dir.appendingPathComponent("sweep"), log = dir.appendingPathComponent("coordinator.log")
-        let coordinator = try startLPFT(["sweep", "run", spec.path, "--dir", sweep.path, "--bind", endpoint] + timing, log: log, test: self)
+        let (coordinator, sweep, endpoint, log, _) = try startCoordinator(dir, trials: 3, durationMs: 4000)
         try startLPFT(["worker", "--connect", endpoint, "--dir", dir.appendingPathComponent("w").path] + timing, log: dir.appendingPathComponent("w.log"), test: self)
         XCTAssertTrue(eventually(timeout: 30) { ((try? journal(sweep)?.attempts().count) ?? 0) >= 1 }, "the first trial started")
         kill(coordinator.processIdentifier, SIGSTOP)
