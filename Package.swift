@@ -12,7 +12,9 @@ let simdFlags: [SwiftSetting] = []
 
 let package = Package(
     name: "lpft",
-    platforms: [.macOS(.v13)],
+    // macOS 15 for `Synchronization.Mutex`, the lock around every value threads share (issue
+    // 32). Linux is the target; there the line changes nothing.
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "lpft", targets: ["lpft"]),
         // `lpft sweep serve` runs it: a product of its own, so the demo's build of `lpft` does
