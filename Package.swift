@@ -12,7 +12,9 @@ let simdFlags: [SwiftSetting] = []
 
 let package = Package(
     name: "lpft",
-    platforms: [.macOS(.v13)],
+    // macOS 15 for `Synchronization.Mutex`, the lock around every value threads share (issue
+    // 32). Linux is the target; there the line changes nothing.
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "lpft", targets: ["lpft"]),
         // `lpft sweep serve` runs it: a product of its own, so the demo's build of `lpft` does
@@ -36,6 +38,12 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
+        // The targets in the order data flows through them, one way (docs/architecture.md):
+        //   spec → trials (Sweep) → coordinator ⇄ worker (Orchestrator, over Wire)
+        //        → trial process (Training, on Transformer, TextData, NTK, Compute)
+        //        → journal (Sweep) → reports (Reports, Dashboard).
+        // The two halves meet only in TrialContract: the orchestrator never imports a tensor,
+        // the training core never a socket. The programs come last; only they import Benchmarks.
         .systemLibrary(
             name: "CBLAS",
             pkgConfig: "openblas",
@@ -44,42 +52,73 @@ let package = Package(
         // libzmq's pkg-config file adds `-isystem /usr/include/mit-krb5`, which SwiftPM rejects
         // with a warning on every build; zmq.h and libzmq.so are on the default paths anyway.
         .systemLibrary(name: "CZeroMQ", providers: [.apt(["libzmq3-dev"])]),
-        .target(name: "Compute", dependencies: ["CBLAS"], swiftSettings: simdFlags),
-        .target(name: "Transformer", dependencies: ["Compute"], swiftSettings: simdFlags),
-        .target(name: "Config", dependencies: ["Yams"]),
-        .target(name: "TextData", dependencies: ["Compute", "TrialContract"]),
-        .target(name: "NTK", dependencies: ["Transformer", "Compute"], swiftSettings: simdFlags),
+
         // What a trial process writes and a worker reads: directory layout, event lines, the
-        // result schema, the command line and exit codes, signal handling, and which build this
-        // is (its git commit, stamped by the BuildStamp plugin). Depends on nothing.
+        // result schema and its metric names, the command line and exit codes, signal handling,
+        // and which build this is (its git commit, stamped by the BuildStamp plugin). Depends on nothing.
         .target(name: "TrialContract", plugins: ["BuildStamp"]),
         .plugin(name: "BuildStamp", capability: .buildTool()),
-        .target(name: "Training", dependencies: ["Transformer", "TextData", "NTK", "Compute", "Config", "TrialContract"], swiftSettings: simdFlags),
-        // The orchestrator knows nothing of tensors: a trial is a config in, metrics out.
-        // Sweep: specs, trial identity, the journal, results. Cluster: the wire protocol, coordinator, worker.
-        .target(name: "Sweep", dependencies: ["Config", "TrialContract", .product(name: "Crypto", package: "swift-crypto"), .product(name: "GRDB", package: "GRDB.swift")]),
         // swift-log set up for the command line (text or JSON lines on stderr) and a throttle
         // for warnings a peer can provoke at will.
         .target(name: "Logs", dependencies: [.product(name: "Logging", package: "swift-log"), .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .target(name: "Cluster", dependencies: ["Sweep", "CZeroMQ", "TrialContract", "Logs", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")]),
+
+        // spec → trials → journal. The orchestrator knows nothing of tensors: a trial is a config
+        // in, metrics out. Sweep: the spec, its trials and their identity, the journal, results.
+        .target(name: "Config", dependencies: ["Yams"]),
+        .target(name: "Sweep", dependencies: ["Config", "TrialContract", .product(name: "Crypto", package: "swift-crypto"), .product(name: "GRDB", package: "GRDB.swift")]),
+
+        // coordinator ⇄ worker.
+        // Wire: what crosses between the coordinator and a worker, and nothing that acts on it:
+        // ZeroMQ sockets, endpoints, CURVE keys, the messages and their JSON, the facts a
+        // worker names in its HELLO, the heartbeat defaults both ends agree on, the steady clock.
+        .target(name: "Wire", dependencies: ["Sweep", "CZeroMQ"]),
+        // Orchestrator: the two socket-free state machines (Dispatcher, WorkerSession), the
+        // programs that drive them with sockets and processes (Coordinator, Worker,
+        // TrialExecution), and shipping pinned inputs to workers that lack them. The
+        // coordinator alone writes the journal (Sweep); a worker reads its trials' directories
+        // and events through TrialContract.
+        .target(name: "Orchestrator", dependencies: ["Wire", "Sweep", "TrialContract", "Logs", "CZeroMQ", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")]),
+
+        // trial process: the CPU fine-tuning core. Training runs a trial (`lpft train`) and
+        // writes what TrialContract says.
+        .target(name: "Compute", dependencies: ["CBLAS"], swiftSettings: simdFlags),
+        .target(name: "Transformer", dependencies: ["Compute"], swiftSettings: simdFlags),
+        .target(name: "TextData", dependencies: ["Compute", "TrialContract"]),
+        .target(name: "NTK", dependencies: ["Transformer", "Compute"], swiftSettings: simdFlags),
+        .target(name: "Training", dependencies: ["Transformer", "TextData", "NTK", "Compute", "Config", "TrialContract"], swiftSettings: simdFlags),
+
+        // journal → reports.
         // The paper's tables, claims and plots (CSV, JSONL, HTML with SVG) from a sweep's results.
         .target(name: "Reports", dependencies: ["Sweep", "TrialContract"]),
         // `lpft sweep serve`: a read-only web dashboard and Prometheus text over a journal.
         .target(name: "Dashboard", dependencies: ["Sweep", "Reports", "Logs", "TrialContract", .product(name: "Logging", package: "swift-log"), .product(name: "FlyingFox", package: "FlyingFox"),
                                                   .product(name: "FlyingSocks", package: "FlyingFox"),
                                                   .product(name: "Prometheus", package: "swift-prometheus")]),
+
+        // The programs.
+        // SweepApp: running a sweep from the command line: `sweep run` (journal seeding, local
+        // keys and workers, progress, the dashboard process), `sweep status`, `sweep drain`.
+        .target(name: "SweepApp", dependencies: ["Orchestrator", "Wire", "Sweep", "TrialContract", "Logs", .product(name: "Logging", package: "swift-log")]),
+        // Benchmarks: `lpft bench`, every measurement and the 1,000-worker simulation (the real
+        // Dispatcher, WorkerSession and journal on a virtual clock). Only the command line and
+        // its tests import it, so no library carries measuring code.
+        .target(name: "Benchmarks", dependencies: ["Orchestrator", "SweepApp", "Wire", "Sweep", "Training", "NTK", "TextData", "Transformer", "Compute", "Config", "TrialContract",
+                                                   .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log")],
+                swiftSettings: simdFlags),
         .executableTarget(
             name: "lpft",
             dependencies: [
-                "Training", "Sweep", "Cluster", "Reports", "Logs", "NTK", "TextData", "Transformer", "Compute", "TrialContract",
+                "Training", "Sweep", "Wire", "Orchestrator", "SweepApp", "Benchmarks", "Reports", "Logs", "NTK", "TextData", "Transformer", "Compute", "TrialContract",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // `lpft sweep serve` runs it, so `lpft`'s build has no HTTP server.
         .executableTarget(
             name: "lpft-dashboard",
             dependencies: ["Dashboard", "Logs", "TrialContract", .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log")]
         ),
+
         // One test target per source target; LPFTTests runs the built `lpft` as a user would.
         .target(name: "TestSupport", dependencies: ["TextData", "Logs", .product(name: "Logging", package: "swift-log")], path: "Tests/TestSupport"),
         .testTarget(name: "ComputeTests", dependencies: ["Compute", "CZeroMQ", "TestSupport"], swiftSettings: simdFlags),
@@ -92,7 +131,10 @@ let package = Package(
         .testTarget(name: "TrialContractTests", dependencies: ["TrialContract", "Training"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Transformer", "TextData", "Compute", "TrialContract", "TestSupport"]),
         .testTarget(name: "SweepTests", dependencies: ["Sweep", "Config", "TestSupport", "TrialContract", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Sweep", "Logs", "TestSupport", "TrialContract", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "WireTests", dependencies: ["Wire", "Sweep", "TestSupport"]),
+        .testTarget(name: "OrchestratorTests", dependencies: ["Orchestrator", "Wire", "Sweep", "Logs", "TestSupport", "TrialContract", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "SweepAppTests", dependencies: ["SweepApp", "Orchestrator", "Wire", "Sweep", "TestSupport", "TrialContract"]),
+        .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Orchestrator", "Sweep", "TestSupport"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Sweep", "TestSupport"]),
         .testTarget(name: "LPFTTests", dependencies: ["Sweep", "Training", "TestSupport", "TrialContract"]),
     ],

@@ -8,6 +8,7 @@
 # transformers. Run it as users run lpft: without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib-interleave.sh
 rounds=3 python=python3 examples=1000 threads=2
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -22,16 +23,8 @@ done
 batches=$(mktemp --suffix .json)
 trap 'rm -f "$batches"' EXIT
 model=${LPFT_HOME:-$HOME/.cache/lpft}/models/all-MiniLM-L6-v2
-ours=() theirs=()
-for r in $(seq "$rounds"); do
-    o=$(.build/release/lpft bench finetune --examples "$examples" --threads "$threads" --export "$batches")
-    t=$("$python" bench/torch_finetune.py --batches "$batches" --model "$model" --threads "$threads")
-    [ "$r" = 1 ] && { sed -n 1p <<<"$o"; sed -n 1p <<<"$t"; }
-    echo "round $r  lpft:  $(tail -1 <<<"$o")"
-    echo "round $r  torch: $(tail -1 <<<"$t")"
-    ours+=("$(tail -1 <<<"$o" | sed -E 's/.* ([0-9.]+) examples\/s.*/\1/')")
-    theirs+=("$(tail -1 <<<"$t" | sed -E 's/.* ([0-9.]+) examples\/s.*/\1/')")
-done
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
-mo=$(median "${ours[@]}") mt=$(median "${theirs[@]}")
-echo "median examples/s: lpft $mo, PyTorch $mt, ratio $(awk -v a="$mo" -v b="$mt" 'BEGIN {printf "%.2f", a / b}')"
+run_a() { .build/release/lpft bench finetune --examples "$examples" --threads "$threads" --export "$batches"; }
+# Round by round: PyTorch reads the batches lpft has just written.
+run_b() { "$python" bench/torch_finetune.py --batches "$batches" --model "$model" --threads "$threads"; }
+rate() { sed -E 's/.* ([0-9.]+) examples\/s.*/\1/'; }
+interleave --header "$rounds" lpft PyTorch examples/s

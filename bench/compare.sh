@@ -8,6 +8,7 @@
 # Run it as users run lpft: without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (env -u both).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib-interleave.sh
 rounds=5 python=python3 length=128 threads=2 model=minilm steps=10
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -24,15 +25,7 @@ done
 args=(--models "$model" --lengths "$length" --threads "$threads" --steps "$steps")
 .build/release/lpft bench train "${args[@]}" --steps 1 --warmup 0 | sed -n 1p
 "$python" bench/torch_train.py "${args[@]}" --steps 1 --warmup 0 | sed -n 1p
-ours=() theirs=()
-for r in $(seq "$rounds"); do
-    o=$(.build/release/lpft bench train "${args[@]}" | tail -1)
-    t=$("$python" bench/torch_train.py "${args[@]}" | tail -1)
-    echo "round $r  lpft: $o"
-    echo "round $r  torch: $t"
-    ours+=("$(awk '{print $5}' <<<"$o")")
-    theirs+=("$(awk '{print $5}' <<<"$t")")
-done
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
-mo=$(median "${ours[@]}") mt=$(median "${theirs[@]}")
-echo "median examples/s: lpft $mo, PyTorch $mt, ratio $(awk -v a="$mo" -v b="$mt" 'BEGIN {printf "%.2f", a / b}')"
+run_a() { .build/release/lpft bench train "${args[@]}"; }
+run_b() { "$python" bench/torch_train.py "${args[@]}"; }
+rate() { awk '{print $5}'; }   # ex/s, the fifth column of both tables
+interleave "$rounds" lpft PyTorch examples/s

@@ -3,6 +3,7 @@ import FlyingSocks
 import Foundation
 import Logging
 import Sweep
+import Synchronization
 
 /// `lpft sweep serve`: the dashboard of one sweep directory over HTTP (FlyingFox).
 ///
@@ -167,38 +168,34 @@ struct FlyingFoxLog: FlyingSocks.Logging {
 
 /// The port the server listens on: `--port`, or for `--port 0` the one the system chose, once
 /// `start()` has learned it. A lock, because requests read it on any thread.
-final class ListeningPort: @unchecked Sendable {
-    private let lock = NSLock()
-    private var port: UInt16
-    init(_ port: UInt16) { self.port = port }
+final class ListeningPort: Sendable {
+    private let port: Mutex<UInt16>
+    init(_ port: UInt16) { self.port = Mutex(port) }
     var value: UInt16 {
-        get { lock.withLock { port } }
-        set { lock.withLock { port = newValue } }
+        get { port.withLock { $0 } }
+        set { port.withLock { $0 = newValue } }
     }
 }
 
 /// Set once `stop()` is called. A lock, because the server's tasks read it on any thread.
-final class ShutdownFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-    func set() { lock.withLock { value = true } }
-    var isSet: Bool { lock.withLock { value } }
+final class ShutdownFlag: Sendable {
+    private let value = Mutex(false)
+    func set() { value.withLock { $0 = true } }
+    var isSet: Bool { value.withLock { $0 } }
 }
 
 /// The first error of the serving task, read after it ended. A lock, because the task and
 /// the waiting thread are different threads.
-private final class FailureBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: (any Error)?
-    func set(_ error: any Error) { lock.withLock { stored = error } }
-    var error: (any Error)? { lock.withLock { stored } }
+private final class FailureBox: Sendable {
+    private let stored = Mutex<(any Error)?>(nil)
+    func set(_ error: any Error) { stored.withLock { $0 = error } }
+    var error: (any Error)? { stored.withLock { $0 } }
 }
 
 /// Resumes a continuation once, though two signal sources may fire. A lock, because the
 /// sources' handlers run on Dispatch threads.
-private final class OnceBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var continuation: CheckedContinuation<Void, Never>?
-    init(_ continuation: CheckedContinuation<Void, Never>) { self.continuation = continuation }
-    func fire() { lock.withLock { continuation.take() }?.resume() }
+private final class OnceBox: Sendable {
+    private let continuation: Mutex<CheckedContinuation<Void, Never>?>
+    init(_ continuation: CheckedContinuation<Void, Never>) { self.continuation = Mutex(continuation) }
+    func fire() { continuation.withLock { $0.take() }?.resume() }
 }

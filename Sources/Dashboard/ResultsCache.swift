@@ -1,5 +1,6 @@
 import Foundation
 import Sweep
+import Synchronization
 
 /// The sweep's `SweepResults`, read again only when the journal's files have changed.
 ///
@@ -8,10 +9,9 @@ import Sweep
 /// file, so their sizes and modification times say whether anything was committed since; a
 /// commit in the same clock tick as the last read is seen with the next one. A lock, because
 /// requests are served on several threads.
-final class ResultsCache: @unchecked Sendable {
+final class ResultsCache: Sendable {
     private let files: [String]
-    private let lock = NSLock()
-    private var entry: (fingerprint: [Double], results: SweepResults)?
+    private let entry = Mutex<(fingerprint: [Double], results: SweepResults)?>(nil)
     /// When the journal has changed, only what its commits can change is read again, and only
     /// changed results are decoded.
     private let decoded = DecodedTrials()
@@ -25,9 +25,9 @@ final class ResultsCache: @unchecked Sendable {
             guard let a = try? FileManager.default.attributesOfItem(atPath: path) else { return [-1, -1] }
             return [(a[.size] as? NSNumber)?.doubleValue ?? -1, (a[.modificationDate] as? Date)?.timeIntervalSince1970 ?? -1]
         }
-        if let entry = lock.withLock({ entry }), entry.fingerprint == fingerprint { return entry.results }
+        if let entry = entry.withLock({ $0 }), entry.fingerprint == fingerprint { return entry.results }
         let results = try SweepResults(journal: journal, memo: decoded)
-        lock.withLock { entry = (fingerprint, results) }
+        entry.withLock { $0 = (fingerprint, results) }
         return results
     }
 }

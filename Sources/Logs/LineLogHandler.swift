@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 
 /// How log lines look: `text` for people (`lpft: message`, the words `lpft` has always
 /// printed), `json` for cluster log collectors (one object per line).
@@ -61,20 +62,18 @@ public struct LineLogHandler: LogHandler {
 /// what `configure` last set, at the time each `Logger` is made: a command configures its
 /// `--log-level` and `--log-format` first thing, before it makes any.
 public enum LogSetup {
-    /// Guards `bootstrapped` and `settings`, which any thread may read.
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var bootstrapped = false
-    nonisolated(unsafe) private static var settings: (level: Logger.Level, format: LogFormat) = (.info, .text)
+    /// Whether `bootstrap` has run, and the settings loggers are made with; any thread may read them.
+    private static let state = Mutex<(bootstrapped: Bool, settings: (level: Logger.Level, format: LogFormat))>((false, (.info, .text)))
 
     /// Routes every `Logger` to stderr as lines of the configured format.
     public static func bootstrap() {
-        let first = lock.withLock { () -> Bool in
-            defer { bootstrapped = true }
-            return !bootstrapped
+        let first = state.withLock { state -> Bool in
+            defer { state.bootstrapped = true }
+            return !state.bootstrapped
         }
         guard first else { return }
         LoggingSystem.bootstrap { label in
-            let (level, format) = lock.withLock { settings }
+            let (level, format) = state.withLock { $0.settings }
             return LineLogHandler(label: label, level: level, format: format) { line in
                 FileHandle.standardError.write(Data(line.utf8))
             }
@@ -83,6 +82,6 @@ public enum LogSetup {
 
     /// The level and format of the loggers made from now on.
     public static func configure(level: Logger.Level, format: LogFormat) {
-        lock.withLock { settings = (level, format) }
+        state.withLock { $0.settings = (level, format) }
     }
 }

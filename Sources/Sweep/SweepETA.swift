@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 
 /// One trial as the ETA sees it.
 public struct TrialTiming: Sendable, Equatable {
@@ -65,35 +66,37 @@ public enum SweepETA {
 /// trials, and they never change while the trial's row exists (kept per id and `added_at`, as
 /// `DecodedTrials`); attempts come from an `AttemptLedger`. A lock, because requests are
 /// served on several threads.
-public final class TrialKinds: @unchecked Sendable {
-    private let lock = NSLock()
-    private var kinds: [String: (addedAt: Double, kinds: [String])] = [:]
-    private let attempts = AttemptLedger()
+public final class TrialKinds: Sendable {
+    private struct State {
+        var kinds: [String: (addedAt: Double, kinds: [String])] = [:]
+        let attempts = AttemptLedger()
+    }
+    private let state = Mutex(State())
 
     public init() {}
 
     func timings(_ journal: Journal) throws -> [TrialTiming] {
-        try lock.withLock {
+        try state.withLock { state in
             try journal.read { db in
-                try attempts.update(db, journal: journal.path)
+                try state.attempts.update(db, journal: journal.path)
                 var started: [String: Double] = [:]
-                for lease in attempts.running {
-                    let a = attempts.entries[lease]!
+                for lease in state.attempts.running {
+                    let a = state.attempts.entries[lease]!
                     started[a.trial] = max(started[a.trial] ?? a.startedAt, a.startedAt)
                 }
                 // Columns by position: by name, each is looked up case-insensitively in every row.
                 let rows = try Row.fetchAll(db, sql: "SELECT id, added_at, state FROM trials ORDER BY position")
                 let unread = rows.compactMap { row -> String? in
                     let id: String = row[0], addedAt: Double = row[1]
-                    return kinds[id]?.addedAt == addedAt ? nil : id
+                    return state.kinds[id]?.addedAt == addedAt ? nil : id
                 }
                 try Journal.forEachTrial(db, ids: unread, columns: "id, added_at, json_remove(axes, '$.seed'), json_extract(config, '$.method')") { row in
-                    kinds[row[0]] = (row[1], TrialTiming.kinds(axes: row[2], method: row[3]))
+                    state.kinds[row[0]] = (row[1], TrialTiming.kinds(axes: row[2], method: row[3]))
                 }
                 return try rows.map { row in
                     let id: String = row[0]
-                    return TrialTiming(kinds: kinds[id]!.kinds, state: try Journal.state(row[2], path: journal.path),
-                                       duration: attempts.winners[id].flatMap { attempts.entries[$0]?.seconds }, startedAt: started[id])
+                    return TrialTiming(kinds: state.kinds[id]!.kinds, state: try Journal.state(row[2], path: journal.path),
+                                       duration: state.attempts.winners[id].flatMap { state.attempts.entries[$0]?.seconds }, startedAt: started[id])
                 }
             }
         }

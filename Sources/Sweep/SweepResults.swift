@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 
 /// One trial as a report sees it: its axis values, its state and its final metrics.
 public struct TrialRow: Sendable {
@@ -207,46 +208,48 @@ public struct SweepResults: Sendable {
 /// read on every refresh, a result decoded again only when its text changed, and attempts
 /// come from an `AttemptLedger`. A lock, because requests are served on several threads; it
 /// is held over a whole read, so concurrent refreshes do the work once.
-public final class DecodedTrials: @unchecked Sendable {
+public final class DecodedTrials: Sendable {
     typealias Decoded = (metrics: [String: Double], reliability: [String: [CalibrationBin]], versions: [String: String], cpuSeconds: Double?)
-    private let lock = NSLock()
-    private var fixed: [String: (addedAt: Double, axes: [String: ConfigValue], config: String)] = [:]
-    private var results: [String: (result: String?, decoded: Decoded)] = [:]
-    private let attempts = AttemptLedger()
+    private struct State {
+        var fixed: [String: (addedAt: Double, axes: [String: ConfigValue], config: String)] = [:]
+        var results: [String: (result: String?, decoded: Decoded)] = [:]
+        let attempts = AttemptLedger()
+    }
+    private let state = Mutex(State())
 
     public init() {}
 
     /// Every trial in plan order, and the leases of the attempts that won their trial.
     func rows(_ journal: Journal) throws -> (rows: [TrialRow], winningLeases: Set<Int64>) {
-        try lock.withLock {
+        try state.withLock { state in
             try journal.read { db in
-                try attempts.update(db, journal: journal.path)
+                try state.attempts.update(db, journal: journal.path)
                 // Columns by position, not name: a name is looked up case-insensitively for every row.
                 let changing = try Row.fetchAll(db, sql: "SELECT id, added_at, state, result, reason FROM trials ORDER BY position")
                 let unread = changing.compactMap { row -> String? in
                     let id: String = row[0], addedAt: Double = row[1]
-                    return fixed[id]?.addedAt == addedAt ? nil : id
+                    return state.fixed[id]?.addedAt == addedAt ? nil : id
                 }
                 try Journal.forEachTrial(db, ids: unread, columns: "id, added_at, axes, config") { row in
-                    fixed[row[0]] = (row[1], Self.decodeAxes(row[2]), row[3])
+                    state.fixed[row[0]] = (row[1], Self.decodeAxes(row[2]), row[3])
                 }
                 let rows = try changing.map { row -> TrialRow in
                     let id: String = row[0], result: String? = row[3]
-                    let kept = fixed[id]!
+                    let kept = state.fixed[id]!
                     let decoded: Decoded
-                    if let old = results[id], old.result == result {
+                    if let old = state.results[id], old.result == result {
                         decoded = old.decoded
                     } else {
                         decoded = Self.decodeResult(result)
-                        results[id] = (result, decoded)
+                        state.results[id] = (result, decoded)
                     }
-                    let winner = attempts.winners[id].flatMap { attempts.entries[$0] }
+                    let winner = state.attempts.winners[id].flatMap { state.attempts.entries[$0] }
                     var trial = TrialRow(id: id, state: try Journal.state(row[2], path: journal.path), axes: kept.axes, config: kept.config, metrics: decoded.metrics,
-                                         attempts: attempts.counts[id] ?? 0, seconds: winner?.seconds, reason: row[4], reliability: decoded.reliability)
+                                         attempts: state.attempts.counts[id] ?? 0, seconds: winner?.seconds, reason: row[4], reliability: decoded.reliability)
                     (trial.machine, trial.versions, trial.cpuSeconds) = (winner?.machine, decoded.versions, decoded.cpuSeconds)
                     return trial
                 }
-                return (rows, Set(attempts.winners.values))
+                return (rows, Set(state.attempts.winners.values))
             }
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// RoBERTa's tokenizer, identical in output to Hugging Face `RobertaTokenizerFast`: added and
 /// special tokens are split off the raw text first (with their `lstrip`/`rstrip`/`single_word`
@@ -158,15 +159,14 @@ public struct ByteLevelBPETokenizer: Tokenizer {
 /// Words already merged, by their bytes: most words of a corpus repeat, and merging is the
 /// costly step. Bounded as `tokenizers` bounds its cache (new words stop being kept once full);
 /// a lock makes one tokenizer safe to share between threads.
-final class WordCache: @unchecked Sendable {
+final class WordCache: Sendable {
     static let capacity = 10_000
-    private var words: [[UInt8]: [Int32]] = [:]
-    private let lock = NSLock()
+    private let words = Mutex<[[UInt8]: [Int32]]>([:])
 
     subscript(bytes: [UInt8]) -> [Int32]? {
-        get { lock.withLock { words[bytes] } }
+        get { words.withLock { $0[bytes] } }
         set {
-            lock.withLock {
+            words.withLock { words in
                 if words.count < Self.capacity { words[bytes] = newValue }
             }
         }

@@ -1,13 +1,12 @@
 import Foundation
+import Synchronization
 
 /// A flag set from one thread (a signal handler, the worker loop) and polled from another.
-public final class StopFlag: @unchecked Sendable {
-    // Safe: `value` is only read and written under `lock`.
-    private let lock = NSLock()
-    private var value = false
+public final class StopFlag: Sendable {
+    private let value = Mutex(false)
     public init() {}
-    public func set() { lock.withLock { value = true } }
-    public var isSet: Bool { lock.withLock { value } }
+    public func set() { value.withLock { $0 = true } }
+    public var isSet: Bool { value.withLock { $0 } }
 }
 
 /// Signals as a readable pipe, so a poll loop wakes for them: by default SIGINT and SIGTERM,

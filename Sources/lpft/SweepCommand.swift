@@ -1,13 +1,15 @@
 import ArgumentParser
-import Cluster
 import Config
 import Foundation
 import Logging
 import Logs
+import Orchestrator
 import Reports
 import Sweep
-import TrialContract
+import SweepApp
 import Training
+import TrialContract
+import Wire
 
 struct SweepCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,12 +1,14 @@
 import ArgumentParser
-import Cluster
 import Compute
 import Foundation
 import Logs
+import Orchestrator
 import Sweep
-import TrialContract
+import SweepApp
 import TextData
 import Training
+import TrialContract
+import Wire
 
 struct WorkerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

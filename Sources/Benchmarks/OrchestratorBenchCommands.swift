@@ -1,0 +1,79 @@
+import ArgumentParser
+import Foundation
+import Orchestrator
+import Sweep
+
+struct DispatchBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dispatch",
+        abstract: "Orchestrator overhead: zero-length trials per second, efficiency on short trials, metric ingest.",
+        discussion: """
+        Runs real `lpft worker` processes against an in-process coordinator over IPC, with a \
+        real journal in a temporary directory. (a) --quick-trials zero-duration noop trials: \
+        trials/s and coordinator CPU per trial; (b) --short-trials trials of --short-ms: wall \
+        time against the ideal (trials × ms / workers) as an efficiency; (c) one simulated \
+        worker streams --metric-rows rows in batches of --batch: rows/s committed and ACKed. \
+        Each part runs --repeats times; medians are printed.
+        """)
+
+    @Option(help: "Worker processes.") var workers = 16
+    @Option(help: "Zero-duration trials for (a).") var quickTrials = 5000
+    @Option(help: "Trials for (b).") var shortTrials = 400
+    @Option(help: "Milliseconds per trial in (b).") var shortMs = 200
+    @Option(help: "Metric rows for (c).") var metricRows = 200_000
+    @Option(help: "Rows per METRIC message in (c).") var batch = 100
+    @Option(help: "Repetitions of each part.") var repeats = 3
+    @Flag(help: "Encrypt and authenticate with CURVE (as across machines).") var curve = false
+    // A string, not `JournalDurability`: its ArgumentParser conformance is the command line's
+    // (`sweep run --durability`), and one conformance in two modules would be ambiguous.
+    @Option(help: "The journal's durability: normal or full (a sync per commit).") var durability = JournalDurability.normal.rawValue
+
+    func validate() throws {
+        guard JournalDurability(rawValue: durability) != nil else { throw ValidationError("--durability is normal or full, not \(durability)") }
+    }
+
+    func run() throws {
+        try DispatchBenchmark(workers: workers, metricRows: metricRows, batch: batch, curve: curve, durability: JournalDurability(rawValue: durability) ?? .normal)
+            .run(quickTrials: quickTrials, shortTrials: shortTrials, shortMs: shortMs, repeats: repeats) { print($0) }
+    }
+}
+
+struct SimulateBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "simulate",
+        abstract: "Coordinator CPU, memory and journal size per trial at scale: the real dispatcher and journal against simulated, faulty workers.",
+        discussion: "A seeded discrete-event simulation on a virtual clock, without sockets: workers die, stall past their leases, are partitioned and lose ACKs. Exits 1 unless every trial completed exactly once, no lease is left held and no late result counted. Build with -c release.")
+
+    @Option(help: "Simulated workers.") var workers = 1000
+    @Option(help: "Trials.") var trials = 100_000
+    @Option(help: "Seed of every random draw: the same seed replays the same run.") var seed: UInt64 = 1
+    @Option(help: "The most seconds the coordinator lets messages gather into one turn (20 µs per worker up to this).") var maxTurnSpacing = DispatchSettings().maxTurnSpacing
+    @Option(help: "Leave the journal in this new sweep directory (default: a temporary one, removed).") var keep: String?
+
+    func run() throws {
+        print(try DispatchSimulation.run(SimulationSettings(workers: workers, trials: trials, seed: seed, maxTurnSpacing: maxTurnSpacing), keeping: keep.map(URL.init(fileURLWithPath:))).text)
+    }
+}
+
+struct ShipBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ship",
+        abstract: "Shipping a pinned input to a worker that lacks it: MB/s plain and with CURVE, and dispatch's rate while it runs.",
+        discussion: """
+        An in-process coordinator ships a --megabytes file over IPC to a fetching worker thread \
+        (the real fetcher: pieces verified, hashed and committed to a content cache). Then \
+        --workers `lpft worker` processes run --trials zero-duration trials, once with the \
+        fetcher idle and once with it fetching the file over and over: the ratio of the two \
+        rates is the transfer's cost to dispatch. Each part runs plain and with CURVE, \
+        --repeats times; medians are printed. Build with -c release.
+        """)
+
+    @Option(help: "The shipped file's size in MB.") var megabytes = 256
+    @Option(help: "Worker processes in the dispatch part (0 skips it).") var workers = 4
+    @Option(help: "Zero-duration trials in the dispatch part.") var trials = 2000
+    @Option(help: "Repetitions of each part.") var repeats = 3
+
+    func run() throws {
+        try ShippingBenchmark(megabytes: megabytes, workers: workers, trials: trials).run(repeats: repeats) { print($0) }
+    }
+}
