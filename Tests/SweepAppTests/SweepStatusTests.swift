@@ -25,22 +25,13 @@ final class SweepStatusTests: XCTestCase {
         return journal
     }
 
-    /// `--json` holds each trial's config, metrics, state and attempts as the journal has them,
-    /// and takes about the plain status's time: parsing every config into Foundation objects
-    /// to write it out again took 9–10 s at 20,000 trials, the plain status 0.2 s (issue 36).
-    func testStatusJSONIsTheJournalsTrialsInAboutThePlainStatussTime() throws {
+    /// `--json` holds each trial's config, metrics, state and attempts as the journal has them.
+    /// Its time against the plain status's (issue 36: within 2×) is a benchmark, not a test
+    /// (BENCHMARKS.md, "`sweep status --json`"): a shared machine's noise decides wall clocks.
+    func testStatusJSONIsTheJournalsTrials() throws {
         let journal = try journal(trials: 3000)
         let status = SweepStatus(name: "s", failures: 10, rank: TrialMetric.validationAccuracy)
-        func seconds(_ body: () throws -> Void) rethrows -> Double {
-            try (0..<3).map { _ in
-                let start = DispatchTime.now().uptimeNanoseconds
-                try body()
-                return Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
-            }.min()!
-        }
-        var text = ""
-        let plain = try seconds { _ = try status.summary(journal) }
-        let json = try seconds { text = try status.json(journal) }
+        let text = try status.json(journal)
 
         let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
         XCTAssertEqual(object["counts"] as? [String: Int], ["pending": 0, "running": 0, "completed": 3000, "failed": 0])
@@ -53,7 +44,6 @@ final class SweepStatusTests: XCTestCase {
         XCTAssertEqual(last["metrics"] as? [String: Double], ["test/accuracy": 0.9, "test/ece": 0.05, "val/accuracy": 0.5])
         XCTAssertEqual(last["state"] as? String, "completed")
         XCTAssertEqual(last["attempts"] as? Int, 1)
-        XCTAssertLessThan(json, 2 * plain, String(format: "--json %.3f s, plain %.3f s", json, plain))
     }
 
     /// JSON strings as JSON spells them: quotes, backslashes and control characters escaped.
