@@ -154,7 +154,7 @@ public final class Dispatcher {
                     trial.state = .pending
                     ready.append(record.id)
                 }
-            case .completed, .failed:
+            case .completed, .failed, .pruned:
                 break
             }
             if trial.state == .pending || trial.state == .running { unfinished += 1 }

@@ -1,8 +1,8 @@
 import Config
 import Foundation
+import TrialContract
 
-/// A sweep's pruning rule (the coordinator does not apply it yet, so a spec does not accept it
-/// yet: `prune:` is an unknown key until it does):
+/// A sweep's pruning rule, the spec's `prune:` (the coordinator applies it, see docs/sweeps.md):
 ///
 /// ```yaml
 /// prune: {metric: val/accuracy, rungs: [1, 3, 9], eta: 3, within: [method], goal: max}
@@ -10,7 +10,8 @@ import Foundation
 ///
 /// A trial reaching a rung (an epoch in `rungs`) continues only if its `metric` there is in the
 /// top 1/`eta` of the trials of its group that have reached that rung so far; groups are the
-/// values of the `within` settings, so FT is never pruned against LP-FT.
+/// values of the `within` settings, so FT is never pruned against LP-FT. `goal` is `min` by
+/// default for a loss, `max` otherwise.
 public struct PruneRule: Sendable, Equatable {
     public enum Goal: String, Sendable, CaseIterable { case max, min }
 
@@ -28,14 +29,28 @@ public struct PruneRule: Sendable, Equatable {
         self.goal = goal
     }
 
+    /// The metrics a trial streams with an epoch, which are all a rung can read.
+    public static let epochMetrics = [TrialMetric.epochValidationAccuracy, TrialMetric.ftLoss, TrialMetric.lpLoss, TrialMetric.lpHeadNorm]
+
     init(_ r: ConfigReader) throws {
         guard let metric = try r.string("metric") else { throw r.fail("metric", "required: the per-epoch metric that ranks trials at a rung, e.g. val/accuracy") }
+        guard Self.epochMetrics.contains(metric) else {
+            throw r.fail("metric", "\(metric) is not streamed per epoch, so no trial would reach a rung; one of \(Self.epochMetrics.joined(separator: ", "))"
+                         + (metric == TrialMetric.validationAccuracy ? " (val/accuracy is validation accuracy per FT epoch)" : ""))
+        }
         guard let rungs = r.raw("rungs") as? [Int], !rungs.isEmpty, rungs.allSatisfy({ $0 >= 1 }), rungs == rungs.sorted(), Set(rungs).count == rungs.count else {
             throw r.fail("rungs", "required: increasing epochs ≥ 1, e.g. [1, 3, 9]")
         }
         guard let eta = try r.int("eta", range: 2...1000) else { throw r.fail("eta", "required: keep the top 1/eta at each rung (2 or more)") }
-        self.init(metric: metric, rungs: rungs, eta: eta, within: try r.strings("within") ?? [], goal: try r.choice("goal", Goal.self) ?? .max)
+        let goal = try r.choice("goal", Goal.self) ?? (metric.hasSuffix("loss") ? .min : .max)
+        self.init(metric: metric, rungs: rungs, eta: eta, within: try r.strings("within") ?? [], goal: goal)
         try r.finish()
+    }
+
+    /// The rule as one line, for logs and reports: `val/accuracy (max) at epochs 1, 3, 9, top 1/3 within method`.
+    public var description: String {
+        "\(metric) (\(goal.rawValue)) at epoch(s) \(rungs.map(String.init).joined(separator: ", ")), top 1/\(eta)"
+            + (within.isEmpty ? " of all trials" : " within \(within.joined(separator: ", "))")
     }
 
     /// Whether `a` is better than `b` under the goal.
@@ -66,6 +81,9 @@ public struct SuccessiveHalving: Sendable {
     private var decided: [String: [Int: Decision]] = [:]
 
     public init(rule: PruneRule) { self.rule = rule }
+
+    /// The decision already made for `trial` at rung `epoch`, if any.
+    public func decision(trial: String, epoch: Int) -> Decision? { decided[trial]?[epoch] }
 
     /// The decision for `trial` (of `group`) reaching `epoch` with `value`; nil when `epoch` is
     /// not a rung. A NaN value is pruned.
