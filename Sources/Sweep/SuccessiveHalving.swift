@@ -52,9 +52,6 @@ public struct PruneRule: Sendable, Equatable {
         "\(metric) (\(goal.rawValue)) at epoch(s) \(rungs.map(String.init).joined(separator: ", ")), top 1/\(eta)"
             + (within.isEmpty ? " of all trials" : " within \(within.joined(separator: ", "))")
     }
-
-    /// Whether `a` is better than `b` under the goal.
-    func better(_ a: Double, _ b: Double) -> Bool { goal == .max ? a > b : a < b }
 }
 
 /// Asynchronous successive halving (ASHA; Li et al., 2020) as a pure state machine: it is fed
@@ -75,8 +72,8 @@ public struct SuccessiveHalving: Sendable {
     }
 
     public let rule: PruneRule
-    /// Values recorded at each rung, by group, in arrival order.
-    private var recorded: [String: [Int: [Double]]] = [:]
+    /// Values recorded at each rung, by group.
+    private var recorded: [String: [Int: Rung]] = [:]
     /// (trial, rung) pairs decided already: a resent or repeated metric is decided once.
     private var decided: [String: [Int: Decision]] = [:]
 
@@ -92,13 +89,12 @@ public struct SuccessiveHalving: Sendable {
         if let earlier = decided[trial]?[epoch] {
             return Record(trial: trial, group: group, rung: epoch, value: value, decision: earlier.rawValue)
         }
-        var values = recorded[group]?[epoch] ?? []
-        values.append(value)
-        recorded[group, default: [:]][epoch] = values
+        recorded[group, default: [:]][epoch, default: Rung()].insert(value)
+        let rung = recorded[group]![epoch]!
         // Its rank: how many recorded values are strictly better; it continues while that is
         // below the top 1/eta of those recorded (at least one: the first to arrive goes on).
-        let better = values.filter { rule.better($0, value) }.count
-        let decision: Decision = !value.isNaN && better < max(1, values.count / rule.eta) ? .proceed : .prune
+        let better = rung.count(betterThan: value, goal: rule.goal)
+        let decision: Decision = !value.isNaN && better < max(1, rung.count / rule.eta) ? .proceed : .prune
         decided[trial, default: [:]][epoch] = decision
         return Record(trial: trial, group: group, rung: epoch, value: value, decision: decision.rawValue)
     }
@@ -107,10 +103,40 @@ public struct SuccessiveHalving: Sendable {
     public static func replay(_ records: [Record], rule: PruneRule) -> SuccessiveHalving {
         var s = SuccessiveHalving(rule: rule)
         for r in records {
-            s.recorded[r.group, default: [:]][r.rung, default: []].append(r.value)
+            s.recorded[r.group, default: [:]][r.rung, default: Rung()].insert(r.value)
             s.decided[r.trial, default: [:]][r.rung] = Decision(rawValue: r.decision)
         }
         return s
+    }
+
+    /// The values of one group at one rung: the finite ones sorted, so that a trial's rank is
+    /// two binary searches rather than a pass over every trial that reached the rung before it
+    /// (a pass per decision was quadratic in the trials of a group), and how many were NaN
+    /// (counted among the values, never better than any).
+    struct Rung {
+        private(set) var sorted: [Double] = []
+        private(set) var nan = 0
+        var count: Int { sorted.count + nan }
+
+        mutating func insert(_ value: Double) {
+            if value.isNaN { nan += 1 } else { sorted.insert(value, at: firstIndex { $0 > value }) }
+        }
+
+        /// How many values are strictly better than `value` under `goal` (none, for a NaN).
+        func count(betterThan value: Double, goal: PruneRule.Goal) -> Int {
+            guard !value.isNaN else { return 0 }
+            return goal == .max ? sorted.count - firstIndex { $0 > value } : firstIndex { $0 >= value }
+        }
+
+        /// The first index whose value satisfies `predicate` (which holds from some index on), or the end.
+        private func firstIndex(_ predicate: (Double) -> Bool) -> Int {
+            var (low, high) = (0, sorted.count)
+            while low < high {
+                let mid = (low + high) / 2
+                if predicate(sorted[mid]) { high = mid } else { low = mid + 1 }
+            }
+            return low
+        }
     }
 
     /// The group of a trial: the values of the rule's `within` settings, e.g. `method=ft`.

@@ -97,4 +97,23 @@ final class SuccessiveHalvingTests: XCTestCase {
                       error("{metric: val/accuracy, rungs: [1], eta: 3, within: [methd]}"))
         XCTAssertEqual(error("{metric: val/accuracy, rungs: [1], eta: 3, within: [method, seed]}"), "")
     }
+
+    /// A rung's rank by binary search counts what the pass over every value counted: ties,
+    /// repeats and NaNs included, for both goals.
+    func testARungsRankIsThePlainCount() {
+        var rung = SuccessiveHalving.Rung()
+        var values: [Double] = []
+        var state: UInt64 = 7
+        for _ in 0..<500 {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            let v = state % 17 == 0 ? Double.nan : Double(state >> 58) / 8  // few distinct values: many ties
+            rung.insert(v)
+            values.append(v)
+            for probe in [v, 0, 3.5, .infinity, .nan] {
+                XCTAssertEqual(rung.count(betterThan: probe, goal: .max), values.count { $0 > probe })
+                XCTAssertEqual(rung.count(betterThan: probe, goal: .min), values.count { $0 < probe })
+            }
+            XCTAssertEqual(rung.count, values.count)
+        }
+    }
 }
