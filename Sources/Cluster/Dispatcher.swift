@@ -377,7 +377,7 @@ public final class Dispatcher {
         unfinished -= 1
         pruned += 1
         try journal.updateTrial(m.trial, state: .pruned, chargedAttempts: trials[m.trial]!.charged,
-                                result: try pruner!.result(of: record, lease: m.lease, journal: journal), reason: reason, finishedAt: now)
+                                result: try pruner!.result(of: record, reason: reason, lease: m.lease, journal: journal), reason: reason, finishedAt: now)
         // Its worker stops it at its next step (SIGTERM to `lpft train`); an unowned lease's
         // worker is told when it says HELLO holding it.
         if let holder { send(.cancel(Cancel(lease: m.lease, reason: reason)), to: holder, now: now) }

@@ -43,13 +43,13 @@ public struct TrialPruner {
     /// The result a pruned trial keeps: the metrics its attempt streamed at the rung (those of
     /// the same stage as the rule's metric: FT's, or LP's), `status` interrupted (it was stopped
     /// before its end) and `pruned` saying where and why.
-    public func result(of record: SuccessiveHalving.Record, lease: Int64, journal: JournalWriter) throws -> String {
+    public func result(of record: SuccessiveHalving.Record, reason: String, lease: Int64, journal: JournalWriter) throws -> String {
         let stage = rule.metric.hasPrefix("lp/") ? [TrialMetric.lpLoss, TrialMetric.lpHeadNorm] : [TrialMetric.epochValidationAccuracy, TrialMetric.ftLoss]
         var metrics: [String: Any] = [:]
         for (name, value) in try journal.epochMetrics(lease: lease, epoch: record.rung) where stage.contains(name) {
             metrics[name] = JSONNumber.encode(value ?? .nan)
         }
-        var o = TrialResultSchema.header(status: .interrupted, error: reason(record))
+        var o = TrialResultSchema.header(status: .interrupted, error: reason)
         o["metrics"] = metrics
         o["pruned"] = ["epoch": record.rung, "metric": rule.metric, "value": JSONNumber.encode(record.value),
                        "group": record.group, "eta": rule.eta] as [String: Any]
@@ -96,6 +96,6 @@ extension Journal {
 extension JournalWriter {
     /// The metrics attempt `lease` streamed at `epoch`, by name (nil: not finite).
     func epochMetrics(lease: Int64, epoch: Int) throws -> [(String, Double?)] {
-        try Row.fetchAll(db, sql: "SELECT name, value FROM metrics WHERE lease = ? AND epoch = ? ORDER BY seq", arguments: [lease, epoch]).map { ($0[0], $0[1]) }
+        try Row.fetchAll(db.cachedStatement(sql: "SELECT name, value FROM metrics WHERE lease = ? AND epoch = ? ORDER BY seq"), arguments: [lease, epoch]).map { ($0[0], $0[1]) }
     }
 }

@@ -25,10 +25,12 @@ struct DispatchBench: ParsableCommand {
     @Option(help: "Repetitions of each part.") var repeats = 3
     @Flag(help: "Encrypt and authenticate with CURVE (as across machines).") var curve = false
     @Option(help: "The journal's durability: normal or full (a sync per commit).") var durability = JournalDurability.normal
+    @Flag(help: "Instead of (a)–(c): --quick-trials zero-duration trials with and without a prune rule (ft/loss at epochs 1 and 2, eta 3), interleaved, --repeats times each; the coordinator's CPU per trial of both and their ratio.") var prune = false
 
     func run() throws {
-        try DispatchBenchmark(workers: workers, metricRows: metricRows, batch: batch, curve: curve, durability: durability)
-            .run(quickTrials: quickTrials, shortTrials: shortTrials, shortMs: shortMs, repeats: repeats) { print($0) }
+        let benchmark = DispatchBenchmark(workers: workers, metricRows: metricRows, batch: batch, curve: curve, durability: durability)
+        if prune { return try PruningBenchmark(dispatch: benchmark, trials: quickTrials).run(repeats: repeats) { print($0) } }
+        try benchmark.run(quickTrials: quickTrials, shortTrials: shortTrials, shortMs: shortMs, repeats: repeats) { print($0) }
     }
 }
 
