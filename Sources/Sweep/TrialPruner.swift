@@ -16,13 +16,20 @@ public struct TrialPruner {
     private var halving: SuccessiveHalving
     /// Each trial's group (the values of `within`), by trial id.
     private var groups: [String: String] = [:]
+    /// Each trial's last epoch of the rule's stage (`ft.epochs`, or `lp.epochs` for an LP
+    /// metric), where its config says: a rung there or past it is not decided, since the trial
+    /// ends there anyway and pruning it would only take its final numbers.
+    private var lastEpochs: [String: Int] = [:]
 
     /// Restores the scheduler from the decisions `journal` holds and reads each trial's group.
     public init(rule: PruneRule, journal: Journal) throws {
         self.rule = rule
         halving = SuccessiveHalving.replay(try journal.rungDecisions(), rule: rule)
+        let stage = rule.metric.hasPrefix("lp/") ? "lp" : "ft"
         for t in try journal.trials() {
-            groups[t.id] = SuccessiveHalving.group(of: DecodedTrials.decodeAxes(t.axes), config: t.config, within: rule.within)
+            let settings = TrialSettings.flatten(t.config)
+            groups[t.id] = SuccessiveHalving.group(of: DecodedTrials.decodeAxes(t.axes), settings: settings, within: rule.within)
+            lastEpochs[t.id] = settings["\(stage).epochs"].flatMap { Int($0) }
         }
     }
 
@@ -32,9 +39,9 @@ public struct TrialPruner {
     public mutating func observe(trial: String, lease: Int64, rows: some Sequence<(name: String, value: Double, epoch: Int?)>,
                                  now: Double, journal: JournalWriter) throws -> SuccessiveHalving.Record? {
         for row in rows where row.name == rule.metric {
-            guard let epoch = row.epoch, halving.decision(trial: trial, epoch: epoch) == nil,
+            guard let epoch = row.epoch, epoch < lastEpochs[trial] ?? .max, halving.decision(trial: trial, epoch: epoch) == nil,
                   let record = halving.record(trial: trial, group: groups[trial] ?? "", epoch: epoch, value: row.value) else { continue }
-            try journal.event(Self.eventKind, at: now, trial: trial, lease: lease, detail: try Self.json(record))
+            try journal.event(Self.eventKind, at: now, trial: trial, lease: lease, detail: Self.json(record))
             if record.decision == SuccessiveHalving.Decision.prune.rawValue { return record }
         }
         return nil
@@ -42,18 +49,16 @@ public struct TrialPruner {
 
     /// The result a pruned trial keeps: the metrics its attempt streamed at the rung (those of
     /// the same stage as the rule's metric: FT's, or LP's), `status` interrupted (it was stopped
-    /// before its end) and `pruned` saying where and why.
+    /// before its end) and `pruned` saying where and why. Written as text, keys sorted: through
+    /// JSONSerialization it was most of what pruning cost the coordinator (BENCHMARKS.md).
     public func result(of record: SuccessiveHalving.Record, reason: String, lease: Int64, journal: JournalWriter) throws -> String {
         let stage = rule.metric.hasPrefix("lp/") ? [TrialMetric.lpLoss, TrialMetric.lpHeadNorm] : [TrialMetric.epochValidationAccuracy, TrialMetric.ftLoss]
-        var metrics: [String: Any] = [:]
-        for (name, value) in try journal.epochMetrics(lease: lease, epoch: record.rung) where stage.contains(name) {
-            metrics[name] = JSONNumber.encode(value ?? .nan)
-        }
-        var o = TrialResultSchema.header(status: .interrupted, error: reason)
-        o["metrics"] = metrics
-        o["pruned"] = ["epoch": record.rung, "metric": rule.metric, "value": JSONNumber.encode(record.value),
-                       "group": record.group, "eta": rule.eta] as [String: Any]
-        return String(decoding: try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]), as: UTF8.self)
+        var metrics: [String: Double] = [:]
+        for (name, value) in try journal.epochMetrics(lease: lease, epoch: record.rung) where stage.contains(name) { metrics[name] = value ?? .nan }
+        let fields = metrics.keys.sorted().map { "\(Self.quoted($0)):\(Self.number(metrics[$0]!))" }
+        return "{\"error\":\(Self.quoted(reason)),\"metrics\":{\(fields.joined(separator: ","))},"
+            + "\"pruned\":{\"epoch\":\(record.rung),\"eta\":\(rule.eta),\"group\":\(Self.quoted(record.group)),\"metric\":\(Self.quoted(rule.metric)),"
+            + "\"value\":\(Self.number(record.value))},\"schema\":\(TrialResultSchema.version),\"status\":\"\(TrialResultSchema.Status.interrupted.rawValue)\"}"
     }
 
     /// Why a trial was pruned, in one line.
@@ -62,21 +67,32 @@ public struct TrialPruner {
             + (record.group.isEmpty ? "" : " of \(record.group)") + " at that rung so far"
     }
 
-    static func json(_ record: SuccessiveHalving.Record) throws -> String {
-        String(decoding: try coder.encoder.encode(record), as: UTF8.self)
+    /// A decision as its event's detail, keys sorted (written as text, like ``result(of:reason:lease:journal:)``).
+    static func json(_ r: SuccessiveHalving.Record) -> String {
+        "{\"decision\":\(quoted(r.decision)),\"group\":\(quoted(r.group)),\"rung\":\(r.rung),\"trial\":\(quoted(r.trial)),\"value\":\(number(r.value))}"
+    }
+
+    /// A number as JSON writes it; not finite: "nan", "inf" or "-inf" (``JSONNumber``).
+    static func number(_ v: Double) -> String { v.isFinite ? "\(v)" : "\"\(JSONNumber.encode(v))\"" }
+
+    /// `text` as a JSON string: quotes, backslashes and control characters escaped.
+    static func quoted(_ text: String) -> String {
+        var out = "\""
+        for c in text.unicodeScalars {
+            if c == "\"" || c == "\\" { out += "\\" + String(c) } else if c.value < 0x20 { out += String(format: "\\u%04x", c.value) } else { out.unicodeScalars.append(c) }
+        }
+        return out + "\""
     }
 
     /// NaN (a diverged trial) written as "nan", read back as NaN.
-    private static let coder: (encoder: JSONEncoder, decoder: JSONDecoder) = {
-        let encoder = JSONEncoder(), decoder = JSONDecoder()
-        encoder.outputFormatting = .sortedKeys
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    private static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return (encoder, decoder)
+        return decoder
     }()
 
     static func record(_ json: String) throws -> SuccessiveHalving.Record {
-        try coder.decoder.decode(SuccessiveHalving.Record.self, from: Data(json.utf8))
+        try decoder.decode(SuccessiveHalving.Record.self, from: Data(json.utf8))
     }
 }
 

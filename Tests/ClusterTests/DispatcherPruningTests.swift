@@ -191,4 +191,20 @@ final class DispatcherPruningTests: XCTestCase {
         XCTAssertTrue(json.contains("\"metrics\":{\"ft/loss\":0.5},\"state\":\"pruned\""), json)
         XCTAssertTrue(status.counts(try SweepResults(journal: h.journal)).hasSuffix("1 pruned"))
     }
+
+    /// A rung at a trial's last FT epoch is not decided: the trial ends there anyway, and
+    /// pruning it would only take its final numbers.
+    func testARungAtATrialsLastEpochIsNotDecided() throws {
+        let h = try Harness(self, trials: 0)
+        try h.journal.write { w in
+            for i in 0..<2 { try w.addTrial(id: "e\(i)", position: i, axes: "{}", config: "{\"ft\":{\"epochs\":3},\"method\":\"ft\",\"seed\":\(i)}", at: 0) }
+        }
+        h.settings.prune = PruneRule(metric: "val/accuracy", rungs: [1, 3], eta: 2)
+        try h.restart()
+        let a = Dictionary(uniqueKeysWithValues: DispatcherTests.assigns(try h.hello("a", slots: 2)).map { ($0.trial, $0) })
+        try h.deliver([Self.metric(a["e0"]!, seq: 0, epoch: 1, 0.9), Self.metric(a["e1"]!, seq: 0, epoch: 1, 0.95)], from: "a")
+        try h.deliver([Self.metric(a["e0"]!, seq: 1, epoch: 3, 0.5), Self.metric(a["e1"]!, seq: 1, epoch: 3, 0.9)], from: "a")
+        XCTAssertEqual(try h.journal.rungDecisions().map { "\($0.trial)@\($0.rung):\($0.decision)" }, ["e0@1:proceed", "e1@1:proceed"])
+        XCTAssertEqual(try h.journal.trials().map(\.state), [.running, .running])
+    }
 }

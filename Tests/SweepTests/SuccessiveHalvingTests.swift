@@ -116,4 +116,18 @@ final class SuccessiveHalvingTests: XCTestCase {
             XCTAssertEqual(rung.count, values.count)
         }
     }
+
+    /// A decision's event text (written by hand, for speed) reads back as the decision, with
+    /// quotes, backslashes, control characters and a NaN in it.
+    func testADecisionsEventTextReadsBack() throws {
+        var asha = SuccessiveHalving(rule: rule)
+        let record = try XCTUnwrap(asha.record(trial: "t\"1", group: "method=a\\b\n\u{1}é", epoch: 1, value: .nan))
+        let text = TrialPruner.json(record)
+        XCTAssertNotNil(try JSONSerialization.jsonObject(with: Data(text.utf8)), text)
+        let back = try TrialPruner.record(text)
+        XCTAssertEqual([back.trial, back.group, back.decision], [record.trial, record.group, "prune"])
+        XCTAssertTrue(back.value.isNaN)
+        let finite = try XCTUnwrap(asha.record(trial: "u", group: "g", epoch: 3, value: 1e-05))
+        XCTAssertEqual(try TrialPruner.record(TrialPruner.json(finite)), finite)
+    }
 }
