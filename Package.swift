@@ -132,7 +132,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Transformer", "TextData", "Compute", "TrialContract", "TestSupport"]),
         .testTarget(name: "SweepTests", dependencies: ["Sweep", "Config", "TestSupport", "TrialContract", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "Sweep", "TestSupport"]),
-        .testTarget(name: "OrchestratorTests", dependencies: ["Orchestrator", "Wire", "Sweep", "Logs", "TestSupport", "TrialContract", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "OrchestratorTests", dependencies: ["Orchestrator", "Wire", "SweepApp", "Sweep", "Logs", "TestSupport", "TrialContract", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "SweepAppTests", dependencies: ["SweepApp", "Orchestrator", "Wire", "Sweep", "TestSupport", "TrialContract"]),
         .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Orchestrator", "Sweep", "TestSupport"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Sweep", "TestSupport"]),

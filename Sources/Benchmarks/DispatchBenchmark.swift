@@ -32,11 +32,11 @@ public struct DispatchBenchmark {
         var short: [Double] = []
         var ingest: [Double] = []
         for r in 1...repeats {
-            let (wall, cpu) = try sweep(trials: quickTrials, durationMs: 0)
+            let (wall, cpu, _) = try sweep(trials: quickTrials, durationMs: 0)
             quick.append((Double(quickTrials) / wall, cpu / Double(quickTrials)))
             say(String(format: "[%d] (a) %d zero-duration trials on %d workers: %.2f s, %.0f trials/s, coordinator CPU %.3f ms/trial",
                        r, quickTrials, workers, wall, quick.last!.rate, quick.last!.cpu * 1000))
-            let (shortWall, _) = try sweep(trials: shortTrials, durationMs: shortMs)
+            let (shortWall, _, _) = try sweep(trials: shortTrials, durationMs: shortMs)
             let ideal = Double(shortTrials * shortMs) / 1000 / Double(workers)
             short.append(ideal / shortWall)
             say(String(format: "[%d] (b) %d × %d ms trials on %d workers: %.2f s (ideal %.2f s), efficiency %.1f%%",
@@ -48,19 +48,20 @@ public struct DispatchBenchmark {
                    median(quick.map(\.rate)), median(quick.map(\.cpu)) * 1000, 100 * median(short), median(ingest)))
     }
 
-    /// Runs a noop sweep on `workers` worker processes; returns wall seconds and coordinator CPU seconds.
-    public func sweep(trials: Int, durationMs: Int) throws -> (Double, Double) {
+    /// Runs a noop sweep on `workers` worker processes; returns wall seconds, coordinator CPU
+    /// seconds and the trials pruned (with `settings.prune`: they count as settled too).
+    public func sweep(trials: Int, durationMs: Int, settings: DispatchSettings = DispatchSettings()) throws -> (Double, Double, Int) {
         let setup = try BenchSweep(curve: curve, durability: durability, configs: (0..<trials).map { "{\"method\":\"noop\",\"duration_ms\":\(durationMs),\"seed\":\($0)}" })
         defer { setup.remove() }
         let pool = try LocalWorkers(count: workers, endpoint: setup.endpoint, sweep: setup.directory, threads: nil, heartbeat: Liveness.heartbeatInterval, liveness: Liveness.missedHeartbeats,
                                     extraArguments: setup.security.workerArguments)
         defer { pool.stop() }
-        let coordinator = try setup.coordinator()
+        let coordinator = try setup.coordinator(settings: settings)
         // Timing starts once every worker has joined: process start-up is not dispatch.
         while coordinator.dispatcher.workerCount < workers { _ = try coordinator.turn() }
         let cpu0 = processCPUSeconds(), t0 = Date()
-        guard case .finished(let completed, _) = try coordinator.run(), completed == trials else { throw DispatchBenchmarkError("the benchmark sweep did not complete; its coordinator log above says why") }
-        return (Date().timeIntervalSince(t0), processCPUSeconds() - cpu0)
+        guard case .finished(let completed, _) = try coordinator.run(), completed + coordinator.dispatcher.pruned == trials else { throw DispatchBenchmarkError("the benchmark sweep did not complete; its coordinator log above says why") }
+        return (Date().timeIntervalSince(t0), processCPUSeconds() - cpu0, coordinator.dispatcher.pruned)
     }
 
     /// One simulated worker streams metric rows for one trial; rows/s until the last ACK.
@@ -134,8 +135,8 @@ struct BenchSweep {
     }
 
     /// A coordinator that logs nothing: the benchmark's output is its table.
-    func coordinator() throws -> Coordinator {
-        let coordinator = try Coordinator(journal: journal, settings: DispatchSettings(), bind: endpoint, context: context, curve: security.coordinator)
+    func coordinator(settings: DispatchSettings = DispatchSettings()) throws -> Coordinator {
+        let coordinator = try Coordinator(journal: journal, settings: settings, bind: endpoint, context: context, curve: security.coordinator)
         coordinator.dispatcher.logger = Logger(label: "lpft.bench") { _ in SwiftLogNoOpLogHandler() }
         return coordinator
     }

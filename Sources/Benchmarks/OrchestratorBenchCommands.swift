@@ -27,14 +27,16 @@ struct DispatchBench: ParsableCommand {
     // A string, not `JournalDurability`: its ArgumentParser conformance is the command line's
     // (`sweep run --durability`), and one conformance in two modules would be ambiguous.
     @Option(help: "The journal's durability: normal or full (a sync per commit).") var durability = JournalDurability.normal.rawValue
+    @Flag(help: "Instead of (a)–(c): --quick-trials zero-duration trials with and without a prune rule (ft/loss at epochs 1 and 2, eta 3), interleaved, --repeats times each; the coordinator's CPU per trial of both and their ratio.") var prune = false
 
     func validate() throws {
         guard JournalDurability(rawValue: durability) != nil else { throw ValidationError("--durability is normal or full, not \(durability)") }
     }
 
     func run() throws {
-        try DispatchBenchmark(workers: workers, metricRows: metricRows, batch: batch, curve: curve, durability: JournalDurability(rawValue: durability) ?? .normal)
-            .run(quickTrials: quickTrials, shortTrials: shortTrials, shortMs: shortMs, repeats: repeats) { print($0) }
+        let benchmark = DispatchBenchmark(workers: workers, metricRows: metricRows, batch: batch, curve: curve, durability: JournalDurability(rawValue: durability) ?? .normal)
+        if prune { return try PruningBenchmark(dispatch: benchmark, trials: quickTrials).run(repeats: repeats) { print($0) } }
+        try benchmark.run(quickTrials: quickTrials, shortTrials: shortTrials, shortMs: shortMs, repeats: repeats) { print($0) }
     }
 }
 

@@ -30,7 +30,7 @@ enum DashboardPages {
     // MARK: Overview
 
     static func overview(_ o: SweepOverview, now: Double) -> String {
-        let total = o.totalTrials, settled = (o.trials[.completed] ?? 0) + (o.trials[.failed] ?? 0)
+        let total = o.totalTrials, settled = (o.trials[.completed] ?? 0) + (o.trials[.failed] ?? 0) + (o.trials[.pruned] ?? 0)
         var out = "<p class=\"bar\"><span style=\"width: \(total == 0 ? 0 : 100 * settled / total)%\"></span></p>\n<table class=\"states\"><tr>"
         out += TrialState.allCases.map { "<th>\($0.rawValue)</th>" }.joined() + "<th>total</th></tr>\n<tr>"
         out += TrialState.allCases.map { "<td class=\"num\" id=\"count-\($0.rawValue)\">\(o.trials[$0] ?? 0)</td>" }.joined() + "<td class=\"num\">\(total)</td></tr></table>\n"
@@ -118,7 +118,7 @@ enum DashboardPages {
         out += "</table>\n"
         if let tail = attempts.last?.logTail { out += "<h2>Last lines of its log</h2>\n<pre>\(escape(tail))</pre>\n" }
         out += "<h2>Config</h2>\n<pre>\(escape(prettyJSON(record.config)))</pre>\n"
-        return out + (record.state == .completed || record.state == .failed ? final : "")
+        return out + ([.completed, .failed, .pruned].contains(record.state) ? final : "")
     }
 
     static func prettyJSON(_ text: String) -> String {

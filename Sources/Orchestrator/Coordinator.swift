@@ -15,6 +15,8 @@ public struct SweepProgress: Sendable {
     public var rejectedHandshakes: Int
     /// Asked to drain: no new attempts start.
     public var draining = false
+    /// Trials stopped at a rung by the spec's `prune:` rule.
+    public var pruned = 0
 }
 
 /// The coordinator's ZAP handler (RFC 27): admits a CURVE client only if its public key is
@@ -187,7 +189,8 @@ public final class Coordinator {
         if stopRequested { return .stopped }
         if drained { return .drained }
         guard dispatcher.isFinished else { return nil }
-        try journal.write { try $0.event(CoordinatorEvent.finished, at: now, detail: "\(dispatcher.completed) completed, \(dispatcher.failed) failed this run") }
+        try journal.write { try $0.event(CoordinatorEvent.finished, at: now, detail: "\(dispatcher.completed) completed, \(dispatcher.failed) failed"
+                                       + (dispatcher.pruned > 0 ? ", \(dispatcher.pruned) pruned" : "") + " this run") }
         return .finished(completed: dispatcher.completed, failed: dispatcher.failed)
     }
 
@@ -205,7 +208,7 @@ public final class Coordinator {
     public var progress: SweepProgress {
         SweepProgress(completed: dispatcher.completed, failed: dispatcher.failed, running: dispatcher.runningCount,
                       workers: dispatcher.workerCount, metricRows: dispatcher.metricRows, droppedMessages: dispatcher.droppedMessages,
-                      rejectedHandshakes: authenticator?.rejected ?? 0, draining: dispatcher.draining)
+                      rejectedHandshakes: authenticator?.rejected ?? 0, draining: dispatcher.draining, pruned: dispatcher.pruned)
     }
 
     /// Reads what a signal pipe holds, so that it is not readable again for the same signals

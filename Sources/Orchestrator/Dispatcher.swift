@@ -27,6 +27,8 @@ public struct DispatchSettings: Sendable {
     /// The longest a coordinator lets messages gather into one journal transaction (see
     /// ``Dispatcher/turnSpacing``): it delays an ACK or ASSIGN by at most this.
     public var maxTurnSpacing = 0.02
+    /// The spec's `prune:` rule: trials it stops at a rung end `pruned`. Nil: none is pruned.
+    public var prune: PruneRule?
 
     public init() {}
 
@@ -131,6 +133,9 @@ public final class Dispatcher {
     public var logger = Logger(label: "lpft.coordinator")
     /// Dropped messages are counted always but logged through this: their number is the peer's choice.
     private var dropWarnings = WarningThrottle()
+    /// Applies `settings.prune` to the metrics as they are journaled.
+    private var pruner: TrialPruner?
+    public private(set) var pruned = 0
 
     /// Loads the journal's trials. Attempts still `running` there belong to workers that may
     /// still be at work (the coordinator was restarted): they are held for `restartGrace`
@@ -155,7 +160,7 @@ public final class Dispatcher {
                     trial.state = .pending
                     ready.append(record.id)
                 }
-            case .completed, .failed:
+            case .completed, .failed, .pruned:
                 break
             }
             if trial.state == .pending || trial.state == .running { unfinished += 1 }
@@ -165,9 +170,10 @@ public final class Dispatcher {
         for attempt in attempts where attempt.state != .running {
             leases[attempt.lease] = LeaseInfo(trial: attempt.trial, peer: nil, ended: attempt.state)
         }
+        pruner = try settings.prune.map { try TrialPruner(rule: $0, journal: journal) }
     }
 
-    /// Every trial is completed or failed.
+    /// Every trial is completed, failed or pruned.
     public var isFinished: Bool { unfinished == 0 }
     public var workerCount: Int { sessions.count }
     /// While messages wait, a turn starts no sooner than this after the previous one, so that
@@ -353,8 +359,29 @@ public final class Dispatcher {
         metricRows += m.rows.count
         send(.ack(Ack(lease: m.lease, kind: .metrics, seq: m.rows.map(\.seq).max())), to: peer, now: now)
         if let ended = info.ended, ended != .completed {
-            send(.cancel(Cancel(lease: m.lease, reason: "the lease ended as \(ended.rawValue); the trial runs elsewhere")), to: peer, now: now)
+            send(.cancel(Cancel(lease: m.lease, reason: ended == .pruned ? "the trial was pruned" : "the lease ended as \(ended.rawValue); the trial runs elsewhere")), to: peer, now: now)
+        } else if pruner != nil, trials[m.trial]?.lease == m.lease {
+            try decideRungs(m, now: now, journal: journal)
         }
+    }
+
+    /// Applies the `prune:` rule to the current attempt's rows: a trial that a rung decision
+    /// stops ends `pruned` now, with the metrics of that rung as its result (a result its
+    /// worker sends later is history only), and its worker is told to stop it.
+    private func decideRungs(_ m: MetricBatch, now: Double, journal: JournalWriter) throws {
+        guard let record = try pruner!.observe(trial: m.trial, lease: m.lease, rows: m.rows.lazy.map { ($0.name, $0.value, $0.epoch) }, now: now, journal: journal) else { return }
+        let holder = leases[m.lease]?.peer
+        if let holder { sessions[holder]?.leases.remove(m.lease) }
+        let reason = pruner!.reason(record)
+        try close(m.lease, as: .pruned, now: now, journal: journal, reason: reason)
+        trials[m.trial]!.state = .pruned
+        unfinished -= 1
+        pruned += 1
+        try journal.updateTrial(m.trial, state: .pruned, chargedAttempts: trials[m.trial]!.charged,
+                                result: try pruner!.result(of: record, reason: reason, lease: m.lease, journal: journal), reason: reason, finishedAt: now)
+        // Its worker stops it at its next step (SIGTERM to `lpft train`); an unowned lease's
+        // worker is told when it says HELLO holding it.
+        if let holder { send(.cancel(Cancel(lease: m.lease, reason: reason)), to: holder, now: now) }
     }
 
     private func settle(_ r: TrialReport, from peer: Peer, now: Double, journal: JournalWriter) throws {
@@ -384,7 +411,8 @@ public final class Dispatcher {
         // worker's word that an attempt this coordinator stopped was interrupted. Only a result
         // that reports another end after the lease ended (a trial that completed or failed
         // behind a lost lease) is a late one.
-        if let ended = info.ended, ended == state || ended == .completed { return }
+        // A pruned attempt's worker says it stopped (interrupted): what the coordinator asked.
+        if let ended = info.ended, ended == state || ended == .completed || (ended == .pruned && state == .interrupted) { return }
         // The predictions go to a table of their own; the result keeps the rest.
         var r = r
         if let full = r.result {

@@ -106,9 +106,10 @@ public struct SweepReport: Sendable {
         return s.n > 1 ? String(format: "%.4g ± %.2g", s.mean, s.std) : String(format: "%.4g", s.mean)
     }
 
-    /// "3", or "2/3 ⚠" when seeds failed or are missing.
+    /// "3", or "2/3 ⚠" when seeds failed or are missing; "1 (+2 pruned)" when the spec's
+    /// `prune:` rule stopped some.
     public static func count(_ g: TrialGroup) -> String {
-        g.missing == 0 ? "\(g.completed)" : "\(g.completed)/\(g.trials.count) ⚠"
+        (g.missing == 0 ? "\(g.completed)" : "\(g.completed)/\(g.trials.count) ⚠") + (g.pruned > 0 ? " (+\(g.pruned) pruned)" : "")
     }
 
     /// The ways a report can be written.
@@ -211,7 +212,7 @@ public struct SweepReport: Sendable {
 
     /// One row per `lpft sweep run`: when it ran, how it ended, and what its attempts did.
     var runsTable: CellTable {
-        let states: [AttemptState] = [.completed, .interrupted, .lost, .failed]
+        let states: [AttemptState] = [.completed, .interrupted, .lost, .failed] + (runs.contains { $0.attemptsEnded[.pruned] != nil } ? [.pruned] : [])
         let time = DateFormatter()
         time.locale = Locale(identifier: "en_US_POSIX")
         time.dateFormat = "yyyy-MM-dd HH:mm"

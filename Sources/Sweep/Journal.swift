@@ -10,6 +10,10 @@ public enum TrialState: String, Sendable, CaseIterable {
     case completed
     /// Every allowed attempt failed or was lost; `--retry-failed` gives it new ones.
     case failed
+    /// Stopped at a rung by the sweep's `prune:` rule (successive halving): settled, never
+    /// retried (not even by `--retry-failed`) and not a failure; its result holds the metrics
+    /// it streamed at that rung.
+    case pruned
 }
 
 /// How one attempt of a trial ended.
@@ -19,6 +23,8 @@ public enum AttemptState: String, Sendable, CaseIterable {
     case lost
     /// Stopped on purpose (the coordinator was stopped); not charged to the trial's attempts.
     case interrupted
+    /// Stopped at a rung by the sweep's `prune:` rule; its trial is `pruned`.
+    case pruned
 }
 
 public struct TrialRecord: Sendable, Equatable {

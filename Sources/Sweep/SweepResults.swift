@@ -72,8 +72,10 @@ public struct TrialGroup: Sendable {
 
     public var completed: Int { trials.count { $0.state == .completed } }
     public var failed: Int { trials.count { $0.state == .failed } }
-    /// Trials of the group without a result yet or ever (failed, pending, running).
-    public var missing: Int { trials.count - completed }
+    public var pruned: Int { trials.count { $0.state == .pruned } }
+    /// Trials of the group without a result yet or ever (failed, pending, running); pruned
+    /// ones are not missing: the spec's `prune:` rule stopped them on purpose.
+    public var missing: Int { trials.count - completed - pruned }
 
     public func summary(_ metric: String) -> Summary? {
         Summary(Array(trials.lazy.filter { $0.state == .completed }.compactMap { $0.metrics[metric] }))
@@ -297,7 +299,7 @@ final class AttemptLedger {
     private(set) var entries: [Int64: Entry] = [:]
     /// Attempts of each trial.
     private(set) var counts: [String: Int] = [:]
-    /// Each trial's winner: its first completed attempt, as leases go.
+    /// Each trial's winner: its first completed (or pruned) attempt, as leases go.
     private(set) var winners: [String: Int64] = [:]
     private(set) var running: Set<Int64> = []
     private var newest = Int64.min
@@ -314,7 +316,7 @@ final class AttemptLedger {
             let entry = Entry(trial: row[1], worker: row[2], state: try Journal.state(row[3], path: journal), startedAt: row[4], endedAt: row[5], machine: row[6])
             if entries.updateValue(entry, forKey: lease) == nil { counts[entry.trial, default: 0] += 1 }
             if entry.state == .running { running.insert(lease) } else { running.remove(lease) }
-            if entry.state == .completed, winners[entry.trial].map({ lease < $0 }) ?? true { winners[entry.trial] = lease }
+            if entry.state == .completed || entry.state == .pruned, winners[entry.trial].map({ lease < $0 }) ?? true { winners[entry.trial] = lease }
             newest = max(newest, lease)
         }
     }

@@ -21,7 +21,8 @@ import Foundation
 /// a conditional axis multiplies only the combinations its `when` matches, so an axis that does
 /// not apply never multiplies trials. A condition may name another conditional axis
 /// (`lp.epochs` when `lp.solver` is `sgd`); that axis is expanded first. Overrides set values where their `when` matches. `trials`
-/// adds explicit trials on top of the grid.
+/// adds explicit trials on top of the grid. `prune:` (a ``PruneRule``) stops trials early by
+/// successive halving; without it every trial runs to its end.
 public struct SweepSpec: Sendable {
     public struct Axis: Sendable {
         public let path: String
@@ -43,10 +44,12 @@ public struct SweepSpec: Sendable {
     public let extraTrials: [[String: ConfigValue]]
     /// Seeds the draws of sampled axes (`{log_uniform: [lo, hi], samples: n}`); 0 by default.
     public let seed: UInt64
+    /// Successive halving across trials (`prune:`); nil: every trial runs to its last epoch.
+    public let prune: PruneRule?
 
     public init(yaml text: String, file: String) throws {
         let r = try ConfigReader.parse(text, file: file)
-        try r.rejectKeys(otherThan: ["base", "grid", "overrides", "seed", "trials"])
+        try r.rejectKeys(otherThan: ["base", "grid", "overrides", "prune", "seed", "trials"])
         self.file = file
         guard let baseSection = try r.section("base") else { throw r.fail("base", "required: the trial config every trial starts from") }
         base = ConfigValue(baseSection.rawMapping)  // validated per trial, by the trial config reader
@@ -99,6 +102,7 @@ public struct SweepSpec: Sendable {
         } else {
             extraTrials = []
         }
+        prune = try r.section("prune").map(PruneRule.init)
         try r.finish()
     }
 
@@ -187,6 +191,10 @@ extension SweepSpec {
             }
         }
         progress(assignments.count, assignments.count)
+        // A group setting no trial has would put every trial in the one group "—", silently.
+        for path in prune?.within ?? [] where !trials.contains(where: { $0.axes[path] != nil || TrialSettings.flatten($0.canonicalConfig)[path] != nil }) {
+            throw ConfigError(file: file, path: "prune.within", reason: "no trial has a setting \(path) (an axis or a key of the trial config), so it cannot tell groups apart")
+        }
         return trials
     }
 

@@ -22,13 +22,13 @@ public final class SweepProgressLine {
     }
 
     public func show(_ p: SweepProgress) {
-        let done = alreadyDone + p.completed + p.failed
+        let done = alreadyDone + p.completed + p.failed + p.pruned
         if Date().timeIntervalSince(eta.at) >= 5 || done == total {
             let seconds = (try? journal.trialTimings()).flatMap { SweepETA.seconds($0, now: Date().timeIntervalSince1970) }
             eta = (seconds.map { String(format: "%.0fs", $0) } ?? "?", Date())
         }
-        let text = String(format: "%d/%d done (%d failed), %d running on %d worker(s), %d metric rows, ETA %@",
-                          done, total, p.failed, p.running, p.workers, p.metricRows, eta.text)
+        let text = String(format: "%d/%d done (%d failed%@), %d running on %d worker(s), %d metric rows, ETA %@",
+                          done, total, p.failed, p.pruned > 0 ? ", \(p.pruned) pruned" : "", p.running, p.workers, p.metricRows, eta.text)
             + (p.draining ? "; draining: no new trials start" : "")
         if terminal {
             FileHandle.standardError.write(Data("\r\u{1B}[K\(text)".utf8))

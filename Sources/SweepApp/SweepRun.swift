@@ -83,12 +83,13 @@ public struct SweepRun {
             logger.warning("\(removed) unfinished trial(s) from an earlier version of the spec are not in it any more and will still run; --drop-removed deletes those that never started")
         }
         logger.info("sweep \(directory.path): \(all.count) trial(s), \(added) new, \(done) already completed\(revived > 0 ? ", \(revived) failed retried" : "")")
+        if let rule = settings.prune { logger.info("pruning (successive halving): \(rule.description)") }
         logger.info("coordinator on \(coordinator.endpoint) (workers: lpft worker --connect \(coordinator.endpoint))")
         let workers = try LocalWorkers(count: localWorkers, endpoint: coordinator.endpoint, sweep: directory, threads: threads,
                                        heartbeat: settings.heartbeatInterval, liveness: settings.liveness, extraArguments: localCurve + workerArguments)
         let dashboard = try http.map { try DashboardProcess(sweep: directory, address: $0.address, insecure: $0.insecure) }
         defer { dashboard?.stop() }
-        let progress = SweepProgressLine(total: all.count, alreadyDone: done, journal: journal, logger: logger)
+        let progress = SweepProgressLine(total: all.count, alreadyDone: done + all.count { $0.state == .pruned }, journal: journal, logger: logger)
         let program = commandLine.first ?? "lpft"
         let workerless = WorkerlessWarning(after: workerlessWarning, message: "start one with \(program) worker --connect \(coordinator.endpoint)"
             + (localWorkers > 0 ? " (the local workers log to \(directory.path)/workers/N/worker.log)" : ", or stop it (Ctrl-C) and run it again with --local-workers N"),
@@ -114,7 +115,8 @@ public struct SweepRun {
         case .finished:
             let final = try journal.trials()
             let failed = final.filter { $0.state == .failed }
-            logger.info("done: \(final.count - failed.count) completed, \(failed.count) failed; journal \(journal.path)")
+            let pruned = final.count { $0.state == .pruned }
+            logger.info("done: \(final.count - failed.count - pruned) completed, \(failed.count) failed\(pruned > 0 ? ", \(pruned) pruned" : ""); journal \(journal.path)")
             if !failed.isEmpty {
                 logger.info("see why: lpft sweep status \(directory.path); rerun them: \(rerun(retryingFailed: true))")
             }

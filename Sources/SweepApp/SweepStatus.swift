@@ -34,6 +34,7 @@ public struct SweepStatus {
         let refused = try journal.events(kind: "worker refused"), notStarted = try journal.events(kind: "trial not started")
         if !refused.isEmpty { out += "workers refused (name already in use): \(refused.count); last: \(refused.last!.detail ?? "")\n" }
         if !notStarted.isEmpty { out += "attempts a worker could not start: \(notStarted.count); last: \(notStarted.last!.detail ?? "")\n" }
+        if let line = try Self.pruning(journal) { out += line }
         // Without copying the 100,000 attempts of a large sweep into arrays of their own.
         let completed = attempts.lazy.filter { $0.state == .completed }
         let finished = completed.compactMap { a in a.endedAt.map { $0 - a.startedAt } }.sorted()
@@ -139,15 +140,25 @@ public struct SweepStatus {
     }
 
     public func progressBar(_ r: SweepResults) -> String {
-        let done = r.trials.count { $0.state == .completed || $0.state == .failed }
+        let done = r.trials.count { $0.state == .completed || $0.state == .failed || $0.state == .pruned }
         let width = 40, filled = r.trials.isEmpty ? 0 : width * done / r.trials.count
         return "\(name)  [" + String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled) + "] " + counts(r)
     }
 
-    /// "3/14 done, 2 running, 1 failed".
+    /// "3/14 done, 2 running, 1 failed" (", 4 pruned" when some were).
     func counts(_ r: SweepResults) -> String {
-        let done = r.trials.count { $0.state == .completed || $0.state == .failed }
+        let done = r.trials.count { $0.state == .completed || $0.state == .failed || $0.state == .pruned }
+        let pruned = r.trials.count { $0.state == .pruned }
         return "\(done)/\(r.trials.count) done, \(r.trials.count { $0.state == .running }) running, \(r.trials.count { $0.state == .failed }) failed"
+            + (pruned > 0 ? ", \(pruned) pruned" : "")
+    }
+
+    /// The rung decisions of a `prune:` rule, one line: how many, and the trials pruned at each rung.
+    static func pruning(_ journal: Journal) throws -> String? {
+        let decisions = try journal.rungDecisions()
+        guard !decisions.isEmpty else { return nil }
+        let pruned = Dictionary(grouping: decisions.filter { $0.decision == SuccessiveHalving.Decision.prune.rawValue }, by: \.rung)
+        return "rung decisions: \(decisions.count); pruned " + (pruned.isEmpty ? "none" : pruned.keys.sorted().map { "\(pruned[$0]!.count) at epoch \($0)" }.joined(separator: ", ")) + "\n"
     }
 
     public func best(_ r: SweepResults) -> String {

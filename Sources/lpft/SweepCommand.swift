@@ -55,8 +55,9 @@ struct SweepCommand: ParsableCommand {
             coordinator says how to start one. A worker that goes silent for --liveness heartbeats loses its leases; its \
             trials rerun elsewhere, up to --max-attempts, with doubling backoff from --retry-delay. A trial a worker \
             could not start (missing program, full disk) is not charged; one that comes back so 10 times fails with the \
-            reason. Ctrl-C/SIGTERM stops dispatching, tells workers to stop, records running attempts as interrupted and \
-            exits (130); a second signal exits at once. `lpft sweep drain DIR` (SIGUSR1) instead starts no new trials \
+            reason. A spec's `prune:` rule (successive halving, docs/sweeps.md) stops trials that are behind their \
+            group at a rung epoch: they end `pruned`, settled and never retried. Ctrl-C/SIGTERM stops dispatching, \
+            tells workers to stop, records running attempts as interrupted and exits (130); a second signal exits at once. `lpft sweep drain DIR` (SIGUSR1) instead starts no new trials \
             and stops once the running ones end (130; 0 when those were the last).
             """)
 
@@ -70,7 +71,7 @@ struct SweepCommand: ParsableCommand {
         @Option(help: "Seconds without any worker before the coordinator warns, with the command to start one.") var warnWithoutWorkers = 30.0
         @Option(help: "Attempts (failed or lost) before a trial is marked failed.") var maxAttempts = 3
         @Option(help: "Seconds before the first retry of a trial; doubles each time.") var retryDelay = 1.0
-        @Flag(help: "Give failed trials a fresh set of attempts.") var retryFailed = false
+        @Flag(help: "Give failed trials a fresh set of attempts (pruned trials stay pruned).") var retryFailed = false
         @Flag(help: "Delete trials that left the spec and never started (otherwise they still run).") var dropRemoved = false
         @Flag(help: "Do not check here the trials' data files (that they exist, each row reads and each label is the task's), nor pin them: for workers that see other files.") var skipFileCheck = false
         @Flag(help: "Admit workers of another lpft build than this one (refused by default); the report warns.") var allowMixedBuilds = false
@@ -99,6 +100,7 @@ struct SweepCommand: ParsableCommand {
             var settings = DispatchSettings()
             (settings.heartbeatInterval, settings.liveness, settings.maxAttempts, settings.retryDelay) = (heartbeat, liveness, maxAttempts, retryDelay)
             (settings.build, settings.allowMixedBuilds) = (LPFTVersion.build, allowMixedBuilds)
+            settings.prune = try SweepSpec(contentsOf: URL(fileURLWithPath: spec)).prune
             var run = SweepRun(spec: spec, directory: directory, bind: bind, keys: keys, allowed: allowed, planned: planned,
                                retryFailed: retryFailed, dropRemoved: dropRemoved, settings: settings, localWorkers: localWorkers,
                                threads: threads, workerArguments: (curve.insecure ? ["--insecure"] : []) + logging.arguments)

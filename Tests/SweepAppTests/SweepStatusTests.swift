@@ -34,7 +34,7 @@ final class SweepStatusTests: XCTestCase {
         let text = try status.json(journal)
 
         let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
-        XCTAssertEqual(object["counts"] as? [String: Int], ["pending": 0, "running": 0, "completed": 3000, "failed": 0])
+        XCTAssertEqual(object["counts"] as? [String: Int], ["pending": 0, "running": 0, "completed": 3000, "failed": 0, "pruned": 0])
         let trials = try XCTUnwrap(object["trials"] as? [[String: Any]])
         XCTAssertEqual(trials.count, 3000)
         let last = try XCTUnwrap(trials.last)

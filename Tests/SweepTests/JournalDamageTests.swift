@@ -112,9 +112,9 @@ extension JournalDamageTests {
             try w.updateTrial("t", state: .pending, chargedAttempts: 0)
         }
         let db = try GRDB.DatabaseQueue(path: journal.path)
-        try db.write { try $0.execute(sql: "UPDATE trials SET state = 'pruned'") }
+        try db.write { try $0.execute(sql: "UPDATE trials SET state = 'paused'") }
         XCTAssertThrowsError(try Journal(readingDirectory: dir).trials()) {
-            XCTAssertTrue("\($0)".contains("unknown TrialState \"pruned\""), "\($0)")
+            XCTAssertTrue("\($0)".contains("unknown TrialState \"paused\""), "\($0)")
         }
         XCTAssertThrowsError(try SweepResults(journal: try Journal(readingDirectory: dir)))
     }

@@ -66,11 +66,68 @@ final class SuccessiveHalvingTests: XCTestCase {
         func rule(_ yaml: String) throws -> PruneRule { try PruneRule(try ConfigReader.parse(yaml, file: "s.yaml")) }
         XCTAssertEqual(try rule("{metric: val/accuracy, rungs: [1, 3], eta: 3, within: [method]}"),
                        PruneRule(metric: "val/accuracy", rungs: [1, 3], eta: 3, within: ["method"], goal: .max))
-        XCTAssertThrowsError(try rule("{metric: m, rungs: [3, 1], eta: 3}")) {
+        XCTAssertThrowsError(try rule("{metric: ft/loss, rungs: [3, 1], eta: 3}")) {
             XCTAssertTrue("\($0)".contains("rungs: required: increasing epochs"), "\($0)")
         }
-        XCTAssertThrowsError(try rule("{metric: m, rungs: [1], eta: 1}"))
-        XCTAssertThrowsError(try SweepSpec(yaml: "base: {method: x}\nprune: {metric: m, rungs: [1], eta: 3}\n", file: "s.yaml"), "not applied yet, so not accepted")
+        XCTAssertThrowsError(try rule("{metric: ft/loss, rungs: [1], eta: 1}"))
+        XCTAssertEqual(try rule("{metric: ft/loss, rungs: [1], eta: 2}").goal, .min, "a loss is minimised unless told")
         XCTAssertEqual(SuccessiveHalving.group(of: ["method": .string("ft")], config: "{}", within: ["method"]), "method=ft")
+    }
+
+    /// `prune:` in a spec: read into the spec, and a bad value named by its key.
+    func testASpecAcceptsPruneAndNamesTheKeyOfABadValue() throws {
+        let base = "base: {method: noop}\ngrid: {method: [ft, lp-ft], seed: [1, 2]}\n"
+        func spec(_ prune: String) throws -> SweepSpec { try SweepSpec(yaml: base + "prune: " + prune + "\n", file: "s.yaml") }
+        func error(_ prune: String) -> String {
+            do {
+                _ = try spec(prune).plan { m, _ in String(decoding: try JSONSerialization.data(withJSONObject: m, options: [.sortedKeys]), as: UTF8.self) }
+                return ""
+            } catch { return "\(error)" }
+        }
+        XCTAssertEqual(try spec("{metric: val/accuracy, rungs: [1, 3, 9], eta: 3, within: [method]}").prune,
+                       PruneRule(metric: "val/accuracy", rungs: [1, 3, 9], eta: 3, within: ["method"]))
+        XCTAssertNil(try SweepSpec(yaml: base, file: "s.yaml").prune, "opt-in: no rule, no pruning")
+        XCTAssertTrue(error("{metric: validation/accuracy, rungs: [1], eta: 3}").contains("s.yaml: prune.metric: validation/accuracy is not streamed per epoch"), error("{metric: validation/accuracy, rungs: [1], eta: 3}"))
+        XCTAssertTrue(error("{metric: val/accuracy, rungs: [0, 2], eta: 3}").contains("s.yaml: prune.rungs: required: increasing epochs"))
+        XCTAssertTrue(error("{metric: val/accuracy, rungs: [1], eta: 1}").contains("s.yaml: prune.eta: 1 is outside 2…1000"))
+        XCTAssertTrue(error("{metric: val/accuracy, rungs: [1], eta: 3, goal: up}").contains("s.yaml: prune.goal: \"up\" is not one of max, min"))
+        XCTAssertTrue(error("{metric: val/accuracy, rungs: [1], eta: 3, grace: 1}").contains("s.yaml: prune.grace: unknown key"))
+        XCTAssertTrue(error("[1, 3]").contains("s.yaml: prune: expected a mapping"))
+        XCTAssertTrue(error("{metric: val/accuracy, rungs: [1], eta: 3, within: [methd]}").contains("s.yaml: prune.within: no trial has a setting methd"),
+                      error("{metric: val/accuracy, rungs: [1], eta: 3, within: [methd]}"))
+        XCTAssertEqual(error("{metric: val/accuracy, rungs: [1], eta: 3, within: [method, seed]}"), "")
+    }
+
+    /// A rung's rank by binary search counts what the pass over every value counted: ties,
+    /// repeats and NaNs included, for both goals.
+    func testARungsRankIsThePlainCount() {
+        var rung = SuccessiveHalving.Rung()
+        var values: [Double] = []
+        var state: UInt64 = 7
+        for _ in 0..<500 {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            let v = state % 17 == 0 ? Double.nan : Double(state >> 58) / 8  // few distinct values: many ties
+            rung.insert(v)
+            values.append(v)
+            for probe in [v, 0, 3.5, .infinity, .nan] {
+                XCTAssertEqual(rung.count(betterThan: probe, goal: .max), values.count { $0 > probe })
+                XCTAssertEqual(rung.count(betterThan: probe, goal: .min), values.count { $0 < probe })
+            }
+            XCTAssertEqual(rung.count, values.count)
+        }
+    }
+
+    /// A decision's event text (written by hand, for speed) reads back as the decision, with
+    /// quotes, backslashes, control characters and a NaN in it.
+    func testADecisionsEventTextReadsBack() throws {
+        var asha = SuccessiveHalving(rule: rule)
+        let record = try XCTUnwrap(asha.record(trial: "t\"1", group: "method=a\\b\n\u{1}é", epoch: 1, value: .nan))
+        let text = TrialPruner.json(record)
+        XCTAssertNotNil(try JSONSerialization.jsonObject(with: Data(text.utf8)), text)
+        let back = try TrialPruner.record(text)
+        XCTAssertEqual([back.trial, back.group, back.decision], [record.trial, record.group, "prune"])
+        XCTAssertTrue(back.value.isNaN)
+        let finite = try XCTUnwrap(asha.record(trial: "u", group: "g", epoch: 3, value: 1e-05))
+        XCTAssertEqual(try TrialPruner.record(TrialPruner.json(finite)), finite)
     }
 }

@@ -86,7 +86,7 @@ final class SweepSpecTests: XCTestCase {
         XCTAssertTrue(error("base: {}\ngrid: {seed: {values: [1], if: {method: ft}}}").contains("grid.seed.if: unknown key"))
         XCTAssertTrue(error("base: {}\nbogus: 1").contains("s.yaml: bogus: unknown key"))
         // A misspelt required key is named as what it is, not reported as the key missing.
-        XCTAssertEqual(error("bse: {method: noop}\ngrid: {seed: [1]}"), "s.yaml: bse: unknown key (known here: base, grid, overrides, seed, trials)")
+        XCTAssertEqual(error("bse: {method: noop}\ngrid: {seed: [1]}"), "s.yaml: bse: unknown key (known here: base, grid, overrides, prune, seed, trials)")
         XCTAssertTrue(error("base: {}\noverrides: [{when: {method: ft}}]").contains("overrides[0].set: required"))
         // An invalid trial names the axis values that made it.
         XCTAssertTrue(error("base: {}\ngrid: {seed: [1, -5]}").contains("s.yaml (trial seed=-5): seed: must not be negative"), error("base: {}\ngrid: {seed: [1, -5]}"))
