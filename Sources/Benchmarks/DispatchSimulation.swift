@@ -501,8 +501,8 @@ struct SimulatedHost {
                 outbox[report.lease] = report
             case .discard(let lease):
                 outbox[lease] = nil
-            case .takeChunk, .resetFetches, .exit:
-                // Noop trials read no files; SHUTDOWN comes when the sweep is over, and the simulation ends there.
+            case .takeChunk, .resetFetches, .serve, .withdraw, .exit:
+                // Noop trials read no files and write no checkpoints; SHUTDOWN comes when the sweep is over, and the simulation ends there.
                 break
             }
         }

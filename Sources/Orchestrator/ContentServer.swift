@@ -15,6 +15,9 @@ import Wire
 /// holds up dispatch. A worker keeps a few pieces in flight; a peer with more than
 /// `queuedPerPeer` waiting has the rest dropped (its fetcher asks again when they do not come),
 /// so the queue stays small whatever the files' size or a peer's manners.
+///
+/// A worker runs one too, the other way round: it serves its trials' checkpoints, as offered,
+/// to the coordinator that fetches them (``CheckpointUploads``).
 final class ContentServer {
     typealias Peer = Dispatcher.Peer
 
@@ -22,7 +25,11 @@ final class ContentServer {
     let budget: Int
     /// Requests one peer may have waiting (a fetcher keeps 8 in flight).
     let queuedPerPeer: Int
-    private let files: [String: PinnedFile]
+    private var files: [String: PinnedFile]
+    /// What a request for content not served here is told, before the hash.
+    private let unknown: String
+    /// Who serves, for refusals: the coordinator, or a worker serving checkpoints.
+    private let owner: String
     /// Files checked this run, by hash: the open descriptor and the file's stamp when checked.
     private var open: [String: (fd: Int32, stamp: FileStamp)] = [:]
     /// Why a file cannot be served, and its stamp when that was found (a new stamp looks again).
@@ -34,8 +41,21 @@ final class ContentServer {
     /// Requests dropped because their peer had `queuedPerPeer` waiting.
     private(set) var dropped = 0
 
-    init(files: [String: PinnedFile], budget: Int = 8 << 20, queuedPerPeer: Int = 64) {
-        (self.files, self.budget, self.queuedPerPeer) = (files, budget, queuedPerPeer)
+    init(files: [String: PinnedFile], budget: Int = 8 << 20, queuedPerPeer: Int = 64,
+         owner: String = "the coordinator", unknown: String = "no trial of this sweep, as last planned, reads content") {
+        (self.files, self.budget, self.queuedPerPeer, self.owner, self.unknown) = (files, budget, queuedPerPeer, owner, unknown)
+    }
+
+    /// Serves `file` (whose content is `sha256`) from now on.
+    func add(_ file: PinnedFile, as sha256: String) {
+        files[sha256] = file
+    }
+
+    /// Serves `sha256` no more; its open descriptor is closed.
+    func remove(_ sha256: String) {
+        files[sha256] = nil
+        refusals[sha256] = nil
+        if let (fd, _) = open.removeValue(forKey: sha256) { close(fd) }
     }
 
     deinit { open.values.forEach { close($0.fd) } }
@@ -79,7 +99,7 @@ final class ContentServer {
         func refusal(_ reason: String, total: Int64 = 0) -> Chunk {
             Chunk(sha256: fetch.sha256, offset: fetch.offset, total: total, digest: "", error: reason)
         }
-        guard let file = files[fetch.sha256] else { return refusal("no trial of this sweep, as last planned, reads content \(fetch.sha256.prefix(64))") }
+        guard let file = files[fetch.sha256] else { return refusal("\(unknown) \(fetch.sha256.prefix(64))") }
         let fd: Int32
         switch descriptor(fetch.sha256, file) {
         case .success(let d): fd = d
@@ -95,7 +115,7 @@ final class ContentServer {
             let n = data.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, length - done, off_t(fetch.offset) + off_t(done)) }
             if n < 0, errno == EINTR { continue }
             guard n > 0 else {
-                return refusal("the coordinator cannot read \(file.name) at \(fetch.offset + Int64(done)): \(n < 0 ? String(cString: strerror(errno)) : "it is shorter than when it was pinned")", total: file.size)
+                return refusal("\(owner) cannot read \(file.name) at \(fetch.offset + Int64(done)): \(n < 0 ? String(cString: strerror(errno)) : "it is shorter than when it was pinned")", total: file.size)
             }
             done += n
         }
@@ -123,20 +143,20 @@ final class ContentServer {
             switch Result(catching: { try ContentDigest.sha256(of: URL(fileURLWithPath: file.path)) }) {
             case .success(let digest) where digest == sha256: break
             case .success:
-                reason = "the coordinator's copy of \(file.name) (\(file.path)) has changed since the sweep was planned; run `lpft sweep run` again to plan with it"
+                reason = "\(owner)'s copy of \(file.name) (\(file.path)) has changed since the sweep was planned; run `lpft sweep run` again to plan with it"
             case .failure(let error):
-                reason = "the coordinator cannot read \(file.name) (\(file.path)): \(error.localizedDescription)"
+                reason = "\(owner) cannot read \(file.name) (\(file.path)): \(error.localizedDescription)"
             }
         }
         let fd = reason == nil ? Glibc.open(file.path, O_RDONLY | O_CLOEXEC) : -1
-        if reason == nil, fd < 0 { reason = "the coordinator cannot open \(file.name) (\(file.path)): \(String(cString: strerror(errno)))" }
+        if reason == nil, fd < 0 { reason = "\(owner) cannot open \(file.name) (\(file.path)): \(String(cString: strerror(errno)))" }
         // The stamp of what was opened, so an edit between the check and the open is seen next piece.
         if reason == nil, let opened = try? FileStamp(ofDescriptor: fd) {
             open[sha256] = (fd, opened)
             return .success(fd)
         }
         if fd >= 0 { close(fd) }
-        let refusal = reason ?? "the coordinator cannot stat \(file.name) (\(file.path))"
+        let refusal = reason ?? "\(owner) cannot stat \(file.name) (\(file.path))"
         refusals[sha256] = (now, refusal)
         return .failure(Refusal(description: refusal))
     }

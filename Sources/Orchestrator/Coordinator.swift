@@ -75,8 +75,12 @@ public final class Coordinator {
     public let endpoint: String
     public var onProgress: (SweepProgress) -> Void = { _ in }
     private let authenticator: Authenticator?
-    /// Ships pinned inputs to workers that lack them.
+    /// Ships pinned inputs, and stored checkpoints, to workers that lack them.
     private let content: ContentServer
+    /// Fetches the checkpoints workers offer into `<sweep>/checkpoints`.
+    private let uploads: CheckpointUploads
+    /// The stored checkpoint files `content` serves.
+    private var servedCheckpoints = Set<String>()
 
     /// - Parameter curve: the coordinator's keypair and the workers' allowed public keys;
     ///   nil runs without encryption or authentication (loopback, IPC, or `--insecure`).
@@ -84,6 +88,7 @@ public final class Coordinator {
         self.journal = journal
         dispatcher = try Dispatcher(journal: journal, settings: settings, now: clock.now())
         content = ContentServer(files: try journal.pinnedFiles())
+        uploads = CheckpointUploads(directory: URL(fileURLWithPath: journal.path).deletingLastPathComponent())
         // The ZAP handler must be bound before a CURVE socket takes its first handshake.
         authenticator = try curve.map { try Authenticator(context: context, allowed: $0.allowed) }
         socket = try ZeroMQSocket(context, .router)
@@ -98,6 +103,8 @@ public final class Coordinator {
         try socket.set(ZMQ_RCVHWM, Int32(100_000))
         try socket.bind(endpoint)
         self.endpoint = socket.lastEndpoint
+        uploads.log = { [dispatcher] in dispatcher.logger.info("checkpoint upload: \($0)") }
+        dispatcher.checkpoints.values.forEach { serve($0.manifest) }
     }
 
     public enum Outcome: Sendable, Equatable {
@@ -182,6 +189,7 @@ public final class Coordinator {
                                    "dropped \(content.dropped - dropped) file-piece request(s) from a worker that had \(content.queuedPerPeer) waiting (an lpft fetcher keeps 8)")
         }
         content.serve { peer, frames in _ = socket.send([peer] + frames) }
+        try moveCheckpoints(now: now)
         if now - lastProgress >= 1 || dispatcher.isFinished || stopReason != nil {
             lastProgress = now
             onProgress(progress)
@@ -203,6 +211,47 @@ public final class Coordinator {
         guard wait > 0, !content.isBusy else { return false }
         let readable = Poller.wait(stopSignal.map { [.descriptor($0)] } ?? [], timeout: wait)
         return readable.first ?? false
+    }
+
+    /// Fetches the checkpoints workers offered, records those stored (their workers are told
+    /// by ACK), serves them to the workers their trials' retries go to, and removes the files
+    /// no unfinished trial needs any more.
+    private func moveCheckpoints(now: Double) throws {
+        let retired = dispatcher.checkpointsRetired
+        let (offers, chunks) = dispatcher.takeUploads()
+        var events: [CheckpointUploads.Event] = []
+        for (peer, offer) in offers { events += uploads.take(offer, from: peer, now: now) }
+        for (peer, chunk) in chunks { events += uploads.receive(chunk, from: peer, now: now) }
+        if !events.isEmpty {
+            try journal.write { w in
+                for event in events {
+                    switch event {
+                    case .stored(let offer, let peer): try dispatcher.stored(offer, from: peer, now: now, journal: w)
+                    case .failed(let offer, let peer, let reason): try dispatcher.declined(offer, from: peer, reason: reason, now: now, journal: w)
+                    }
+                }
+            }
+            for (peer, message) in dispatcher.takeOutgoing() { _ = socket.send([peer] + message.frames()) }
+        }
+        if retired || !events.isEmpty {
+            let kept = dispatcher.checkpoints.values.map(\.manifest)
+            kept.forEach(serve)
+            let keptHashes = Set(kept.flatMap { $0.files.map(\.sha256) })
+            for sha256 in servedCheckpoints.subtracting(keptHashes) { content.remove(sha256) }
+            servedCheckpoints.formIntersection(keptHashes)
+            uploads.collect(keeping: kept)
+        }
+        for (peer, fetch) in uploads.requests(now: now) { _ = socket.send([peer] + Message.fetch(fetch).frames()) }
+    }
+
+    /// Serves a stored checkpoint's files to workers, as pinned inputs are.
+    private func serve(_ checkpoint: CheckpointManifest) {
+        for file in checkpoint.files where !servedCheckpoints.contains(file.sha256) {
+            let url = uploads.store.url(of: file.sha256)
+            guard let stamp = try? FileStamp(ofFileAt: url.path) else { continue }  // gone: a worker asking is refused and starts without it
+            content.add(PinnedFile(name: file.name, path: url.path, size: stamp.size, mtime: stamp.mtime), as: file.sha256)
+            servedCheckpoints.insert(file.sha256)
+        }
     }
 
     public var progress: SweepProgress {

@@ -113,6 +113,13 @@ public final class Dispatcher {
     private let inputs: [String: [PinnedInput]]
     /// FETCHes from workers this turn, for the coordinator's ``ContentServer``.
     private var fetches: [(Peer, Fetch)] = []
+    /// The newest checkpoint stored for each unfinished trial that has one, named in its ASSIGN.
+    public private(set) var checkpoints: [String: StoredCheckpoint] = [:]
+    /// Checkpoint OFFERs and pieces of them from workers this turn, for ``CheckpointUploads``.
+    private var offers: [(Peer, Offer)] = []
+    private var chunks: [(Peer, Chunk)] = []
+    /// A finished trial's checkpoint was forgotten: its files can go.
+    public private(set) var checkpointsRetired = false
     private var unfinished = 0
     /// Peers asked to HELLO again and not yet heard from with one: asked once, not per message.
     private var askedToReconnect = Set<Peer>()
@@ -144,6 +151,7 @@ public final class Dispatcher {
         self.settings = settings
         sweep = try journal.sweepID()
         inputs = try journal.pinnedInputs()
+        checkpoints = try journal.storedCheckpoints()
         let attempts = try journal.attempts()
         let running = Dictionary(attempts.filter { $0.state == .running }.map { ($0.trial, $0.lease) }) { _, newer in newer }
         for record in try journal.trials() {
@@ -197,6 +205,50 @@ public final class Dispatcher {
         return fetches
     }
 
+    /// The checkpoint OFFERs and their pieces workers sent since the last call: uploads are
+    /// the coordinator's to fetch, outside the journal's transaction.
+    public func takeUploads() -> (offers: [(Peer, Offer)], chunks: [(Peer, Chunk)]) {
+        defer {
+            offers.removeAll(keepingCapacity: true)
+            chunks.removeAll(keepingCapacity: true)
+            checkpointsRetired = false
+        }
+        return (offers, chunks)
+    }
+
+    /// An uploaded checkpoint is whole in the store: it becomes the trial's, named in the
+    /// ASSIGN of its next attempt, and its worker is told (ACK) so it may stop serving it.
+    /// Not kept for a trial that has finished meanwhile, nor over one a later attempt
+    /// uploaded (an old attempt's offer resent after a reconnect); returns whether it was kept.
+    @discardableResult
+    public func stored(_ offer: Offer, from peer: Peer, now: Double, journal: JournalWriter) throws -> Bool {
+        send(.ack(Ack(lease: offer.lease, kind: .checkpoint, seq: nil, checkpoint: offer.checkpoint.name)), to: peer, now: now)
+        guard let state = trials[offer.trial]?.state, state == .pending || state == .running,
+              checkpoints[offer.trial].map({ $0.lease <= offer.lease }) ?? true else { return false }
+        let checkpoint = StoredCheckpoint(lease: offer.lease, manifest: offer.checkpoint)
+        checkpoints[offer.trial] = checkpoint
+        try journal.storeCheckpoint(checkpoint, trial: offer.trial, at: now)
+        try journal.event("checkpoint stored", at: now, trial: offer.trial, lease: offer.lease, worker: sessions[peer]?.worker,
+                          detail: String(format: "%@, %.1f MB", offer.checkpoint.name, Double(offer.checkpoint.bytes) / 1e6))
+        return true
+    }
+
+    /// An upload could not be had: recorded, and its worker told (ACK) to stop serving it; the
+    /// trial keeps the checkpoint stored before, if any.
+    public func declined(_ offer: Offer, from peer: Peer, reason: String, now: Double, journal: JournalWriter) throws {
+        send(.ack(Ack(lease: offer.lease, kind: .checkpoint, seq: nil, checkpoint: offer.checkpoint.name)), to: peer, now: now)
+        try journal.event("checkpoint not stored", at: now, trial: offer.trial, lease: offer.lease, worker: sessions[peer]?.worker,
+                          detail: "\(offer.checkpoint.name): \(reason)")
+        logger.warning("checkpoint \(offer.checkpoint.name) of trial \(offer.trial) not stored: \(reason)")
+    }
+
+    /// A trial has finished: its checkpoint is no longer needed.
+    private func retireCheckpoint(_ trial: String, journal: JournalWriter) throws {
+        guard checkpoints.removeValue(forKey: trial) != nil else { return }
+        try journal.dropCheckpoint(trial: trial)
+        checkpointsRetired = true
+    }
+
     /// Peers that have been sent nothing for a heartbeat interval; marks them as sent to.
     public func heartbeatsDue(now: Double) -> [Peer] {
         var due: [Peer] = []
@@ -248,9 +300,22 @@ public final class Dispatcher {
             try settle(r, from: peer, now: now, journal: journal)
         case .fetch(let f):
             fetches.append((peer, f))
+        case .offer(let o):
+            // Only from the worker that ran the attempt, for a trial that still needs it.
+            guard let info = leases[o.lease], info.trial == o.trial, let state = trials[o.trial]?.state else {
+                drop("OFFERs for unknown leases from \(sessions[peer]!.worker)", now: now, "dropped OFFER for unknown lease \(o.lease) of trial \(o.trial) from \(sessions[peer]!.worker)")
+                return
+            }
+            if state == .pending || state == .running {
+                offers.append((peer, o))
+            } else {
+                send(.ack(Ack(lease: o.lease, kind: .checkpoint, seq: nil, checkpoint: o.checkpoint.name)), to: peer, now: now)
+            }
+        case .chunk(let c):
+            chunks.append((peer, c))
         case .heartbeat:
             break
-        case .hello, .assign, .ack, .cancel, .reconnect, .shutdown, .chunk:
+        case .hello, .assign, .ack, .cancel, .reconnect, .shutdown:
             drop("messages not a worker's from \(sessions[peer]!.worker)", now: now, "dropped \(message.command) from worker \(sessions[peer]!.worker): not a worker's message")
         }
     }
@@ -379,6 +444,7 @@ public final class Dispatcher {
         pruned += 1
         try journal.updateTrial(m.trial, state: .pruned, chargedAttempts: trials[m.trial]!.charged,
                                 result: try pruner!.result(of: record, reason: reason, lease: m.lease, journal: journal), reason: reason, finishedAt: now)
+        try retireCheckpoint(m.trial, journal: journal)
         // Its worker stops it at its next step (SIGTERM to `lpft train`); an unowned lease's
         // worker is told when it says HELLO holding it.
         if let holder { send(.cancel(Cancel(lease: m.lease, reason: reason)), to: holder, now: now) }
@@ -438,6 +504,7 @@ public final class Dispatcher {
             completed += 1
             try journal.updateTrial(r.trial, state: .completed, chargedAttempts: trial.charged, result: r.result, finishedAt: now)
             trials[r.trial] = trial
+            try retireCheckpoint(r.trial, journal: journal)
         case .failed:
             trials[r.trial] = trial
             try requeue(r.trial, charge: true, reason: r.reason ?? "failed", now: now, journal: journal)
@@ -515,7 +582,8 @@ public final class Dispatcher {
             s.credit -= 1
             totalCredit -= 1
             s.leases.insert(lease)
-            send(.assign(Assign(trial: id, lease: lease, attempt: trial.attempts, config: trial.config, sweep: sweep, inputs: inputs[id])), to: s.peer, now: now)
+            send(.assign(Assign(trial: id, lease: lease, attempt: trial.attempts, config: trial.config, sweep: sweep, inputs: inputs[id],
+                                      checkpoint: checkpoints[id]?.manifest)), to: s.peer, now: now)
         }
         if readyHead > 4096, readyHead * 2 > ready.count {
             ready.removeFirst(readyHead)
@@ -590,6 +658,7 @@ public final class Dispatcher {
         unfinished -= 1
         failed += 1
         try journal.updateTrial(id, state: .failed, chargedAttempts: trials[id]!.charged, reason: why, finishedAt: now)
+        try retireCheckpoint(id, journal: journal)
         try journal.event("trial failed", at: now, trial: id, detail: why)
         logger.warning("trial \(id) failed: \(why)")
     }

@@ -30,6 +30,9 @@ package final class InputFetcher {
     let stallTimeout: Double
     /// Said as transfers start, resume and end (`worker NAME: …` is added by the worker).
     var log: (String) -> Void = { _ in }
+    /// Who serves the pieces, for those messages: the coordinator, or (for a checkpoint the
+    /// coordinator fetches) a worker.
+    var source = "the coordinator"
 
     private final class Transfer {
         let input: PinnedInput
@@ -92,7 +95,7 @@ package final class InputFetcher {
             while let piece = try handle.read(upToCount: 1 << 20), !piece.isEmpty { transfer.hasher.update(data: piece) }
             log("resuming \(input.name) at \(Self.megabytes(kept)) of \(input.size.map(Self.megabytes) ?? "?") from an earlier fetch")
         } else {
-            log("fetching \(input.name) (\(input.size.map(Self.megabytes) ?? "size unknown")) from the coordinator")
+            log("fetching \(input.name) (\(input.size.map(Self.megabytes) ?? "size unknown")) from \(source)")
         }
         transfers[input.sha256] = transfer
         order.append(input.sha256)
@@ -125,7 +128,7 @@ package final class InputFetcher {
     /// Takes a piece; says when a transfer has ended either way.
     package func receive(_ chunk: Chunk, now: Double) -> Event? {
         guard let t = transfers[chunk.sha256] else { return nil }  // a transfer that has ended
-        if let error = chunk.error { return end(t, failure: "the coordinator says: \(error)") }
+        if let error = chunk.error { return end(t, failure: "\(source) says: \(error)") }
         // Only the next piece is taken; others were asked for before a re-ask and come again.
         guard chunk.offset == t.received, t.inFlight.first == chunk.offset else { return nil }
         let expected = Int(min(Int64(pieceSize), chunk.total - chunk.offset))
@@ -146,6 +149,13 @@ package final class InputFetcher {
         t.inFlight.removeFirst()
         bytesReceived += Int64(chunk.data.count)
         return t.received == chunk.total ? complete(t, now: now) : nil
+    }
+
+    /// Gives up fetching `sha256` (no longer wanted), leaving no partial file.
+    func cancel(_ sha256: String) {
+        guard let t = transfers[sha256] else { return }
+        _ = end(t, event: .failed(sha256: sha256, reason: "cancelled"))
+        try? FileManager.default.removeItem(at: t.partial)
     }
 
     /// The connection was replaced: what was in flight on it will not come.

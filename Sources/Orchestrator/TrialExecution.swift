@@ -9,6 +9,8 @@ import Wire
 /// end-of-file and exits, so no trial outlives its worker unseen.
 final class TrialExecution {
     let assignment: Assign
+    /// Where a child runs; nil for a thread.
+    let directory: TrialDirectory?
     private(set) var events: Int32
     private(set) var log: Int32 = -1
     private let pid: pid_t
@@ -21,6 +23,8 @@ final class TrialExecution {
     private var logFile: FileHandle?
     private var nextSeq = 0
     private var resultLine: [String: Any]?
+    /// Checkpoints the trial has said are whole, not yet taken by the worker.
+    private var checkpoints: [String] = []
     private var exitStatus: Int32?
     /// The last lines the trial wrote to stderr (or its thread reported).
     private(set) var logTail: [String] = []
@@ -30,6 +34,7 @@ final class TrialExecution {
     /// Starts `lpft train` in a child process, with `environment` over the worker's own.
     init(assignment: Assign, executable: String, arguments: [String], environment: [String: String] = [:], directory: TrialDirectory, lock: Int32) throws {
         self.assignment = assignment
+        self.directory = directory
         lockDescriptor = lock
         let input = try Self.pipe(), output = try Self.pipe(), errors = try Self.pipe()
         var actions = posix_spawn_file_actions_t()
@@ -63,6 +68,7 @@ final class TrialExecution {
     /// Runs `body` on a thread of this process; it writes event lines through the given function.
     init(assignment: Assign, body: @escaping InProcessTrial) throws {
         self.assignment = assignment
+        directory = nil
         lockDescriptor = -1
         pid = 0
         let output = try Self.pipe()
@@ -116,6 +122,8 @@ final class TrialExecution {
             case let .metric(name, value, epoch, step):
                 rows.append(MetricRow(seq: nextSeq, name: name, value: value, epoch: epoch, step: step))
                 nextSeq += 1
+            case .checkpoint(let name):
+                checkpoints.append(name)
             case .result(let object):
                 resultLine = object
             case nil:
@@ -127,6 +135,12 @@ final class TrialExecution {
             events = -1
         }
         return rows
+    }
+
+    /// The names of the checkpoints the trial has written since the last call, oldest first.
+    func takeCheckpoints() -> [String] {
+        defer { checkpoints.removeAll() }
+        return checkpoints
     }
 
     /// The trial's outcome once its output is closed and (for a child) it has exited.

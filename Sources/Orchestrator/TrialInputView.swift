@@ -1,5 +1,6 @@
 import Foundation
 import Sweep
+import TrialContract
 
 /// What a trial with pinned inputs reads, whatever this box holds: a directory of symbolic
 /// links to the verified copies (a local file with the pinned content, or the content cache's),
@@ -8,15 +9,18 @@ import Sweep
 /// paths moved under `root/`. So a trial reads exactly the content it was pinned to, and a box
 /// with other files under the same names cannot mix them in.
 struct TrialInputView {
-    /// The view's directory (rebuilt for every attempt).
+    /// The view's directory (rebuilt for every attempt): the trial directory's `inputs/`.
     let url: URL
+    /// Where absolute names go (``TrialDirectory/inputsRoot``, whose prefix a checkpoint's
+    /// config is written without).
+    private let root: URL
 
     var home: URL { url.appendingPathComponent("home") }
-    private var root: URL { url.appendingPathComponent("root") }
 
-    /// Builds the view of `files` (each pinned name and the verified copy it stands for).
-    static func build(at url: URL, files: [(name: String, copy: URL)]) throws -> TrialInputView {
-        let view = TrialInputView(url: url)
+    /// Builds the view of `files` (each pinned name and the verified copy it stands for) in `directory`.
+    static func build(in directory: TrialDirectory, files: [(name: String, copy: URL)]) throws -> TrialInputView {
+        let view = TrialInputView(url: directory.inputs, root: directory.inputsRoot)
+        let url = view.url
         let fm = FileManager.default
         if fm.fileExists(atPath: url.path) { try fm.removeItem(at: url) }
         try fm.createDirectory(at: view.home, withIntermediateDirectories: true)

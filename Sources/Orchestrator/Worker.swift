@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Logs
 import Sweep
+import Synchronization
 import TrialContract
 import Wire
 
@@ -26,6 +27,10 @@ public struct WorkerSettings: Sendable {
     public var liveness = Liveness.missedHeartbeats
     /// Exit after this many seconds without a coordinator (nil: wait for ever).
     public var maxIdle: Double?
+    /// How long a stopping worker waits for the coordinator to take the checkpoints its
+    /// trials wrote as they stopped: within SLURM's and Kubernetes' 30 s between SIGTERM and
+    /// SIGKILL, with time to spare for the exit.
+    public var uploadGrace = 25.0
     /// CURVE: this worker's keypair and the coordinator's public key; nil for none.
     public var curve: (keys: CurveKeyPair, serverKey: String)?
     /// Its build and machine, for HELLO.
@@ -56,6 +61,10 @@ public struct WorkerSettings: Sendable {
 /// it what the socket, the trials and the clock bring. A trial whose pinned inputs are not all
 /// here with their pinned content waits while they are fetched (``InputFetcher``), then runs
 /// on a view of exactly those files (``TrialInputView``).
+///
+/// Each whole checkpoint a trial writes is offered to the coordinator, which fetches it from
+/// the worker's ``ContentServer`` as workers fetch inputs; an ASSIGN that names one this box
+/// lacks has its files fetched and placed in the trial directory, and the trial resumes there.
 public final class Worker {
     public let settings: WorkerSettings
     /// Which trials run on a thread of this process instead of a child; nil: all in children.
@@ -78,6 +87,11 @@ public final class Worker {
     private let fetcher: InputFetcher
     private let localDigests = ContentCache.LocalDigests()
     private let outbox: Outbox
+    /// Serves the checkpoints this worker's trials offered to the coordinator that fetches them.
+    private lazy var checkpointServer = ContentServer(files: [:], budget: 4 << 20, owner: "worker \(settings.name)", unknown: "this worker offers no checkpoint file with content")
+    /// The hashes each lease's offered checkpoint is served under.
+    private var served: [Lease: Set<String>] = [:]
+    private let hasher = CheckpointHasher()
     /// Liveness and backoff timers run on it (see `SteadyClock`).
     private let clock = SteadyClock()
     private let lock: DirectoryLock
@@ -133,7 +147,7 @@ public final class Worker {
             let stops = session.shuttingDown == nil ? [stopSignal, lifeline].compactMap { $0 } : []
             items += stops.map { .descriptor($0) }
             let exiting = executions.contains { $0.descriptors.isEmpty }
-            let readable = Poller.wait(items, timeout: exiting ? 0.01 : min(0.1, settings.heartbeatInterval / 2))
+            let readable = Poller.wait(items, timeout: checkpointServer.isBusy ? 0 : exiting ? 0.01 : min(0.1, settings.heartbeatInterval / 2))
             let now = clock.now()
             for (fd, fired) in zip(stops, readable.suffix(stops.count)) where fired {
                 if fd == stopSignal {
@@ -149,6 +163,11 @@ public final class Worker {
                 let rows = execution.read(fd)
                 if !rows.isEmpty { try perform(session.report(rows, lease: execution.assignment.lease, now: now), now: now) }
             }
+            for execution in executions {
+                guard let directory = execution.directory else { continue }
+                for name in execution.takeCheckpoints() { hasher.hash(name, in: directory, of: execution.assignment) }
+            }
+            for hashed in hasher.take() { try offer(hashed, now: now) }
             for (lease, execution) in trials {
                 guard let result = execution.outcome() else { continue }
                 trials[lease] = nil
@@ -160,6 +179,7 @@ public final class Worker {
                 fetches = fetcher.requests(now: now)
             }
             try perform(session.tick(now: now, fetches: fetches), now: now)
+            checkpointServer.serve { _, frames in _ = socket?.send(frames) }
             if let exit { return exit }
         }
     }
@@ -183,6 +203,8 @@ public final class Worker {
             case .takeChunk(let chunk):
                 if let event = fetcher.receive(chunk, now: now) { try inputsArrived(event, now: now) }
             case .resetFetches: fetcher.connectionReset()
+            case .serve(let fetch): checkpointServer.enqueue([([], fetch)])
+            case .withdraw(let lease): withdraw(lease)
             case .exit(let exit): self.exit = exit
             }
         }
@@ -220,10 +242,37 @@ public final class Worker {
                 case .failed(_, let reason)?: throw WorkerError(reason)
                 }
             }
+            var a = a
+            if let checkpoint = a.checkpoint, !hasCheckpoint(checkpoint, of: a.trial) {
+                session.say(.info, "trial \(a.trial) resumes from checkpoint \(checkpoint.name) (\(InputFetcher.megabytes(checkpoint.bytes))), uploaded by an earlier attempt")
+                for file in checkpoint.files where !fetcher.cache.contains(file.sha256) {
+                    switch try fetcher.fetch(file, now: now) {
+                    case nil: missing.insert(file.sha256)
+                    case .fetched?: continue
+                    case .failed(_, let reason)?:
+                        withoutCheckpoint(&a, reason)
+                        missing.subtract(checkpoint.files.map(\.sha256))
+                    }
+                    if a.checkpoint == nil { break }
+                }
+            }
             if missing.isEmpty { try launch(a) } else { staged[a.lease] = (a, missing) }
         } catch {
             try couldNotStart(a, "\(error)", now: now)
         }
+    }
+
+    /// Whether the trial directory this box would run `trial` in already holds `checkpoint`.
+    private func hasCheckpoint(_ checkpoint: CheckpointManifest, of trial: String) -> Bool {
+        let directory = TrialDirectory(settings.runs.appendingPathComponent(trial))
+        return FileManager.default.fileExists(atPath: directory.checkpoints.appendingPathComponent(checkpoint.name).path)
+    }
+
+    /// A checkpoint that cannot be had costs the trial its progress, not its attempt: it
+    /// starts from the beginning (or from what this box holds).
+    private func withoutCheckpoint(_ a: inout Assign, _ reason: String) {
+        session.say(.warning, "trial \(a.trial) starts without checkpoint \(a.checkpoint?.name ?? "?"): \(reason)")
+        a.checkpoint = nil
     }
 
     private func couldNotStart(_ a: Assign, _ reason: String, now: Double) throws {
@@ -251,6 +300,16 @@ public final class Worker {
                 }
                 staged[lease] = nil
                 do { try launch(entry.assignment) } catch { try couldNotStart(entry.assignment, "\(error)", now: now) }
+            case .failed(let sha256, let reason) where entry.waiting.contains(sha256) && !(entry.assignment.inputs ?? []).contains { $0.sha256 == sha256 }:
+                // Only a checkpoint's file: the trial goes on without it.
+                var a = entry.assignment
+                let waiting = entry.waiting.subtracting(a.checkpoint?.files.map(\.sha256) ?? [])
+                withoutCheckpoint(&a, reason)
+                staged[lease] = (a, waiting)
+                if waiting.isEmpty {
+                    staged[lease] = nil
+                    do { try launch(a) } catch { try couldNotStart(a, "\(error)", now: now) }
+                }
             case .failed(let sha256, let reason) where entry.waiting.contains(sha256):
                 staged[lease] = nil
                 try couldNotStart(entry.assignment, reason, now: now)
@@ -276,10 +335,11 @@ public final class Worker {
                         }
                         return (input.name, copy)
                     }
-                    let view = try TrialInputView.build(at: directory.url.appendingPathComponent("inputs"), files: files)
+                    let view = try TrialInputView.build(in: directory, files: files)
                     config = try view.rewrite(config: config, names: inputs.map(\.name))
                     environment["LPFT_HOME"] = view.home.path
                 }
+                if let checkpoint = a.checkpoint { try place(checkpoint, in: directory, config: config) }
                 trials[a.lease] = try TrialExecution(assignment: a, executable: settings.executable, arguments: try trainArguments(a, config: config, directory),
                                                      environment: environment, directory: directory, lock: lock)
             } catch {
@@ -288,6 +348,61 @@ public final class Worker {
             }
         }
         session.started(a.lease)
+    }
+
+    /// Moves a fetched checkpoint from the content cache into `directory` (whole or not at
+    /// all: gathered in `<name>.partial` and renamed, as the trial writes its own), with the
+    /// config `--resume` reads, so the trial continues from it.
+    private func place(_ checkpoint: CheckpointManifest, in directory: TrialDirectory, config: String) throws {
+        let fm = FileManager.default
+        let target = directory.checkpoints.appendingPathComponent(checkpoint.name)
+        guard !fm.fileExists(atPath: target.path) else { return }
+        let sources = checkpoint.files.map { fetcher.cache.url(of: $0.sha256) }
+        guard sources.allSatisfy({ fm.fileExists(atPath: $0.path) }) else {
+            session.say(.warning, "checkpoint \(checkpoint.name) of trial \(directory.url.lastPathComponent) is no longer in the content cache; the trial starts without it")
+            return
+        }
+        let partial = target.appendingPathExtension("partial")
+        try? fm.removeItem(at: partial)
+        try fm.createDirectory(at: partial, withIntermediateDirectories: true)
+        for (file, source) in zip(checkpoint.files, sources) {
+            guard let destination = directory.checkpointFile(file.name, of: checkpoint.name) else {
+                throw WorkerError("checkpoint \(checkpoint.name) names a file outside it: \(String(reflecting: file.name))")
+            }
+            let placed = partial.appendingPathComponent(destination.lastPathComponent)
+            // A checkpoint is read by this one trial only: moved out of the box's cache, not copied.
+            if rename(source.path, placed.path) != 0 { try fm.copyItem(at: source, to: placed) }
+        }
+        guard rename(partial.path, target.path) == 0 else {
+            throw WorkerError("cannot move checkpoint \(checkpoint.name) into \(directory.checkpoints.path): \(String(cString: strerror(errno)))")
+        }
+        if !fm.fileExists(atPath: directory.config.path) { try Data(config.utf8).write(to: directory.config, options: .atomic) }
+    }
+
+    /// Offers a checkpoint a trial wrote, once hashed, in place of the lease's earlier one.
+    private func offer(_ hashed: CheckpointHasher.Hashed, now: Double) throws {
+        switch hashed.result {
+        case .success(let (manifest, files)):
+            let hashes = Set(manifest.files.map(\.sha256))
+            for (file, sha256) in zip(files, manifest.files.map(\.sha256)) { checkpointServer.add(file, as: sha256) }
+            let superseded = served[hashed.assignment.lease, default: []].subtracting(hashes)
+            served[hashed.assignment.lease] = hashes
+            stopServing(superseded)
+            try perform(session.offer(Offer(trial: hashed.assignment.trial, lease: hashed.assignment.lease, checkpoint: manifest), now: now), now: now)
+        case .failure(let error):
+            // A newer checkpoint may have replaced it (`checkpoints: last` keeps one): it is offered instead.
+            session.say(.info, "checkpoint of trial \(hashed.assignment.trial) not offered: \(error)")
+        }
+    }
+
+    /// The coordinator has the lease's checkpoint, or needs it no more.
+    private func withdraw(_ lease: Lease) {
+        stopServing(served.removeValue(forKey: lease) ?? [])
+    }
+
+    private func stopServing(_ hashes: Set<String>) {
+        let stillServed = served.values.reduce(into: Set<String>()) { $0.formUnion($1) }
+        for sha256 in hashes where !stillServed.contains(sha256) { checkpointServer.remove(sha256) }
     }
 
     /// `<runs>/<trial>`, locked while the attempt runs; if another worker still runs an older
@@ -315,5 +430,49 @@ public final class Worker {
         let config = directory.assignedConfig
         try Data(text.utf8).write(to: config, options: .atomic)
         return TrialCommandLine.start(config: config.path, directory: directory) + settings.trainArguments
+    }
+}
+
+/// Hashes the checkpoints trials write, off the worker's thread: a BERT-base checkpoint is
+/// about 1.3 GB (BENCHMARKS.md), seconds of SHA-256 that heartbeats must not wait behind. One
+/// serial queue, so a trial's checkpoints are offered in the order it wrote them.
+final class CheckpointHasher: Sendable {
+    struct Hashed: Sendable {
+        let assignment: Assign
+        /// The manifest and, for the worker's ``ContentServer``, the files behind it.
+        let result: Result<(CheckpointManifest, [PinnedFile]), WorkerError>
+    }
+
+    private let queue = DispatchQueue(label: "lpft.checkpoint-hasher")
+    private let done = Mutex<[Hashed]>([])
+
+    func hash(_ name: String, in directory: TrialDirectory, of assignment: Assign) {
+        queue.async { [self] in
+            let result = Result { try Self.manifest(name, in: directory) }.mapError { WorkerError("\($0)") }
+            done.withLock { $0.append(Hashed(assignment: assignment, result: result)) }
+        }
+    }
+
+    /// The checkpoints hashed since the last call, in the order they were written.
+    func take() -> [Hashed] {
+        done.withLock { hashed in
+            defer { hashed.removeAll() }
+            return hashed
+        }
+    }
+
+    /// The files of `checkpoints/<name>` by content, each named relative to the trial directory.
+    static func manifest(_ name: String, in directory: TrialDirectory) throws -> (CheckpointManifest, [PinnedFile]) {
+        let folder = directory.checkpoints.appendingPathComponent(name)
+        var inputs: [PinnedInput] = [], files: [PinnedFile] = []
+        for file in try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted() {
+            let relative = "\(TrialDirectory.Name.checkpoints)/\(name)/\(file)"
+            guard let url = directory.checkpointFile(relative, of: name) else { continue }
+            let stamp = try FileStamp(ofFileAt: url.path)
+            inputs.append(PinnedInput(name: relative, sha256: try ContentDigest.sha256(of: url), size: stamp.size))
+            files.append(PinnedFile(name: relative, path: url.path, size: stamp.size, mtime: stamp.mtime))
+        }
+        guard !inputs.isEmpty else { throw WorkerError("\(folder.path) holds no files") }
+        return (CheckpointManifest(name: name, files: inputs), files)
     }
 }

@@ -15,6 +15,9 @@ import Wire
 /// on disk and hands back to a restarted worker, and are sent again after a lease timeout
 /// without an ACK. Silence from the coordinator for `liveness` heartbeats means a fresh
 /// connection, with the allowed silence doubling up to 30 s, for ever (or until `maxIdle`).
+/// A trial's newest whole checkpoint is OFFERed (again after each HELLO) and its pieces
+/// served as the coordinator FETCHes them, until an ACK says it is stored; a stopping worker
+/// waits up to `uploadGrace` for that.
 package struct WorkerSession {
     /// What the driver is to do, in order: each may depend on the one before (a result is
     /// kept on disk before it is sent; messages after a ``connect`` go on the new connection).
@@ -36,6 +39,10 @@ package struct WorkerSession {
         case takeChunk(Chunk)
         /// The coordinator starts a new session: pieces asked for before will not come.
         case resetFetches
+        /// Send the coordinator this piece of a checkpoint offered.
+        case serve(Fetch)
+        /// The checkpoint this lease offered is stored or not wanted: stop serving it.
+        case withdraw(Lease)
         case exit(Worker.Exit)
     }
 
@@ -64,6 +71,10 @@ package struct WorkerSession {
     private var unackedMetrics = UnackedMetrics()
     /// Results sent and not ACKed, as the outbox on disk holds them.
     private(set) var outbox: [Lease: TrialReport] = [:]
+    /// Each lease's newest checkpoint offered and not yet taken.
+    private(set) var offers: [Lease: Offer] = [:]
+    /// When the worker began to stop.
+    private var stoppingSince: Double?
     /// Outbox results this connection's coordinator called another sweep's: kept, not resent
     /// to it (a later connection may be to their own coordinator).
     private var foreign = Set<Lease>()
@@ -152,7 +163,17 @@ package struct WorkerSession {
 
     /// A trial has ended.
     package mutating func finished(_ report: TrialReport, now: Double) -> [Action] {
+        // A completed trial is never resumed: its checkpoint is of no use to anyone.
+        if report.status == .completed, offers.removeValue(forKey: report.lease) != nil { actions.append(.withdraw(report.lease)) }
         end(report, now: now)
+        return takeActions()
+    }
+
+    /// A trial has written a whole checkpoint: offered to the coordinator (replacing the
+    /// lease's earlier one), and served until it is taken.
+    package mutating func offer(_ offer: Offer, now: Double) -> [Action] {
+        offers[offer.lease] = offer
+        if helloAt == nil { send(.offer(offer), now: now) }  // otherwise with the next HELLO
         return takeActions()
     }
 
@@ -167,6 +188,7 @@ package struct WorkerSession {
     private mutating func stop(_ reason: String, now: Double) {
         guard shuttingDown == nil else { return }
         shuttingDown = reason
+        stoppingSince = now
         say(.info, "\(reason); stopping running trials")
         for lease in held.keys.sorted() {
             actions.append(.stop(lease))
@@ -184,7 +206,11 @@ package struct WorkerSession {
     /// exiting; `fetches` are the FETCHes due now, sent first.
     package mutating func tick(now: Double, fetches: [Fetch] = []) -> [Action] {
         if let reason = shuttingDown, held.isEmpty, !hasUnsentResults || now - lastHeard > settings.heartbeatInterval * 2 {
-            return [.exit(.shutdown(reason))]
+            // The checkpoints a stopped trial wrote go with it if the grace allows.
+            if offers.isEmpty || now - (stoppingSince ?? now) >= settings.uploadGrace || now - lastHeard > settings.heartbeatInterval * 2 {
+                if !offers.isEmpty { say(.warning, "exiting with \(offers.count) checkpoint(s) not taken by the coordinator within \(settings.uploadGrace) s") }
+                return [.exit(.shutdown(reason))]
+            }
         }
         if let at = helloAt {
             if now >= at {
@@ -234,6 +260,7 @@ package struct WorkerSession {
         switch message {
         case .assign(let a): assigned(a, now: now)
         case .chunk(let c): actions.append(.takeChunk(c))
+        case .fetch(let f): actions.append(.serve(f))
         case .ack(let a): acknowledge(a)
         case .cancel(let c):
             say(.info, "lease \(c.lease) cancelled: \(c.reason)")
@@ -252,7 +279,7 @@ package struct WorkerSession {
             stop("coordinator says: \(notice.reason)", now: now)
         case .heartbeat:
             break
-        case .hello, .ready, .metrics, .result, .fetch:
+        case .hello, .ready, .metrics, .result, .offer:
             dropWarnings.warn(logger, key: "messages not a coordinator's", now: now, "worker \(settings.name): dropped \(message.command) from the coordinator: not a coordinator's message")
         }
     }
@@ -276,6 +303,10 @@ package struct WorkerSession {
             unackedMetrics.forget(ack.lease)
             guard outbox.removeValue(forKey: ack.lease) != nil else { return }
             actions.append(.discard(ack.lease))
+        case .checkpoint:
+            guard let offered = offers[ack.lease], offered.checkpoint.name == ack.checkpoint else { return }
+            offers[ack.lease] = nil
+            actions.append(.withdraw(ack.lease))
         case .foreign:
             guard let pending = outbox[ack.lease], foreign.insert(ack.lease).inserted else { return }
             say(.warning, "the coordinator at \(settings.endpoint) runs another sweep than the one that assigned lease \(ack.lease) (trial \(pending.trial), sweep \(pending.sweep ?? "?")); its result stays in \(settings.directory.path) for that sweep's coordinator")
@@ -300,6 +331,7 @@ package struct WorkerSession {
         send(.hello(Hello(worker: settings.name, host: settings.host, slots: settings.slots, held: references, instance: instance, facts: settings.facts)), now: now)
         for batch in unackedMetrics.batches { send(.metrics(batch), now: now) }
         resendResults(now: now)
+        for lease in offers.keys.sorted() { send(.offer(offers[lease]!), now: now) }
     }
 
     /// Whether the outbox holds results this connection's coordinator may still take.

@@ -266,6 +266,14 @@ public final class Journal: Sendable {
         m.registerMigration("v6 predictions") { db in
             try db.execute(sql: "CREATE TABLE predictions (lease INTEGER PRIMARY KEY, trial TEXT NOT NULL, body TEXT NOT NULL)")
         }
+        // The newest checkpoint a worker uploaded for each unfinished trial (its files are in
+        // the sweep directory's `checkpoints/` store, by content).
+        m.registerMigration("v7 stored checkpoints") { db in
+            try db.execute(sql: """
+                CREATE TABLE checkpoints (trial TEXT PRIMARY KEY, lease INTEGER NOT NULL, name TEXT NOT NULL, bytes INTEGER NOT NULL,
+                                          manifest TEXT NOT NULL, stored_at REAL NOT NULL)
+                """)
+        }
         return m
     }
 

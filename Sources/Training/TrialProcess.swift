@@ -30,6 +30,8 @@ public struct TrialProcess {
         let output = try TrialOutput(directory: directory, config: trial, resuming: resuming)
         let runner = TrialRunner(config: trial)
         runner.checkpointDirectory = directory.checkpoints
+        runner.checkpointIdentity = directory.portable(configJSON:)
+        if events { runner.onCheckpoint = { emit(TrialEvent.checkpoint(name: $0).line) } }
         runner.onNotice = { FileHandle.standardError.write(Data("lpft: \($0)\n".utf8)) }
         if let advice = BLASKernelAdvice.advice(blas: BLAS.configuration, cpuFlags: BLASKernelAdvice.thisMachineFlags) { runner.onNotice(advice) }
         runner.onFreshStart = { try? output.discardEarlierMetrics() }

@@ -82,6 +82,12 @@ public final class TrialRunner {
     /// Where the FT stage saves a checkpoint after each epoch (when the config asks for it) and
     /// resumes from, if a whole one for the same config is there.
     public var checkpointDirectory: URL?
+    /// The config as a checkpoint records it, to recognise its own trial's checkpoints by:
+    /// ``TrialDirectory/portable(configJSON:)`` for a trial directory, so one written on
+    /// another box matches.
+    public var checkpointIdentity: (String) -> String = { $0 }
+    /// Called with a checkpoint's name once it is whole under `checkpointDirectory`.
+    public var onCheckpoint: (String) -> Void = { _ in }
     /// Human-readable notices: resuming, checkpoints skipped as torn or foreign.
     public var onNotice: (String) -> Void = { _ in }
     /// Called before the first metric of a run that starts from the beginning, also when it
@@ -186,7 +192,7 @@ public final class TrialRunner {
         let pretrainedTestFeatures = try timed("features") { try trainer.features(data.test) }
         var resumed: TrialCheckpoint?
         if config.method.fineTunes, let root = checkpointDirectory {
-            resumed = try TrialCheckpoint.latest(in: root, config: config.canonicalJSON(), threads: threads, trainable: trainable, skipped: onNotice)
+            resumed = try TrialCheckpoint.latest(in: root, config: checkpointIdentity(config.canonicalJSON()), threads: threads, trainable: trainable, skipped: onNotice)
         }
         if let resumed {
             // The LP stage and head scaling are inside the checkpoint; their metrics come back with it.
@@ -279,9 +285,10 @@ public final class TrialRunner {
             guard let checkpoints else { return }
             let state = TrialCheckpoint.State(epoch: epoch, stepsIntoNextEpoch: steps == 0 ? nil : steps, lossSumIntoNextEpoch: steps == 0 ? nil : lossSum,
                                               optimizerStep: trainer.optimizer.step, bestEpoch: bestEpoch, bestAccuracy: bestAccuracy,
-                                              bestScore: config.ft.selectBy == .accuracy ? nil : bestScore, metrics: metrics, config: config.canonicalJSON(), threads: threads,
+                                              bestScore: config.ft.selectBy == .accuracy ? nil : bestScore, metrics: metrics, config: checkpointIdentity(config.canonicalJSON()), threads: threads,
                                               tensorsChecksum: "", bestIsCurrent: bestEpoch == 0 || (bestEpoch == epoch && steps == 0))
             try TrialCheckpoint.write(to: checkpoints, state: state, policy: config.checkpoints, trainable: trainable, parameters: trainer.parameters, best: best, optimizer: trainer.optimizer)
+            onCheckpoint(state.position.directoryName)
         }
         for epoch in firstEpoch..<(f.epochs + 1) {
             let order = RandomStreamFactory.epochOrder(config.seed).derived(UInt64(epoch)).permutation(data.train.count)

@@ -9,6 +9,7 @@ import Foundation
 /// - `result.json`: the ``TrialResultSchema`` object, written atomically, last;
 /// - `checkpoints/`: FT checkpoints a retried attempt resumes from;
 /// - `assigned.json`: the config as the coordinator assigned it (worker only);
+/// - `inputs/`: the view of the trial's pinned inputs it reads (worker only);
 /// - `attempt-N.log`: what attempt N wrote on stderr (worker only).
 public struct TrialDirectory: Sendable {
     public let url: URL
@@ -22,6 +23,7 @@ public struct TrialDirectory: Sendable {
         public static let result = "result.json"
         public static let checkpoints = "checkpoints"
         public static let assignedConfig = "assigned.json"
+        public static let inputs = "inputs"
     }
 
     public var config: URL { url.appendingPathComponent(Name.config) }
@@ -30,7 +32,38 @@ public struct TrialDirectory: Sendable {
     public var checkpoints: URL { url.appendingPathComponent(Name.checkpoints) }
     public var assignedConfig: URL { url.appendingPathComponent(Name.assignedConfig) }
     public func attemptLog(_ attempt: Int) -> URL { url.appendingPathComponent("attempt-\(attempt).log") }
+    /// The worker's view of the trial's pinned inputs; a config's absolute paths are moved
+    /// under `inputs/root`.
+    public var inputs: URL { url.appendingPathComponent(Name.inputs) }
+    public var inputsRoot: URL { inputs.appendingPathComponent("root") }
 
+    /// `configJSON` as any box would have it: a worker moves the config's absolute paths into
+    /// this directory's input view, whose place differs from box to box, so a checkpoint
+    /// carries the config with that prefix taken off (the content behind the paths is pinned
+    /// by hash, and the trial id names the config as planned). A checkpoint written on one
+    /// box is then recognised as the same trial's on another.
+    public func portable(configJSON: String) -> String {
+        configJSON.replacingOccurrences(of: "\"" + inputsRoot.standardizedFileURL.path + "/", with: "\"/")
+    }
+
+    /// Where a file of a travelling checkpoint goes, from its name relative to this directory
+    /// (`checkpoints/<checkpoint>/<file>`); nil for a name that would leave that place, so a
+    /// name from the wire never writes elsewhere.
+    public func checkpointFile(_ relative: String, of checkpoint: String) -> URL? {
+        Self.isCheckpointFile(relative, of: checkpoint) ? url.appendingPathComponent(relative) : nil
+    }
+
+    /// Whether `relative` names a file of `checkpoint`: `checkpoints/<checkpoint>/<file>`,
+    /// each part a plain name.
+    public static func isCheckpointFile(_ relative: String, of checkpoint: String) -> Bool {
+        let parts = relative.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        return parts.count == 3 && parts[0] == Name.checkpoints && parts[1] == checkpoint && isPlainName(checkpoint) && isPlainName(parts[2])
+    }
+
+    /// A single path component that names something in its directory (not `.`, `..` or hidden).
+    static func isPlainName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.count <= 128 && !name.hasPrefix(".") && !name.contains("/") && !name.contains("\0")
+    }
     /// Whether the directory holds a trial a fresh start must not overwrite: one with
     /// checkpoints, one that completed or was interrupted, or one killed before its result.
     /// A trial that failed before its first checkpoint (while loading its data, say) is not

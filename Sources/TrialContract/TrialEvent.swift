@@ -3,11 +3,14 @@ import Foundation
 /// One line a trial prints on stdout under `lpft train --events`, read by the worker:
 ///
 /// - `{"event": "metric", "name": …, "value": …, "epoch": …, "step": …}` per metric event;
+/// - `{"event": "checkpoint", "name": …}` when a whole checkpoint is in `checkpoints/<name>`
+///   (its worker offers it to the coordinator, so a retry elsewhere can resume from it);
 /// - `{"event": "result", "status": …, …}` once, last: the trial's ``TrialResultSchema`` object.
 ///
 /// Lines are single-line JSON with sorted keys; any other line is a log line.
 public enum TrialEvent {
     case metric(name: String, value: Double, epoch: Int?, step: Int?)
+    case checkpoint(name: String)
     case result([String: Any])
 
     /// The event as one line (no newline).
@@ -19,6 +22,8 @@ public enum TrialEvent {
             o["epoch"] = epoch
             o["step"] = step
             object = o
+        case .checkpoint(let name):
+            object = ["event": "checkpoint", "name": name]
         case .result(let result):
             object = result.merging(["event": "result"]) { _, new in new }
         }
@@ -33,6 +38,9 @@ public enum TrialEvent {
         case "metric":
             guard let name = object["name"] as? String, let value = JSONNumber.decode(object["value"]) else { return nil }
             self = .metric(name: name, value: value, epoch: object["epoch"] as? Int, step: object["step"] as? Int)
+        case "checkpoint":
+            guard let name = object["name"] as? String else { return nil }
+            self = .checkpoint(name: name)
         case "result":
             var result = object
             result["event"] = nil

@@ -72,7 +72,7 @@ extension PinnedInput: WireBody {
 
 extension Assign: WireBody {
     init(reading r: inout JSONReader) throws(JSONReader.Failure) {
-        var trial: String?, lease: Lease?, attempt: Int?, config: String?, sweep: String?, inputs: [PinnedInput]?
+        var trial: String?, lease: Lease?, attempt: Int?, config: String?, sweep: String?, inputs: [PinnedInput]?, checkpoint: CheckpointManifest?
         try r.object { (r: inout JSONReader, key) throws(JSONReader.Failure) in
             switch key {
             case "trial": trial = try r.string()
@@ -84,11 +84,13 @@ extension Assign: WireBody {
                 inputs = try r.optional { (r: inout JSONReader) throws(JSONReader.Failure) in
                     try r.array(of: { (r: inout JSONReader) throws(JSONReader.Failure) in try PinnedInput(reading: &r) })
                 }
+            case "checkpoint":
+                checkpoint = try r.optional { (r: inout JSONReader) throws(JSONReader.Failure) in try CheckpointManifest(reading: &r) }
             default: try r.skip()
             }
         }
         self.init(trial: try required(trial, "trial"), lease: try required(lease, "lease"), attempt: try required(attempt, "attempt"),
-                  config: try required(config, "config"), sweep: sweep, inputs: inputs)
+                  config: try required(config, "config"), sweep: sweep, inputs: inputs, checkpoint: checkpoint)
     }
 
     func write(to w: inout JSONWriter) {
@@ -99,6 +101,28 @@ extension Assign: WireBody {
             $0.field("config", config)
             $0.field("sweep", sweep)
             if let inputs { $0.field("inputs") { $0.array(inputs) { $1.write(to: &$0) } } }
+            if let checkpoint { $0.field("checkpoint") { checkpoint.write(to: &$0) } }
+        }
+    }
+}
+
+extension CheckpointManifest: WireBody {
+    init(reading r: inout JSONReader) throws(JSONReader.Failure) {
+        var name: String?, files: [PinnedInput]?
+        try r.object { (r: inout JSONReader, key) throws(JSONReader.Failure) in
+            switch key {
+            case "name": name = try r.string()
+            case "files": files = try r.array(of: { (r: inout JSONReader) throws(JSONReader.Failure) in try PinnedInput(reading: &r) })
+            default: try r.skip()
+            }
+        }
+        self.init(name: try required(name, "name"), files: try required(files, "files"))
+    }
+
+    func write(to w: inout JSONWriter) {
+        w.object {
+            $0.field("name", name)
+            $0.field("files") { $0.array(files) { $1.write(to: &$0) } }
         }
     }
 }
@@ -190,16 +214,17 @@ extension TrialReport: WireBody {
 
 extension Ack: WireBody {
     init(reading r: inout JSONReader) throws(JSONReader.Failure) {
-        var lease: Lease?, kind: Kind?, seq: Int?
+        var lease: Lease?, kind: Kind?, seq: Int?, checkpoint: String?
         try r.object { (r: inout JSONReader, key) throws(JSONReader.Failure) in
             switch key {
             case "lease": lease = try r.integer()
             case "kind": kind = try r.raw(Kind.self)
             case "seq": seq = try r.optional { (r: inout JSONReader) throws(JSONReader.Failure) in try r.integer() }
+            case "checkpoint": checkpoint = try r.optional { (r: inout JSONReader) throws(JSONReader.Failure) in try r.string() }
             default: try r.skip()
             }
         }
-        self.init(lease: try required(lease, "lease"), kind: try required(kind, "kind"), seq: seq)
+        self.init(lease: try required(lease, "lease"), kind: try required(kind, "kind"), seq: seq, checkpoint: checkpoint)
     }
 
     func write(to w: inout JSONWriter) {
@@ -207,6 +232,7 @@ extension Ack: WireBody {
             $0.field("lease", lease)
             $0.field("kind", kind.rawValue)
             $0.field("seq", seq)
+            if let checkpoint { $0.field("checkpoint", checkpoint) }
         }
     }
 }

@@ -10,6 +10,10 @@ import Sweep
 /// (sent only after the journal commit), `CANCEL` (drop a fenced lease), `RECONNECT` (say HELLO
 /// again: the coordinator does not know you, e.g. after its restart), `CHUNK` (the piece, as a
 /// fourth frame), `SHUTDOWN`, `HEARTBEAT`. Any message counts as a heartbeat.
+///
+/// Checkpoints travel the other way on the same messages: the worker says `OFFER` (a trial's
+/// checkpoint is whole), the coordinator FETCHes its pieces from the worker, which answers with
+/// CHUNKs, and an `ACK` of kind `checkpoint` says it is stored.
 public enum WireProtocol {
     public static let version = "LPFT/1"
     /// libzmq drops larger messages before they are read (ZMQ_MAXMSGSIZE).
@@ -108,14 +112,18 @@ public struct Assign: Codable, Equatable, Sendable {
     /// content under its name) fetches it. Absent from coordinators that predate it, and for
     /// trials that read no files.
     public var inputs: [PinnedInput]?
+    /// The newest checkpoint an earlier attempt uploaded: a worker whose trial directory lacks
+    /// it fetches its files and resumes from it. Absent when there is none.
+    public var checkpoint: CheckpointManifest?
 
-    public init(trial: String, lease: Lease, attempt: Int, config: String, sweep: String? = nil, inputs: [PinnedInput]? = nil) {
+    public init(trial: String, lease: Lease, attempt: Int, config: String, sweep: String? = nil, inputs: [PinnedInput]? = nil, checkpoint: CheckpointManifest? = nil) {
         self.trial = trial
         self.lease = lease
         self.attempt = attempt
         self.config = config
         self.sweep = sweep
         self.inputs = inputs
+        self.checkpoint = checkpoint
     }
 }
 
@@ -185,16 +193,22 @@ public struct Ack: Codable, Equatable, Sendable {
         /// The RESULT names another sweep: not taken, and not to be sent here again on this
         /// connection; the worker keeps it for the coordinator of its own sweep.
         case foreign
+        /// The checkpoint named `checkpoint` that this lease offered is stored (or not
+        /// wanted): the worker need serve it no longer.
+        case checkpoint
     }
     public var lease: Lease
     public var kind: Kind
     /// For metrics: every row up to and including this seq is committed.
     public var seq: Int?
+    /// For a checkpoint: its name.
+    public var checkpoint: String?
 
-    public init(lease: Lease, kind: Kind, seq: Int?) {
+    public init(lease: Lease, kind: Kind, seq: Int?, checkpoint: String? = nil) {
         self.lease = lease
         self.kind = kind
         self.seq = seq
+        self.checkpoint = checkpoint
     }
 }
 
@@ -219,6 +233,20 @@ public struct Notice: Codable, Equatable, Sendable {
     }
 }
 
+/// A worker's word that its trial of `lease` has written a whole checkpoint: the coordinator
+/// may fetch its files (FETCH to the worker, CHUNKs back) and keep it for a retry elsewhere.
+public struct Offer: Codable, Equatable, Sendable {
+    public var trial: String
+    public var lease: Lease
+    public var checkpoint: CheckpointManifest
+
+    public init(trial: String, lease: Lease, checkpoint: CheckpointManifest) {
+        self.trial = trial
+        self.lease = lease
+        self.checkpoint = checkpoint
+    }
+}
+
 /// A decoded message.
 public enum Message: Equatable, Sendable {
     case hello(Hello)
@@ -232,6 +260,7 @@ public enum Message: Equatable, Sendable {
     case shutdown(Notice)
     case fetch(Fetch)
     case chunk(Chunk)
+    case offer(Offer)
     case heartbeat
 
     package var command: String {
@@ -247,6 +276,7 @@ public enum Message: Equatable, Sendable {
         case .shutdown: "SHUTDOWN"
         case .fetch: "FETCH"
         case .chunk: "CHUNK"
+        case .offer: "OFFER"
         case .heartbeat: "HEARTBEAT"
         }
     }
@@ -265,6 +295,7 @@ public enum Message: Equatable, Sendable {
         case .cancel(let b): body = Self.encode(b)
         case .reconnect(let b), .shutdown(let b): body = Self.encode(b)
         case .fetch(let b): body = Self.encode(b)
+        case .offer(let b): body = Self.encode(b)
         case .chunk(let b):
             return [Array(WireProtocol.version.utf8), Array(command.utf8), Array(Self.encode(b)), b.data]
         case .heartbeat: return Self.heartbeatFrames
@@ -321,6 +352,7 @@ public enum Message: Equatable, Sendable {
             var chunk = try decode(Chunk.self)
             chunk.data = frames[frames.index(after: i)]
             self = .chunk(chunk)
+        case "OFFER": self = .offer(try decode(Offer.self))
         case "HEARTBEAT": self = .heartbeat
         default: throw WireError("unknown command \(String(reflecting: String(command.prefix(32))))")
         }

@@ -24,7 +24,12 @@ struct WorkerCommand: ParsableCommand {
         of the worker itself: they measure the orchestrator, not process start-up.
 
         A trial runs in --runs/<trial id>; a retried trial that finds its checkpoints there \
-        resumes from them. A trial the worker cannot start (the program is missing, the disk is \
+        resumes from them. Each whole checkpoint a trial writes is offered to the coordinator, \
+        which keeps the newest per unfinished trial, so a retry on another machine resumes from \
+        it too (its files are fetched with the trial). Stopped (SIGTERM, as SLURM and \
+        Kubernetes do before SIGKILL), the worker stops its trials, which checkpoint mid-epoch, \
+        and waits up to --upload-grace seconds for the coordinator to take those checkpoints. \
+        A trial the worker cannot start (the program is missing, the disk is \
         full) goes back to the coordinator uncharged, and the worker takes no new trials for 1 s, \
         then 2 s, 4 s … up to 60 s while that goes on.
         """)
@@ -38,6 +43,7 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "Seconds between heartbeats.") var heartbeat = Liveness.heartbeatInterval
     @Option(help: "Heartbeats the coordinator may miss before the worker reconnects.") var liveness = Liveness.missedHeartbeats
     @Option(help: "Exit after this many seconds without a coordinator.") var maxIdle: Double?
+    @Option(help: "Seconds a stopping worker waits for the coordinator to take its trials' last checkpoints (SLURM and Kubernetes send SIGKILL 30 s after SIGTERM).") var uploadGrace = 25.0
     @Option(help: "The program that runs trials as `train --events` (default: this lpft).") var executable: String?
     @OptionGroup var curve: CurveOptions
     @Option(help: "CURVE: the coordinator's public key (its .pub file).") var serverKey: String?
@@ -46,6 +52,7 @@ struct WorkerCommand: ParsableCommand {
     func validate() throws {
         guard slots >= 1, slots <= 1024 else { throw ValidationError("--slots must be 1…1024") }
         guard heartbeat > 0, liveness >= 1 else { throw ValidationError("--heartbeat must be > 0 and --liveness ≥ 1") }
+        guard uploadGrace >= 0 else { throw ValidationError("--upload-grace must be ≥ 0 seconds") }
     }
 
     @OptionGroup var logging: LoggingOptions
@@ -63,6 +70,7 @@ struct WorkerCommand: ParsableCommand {
                 endpoint: connect, name: name ?? "\(host)-\(directory.lastPathComponent)", host: host, directory: directory,
                 runs: runs.map { URL(fileURLWithPath: $0) } ?? directory.appendingPathComponent("runs"), executable: executable ?? currentExecutable())
             (settings.slots, settings.heartbeatInterval, settings.liveness, settings.maxIdle) = (slots, heartbeat, liveness, maxIdle)
+            settings.uploadGrace = uploadGrace
             settings.trainArguments = threads.map { ["--threads", "\($0)"] } ?? []
             settings.facts = WorkerFacts.thisMachine(build: LPFTVersion.build, blas: BLAS.configuration, threads: threads)
             if let keys, let serverPublic { settings.curve = (keys, serverPublic) }

@@ -246,7 +246,8 @@ final class ShippingTests: XCTestCase {
         let dir = try temporaryDirectory(self)
         let copy = dir.appendingPathComponent("copy")
         try "x".write(to: copy, atomically: true, encoding: .utf8)
-        let view = try TrialInputView.build(at: dir.appendingPathComponent("view"), files: [
+        let trial = TrialDirectory(dir.appendingPathComponent("trial"))
+        let view = try TrialInputView.build(in: trial, files: [
             ("models/m/config.json", copy), ("/data/m/model.safetensors", copy), ("/srv/train.jsonl", copy),
         ])
         XCTAssertEqual(try String(contentsOf: view.home.appendingPathComponent("models/m/config.json"), encoding: .utf8), "x")
@@ -258,7 +259,10 @@ final class ShippingTests: XCTestCase {
         XCTAssertEqual((object["task"] as? [String: Any])?["train"] as? String, view.url.path + "/root/srv/train.jsonl")
         XCTAssertEqual((object["task"] as? [String: Any])?["test"] as? String, "/srv/other.jsonl", "not an input: left alone")
         XCTAssertEqual(object["ood"] as? [String], ["tweets"])
-        XCTAssertThrowsError(try TrialInputView.build(at: dir.appendingPathComponent("v2"), files: [("../../etc/passwd", copy)])) {
+        // A checkpoint's config is the one any box has: the view's place taken off again.
+        let portable = try JSONSerialization.jsonObject(with: Data(trial.portable(configJSON: rewritten).utf8)) as? NSDictionary
+        XCTAssertEqual(portable, try JSONSerialization.jsonObject(with: Data(config.utf8)) as? NSDictionary)
+        XCTAssertThrowsError(try TrialInputView.build(in: TrialDirectory(dir.appendingPathComponent("t2")), files: [("../../etc/passwd", copy)])) {
             XCTAssertTrue("\($0)".contains("leaves the trial's input view"), "\($0)")
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Sweep
 @testable import Orchestrator
 @testable import Wire
 import XCTest
@@ -238,5 +239,63 @@ final class WorkerSessionTests: XCTestCase {
         XCTAssertEqual(session.receive(.ready(Ready(credit: 1)), now: 4), [])
         XCTAssertTrue(session.heardFromCoordinator)
         XCTAssertFalse(Self.run(&session, from: 4, to: 9, coordinatorTalks: false).contains { $0.action == .connect }, "heard at 4 s")
+    }
+
+    // MARK: Checkpoints
+
+    static func offer(_ lease: Lease, _ name: String = "epoch-1") -> Offer {
+        Offer(trial: "t\(lease)", lease: lease, checkpoint: CheckpointManifest(name: name, files: [
+            PinnedInput(name: "checkpoints/\(name)/state.json", sha256: String(repeating: "a", count: 64), size: 10),
+        ]))
+    }
+
+    func testACheckpointIsOfferedServedResentAfterAHelloAndWithdrawnOnItsACK() {
+        var (session, _) = Self.started()
+        _ = session.tick(now: 0)
+        _ = session.receive(.assign(Self.assign(3)), now: 0)
+        session.started(3)
+        XCTAssertEqual(session.offer(Self.offer(3), now: 1), [.send(.offer(Self.offer(3)))])
+        XCTAssertEqual(session.offer(Self.offer(3, "epoch-2"), now: 2), [.send(.offer(Self.offer(3, "epoch-2")))], "a newer one replaces it")
+        let fetch = Fetch(sha256: String(repeating: "a", count: 64), offset: 0, length: 1 << 18)
+        XCTAssertEqual(session.receive(.fetch(fetch), now: 2), [.serve(fetch)], "the coordinator fetches it from the worker")
+        XCTAssertEqual(session.receive(.reconnect(Notice(reason: "who?")), now: 3), [
+            .resetFetches, Self.hello(held: [LeaseReference(trial: "t3", lease: 3)]), .send(.offer(Self.offer(3, "epoch-2"))),
+        ], "offered again on the new connection, the newest only")
+        XCTAssertEqual(session.receive(.ack(Ack(lease: 3, kind: .checkpoint, seq: nil, checkpoint: "epoch-1")), now: 4), [], "an ACK of the older one is stale")
+        XCTAssertEqual(session.receive(.ack(Ack(lease: 3, kind: .checkpoint, seq: nil, checkpoint: "epoch-2")), now: 4), [.withdraw(3)])
+        XCTAssertEqual(session.offers, [:])
+    }
+
+    func testACompletedTrialsCheckpointIsWithdrawn() {
+        var (session, _) = Self.started()
+        _ = session.tick(now: 0)
+        _ = session.receive(.assign(Self.assign(3)), now: 0)
+        session.started(3)
+        _ = session.offer(Self.offer(3), now: 1)
+        XCTAssertEqual(session.finished(Self.completed(3), now: 2).first, .withdraw(3), "never resumed: nobody needs it")
+        XCTAssertEqual(session.offers, [:])
+    }
+
+    /// SLURM and Kubernetes send SIGKILL 30 s after SIGTERM: the checkpoint a stopped trial
+    /// wrote goes to the coordinator within `uploadGrace` (25 s), or the worker exits without it.
+    func testAStoppingWorkerWaitsForItsCheckpointsOnlyUpToTheGrace() {
+        for taken in [false, true] {
+            var (session, _) = Self.started()
+            _ = session.tick(now: 0)
+            _ = session.receive(.assign(Self.assign(1)), now: 0)
+            session.started(1)
+            XCTAssertEqual(session.shutDown("stopped by a signal", now: 1), [.stop(1)])
+            _ = session.finished(TrialReport(trial: "t1", lease: 1, status: .interrupted, reason: "stopped", logTail: [], result: nil), now: 1.5)
+            _ = session.offer(Self.offer(1, "epoch-1-step-3"), now: 1.5)
+            _ = session.receive(.ack(Ack(lease: 1, kind: .result, seq: nil)), now: 1.6)
+            if taken {
+                XCTAssertEqual(session.receive(.ack(Ack(lease: 1, kind: .checkpoint, seq: nil, checkpoint: "epoch-1-step-3")), now: 3), [.withdraw(1)])
+                XCTAssertEqual(session.tick(now: 3), [.exit(.shutdown("stopped by a signal"))], "taken: it exits at once")
+                continue
+            }
+            let waited = Self.run(&session, from: 1.75, to: 25.75)
+            XCTAssertFalse(waited.contains { $0.action == .exit(.shutdown("stopped by a signal")) }, "the result is taken, the checkpoint not yet")
+            XCTAssertEqual(session.tick(now: 26), [.exit(.shutdown("stopped by a signal"))], "25 s after the stop it goes without it")
+        }
     }
 }

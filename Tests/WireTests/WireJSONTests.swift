@@ -49,6 +49,10 @@ final class WireJSONTests: XCTestCase {
         try assertAgree(TrialReport(trial: "t", lease: 9, status: .failed, reason: "r", logTail: ["a"], result: nil, notStarted: false))
         try assertAgree(Ack(lease: 1, kind: .metrics, seq: 4))
         try assertAgree(Ack(lease: 1, kind: .foreign, seq: nil))
+        try assertAgree(Ack(lease: 1, kind: .checkpoint, seq: nil, checkpoint: "epoch-2-step-5"))
+        let checkpoint = CheckpointManifest(name: "epoch-1", files: [PinnedInput(name: "checkpoints/epoch-1/state.json", sha256: "ab", size: 900),
+                                                                      PinnedInput(name: awkward, sha256: "cd", size: 1 << 40)])
+        try assertAgree(Assign(trial: "t", lease: 8, attempt: 2, config: "{}", sweep: "s", inputs: [], checkpoint: checkpoint))
     }
 
     /// NaN is not Equatable to itself, so the non-finite values are checked one by one.

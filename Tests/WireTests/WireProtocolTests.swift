@@ -23,6 +23,9 @@ final class WireProtocolTests: XCTestCase {
             .fetch(Fetch(sha256: "ab", offset: 262144, length: 262144)),
             .chunk(Chunk(sha256: "ab", offset: 0, total: 3, digest: "cd", data: [0, 255, 10])),
             .chunk(Chunk(sha256: "ab", offset: 0, total: 0, digest: "", error: "not an input of this sweep")),
+            .offer(Offer(trial: "t", lease: 7, checkpoint: CheckpointManifest(name: "epoch-1", files: [PinnedInput(name: "checkpoints/epoch-1/state.json", sha256: "ab", size: 3)]))),
+            .ack(Ack(lease: 7, kind: .checkpoint, seq: nil, checkpoint: "epoch-1")),
+            .assign(Assign(trial: "t", lease: 8, attempt: 2, config: "{}", checkpoint: CheckpointManifest(name: "epoch-1", files: []))),
             .heartbeat,
         ]
         for m in messages {
