@@ -9,6 +9,30 @@ import XCTest
 /// `$LPFT_HOME` is an empty directory. Everything its trials read comes from the coordinator
 /// over the CURVE connection it already has.
 extension SweepRunTests {
+    /// Starts `lpft worker` (CURVE, key `keys/<name>.key`) in a mount namespace of its own
+    /// where each of `hiding` is an empty tmpfs and `$LPFT_HOME` is `home`: a box with only
+    /// the binary, its key and the endpoint.
+    func startBareWorker(endpoint: String, name: String, directory: URL, home: URL, hiding: [URL], keys: URL, log: URL, in dir: URL) throws -> Process {
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
+        // Exits 99 if a hidden directory still shows what it held.
+        let mounts = hiding.indices.map { "mount -t tmpfs bare \"$\($0 + 1)\" && test -z \"$(ls -A \"$\($0 + 1)\")\"" }.joined(separator: " && ")
+        p.arguments = ["--mount", "--propagation", "private", "/bin/sh", "-c", "\(mounts) || exit 99\nshift \(hiding.count)\nexec \"$@\"", "sh"]
+            + hiding.map(\.path) + ["/usr/bin/env", "LPFT_HOME=\(home.path)", lpftExecutable.path,
+                                    "worker", "--connect", endpoint, "--dir", directory.path, "--name", name,
+                                    "--curve-key", keys.appendingPathComponent("\(name).key").path,
+                                    "--server-key", keys.appendingPathComponent("coordinator.pub").path] + timing
+        let handle = try FileHandle(forWritingTo: log)
+        (p.standardOutput, p.standardError, p.currentDirectoryURL) = (handle, handle, dir)
+        try p.run()
+        addTeardownBlock {
+            if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+            p.waitUntilExit()
+        }
+        return p
+    }
+
     func testABareWorkerFetchesEveryInputFromTheCoordinatorAndCompletesRealTrials() throws {
         let dir = try temporaryDirectory(self)
         let data = dir.appendingPathComponent("data"), model = try Fixtures.url("tiny-bert")
@@ -22,25 +46,9 @@ extension SweepRunTests {
         func sweepWithABareWorker(_ spec: URL, _ sweep: URL, name: String) throws -> String {
             let coordinatorLog = dir.appendingPathComponent("\(name)-coordinator.log")
             let (coordinator, endpoint) = try startCURVECoordinator(spec, sweep: sweep, keys: keys, allowed: allowed, log: coordinatorLog, in: dir)
-            // The worker's own mount namespace: what the coordinator reads is not there.
             let workerLog = dir.appendingPathComponent("\(name)-worker.log")
-            _ = FileManager.default.createFile(atPath: workerLog.path, contents: nil)
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
-            p.arguments = ["--mount", "--propagation", "private", "/bin/sh", "-c", """
-                mount -t tmpfs bare "$1" && mount -t tmpfs bare "$2" && test ! -e "$1/train.jsonl" && test ! -e "$2/config.json" || exit 99
-                shift 2
-                exec "$@"
-                """, "sh", data.path, model.path, "/usr/bin/env", "LPFT_HOME=\(home.path)", lpftExecutable.path,
-                "worker", "--connect", endpoint, "--dir", dir.appendingPathComponent("\(name)-worker").path, "--name", "bare",
-                "--curve-key", keys.appendingPathComponent("bare.key").path, "--server-key", keys.appendingPathComponent("coordinator.pub").path] + timing
-            let handle = try FileHandle(forWritingTo: workerLog)
-            (p.standardOutput, p.standardError, p.currentDirectoryURL) = (handle, handle, dir)
-            try p.run()
-            addTeardownBlock {
-                if p.isRunning { kill(p.processIdentifier, SIGKILL) }
-                p.waitUntilExit()
-            }
+            let p = try startBareWorker(endpoint: endpoint, name: "bare", directory: dir.appendingPathComponent("\(name)-worker"), home: home,
+                                        hiding: [data, model], keys: keys, log: workerLog, in: dir)
             XCTAssertEqual(waitForExit(coordinator, timeout: 180, log: coordinatorLog), 0, (try? String(contentsOf: workerLog, encoding: .utf8)) ?? "")
             XCTAssertEqual(waitForExit(p, timeout: 30, log: workerLog), 0, "the worker is told the sweep is over and exits")
             return try String(contentsOf: workerLog, encoding: .utf8)

@@ -65,9 +65,9 @@ final class SweepRunTests: XCTestCase {
 
     /// Starts `lpft sweep run` with CURVE on a loopback port of the kernel's choosing; returns
     /// the process and the endpoint it announced.
-    func startCURVECoordinator(_ spec: URL, sweep: URL, keys: URL, allowed: URL, log: URL, in directory: URL? = nil) throws -> (Process, endpoint: String) {
+    func startCURVECoordinator(_ spec: URL, sweep: URL, keys: URL, allowed: URL, log: URL, in directory: URL? = nil, options: [String] = []) throws -> (Process, endpoint: String) {
         let coordinator = try startLPFT(["sweep", "run", spec.path, "--dir", sweep.path, "--bind", "tcp://127.0.0.1:*",
-                                         "--curve-key", keys.appendingPathComponent("coordinator.key").path, "--allow", allowed.path] + timing,
+                                         "--curve-key", keys.appendingPathComponent("coordinator.key").path, "--allow", allowed.path] + timing + options,
                                         log: log, test: self, in: directory)
         var endpoint = ""
         XCTAssertTrue(eventually(timeout: 30) {
@@ -166,8 +166,8 @@ final class SweepRunTests: XCTestCase {
     /// A spec of real trials on a tiny fixture model (`tiny-bert`, or `tiny-roberta`, whose BPE
     /// cuts the same words into other pieces): two token groups over tiny-bert's vocabulary,
     /// the label being the majority group; `grid` is the spec's grid block.
-    func tinySpec(_ dir: URL, grid: String, model: String = "tiny-bert") throws -> URL {
-        for (name, count) in [("train", 64), ("validation", 32), ("test", 32)] {
+    func tinySpec(_ dir: URL, grid: String, model: String = "tiny-bert", examples: (train: Int, validation: Int, test: Int) = (64, 32, 32)) throws -> URL {
+        for (name, count) in [("train", examples.train), ("validation", examples.validation), ("test", examples.test)] {
             let lines = (0..<count).map { i -> String in
                 let words = (0..<8).map { j in "tok\(((i * 7 + j * 3) % 5 < 3 + i % 2 ? 10 : 60) + (i + j) % 20)" }
                 let label = words.filter { Int($0.dropFirst(3))! < 60 }.count * 2 > words.count ? "low" : "high"

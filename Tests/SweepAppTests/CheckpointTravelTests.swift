@@ -1,0 +1,150 @@
+import Foundation
+@testable import Orchestrator
+import Sweep
+import TestSupport
+import TrialContract
+import XCTest
+
+/// A trial's checkpoints outlive its machine: the coordinator keeps the newest one each
+/// worker uploads, and a retry on another box (here a bare one, in a mount namespace with
+/// no data, no model and an empty `$LPFT_HOME`) fetches it and resumes there, with the
+/// numbers of a run that was never interrupted.
+extension SweepRunTests {
+    /// The result's numbers: everything but its timings, versions and config (whose input
+    /// paths each box rewrites to its own view).
+    func numbers(of result: String?) throws -> NSDictionary {
+        var object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(XCTUnwrap(result).utf8)) as? [String: Any])
+        for key in ["timings", "versions", "config"] { object[key] = nil }
+        return object as NSDictionary
+    }
+
+    func testAKilledWorkersTrialResumesOnABareBoxFromItsUploadedCheckpointWithTheSameNumbers() throws {
+        let dir = try temporaryDirectory(self)
+        let data = dir.appendingPathComponent("data"), model = try Fixtures.url("tiny-bert")
+        try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
+        // Enough epochs that the first worker is killed well before the end.
+        let spec = try tinySpec(data, grid: "  method: [ft]")
+        let text = try String(contentsOf: spec, encoding: .utf8)
+        try text.replacingOccurrences(of: "ft: {epochs: 2,", with: "ft: {epochs: 60,").write(to: spec, atomically: true, encoding: .utf8)
+        XCTAssertNotEqual(try String(contentsOf: spec, encoding: .utf8), text)
+
+        // The same trial, never interrupted.
+        let straight = dir.appendingPathComponent("straight"), straightLog = dir.appendingPathComponent("straight.log")
+        XCTAssertEqual(waitForExit(try startLPFT(["sweep", "run", spec.path, "--dir", straight.path, "--local-workers", "1"], log: straightLog, test: self),
+                                   timeout: 300, log: straightLog), 0, (try? String(contentsOf: straightLog, encoding: .utf8)) ?? "")
+        let expected = try XCTUnwrap(journal(straight)?.trials().first)
+        XCTAssertEqual(expected.state, .completed)
+
+        let (keys, allowed) = try curveKeys(in: dir, for: ["first", "bare"], allowing: ["first", "bare"])
+        let sweep = dir.appendingPathComponent("sweep"), coordinatorLog = dir.appendingPathComponent("coordinator.log")
+        let (coordinator, endpoint) = try startCURVECoordinator(spec, sweep: sweep, keys: keys, allowed: allowed, log: coordinatorLog, in: dir,
+                                                                options: ["--retry-delay", "0"])
+        let firstLog = dir.appendingPathComponent("first.log")
+        let first = try startLPFT(["worker", "--connect", endpoint, "--dir", dir.appendingPathComponent("first-worker").path, "--name", "first",
+                                   "--curve-key", keys.appendingPathComponent("first.key").path,
+                                   "--server-key", keys.appendingPathComponent("coordinator.pub").path] + timing, log: firstLog, test: self)
+        var stored: StoredCheckpoint?
+        XCTAssertTrue(eventually(timeout: 120) {
+            stored = try? journal(sweep)?.storedCheckpoints().values.first
+            return stored != nil
+        }, "the coordinator stores a checkpoint of the running trial:\n" + ((try? String(contentsOf: coordinatorLog, encoding: .utf8)) ?? ""))
+        kill(first.processIdentifier, SIGKILL)  // its trial reads end-of-file on stdin and exits
+        first.waitUntilExit()
+        XCTAssertNotEqual(try journal(sweep)?.trials().first?.state, .completed, "killed mid-trial (raise the epochs if this box is fast)")
+        let checkpoint = try XCTUnwrap(stored)
+        let store = ContentCache(root: sweep.appendingPathComponent("checkpoints"))
+        XCTAssertTrue(checkpoint.manifest.files.allSatisfy { store.contains($0.sha256) }, "whole in the coordinator's store")
+
+        let home = dir.appendingPathComponent("bare-home"), bareLog = dir.appendingPathComponent("bare.log")
+        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+        let bare = try startBareWorker(endpoint: endpoint, name: "bare", directory: dir.appendingPathComponent("bare-worker"), home: home,
+                                       hiding: [data, model], keys: keys, log: bareLog, in: dir)
+        XCTAssertEqual(waitForExit(coordinator, timeout: 300, log: coordinatorLog), 0, (try? String(contentsOf: bareLog, encoding: .utf8)) ?? "")
+        XCTAssertEqual(waitForExit(bare, timeout: 30, log: bareLog), 0)
+
+        let j = try XCTUnwrap(journal(sweep))
+        let trial = try XCTUnwrap(j.trials().first)
+        XCTAssertEqual(trial.state, .completed)
+        let won = try j.attempts().filter { $0.state == .completed }
+        XCTAssertEqual(won.map(\.worker), ["bare"])
+        let bareRun = TrialDirectory(dir.appendingPathComponent("bare-worker/runs/\(trial.id)"))
+        let attemptLog = try String(contentsOf: bareRun.attemptLog(try XCTUnwrap(won.first).number), encoding: .utf8)
+        // From the epoch uploaded before the kill, or a later one uploaded before it landed.
+        let resumed = try XCTUnwrap(attemptLog.range(of: #"resuming after FT epoch \d+"#, options: .regularExpression), attemptLog)
+        let uploadedEpoch = try XCTUnwrap(Int(checkpoint.manifest.name.dropFirst("epoch-".count)), checkpoint.manifest.name)
+        XCTAssertGreaterThanOrEqual(uploadedEpoch, 1)
+        XCTAssertGreaterThanOrEqual(Int(attemptLog[resumed].split(separator: " ").last!) ?? 0, uploadedEpoch, attemptLog)
+        XCTAssertTrue(try String(contentsOf: bareLog, encoding: .utf8).contains("resumes from checkpoint"))
+        XCTAssertEqual(try numbers(of: trial.result), try numbers(of: expected.result), "the same numbers as the run never interrupted")
+        // The trial has finished: its checkpoint is forgotten and its files removed.
+        XCTAssertEqual(try j.storedCheckpoints().count, 0)
+        XCTAssertFalse(checkpoint.manifest.files.contains { store.contains($0.sha256) })
+        XCTAssertFalse(try j.events(kind: "checkpoint stored").isEmpty)
+    }
+
+    /// SLURM and Kubernetes send SIGTERM, then SIGKILL 30 s later: the worker stops its trial
+    /// at its next step, which checkpoints there (mid-epoch), and waits for the coordinator to
+    /// take that checkpoint before it exits; the attempt is `interrupted`, not charged, and a
+    /// retry on another box goes on from that very step.
+    func testASIGTERMedWorkerUploadsItsTrialsMidEpochCheckpointAndTheRetryGoesOnFromThatStep() throws {
+        let dir = try temporaryDirectory(self)
+        let data = dir.appendingPathComponent("data"), model = try Fixtures.url("tiny-bert")
+        try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
+        // 63 steps an epoch and a small validation set: a stop lands inside an epoch's steps,
+        // not in its evaluation, all but about 1% of the time (the loop below retries that case).
+        let spec = try tinySpec(data, grid: "  method: [ft]", examples: (1000, 8, 8))
+        let text = try String(contentsOf: spec, encoding: .utf8)
+        try text.replacingOccurrences(of: "ft: {epochs: 2,", with: "ft: {epochs: 3,").write(to: spec, atomically: true, encoding: .utf8)
+        let straight = dir.appendingPathComponent("straight"), straightLog = dir.appendingPathComponent("straight.log")
+        XCTAssertEqual(waitForExit(try startLPFT(["sweep", "run", spec.path, "--dir", straight.path, "--local-workers", "1"], log: straightLog, test: self),
+                                   timeout: 300, log: straightLog), 0, (try? String(contentsOf: straightLog, encoding: .utf8)) ?? "")
+        let expected = try XCTUnwrap(journal(straight)?.trials().first)
+        let (keys, allowed) = try curveKeys(in: dir, for: ["first", "bare"], allowing: ["first", "bare"])
+
+        for round in 1...3 {
+            let sweep = dir.appendingPathComponent("sweep\(round)"), coordinatorLog = dir.appendingPathComponent("coordinator\(round).log")
+            let (coordinator, endpoint) = try startCURVECoordinator(spec, sweep: sweep, keys: keys, allowed: allowed, log: coordinatorLog, in: dir,
+                                                                    options: ["--retry-delay", "0"])
+            let firstLog = dir.appendingPathComponent("first\(round).log")
+            let first = try startLPFT(["worker", "--connect", endpoint, "--dir", dir.appendingPathComponent("first-worker\(round)").path, "--name", "first",
+                                       "--curve-key", keys.appendingPathComponent("first.key").path,
+                                       "--server-key", keys.appendingPathComponent("coordinator.pub").path] + timing, log: firstLog, test: self)
+            XCTAssertTrue(eventually(timeout: 120) { (try? journal(sweep)?.storedCheckpoints().isEmpty == false) ?? false },
+                          (try? String(contentsOf: coordinatorLog, encoding: .utf8)) ?? "")
+            kill(first.processIdentifier, SIGTERM)
+            XCTAssertEqual(waitForExit(first, timeout: 25, log: firstLog), 0, "it exits within the grace")
+            let j = try XCTUnwrap(journal(sweep))
+            let stopped = try XCTUnwrap(j.attempts().first)
+            XCTAssertEqual(stopped.state, .interrupted, (try? String(contentsOf: firstLog, encoding: .utf8)) ?? "")
+            XCTAssertEqual(try j.trials().first?.chargedAttempts, 0, "an interruption is not charged")
+            let checkpoint = try XCTUnwrap(j.storedCheckpoints().values.first)
+            XCTAssertEqual(checkpoint.lease, stopped.lease)
+            let log = try String(contentsOf: firstLog, encoding: .utf8)
+            XCTAssertFalse(log.contains("not taken by the coordinator"), log)
+
+            let home = dir.appendingPathComponent("bare-home\(round)"), bareLog = dir.appendingPathComponent("bare\(round).log")
+            try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+            let bare = try startBareWorker(endpoint: endpoint, name: "bare", directory: dir.appendingPathComponent("bare-worker\(round)"), home: home,
+                                           hiding: [data, model], keys: keys, log: bareLog, in: dir)
+            XCTAssertEqual(waitForExit(coordinator, timeout: 300, log: coordinatorLog), 0, (try? String(contentsOf: bareLog, encoding: .utf8)) ?? "")
+            XCTAssertEqual(waitForExit(bare, timeout: 30, log: bareLog), 0)
+            let trial = try XCTUnwrap(j.trials().first)
+            XCTAssertEqual(trial.state, .completed)
+            XCTAssertEqual(trial.chargedAttempts, 0, "still: only failures and losses are charged")
+            XCTAssertEqual(try numbers(of: trial.result), try numbers(of: expected.result), "the same numbers as the run never stopped")
+            let won = try XCTUnwrap(j.attempts().first { $0.state == .completed })
+            XCTAssertEqual(won.worker, "bare")
+            let attemptLog = try String(contentsOf: TrialDirectory(dir.appendingPathComponent("bare-worker\(round)/runs/\(trial.id)")).attemptLog(won.number),
+                                        encoding: .utf8)
+            // `epoch-K-step-S`: resumed after epoch K and S steps of the next.
+            let position = checkpoint.manifest.name.split(separator: "-")
+            guard position.count == 4 else {
+                XCTAssertTrue(attemptLog.contains("resuming after FT epoch \(position[1]) of"), attemptLog)
+                continue  // the stop landed between epochs: try again
+            }
+            XCTAssertTrue(attemptLog.contains("resuming after FT epoch \(position[1]) of 3 and \(position[3]) steps of epoch"), attemptLog)
+            return
+        }
+        XCTFail("three stops in a row landed between epochs")
+    }
+}
