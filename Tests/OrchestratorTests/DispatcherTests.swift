@@ -463,3 +463,48 @@ extension DispatcherTests {
         XCTAssertTrue(Self.assigns(try h.hello("a", slots: 2)).isEmpty, "a worker that joins now gets nothing")
     }
 }
+
+/// The checkpoints a dispatcher keeps: the newest stored of each unfinished trial, named in
+/// the ASSIGN of its retry, forgotten when the trial ends; an older attempt's never replaces
+/// a newer one's.
+extension DispatcherTests {
+    static func offer(_ a: Assign, _ name: String) -> Offer {
+        Offer(trial: a.trial, lease: a.lease, checkpoint: CheckpointManifest(name: name, files: [
+            PinnedInput(name: "checkpoints/\(name)/state.json", sha256: String(repeating: "a", count: 64), size: 10),
+        ]))
+    }
+
+    func testAStoredCheckpointGoesWithTheRetryAndIsForgottenWhenTheTrialEnds() throws {
+        let h = try Harness(self, trials: 1) { $0.heartbeatInterval = 1; $0.liveness = 3 }
+        let first = Self.assigns(try h.hello("a"))[0]
+        XCTAssertNil(first.checkpoint)
+        let offer = Self.offer(first, "epoch-2")
+        try h.deliver([.offer(offer)], from: "a")
+        XCTAssertEqual(h.dispatcher.takeUploads().offers.map(\.1), [offer], "handed to the uploads, outside the transaction")
+        try h.journal.write { XCTAssertTrue(try h.dispatcher.stored(offer, from: Array("a".utf8), now: h.now, journal: $0)) }
+        XCTAssertEqual(h.dispatcher.takeOutgoing().map(\.1), [.ack(Ack(lease: first.lease, kind: .checkpoint, seq: nil, checkpoint: "epoch-2"))])
+        XCTAssertEqual(try h.journal.storedCheckpoints()["t0"], StoredCheckpoint(lease: first.lease, manifest: offer.checkpoint))
+        try h.restart()
+        XCTAssertEqual(h.dispatcher.checkpoints["t0"]?.manifest, offer.checkpoint, "kept across a coordinator restart")
+
+        _ = try h.hello("a", held: [LeaseReference(trial: "t0", lease: first.lease)])
+        _ = try h.hello("b")
+        h.now += 3.5  // a falls silent past its lease
+        let second = try XCTUnwrap(Self.assigns(try h.deliver([.heartbeat], from: "b")).first)
+        XCTAssertEqual(second.checkpoint, offer.checkpoint, "the retry is told where to resume from")
+
+        // The retry's own replaces it; the lost attempt's, arriving late, never replaces the retry's.
+        try h.journal.write { XCTAssertTrue(try h.dispatcher.stored(Self.offer(second, "epoch-3"), from: Array("b".utf8), now: h.now, journal: $0)) }
+        try h.journal.write { XCTAssertFalse(try h.dispatcher.stored(Self.offer(first, "epoch-5"), from: Array("a".utf8), now: h.now, journal: $0)) }
+        XCTAssertEqual(h.dispatcher.checkpoints["t0"], StoredCheckpoint(lease: second.lease, manifest: Self.offer(second, "epoch-3").checkpoint))
+        XCTAssertEqual(h.dispatcher.takeOutgoing().count, 2, "both workers told to stop serving theirs")
+
+        try h.deliver([Self.result(second)], from: "b")
+        XCTAssertTrue(h.dispatcher.checkpointsRetired)
+        XCTAssertEqual(try h.journal.storedCheckpoints(), [:])
+        // An offer for a finished trial is answered at once: nothing to keep.
+        let out = try h.deliver([.offer(Self.offer(second, "epoch-4"))], from: "b")
+        XCTAssertTrue(out.contains { $0.message == .ack(Ack(lease: second.lease, kind: .checkpoint, seq: nil, checkpoint: "epoch-4")) })
+        XCTAssertTrue(h.dispatcher.takeUploads().offers.isEmpty)
+    }
+}
