@@ -5,6 +5,8 @@
 # array of two and checks that both workers joined (the journal's "worker joined" events name
 # slurm-JOB-0 and slurm-JOB-1 on this host), that every trial completed exactly once, and that
 # both array tasks ended COMPLETED with exit code 0 because the coordinator said it was done.
+# Then a requeue mid-trial: a real tiny-model trial resumes, after `scontrol requeuehold`,
+# from the checkpoint its first run uploaded (below).
 # Everything it starts is stopped on exit, failed or not; on failure the logs are printed.
 #
 #   bash scripts/check-slurm.sh            # LPFT=path/to/lpft (default .build/debug/lpft); root
@@ -102,4 +104,69 @@ for task in 0 1; do
     grep -q "worker slurm-$job-$task exits: coordinator says: the sweep is finished" "$work/lpft-worker-${job}_$task.log" ||
         fail "array task $task's worker did not exit because the coordinator said the sweep is finished"
 done
-echo "$check: OK (workers slurm-$job-0 and slurm-$job-1 on $host completed $trials trials, each once; both tasks COMPLETED 0:0)"
+echo "$check: array OK (workers slurm-$job-0 and slurm-$job-1 on $host completed $trials trials, each once; both tasks COMPLETED 0:0)"
+
+# Requeue mid-trial: one real tiny-model FT trial on a task of its own; once the coordinator
+# holds a checkpoint of it, `scontrol requeuehold` stops the task (SIGTERM: the trial
+# checkpoints at its next step, the worker uploads that and exits) and holds it; its trial
+# directory is removed, as if the task came back on another node; released, the restarted
+# task's worker resumes the trial from the checkpoint the first run uploaded.
+started=$(date +%s%N)
+mkdir -p "$work/data"
+python3 - "$work/data" <<'PY'
+import json, sys
+# Two token groups over tiny-bert's vocabulary; the label is the majority group.
+for name, count in (("train", 1000), ("validation", 8), ("test", 8)):
+    with open(f"{sys.argv[1]}/{name}.jsonl", "w") as f:
+        for i in range(count):
+            words = [f"tok{(10 if (i * 7 + j * 3) % 5 < 3 + i % 2 else 60) + (i + j) % 20}" for j in range(8)]
+            low = sum(int(w[3:]) < 60 for w in words) * 2 > len(words)
+            f.write(json.dumps({"text": " ".join(words), "label": "low" if low else "high"}) + "\n")
+PY
+cat >"$work/tiny.yaml" <<YAML
+base:
+  model: $PWD/Tests/Fixtures/reference/tiny-bert
+  task: {name: groups, train: $work/data/train.jsonl, validation: $work/data/validation.jsonl, test: $work/data/test.jsonl}
+  ft: {epochs: 4, batch_size: 16, lr: 0.001}
+  max_length: 16
+grid:
+  method: [ft]
+YAML
+sweep=$work/requeue
+serve_sweep "$work/tiny.yaml" "$sweep"
+job=$(sbatch --parsable --array=0-0 --cpus-per-task=1 --mem=1G --chdir="$work" \
+    --export="ALL,LPFT=$lpft,LPFT_KEYS=$work/keys,TMPDIR=$work/tmp" cluster/slurm-workers.sbatch "$endpoint")
+cleanup_steps+=("scancel $job; poll 30 no_jobs_left")
+log=$work/lpft-worker-${job}_0.log
+has_checkpoint() { [ "$(journal "SELECT count(*) FROM checkpoints")" -ge 1 ]; }
+wait_for 180 "a checkpoint of the trial stored by the coordinator" has_checkpoint
+[ "$(journal "SELECT state FROM trials")" = running ] || fail "the trial ended before the requeue (raise its epochs)"
+scontrol requeuehold "${job}_0"
+first_run_ended() { grep -q "lpft worker slurm-$job-0: exit 0" "$log"; }
+wait_for 60 "the first run's worker exiting 0 on the requeue's SIGTERM" first_run_ended
+interrupted() { [ "$(journal "SELECT state FROM attempts ORDER BY lease")" = interrupted ]; }
+wait_for 30 "the first attempt recorded interrupted" interrupted
+[ "$(journal "SELECT a.lease = c.lease FROM attempts a, checkpoints c")" = 1 ] ||
+    fail "the stored checkpoint is not the interrupted attempt's: $(journal "SELECT name, lease FROM checkpoints")"
+stored=$(journal "SELECT name FROM checkpoints")
+trial=$(journal "SELECT id FROM trials")
+rm -rf "$work/tmp/lpft-worker-$job-0/runs"  # the restart finds no trial directory of its own
+# SLURM makes a requeued job wait (its BeginTime moved about 150 s on here); the check need not.
+scontrol update JobId="${job}_0" StartTime=now
+scontrol release "${job}_0"
+reap "$coordinator" 300 "the trial finishing after the requeue (coordinator exit)"
+[ "$reaped_status" -eq 0 ] || fail "the coordinator exited with $reaped_status"
+wait_for 60 "the requeued job ending" no_jobs_left
+[ "$(journal "SELECT state || ' ' || charged_attempts FROM trials")" = "completed 0" ] ||
+    fail "the trial: $(journal "SELECT state, charged_attempts FROM trials")"
+[ "$(journal "SELECT group_concat(state, ' ') FROM (SELECT state FROM attempts ORDER BY lease)")" = "interrupted completed" ] ||
+    fail "attempts: $(journal "SELECT state FROM attempts ORDER BY lease" | tr '\n' ' ')"
+grep -q "(restart 1)" "$log" || fail "the task did not restart after the requeue"
+grep -q "lpft worker slurm-$job-0: exit 0" <(grep -A99 "(restart 1)" "$log") || fail "the restarted task did not end with exit 0"
+resumed=$(grep -ho "resuming after FT epoch [0-9]* of 4[^…]*" "$work/tmp/lpft-worker-$job-0/runs/$trial/attempt-2.log" || true)
+[ -n "$resumed" ] || fail "the restarted trial did not resume from the uploaded checkpoint $stored"
+record=$(scontrol -o show job "${job}_0")
+grep -q 'JobState=COMPLETED .*ExitCode=0:0' <<<"$record" || fail "the requeued task did not end COMPLETED with 0:0: $record"
+echo "$check: requeue OK (SIGTERM on scontrol requeuehold, checkpoint $stored uploaded, trial directory removed; restarted, \"$resumed\"; $(elapsed "$started") s)"
+echo "$check: OK"
+

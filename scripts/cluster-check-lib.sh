@@ -104,31 +104,39 @@ reap() {
     pids=("${kept[@]}")
 }
 
-# One SQL query on the sweep's journal; rows as tab-separated lines.
+# One SQL query on the journal of the sweep in `$sweep` (default $work/sweep); rows as
+# tab-separated lines.
 journal() {
-    python3 - "$work/sweep/journal.sqlite" "$1" <<'PY'
+    python3 - "${sweep:-$work/sweep}/journal.sqlite" "$1" <<'PY'
 import sqlite3, sys
 for row in sqlite3.connect(sys.argv[1]).execute(sys.argv[2]):
     print("\t".join("" if v is None else str(v) for v in row))
 PY
 }
 
-# start_coordinator TRIALS DURATION_MS: a noop sweep of TRIALS trials on tcp://127.0.0.1:PORT
-# with CURVE: $work/keys holds coordinator.{key,pub} and worker.{key,pub} (the layout
-# cluster/ expects in $LPFT_KEYS), $work/allowed the worker's public key. Sets `endpoint`
-# and `coordinator` (its pid); returns once it is listening.
+# start_coordinator TRIALS DURATION_MS: a noop sweep of TRIALS trials (serve_sweep).
 start_coordinator() {
-    local trials=$1 duration=$2
-    "$lpft" keys generate "$work/keys" --name coordinator >/dev/null
-    "$lpft" keys generate "$work/keys" --name worker >/dev/null
-    mkdir -p "$work/allowed" && cp "$work/keys/worker.pub" "$work/allowed/"
-    printf 'base: {method: noop}\ngrid:\n  duration_ms: [%s]\n  seed: [%s]\n' "$duration" "$(seq -s, 1 "$trials")" >"$work/noop.yaml"
+    printf 'base: {method: noop}\ngrid:\n  duration_ms: [%s]\n  seed: [%s]\n' "$2" "$(seq -s, 1 "$1")" >"$work/noop.yaml"
+    serve_sweep "$work/noop.yaml" "$work/sweep"
+}
+
+# serve_sweep SPEC DIR: `lpft sweep run SPEC --dir DIR` on tcp://127.0.0.1:PORT with CURVE:
+# $work/keys holds coordinator.{key,pub} and worker.{key,pub} (the layout cluster/ expects in
+# $LPFT_KEYS), $work/allowed the worker's public key. Sets `endpoint` and `coordinator` (its
+# pid; its log is DIR.log); returns once it is listening.
+serve_sweep() {
+    local spec=$1 dir=$2
+    if [ ! -e "$work/keys/worker.key" ]; then
+        "$lpft" keys generate "$work/keys" --name coordinator >/dev/null
+        "$lpft" keys generate "$work/keys" --name worker >/dev/null
+        mkdir -p "$work/allowed" && cp "$work/keys/worker.pub" "$work/allowed/"
+    fi
     endpoint="tcp://127.0.0.1:$(spare_ports)"
-    "$lpft" sweep run "$work/noop.yaml" --dir "$work/sweep" --bind "$endpoint" \
-        --curve-key "$work/keys/coordinator.key" --allow "$work/allowed" >"$work/coordinator.log" 2>&1 &
+    "$lpft" sweep run "$spec" --dir "$dir" --bind "$endpoint" \
+        --curve-key "$work/keys/coordinator.key" --allow "$work/allowed" >"$dir.log" 2>&1 &
     coordinator=$!
     pids+=("$coordinator")
-    wait_for 60 "the coordinator listening on $endpoint" grep -q "coordinator on $endpoint" "$work/coordinator.log"
+    wait_for 60 "the coordinator listening on $endpoint" grep -q "coordinator on $endpoint" "$dir.log"
 }
 
 # Every trial of the sweep completed, by exactly one completed attempt.

@@ -37,7 +37,7 @@ bash scripts/check-dashboard.sh || status=1
 # about 15 s and 20 s with the install, BENCHMARKS.md).
 echo "== check-ssh-workers: cluster/workers.sh start|status|stop|logs over ssh to localhost"
 bash scripts/check-ssh-workers.sh || status=1
-echo "== check-slurm: cluster/slurm-workers.sbatch as an array of 2 on a one-node SLURM"
+echo "== check-slurm: cluster/slurm-workers.sbatch as an array of 2 on a one-node SLURM, and a trial resumed after scontrol requeue"
 bash scripts/check-slurm.sh || status=1
 # README's walkthrough on your own data, command by command as printed (the debug build:
 # 3–7 minutes on a loaded 2-core machine, about 3 minutes of CPU).

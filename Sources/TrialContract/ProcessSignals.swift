@@ -12,12 +12,19 @@ public final class StopFlag: Sendable {
 /// Signals as a readable pipe, so a poll loop wakes for them: by default SIGINT and SIGTERM,
 /// whose second exits at once (code ``TrialExitCode/interrupted``): everything committed is
 /// already safe.
+///
+/// Signals within `sameRequest` (1 s) of the first are that request again, not a second one:
+/// a scheduler stopping a job (SLURM's requeue or cancel, Kubernetes) signals every process
+/// of it while each parent passes the stop on to its children too, so a worker and its trial
+/// each receive SIGTERM twice within milliseconds, and must still save their work.
 public final class SignalPipe {
     public let readEnd: Int32
     private let writeEnd: Int32
     private let numbers: [Int32]
     private var sources: [DispatchSourceSignal] = []
     private var count = 0
+    private var firstAt: UInt64 = 0
+    public static let sameRequest = 1.0
 
     /// - Parameter exitsOnSecond: whether a second signal exits the process (a stop asked for
     ///   twice) or is only written to the pipe again (a request, such as a drain, asked twice).
@@ -36,6 +43,9 @@ public final class SignalPipe {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
             source.setEventHandler { [unowned self] in
+                let now = DispatchTime.now().uptimeNanoseconds
+                if count > 0, exitsOnSecond, Double(now - firstAt) / 1e9 < Self.sameRequest { return }
+                if count == 0 { firstAt = now }
                 count += 1
                 if count > 1, exitsOnSecond {
                     FileHandle.standardError.write(Data("\nlpft: second signal, exiting now\n".utf8))
