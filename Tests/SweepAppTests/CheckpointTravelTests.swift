@@ -18,47 +18,62 @@ extension SweepRunTests {
         return object as NSDictionary
     }
 
-    func testAKilledWorkersTrialResumesOnABareBoxFromItsUploadedCheckpointWithTheSameNumbers() throws {
-        let dir = try temporaryDirectory(self)
-        let data = dir.appendingPathComponent("data"), model = try Fixtures.url("tiny-bert")
+    /// A one-trial FT spec over data in `dir`/data with `epochs` epochs; the data directory.
+    func ftSpec(_ dir: URL, epochs: Int, examples: (train: Int, validation: Int, test: Int) = (64, 32, 32)) throws -> (spec: URL, data: URL) {
+        let data = dir.appendingPathComponent("data")
         try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
-        // Enough epochs that the first worker is killed well before the end.
-        let spec = try tinySpec(data, grid: "  method: [ft]")
+        let spec = try tinySpec(data, grid: "  method: [ft]", examples: examples)
         let text = try String(contentsOf: spec, encoding: .utf8)
-        try text.replacingOccurrences(of: "ft: {epochs: 2,", with: "ft: {epochs: 60,").write(to: spec, atomically: true, encoding: .utf8)
+        try text.replacingOccurrences(of: "ft: {epochs: 2,", with: "ft: {epochs: \(epochs),").write(to: spec, atomically: true, encoding: .utf8)
         XCTAssertNotEqual(try String(contentsOf: spec, encoding: .utf8), text)
+        return (spec, data)
+    }
 
-        // The same trial, never interrupted.
-        let straight = dir.appendingPathComponent("straight"), straightLog = dir.appendingPathComponent("straight.log")
-        XCTAssertEqual(waitForExit(try startLPFT(["sweep", "run", spec.path, "--dir", straight.path, "--local-workers", "1"], log: straightLog, test: self),
-                                   timeout: 300, log: straightLog), 0, (try? String(contentsOf: straightLog, encoding: .utf8)) ?? "")
-        let expected = try XCTUnwrap(journal(straight)?.trials().first)
-        XCTAssertEqual(expected.state, .completed)
+    /// The spec's trial run once, never interrupted, on a local worker.
+    func straightRun(_ spec: URL, in dir: URL) throws -> TrialRecord {
+        let straight = dir.appendingPathComponent("straight"), log = dir.appendingPathComponent("straight.log")
+        XCTAssertEqual(waitForExit(try startLPFT(["sweep", "run", spec.path, "--dir", straight.path, "--local-workers", "1"], log: log, test: self),
+                                   timeout: 300, log: log), 0, (try? String(contentsOf: log, encoding: .utf8)) ?? "")
+        let trial = try XCTUnwrap(journal(straight)?.trials().first)
+        XCTAssertEqual(trial.state, .completed)
+        return trial
+    }
 
-        let (keys, allowed) = try curveKeys(in: dir, for: ["first", "bare"], allowing: ["first", "bare"])
-        let sweep = dir.appendingPathComponent("sweep"), coordinatorLog = dir.appendingPathComponent("coordinator.log")
-        let (coordinator, endpoint) = try startCURVECoordinator(spec, sweep: sweep, keys: keys, allowed: allowed, log: coordinatorLog, in: dir,
-                                                                options: ["--retry-delay", "0"])
-        let firstLog = dir.appendingPathComponent("first.log")
-        let first = try startLPFT(["worker", "--connect", endpoint, "--dir", dir.appendingPathComponent("first-worker").path, "--name", "first",
+    /// A CURVE coordinator of `spec` in `dir`/sweep`name` and a worker "first" joined to it,
+    /// returned once the coordinator has stored a checkpoint of the trial.
+    func sweepUntilACheckpointIsStored(_ spec: URL, in dir: URL, name: String, keys: URL, allowed: URL) throws
+        -> (coordinator: Process, endpoint: String, sweep: URL, log: URL, first: Process, firstLog: URL, stored: StoredCheckpoint) {
+        let sweep = dir.appendingPathComponent("sweep\(name)"), log = dir.appendingPathComponent("coordinator\(name).log")
+        let (coordinator, endpoint) = try startCURVECoordinator(spec, sweep: sweep, keys: keys, allowed: allowed, log: log, in: dir, options: ["--retry-delay", "0"])
+        let firstLog = dir.appendingPathComponent("first\(name).log")
+        let first = try startLPFT(["worker", "--connect", endpoint, "--dir", dir.appendingPathComponent("first-worker\(name)").path, "--name", "first",
                                    "--curve-key", keys.appendingPathComponent("first.key").path,
                                    "--server-key", keys.appendingPathComponent("coordinator.pub").path] + timing, log: firstLog, test: self)
         var stored: StoredCheckpoint?
         XCTAssertTrue(eventually(timeout: 120) {
             stored = try? journal(sweep)?.storedCheckpoints().values.first
             return stored != nil
-        }, "the coordinator stores a checkpoint of the running trial:\n" + ((try? String(contentsOf: coordinatorLog, encoding: .utf8)) ?? ""))
+        }, "the coordinator stores a checkpoint of the running trial:\n" + ((try? String(contentsOf: log, encoding: .utf8)) ?? ""))
+        return (coordinator, endpoint, sweep, log, first, firstLog, try XCTUnwrap(stored))
+    }
+
+    func testAKilledWorkersTrialResumesOnABareBoxFromItsUploadedCheckpointWithTheSameNumbers() throws {
+        let dir = try temporaryDirectory(self)
+        // Enough epochs that the first worker is killed well before the end.
+        let (spec, data) = try ftSpec(dir, epochs: 60)
+        let expected = try straightRun(spec, in: dir)
+        let (keys, allowed) = try curveKeys(in: dir, for: ["first", "bare"], allowing: ["first", "bare"])
+        let (coordinator, endpoint, sweep, coordinatorLog, first, _, checkpoint) = try sweepUntilACheckpointIsStored(spec, in: dir, name: "", keys: keys, allowed: allowed)
         kill(first.processIdentifier, SIGKILL)  // its trial reads end-of-file on stdin and exits
         first.waitUntilExit()
         XCTAssertNotEqual(try journal(sweep)?.trials().first?.state, .completed, "killed mid-trial (raise the epochs if this box is fast)")
-        let checkpoint = try XCTUnwrap(stored)
         let store = ContentCache(root: sweep.appendingPathComponent("checkpoints"))
         XCTAssertTrue(checkpoint.manifest.files.allSatisfy { store.contains($0.sha256) }, "whole in the coordinator's store")
 
         let home = dir.appendingPathComponent("bare-home"), bareLog = dir.appendingPathComponent("bare.log")
         try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
         let bare = try startBareWorker(endpoint: endpoint, name: "bare", directory: dir.appendingPathComponent("bare-worker"), home: home,
-                                       hiding: [data, model], keys: keys, log: bareLog, in: dir)
+                                       hiding: [data, try Fixtures.url("tiny-bert")], keys: keys, log: bareLog, in: dir)
         XCTAssertEqual(waitForExit(coordinator, timeout: 300, log: coordinatorLog), 0, (try? String(contentsOf: bareLog, encoding: .utf8)) ?? "")
         XCTAssertEqual(waitForExit(bare, timeout: 30, log: bareLog), 0)
 
@@ -100,29 +115,14 @@ extension SweepRunTests {
     /// retry on another box goes on from that very step.
     func testASIGTERMedWorkerUploadsItsTrialsMidEpochCheckpointAndTheRetryGoesOnFromThatStep() throws {
         let dir = try temporaryDirectory(self)
-        let data = dir.appendingPathComponent("data"), model = try Fixtures.url("tiny-bert")
-        try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
         // 63 steps an epoch and a small validation set: a stop lands inside an epoch's steps,
         // not in its evaluation, all but about 1% of the time (the loop below retries that case).
-        let spec = try tinySpec(data, grid: "  method: [ft]", examples: (1000, 8, 8))
-        let text = try String(contentsOf: spec, encoding: .utf8)
-        try text.replacingOccurrences(of: "ft: {epochs: 2,", with: "ft: {epochs: 3,").write(to: spec, atomically: true, encoding: .utf8)
-        let straight = dir.appendingPathComponent("straight"), straightLog = dir.appendingPathComponent("straight.log")
-        XCTAssertEqual(waitForExit(try startLPFT(["sweep", "run", spec.path, "--dir", straight.path, "--local-workers", "1"], log: straightLog, test: self),
-                                   timeout: 300, log: straightLog), 0, (try? String(contentsOf: straightLog, encoding: .utf8)) ?? "")
-        let expected = try XCTUnwrap(journal(straight)?.trials().first)
+        let (spec, data) = try ftSpec(dir, epochs: 3, examples: (1000, 8, 8))
+        let expected = try straightRun(spec, in: dir)
         let (keys, allowed) = try curveKeys(in: dir, for: ["first", "bare"], allowing: ["first", "bare"])
 
         for round in 1...3 {
-            let sweep = dir.appendingPathComponent("sweep\(round)"), coordinatorLog = dir.appendingPathComponent("coordinator\(round).log")
-            let (coordinator, endpoint) = try startCURVECoordinator(spec, sweep: sweep, keys: keys, allowed: allowed, log: coordinatorLog, in: dir,
-                                                                    options: ["--retry-delay", "0"])
-            let firstLog = dir.appendingPathComponent("first\(round).log")
-            let first = try startLPFT(["worker", "--connect", endpoint, "--dir", dir.appendingPathComponent("first-worker\(round)").path, "--name", "first",
-                                       "--curve-key", keys.appendingPathComponent("first.key").path,
-                                       "--server-key", keys.appendingPathComponent("coordinator.pub").path] + timing, log: firstLog, test: self)
-            XCTAssertTrue(eventually(timeout: 120) { (try? journal(sweep)?.storedCheckpoints().isEmpty == false) ?? false },
-                          (try? String(contentsOf: coordinatorLog, encoding: .utf8)) ?? "")
+            let (coordinator, endpoint, sweep, coordinatorLog, first, firstLog, _) = try sweepUntilACheckpointIsStored(spec, in: dir, name: "\(round)", keys: keys, allowed: allowed)
             // As SLURM stops a job: every process of it gets SIGTERM, the worker's trial also
             // from the worker, the worker again from its batch script; one stop, not a second.
             kill(first.processIdentifier, SIGTERM)
@@ -141,7 +141,7 @@ extension SweepRunTests {
             let home = dir.appendingPathComponent("bare-home\(round)"), bareLog = dir.appendingPathComponent("bare\(round).log")
             try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
             let bare = try startBareWorker(endpoint: endpoint, name: "bare", directory: dir.appendingPathComponent("bare-worker\(round)"), home: home,
-                                           hiding: [data, model], keys: keys, log: bareLog, in: dir)
+                                           hiding: [data, try Fixtures.url("tiny-bert")], keys: keys, log: bareLog, in: dir)
             XCTAssertEqual(waitForExit(coordinator, timeout: 300, log: coordinatorLog), 0, (try? String(contentsOf: bareLog, encoding: .utf8)) ?? "")
             XCTAssertEqual(waitForExit(bare, timeout: 30, log: bareLog), 0)
             let trial = try XCTUnwrap(j.trials().first)
