@@ -57,6 +57,8 @@ final class CheckpointUploads {
     func take(_ offer: Offer, from peer: Peer, now: Double) -> [Event] {
         if let reason = Self.problem(with: offer) { return [.failed(offer, from: peer, reason: reason)] }
         if let current = uploads[offer.trial] {
+            // A fenced attempt's late offer never replaces its retry's.
+            if current.offer.lease > offer.lease { return [.failed(offer, from: peer, reason: "a later attempt's checkpoint is being uploaded")] }
             if current.offer == offer {
                 uploads[offer.trial]!.peer = peer
                 current.waiting.forEach { source[$0] = peer }
@@ -89,6 +91,7 @@ final class CheckpointUploads {
         for file in c.files {
             guard TrialDirectory.isCheckpointFile(file.name, of: c.name) else { return "\(String(reflecting: file.name)) is not a file of checkpoint \(c.name)" }
             guard ContentCache.isDigest(file.sha256), let size = file.size, size >= 0 else { return "\(file.name): no SHA-256 and size" }
+            guard size <= maxBytes else { return "\(file.name) is \(size) bytes, more than the \(maxBytes) a coordinator keeps" }
         }
         return c.bytes > maxBytes ? "checkpoint \(c.name) is \(c.bytes) bytes, more than the \(maxBytes) a coordinator keeps" : nil
     }
@@ -129,6 +132,15 @@ final class CheckpointUploads {
         return events
     }
 
+    /// Gives up the uploads from peers `isConnected` no longer knows (a worker lost, or gone
+    /// after its grace): their pieces will not come, and they would hold the window.
+    func dropUploads(unless isConnected: (Peer) -> Bool) {
+        for (trial, upload) in uploads where !isConnected(upload.peer) {
+            log("giving up checkpoint \(upload.offer.checkpoint.name) of trial \(trial): its worker is gone")
+            drop(trial)
+        }
+    }
+
     /// Gives up the trial's upload under way.
     func drop(_ trial: String, except ended: String? = nil) {
         guard let upload = uploads.removeValue(forKey: trial) else { return }
@@ -138,8 +150,9 @@ final class CheckpointUploads {
         }
     }
 
-    /// Removes from the store every file that none of `keeping` (the trials' stored
-    /// checkpoints) names and no upload under way fetches; returns the bytes freed.
+    /// Removes from the store every file that none of `keeping` (the checkpoints in use) names
+    /// and no upload under way fetches, and partial files no upload under way writes (a failed
+    /// or abandoned one); returns the bytes freed.
     @discardableResult
     func collect(keeping: some Sequence<CheckpointManifest>) -> Int64 {
         var kept = Set(keeping.flatMap { $0.files.map(\.sha256) })
@@ -149,7 +162,7 @@ final class CheckpointUploads {
         var freed: Int64 = 0
         for prefix in (try? fm.contentsOfDirectory(atPath: root.path)) ?? [] {
             let directory = root.appendingPathComponent(prefix)
-            for name in (try? fm.contentsOfDirectory(atPath: directory.path)) ?? [] where ContentCache.isDigest(name) && !kept.contains(name) {
+            for name in (try? fm.contentsOfDirectory(atPath: directory.path)) ?? [] where !kept.contains(String(name.prefix(64))) {
                 let file = directory.appendingPathComponent(name)
                 freed += ((try? fm.attributesOfItem(atPath: file.path)[.size]) as? NSNumber)?.int64Value ?? 0
                 try? fm.removeItem(at: file)

@@ -219,6 +219,7 @@ public final class Coordinator {
     private func moveCheckpoints(now: Double) throws {
         let retired = dispatcher.checkpointsRetired
         let (offers, chunks) = dispatcher.takeUploads()
+        uploads.dropUploads(unless: dispatcher.isConnected)
         var events: [CheckpointUploads.Event] = []
         for (peer, offer) in offers { events += uploads.take(offer, from: peer, now: now) }
         for (peer, chunk) in chunks { events += uploads.receive(chunk, from: peer, now: now) }
@@ -234,7 +235,7 @@ public final class Coordinator {
             for (peer, message) in dispatcher.takeOutgoing() { _ = socket.send([peer] + message.frames()) }
         }
         if retired || !events.isEmpty {
-            let kept = dispatcher.checkpoints.values.map(\.manifest)
+            let kept = dispatcher.checkpointsInUse
             kept.forEach(serve)
             let keptHashes = Set(kept.flatMap { $0.files.map(\.sha256) })
             for sha256 in servedCheckpoints.subtracting(keptHashes) { content.remove(sha256) }

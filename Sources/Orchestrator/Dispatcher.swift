@@ -87,6 +87,9 @@ public final class Dispatcher {
         var peer: Peer?
         /// How the attempt ended, once it has.
         var ended: AttemptState?
+        /// The checkpoint its ASSIGN named: its files are kept while the attempt runs, since
+        /// its worker may still be fetching them when a newer upload replaces it.
+        var checkpoint: CheckpointManifest? = nil
     }
 
     public let settings: DispatchSettings
@@ -242,6 +245,16 @@ public final class Dispatcher {
         logger.warning("checkpoint \(offer.checkpoint.name) of trial \(offer.trial) not stored: \(reason)")
     }
 
+    /// The checkpoints whose files must stay: each unfinished trial's stored one, and those
+    /// named in the ASSIGNs of attempts still running.
+    public var checkpointsInUse: [CheckpointManifest] {
+        checkpoints.values.map(\.manifest) + leases.values.compactMap { $0.ended == nil ? $0.checkpoint : nil }
+    }
+
+    /// Whether `peer` is a worker this coordinator still hears: uploads from one it lost are
+    /// given up.
+    public func isConnected(_ peer: Peer) -> Bool { sessions[peer] != nil }
+
     /// A trial has finished: its checkpoint is no longer needed.
     private func retireCheckpoint(_ trial: String, journal: JournalWriter) throws {
         guard checkpoints.removeValue(forKey: trial) != nil else { return }
@@ -302,11 +315,13 @@ public final class Dispatcher {
             fetches.append((peer, f))
         case .offer(let o):
             // Only from the worker that ran the attempt, for a trial that still needs it.
+            // An unknown lease's (another sweep's worker) is answered too, so it is not offered for ever.
             guard let info = leases[o.lease], info.trial == o.trial, let state = trials[o.trial]?.state else {
                 drop("OFFERs for unknown leases from \(sessions[peer]!.worker)", now: now, "dropped OFFER for unknown lease \(o.lease) of trial \(o.trial) from \(sessions[peer]!.worker)")
+                send(.ack(Ack(lease: o.lease, kind: .checkpoint, seq: nil, checkpoint: o.checkpoint.name)), to: peer, now: now)
                 return
             }
-            if state == .pending || state == .running {
+            if state == .pending || state == .running, checkpoints[o.trial].map({ $0.lease <= o.lease }) ?? true {
                 offers.append((peer, o))
             } else {
                 send(.ack(Ack(lease: o.lease, kind: .checkpoint, seq: nil, checkpoint: o.checkpoint.name)), to: peer, now: now)
@@ -578,7 +593,7 @@ public final class Dispatcher {
             trial.state = .running
             trial.lease = lease
             trials[id] = trial
-            leases[lease] = LeaseInfo(trial: id, peer: s.peer)
+            leases[lease] = LeaseInfo(trial: id, peer: s.peer, checkpoint: checkpoints[id]?.manifest)
             s.credit -= 1
             totalCredit -= 1
             s.leases.insert(lease)

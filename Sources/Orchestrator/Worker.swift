@@ -165,7 +165,10 @@ public final class Worker {
             }
             for execution in executions {
                 guard let directory = execution.directory else { continue }
-                for name in execution.takeCheckpoints() { hasher.hash(name, in: directory, of: execution.assignment) }
+                for name in execution.takeCheckpoints() {
+                    session.hashing(execution.assignment.lease)
+                    hasher.hash(name, in: directory, of: execution.assignment)
+                }
             }
             for hashed in hasher.take() { try offer(hashed, now: now) }
             for (lease, execution) in trials {
@@ -243,6 +246,10 @@ public final class Worker {
                 }
             }
             var a = a
+            // Names from the wire become paths here: only a checkpoint's own files are taken.
+            if let checkpoint = a.checkpoint, checkpoint.files.isEmpty || !checkpoint.files.allSatisfy({ TrialDirectory.isCheckpointFile($0.name, of: checkpoint.name) }) {
+                withoutCheckpoint(&a, "its files are not all named checkpoints/\(String(reflecting: checkpoint.name))/<file>")
+            }
             if let checkpoint = a.checkpoint, !hasCheckpoint(checkpoint, of: a.trial) {
                 session.say(.info, "trial \(a.trial) resumes from checkpoint \(checkpoint.name) (\(InputFetcher.megabytes(checkpoint.bytes))), uploaded by an earlier attempt")
                 for file in checkpoint.files where !fetcher.cache.contains(file.sha256) {
@@ -391,6 +398,7 @@ public final class Worker {
             try perform(session.offer(Offer(trial: hashed.assignment.trial, lease: hashed.assignment.lease, checkpoint: manifest), now: now), now: now)
         case .failure(let error):
             // A newer checkpoint may have replaced it (`checkpoints: last` keeps one): it is offered instead.
+            session.hashed(hashed.assignment.lease)
             session.say(.info, "checkpoint of trial \(hashed.assignment.trial) not offered: \(error)")
         }
     }

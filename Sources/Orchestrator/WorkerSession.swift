@@ -73,6 +73,9 @@ package struct WorkerSession {
     private(set) var outbox: [Lease: TrialReport] = [:]
     /// Each lease's newest checkpoint offered and not yet taken.
     private(set) var offers: [Lease: Offer] = [:]
+    /// Checkpoints written and still being hashed, per lease: offers to come, which a stopping
+    /// worker waits for as for those made.
+    private var hashingCount: [Lease: Int] = [:]
     /// When the worker began to stop.
     private var stoppingSince: Double?
     /// Outbox results this connection's coordinator called another sweep's: kept, not resent
@@ -169,9 +172,20 @@ package struct WorkerSession {
         return takeActions()
     }
 
-    /// A trial has written a whole checkpoint: offered to the coordinator (replacing the
-    /// lease's earlier one), and served until it is taken.
+    /// A trial has written a whole checkpoint, which is being hashed before it is offered.
+    package mutating func hashing(_ lease: Lease) {
+        hashingCount[lease, default: 0] += 1
+    }
+
+    /// A checkpoint being hashed will not be offered (it was replaced while hashed).
+    package mutating func hashed(_ lease: Lease) {
+        hashingCount[lease] = hashingCount[lease].flatMap { $0 > 1 ? $0 - 1 : nil }
+    }
+
+    /// A trial's checkpoint is hashed: offered to the coordinator (replacing the lease's
+    /// earlier one), and served until it is taken.
     package mutating func offer(_ offer: Offer, now: Double) -> [Action] {
+        hashed(offer.lease)
         offers[offer.lease] = offer
         if helloAt == nil { send(.offer(offer), now: now) }  // otherwise with the next HELLO
         return takeActions()
@@ -207,8 +221,9 @@ package struct WorkerSession {
     package mutating func tick(now: Double, fetches: [Fetch] = []) -> [Action] {
         if let reason = shuttingDown, held.isEmpty, !hasUnsentResults || now - lastHeard > settings.heartbeatInterval * 2 {
             // The checkpoints a stopped trial wrote go with it if the grace allows.
-            if offers.isEmpty || now - (stoppingSince ?? now) >= settings.uploadGrace || now - lastHeard > settings.heartbeatInterval * 2 {
-                if !offers.isEmpty { say(.warning, "exiting with \(offers.count) checkpoint(s) not taken by the coordinator within \(settings.uploadGrace) s") }
+            let waiting = offers.count + hashingCount.values.reduce(0, +)
+            if waiting == 0 || now - (stoppingSince ?? now) >= settings.uploadGrace || now - lastHeard > settings.heartbeatInterval * 2 {
+                if waiting > 0 { say(.warning, "exiting with \(waiting) checkpoint(s) not taken by the coordinator within \(settings.uploadGrace) s") }
                 return [.exit(.shutdown(reason))]
             }
         }

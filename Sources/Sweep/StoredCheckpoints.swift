@@ -15,8 +15,13 @@ public struct CheckpointManifest: Codable, Hashable, Sendable {
         self.files = files
     }
 
-    /// Its size in bytes.
-    public var bytes: Int64 { files.reduce(0) { $0 + ($1.size ?? 0) } }
+    /// Its size in bytes (`Int64.max` if the sizes a worker claims add up past it).
+    public var bytes: Int64 {
+        files.reduce(0) { total, file in
+            let (sum, overflow) = total.addingReportingOverflow(file.size ?? 0)
+            return overflow ? .max : sum
+        }
+    }
 }
 
 /// A trial's checkpoint as the coordinator keeps it: uploaded by the attempt of `lease`.

@@ -116,4 +116,37 @@ final class CheckpointUploadsTests: XCTestCase {
         XCTAssertFalse(uploads.isBusy, "the older one's transfer was dropped")
         XCTAssertFalse(uploads.store.contains(offer.checkpoint.files[1].sha256))
     }
+
+    func testAnEarlierAttemptsOfferNeverReplacesALaterOnesAndAGoneWorkersUploadIsDropped() throws {
+        let dir = try temporaryDirectory(self)
+        let (_, later) = try checkpoint(dir, lease: 9)
+        let uploads = CheckpointUploads(directory: dir.appendingPathComponent("sweep"))
+        _ = uploads.take(later, from: worker, now: 0)
+        var earlier = later
+        earlier.lease = 7
+        guard case .failed(_, _, let reason)? = uploads.take(earlier, from: Array("old".utf8), now: 1).first else { return XCTFail("replaced") }
+        XCTAssertTrue(reason.contains("later attempt"), reason)
+        XCTAssertTrue(uploads.isBusy)
+        uploads.dropUploads { $0 != worker }
+        XCTAssertFalse(uploads.isBusy, "its worker is gone: the pieces will not come")
+        XCTAssertTrue(uploads.requests(now: 2).isEmpty)
+    }
+
+    func testStalePartialFilesAreCollectedAndSizesThatOverflowAreRefused() throws {
+        let dir = try temporaryDirectory(self)
+        let (_, offer) = try checkpoint(dir)
+        let uploads = CheckpointUploads(directory: dir.appendingPathComponent("sweep"))
+        let stale = uploads.store.url(of: String(repeating: "b", count: 64)).appendingPathExtension("partial-coordinator")
+        try FileManager.default.createDirectory(at: stale.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(count: 1000).write(to: stale)
+        XCTAssertEqual(uploads.collect(keeping: []), 1000, "left by an upload that failed or was abandoned")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: stale.path))
+
+        var huge = offer
+        huge.checkpoint.files[0].size = Int64.max / 2 + 1
+        huge.checkpoint.files[1].size = Int64.max / 2 + 1
+        XCTAssertEqual(huge.checkpoint.bytes, .max, "saturates rather than trapping")
+        guard case .failed(_, _, let reason)? = uploads.take(huge, from: worker, now: 0).first else { return XCTFail("taken") }
+        XCTAssertTrue(reason.contains("more than the"), reason)
+    }
 }

@@ -498,13 +498,25 @@ extension DispatcherTests {
         try h.journal.write { XCTAssertFalse(try h.dispatcher.stored(Self.offer(first, "epoch-5"), from: Array("a".utf8), now: h.now, journal: $0)) }
         XCTAssertEqual(h.dispatcher.checkpoints["t0"], StoredCheckpoint(lease: second.lease, manifest: Self.offer(second, "epoch-3").checkpoint))
         XCTAssertEqual(h.dispatcher.takeOutgoing().count, 2, "both workers told to stop serving theirs")
+        XCTAssertEqual(Set(h.dispatcher.checkpointsInUse), [offer.checkpoint, Self.offer(second, "epoch-3").checkpoint],
+                       "the checkpoint the running retry was assigned stays: its worker may still be fetching it")
 
         try h.deliver([Self.result(second)], from: "b")
         XCTAssertTrue(h.dispatcher.checkpointsRetired)
+        XCTAssertEqual(h.dispatcher.checkpointsInUse, [])
         XCTAssertEqual(try h.journal.storedCheckpoints(), [:])
         // An offer for a finished trial is answered at once: nothing to keep.
         let out = try h.deliver([.offer(Self.offer(second, "epoch-4"))], from: "b")
         XCTAssertTrue(out.contains { $0.message == .ack(Ack(lease: second.lease, kind: .checkpoint, seq: nil, checkpoint: "epoch-4")) })
+        XCTAssertTrue(h.dispatcher.takeUploads().offers.isEmpty)
+    }
+
+    func testAnOfferForAnUnknownLeaseIsAnsweredSoItIsNotOfferedForEver() throws {
+        let h = try Harness(self, trials: 1)
+        _ = try h.hello("a")
+        let stray = Offer(trial: "elsewhere", lease: 99, checkpoint: CheckpointManifest(name: "epoch-1", files: []))
+        let out = try h.deliver([.offer(stray)], from: "a")
+        XCTAssertTrue(out.contains { $0.message == .ack(Ack(lease: 99, kind: .checkpoint, seq: nil, checkpoint: "epoch-1")) })
         XCTAssertTrue(h.dispatcher.takeUploads().offers.isEmpty)
     }
 }

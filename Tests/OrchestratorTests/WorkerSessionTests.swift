@@ -298,4 +298,30 @@ final class WorkerSessionTests: XCTestCase {
             XCTAssertEqual(session.tick(now: 26), [.exit(.shutdown("stopped by a signal"))], "25 s after the stop it goes without it")
         }
     }
+
+    /// The checkpoint a stopped trial writes is hashed before it is offered (seconds for a
+    /// large model), after the trial's result has gone: the worker waits for it as for an offer.
+    func testAStoppingWorkerWaitsForACheckpointStillBeingHashed() {
+        var (session, _) = Self.started()
+        _ = session.tick(now: 0)
+        _ = session.receive(.assign(Self.assign(1)), now: 0)
+        session.started(1)
+        _ = session.shutDown("stopped by a signal", now: 1)
+        session.hashing(1)
+        _ = session.finished(TrialReport(trial: "t1", lease: 1, status: .interrupted, reason: "stopped", logTail: [], result: nil), now: 1.5)
+        _ = session.receive(.ack(Ack(lease: 1, kind: .result, seq: nil)), now: 1.6)
+        XCTAssertFalse(Self.run(&session, from: 1.75, to: 4).contains { $0.action == .exit(.shutdown("stopped by a signal")) }, "hashing")
+        XCTAssertEqual(session.offer(Self.offer(1, "epoch-1-step-3"), now: 4), [.send(.offer(Self.offer(1, "epoch-1-step-3")))])
+        XCTAssertEqual(session.receive(.ack(Ack(lease: 1, kind: .checkpoint, seq: nil, checkpoint: "epoch-1-step-3")), now: 4.5), [.withdraw(1)])
+        XCTAssertEqual(session.tick(now: 4.5), [.exit(.shutdown("stopped by a signal"))])
+    }
+
+    func testACheckpointNotOfferedAfterItsHashDoesNotHoldTheWorker() {
+        var (session, _) = Self.started()
+        _ = session.tick(now: 0)
+        _ = session.shutDown("stopped by a signal", now: 1)
+        session.hashing(1)
+        session.hashed(1)
+        XCTAssertEqual(session.tick(now: 1.1), [.exit(.shutdown("stopped by a signal"))])
+    }
 }
