@@ -243,6 +243,15 @@ final class WorkerSessionTests: XCTestCase {
 
     // MARK: Checkpoints
 
+    /// A session whose one slot runs the trial of `lease` (`t<lease>`), assigned at time 0.
+    static func running(_ lease: Lease) -> WorkerSession {
+        var (session, _) = started()
+        _ = session.tick(now: 0)
+        _ = session.receive(.assign(assign(lease)), now: 0)
+        session.started(lease)
+        return session
+    }
+
     static func offer(_ lease: Lease, _ name: String = "epoch-1") -> Offer {
         Offer(trial: "t\(lease)", lease: lease, checkpoint: CheckpointManifest(name: name, files: [
             PinnedInput(name: "checkpoints/\(name)/state.json", sha256: String(repeating: "a", count: 64), size: 10),
@@ -250,10 +259,7 @@ final class WorkerSessionTests: XCTestCase {
     }
 
     func testACheckpointIsOfferedServedResentAfterAHelloAndWithdrawnOnItsACK() {
-        var (session, _) = Self.started()
-        _ = session.tick(now: 0)
-        _ = session.receive(.assign(Self.assign(3)), now: 0)
-        session.started(3)
+        var session = Self.running(3)
         XCTAssertEqual(session.offer(Self.offer(3), now: 1), [.send(.offer(Self.offer(3)))])
         XCTAssertEqual(session.offer(Self.offer(3, "epoch-2"), now: 2), [.send(.offer(Self.offer(3, "epoch-2")))], "a newer one replaces it")
         let fetch = Fetch(sha256: String(repeating: "a", count: 64), offset: 0, length: 1 << 18)
@@ -267,10 +273,7 @@ final class WorkerSessionTests: XCTestCase {
     }
 
     func testACompletedTrialsCheckpointIsWithdrawn() {
-        var (session, _) = Self.started()
-        _ = session.tick(now: 0)
-        _ = session.receive(.assign(Self.assign(3)), now: 0)
-        session.started(3)
+        var session = Self.running(3)
         _ = session.offer(Self.offer(3), now: 1)
         XCTAssertEqual(session.finished(Self.completed(3), now: 2).first, .withdraw(3), "never resumed: nobody needs it")
         XCTAssertEqual(session.offers, [:])
@@ -280,10 +283,7 @@ final class WorkerSessionTests: XCTestCase {
     /// wrote goes to the coordinator within `uploadGrace` (25 s), or the worker exits without it.
     func testAStoppingWorkerWaitsForItsCheckpointsOnlyUpToTheGrace() {
         for taken in [false, true] {
-            var (session, _) = Self.started()
-            _ = session.tick(now: 0)
-            _ = session.receive(.assign(Self.assign(1)), now: 0)
-            session.started(1)
+            var session = Self.running(1)
             XCTAssertEqual(session.shutDown("stopped by a signal", now: 1), [.stop(1)])
             _ = session.finished(TrialReport(trial: "t1", lease: 1, status: .interrupted, reason: "stopped", logTail: [], result: nil), now: 1.5)
             _ = session.offer(Self.offer(1, "epoch-1-step-3"), now: 1.5)
@@ -302,10 +302,7 @@ final class WorkerSessionTests: XCTestCase {
     /// The checkpoint a stopped trial writes is hashed before it is offered (seconds for a
     /// large model), after the trial's result has gone: the worker waits for it as for an offer.
     func testAStoppingWorkerWaitsForACheckpointStillBeingHashed() {
-        var (session, _) = Self.started()
-        _ = session.tick(now: 0)
-        _ = session.receive(.assign(Self.assign(1)), now: 0)
-        session.started(1)
+        var session = Self.running(1)
         _ = session.shutDown("stopped by a signal", now: 1)
         session.hashing(1)
         _ = session.finished(TrialReport(trial: "t1", lease: 1, status: .interrupted, reason: "stopped", logTail: [], result: nil), now: 1.5)
