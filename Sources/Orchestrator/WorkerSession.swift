@@ -76,6 +76,10 @@ package struct WorkerSession {
     /// Checkpoints written and still being hashed, per lease: offers to come, which a stopping
     /// worker waits for as for those made.
     private var hashingCount: [Lease: Int] = [:]
+    /// Interrupted results kept but not yet sent, and since when: each waits until its
+    /// trial's last checkpoint is taken (or `uploadGrace` has passed), so that the retry the
+    /// result starts is assigned that checkpoint and not the one before.
+    private var awaitingUpload: [Lease: Double] = [:]
     /// When the worker began to stop.
     private var stoppingSince: Double?
     /// Outbox results this connection's coordinator called another sweep's: kept, not resent
@@ -227,6 +231,11 @@ package struct WorkerSession {
                 return [.exit(.shutdown(reason))]
             }
         }
+        for (lease, since) in awaitingUpload.sorted(by: { $0.key < $1.key })
+        where (hashingCount[lease] == nil && offers[lease] == nil) || now - since >= settings.uploadGrace {
+            awaitingUpload[lease] = nil
+            if let report = outbox[lease] { send(.result(report), now: now) }
+        }
         if let at = helloAt {
             if now >= at {
                 // The coordinator's "wait" was its word: silence counts from this HELLO,
@@ -354,7 +363,7 @@ package struct WorkerSession {
 
     private mutating func resendResults(now: Double) {
         lastResend = now
-        for lease in outbox.keys.sorted() where !foreign.contains(lease) { send(.result(outbox[lease]!), now: now) }
+        for lease in outbox.keys.sorted() where !foreign.contains(lease) && awaitingUpload[lease] == nil { send(.result(outbox[lease]!), now: now) }
     }
 
     /// Offers the free slots the coordinator does not know of yet.
@@ -389,7 +398,11 @@ package struct WorkerSession {
         if !hasUnsentResults { lastResend = now }
         outbox[report.lease] = report
         actions.append(.keep(report))
-        send(.result(report), now: now)
+        if report.status == .interrupted, hashingCount[report.lease] != nil || offers[report.lease] != nil {
+            awaitingUpload[report.lease] = stoppingSince ?? now  // a stopping worker's grace runs from the stop
+        } else {
+            send(.result(report), now: now)
+        }
     }
 
     private mutating func send(_ message: Message, now: Double) {

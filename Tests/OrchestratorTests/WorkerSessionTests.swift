@@ -300,17 +300,33 @@ final class WorkerSessionTests: XCTestCase {
     }
 
     /// The checkpoint a stopped trial writes is hashed before it is offered (seconds for a
-    /// large model), after the trial's result has gone: the worker waits for it as for an offer.
-    func testAStoppingWorkerWaitsForACheckpointStillBeingHashed() {
+    /// large model), after the trial has ended: the worker waits for it as for an offer, and
+    /// sends the trial's result only once the checkpoint is taken, so that the retry the
+    /// result starts is assigned this checkpoint and not the one before.
+    func testAStoppedTrialsResultWaitsUntilItsLastCheckpointIsTaken() {
         var session = Self.running(1)
         _ = session.shutDown("stopped by a signal", now: 1)
         session.hashing(1)
-        _ = session.finished(TrialReport(trial: "t1", lease: 1, status: .interrupted, reason: "stopped", logTail: [], result: nil), now: 1.5)
-        _ = session.receive(.ack(Ack(lease: 1, kind: .result, seq: nil)), now: 1.6)
-        XCTAssertFalse(Self.run(&session, from: 1.75, to: 4).contains { $0.action == .exit(.shutdown("stopped by a signal")) }, "hashing")
+        let stopped = TrialReport(trial: "t1", lease: 1, status: .interrupted, reason: "stopped", logTail: [], result: nil, sweep: "s")
+        XCTAssertEqual(session.finished(TrialReport(trial: "t1", lease: 1, status: .interrupted, reason: "stopped", logTail: [], result: nil), now: 1.5),
+                       [.keep(stopped)], "kept on disk, not sent yet")
+        XCTAssertFalse(Self.run(&session, from: 1.75, to: 4).contains { if case .send(.result) = $0.action { true } else { $0.action == .exit(.shutdown("stopped by a signal")) } },
+                       "hashing: neither sent nor gone")
         XCTAssertEqual(session.offer(Self.offer(1, "epoch-1-step-3"), now: 4), [.send(.offer(Self.offer(1, "epoch-1-step-3")))])
+        XCTAssertEqual(session.tick(now: 4.1), [])
         XCTAssertEqual(session.receive(.ack(Ack(lease: 1, kind: .checkpoint, seq: nil, checkpoint: "epoch-1-step-3")), now: 4.5), [.withdraw(1)])
-        XCTAssertEqual(session.tick(now: 4.5), [.exit(.shutdown("stopped by a signal"))])
+        XCTAssertEqual(session.tick(now: 4.5), [.send(.result(stopped))], "taken: now the result")
+        _ = session.receive(.ack(Ack(lease: 1, kind: .result, seq: nil)), now: 4.6)
+        XCTAssertEqual(session.tick(now: 4.6), [.exit(.shutdown("stopped by a signal"))])
+    }
+
+    func testAStoppedTrialsResultGoesAtTheGraceIfItsCheckpointIsNotTaken() {
+        var session = Self.running(1)
+        _ = session.shutDown("stopped by a signal", now: 1)
+        _ = session.offer(Self.offer(1, "epoch-1-step-3"), now: 1.2)
+        _ = session.finished(TrialReport(trial: "t1", lease: 1, status: .interrupted, reason: "stopped", logTail: [], result: nil), now: 1.5)
+        let sent = Self.run(&session, from: 1.75, to: 27).filter { if case .send(.result) = $0.action { true } else { false } }
+        XCTAssertEqual(sent.map(\.time), [26], "25 s after the stop, taken or not (SLURM's SIGKILL comes at 30 s)")
     }
 
     func testACheckpointNotOfferedAfterItsHashDoesNotHoldTheWorker() {

@@ -123,27 +123,29 @@ extension SweepRunTests {
 
         for round in 1...3 {
             let (coordinator, endpoint, sweep, coordinatorLog, first, firstLog, _) = try sweepUntilACheckpointIsStored(spec, in: dir, name: "\(round)", keys: keys, allowed: allowed)
+            // Another box already waits with a free slot, so the retry starts the moment the
+            // stopped attempt's result arrives: it must be assigned the checkpoint the stop wrote.
+            let home = dir.appendingPathComponent("bare-home\(round)"), bareLog = dir.appendingPathComponent("bare\(round).log")
+            try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+            let bare = try startBareWorker(endpoint: endpoint, name: "bare", directory: dir.appendingPathComponent("bare-worker\(round)"), home: home,
+                                           hiding: [data, try Fixtures.url("tiny-bert")], keys: keys, log: bareLog, in: dir)
+            XCTAssertTrue(eventually(timeout: 60) { (try? journal(sweep)?.events(kind: "worker joined").count) == 2 }, "the second worker joins")
             // As SLURM stops a job: every process of it gets SIGTERM, the worker's trial also
             // from the worker, the worker again from its batch script; one stop, not a second.
             kill(first.processIdentifier, SIGTERM)
             children(of: first.processIdentifier).forEach { kill($0, SIGTERM) }
             kill(first.processIdentifier, SIGTERM)
             XCTAssertEqual(waitForExit(first, timeout: 25, log: firstLog), 0, "it exits within the grace")
-            let j = try XCTUnwrap(journal(sweep))
-            let stopped = try XCTUnwrap(j.attempts().first)
-            XCTAssertEqual(stopped.state, .interrupted, (try? String(contentsOf: firstLog, encoding: .utf8)) ?? "")
-            XCTAssertEqual(try j.trials().first?.chargedAttempts, 0, "an interruption is not charged")
-            let checkpoint = try XCTUnwrap(j.storedCheckpoints().values.first)
-            XCTAssertEqual(checkpoint.lease, stopped.lease)
             let log = try String(contentsOf: firstLog, encoding: .utf8)
             XCTAssertFalse(log.contains("not taken by the coordinator") || log.contains("second signal"), log)
-
-            let home = dir.appendingPathComponent("bare-home\(round)"), bareLog = dir.appendingPathComponent("bare\(round).log")
-            try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
-            let bare = try startBareWorker(endpoint: endpoint, name: "bare", directory: dir.appendingPathComponent("bare-worker\(round)"), home: home,
-                                           hiding: [data, try Fixtures.url("tiny-bert")], keys: keys, log: bareLog, in: dir)
             XCTAssertEqual(waitForExit(coordinator, timeout: 300, log: coordinatorLog), 0, (try? String(contentsOf: bareLog, encoding: .utf8)) ?? "")
             XCTAssertEqual(waitForExit(bare, timeout: 30, log: bareLog), 0)
+            let j = try XCTUnwrap(journal(sweep))
+            let stopped = try XCTUnwrap(j.attempts().first)
+            XCTAssertEqual(stopped.state, .interrupted, log)
+            // The last checkpoint the stopped attempt's worker uploaded ("NAME, SIZE MB").
+            let uploaded = try XCTUnwrap(j.events(kind: "checkpoint stored").last { $0.worker == "first" }?.detail)
+            let checkpoint = String(uploaded.prefix { $0 != "," })
             let trial = try XCTUnwrap(j.trials().first)
             XCTAssertEqual(trial.state, .completed)
             XCTAssertEqual(trial.chargedAttempts, 0, "still: only failures and losses are charged")
@@ -153,7 +155,7 @@ extension SweepRunTests {
             let attemptLog = try String(contentsOf: TrialDirectory(dir.appendingPathComponent("bare-worker\(round)/runs/\(trial.id)")).attemptLog(won.number),
                                         encoding: .utf8)
             // `epoch-K-step-S`: resumed after epoch K and S steps of the next.
-            let position = checkpoint.manifest.name.split(separator: "-")
+            let position = checkpoint.split(separator: "-")
             guard position.count == 4 else {
                 XCTAssertTrue(attemptLog.contains("resuming after FT epoch \(position[1]) of"), attemptLog)
                 continue  // the stop landed between epochs: try again
