@@ -14,15 +14,7 @@ work=$(mktemp -d /tmp/lpft-preemption.XXXXXX)
 trap 'pkill -KILL -f "$work" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 # 8 trials (seeds) of about 20 s each on one thread: 8,000 examples, 25 epochs of tiny-bert.
-python3 - "$work" <<'PY'
-import json, sys
-for name, count in (("train", 8000), ("validation", 64), ("test", 64)):
-    with open(f"{sys.argv[1]}/{name}.jsonl", "w") as f:
-        for i in range(count):
-            words = [f"tok{(10 if (i * 7 + j * 3) % 5 < 3 + i % 2 else 60) + (i + j) % 20}" for j in range(8)]
-            low = sum(int(w[3:]) < 60 for w in words) * 2 > len(words)
-            f.write(json.dumps({"text": " ".join(words), "label": "low" if low else "high"}) + "\n")
-PY
+python3 "$(dirname "$0")/../scripts/tiny-groups-data.py" "$work" 8000 64 64
 cat >"$work/spec.yaml" <<YAML
 base:
   model: $fixture

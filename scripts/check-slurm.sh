@@ -113,16 +113,7 @@ echo "$check: array OK (workers slurm-$job-0 and slurm-$job-1 on $host completed
 # task's worker resumes the trial from the checkpoint the first run uploaded.
 started=$(date +%s%N)
 mkdir -p "$work/data"
-python3 - "$work/data" <<'PY'
-import json, sys
-# Two token groups over tiny-bert's vocabulary; the label is the majority group.
-for name, count in (("train", 1000), ("validation", 8), ("test", 8)):
-    with open(f"{sys.argv[1]}/{name}.jsonl", "w") as f:
-        for i in range(count):
-            words = [f"tok{(10 if (i * 7 + j * 3) % 5 < 3 + i % 2 else 60) + (i + j) % 20}" for j in range(8)]
-            low = sum(int(w[3:]) < 60 for w in words) * 2 > len(words)
-            f.write(json.dumps({"text": " ".join(words), "label": "low" if low else "high"}) + "\n")
-PY
+python3 scripts/tiny-groups-data.py "$work/data" 1000 8 8
 cat >"$work/tiny.yaml" <<YAML
 base:
   model: $PWD/Tests/Fixtures/reference/tiny-bert
