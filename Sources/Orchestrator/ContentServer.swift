@@ -30,6 +30,8 @@ final class ContentServer {
     private let unknown: String
     /// Who serves, for refusals: the coordinator, or a worker serving checkpoints.
     private let owner: String
+    /// What a request for a file whose content changed is told, after its name: since when, and what to do.
+    private let changed: String
     /// Files checked this run, by hash: the open descriptor and the file's stamp when checked.
     private var open: [String: (fd: Int32, stamp: FileStamp)] = [:]
     /// Why a file cannot be served, and its stamp when that was found (a new stamp looks again).
@@ -42,8 +44,9 @@ final class ContentServer {
     private(set) var dropped = 0
 
     init(files: [String: PinnedFile], budget: Int = 8 << 20, queuedPerPeer: Int = 64,
-         owner: String = "the coordinator", unknown: String = "no trial of this sweep, as last planned, reads content") {
-        (self.files, self.budget, self.queuedPerPeer, self.owner, self.unknown) = (files, budget, queuedPerPeer, owner, unknown)
+         owner: String = "the coordinator", unknown: String = "no trial of this sweep, as last planned, reads content",
+         changed: String = "since the sweep was planned; run `lpft sweep run` again to plan with it") {
+        (self.files, self.budget, self.queuedPerPeer, self.owner, self.unknown, self.changed) = (files, budget, queuedPerPeer, owner, unknown, changed)
     }
 
     /// Serves `file` (whose content is `sha256`) from now on.
@@ -143,7 +146,7 @@ final class ContentServer {
             switch Result(catching: { try ContentDigest.sha256(of: URL(fileURLWithPath: file.path)) }) {
             case .success(let digest) where digest == sha256: break
             case .success:
-                reason = "\(owner)'s copy of \(file.name) (\(file.path)) has changed since the sweep was planned; run `lpft sweep run` again to plan with it"
+                reason = "\(owner)'s copy of \(file.name) (\(file.path)) has changed \(changed)"
             case .failure(let error):
                 reason = "\(owner) cannot read \(file.name) (\(file.path)): \(error.localizedDescription)"
             }

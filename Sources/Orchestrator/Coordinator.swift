@@ -79,7 +79,8 @@ public final class Coordinator {
     private let content: ContentServer
     /// Fetches the checkpoints workers offer into `<sweep>/checkpoints`.
     private let uploads: CheckpointUploads
-    /// The stored checkpoint files `content` serves.
+    /// The stored checkpoint files `content` serves, told apart from the pinned inputs it also
+    /// serves, which stay when a checkpoint is retired.
     private var servedCheckpoints = Set<String>()
 
     /// - Parameter curve: the coordinator's keypair and the workers' allowed public keys;

@@ -225,9 +225,8 @@ public final class Dispatcher {
     /// uploaded (an old attempt's offer resent after a reconnect); returns whether it was kept.
     @discardableResult
     public func stored(_ offer: Offer, from peer: Peer, now: Double, journal: JournalWriter) throws -> Bool {
-        send(.ack(Ack(lease: offer.lease, kind: .checkpoint, seq: nil, checkpoint: offer.checkpoint.name)), to: peer, now: now)
-        guard let state = trials[offer.trial]?.state, state == .pending || state == .running,
-              checkpoints[offer.trial].map({ $0.lease <= offer.lease }) ?? true else { return false }
+        acknowledge(offer, to: peer, now: now)
+        guard wants(offer) else { return false }
         let checkpoint = StoredCheckpoint(lease: offer.lease, manifest: offer.checkpoint)
         checkpoints[offer.trial] = checkpoint
         try journal.storeCheckpoint(checkpoint, trial: offer.trial, at: now)
@@ -236,10 +235,24 @@ public final class Dispatcher {
         return true
     }
 
+    /// Whether an offered checkpoint is still worth having: its trial is unfinished and no later
+    /// attempt's is stored (an old attempt's offer resent after a reconnect must not replace it).
+    /// Asked when the OFFER arrives and again when the upload is whole, since either may change
+    /// in between.
+    private func wants(_ offer: Offer) -> Bool {
+        guard let state = trials[offer.trial]?.state, state == .pending || state == .running else { return false }
+        return checkpoints[offer.trial].map { $0.lease <= offer.lease } ?? true
+    }
+
+    /// Tells a worker its offer is settled (stored, declined or not wanted), so it stops serving it.
+    private func acknowledge(_ offer: Offer, to peer: Peer, now: Double) {
+        send(.ack(Ack(lease: offer.lease, kind: .checkpoint, seq: nil, checkpoint: offer.checkpoint.name)), to: peer, now: now)
+    }
+
     /// An upload could not be had: recorded, and its worker told (ACK) to stop serving it; the
     /// trial keeps the checkpoint stored before, if any.
     public func declined(_ offer: Offer, from peer: Peer, reason: String, now: Double, journal: JournalWriter) throws {
-        send(.ack(Ack(lease: offer.lease, kind: .checkpoint, seq: nil, checkpoint: offer.checkpoint.name)), to: peer, now: now)
+        acknowledge(offer, to: peer, now: now)
         try journal.event("checkpoint not stored", at: now, trial: offer.trial, lease: offer.lease, worker: sessions[peer]?.worker,
                           detail: "\(offer.checkpoint.name): \(reason)")
         logger.warning("checkpoint \(offer.checkpoint.name) of trial \(offer.trial) not stored: \(reason)")
@@ -316,15 +329,15 @@ public final class Dispatcher {
         case .offer(let o):
             // Only from the worker that ran the attempt, for a trial that still needs it.
             // An unknown lease's (another sweep's worker) is answered too, so it is not offered for ever.
-            guard let info = leases[o.lease], info.trial == o.trial, let state = trials[o.trial]?.state else {
+            guard let info = leases[o.lease], info.trial == o.trial else {
                 drop("OFFERs for unknown leases from \(sessions[peer]!.worker)", now: now, "dropped OFFER for unknown lease \(o.lease) of trial \(o.trial) from \(sessions[peer]!.worker)")
-                send(.ack(Ack(lease: o.lease, kind: .checkpoint, seq: nil, checkpoint: o.checkpoint.name)), to: peer, now: now)
+                acknowledge(o, to: peer, now: now)
                 return
             }
-            if state == .pending || state == .running, checkpoints[o.trial].map({ $0.lease <= o.lease }) ?? true {
+            if wants(o) {
                 offers.append((peer, o))
             } else {
-                send(.ack(Ack(lease: o.lease, kind: .checkpoint, seq: nil, checkpoint: o.checkpoint.name)), to: peer, now: now)
+                acknowledge(o, to: peer, now: now)
             }
         case .chunk(let c):
             chunks.append((peer, c))

@@ -88,7 +88,8 @@ public final class Worker {
     private let localDigests = ContentCache.LocalDigests()
     private let outbox: Outbox
     /// Serves the checkpoints this worker's trials offered to the coordinator that fetches them.
-    private lazy var checkpointServer = ContentServer(files: [:], budget: 4 << 20, owner: "worker \(settings.name)", unknown: "this worker offers no checkpoint file with content")
+    private lazy var checkpointServer = ContentServer(files: [:], budget: 4 << 20, owner: "worker \(settings.name)", unknown: "this worker offers no checkpoint file with content",
+                                                          changed: "since it was offered, so it is not served")
     /// The hashes each lease's offered checkpoint is served under.
     private var served: [Lease: Set<String>] = [:]
     private let hasher = CheckpointHasher()
