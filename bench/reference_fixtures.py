@@ -15,7 +15,8 @@ root, by hand (never in CI), with Python 3.11:
 
 Checked so on 2026-12-06 with torch 2.15.0+cu132, transformers 5.24.0, tokenizers 0.23.3,
 safetensors 0.8.0: every check of `--compare` passed (29 of 29; the worst errors ~1e-6 abs on
-MiniLM, ~5e-7 relative on the tiny models). Copy /tmp/fixtures over Tests/Fixtures/reference
+MiniLM, ~5e-7 relative on the tiny models); again when tiny-bert-mean-ntk.json (the head on
+mean-pooled states) was added the same day: 36 of 36, the older files within tolerance. Copy /tmp/fixtures over Tests/Fixtures/reference
 only when an output should change, and say why in the commit.
 
 What is regenerated and what is not:
@@ -50,6 +51,8 @@ import sys
 
 REFERENCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "Fixtures", "reference")
 TINY = [("tiny-bert", "bert"), ("tiny-roberta", "roberta")]
+# Tiny models whose NTK fixture is also written with mean pooling.
+MEAN_POOLED = ["tiny-bert"]
 
 
 def load(directory, name):
@@ -120,9 +123,12 @@ def minilm(source, out, torch):
 
 class Classifier:
     """A backbone and a linear head on its final [CLS]/<s> state (no pooler), as lpft runs it,
-    with the Hugging Face names `<prefix>.…` and `classifier.weight` / `classifier.bias`."""
+    with the Hugging Face names `<prefix>.…` and `classifier.weight` / `classifier.bias`; with
+    `pooling="mean"` the head reads the mean of the final states over the attention mask
+    (sentence-transformers' mean pooling, lpft's `pooling: mean`)."""
 
-    def __init__(self, directory, family, torch):
+    def __init__(self, directory, family, torch, pooling="cls"):
+        self.pooling = pooling
         from safetensors.torch import load_file
         from transformers import AutoConfig, BertModel, RobertaModel
         self.torch = torch
@@ -147,17 +153,21 @@ class Classifier:
     def features(self, params, inputs):
         from torch.func import functional_call
         own = {k[len(self.prefix) + 1:]: v for k, v in params.items() if k.startswith(self.prefix + ".")}
-        return functional_call(self.backbone, own, (), inputs).last_hidden_state[:, 0]
+        states = functional_call(self.backbone, own, (), inputs).last_hidden_state
+        if self.pooling == "cls":
+            return states[:, 0]
+        mask = inputs["attention_mask"].unsqueeze(-1).to(states.dtype)
+        return (states * mask).sum(1) / mask.sum(1)
 
     def logits(self, params, inputs):
         return self.features(params, inputs) @ params["classifier.weight"].T + params["classifier.bias"]
 
 
-def ntk(directory, family, spec, torch):
+def ntk(directory, family, spec, torch, pooling="cls"):
     """Logits, mean cross-entropy, every gradient, features and the kernels P (head) and F (the
     rest) as [N, C, N, C], eval mode, on the padded inputs of `spec`."""
     from torch.func import jacrev
-    model = Classifier(directory, family, torch)
+    model = Classifier(directory, family, torch, pooling)
     params = model.parameters()
     inputs = {"input_ids": torch.tensor(spec["input_ids"]), "attention_mask": torch.tensor(spec["attention_mask"])}
     if "token_type_ids" in spec:
@@ -212,6 +222,10 @@ def tiny(source, out, torch, new_models):
         write_inputs(out, f"{name}-inputs.jsonl", spec)
         result = ntk(target, family, spec, torch)
         dump(out, f"{name}-ntk.json", {k: result[k] for k in committed if k in result})
+        if name in MEAN_POOLED:
+            # The same inputs with the head on the mean of the final states (`pooling: mean`).
+            result = ntk(target, family, spec, torch, pooling="mean")
+            dump(out, f"{name}-mean-ntk.json", {**{k: result[k] for k in committed if k in result}, "pooling": "mean"})
 
     directory = os.path.join(out, "tiny-roberta")
     tokenizer = RobertaTokenizerFast.from_pretrained(directory)
@@ -326,9 +340,9 @@ def compare(new, ref):
     rel = rel_frobenius([x["cls_hidden"] for x in a], [y["cls_hidden"] for y in b])
     check("tiny-roberta-forward.json", ids and rel < 1e-4, f"ids {'equal' if ids else 'DIFFER'}, <s> states max abs error {err:.2e}, relative {rel:.2e} (< 1e-4)")
 
-    for name, _ in TINY:
+    for name in [n for n, _ in TINY] + [f"{n}-mean" for n in MEAN_POOLED]:
         a, b = load(new, f"{name}-ntk.json"), load(ref, f"{name}-ntk.json")
-        given = ["texts", "input_ids", "attention_mask", "token_type_ids", "labels"]
+        given = ["texts", "input_ids", "attention_mask", "token_type_ids", "labels", "pooling"]
         same = all(a.get(k) == b.get(k) for k in given) and set(a) == set(b)
         check(f"{name}-ntk.json inputs", same, "the same keys, ids, masks and labels" if same else "keys or inputs DIFFER")
         logits = rel_frobenius(a["logits"], b["logits"])

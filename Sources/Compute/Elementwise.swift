@@ -25,6 +25,11 @@ public enum Elementwise {
         }
     }
 
+    /// out[i] = a · x[i]. `out` may alias `x`.
+    public static func scale(_ x: UnsafePointer<Float>, by a: Float, into out: UnsafeMutablePointer<Float>, count: Int) {
+        forEachBlock(count) { i, lanes in store(load(x + i, lanes) * Vec8(repeating: a), out + i, lanes) }
+    }
+
     /// y[i] += a[i] · b[i].
     public static func addProduct(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
         forEachBlock(count) { i, lanes in

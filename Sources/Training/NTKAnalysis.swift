@@ -29,6 +29,7 @@ public struct NTKAnalysis {
     public var maxLength = 128
     public var threads = 1
     public var memoryBudget = NTKBudget.bytes(mib: NTKBudget.defaultMiB)
+    public var pooling: Pooling = .cls
 
     public init(modelDirectory: URL, data: URL) {
         self.modelDirectory = modelDirectory
@@ -52,7 +53,7 @@ public struct NTKAnalysis {
         let chosen = trainSet + evalSet
         let pretrained = try PretrainedModel(directory: modelDirectory)
         let labels = head == .model ? LabelSet(pretrained.config.labels) : LabelSet(of: chosen)
-        let loaded = try pretrained.loadWeights(labels: labels.names, lora: lora, freshHead: head != .model, threads: threads, seed: seed)
+        let loaded = try pretrained.loadWeights(labels: labels.names, lora: lora, freshHead: head != .model, threads: threads, seed: seed, pooling: pooling)
         if head == .model, !loaded.headLoaded {
             throw TextDataError.invalidDataset("\(modelDirectory.path) has no classifier head; use --lp to fit one or --fresh-head")
         }

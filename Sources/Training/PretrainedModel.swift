@@ -37,8 +37,8 @@ public struct PretrainedModel: Sendable {
 
     /// The weights; see `Checkpoint.load` for the head, adapters and seed.
     public func loadWeights(labels: [String]? = nil, lora: LoRAConfig? = nil, freshHead: Bool = false, threads: Int = 1,
-                            seed: UInt64 = 0) throws -> Checkpoint.Loaded {
-        try Checkpoint.load(directory: directory, labels: labels, lora: lora, freshHead: freshHead, threads: threads, seed: seed)
+                            seed: UInt64 = 0, pooling: Pooling = .cls) throws -> Checkpoint.Loaded {
+        try Checkpoint.load(directory: directory, labels: labels, lora: lora, freshHead: freshHead, threads: threads, seed: seed, pooling: pooling)
     }
 
     /// What `lpft model describe` prints, as (key, value) lines: the family, the shape, the

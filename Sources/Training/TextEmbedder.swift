@@ -9,7 +9,7 @@ public final class TextEmbedder {
         public let ids: [Int32]
         /// Final hidden state of the first token ([CLS], RoBERTa's `<s>`): the φ(x) the classifier head reads.
         public let clsHidden: [Float]
-        /// Mean of the final hidden states over non-padding tokens.
+        /// Mean of the final hidden states over the input's tokens: the φ(x) of `pooling: mean`.
         public let meanPooled: [Float]
     }
 
@@ -22,7 +22,8 @@ public final class TextEmbedder {
 
     public init(modelDirectory: URL, maxLength: Int = 128, batchSize: Int = 32, threads: Int = 1) throws {
         let pretrained = try PretrainedModel(directory: modelDirectory)
-        let loaded = try pretrained.loadWeights(threads: threads)
+        // The classifier's own mean pooling, so `lpft embed`'s `mean_pooled` is the φ(x) a `pooling: mean` trial reads.
+        let loaded = try pretrained.loadWeights(threads: threads, pooling: .mean)
         model = loaded.model
         parameters = loaded.parameters
         tokenizer = pretrained.tokenizer
@@ -51,16 +52,11 @@ public final class TextEmbedder {
             let chunk = tokenized[start..<min(tokenized.count, start + batchSize)]
             let batch = try TokenBatch(sequences: chunk.map(\.ids), tokenTypes: chunk.map(\.tokenTypeIDs))
             try model.encode(parameters.pointer, batch, workspace: workspace, everyToken: true)
-            let states = workspace.finalHiddenStates
+            let states = workspace.finalHiddenStates, means = workspace.features.buffer
             for (row, item) in chunk.enumerated() {
                 let first = batch.offsets[row] * h
-                var mean = [Double](repeating: 0, count: h)
-                for position in 0..<item.ids.count {
-                    let base = first + position * h
-                    for j in 0..<h { mean[j] += Double(states[base + j]) }
-                }
                 out.append(Embedding(ids: item.ids, clsHidden: Array(states[first..<(first + h)]),
-                                     meanPooled: mean.map { Float($0 / Double(item.ids.count)) }))
+                                     meanPooled: Array(means[(row * h)..<((row + 1) * h)])))
             }
         }
         return out

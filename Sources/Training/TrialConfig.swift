@@ -78,6 +78,8 @@ public struct TrialConfig: Sendable, Equatable {
     public var ft = FT()
     public var lora = LoRAConfig()
     public var headScale: Double = 1
+    /// What φ(x) reads, for the head, the linear probe, the feature statistics and the NTK.
+    public var pooling: Pooling = .cls
     public var temperature: Temperature = .fit
     public var maxLength = 128
     /// A seeded subsample of the training split; nil keeps all of it.
@@ -190,6 +192,7 @@ extension TrialConfig {
             ntk = n
         }
         if let v = try r.double("head_scale", range: 1e-6...1e6) { headScale = v }
+        if let v = try r.choice("pooling", Pooling.self) { pooling = v }
         if let v = r.raw("temperature") {
             if let s = v as? String, s == "fit" {
                 temperature = .fit
@@ -275,6 +278,7 @@ extension TrialConfig {
             f["patience"] = ft.patience
             o["ft"] = f
         }
+        if pooling != .cls { o["pooling"] = pooling.rawValue }
         if let ntk { o["ntk"] = ["examples": ntk.examples, "eval_examples": ntk.evalExamples, "budget_mib": ntk.budgetMiB] }
         return o
     }

@@ -170,7 +170,7 @@ public final class TrialRunner {
         }
         // The head always starts fresh and seeded: FT from N(0, 0.02²), as the paper does.
         let loaded = try pretrained.loadWeights(labels: data.labels.names, lora: config.method.usesLoRA ? config.lora : nil,
-                                                freshHead: true, threads: threads, seed: config.seed)
+                                                freshHead: true, threads: threads, seed: config.seed, pooling: config.pooling)
         let model = loaded.model
         let params = loaded.parameters
         guard config.maxLength <= model.config.maxSequenceLength else {

@@ -1,7 +1,17 @@
 import Compute
 
-/// A BERT-family encoder (BERT, RoBERTa: see `ModelFamily`) with a single linear head on the first token's final hidden state:
-/// f(x) = V·φ(x) + b, with no pooler and no tanh (the paper's classifier).
+/// How the features φ(x) read the encoder's final hidden states.
+public enum Pooling: String, CaseIterable, Sendable {
+    /// The first token's ([CLS], RoBERTa's `<s>`): the paper's classifier.
+    case cls
+    /// The mean over the sequence's tokens: how sentence-embedding models such as
+    /// all-MiniLM-L6-v2 were trained to summarise a text.
+    case mean
+}
+
+/// A BERT-family encoder (BERT, RoBERTa: see `ModelFamily`) with a single linear head on the
+/// pooled final hidden states: f(x) = V·φ(x) + b, with no pooler and no tanh (the paper's
+/// classifier, whose φ is the first token's state; see `Pooling`).
 ///
 /// The model holds no weights: `forward` and `backward` take pointers into a flat parameter
 /// buffer laid out by `layout`, and a `BertWorkspace` that carries the activations from one
@@ -12,6 +22,9 @@ public struct BertClassifier: Sendable {
     public let layout: BertLayout
     /// Threads for the attention block (parallel over batch × head) and sized scratch.
     public let threads: Int
+    /// What φ(x) reads: with `.cls` the last layer runs past its keys and values for the first
+    /// tokens only; with `.mean` it runs for every token.
+    public let pooling: Pooling
 
     /// Dropout site ids, mixed into the step's random stream so every site draws independently.
     enum DropoutSite {
@@ -23,7 +36,7 @@ public struct BertClassifier: Sendable {
     }
 
     /// - Parameter lora: adapters to add (their parameters are stored after the head).
-    public init(config: BertConfig, lora: LoRAConfig? = nil, threads: Int = 1) throws {
+    public init(config: BertConfig, lora: LoRAConfig? = nil, threads: Int = 1, pooling: Pooling = .cls) throws {
         try config.validate()
         if let lora {
             guard lora.rank > 0, lora.alpha > 0, !lora.targets.isEmpty, Set(lora.targets).count == lora.targets.count else {
@@ -33,6 +46,7 @@ public struct BertClassifier: Sendable {
         self.config = config
         layout = BertLayout(config, lora: lora)
         self.threads = max(1, threads)
+        self.pooling = pooling
     }
 
     public var parameterCount: Int { layout.parameters.count }
@@ -54,8 +68,8 @@ public struct BertClassifier: Sendable {
     /// Runs the encoder only, leaving φ(x) in `workspace.features`.
     ///
     /// - Parameter everyToken: run the last layer for every token, so that
-    ///   `workspace.finalHiddenStates` holds them all (for pooling); by default it runs past
-    ///   its keys and values for the first tokens only, the ones φ(x) reads.
+    ///   `workspace.finalHiddenStates` holds them all; by default it runs past its keys and
+    ///   values only for the tokens φ(x) reads (the first ones, with `.cls` pooling).
     public func encode(_ parameters: UnsafePointer<Float>, _ batch: TokenBatch, workspace ws: BertWorkspace, dropout: RandomStream? = nil,
                        everyToken: Bool = false) throws {
         try BLAS.withSingleThread { try encodeAll(parameters, batch, ws, dropout: dropout, everyToken: everyToken) }
@@ -86,7 +100,7 @@ public struct BertClassifier: Sendable {
         ws.load(batch, heads: config.headCount, maxPositions: config.maxPositions)
         ws.positionRows = config.positionRows(batch)
         ws.training = dropout != nil
-        ws.firstTokensOnly = !everyToken
+        ws.firstTokensOnly = !everyToken && pooling == .cls
         let n = ws.tokenCount
 
         var timer = SectionTimer()
@@ -111,7 +125,16 @@ public struct BertClassifier: Sendable {
         }
         let last = ws.hidden[config.layerCount].pointer
         for b in 0..<ws.batchSize {
-            (ws.features.pointer + b * h).update(from: last + (ws.firstTokensOnly ? b : ws.sequenceOffsets[b]) * h, count: h)
+            let feature = ws.features.pointer + b * h
+            switch pooling {
+            case .cls:
+                feature.update(from: last + (ws.firstTokensOnly ? b : ws.sequenceOffsets[b]) * h, count: h)
+            case .mean:
+                let tokens = ws.sequenceOffsets[b]..<ws.sequenceOffsets[b + 1]
+                feature.update(repeating: 0, count: h)
+                for row in tokens { Elementwise.add(last + row * h, into: feature, count: h) }
+                Elementwise.scale(feature, by: 1 / Float(tokens.count), into: feature, count: h)
+            }
         }
     }
 
@@ -329,15 +352,23 @@ public struct BertClassifier: Sendable {
                                     _ ws: BertWorkspace, scope: GradientScope, tap: BackwardTap?) {
         var timer = SectionTimer()
         let (n, h) = (ws.tokenCount, config.hiddenSize)
-        // Only the first token of each sequence reaches the head; a first-tokens-only last layer
-        // keeps them compact.
+        // With `.cls` only the first token of each sequence reaches the head (a first-tokens-only
+        // last layer keeps them compact); with `.mean` every token gets 1/length of ∂/∂φ.
         let dHidden = ws.gradA.pointer
         if ws.firstTokensOnly {
             dHidden.update(from: dFeatures, count: ws.batchSize * h)
         } else {
-            dHidden.update(repeating: 0, count: n * h)
+            if pooling == .cls { dHidden.update(repeating: 0, count: n * h) }
             for b in 0..<ws.batchSize {
-                (dHidden + ws.sequenceOffsets[b] * h).update(from: dFeatures + b * h, count: h)
+                let tokens = ws.sequenceOffsets[b]..<ws.sequenceOffsets[b + 1]
+                switch pooling {
+                case .cls:
+                    (dHidden + tokens.lowerBound * h).update(from: dFeatures + b * h, count: h)
+                case .mean:
+                    let share = dHidden + tokens.lowerBound * h
+                    Elementwise.scale(dFeatures + b * h, by: 1 / Float(tokens.count), into: share, count: h)
+                    for row in tokens.dropFirst() { (dHidden + row * h).update(from: share, count: h) }
+                }
             }
         }
         timer.charge(\.elementwise, to: &ws.profile)

@@ -29,9 +29,9 @@ public enum Checkpoint {
     /// (A Kaiming-uniform, B = 0) from `seed`. With `freshHead`, any `classifier.*` tensors in the
     /// file are ignored (whatever their shape) and the head is initialised from `seed`.
     public static func load(directory: URL, labels: [String]? = nil, lora: LoRAConfig? = nil, freshHead: Bool = false,
-                            threads: Int = 1, seed: UInt64 = 0) throws -> Loaded {
+                            threads: Int = 1, seed: UInt64 = 0, pooling: Pooling = .cls) throws -> Loaded {
         let config = try BertConfig(contentsOf: directory.appendingPathComponent("config.json"), labelsOverride: labels)
-        let model = try BertClassifier(config: config, lora: lora, threads: threads)
+        let model = try BertClassifier(config: config, lora: lora, threads: threads, pooling: pooling)
         let weightsPath = directory.appendingPathComponent("model.safetensors").path
         guard FileManager.default.fileExists(atPath: weightsPath) else {
             throw ModelError.unreadable(weightsPath, "no such file (a model directory holds config.json and model.safetensors)")

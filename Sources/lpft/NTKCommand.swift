@@ -29,6 +29,7 @@ struct NTKCommand: ParsableCommand {
     @Option(help: "Truncate texts to this many tokens.") var maxLength = 128
     @Option(help: "Threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Memory budget, MiB: captured activations plus Jacobian slabs; below what the captures need, backward passes are recomputed.") var budgetMib = NTKBudget.defaultMiB
+    @Option(help: "What the features φ(x) read: cls (the first token's final state, the paper's) or mean (the mean of every token's).") var pooling = Pooling.cls
     @Option(help: "Output JSON file.") var out: String
 
     func validate() throws {
@@ -47,6 +48,7 @@ struct NTKCommand: ParsableCommand {
         analysis.maxLength = maxLength
         analysis.threads = threads
         analysis.memoryBudget = NTKBudget.bytes(mib: budgetMib)
+        analysis.pooling = pooling
         let result = try analysis.run()
         try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]).write(to: URL(fileURLWithPath: out), options: .atomic)
         if let s = result["statistics"] as? [String: Any] {
@@ -54,3 +56,5 @@ struct NTKCommand: ParsableCommand {
         }
     }
 }
+
+extension Pooling: ExpressibleByArgument {}

@@ -6,9 +6,14 @@ import XCTest
 /// try another set. A missing fixture is a failure, never a skip: these tests are the proof
 /// the core is right.
 public enum Fixtures {
-    /// The tiny random models of each family and their reference file: logits, loss, every
-    /// gradient and the kernels P and F.
-    public static let tinyModels = [("tiny-bert", "tiny-bert-ntk.json"), ("tiny-roberta", "tiny-roberta-ntk.json")]
+    /// The tiny random models of each family and their reference files: logits, loss, every
+    /// gradient and the kernels P and F, with the head on the first token's state or, where the
+    /// file says `"pooling": "mean"`, on the mean of the final states.
+    public static let tinyModels = [("tiny-bert", "tiny-bert-ntk.json"), ("tiny-roberta", "tiny-roberta-ntk.json"),
+                                    ("tiny-bert", "tiny-bert-mean-ntk.json")]
+
+    /// How a reference file's head reads the final states: `cls` unless it says otherwise.
+    public static func pooling(_ json: [String: Any]) -> String { json["pooling"] as? String ?? "cls" }
 
     public static var directory: URL {
         if let override = ProcessInfo.processInfo.environment["LPFT_FIXTURES"] { return URL(fileURLWithPath: override) }

@@ -2,6 +2,7 @@ import Compute
 import Foundation
 import TextData
 import Training
+import Transformer
 import TrialContract
 import TestSupport
 import XCTest
@@ -118,6 +119,24 @@ final class TrialRunnerTests: XCTestCase {
         let afterLP = scaled.metrics["head/norm_after_lp"]!
         XCTAssertGreaterThan(afterLP, 0)
         XCTAssertFalse(events.isEmpty)
+    }
+
+    /// `pooling: mean` reaches every reader of φ: the probe, the head, the feature statistics
+    /// and the NTK (the numbers themselves are checked against PyTorch in the fixture tests).
+    func testMeanPoolingReachesTheProbeTheHeadTheFeaturesAndTheNTK() throws {
+        let cls = try config("lp-ft", extra: "ntk: {examples: 8, eval_examples: 8}")
+        let mean = try config("lp-ft", extra: "ntk: {examples: 8, eval_examples: 8}\npooling: mean")
+        XCTAssertEqual(mean.pooling, .mean)
+        XCTAssertFalse(cls.canonicalJSON().contains("pooling"), "the default is not written, so earlier trials keep their ids")
+        XCTAssertTrue(mean.canonicalJSON().contains(#""pooling":"mean""#))
+        let (a, _) = try run(cls), (b, _) = try run(mean)
+        for name in ["head/norm_after_lp", "ntk/fro_pretrain", "ntk/fro_ft", "features/diff", "test/accuracy@lp"] where a.metrics[name] != nil {
+            XCTAssertNotEqual(a.metrics[name], b.metrics[name], name)
+        }
+        XCTAssertEqual(try run(mean).0.metrics, b.metrics, "deterministic")
+        let (probe, _) = try run(try config("lp", extra: "pooling: mean"))
+        XCTAssertEqual(probe.metrics["features/diff"]!, 0, accuracy: 1e-6, "LP leaves the mean-pooled features alone")
+        XCTAssertThrowsError(try config("ft", extra: "pooling: max")) { XCTAssertTrue("\($0)".contains("cls, mean"), "\($0)") }
     }
 
     func testNoopTrialIsQuickDeterministicAndStoppable() throws {

@@ -17,7 +17,8 @@ final class ReferenceFixtureTests: XCTestCase {
     /// The fixture's padded batch; RoBERTa's has no token types (it has one).
     func loadReference(_ model: String, _ fixture: String) throws -> Reference {
         let json = try Fixtures.json(fixture)
-        let loaded = try Checkpoint.load(directory: try Fixtures.url(model), threads: 2)
+        let pooling = try XCTUnwrap(Pooling(rawValue: Fixtures.pooling(json)), fixture)
+        let loaded = try Checkpoint.load(directory: try Fixtures.url(model), threads: 2, pooling: pooling)
         let ids = try XCTUnwrap(json["input_ids"] as? [[Int]])
         let batch = try TokenBatch(batchSize: ids.count, sequenceLength: ids[0].count,
                                    inputIDs: flatInts(json["input_ids"]), tokenTypeIDs: json["token_type_ids"].map { flatInts($0) },
@@ -39,13 +40,13 @@ final class ReferenceFixtureTests: XCTestCase {
         let c = model.config.classCount, h = model.config.hiddenSize, b = ref.batch.batchSize
         let logits = Array(ws.logits.buffer.prefix(b * c))
         // float32 through 2 layers of width 32: relative error ~1e-6 expected; README bound 1e-4.
-        XCTAssertLessThan(relativeError(logits, flatFloats(ref.json["logits"])), 1e-4, name)
-        XCTAssertLessThan(relativeError(Array(ws.features.buffer.prefix(b * h)), flatFloats(ref.json["features"])), 1e-4, name)
+        XCTAssertLessThan(relativeError(logits, flatFloats(ref.json["logits"])), 1e-4, fixture)
+        XCTAssertLessThan(relativeError(Array(ws.features.buffer.prefix(b * h)), flatFloats(ref.json["features"])), 1e-4, fixture)
         let loss = logits.withUnsafeBufferPointer {
             CrossEntropy.forwardBackward(logits: $0.baseAddress!, labels: ref.labels, classes: c, dLogits: nil)
         }
         let expected = try XCTUnwrap(ref.json["mean_cross_entropy"] as? Double)
-        XCTAssertEqual(Double(loss), expected, accuracy: expected * 1e-4, name)
+        XCTAssertEqual(Double(loss), expected, accuracy: expected * 1e-4, fixture)
     }
 
     func testEveryParameterGradientMatchesPyTorch() throws {
@@ -76,10 +77,10 @@ final class ReferenceFixtureTests: XCTestCase {
                 // Analytically zero: softmax over keys is invariant to a shift shared by all keys,
                 // so both sides hold only rounding noise. Check it is noise-sized (float32 eps ≈ 1e-7).
                 let noise = Elementwise.sumOfSquares(ours, count: ours.count).squareRoot()
-                XCTAssertLessThan(noise, 1e-6 * totalNorm, view.name)
+                XCTAssertLessThan(noise, 1e-6 * totalNorm, "\(fixture): \(view.name)")
                 continue
             }
-            XCTAssertLessThan(relativeError(ours, theirs), 1e-3, view.name)
+            XCTAssertLessThan(relativeError(ours, theirs), 1e-3, "\(fixture): \(view.name)")
         }
     }
 
