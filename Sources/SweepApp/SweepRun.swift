@@ -84,14 +84,15 @@ public struct SweepRun {
         }
         logger.info("sweep \(directory.path): \(all.count) trial(s), \(added) new, \(done) already completed\(revived > 0 ? ", \(revived) failed retried" : "")")
         if let rule = settings.prune { logger.info("pruning (successive halving): \(rule.description)") }
-        logger.info("coordinator on \(coordinator.endpoint) (workers: lpft worker --connect \(coordinator.endpoint))")
+        let connect = (try? Endpoint(coordinator.endpoint))?.connectable(hostName: ProcessInfo.processInfo.hostName) ?? coordinator.endpoint
+        logger.info("coordinator on \(coordinator.endpoint) (workers: lpft worker --connect \(connect))")
         let workers = try LocalWorkers(count: localWorkers, endpoint: coordinator.endpoint, sweep: directory, threads: threads,
                                        heartbeat: settings.heartbeatInterval, liveness: settings.liveness, extraArguments: localCurve + workerArguments)
         let dashboard = try http.map { try DashboardProcess(sweep: directory, address: $0.address, insecure: $0.insecure) }
         defer { dashboard?.stop() }
         let progress = SweepProgressLine(total: all.count, alreadyDone: done + all.count { $0.state == .pruned }, journal: journal, logger: logger)
         let program = commandLine.first ?? "lpft"
-        let workerless = WorkerlessWarning(after: workerlessWarning, message: "start one with \(program) worker --connect \(coordinator.endpoint)"
+        let workerless = WorkerlessWarning(after: workerlessWarning, message: "start one with \(program) worker --connect \(connect)"
             + (localWorkers > 0 ? " (the local workers log to \(directory.path)/workers/N/worker.log)" : ", or stop it (Ctrl-C) and run it again with --local-workers N"),
             logger: logger)
         coordinator.onProgress = { progress.show($0); workerless.update($0) }

@@ -6,12 +6,15 @@ public struct Endpoint: Sendable, Equatable, CustomStringConvertible {
     /// Whether traffic stays on this machine (IPC, in-process, or TCP on loopback); anything
     /// else needs CURVE or an explicit `--insecure`.
     public let isLocal: Bool
+    /// The host of a `tcp://` endpoint, without brackets; nil for IPC and in-process ones.
+    private let host: Substring?
 
     public init(_ text: String) throws {
         description = text
         if let name = text.dropPrefix("ipc://") ?? text.dropPrefix("inproc://") {
             guard !name.isEmpty else { throw EndpointError(text) }
             isLocal = true
+            host = nil
             return
         }
         guard let address = text.dropPrefix("tcp://") else { throw EndpointError(text) }
@@ -27,6 +30,15 @@ public struct Endpoint: Sendable, Equatable, CustomStringConvertible {
         }
         guard !host.isEmpty, port == "*" || (UInt16(port).map { $0 > 0 } ?? false) else { throw EndpointError(text) }
         isLocal = host == "localhost" || host == "::1" || host.hasPrefix("127.")
+        self.host = host
+    }
+
+    /// What a worker passes to `--connect` to reach a coordinator bound here: an endpoint
+    /// bound on every interface (`*`, `0.0.0.0`, `::`) is named by `hostName`, since a worker
+    /// elsewhere cannot connect to a wildcard.
+    public func connectable(hostName: String) -> String {
+        guard let host, ["*", "0.0.0.0", "::"].contains(host), let port = description.split(separator: ":").last else { return description }
+        return "tcp://\(hostName):\(port)"
     }
 }
 
