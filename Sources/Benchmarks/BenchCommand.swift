@@ -5,6 +5,7 @@ import Foundation
 import NTK
 import TextData
 import Training
+import Transformer
 
 /// `lpft bench`: the command line registers this group; its subcommands and all they measure
 /// live here, so neither the libraries nor the command line carry benchmark code.
@@ -62,11 +63,18 @@ struct FineTuneBench: ParsableCommand {
     @Option(help: "Examples per step.") var batchSize = 16
     @Option(help: "Threads.") var threads = 2
     @Option(help: "Seed of the shuffle, the head and dropout.") var seed: UInt64 = 1001
+    @Option(help: "What the head reads: cls (the first token's final state) or mean (every token's, so the last layer runs for all).",
+            transform: { text in
+                guard let pooling = Pooling(rawValue: text) else { throw ValidationError("--pooling is cls or mean, not \(text)") }
+                return pooling
+            })
+    var pooling = Pooling.cls
     @Option(help: "Write the batches as JSON for bench/torch_finetune.py.") var export: String?
 
     func run() throws {
         let r = try FineTuningPassBenchmark(batchSize: batchSize, seed: seed).runOnRTPolarity(
-            modelDirectory: try ModelStore().resolve(model), examples: examples, maxLength: maxLength, threads: threads, export: export.map(URL.init(fileURLWithPath:)))
+            modelDirectory: try ModelStore().resolve(model), examples: examples, maxLength: maxLength, threads: threads, pooling: pooling,
+            export: export.map(URL.init(fileURLWithPath:)))
         print("OpenBLAS: \(BLAS.configuration)")
         print(String(format: "%d examples (%d real tokens, %.0f%% of a padded batch's would be padding) in %.1f s: %.1f examples/s, %.0f tokens/s; linear %.1f GFLOP/s",
                      r.examples, r.tokens, 100 * r.paddingShare, r.seconds, r.examplesPerSecond, r.tokensPerSecond, r.linearFLOPS * 1e-9))

@@ -135,8 +135,10 @@ public struct FineTuningPassBenchmark {
     }
 
     /// The pass over the first `examples` (0: all) of rt-polarity's training split with a fresh
-    /// head from `seed`; `export` receives the batches' ids and labels for bench/torch_finetune.py.
-    public func runOnRTPolarity(modelDirectory directory: URL, examples: Int, maxLength: Int, threads: Int, export: URL?) throws -> Result {
+    /// head from `seed`, φ(x) read by `pooling`; `export` receives the batches' ids and labels
+    /// for bench/torch_finetune.py.
+    public func runOnRTPolarity(modelDirectory directory: URL, examples: Int, maxLength: Int, threads: Int, pooling: Pooling = .cls,
+                                export: URL?) throws -> Result {
         let model = try PretrainedModel(directory: directory)
         var rows = try JSONLinesReader().read(try DataStore().task("rt-polarity").split("train")).examples
         if examples > 0 { rows = Array(rows.prefix(examples)) }
@@ -148,7 +150,7 @@ public struct FineTuningPassBenchmark {
             let object = ["batches": batches.map { $0.map { ["input_ids": $0.inputIDs.map(Int.init), "label": $0.label] as [String: Any] } }]
             try JSONSerialization.data(withJSONObject: object).write(to: export)
         }
-        let loaded = try model.loadWeights(labels: labels.names, threads: threads, seed: seed)
+        let loaded = try model.loadWeights(labels: labels.names, threads: threads, seed: seed, pooling: pooling)
         return try run(model: loaded.model, parameters: loaded.parameters, batches: batches)
     }
 
