@@ -71,6 +71,12 @@ struct FineTuneBench: ParsableCommand {
     var pooling = Pooling.cls
     @Option(help: "Write the batches as JSON for bench/torch_finetune.py.") var export: String?
 
+    func validate() throws {
+        if pooling != .cls && export != nil {
+            throw ValidationError("--export is for bench/torch_finetune.py, whose head reads [CLS]: use it with --pooling cls")
+        }
+    }
+
     func run() throws {
         let r = try FineTuningPassBenchmark(batchSize: batchSize, seed: seed).runOnRTPolarity(
             modelDirectory: try ModelStore().resolve(model), examples: examples, maxLength: maxLength, threads: threads, pooling: pooling,

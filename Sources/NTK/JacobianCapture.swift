@@ -34,7 +34,8 @@ struct VectorColumns {
 final class JacobianCapture: BackwardTap {
     /// A dense layer y = x·Wᵀ + b. Tokens whose output gradient is zero in every class add
     /// nothing to J, and `compact()` drops an example's trailing ones: in a BERT classifier's
-    /// last layer only the first token reaches φ(x), so there most sites keep one token.
+    /// last layer with `.cls` pooling only the first token reaches φ(x), so there most sites
+    /// keep one token (with `.mean` every token does).
     final class DenseSite {
         let weight: Range<Int>, inFeatures: Int, outFeatures: Int, classes: Int
         /// [tokens, in]: example a's rows start at `tokenOffset(a)`.

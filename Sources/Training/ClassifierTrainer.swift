@@ -61,7 +61,8 @@ public final class ClassifierTrainer {
         try evaluate(examples, width: model.config.classCount) { ws, _ in UnsafePointer(ws.logits.pointer) }
     }
 
-    /// Eval-mode features φ(x) (final [CLS] hidden states) for `examples`, row-major [n, hidden].
+    /// Eval-mode features φ(x) (the final hidden states pooled as the model pools them) for
+    /// `examples`, row-major [n, hidden].
     public func features(_ examples: [LabeledSequence]) throws -> [Float] {
         try evaluate(examples, width: model.config.hiddenSize, encoderOnly: true) { ws, _ in UnsafePointer(ws.features.pointer) }
     }

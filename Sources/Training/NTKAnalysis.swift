@@ -75,10 +75,11 @@ public struct NTKAnalysis {
         timings["kernels"] = measured.seconds.kernels
         for phase in measured.kernel.phases { timings["kernels: \(phase.name)"] = phase.seconds }
         timings["statistics"] = measured.seconds.statistics
-        return Self.json(measured.kernel, measured.summary, trainCount: trainSet.count, labels: labels, timings: timings)
+        return Self.json(measured.kernel, measured.summary, trainCount: trainSet.count, labels: labels, pooling: pooling, timings: timings)
     }
 
-    static func json(_ ntk: NeuralTangentKernel, _ s: NTKSummary, trainCount n: Int, labels: LabelSet, timings: [String: Double]) -> [String: Any] {
+    static func json(_ ntk: NeuralTangentKernel, _ s: NTKSummary, trainCount n: Int, labels: LabelSet, pooling: Pooling,
+                     timings: [String: Double]) -> [String: Any] {
         let c = ntk.classes, r = ntk.examples * c
         /// The train × train block as [N][C][N][C].
         func nested(_ k: [Float]) -> [[[[Double]]]] {
@@ -86,7 +87,7 @@ public struct NTKAnalysis {
         }
         func stats(_ k: KernelStatistics) -> [String: Any] { ["frobenius": k.frobenius, "trace": k.trace, "rank": k.rank] }
         return [
-            "examples": n, "eval_examples": ntk.examples - n, "classes": c, "labels": labels.names,
+            "examples": n, "eval_examples": ntk.examples - n, "classes": c, "labels": labels.names, "pooling": pooling.rawValue,
             "pretrain_effective": nested(ntk.pretrainEffective), "ft_effective": nested(ntk.ftEffective),
             "logits": (0..<n).map { a in (0..<c).map { Double(ntk.logits[a * c + $0]) } },
             "statistics": [

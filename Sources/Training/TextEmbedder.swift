@@ -7,7 +7,7 @@ import Transformer
 public final class TextEmbedder {
     public struct Embedding: Sendable {
         public let ids: [Int32]
-        /// Final hidden state of the first token ([CLS], RoBERTa's `<s>`): the φ(x) the classifier head reads.
+        /// Final hidden state of the first token ([CLS], RoBERTa's `<s>`): the φ(x) of `pooling: cls`.
         public let clsHidden: [Float]
         /// Mean of the final hidden states over the input's tokens: the φ(x) of `pooling: mean`.
         public let meanPooled: [Float]

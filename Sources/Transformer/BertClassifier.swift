@@ -101,6 +101,7 @@ public struct BertClassifier: Sendable {
         ws.positionRows = config.positionRows(batch)
         ws.training = dropout != nil
         ws.firstTokensOnly = !everyToken && pooling == .cls
+        ws.pooling = pooling
         let n = ws.tokenCount
 
         var timer = SectionTimer()
@@ -354,6 +355,7 @@ public struct BertClassifier: Sendable {
         let (n, h) = (ws.tokenCount, config.hiddenSize)
         // With `.cls` only the first token of each sequence reaches the head (a first-tokens-only
         // last layer keeps them compact); with `.mean` every token gets 1/length of ∂/∂φ.
+        precondition(ws.pooling == pooling, "the workspace's forward pass pooled by \(ws.pooling), this model by \(pooling)")
         let dHidden = ws.gradA.pointer
         if ws.firstTokensOnly {
             dHidden.update(from: dFeatures, count: ws.batchSize * h)

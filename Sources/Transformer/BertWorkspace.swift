@@ -50,8 +50,10 @@ public final class BertWorkspace {
     /// Whether the last forward pass ran with dropout.
     public internal(set) var training = false
     /// Whether the last forward pass ran the last layer past its keys and values for each
-    /// sequence's first token only (the one the head reads), leaving that layer's rows compact.
+    /// sequence's first token only (the one `.cls` pooling reads), leaving that layer's rows compact.
     public internal(set) var firstTokensOnly = false
+    /// How the last forward pass pooled φ(x): the backward pass must spread ∂/∂φ the same way.
+    public internal(set) var pooling = Pooling.cls
 
     let embeddingSum, embeddingMean, embeddingRstd, embeddingMask: FloatBuffer
     /// hidden[0] is the embedding output, hidden[l + 1] the output of layer l.
@@ -66,7 +68,7 @@ public final class BertWorkspace {
     /// Per sequence, where its (sequence, head) blocks of attention scores start.
     var scoreOffsets: [Int] = [0]
 
-    /// φ(x): the final hidden state of the first token, [batch, hidden].
+    /// φ(x), pooled from the final hidden states by the model's `Pooling`, [batch, hidden].
     public let features: FloatBuffer
     let headMask, headInput: FloatBuffer
     /// The classifier's output, [batch, classes].

@@ -7,8 +7,8 @@ struct Embed: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print encoder features of texts, one JSON line each: {\"ids\", \"cls_hidden\", \"mean_pooled\"}.",
         discussion: """
-        cls_hidden is the final hidden state of the first token ([CLS]; RoBERTa's <s>), φ(x), what the classifier head reads (no \
-        pooler); mean_pooled averages the final hidden states over non-padding tokens. Inputs are \
+        cls_hidden is the final hidden state of the first token ([CLS]; RoBERTa's <s>), φ(x) of a trial with pooling: cls (the \
+        default; no pooler); mean_pooled averages the final hidden states over the input's tokens, φ(x) of pooling: mean. Inputs are \
         batched and packed (no padding).
         """)
 

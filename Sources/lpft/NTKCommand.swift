@@ -49,6 +49,9 @@ struct NTKCommand: ParsableCommand {
         analysis.threads = threads
         analysis.memoryBudget = NTKBudget.bytes(mib: budgetMib)
         analysis.pooling = pooling
+        if pooling != .cls && !lp && !freshHead {
+            FileHandle.standardError.write(Data("lpft: warning: --pooling \(pooling.rawValue) with the model's own classifier head, which reads what it was trained on (a Hugging Face head reads [CLS], through a pooler lpft does not run); --lp or --fresh-head give a head made for these features\n".utf8))
+        }
         let result = try analysis.run()
         try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]).write(to: URL(fileURLWithPath: out), options: .atomic)
         if let s = result["statistics"] as? [String: Any] {

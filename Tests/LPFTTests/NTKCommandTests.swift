@@ -17,7 +17,12 @@ final class NTKCommandTests: XCTestCase {
     }
 
     func testPretrainAndFTEffectiveKernelsMatchPyTorch() throws {
-        let fixture = try XCTUnwrap(try Fixtures.value("tiny-bert-ntk.json") as? [String: Any])
+        for name in ["tiny-bert-ntk.json", "tiny-bert-mean-ntk.json"] { try assertKernelsMatchPyTorch(name) }
+    }
+
+    func assertKernelsMatchPyTorch(_ name: String) throws {
+        let fixture = try XCTUnwrap(try Fixtures.value(name) as? [String: Any])
+        let pooling = Fixtures.pooling(fixture)
         let ids = try XCTUnwrap(fixture["input_ids"] as? [[Int]]), types = try XCTUnwrap(fixture["token_type_ids"] as? [[Int]])
         let mask = try XCTUnwrap(fixture["attention_mask"] as? [[Int]]), labels = try XCTUnwrap(fixture["labels"] as? [Int])
         let dir = try temporaryDirectory(self)
@@ -30,11 +35,15 @@ final class NTKCommandTests: XCTestCase {
         try rows.joined(separator: "\n").write(to: data, atomically: true, encoding: .utf8)
         let out = dir.appendingPathComponent("ntk.json")
         let model = Fixtures.directory.appendingPathComponent("tiny-bert").path
-        let run = try Support.lpft(["ntk", "--model", model, "--data", data.path, "--eval-data", data.path, "--examples", "6", "--threads", "2", "--out", out.path])
-        XCTAssertEqual(run.status, 0, run.output)
+        let run = try runLPFT(["ntk", "--model", model, "--data", data.path, "--eval-data", data.path, "--examples", "6", "--threads", "2",
+                               "--pooling", pooling, "--out", out.path], timeout: 300)
+        XCTAssertEqual(run.status, 0, run.errors)
+        // The fixture's head is the model's own, so mean pooling is warned about, not refused.
+        XCTAssertEqual(run.errors.contains("warning: --pooling mean with the model's own classifier head"), pooling == "mean", run.errors)
         let result = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: out)) as? [String: Any])
-        XCTAssertLessThan(relative(flat(result["pretrain_effective"]), flat(fixture["ntk_pretrain_effective"])), 1e-3)
-        XCTAssertLessThan(relative(flat(result["ft_effective"]), flat(fixture["ntk_ft_effective"])), 1e-3)
+        XCTAssertEqual(result["pooling"] as? String, pooling)
+        XCTAssertLessThan(relative(flat(result["pretrain_effective"]), flat(fixture["ntk_pretrain_effective"])), 1e-3, name)
+        XCTAssertLessThan(relative(flat(result["ft_effective"]), flat(fixture["ntk_ft_effective"])), 1e-3, name)
         let stats = try XCTUnwrap(result["statistics"] as? [String: Any])
         XCTAssertTrue((0...1).contains(try XCTUnwrap(stats["ft_ratio"] as? Double)))
         // Evaluated on its own training examples, the kernel classifier scores as on them.

@@ -42,14 +42,19 @@ final class NTKTests: XCTestCase {
         XCTAssertEqual(ntk.groups.map(\.name), ["embeddings.word", "embeddings.other", "layer.0.attention", "layer.0.ffn", "layer.1.attention", "layer.1.ffn"])
     }
 
+    /// With `.mean` pooling too, where the last layer's sites keep every token.
     func testASmallBudgetRecomputesButGivesTheSameKernel() throws {
+        for pooling in Pooling.allCases { try assertASmallBudgetRecomputesButGivesTheSameKernel(pooling) }
+    }
+
+    func assertASmallBudgetRecomputesButGivesTheSameKernel(_ pooling: Pooling) throws {
         let (batch, _) = try fixtureBatch()
-        let loaded = try Checkpoint.load(directory: try Fixtures.url("tiny-bert"), threads: 1)
+        let loaded = try Checkpoint.load(directory: try Fixtures.url("tiny-bert"), threads: 1, pooling: pooling)
         let roomy = try NTKComputer(model: loaded.model, parameters: loaded.parameters).compute(batch)
         // Room for about one layer's feed-forward block (18 rows × ~4.2k parameters) at a time.
         let tight = try NTKComputer(model: loaded.model, parameters: loaded.parameters, memoryBudget: 18 * 4_300 * 4).compute(batch)
-        XCTAssertGreaterThan(tight.backwardPasses, roomy.backwardPasses, "recomputed rather than exceeding the budget")
-        XCTAssertLessThan(relativeError(tight.ftEffective, roomy.ftEffective), 1e-6)
+        XCTAssertGreaterThan(tight.backwardPasses, roomy.backwardPasses, "\(pooling): recomputed rather than exceeding the budget")
+        XCTAssertLessThan(relativeError(tight.ftEffective, roomy.ftEffective), 1e-6, "\(pooling)")
         XCTAssertThrowsError(try NTKComputer(model: loaded.model, parameters: loaded.parameters, memoryBudget: 1000).compute(batch))
         XCTAssertThrowsError(try NTKComputer(model: loaded.model, parameters: loaded.parameters).compute([])) { error in
             XCTAssertEqual("\(error)", "the NTK needs at least one example")
@@ -68,15 +73,19 @@ final class NTKTests: XCTestCase {
         let split = try narrow.compute(batch)
         XCTAssertEqual(split.backwardPasses, roomy.backwardPasses, "still one batched pass per class")
         for ((name, a), (_, b)) in zip(split.groups, roomy.groups) {
-            XCTAssertLessThan(relativeError(a, b), 1e-6, name)
+            XCTAssertLessThan(relativeError(a, b), 1e-6, "\(pooling): \(name)")
         }
     }
 
     /// Every dense weight by forming its rows of J, and every one by token Gram matrices (in
     /// runs of a few examples, so that runs meet other runs and themselves), give the same kernels.
     func testGramAndFormedRoutesAgree() throws {
+        for pooling in Pooling.allCases { try assertGramAndFormedRoutesAgree(pooling) }
+    }
+
+    func assertGramAndFormedRoutesAgree(_ pooling: Pooling) throws {
         let (batch, _) = try fixtureBatch()
-        let loaded = try Checkpoint.load(directory: try Fixtures.url("tiny-bert"), threads: 2)
+        let loaded = try Checkpoint.load(directory: try Fixtures.url("tiny-bert"), threads: 2, pooling: pooling)
         var formed = NTKComputer(model: loaded.model, parameters: loaded.parameters)
         formed.gramRule = .never
         var gram = formed
@@ -85,7 +94,7 @@ final class NTKTests: XCTestCase {
         XCTAssertGreaterThan(batch.reduce(0) { $0 + $1.ids.count }, 3 * gram.gramRunTokens, "several runs")
         let a = try formed.compute(batch), b = try gram.compute(batch)
         for ((name, x), (_, y)) in zip(a.groups, b.groups) {
-            XCTAssertLessThan(relativeError(x, y), 1e-6, name)
+            XCTAssertLessThan(relativeError(x, y), 1e-6, "\(pooling): \(name)")
         }
         XCTAssertGreaterThan(Elementwise.sumOfSquares(a.ftEffective, count: a.ftEffective.count), 1e-6)
     }

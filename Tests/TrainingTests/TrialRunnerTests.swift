@@ -130,8 +130,10 @@ final class TrialRunnerTests: XCTestCase {
         XCTAssertFalse(cls.canonicalJSON().contains("pooling"), "the default is not written, so earlier trials keep their ids")
         XCTAssertTrue(mean.canonicalJSON().contains(#""pooling":"mean""#))
         let (a, _) = try run(cls), (b, _) = try run(mean)
-        for name in ["head/norm_after_lp", "ntk/fro_pretrain", "ntk/fro_ft", "features/diff", "test/accuracy@lp"] where a.metrics[name] != nil {
-            XCTAssertNotEqual(a.metrics[name], b.metrics[name], name)
+        // Each reader of φ sees the other pooling: the probe's head, the feature statistics, P and F.
+        for name in ["head/norm_after_lp", "features/diff", "features/cosine", "ntk/fro_pretrain", "ntk/fro_ft"] {
+            let x = try XCTUnwrap(a.metrics[name], name), y = try XCTUnwrap(b.metrics[name], name)
+            XCTAssertNotEqual(x, y, name)
         }
         XCTAssertEqual(try run(mean).0.metrics, b.metrics, "deterministic")
         let (probe, _) = try run(try config("lp", extra: "pooling: mean"))

@@ -14,11 +14,11 @@ import XCTest
 final class ModelGradientCheckTests: XCTestCase {
     let h: Float = 1e-2
 
-    static func makeModel(_ family: ModelFamily = .bert) throws -> (BertClassifier, [Float], TokenBatch, [Int]) {
+    static func makeModel(_ family: ModelFamily = .bert, pooling: Pooling = .cls) throws -> (BertClassifier, [Float], TokenBatch, [Int]) {
         var config = BertConfig(family: family, vocabSize: 20, hiddenSize: 16, layerCount: 2, headCount: 2, intermediateSize: 24,
                                 maxPositions: 12, typeVocabSize: family == .bert ? 2 : 1, labels: ["a", "b", "c"])
         config.initializerRange = 0.3
-        let model = try BertClassifier(config: config, threads: 2)
+        let model = try BertClassifier(config: config, threads: 2, pooling: pooling)
         let p = FloatBuffer(count: model.parameterCount)
         Initializer.initializeAll(model, p.pointer, seed: 3)
         // Perturb LayerNorm γ/β and biases away from 1/0 so their gradients are generic.
@@ -36,8 +36,8 @@ final class ModelGradientCheckTests: XCTestCase {
         return Double(CrossEntropy.forwardBackward(logits: ws.logits.pointer, labels: labels, classes: model.config.classCount, dLogits: nil))
     }
 
-    func check(dropout: RandomStream?, family: ModelFamily = .bert) throws {
-        let (model, params, batch, labels) = try Self.makeModel(family)
+    func check(dropout: RandomStream?, family: ModelFamily = .bert, pooling: Pooling = .cls) throws {
+        let (model, params, batch, labels) = try Self.makeModel(family, pooling: pooling)
         let firstPosition = model.config.positionOffset
         let ws = model.makeWorkspace(maxBatchSize: 3, maxSequenceLength: 7)
         _ = try loss(model, params, batch, labels, dropout: dropout, ws: ws)
@@ -68,7 +68,7 @@ final class ModelGradientCheckTests: XCTestCase {
             let analytic = indices.map { grads[$0] }
             let relative = relativeError(analytic, numerical)
             XCTAssertGreaterThan(numerical.map { Double($0 * $0) }.reduce(0, +), 1e-8, "\(view.name): gradient ~0, check proves nothing")
-            XCTAssertLessThan(relative, 2e-2, "\(view.name) (dropout: \(dropout != nil))")
+            XCTAssertLessThan(relative, 2e-2, "\(view.name) (dropout: \(dropout != nil), pooling: \(pooling))")
         }
         // Unused rows get exactly zero: the pad id 0 only occurs at masked positions.
         let word = model.layout.embeddings.word
@@ -87,6 +87,11 @@ final class ModelGradientCheckTests: XCTestCase {
     func testRobertaEvalModeGradients() throws { try check(dropout: nil, family: .roberta) }
 
     func testRobertaTrainingModeGradientsWithDropout() throws { try check(dropout: RandomStream(seed: 11).derived(5), family: .roberta) }
+
+    /// Every token's last-layer state reaches φ(x), and the head's dropout sits on the mean.
+    func testMeanPooledTrainingModeGradientsWithDropout() throws {
+        try check(dropout: RandomStream(seed: 11).derived(5), pooling: .mean)
+    }
 
     func testDropoutChangesTheOutputAndIsReproducible() throws {
         let (model, params, batch, labels) = try Self.makeModel()
