@@ -151,11 +151,13 @@ package final class InputFetcher {
         return t.received == chunk.total ? complete(t, now: now) : nil
     }
 
-    /// Gives up fetching `sha256` (no longer wanted), leaving no partial file.
+    /// Gives up fetching `sha256` (no longer wanted), leaving no partial file: a transfer
+    /// under way stops, and the partial file an ended one kept (for a later fetch to take up)
+    /// goes too.
     func cancel(_ sha256: String) {
-        guard let t = transfers[sha256] else { return }
-        _ = end(t, event: .failed(sha256: sha256, reason: "cancelled"))
-        try? FileManager.default.removeItem(at: t.partial)
+        if let t = transfers[sha256] { _ = end(t, event: .failed(sha256: sha256, reason: "cancelled")) }
+        guard ContentCache.isDigest(sha256) else { return }
+        try? FileManager.default.removeItem(at: cache.partialURL(of: sha256, worker: worker))
     }
 
     /// The connection was replaced: what was in flight on it will not come.

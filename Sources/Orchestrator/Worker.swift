@@ -197,7 +197,7 @@ public final class Worker {
             case .start(let a): try start(a, now: now)
             case .stop(let lease):
                 trials[lease]?.stop()
-                staged[lease] = nil
+                if let checkpoint = staged.removeValue(forKey: lease)?.assignment.checkpoint { forget(checkpoint, of: lease) }
             case .keep(let result):
                 do { try outbox.add(result) } catch {
                     session.say(.warning, "cannot keep the result of lease \(result.lease) on disk (\(error)); it is sent from memory only")
@@ -280,7 +280,20 @@ public final class Worker {
     /// starts from the beginning (or from what this box holds).
     private func withoutCheckpoint(_ a: inout Assign, _ reason: String) {
         session.say(.warning, "trial \(a.trial) starts without checkpoint \(a.checkpoint?.name ?? "?"): \(reason)")
+        if let checkpoint = a.checkpoint { forget(checkpoint, of: a.lease) }
         a.checkpoint = nil
+    }
+
+    /// A checkpoint's files are its trial's alone: once that trial goes without them (or is
+    /// cancelled while they come), their transfers stop and what already came leaves the
+    /// box's cache, unless another trial here waits for the same content or reads it as an input.
+    private func forget(_ checkpoint: CheckpointManifest, of lease: Lease) {
+        let others = staged.filter { $0.key != lease }
+        let wanted = Set(others.values.flatMap(\.waiting) + (others.values.map(\.assignment) + trials.values.map(\.assignment)).flatMap { ($0.inputs ?? []).map(\.sha256) })
+        for file in checkpoint.files where !wanted.contains(file.sha256) {
+            fetcher.cancel(file.sha256)
+            fetcher.cache.remove(file.sha256)
+        }
     }
 
     private func couldNotStart(_ a: Assign, _ reason: String, now: Double) throws {

@@ -361,6 +361,64 @@ final class ShippingTests: XCTestCase {
         withExtendedLifetime(worker) {}
     }
 
+    /// A checkpoint one of whose files cannot be had is gone without as a whole: the trial
+    /// starts over, and the file that did come leaves the box's cache (it was that trial's alone).
+    func testACheckpointATrialGoesWithoutLeavesNothingInTheBoxsCache() throws {
+        let dir = try temporaryDirectory(self)
+        let (_, stateFile, state) = try pinnedFile(dir, name: "state.json", size: piece / 2)
+        let (_, _, tensors) = try pinnedFile(dir, name: "tensors.safetensors", size: 3 * piece)
+        let name = "ft-epoch-1"
+        let checkpoint = CheckpointManifest(name: name, files: [
+            PinnedInput(name: "checkpoints/\(name)/state.json", sha256: state.sha256, size: state.size),
+            PinnedInput(name: "checkpoints/\(name)/tensors.safetensors", sha256: tensors.sha256, size: tensors.size),
+        ])
+        // The coordinator serves the first file only: the second's store was lost.
+        let server = ContentServer(files: [state.sha256: stateFile])
+        let (router, worker, exit) = try startWorker(in: dir, liveness: 100)
+        let cache = ContentCache(root: dir.appendingPathComponent("home/content"))
+
+        var peer: [UInt8] = [], hellos = 0, results: [TrialReport] = [], held: [Fetch] = []
+        func serve(until done: () -> Bool) {
+            let deadline = Date().addingTimeInterval(30)
+            while !done(), Date() < deadline {
+                guard Poller.wait([.socket(router)], timeout: 0.05)[0], let frames = router.receive() else { continue }
+                peer = frames[0]
+                switch try? Message(frames: frames.dropFirst()) {
+                case .hello?:
+                    hellos += 1
+                    guard hellos == 1 else { break }
+                    router.send([peer] + Message.assign(Assign(trial: "t1", lease: 1, attempt: 2, config: "{}", sweep: "s", checkpoint: checkpoint)).frames())
+                case .fetch(let f)? where f.sha256 == state.sha256:
+                    router.send([peer] + Message.chunk(server.piece(f)).frames())
+                case .fetch(let f)?:
+                    held.append(f)  // refused once the first file is in the cache
+                case .result(let r)?:
+                    results.append(r)
+                    router.send([peer] + Message.ack(Ack(lease: r.lease, kind: .result, seq: nil)).frames())
+                case .heartbeat?:
+                    router.send([peer] + Message.heartbeat.frames())
+                default:
+                    break
+                }
+            }
+        }
+        serve { cache.contains(state.sha256) && !held.isEmpty }
+        XCTAssertTrue(cache.contains(state.sha256), "the first file came whole")
+        for f in held { router.send([peer] + Message.chunk(server.piece(f)).frames()) }
+        serve { !results.isEmpty }
+        // It ran (as /bin/false) without the checkpoint: nothing was placed in its directory.
+        XCTAssertEqual(results.map(\.status), [.failed])
+        let runs = dir.appendingPathComponent("w/runs/t1")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: runs.appendingPathComponent("checkpoints/\(name)").path))
+        XCTAssertFalse(cache.contains(state.sha256), "the file that came left the cache with the checkpoint")
+        XCTAssertFalse(cache.contains(tensors.sha256))
+        let partials = (try? FileManager.default.contentsOfDirectory(atPath: cache.url(of: tensors.sha256).deletingLastPathComponent().path)) ?? []
+        XCTAssertEqual(partials, [], "no partial file of the refused one")
+        router.send([peer] + Message.shutdown(Notice(reason: "the sweep is finished")).frames())
+        XCTAssertTrue(eventually(timeout: 10) { exit.value != nil })
+        withExtendedLifetime(worker) {}
+    }
+
     func testAStagedTrialIsDroppedWhenCancelledAndHandedBackWhenTheWorkerStops() throws {
         let dir = try temporaryDirectory(self)
         let (_, _, pinned) = try pinnedFile(dir, size: 2 * piece)
