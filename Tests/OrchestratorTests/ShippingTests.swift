@@ -287,6 +287,20 @@ final class ShippingTests: XCTestCase {
         return (router, worker, exit)
     }
 
+    /// What the played coordinator says to any exchange: a RESULT is kept and ACKed, a
+    /// heartbeat answered.
+    func answer(_ message: Message?, from peer: [UInt8], on router: ZeroMQSocket, results: inout [TrialReport]) {
+        switch message {
+        case .result(let r)?:
+            results.append(r)
+            router.send([peer] + Message.ack(Ack(lease: r.lease, kind: .result, seq: nil)).frames())
+        case .heartbeat?:
+            router.send([peer] + Message.heartbeat.frames())
+        default:
+            break
+        }
+    }
+
     /// A worker that lacks a trial's input fetches it from the coordinator (played here on a
     /// ROUTER): a damaged piece is asked for again, and after the link is cut (the coordinator
     /// goes silent, then comes back on a new socket) the fetch goes on from where it stood.
@@ -325,13 +339,8 @@ final class ShippingTests: XCTestCase {
                         chunk.data[0] ^= 1
                     }
                     router.send([peer] + Message.chunk(chunk).frames())
-                case .result(let r)?:
-                    results.append(r)
-                    router.send([peer] + Message.ack(Ack(lease: r.lease, kind: .result, seq: nil)).frames())
-                case .heartbeat?:
-                    router.send([peer] + Message.heartbeat.frames())
                 default:
-                    break
+                    answer(message, from: peer, on: router, results: &results)
                 }
             }
         }
@@ -383,7 +392,8 @@ final class ShippingTests: XCTestCase {
             while !done(), Date() < deadline {
                 guard Poller.wait([.socket(router)], timeout: 0.05)[0], let frames = router.receive() else { continue }
                 peer = frames[0]
-                switch try? Message(frames: frames.dropFirst()) {
+                let message = try? Message(frames: frames.dropFirst())
+                switch message {
                 case .hello?:
                     hellos += 1
                     guard hellos == 1 else { break }
@@ -392,13 +402,8 @@ final class ShippingTests: XCTestCase {
                     router.send([peer] + Message.chunk(server.piece(f)).frames())
                 case .fetch(let f)?:
                     held.append(f)  // refused once the first file is in the cache
-                case .result(let r)?:
-                    results.append(r)
-                    router.send([peer] + Message.ack(Ack(lease: r.lease, kind: .result, seq: nil)).frames())
-                case .heartbeat?:
-                    router.send([peer] + Message.heartbeat.frames())
                 default:
-                    break
+                    answer(message, from: peer, on: router, results: &results)
                 }
             }
         }
