@@ -506,6 +506,10 @@ public final class Dispatcher {
         // that reports another end after the lease ended (a trial that completed or failed
         // behind a lost lease) is a late one.
         // A pruned attempt's worker says it stopped (interrupted): what the coordinator asked.
+        // What the stopped trial cost joins the pruned trial's result.
+        if info.ended == .pruned, state == .interrupted, let cpu = TrialResultSchema.cpuSeconds(r.result) {
+            try journal.recordPrunedCPU(trial: r.trial, seconds: cpu)
+        }
         if let ended = info.ended, ended == state || ended == .completed || (ended == .pruned && state == .interrupted) { return }
         // The predictions go to a table of their own; the result keeps the rest.
         var r = r

@@ -230,19 +230,27 @@ public struct SweepReport: Sendable {
         + "(killed, or its machine lost) ends at the last thing it journaled; the next run declares its attempts lost, so they count there."
 
     /// Wall and CPU time of the completed trials by method: on a shared machine wall time
-    /// alone says more about the neighbours than about the method.
+    /// alone says more about the neighbours than about the method. A pruned search adds what
+    /// its pruned trials cost (the CPU their stopped processes reported), so its whole price shows.
     var methodTimes: CellTable? {
-        let completed = trials.filter { $0.state == .completed }
-        let methods = Set(completed.compactMap { $0.axes["method"]?.description }).sorted()
+        let completed = trials.filter { $0.state == .completed }, pruned = trials.filter { $0.state == .pruned }
+        let methods = Set((completed + pruned).compactMap { $0.axes["method"]?.description }).sorted()
         guard !methods.isEmpty else { return nil }
         func cells(_ values: [Double]) -> [String] {
             guard !values.isEmpty else { return ["—", "—"] }
             let sorted = values.sorted()
             return [String(format: "%.0f", sorted[sorted.count / 2]), String(format: "%.0f", sorted.reduce(0, +))]
         }
-        return CellTable(header: ["method", "completed", "wall s, median", "wall s, total", "CPU s, median", "CPU s, total"], rows: methods.map { method in
-            let rows = completed.filter { $0.axes["method"]?.description == method }
-            return [method, "\(rows.count)"] + cells(rows.compactMap(\.seconds)) + cells(rows.compactMap(\.cpuSeconds))
+        func of(_ rows: [TrialRow], _ method: String) -> [TrialRow] { rows.filter { $0.axes["method"]?.description == method } }
+        let prunedColumns = pruned.isEmpty ? [] : ["pruned", "pruned CPU s, total"]
+        return CellTable(header: ["method", "completed", "wall s, median", "wall s, total", "CPU s, median", "CPU s, total"] + prunedColumns, rows: methods.map { method in
+            let rows = of(completed, method)
+            var cells = [method, "\(rows.count)"] + cells(rows.compactMap(\.seconds)) + cells(rows.compactMap(\.cpuSeconds))
+            if !pruned.isEmpty {
+                let stopped = of(pruned, method), cpu = stopped.compactMap(\.cpuSeconds)
+                cells += ["\(stopped.count)", cpu.isEmpty ? "—" : String(format: "%.0f", cpu.reduce(0, +)) + (cpu.count < stopped.count ? " (\(cpu.count) of \(stopped.count) reported)" : "")]
+            }
+            return cells
         })
     }
 

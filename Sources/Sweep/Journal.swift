@@ -466,6 +466,13 @@ public struct JournalWriter {
             .execute(arguments: [state.rawValue, chargedAttempts, notBefore, result, reason, finishedAt, id])
     }
 
+    /// Adds the CPU its stopped process reported to a pruned trial's result (`timings.cpu`),
+    /// so the report counts what pruned trials cost.
+    public func recordPrunedCPU(trial id: String, seconds: Double) throws {
+        try db.cachedStatement(sql: "UPDATE trials SET result = json_set(result, '$.timings', json_object('cpu', ?)) WHERE id = ? AND state = 'pruned' AND json_valid(result)")
+            .execute(arguments: [seconds, id])
+    }
+
     /// Makes every failed trial pending with a fresh set of attempts; returns how many.
     public func retryFailedTrials(at time: Double) throws -> Int {
         try db.execute(sql: "UPDATE trials SET state = 'pending', charged_attempts = 0, not_before = 0, reason = NULL, finished_at = NULL WHERE state = 'failed'")

@@ -66,6 +66,9 @@ public final class TrialOutput {
             }
             o["labels"] = result.labels
             o[TrialResultSchema.predictionsKey] = result.predictions?.jsonObject()
+        } else {
+            // What a stopped or failed trial cost still counts (a pruned one's CPU is a search's price).
+            o["timings"] = ["cpu": processCPUSeconds()]
         }
         try JSONNumber.data(o, pretty: true).write(to: directory.result, options: .atomic)
         return o

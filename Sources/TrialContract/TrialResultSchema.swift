@@ -1,3 +1,5 @@
+import Foundation
+
 /// The `result.json` object (and the result event line, which is the same object):
 ///
 /// `{"schema": 1, "status": "completed" | "interrupted" | "failed", "error"?: …,
@@ -28,6 +30,12 @@ public enum TrialResultSchema {
     }
 
     public static func error(of result: [String: Any]) -> String? { result["error"] as? String }
+
+    /// The CPU seconds a result says its process used (`timings.cpu`), if it is a result that says so.
+    public static func cpuSeconds(_ result: String?) -> Double? {
+        guard let data = result?.data(using: .utf8), let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
+        return ((object["timings"] as? [String: Any])?["cpu"] as? NSNumber)?.doubleValue
+    }
 }
 
 /// Which lpft this is, written into every result and named by workers in HELLO.

@@ -107,7 +107,10 @@ final class TrainCommandTests: XCTestCase {
         process.waitUntilExit()
         XCTAssertEqual(process.terminationStatus, 130)
         XCTAssertTrue(output.contains("stopped on request"), output)
-        XCTAssertEqual(try result(out)["status"] as? String, "interrupted")
+        let stopped = try result(out)
+        XCTAssertEqual(stopped["status"] as? String, "interrupted")
+        // What it cost is kept though it has no metrics: a pruned search counts it.
+        XCTAssertGreaterThan(try XCTUnwrap((stopped["timings"] as? [String: Any])?["cpu"] as? Double), 0)
     }
 
     /// LoRA and LP-FT on the tiny RoBERTa (3 labels, byte-level BPE), from real snippets and

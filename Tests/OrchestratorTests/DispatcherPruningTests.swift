@@ -77,7 +77,17 @@ final class DispatcherPruningTests: XCTestCase {
         XCTAssertEqual(try h.trial("f2").result.flatMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }?["metrics"] as? [String: Double],
                        ["val/accuracy": 0.60, "ft/loss": 1 - 0.60])
         XCTAssertTrue(f9.reason?.hasPrefix("pruned at epoch 3: val/accuracy 0.92 not in the top 1/3 of method=ft") == true, f9.reason ?? "")
-        try h.deliver([DispatcherTests.result(a["f2"]!, .interrupted, reason: "stopped on request")], from: "a")
+        var stopped = TrialReport(trial: "f2", lease: a["f2"]!.lease, status: .interrupted, reason: "stopped on request", logTail: [],
+                                  result: #"{"schema":1,"status":"interrupted","timings":{"cpu":12.5}}"#, sweep: a["f2"]!.sweep)
+        try h.deliver([.result(stopped)], from: "a")
+        // Its stopped process's CPU joins the pruned trial's result; its rung's metrics stay.
+        let f2 = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(try h.trial("f2").result!.utf8)) as? [String: Any])
+        XCTAssertEqual((f2["timings"] as? [String: Any])?["cpu"] as? Double, 12.5)
+        XCTAssertEqual(f2["metrics"] as? [String: Double], ["val/accuracy": 0.60, "ft/loss": 1 - 0.60])
+        XCTAssertEqual(try SweepResults(journal: h.journal).trials.first { $0.id == "f2" }?.cpuSeconds, 12.5)
+        stopped.result = #"{"schema":1,"status":"interrupted","timings":{"cpu":99}}"#
+        try h.deliver([.result(stopped)], from: "a")
+        XCTAssertEqual(try SweepResults(journal: h.journal).trials.first { $0.id == "f2" }?.cpuSeconds, 99, "a resent result's figure replaces it, never adds to it")
         try h.deliver([DispatcherTests.result(a["f4"]!)], from: "a")  // completed before the CANCEL reached it
         XCTAssertEqual(try h.trial("f4").state, .pruned, "a late result never wins")
         XCTAssertEqual(try h.journal.events(kind: "late result").map(\.trial), ["f4"], "the expected interrupted answer is no news")

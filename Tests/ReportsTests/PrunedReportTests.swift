@@ -15,8 +15,8 @@ final class PrunedReportTests: XCTestCase {
                 try w.addTrial(id: id, position: seed, axes: "{\"method\":\"ft\",\"seed\":\(seed)}", config: "{}", at: 0)
                 let lease = try w.startAttempt(trial: id, number: 1, worker: "w", host: "h", at: 10)
                 let result = state == .completed
-                    ? "{\"status\":\"completed\",\"metrics\":{\"test/accuracy\":0.\(7 + seed)}}"
-                    : "{\"status\":\"interrupted\",\"metrics\":{\"val/accuracy\":0.5},\"pruned\":{\"epoch\":1}}"
+                    ? "{\"status\":\"completed\",\"metrics\":{\"test/accuracy\":0.\(7 + seed)},\"timings\":{\"cpu\":\(100 * seed)}}"
+                    : "{\"status\":\"interrupted\",\"metrics\":{\"val/accuracy\":0.5},\"pruned\":{\"epoch\":1},\"timings\":{\"cpu\":40}}"
                 try w.endAttempt(lease: lease, state: state == .completed ? .completed : .pruned, at: 11, result: state == .completed ? result : nil)
                 try w.updateTrial(id, state: state, chargedAttempts: 0, result: result, reason: state == .pruned ? "pruned at epoch 1" : nil)
             }
@@ -30,5 +30,7 @@ final class PrunedReportTests: XCTestCase {
         let csv = report.csv().split(separator: "\n").map(String.init)
         XCTAssertTrue(csv.last?.hasPrefix("ft-3,pruned,1,1.000,") == true, csv.last ?? "")
         XCTAssertEqual(report.results.trials.last?.seconds, 1, "the pruned attempt is the one that counts")
+        // What the search cost: the completed trials' CPU and, apart, the pruned ones'.
+        XCTAssertTrue(report.markdown().contains("| ft | 2 | 1 | 2 | 200 | 300 | 1 | 40 |"), report.markdown())
     }
 }
