@@ -27,13 +27,6 @@ public struct ContentCache: Sendable {
         FileManager.default.fileExists(atPath: url(of: sha256).path)
     }
 
-    /// Drops content `sha256` (a checkpoint its trial went without); a name that is not a
-    /// digest is ignored, so a name from the wire never reaches outside the cache.
-    func remove(_ sha256: String) {
-        guard Self.isDigest(sha256) else { return }
-        try? FileManager.default.removeItem(at: url(of: sha256))
-    }
-
     /// Where `worker` gathers the pieces of `sha256`: its own file, so two workers of the box
     /// fetching the same content never write into one.
     func partialURL(of sha256: String, worker: String) -> URL {

@@ -505,11 +505,12 @@ public final class Dispatcher {
         // worker's word that an attempt this coordinator stopped was interrupted. Only a result
         // that reports another end after the lease ended (a trial that completed or failed
         // behind a lost lease) is a late one.
-        // A pruned attempt's worker says it stopped (interrupted): what the coordinator asked.
-        // What the stopped trial cost joins the pruned trial's result.
-        if info.ended == .pruned, state == .interrupted, let cpu = TrialResultSchema.cpuSeconds(r.result) {
+        // What the pruned attempt's process cost joins the pruned trial's result, however it
+        // ended (stopped as asked, or finished before the CANCEL reached it).
+        if info.ended == .pruned, let cpu = TrialResultSchema.cpuSeconds(r.result) {
             try journal.recordPrunedCPU(trial: r.trial, seconds: cpu)
         }
+        // A pruned attempt's worker says it stopped (interrupted): what the coordinator asked.
         if let ended = info.ended, ended == state || ended == .completed || (ended == .pruned && state == .interrupted) { return }
         // The predictions go to a table of their own; the result keeps the rest.
         var r = r

@@ -197,7 +197,7 @@ public final class Worker {
             case .start(let a): try start(a, now: now)
             case .stop(let lease):
                 trials[lease]?.stop()
-                if let checkpoint = staged.removeValue(forKey: lease)?.assignment.checkpoint { forget(checkpoint, of: lease) }
+                staged[lease] = nil
             case .keep(let result):
                 do { try outbox.add(result) } catch {
                     session.say(.warning, "cannot keep the result of lease \(result.lease) on disk (\(error)); it is sent from memory only")
@@ -284,16 +284,14 @@ public final class Worker {
         a.checkpoint = nil
     }
 
-    /// A checkpoint's files are its trial's alone: once that trial goes without them (or is
-    /// cancelled while they come), their transfers stop and what already came leaves the
-    /// box's cache, unless another trial here waits for the same content or reads it as an input.
+    /// Once a trial goes without its checkpoint, the transfers of the checkpoint's other files
+    /// stop and leave no partial file, unless another trial here waits for the same content.
+    /// Files already whole stay in the box's cache: every worker of the box shares it, and
+    /// another may be about to place them. (A stopping worker forgets nothing: its partial
+    /// files are what a retry on this box resumes from.)
     private func forget(_ checkpoint: CheckpointManifest, of lease: Lease) {
-        let others = staged.filter { $0.key != lease }
-        let wanted = Set(others.values.flatMap(\.waiting) + (others.values.map(\.assignment) + trials.values.map(\.assignment)).flatMap { ($0.inputs ?? []).map(\.sha256) })
-        for file in checkpoint.files where !wanted.contains(file.sha256) {
-            fetcher.cancel(file.sha256)
-            fetcher.cache.remove(file.sha256)
-        }
+        let wanted = Set(staged.filter { $0.key != lease }.values.flatMap(\.waiting))
+        for file in checkpoint.files where !wanted.contains(file.sha256) { fetcher.cancel(file.sha256) }
     }
 
     private func couldNotStart(_ a: Assign, _ reason: String, now: Double) throws {

@@ -231,7 +231,8 @@ public struct SweepReport: Sendable {
 
     /// Wall and CPU time of the completed trials by method: on a shared machine wall time
     /// alone says more about the neighbours than about the method. A pruned search adds what
-    /// its pruned trials cost (the CPU their stopped processes reported), so its whole price shows.
+    /// its pruned trials cost: the CPU the pruned attempts' processes reported (an attempt
+    /// before it, lost or interrupted, is not counted, as for completed trials).
     var methodTimes: CellTable? {
         let completed = trials.filter { $0.state == .completed }, pruned = trials.filter { $0.state == .pruned }
         let methods = Set((completed + pruned).compactMap { $0.axes["method"]?.description }).sorted()

@@ -31,10 +31,12 @@ public enum TrialResultSchema {
 
     public static func error(of result: [String: Any]) -> String? { result["error"] as? String }
 
-    /// The CPU seconds a result says its process used (`timings.cpu`), if it is a result that says so.
+    /// The CPU seconds a result says its process used (`timings.cpu`), if it says so with a
+    /// finite, non-negative number.
     public static func cpuSeconds(_ result: String?) -> Double? {
-        guard let data = result?.data(using: .utf8), let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
-        return ((object["timings"] as? [String: Any])?["cpu"] as? NSNumber)?.doubleValue
+        guard let data = result?.data(using: .utf8), let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let cpu = ((object["timings"] as? [String: Any])?["cpu"] as? NSNumber)?.doubleValue, cpu.isFinite, cpu >= 0 else { return nil }
+        return cpu
     }
 }
 

@@ -88,7 +88,10 @@ final class DispatcherPruningTests: XCTestCase {
         stopped.result = #"{"schema":1,"status":"interrupted","timings":{"cpu":99}}"#
         try h.deliver([.result(stopped)], from: "a")
         XCTAssertEqual(try SweepResults(journal: h.journal).trials.first { $0.id == "f2" }?.cpuSeconds, 99, "a resent result's figure replaces it, never adds to it")
-        try h.deliver([DispatcherTests.result(a["f4"]!)], from: "a")  // completed before the CANCEL reached it
+        // Completed before the CANCEL reached it: history, though what it cost counts.
+        try h.deliver([.result(TrialReport(trial: "f4", lease: a["f4"]!.lease, status: .completed, reason: nil, logTail: [],
+                                           result: #"{"schema":1,"status":"completed","timings":{"cpu":30}}"#, sweep: a["f4"]!.sweep))], from: "a")
+        XCTAssertEqual(try SweepResults(journal: h.journal).trials.first { $0.id == "f4" }?.cpuSeconds, 30)
         XCTAssertEqual(try h.trial("f4").state, .pruned, "a late result never wins")
         XCTAssertEqual(try h.journal.events(kind: "late result").map(\.trial), ["f4"], "the expected interrupted answer is no news")
         XCTAssertEqual(try h.journal.attempts(trial: "f4").map(\.late), [true])

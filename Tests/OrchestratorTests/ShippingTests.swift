@@ -371,20 +371,21 @@ final class ShippingTests: XCTestCase {
     }
 
     /// A checkpoint one of whose files cannot be had is gone without as a whole: the trial
-    /// starts over, and the file that did come leaves the box's cache (it was that trial's alone).
-    func testACheckpointATrialGoesWithoutLeavesNothingInTheBoxsCache() throws {
+    /// starts over, and the transfer of its other file stops and leaves no partial file.
+    func testACheckpointATrialGoesWithoutStopsComingAndLeavesNoPartialFile() throws {
         let dir = try temporaryDirectory(self)
-        let (_, stateFile, state) = try pinnedFile(dir, name: "state.json", size: piece / 2)
+        let (_, _, state) = try pinnedFile(dir, name: "state.json", size: piece / 2)
         let (_, _, tensors) = try pinnedFile(dir, name: "tensors.safetensors", size: 3 * piece)
         let name = "ft-epoch-1"
         let checkpoint = CheckpointManifest(name: name, files: [
             PinnedInput(name: "checkpoints/\(name)/state.json", sha256: state.sha256, size: state.size),
             PinnedInput(name: "checkpoints/\(name)/tensors.safetensors", sha256: tensors.sha256, size: tensors.size),
         ])
-        // The coordinator serves the first file only: the second's store was lost.
-        let server = ContentServer(files: [state.sha256: stateFile])
+        // The coordinator's store lost the first file: asked for it, it refuses.
+        let server = ContentServer(files: [:])
         let (router, worker, exit) = try startWorker(in: dir, liveness: 100)
         let cache = ContentCache(root: dir.appendingPathComponent("home/content"))
+        let partial = cache.partialURL(of: tensors.sha256, worker: "w")
 
         var peer: [UInt8] = [], hellos = 0, results: [TrialReport] = [], held: [Fetch] = []
         func serve(until done: () -> Bool) {
@@ -398,27 +399,23 @@ final class ShippingTests: XCTestCase {
                     hellos += 1
                     guard hellos == 1 else { break }
                     router.send([peer] + Message.assign(Assign(trial: "t1", lease: 1, attempt: 2, config: "{}", sweep: "s", checkpoint: checkpoint)).frames())
-                case .fetch(let f)? where f.sha256 == state.sha256:
-                    router.send([peer] + Message.chunk(server.piece(f)).frames())
                 case .fetch(let f)?:
-                    held.append(f)  // refused once the first file is in the cache
+                    held.append(f)  // answered below, once both transfers are under way
                 default:
                     answer(message, from: peer, on: router, results: &results)
                 }
             }
         }
-        serve { cache.contains(state.sha256) && !held.isEmpty }
-        XCTAssertTrue(cache.contains(state.sha256), "the first file came whole")
-        for f in held { router.send([peer] + Message.chunk(server.piece(f)).frames()) }
+        serve { Set(held.map(\.sha256)) == [state.sha256, tensors.sha256] }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: partial.path), "the second file's transfer had begun")
+        for f in held where f.sha256 == state.sha256 { router.send([peer] + Message.chunk(server.piece(f)).frames()) }
         serve { !results.isEmpty }
         // It ran (as /bin/false) without the checkpoint: nothing was placed in its directory.
         XCTAssertEqual(results.map(\.status), [.failed])
         let runs = dir.appendingPathComponent("w/runs/t1")
         XCTAssertFalse(FileManager.default.fileExists(atPath: runs.appendingPathComponent("checkpoints/\(name)").path))
-        XCTAssertFalse(cache.contains(state.sha256), "the file that came left the cache with the checkpoint")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: partial.path), "the other file's transfer stopped and left no partial file")
         XCTAssertFalse(cache.contains(tensors.sha256))
-        let partials = (try? FileManager.default.contentsOfDirectory(atPath: cache.url(of: tensors.sha256).deletingLastPathComponent().path)) ?? []
-        XCTAssertEqual(partials, [], "no partial file of the refused one")
         router.send([peer] + Message.shutdown(Notice(reason: "the sweep is finished")).frames())
         XCTAssertTrue(eventually(timeout: 10) { exit.value != nil })
         withExtendedLifetime(worker) {}
