@@ -63,11 +63,7 @@ struct FineTuneBench: ParsableCommand {
     @Option(help: "Examples per step.") var batchSize = 16
     @Option(help: "Threads.") var threads = 2
     @Option(help: "Seed of the shuffle, the head and dropout.") var seed: UInt64 = 1001
-    @Option(help: "What the head reads: cls (the first token's final state) or mean (every token's, so the last layer runs for all).",
-            transform: { text in
-                guard let pooling = Pooling(rawValue: text) else { throw ValidationError("--pooling is cls or mean, not \(text)") }
-                return pooling
-            })
+    @Option(help: "What the head reads: cls (the first token's final state) or mean (every token's, so the last layer runs for all).")
     var pooling = Pooling.cls
     @Option(help: "Write the batches as JSON for bench/torch_finetune.py.") var export: String?
 
@@ -139,3 +135,7 @@ struct NTKBench: ParsableCommand {
         }
     }
 }
+
+/// One conformance for every front end that takes `--pooling` (`lpft bench finetune`, `lpft ntk`):
+/// Benchmarks is the lowest target that sees both ArgumentParser and Transformer, and `lpft` imports it.
+extension Pooling: ExpressibleByArgument {}

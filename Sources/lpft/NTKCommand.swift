@@ -59,5 +59,3 @@ struct NTKCommand: ParsableCommand {
         }
     }
 }
-
-extension Pooling: ExpressibleByArgument {}
