@@ -116,9 +116,12 @@ extension SweepReport {
         let seedPairs = pairedAgainstPlainMethods.filter { $0.arm == "lp-ft" }
         let paired = seedPairs.isEmpty ? "" : "; paired LP-FT − FT, mean [95% CI]: "
             + seedPairs.map { "\($0.metric)\($0.variant.isEmpty ? "" : " (\($0.variant))") \($0.summaryText), \($0.verdict.text)" }.joined(separator: "; ")
+        // With several LP-FT arms (a swept rate, say) a pooled mean would mix them: the pairs speak alone.
+        let arms = Set(seedPairs.map(\.variant)).count
+        let pooledText = arms > 1 ? "\(arms) LP-FT arms, each judged against FT" : comparisons.map(\.0).joined(separator: "; ")
         claims.append(PaperClaim(
             claim: "LP-FT matches or beats FT in distribution and out of distribution",
-            evidence: comparisons.isEmpty ? "needs LP-FT and FT trials" : comparisons.map(\.0).joined(separator: "; ") + paired,
+            evidence: comparisons.isEmpty ? "needs LP-FT and FT trials" : pooledText + paired,
             verdict: comparisons.isEmpty ? .notMeasured : seedPairs.isEmpty ? .tooFewSeeds : PaperClaim.Verdict(atLeastAsGood: seedPairs.map(\.verdict))))
 
         // 5. LP-FT is the worst calibrated before temperature scaling, and scaling fixes it: two
@@ -151,7 +154,8 @@ extension SweepReport {
 
     static let claimsFootnote = "Pooled by method over seeds and every other axis (claim 1's head growth over every method with an LP), "
         + "and for claims 1 and 2 also by LP variant "
-        + "(the trials' lp.* axes); a claim that holds for some variants, or claim 5 with one of its two checks, holds in part. "
+        + "(the trials' lp.* axes); claim 4 is judged on seed pairs, arm by arm, and shows pooled means only when LP-FT has one arm; "
+        + "a claim that holds for some variants, or claim 5 with one of its two checks, holds in part. "
         + "Mean ± standard deviation over trials."
 
     func claimsMarkdown() -> String {

@@ -327,3 +327,34 @@ extension ReportTests {
         XCTAssertFalse(two.contains("Runs of this sweep"), two)
     }
 }
+
+extension ReportTests {
+    /// LP-FT at two rates against FT: pooled, LP-FT's mean would blend a good arm (+0.01 a seed)
+    /// with a poor one (−0.05), so claim 4 shows the two arms' pairs and no pooled mean.
+    func testClaimFourJudgesSeveralLPFTArmsByTheirPairsAlone() throws {
+        let dir = try temporaryDirectory(self)
+        let journal = try Journal(directory: dir)
+        let ft = [1: 0.80, 2: 0.82, 3: 0.81]
+        var trials: [(id: String, axes: String, accuracy: Double)] = ft.sorted { $0.key < $1.key }.map { ("ft-\($0.key)", "{\"method\":\"ft\",\"seed\":\($0.key)}", $0.value) }
+        for (lr, delta) in [("1e-05", 0.01), ("1e-06", -0.05)] {
+            trials += ft.sorted { $0.key < $1.key }.map { seed, accuracy in
+                ("lp-ft-\(lr)-\(seed)", "{\"method\":\"lp-ft\",\"ft.lr\":\(lr),\"seed\":\(seed)}", accuracy + delta + 0.001 * Double(seed))
+            }
+        }
+        try journal.write { w in
+            for (i, t) in trials.enumerated() {
+                try w.addTrial(id: t.id, position: i, axes: t.axes, config: "{}", at: 0)
+                let result = "{\"status\":\"completed\",\"metrics\":{\"test/accuracy\":\(t.accuracy)}}"
+                let lease = try w.startAttempt(trial: t.id, number: 1, worker: "w", host: "h", at: 0)
+                try w.endAttempt(lease: lease, state: .completed, at: 1, result: result)
+                try w.updateTrial(t.id, state: .completed, chargedAttempts: 0, result: result)
+            }
+        }
+        let claim = SweepReport(results: try SweepResults(journal: journal), directory: dir.path).paperClaims()[3]
+        XCTAssertTrue(claim.evidence.hasPrefix("2 LP-FT arms, each judged against FT; paired LP-FT − FT, mean [95% CI]: "), claim.evidence)
+        XCTAssertFalse(claim.evidence.contains("vs FT"), "no pooled LP-FT mean: \(claim.evidence)")
+        XCTAssertTrue(claim.evidence.contains("test/accuracy (ft.lr=1e-05) +0.0120"), claim.evidence)
+        XCTAssertTrue(claim.evidence.contains("test/accuracy (ft.lr=1e-06) -0.0480"), claim.evidence)
+        XCTAssertEqual(claim.verdict, .holdsInPart, "one arm above FT, one below")
+    }
+}
