@@ -21,7 +21,7 @@ public enum ComparisonReport {
         out += "| arm cell | against cell | metric | n | difference per seed | mean [95% CI] | verdict | examples: bootstrap 95% CI | McNemar per seed: only arm right / only against right (p) |\n"
         out += "|---|---|---|---|---|---|---|---|---|\n"
         for r in rows {
-            out += "| \(r.variant.isEmpty ? "—" : r.variant) | \(r.againstVariant.isEmpty ? "—" : r.againstVariant) | \(r.metric) | \(r.differences.count) | \(r.perSeedText) | \(r.summaryText) | \(r.verdict.text) | "
+            out += "| \(r.armCellText.isEmpty ? "—" : r.armCellText) | \(r.againstCellText.isEmpty ? "—" : r.againstCellText) | \(r.metric) | \(r.differences.count) | \(r.perSeedText) | \(r.summaryText) | \(r.verdict.text) | "
                 + (r.examples.map { "\($0.bootstrapText) | \($0.perSeedText)" } ?? "— | —") + " |\n"
         }
         out += "\nDifferences are arm − against per seed; the interval is Student's t over the seeds. \(PairedComparison.verdictNote) "

@@ -15,10 +15,10 @@ public struct PairedComparison: Sendable {
     /// What each arm selected, e.g. `method=lp-ft` and `method=ft`.
     public let arm: String
     public let against: String
-    /// The cells' own settings, e.g. `ft.lr=3e-06`; "" when the arm is one cell.
-    public let variant: String
-    public let againstVariant: String
-    /// The settings the pairs were matched on beyond the seed.
+    /// Each cell's settings: every setting that varies within its arm, e.g. `ft.lr=3e-06`.
+    let armCell: [String: String]
+    let againstCell: [String: String]
+    /// The settings the pairs were matched on beyond the seed (the two cells agree on them).
     public let matchedOn: [String]
     public let metric: String
     /// (seed, arm − against), by seed.
@@ -46,15 +46,24 @@ public struct PairedComparison: Sendable {
         return df <= table.count ? table[max(1, df) - 1] : 1.960
     }
 
-    /// The two cells compared, e.g. `lp.epochs=10` or `lp.epochs=10 vs lora.rank=4`; "—" when
-    /// neither arm is split.
+    /// The arm cell's settings that were not matched, e.g. `lp.epochs=10`; "" when the arm is one cell.
+    public var variant: String { ArmMatching.label(armCell.filter { !matchedOn.contains($0.key) }) }
+    public var againstVariant: String { ArmMatching.label(againstCell.filter { !matchedOn.contains($0.key) }) }
+    /// Every setting of each cell, the matched ones too: a row of a swept rate names its rate.
+    public var armCellText: String { ArmMatching.label(armCell) }
+    public var againstCellText: String { ArmMatching.label(againstCell) }
+
+    /// The two cells compared, e.g. `lp.epochs=10`, `lp.epochs=10 vs lora.rank=4` or
+    /// `ft.lr=1e-05 in both; lp.epochs=10`; "—" when neither arm is split.
     public var cellsText: String {
-        switch (variant.isEmpty, againstVariant.isEmpty) {
+        let own = switch (variant.isEmpty, againstVariant.isEmpty) {
         case (true, true): "—"
         case (false, true): variant
         case (true, false): "— vs " + againstVariant
         case (false, false): variant + " vs " + againstVariant
         }
+        let shared = ArmMatching.label(armCell.filter { matchedOn.contains($0.key) })
+        return shared.isEmpty ? own : shared + " in both" + (own == "—" ? "" : "; " + own)
     }
 
     /// "1001: +0.0100, 2002: −0.0040, …"
@@ -187,9 +196,7 @@ public struct ArmMatching: Sendable {
                     let evidence = predictions.flatMap { store in
                         ExampleEvidence(metric: metric, pairs: pairs.map { (seed: $0.0, arm: store.predictions(for: $0.1), against: store.predictions(for: $0.2)) })
                     }
-                    out.append(PairedComparison(arm: armText, against: againstText,
-                                                variant: Self.label(a.settings.filter { !matched.contains($0.key) }),
-                                                againstVariant: Self.label(b.settings.filter { !matched.contains($0.key) }),
+                    out.append(PairedComparison(arm: armText, against: againstText, armCell: a.settings, againstCell: b.settings,
                                                 matchedOn: matched, metric: metric,
                                                 differences: pairs.map { ($0.0, $0.1.metrics[metric]! - $0.2.metrics[metric]!) }, examples: evidence))
                 }
@@ -302,10 +309,15 @@ extension SweepReport {
     public var pairedAgainstPlainMethods: [PairedComparison] {
         let metrics = [TrialMetric.testAccuracy] + results.metrics(matching: TrialMetric.anyOOD(.accuracy))
         return [("lp-ft", "ft"), ("lp-lora", "lora")].flatMap { lp, plain -> [PairedComparison] in
-            guard let arm = try? TrialFilter("method=\(lp)"), let against = try? TrialFilter("method=\(plain)"),
-                  let matching = try? ArmMatching(trials, arm: arm, against: against, axes: results.axes) else { return [] }
-            return matching.comparisons(metrics: metrics, armText: lp, againstText: plain)
+            matching(lp, against: plain)?.comparisons(metrics: metrics, armText: lp, againstText: plain) ?? []
         }
+    }
+
+    /// The completed trials of `method` against those of `plain`, split into cells; nil when
+    /// either has none.
+    func matching(_ method: String, against plain: String) -> ArmMatching? {
+        guard let arm = try? TrialFilter("method=\(method)"), let against = try? TrialFilter("method=\(plain)") else { return nil }
+        return try? ArmMatching(trials, arm: arm, against: against, axes: results.axes)
     }
 
     func pairedMarkdown(_ pairs: [PairedComparison]) -> String {

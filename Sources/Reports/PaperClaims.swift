@@ -115,10 +115,11 @@ extension SweepReport {
         // Judged on the seed pairs only: pooled means and spreads mix what a seed does to both.
         let seedPairs = pairedAgainstPlainMethods.filter { $0.arm == "lp-ft" }
         let paired = seedPairs.isEmpty ? "" : "; paired LP-FT − FT, mean [95% CI]: "
-            + seedPairs.map { "\($0.metric)\($0.variant.isEmpty ? "" : " (\($0.variant))") \($0.summaryText), \($0.verdict.text)" }.joined(separator: "; ")
-        // With several LP-FT arms (a swept rate, say) a pooled mean would mix them: the pairs speak alone.
-        let arms = Set(seedPairs.map(\.variant)).count
-        let pooledText = arms > 1 ? "\(arms) LP-FT arms, each judged against FT" : comparisons.map(\.0).joined(separator: "; ")
+            + seedPairs.map { "\($0.metric)\($0.armCellText.isEmpty ? "" : " (\($0.armCellText))") \($0.summaryText), \($0.verdict.text)" }.joined(separator: "; ")
+        // With several arms of either method (a swept rate, say) a pooled mean would mix them: the pairs speak alone.
+        let cells = matching("lp-ft", against: "ft").map { ($0.arm.count, $0.against.count) } ?? (1, 1)
+        let pooledText = cells == (1, 1) ? comparisons.map(\.0).joined(separator: "; ")
+            : "LP-FT in \(cells.0) arm\(cells.0 == 1 ? "" : "s"), FT in \(cells.1), judged pair by pair"
         claims.append(PaperClaim(
             claim: "LP-FT matches or beats FT in distribution and out of distribution",
             evidence: comparisons.isEmpty ? "needs LP-FT and FT trials" : pooledText + paired,
@@ -154,7 +155,7 @@ extension SweepReport {
 
     static let claimsFootnote = "Pooled by method over seeds and every other axis (claim 1's head growth over every method with an LP), "
         + "and for claims 1 and 2 also by LP variant "
-        + "(the trials' lp.* axes); claim 4 is judged on seed pairs, arm by arm, and shows pooled means only when LP-FT has one arm; "
+        + "(the trials' lp.* axes); claim 4 is judged on seed pairs, arm by arm, and shows pooled means only when LP-FT and FT have one arm each; "
         + "a claim that holds for some variants, or claim 5 with one of its two checks, holds in part. "
         + "Mean ± standard deviation over trials."
 

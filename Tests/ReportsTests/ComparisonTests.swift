@@ -59,6 +59,13 @@ final class ComparisonTests: XCTestCase {
         XCTAssertEqual(rows.map { $0.differences.count }, [3, 3])
         XCTAssertEqual(rows[0].differences.map(\.value).map { ($0 * 100).rounded() }, [2, 2, 2], "lr 1e-05: +0.02 on every seed")
         XCTAssertEqual(rows[1].differences.map(\.value).map { ($0 * 100).rounded() }, [-3, -3, -3], "lr 5e-05: −0.03 on every seed")
+        // Each row names its rate, in `sweep compare`'s cells and in claim 4's table and words.
+        XCTAssertEqual(rows.map(\.armCellText), ["ft.lr=1e-05", "ft.lr=5e-05"])
+        XCTAssertEqual(rows.map(\.againstCellText), ["ft.lr=1e-05", "ft.lr=5e-05"])
+        XCTAssertEqual(rows.map(\.cellsText), ["ft.lr=1e-05 in both", "ft.lr=5e-05 in both"])
+        let claim = SweepReport(results: r, directory: dir.path).paperClaims()[3]
+        XCTAssertTrue(claim.evidence.hasPrefix("LP-FT in 2 arms, FT in 2, judged pair by pair; paired LP-FT − FT, mean [95% CI]: test/accuracy (ft.lr=1e-05) +0.0200"),
+                      "no pooled mean over the two rates: \(claim.evidence)")
     }
 
     /// A follow-up sweep against a finished baseline: arms from two directories pair by seed,

@@ -351,7 +351,7 @@ extension ReportTests {
             }
         }
         let claim = SweepReport(results: try SweepResults(journal: journal), directory: dir.path).paperClaims()[3]
-        XCTAssertTrue(claim.evidence.hasPrefix("2 LP-FT arms, each judged against FT; paired LP-FT − FT, mean [95% CI]: "), claim.evidence)
+        XCTAssertTrue(claim.evidence.hasPrefix("LP-FT in 2 arms, FT in 1, judged pair by pair; paired LP-FT − FT, mean [95% CI]: "), claim.evidence)
         XCTAssertFalse(claim.evidence.contains("vs FT"), "no pooled LP-FT mean: \(claim.evidence)")
         XCTAssertTrue(claim.evidence.contains("test/accuracy (ft.lr=1e-05) +0.0120"), claim.evidence)
         XCTAssertTrue(claim.evidence.contains("test/accuracy (ft.lr=1e-06) -0.0480"), claim.evidence)
