@@ -55,16 +55,7 @@ public struct PairedComparison: Sendable {
 
     /// The two cells compared, e.g. `lp.epochs=10`, `lp.epochs=10 vs lora.rank=4` or
     /// `ft.lr=1e-05 in both; lp.epochs=10`; "—" when neither arm is split.
-    public var cellsText: String {
-        let own = switch (variant.isEmpty, againstVariant.isEmpty) {
-        case (true, true): "—"
-        case (false, true): variant
-        case (true, false): "— vs " + againstVariant
-        case (false, false): variant + " vs " + againstVariant
-        }
-        let shared = ArmMatching.label(armCell.filter { matchedOn.contains($0.key) })
-        return shared.isEmpty ? own : shared + " in both" + (own == "—" ? "" : "; " + own)
-    }
+    public var cellsText: String { ArmMatching.cellsText(armCell, againstCell, matched: matchedOn) }
 
     /// "1001: +0.0100, 2002: −0.0040, …"
     public var perSeedText: String {
@@ -123,6 +114,11 @@ public struct ArmMatching: Sendable {
     struct Cell {
         let settings: [String: String]
         let trials: [String: TrialRow]  // by seed
+
+        /// `metric` over the cell's trials, in seed order.
+        func summary(_ metric: String) -> Summary? {
+            Summary(trials.sorted { $0.key < $1.key }.compactMap { $0.value.metrics[metric] })
+        }
     }
 
     let arm: [Cell]
@@ -174,6 +170,21 @@ public struct ArmMatching: Sendable {
         return (cells.map { Cell(settings: $0.key, trials: $0.value) }.sorted { label($0.settings) < label($1.settings) }, varying)
     }
 
+    /// Two cells' settings in one phrase (see ``PairedComparison/cellsText``).
+    static func cellsText(_ arm: [String: String], _ against: [String: String], matched: [String]) -> String {
+        let variant = label(arm.filter { !matched.contains($0.key) }), againstVariant = label(against.filter { !matched.contains($0.key) })
+        let own = switch (variant.isEmpty, againstVariant.isEmpty) {
+        case (true, true): "—"
+        case (false, true): variant
+        case (true, false): "— vs " + againstVariant
+        case (false, false): variant + " vs " + againstVariant
+        }
+        let shared = label(arm.filter { matched.contains($0.key) })
+        return shared.isEmpty ? own : shared + " in both" + (own == "—" ? "" : "; " + own)
+    }
+
+    func cellsText(_ a: Cell, _ b: Cell) -> String { Self.cellsText(a.settings, b.settings, matched: matched) }
+
     /// "ft.lr=3e-06, sweep=paper-rt-lpft"; "" for no settings.
     static func label(_ settings: [String: String]) -> String {
         settings.keys.sorted().map { "\($0)=\(settings[$0]!)" }.joined(separator: ", ")
@@ -183,26 +194,29 @@ public struct ArmMatching: Sendable {
     /// in each metric (and the example-level test where `predictions` has both trials).
     public func comparisons(metrics: [String], armText: String, againstText: String, predictions: PredictionsStore? = nil) -> [PairedComparison] {
         var out: [PairedComparison] = []
-        for a in arm {
-            for b in against where matched.allSatisfy({ TrialSettings.same(a.settings[$0]!, b.settings[$0]!) }) {
-                let seeds = a.trials.keys.filter { b.trials[$0] != nil }.sorted()
-                for metric in metrics {
-                    let pairs = seeds.compactMap { seed -> (String, TrialRow, TrialRow)? in
-                        let x = a.trials[seed]!, y = b.trials[seed]!
-                        guard let u = x.metrics[metric], let v = y.metrics[metric], u.isFinite, v.isFinite else { return nil }
-                        return (seed, x, y)
-                    }
-                    guard !pairs.isEmpty else { continue }
-                    let evidence = predictions.flatMap { store in
-                        ExampleEvidence(metric: metric, pairs: pairs.map { (seed: $0.0, arm: store.predictions(for: $0.1), against: store.predictions(for: $0.2)) })
-                    }
-                    out.append(PairedComparison(arm: armText, against: againstText, armCell: a.settings, againstCell: b.settings,
-                                                matchedOn: matched, metric: metric,
-                                                differences: pairs.map { ($0.0, $0.1.metrics[metric]! - $0.2.metrics[metric]!) }, examples: evidence))
+        for (a, b) in cellPairs {
+            let seeds = a.trials.keys.filter { b.trials[$0] != nil }.sorted()
+            for metric in metrics {
+                let pairs = seeds.compactMap { seed -> (String, TrialRow, TrialRow)? in
+                    let x = a.trials[seed]!, y = b.trials[seed]!
+                    guard let u = x.metrics[metric], let v = y.metrics[metric], u.isFinite, v.isFinite else { return nil }
+                    return (seed, x, y)
                 }
+                guard !pairs.isEmpty else { continue }
+                let evidence = predictions.flatMap { store in
+                    ExampleEvidence(metric: metric, pairs: pairs.map { (seed: $0.0, arm: store.predictions(for: $0.1), against: store.predictions(for: $0.2)) })
+                }
+                out.append(PairedComparison(arm: armText, against: againstText, armCell: a.settings, againstCell: b.settings,
+                                            matchedOn: matched, metric: metric,
+                                            differences: pairs.map { ($0.0, $0.1.metrics[metric]! - $0.2.metrics[metric]!) }, examples: evidence))
             }
         }
         return out
+    }
+
+    /// Every pair of cells that agree on the matched settings, in cell order.
+    var cellPairs: [(arm: Cell, against: Cell)] {
+        arm.flatMap { a in against.filter { b in matched.allSatisfy { TrialSettings.same(a.settings[$0]!, b.settings[$0]!) } }.map { (a, $0) } }
     }
 }
 

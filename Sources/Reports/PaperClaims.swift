@@ -86,12 +86,17 @@ extension SweepReport {
             evidence: pooledGrowth.map { "‖V‖ after LP / at init: \(f($0)) over \($0.n) trials" + variantText } ?? "no trial reports head/norm_after_lp",
             verdict: PaperClaim.Verdict(checks: growthByVariant.map { $0.summary.mean >= ClaimThreshold.headGrowth })))
 
-        // 2. Feature change is smaller after LP (LP-FT vs FT, LP-LoRA vs LoRA), for each LP variant.
+        // 2. Feature change is smaller after LP (LP-FT vs FT, LP-LoRA vs LoRA), arm by arm: each
+        // LP variant or swept rate against the plain method's matching arm, never a mix of arms.
         let pairs = [("lp-ft", "ft"), ("lp-lora", "lora")].compactMap { lp, plain -> (String, [Bool])? in
-            let variants = summariesByLPVariant(of: lp) { $0.metrics[TrialMetric.featureChange] }
-            guard let a = pooled(lp, TrialMetric.featureChange), let b = pooled(plain, TrialMetric.featureChange) else { return nil }
-            let detail = variants.count > 1 ? " (" + variants.map { "\($0.variant.isEmpty ? "—" : $0.variant) \(f($0.summary))" }.joined(separator: ", ") + ")" : ""
-            return ("\(lp) \(f(a))\(detail) vs \(plain) \(f(b))", variants.map { $0.summary.mean < b.mean })
+            guard let m = matching(lp, against: plain) else { return nil }
+            let cells = m.cellPairs.compactMap { a, b in
+                a.summary(TrialMetric.featureChange).flatMap { x in b.summary(TrialMetric.featureChange).map { (m.cellsText(a, b), x, $0) } }
+            }
+            guard !cells.isEmpty else { return nil }
+            let text = (m.arm.count, m.against.count) == (1, 1) ? "\(lp) \(f(cells[0].1)) vs \(plain) \(f(cells[0].2))"
+                : "\(lp) vs \(plain) by arm: " + cells.map { "\($0.0) \(f($0.1)) vs \(f($0.2))" }.joined(separator: ", ")
+            return (text, cells.map { $0.1.mean < $0.2.mean })
         }
         claims.append(PaperClaim(
             claim: "Starting fine-tuning from the LP head changes the features less",
@@ -126,16 +131,22 @@ extension SweepReport {
             verdict: comparisons.isEmpty ? .notMeasured : seedPairs.isEmpty ? .tooFewSeeds : PaperClaim.Verdict(atLeastAsGood: seedPairs.map(\.verdict))))
 
         // 5. LP-FT is the worst calibrated before temperature scaling, and scaling fixes it: two
-        // checks, so that one without the other holds in part.
-        let before = pooled("lp-ft", TrialMetric.test(.ece)), after = pooled("lp-ft", TrialMetric.test(.eceScaled))
-        let others = ["ft", "lora", "lp-lora"].compactMap { m in pooled(m, TrialMetric.test(.ece)).map { (m, $0) } }
+        // checks for each LP-FT arm (each against the other methods' matching arms), so that one
+        // without the other holds in part.
+        let ece = TrialMetric.test(.ece), scaled = TrialMetric.test(.eceScaled)
+        let lpft = (try? ArmMatching.cells(trials.filter { $0.state == .completed && $0.axes["method"]?.description == "lp-ft" }, option: "lp-ft").0) ?? []
+        let cuts = lpft.compactMap { c in c.summary(ece).flatMap { before in c.summary(scaled).map { (ArmMatching.label(c.settings), before, $0) } } }
+        let worst = ["ft", "lora", "lp-lora"].flatMap { m in
+            matching("lp-ft", against: m)?.cellPairs.compactMap { a, b in a.summary(ece).flatMap { x in b.summary(ece).map { x.mean >= $0.mean } } } ?? []
+        }
+        let others = ["ft", "lora", "lp-lora"].compactMap { m in pooled(m, ece).map { (m, $0) } }
+        let cutText = cuts.isEmpty ? "needs LP-FT trials with test/ece"
+            : lpft.count == 1 ? "LP-FT test ECE \(f(cuts[0].1)) → \(f(cuts[0].2)) after scaling"
+            : "LP-FT test ECE → after scaling, by arm: " + cuts.map { "\($0.0) \(f($0.1)) → \(f($0.2))" }.joined(separator: ", ")
         claims.append(PaperClaim(
             claim: "LP-FT is the worst calibrated before temperature scaling, which fixes it",
-            evidence: before.map { b in
-                "LP-FT test ECE \(f(b)) → \(f(after)) after scaling" + (others.isEmpty ? "" : "; before: " + others.map { "\($0.0) \(f($0.1))" }.joined(separator: ", "))
-            } ?? "needs LP-FT trials with test/ece",
-            verdict: before == nil || after == nil ? .notMeasured
-                : PaperClaim.Verdict(checks: [after!.mean < before!.mean * ClaimThreshold.scaledECEFraction] + (others.isEmpty ? [] : [others.allSatisfy { before!.mean >= $0.1.mean }]))))
+            evidence: cutText + (cuts.isEmpty || others.isEmpty ? "" : "; before: " + others.map { "\($0.0) \(f($0.1))" }.joined(separator: ", ")),
+            verdict: cuts.isEmpty ? .notMeasured : PaperClaim.Verdict(checks: cuts.map { $0.2.mean < $0.1.mean * ClaimThreshold.scaledECEFraction } + worst)))
         return claims
     }
 
@@ -155,7 +166,7 @@ extension SweepReport {
 
     static let claimsFootnote = "Pooled by method over seeds and every other axis (claim 1's head growth over every method with an LP), "
         + "and for claims 1 and 2 also by LP variant "
-        + "(the trials' lp.* axes); claim 4 is judged on seed pairs, arm by arm, and shows pooled means only when LP-FT and FT have one arm each; "
+        + "(the trials' lp.* axes); claims 2 and 5 are judged arm by arm (every setting but the seed) against the plain methods' matching arms, claim 4 on seed pairs, arm by arm, with pooled means only when LP-FT and FT have one arm each; "
         + "a claim that holds for some variants, or claim 5 with one of its two checks, holds in part. "
         + "Mean ± standard deviation over trials."
 

@@ -57,10 +57,16 @@ public struct Summary: Sendable, Equatable {
         let finite = values.filter(\.isFinite)
         guard !finite.isEmpty else { return nil }
         let count = Double(finite.count)
-        let average = finite.reduce(0, +) / count
         n = finite.count
+        // Equal values have no spread: summed and divided they may not give back the value (three
+        // times 0.05 over 3), which would print a spread of 1e-18.
+        guard finite.contains(where: { $0 != finite[0] }) else {
+            (mean, std) = (finite[0], 0)
+            return
+        }
+        let average = finite.reduce(0, +) / count
         mean = average
-        std = n > 1 ? (finite.map { ($0 - average) * ($0 - average) }.reduce(0, +) / (count - 1)).squareRoot() : 0
+        std = (finite.map { ($0 - average) * ($0 - average) }.reduce(0, +) / (count - 1)).squareRoot()
     }
 }
 

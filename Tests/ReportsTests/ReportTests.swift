@@ -291,9 +291,9 @@ extension ReportTests {
         XCTAssertEqual(claims[0].verdict, .holdsInPart, "pooled, 14× would say holds")
         XCTAssertEqual(claims[0].evidence, "‖V‖ after LP / at init: 14 ± 6.9 over 4 trials; by LP variant: lp.solver=logistic 20 ± 0; lp.solver=sgd 8 ± 0")
         XCTAssertEqual(claims[1].verdict, .holdsInPart, "pooled, 7.5 against 10 would say holds")
-        XCTAssertEqual(claims[1].evidence, "Diff(F): lp-ft 7.5 ± 6.4 (lp.solver=logistic 12, lp.solver=sgd 3) vs ft 10 ± 0")
+        XCTAssertEqual(claims[1].evidence, "Diff(F): lp-ft vs ft by arm: lp.solver=logistic 12 vs 10 ± 0, lp.solver=sgd 3 vs 10 ± 0")
         XCTAssertEqual(claims[4].verdict, .holdsInPart, "scaling fixes LP-FT, but FT was the worse calibrated before it")
-        XCTAssertEqual(claims[4].evidence, "LP-FT test ECE 0.1 → 0.02 after scaling; before: ft 0.12 ± 0")
+        XCTAssertEqual(claims[4].evidence, "LP-FT test ECE → after scaling, by arm: lp.solver=logistic 0.1 → 0.02; before: ft 0.12 ± 0", "the SGD head's arm has no ECE")
     }
 }
 
@@ -329,32 +329,42 @@ extension ReportTests {
 }
 
 extension ReportTests {
-    /// LP-FT at two rates against FT: pooled, LP-FT's mean would blend a good arm (+0.01 a seed)
-    /// with a poor one (−0.05), so claim 4 shows the two arms' pairs and no pooled mean.
-    func testClaimFourJudgesSeveralLPFTArmsByTheirPairsAlone() throws {
+    /// LP-FT at two rates against FT. Pooled, LP-FT's means would blend the arms: test accuracy
+    /// +0.01 and −0.05 a seed, Diff(F) 12 and 4 against FT's 10 (pooled 8: "less"), test ECE 0.15
+    /// → 0.02 and 0.05 → 0.045 against FT's 0.10 (pooled 0.10 → 0.0325: "worst, and fixed"). Arm
+    /// by arm, claims 2, 4 and 5 each hold for one arm only.
+    func testClaimsJudgeSeveralLPFTArmsArmByArm() throws {
         let dir = try temporaryDirectory(self)
         let journal = try Journal(directory: dir)
         let ft = [1: 0.80, 2: 0.82, 3: 0.81]
-        var trials: [(id: String, axes: String, accuracy: Double)] = ft.sorted { $0.key < $1.key }.map { ("ft-\($0.key)", "{\"method\":\"ft\",\"seed\":\($0.key)}", $0.value) }
-        for (lr, delta) in [("1e-05", 0.01), ("1e-06", -0.05)] {
+        var trials: [(id: String, axes: String, metrics: String)] = ft.sorted { $0.key < $1.key }.map {
+            ("ft-\($0.key)", "{\"method\":\"ft\",\"seed\":\($0.key)}", "\"test/accuracy\":\($0.value),\"features/diff\":10,\"test/ece\":0.10,\"test/ece@T\":0.03")
+        }
+        for (lr, delta, diff, ece, scaled) in [("1e-05", 0.01, 12.0, 0.15, 0.02), ("1e-06", -0.05, 4.0, 0.05, 0.045)] {
             trials += ft.sorted { $0.key < $1.key }.map { seed, accuracy in
-                ("lp-ft-\(lr)-\(seed)", "{\"method\":\"lp-ft\",\"ft.lr\":\(lr),\"seed\":\(seed)}", accuracy + delta + 0.001 * Double(seed))
+                ("lp-ft-\(lr)-\(seed)", "{\"method\":\"lp-ft\",\"ft.lr\":\(lr),\"seed\":\(seed)}",
+                 "\"test/accuracy\":\(accuracy + delta + 0.001 * Double(seed)),\"features/diff\":\(diff),\"test/ece\":\(ece),\"test/ece@T\":\(scaled)")
             }
         }
         try journal.write { w in
             for (i, t) in trials.enumerated() {
                 try w.addTrial(id: t.id, position: i, axes: t.axes, config: "{}", at: 0)
-                let result = "{\"status\":\"completed\",\"metrics\":{\"test/accuracy\":\(t.accuracy)}}"
+                let result = "{\"status\":\"completed\",\"metrics\":{\(t.metrics)}}"
                 let lease = try w.startAttempt(trial: t.id, number: 1, worker: "w", host: "h", at: 0)
                 try w.endAttempt(lease: lease, state: .completed, at: 1, result: result)
                 try w.updateTrial(t.id, state: .completed, chargedAttempts: 0, result: result)
             }
         }
-        let claim = SweepReport(results: try SweepResults(journal: journal), directory: dir.path).paperClaims()[3]
-        XCTAssertTrue(claim.evidence.hasPrefix("LP-FT in 2 arms, FT in 1, judged pair by pair; paired LP-FT − FT, mean [95% CI]: "), claim.evidence)
-        XCTAssertFalse(claim.evidence.contains("vs FT"), "no pooled LP-FT mean: \(claim.evidence)")
-        XCTAssertTrue(claim.evidence.contains("test/accuracy (ft.lr=1e-05) +0.0120"), claim.evidence)
-        XCTAssertTrue(claim.evidence.contains("test/accuracy (ft.lr=1e-06) -0.0480"), claim.evidence)
-        XCTAssertEqual(claim.verdict, .holdsInPart, "one arm above FT, one below")
+        let claims = SweepReport(results: try SweepResults(journal: journal), directory: dir.path).paperClaims()
+        XCTAssertEqual(claims[1].evidence, "Diff(F): lp-ft vs ft by arm: ft.lr=1e-05 12 ± 0 vs 10 ± 0, ft.lr=1e-06 4 ± 0 vs 10 ± 0")
+        XCTAssertEqual(claims[1].verdict, .holdsInPart, "pooled, 8 against 10 would say holds")
+        let four = claims[3]
+        XCTAssertTrue(four.evidence.hasPrefix("LP-FT in 2 arms, FT in 1, judged pair by pair; paired LP-FT − FT, mean [95% CI]: "), four.evidence)
+        XCTAssertFalse(four.evidence.contains("vs FT"), "no pooled LP-FT mean: \(four.evidence)")
+        XCTAssertTrue(four.evidence.contains("test/accuracy (ft.lr=1e-05) +0.0120"), four.evidence)
+        XCTAssertTrue(four.evidence.contains("test/accuracy (ft.lr=1e-06) -0.0480"), four.evidence)
+        XCTAssertEqual(four.verdict, .holdsInPart, "one arm above FT, one below")
+        XCTAssertEqual(claims[4].evidence, "LP-FT test ECE → after scaling, by arm: ft.lr=1e-05 0.15 ± 0 → 0.02 ± 0, ft.lr=1e-06 0.05 ± 0 → 0.045 ± 0; before: ft 0.1 ± 0")
+        XCTAssertEqual(claims[4].verdict, .holdsInPart, "pooled, 0.10 → 0.0325 against FT's 0.10 would say holds")
     }
 }
