@@ -115,8 +115,9 @@ struct SVGChart {
         svg += "<rect x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(plotW))\" height=\"\(f(plotH))\" fill=\"none\" stroke=\"#333\"/>\n"
         svg += "<text x=\"\(f(left + plotW / 2))\" y=\"\(f(height - 12))\" text-anchor=\"middle\">\(Self.escape(xLabel))</text>\n"
         svg += "<text transform=\"translate(16 \(f(top + plotH / 2))) rotate(-90)\" text-anchor=\"middle\">\(Self.escape(yLabel))</text>\n"
-        // Whatever the data does, it is drawn inside the plot area.
-        let clip = "clip\(UInt32(truncatingIfNeeded: title.hashValue))"
+        // Whatever the data does, it is drawn inside the plot area. The id is the title's FNV-1a
+        // hash: `hashValue` is seeded per process, so every regenerated report differed.
+        let clip = "clip" + String(title.utf8.reduce(UInt32(2_166_136_261)) { ($0 ^ UInt32($1)) &* 16_777_619 }, radix: 16)
         svg += "<clipPath id=\"\(clip)\"><rect x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(plotW))\" height=\"\(f(plotH))\"/></clipPath>\n<g clip-path=\"url(#\(clip))\">\n"
         var legendItems = ""
 
