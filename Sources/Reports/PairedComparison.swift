@@ -151,7 +151,7 @@ public struct ArmMatching: Sendable {
     }
 
     static func settings(_ t: TrialRow) -> [String: String] {
-        TrialSettings.flatten(t.config).merging(t.axes.mapValues(\.description)) { _, axis in axis }
+        TrialSettings.resolved(t.config).merging(t.axes.mapValues(\.description)) { _, axis in axis }
     }
 
     static func cells(_ trials: [TrialRow], option: String) throws -> ([Cell], [String]) {

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Synchronization
+import TrialContract
 
 /// One trial as a report sees it: its axis values, its state and its final metrics.
 public struct TrialRow: Sendable {
@@ -397,6 +398,12 @@ public enum TrialSettings {
         return out
     }
 
+    /// ``flatten(_:)`` with the settings the config left out at their default filled back in
+    /// (``OmittedDefaults``): what a trial ran with, for filters, comparisons and pruning groups.
+    public static func resolved(_ json: String) -> [String: String] {
+        flatten(json).merging(OmittedDefaults.byPath) { written, _ in written }
+    }
+
     /// Whether two written values are the same setting: numerically for numbers (`5e-5` and
     /// `5e-05`, `1` and `1.0`), as text otherwise.
     public static func same(_ a: String, _ b: String) -> Bool {
@@ -406,9 +413,10 @@ public enum TrialSettings {
 }
 
 extension TrialRow {
-    /// The trial's value of `path`: its axis value, else the resolved config's; nil when neither has it.
+    /// The trial's value of `path`: its axis value, else the resolved config's (omitted defaults
+    /// included); nil when neither has it.
     public func setting(at path: String) -> String? {
-        axes[path]?.description ?? TrialSettings.flatten(config)[path]
+        axes[path]?.description ?? TrialSettings.resolved(config)[path]
     }
 }
 

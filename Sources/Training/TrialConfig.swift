@@ -2,6 +2,7 @@ import Config
 import Foundation
 import NTK
 import TextData
+import TrialContract
 import Transformer
 
 /// One trial: a configuration in, a stream of metrics and one result out. The unit of work of
@@ -274,11 +275,11 @@ extension TrialConfig {
         if method == .noop { o["duration_ms"] = durationMs }
         // Written only when not the default, so the trials planned before they existed keep their ids.
         if var f = o["ft"] as? [String: Any] {
-            if ft.selectBy != .accuracy { f["select_by"] = ft.selectBy.rawValue }
+            if ft.selectBy.rawValue != OmittedDefaults.ftSelectBy { f["select_by"] = ft.selectBy.rawValue }
             f["patience"] = ft.patience
             o["ft"] = f
         }
-        if pooling != .cls { o["pooling"] = pooling.rawValue }
+        if pooling.rawValue != OmittedDefaults.pooling { o["pooling"] = pooling.rawValue }
         if let ntk { o["ntk"] = ["examples": ntk.examples, "eval_examples": ntk.evalExamples, "budget_mib": ntk.budgetMiB] }
         return o
     }

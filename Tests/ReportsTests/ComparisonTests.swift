@@ -35,6 +35,14 @@ final class ComparisonTests: XCTestCase {
         return journal
     }
 
+    /// Two sweep directories side by side, named as `sweep=NAME` selects them.
+    func sweepDirectories(_ first: String, _ second: String) throws -> (URL, URL) {
+        let root = try temporaryDirectory(self)
+        let dirs = (root.appendingPathComponent(first), root.appendingPathComponent(second))
+        for dir in [dirs.0, dirs.1] { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) }
+        return dirs
+    }
+
     func results(_ dirs: [URL]) throws -> SweepResults {
         SweepResults(combining: try dirs.map { (name: $0.lastPathComponent, results: try SweepResults(journal: try Journal(readingDirectory: $0))) })
     }
@@ -68,13 +76,26 @@ final class ComparisonTests: XCTestCase {
                       "no pooled mean over the two rates: \(claim.evidence)")
     }
 
+    /// A baseline planned before `pooling` existed never wrote it: `pooling=cls` still finds its
+    /// trials (the default, filled back in), and a combined arm is split by pooling, named.
+    func testASettingLeftOutAtItsDefaultIsFoundByItsDefault() throws {
+        let (base, follow) = try sweepDirectories("baseline", "pooled")
+        _ = try journal(base, [1, 2, 3].map { (["method": "lp", "seed": $0], 0.72 + 0.01 * Double($0), nil) })
+        _ = try journal(follow, [1, 2, 3].map { (["method": "lp", "pooling": "mean", "seed": $0], 0.80 + 0.01 * Double($0), nil) })
+        let r = try results([base, follow])
+        let matching = try ArmMatching(r.trials, arm: try TrialFilter("pooling=mean"), against: try TrialFilter("pooling=cls"), axes: r.axes)
+        let rows = matching.comparisons(metrics: ["test/accuracy"], armText: "mean", againstText: "cls")
+        XCTAssertEqual(rows.map { ($0.mean * 100).rounded() }, [8])
+        XCTAssertEqual(rows.map { $0.differences.map(\.seed) }, [["1", "2", "3"]])
+
+        let cells = try ArmMatching.cells(r.trials, option: "--arm").0
+        XCTAssertEqual(cells.map { ArmMatching.label($0.settings) }, ["pooling=cls, sweep=baseline", "pooling=mean, sweep=pooled"])
+    }
+
     /// A follow-up sweep against a finished baseline: arms from two directories pair by seed,
     /// and a rate swept in the follow-up alone splits its arm.
     func testTwoSweepsPairAcrossDirectories() throws {
-        let base = try temporaryDirectory(self).appendingPathComponent("baseline")
-        let follow = base.deletingLastPathComponent().appendingPathComponent("follow-up")
-        try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(at: follow, withIntermediateDirectories: true)
+        let (base, follow) = try sweepDirectories("baseline", "follow-up")
         _ = try journal(base, [1, 2, 3].map { (["method": "ft", "seed": $0], 0.80 + 0.01 * Double($0), nil) })
         _ = try journal(follow, [1e-5, 3e-6].flatMap { lr in [1, 2, 3].map { (["method": "lp-ft", "ft.lr": lr, "seed": $0], 0.79 + 0.01 * Double($0) + (lr < 5e-6 ? 0.02 : 0), nil) } })
         let r = try results([base, follow])
