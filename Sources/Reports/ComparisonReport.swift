@@ -9,7 +9,12 @@ public enum ComparisonReport {
     /// The default metrics: accuracy in distribution and on every OOD set.
     public static let defaultMetrics = [TrialMetric.testAccuracy, TrialMetric.anyOOD(.accuracy)]
 
-    public static func make(directories: [String], arm: String, against: String, metrics patterns: [String]?) throws -> String {
+    /// `margin`: a non-inferiority margin (e.g. 0.005, half a point of accuracy); each row then
+    /// says whether the arm is shown to be no worse than −margin.
+    public static func make(directories: [String], arm: String, against: String, metrics patterns: [String]?, margin: Double? = nil) throws -> String {
+        if let margin, !(margin > 0 && margin.isFinite) {
+            throw ConfigErrorText("--margin: \(margin) is not a positive difference (e.g. 0.005 for half a point of accuracy)")
+        }
         let journals = try directories.map { (name: URL(fileURLWithPath: $0).lastPathComponent, journal: try Journal(readingDirectory: URL(fileURLWithPath: $0))) }
         let results = SweepResults(combining: try journals.map { ($0.name, try SweepResults(journal: $0.journal)) })
         try results.checkMetricPatterns(patterns ?? [], option: "--metric")
@@ -18,13 +23,18 @@ public enum ComparisonReport {
         let rows = matching.comparisons(metrics: metrics, armText: arm, againstText: against, predictions: try PredictionsStore(journals: journals))
         var out = "# \(arm) − \(against)\n\n"
         out += "Sweeps: \(directories.joined(separator: ", ")). " + rule(matching) + "\n\n"
-        out += "| arm cell | against cell | metric | n | difference per seed | mean [95% CI] | verdict | examples: bootstrap 95% CI | McNemar per seed: only arm right / only against right (p) |\n"
-        out += "|---|---|---|---|---|---|---|---|---|\n"
+        let marginHeader = margin.map { " margin \(String(format: "%+.4f", -$0)) |" } ?? ""
+        out += "| arm cell | against cell | metric | n | difference per seed | mean [95% CI] | verdict |\(marginHeader) examples: bootstrap 95% CI | McNemar per seed: only arm right / only against right (p) |\n"
+        out += "|---|---|---|---|---|---|---|" + (margin == nil ? "" : "---|") + "---|---|\n"
         for r in rows {
             out += "| \(r.armCellText.isEmpty ? "—" : r.armCellText) | \(r.againstCellText.isEmpty ? "—" : r.againstCellText) | \(r.metric) | \(r.differences.count) | \(r.perSeedText) | \(r.summaryText) | \(r.verdict.text) | "
+                + (margin.map { "\(r.marginText($0)) | " } ?? "")
                 + (r.examples.map { "\($0.bootstrapText) | \($0.perSeedText)" } ?? "— | —") + " |\n"
         }
         out += "\nDifferences are arm − against per seed; the interval is Student's t over the seeds. \(PairedComparison.verdictNote) "
+        if let margin {
+            out += "With a margin of \(String(format: "%.4f", margin)) (fixed before the run), an arm is no worse when the interval's lower end lies above \(String(format: "%+.4f", -margin)). "
+        }
         out += "The example-level columns need predictions of the same examples in both trials of every pair: the bootstrap resamples seeds and, "
         out += "within each, examples (\(ExampleEvidence.resamples) resamples, fixed RNG seed); McNemar's test is exact (binomial).\n"
         return out

@@ -62,6 +62,15 @@ public struct PairedComparison: Sendable {
         differences.map { "\($0.seed): " + String(format: "%+.4f", $0.value) }.joined(separator: ", ")
     }
 
+    /// Against a non-inferiority margin `m` > 0 (a loss the study accepts as "no worse", fixed
+    /// before the run): whether the interval's lower end lies above −m.
+    public func marginText(_ m: Double) -> String {
+        guard let ci = interval, differences.count >= IntervalVerdict.minimumSeeds else { return verdict.text }
+        let bound = String(format: "%+.4f", ci.lowerBound), margin = String(format: "%+.4f", -m)
+        return ci.lowerBound > -m ? "no worse than \(margin) (the interval's lower end \(bound) lies above it)"
+            : "not shown to be no worse than \(margin) (the interval's lower end \(bound) lies below it)"
+    }
+
     /// "+0.012 [−0.004, +0.028]"
     public var summaryText: String {
         let m = String(format: "%+.4f", mean)

@@ -214,9 +214,11 @@ extension SweepCommand {
         @Option(help: "The trials of the arm: SETTING=VALUE[,SETTING!=VALUE…] over swept axes and config keys (e.g. method=lp-ft,ft.lr=3e-6).") var arm: String
         @Option(help: "The trials it is compared against, in the same form.") var against: String
         @Option(help: "Comma-separated metrics (`*` matches within a path step); default test/accuracy,ood/*/accuracy.") var metric: String?
+        @Option(help: "A non-inferiority margin, in the metric's units (0.005: half a point of accuracy), fixed before the run: each row says whether the arm is shown to be no worse than −margin.")
+        var margin: Double?
 
         func run() throws {
-            print(try ComparisonReport.make(directories: dirs, arm: arm, against: against, metrics: metric?.commaSeparated), terminator: "")
+            print(try ComparisonReport.make(directories: dirs, arm: arm, against: against, metrics: metric?.commaSeparated, margin: margin), terminator: "")
         }
     }
 }

@@ -123,6 +123,29 @@ final class ComparisonTests: XCTestCase {
     }
 
     /// One test per verdict word.
+    /// A margin fixed before the run (issue 37's: half a point): at 1e-5 LP-FT trails by 0.002
+    /// ± 0.001 a seed, inconclusive in sign, but its interval's lower end, −0.0045, lies above
+    /// −0.005; at 1e-6 it trails by 0.05 and is not shown to be no worse.
+    func testAMarginSaysWhetherAnArmIsShownToBeNoWorse() throws {
+        let dir = try temporaryDirectory(self)
+        var trials: [(axes: [String: Any], accuracy: Double, correct: [Bool]?)] = []
+        for (seed, ft) in [(1, 0.80), (2, 0.82), (3, 0.81)] {
+            trials.append((["method": "ft", "seed": seed], ft, nil))
+            trials.append((["method": "lp-ft", "ft.lr": 1e-5, "seed": seed], ft - [0.002, 0.001, 0.003][seed - 1], nil))
+            trials.append((["method": "lp-ft", "ft.lr": 1e-6, "seed": seed], ft - 0.05, nil))
+        }
+        _ = try journal(dir, trials)
+        let report = try ComparisonReport.make(directories: [dir.path], arm: "method=lp-ft", against: "method=ft", metrics: ["test/accuracy"], margin: 0.005)
+        XCTAssertTrue(report.contains("| mean [95% CI] | verdict | margin -0.0050 | examples"), report)
+        // Which side of 0 is inconclusive, yet a loss beyond the margin is excluded.
+        XCTAssertTrue(report.contains("is excluded | no worse than -0.0050 (the interval's lower end -0.0045 lies above it) |"), report)
+        XCTAssertTrue(report.contains("| not shown to be no worse than -0.0050 (the interval's lower end -0.0500 lies below it) |"), report)
+        XCTAssertThrowsError(try ComparisonReport.make(directories: [dir.path], arm: "method=lp-ft", against: "method=ft", metrics: nil, margin: 0)) {
+            XCTAssertTrue("\($0)".contains("--margin: 0.0 is not a positive difference"), "\($0)")
+        }
+        XCTAssertFalse(try ComparisonReport.make(directories: [dir.path], arm: "method=lp-ft", against: "method=ft", metrics: nil).contains("margin"), "no column unless asked")
+    }
+
     func testVerdictsNameASideOnlyWhenTheIntervalExcludesZero() {
         XCTAssertEqual(IntervalVerdict(interval: 0.01...0.03, seeds: 5), .higher)
         XCTAssertEqual(IntervalVerdict(interval: -0.03 ... -0.01, seeds: 5), .lower)
