@@ -19,11 +19,14 @@ public enum ComparisonReport {
         let results = SweepResults(combining: try journals.map { ($0.name, try SweepResults(journal: $0.journal)) })
         try results.checkMetricPatterns(patterns ?? [], option: "--metric")
         let metrics = (patterns ?? defaultMetrics).flatMap { results.metrics(matching: $0) }
+        if margin != nil, let metric = metrics.first(where: { TrialMetric.better($0) == nil }) {
+            throw ConfigErrorText("--margin: \(metric) has no better side, so no margin of \"no worse\" (use it with accuracies, F1, AUROC, calibration errors or losses)")
+        }
         let matching = try ArmMatching(results.trials, arm: try TrialFilter(arm, option: "--arm"), against: try TrialFilter(against, option: "--against"), axes: results.axes)
         let rows = matching.comparisons(metrics: metrics, armText: arm, againstText: against, predictions: try PredictionsStore(journals: journals))
         var out = "# \(arm) − \(against)\n\n"
         out += "Sweeps: \(directories.joined(separator: ", ")). " + rule(matching) + "\n\n"
-        let marginHeader = margin.map { " margin \(String(format: "%+.4f", -$0)) |" } ?? ""
+        let marginHeader = margin.map { " margin \(String(format: "%.4f", $0)) |" } ?? ""
         out += "| arm cell | against cell | metric | n | difference per seed | mean [95% CI] | verdict |\(marginHeader) examples: bootstrap 95% CI | McNemar per seed: only arm right / only against right (p) |\n"
         out += "|---|---|---|---|---|---|---|" + (margin == nil ? "" : "---|") + "---|---|\n"
         for r in rows {
@@ -33,7 +36,8 @@ public enum ComparisonReport {
         }
         out += "\nDifferences are arm − against per seed; the interval is Student's t over the seeds. \(PairedComparison.verdictNote) "
         if let margin {
-            out += "With a margin of \(String(format: "%.4f", margin)) (fixed before the run), an arm is no worse when the interval's lower end lies above \(String(format: "%+.4f", -margin)). "
+            out += "With a margin of \(String(format: "%.4f", margin)) (fixed before the run), an arm is no worse when its interval excludes a loss beyond it: "
+                + "the lower end above \(String(format: "%+.4f", -margin)) where higher is better, the upper end below \(String(format: "%+.4f", margin)) where lower is (ECE, NLL, losses). "
         }
         out += "The example-level columns need predictions of the same examples in both trials of every pair: the bootstrap resamples seeds and, "
         out += "within each, examples (\(ExampleEvidence.resamples) resamples, fixed RNG seed); McNemar's test is exact (binomial).\n"

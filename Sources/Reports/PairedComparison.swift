@@ -63,12 +63,22 @@ public struct PairedComparison: Sendable {
     }
 
     /// Against a non-inferiority margin `m` > 0 (a loss the study accepts as "no worse", fixed
-    /// before the run): whether the interval's lower end lies above −m.
+    /// before the run): whether the interval excludes a loss beyond m, i.e. its lower end lies
+    /// above −m (its upper end below +m where lower is better, as for ECE); nil below three
+    /// seeds or for a metric with no better side.
+    public func isNoWorse(margin m: Double) -> Bool? {
+        guard let ci = interval, differences.count >= IntervalVerdict.minimumSeeds, let better = TrialMetric.better(metric) else { return nil }
+        return better == .higher ? ci.lowerBound > -m : ci.upperBound < m
+    }
+
+    /// ``isNoWorse(margin:)`` in words, with the interval's end it rests on.
     public func marginText(_ m: Double) -> String {
-        guard let ci = interval, differences.count >= IntervalVerdict.minimumSeeds else { return verdict.text }
-        let bound = String(format: "%+.4f", ci.lowerBound), margin = String(format: "%+.4f", -m)
-        return ci.lowerBound > -m ? "no worse than \(margin) (the interval's lower end \(bound) lies above it)"
-            : "not shown to be no worse than \(margin) (the interval's lower end \(bound) lies below it)"
+        guard let noWorse = isNoWorse(margin: m), let ci = interval else { return verdict.text }
+        let higher = TrialMetric.better(metric) == .higher
+        let bound = String(format: "%+.4f", higher ? ci.lowerBound : ci.upperBound), margin = String(format: "%+.4f", higher ? -m : m)
+        let end = higher ? "lower" : "upper"
+        return noWorse ? "no worse than \(margin) (the interval's \(end) end \(bound) lies \(higher ? "above" : "below") it)"
+            : "not shown to be no worse than \(margin) (the interval's \(end) end \(bound) lies \(higher ? "below" : "above") it)"
     }
 
     /// "+0.012 [−0.004, +0.028]"
@@ -193,6 +203,9 @@ public struct ArmMatching: Sendable {
     }
 
     func cellsText(_ a: Cell, _ b: Cell) -> String { Self.cellsText(a.settings, b.settings, matched: matched) }
+
+    /// A cell's settings but the matched ones: what sets it apart from its partner's.
+    func ownLabel(_ c: Cell) -> String { Self.label(c.settings.filter { !matched.contains($0.key) }) }
 
     /// "ft.lr=3e-06, sweep=paper-rt-lpft"; "" for no settings.
     static func label(_ settings: [String: String]) -> String {
@@ -329,18 +342,12 @@ extension TrialRow {
 
 extension SweepReport {
     /// Claim 4's pairs on test and OOD accuracy: LP-FT − FT (the claim), then LP-LoRA − LoRA.
+    /// (A pair that cannot be split into arms has no rows here; claim 4 says why.)
     public var pairedAgainstPlainMethods: [PairedComparison] {
         let metrics = [TrialMetric.testAccuracy] + results.metrics(matching: TrialMetric.anyOOD(.accuracy))
         return [("lp-ft", "ft"), ("lp-lora", "lora")].flatMap { lp, plain -> [PairedComparison] in
-            matching(lp, against: plain)?.comparisons(metrics: metrics, armText: lp, againstText: plain) ?? []
+            ((try? matching(lp, against: plain)) ?? nil)?.comparisons(metrics: metrics, armText: lp, againstText: plain) ?? []
         }
-    }
-
-    /// The completed trials of `method` against those of `plain`, split into cells; nil when
-    /// either has none.
-    func matching(_ method: String, against plain: String) -> ArmMatching? {
-        guard let arm = try? TrialFilter("method=\(method)"), let against = try? TrialFilter("method=\(plain)") else { return nil }
-        return try? ArmMatching(trials, arm: arm, against: against, axes: results.axes)
     }
 
     func pairedMarkdown(_ pairs: [PairedComparison]) -> String {

@@ -2,9 +2,8 @@ import Foundation
 import Sweep
 import TrialContract
 
-/// The paper's five findings, checked on a sweep's completed trials (pooled by method over
-/// seeds and any other axes; claims 1 and 2 also by LP variant), each with the numbers behind
-/// the verdict.
+/// The paper's five findings, checked on a sweep's completed trials arm by arm where arms
+/// differ (see ``SweepReport/claimsFootnote``), each with the numbers behind the verdict.
 public struct PaperClaim: Sendable {
     public enum Verdict: String, Sendable {
         case holds, holdsInPart = "holds in part", doesNotHold = "does not hold", notMeasured = "not measured"
@@ -69,11 +68,14 @@ extension SweepReport {
     }
 
     public func paperClaims() -> [PaperClaim] {
-        func f(_ s: Summary?) -> String { Self.format(s) }
-        var claims: [PaperClaim] = []
+        [headGrowthClaim(), featureChangeClaim(), ntkRegimesClaim(), lpftAgainstFTClaim(), calibrationClaim()]
+    }
 
-        // 1. LP grows the head norm by orders of magnitude (paper: RTE 0.8 → 28.6), judged per
-        // LP variant: how the head is trained decides how far it grows.
+    private func f(_ s: Summary?) -> String { Self.format(s) }
+
+    /// 1. LP grows the head norm by orders of magnitude (paper: RTE 0.8 → 28.6), judged per LP
+    /// variant: how the head is trained decides how far it grows.
+    func headGrowthClaim() -> PaperClaim {
         func growth(_ t: TrialRow) -> Double? {
             guard let after = t.metrics[TrialMetric.headNormAfterLP], let initial = t.metrics[TrialMetric.headNormInit], initial > 0 else { return nil }
             return after / initial
@@ -81,15 +83,25 @@ extension SweepReport {
         let pooledGrowth = Summary(trials.filter { $0.state == .completed }.compactMap(growth))
         let growthByVariant = summariesByLPVariant(of: nil, growth)
         let variantText = growthByVariant.count > 1 ? "; by LP variant: " + growthByVariant.map { "\($0.variant.isEmpty ? "—" : $0.variant) \(f($0.summary))" }.joined(separator: "; ") : ""
-        claims.append(PaperClaim(
+        return PaperClaim(
             claim: "Linear probing grows the classifier-head norm by one to two orders of magnitude",
             evidence: pooledGrowth.map { "‖V‖ after LP / at init: \(f($0)) over \($0.n) trials" + variantText } ?? "no trial reports head/norm_after_lp",
-            verdict: PaperClaim.Verdict(checks: growthByVariant.map { $0.summary.mean >= ClaimThreshold.headGrowth })))
+            verdict: PaperClaim.Verdict(checks: growthByVariant.map { $0.summary.mean >= ClaimThreshold.headGrowth }))
+    }
 
-        // 2. Feature change is smaller after LP (LP-FT vs FT, LP-LoRA vs LoRA), arm by arm: each
-        // LP variant or swept rate against the plain method's matching arm, never a mix of arms.
+    /// 2. Feature change is smaller after LP (LP-FT vs FT, LP-LoRA vs LoRA), arm by arm: each LP
+    /// variant or swept rate against the plain method's matching arm, never a mix of arms.
+    func featureChangeClaim() -> PaperClaim {
+        var unpaired: [String] = []
         let pairs = [("lp-ft", "ft"), ("lp-lora", "lora")].compactMap { lp, plain -> (String, [Bool])? in
-            guard let m = matching(lp, against: plain) else { return nil }
+            let m: ArmMatching
+            do {
+                guard let matching = try matching(lp, against: plain) else { return nil }
+                m = matching
+            } catch {
+                unpaired.append("\(lp) and \(plain) cannot be paired: \(error)")
+                return nil
+            }
             let cells = m.cellPairs.compactMap { a, b in
                 a.summary(TrialMetric.featureChange).flatMap { x in b.summary(TrialMetric.featureChange).map { (m.cellsText(a, b), x, $0) } }
             }
@@ -98,56 +110,93 @@ extension SweepReport {
                 : "\(lp) vs \(plain) by arm: " + cells.map { "\($0.0) \(f($0.1)) vs \(f($0.2))" }.joined(separator: ", ")
             return (text, cells.map { $0.1.mean < $0.2.mean })
         }
-        claims.append(PaperClaim(
+        let evidence = (pairs.isEmpty ? [] : ["Diff(F): " + pairs.map(\.0).joined(separator: "; ")]) + unpaired
+        return PaperClaim(
             claim: "Starting fine-tuning from the LP head changes the features less",
-            evidence: pairs.isEmpty ? "needs features/diff for LP-FT and FT (or LP-LoRA and LoRA)" : "Diff(F): " + pairs.map(\.0).joined(separator: "; "),
-            verdict: PaperClaim.Verdict(checks: pairs.flatMap(\.1))))
+            evidence: evidence.isEmpty ? "needs features/diff for LP-FT and FT (or LP-LoRA and LoRA)" : evidence.joined(separator: "; "),
+            verdict: PaperClaim.Verdict(checks: pairs.flatMap(\.1)))
+    }
 
-        // 3. The FT-effective share of the NTK: small for FT, near 1 for LP-FT, near 0 for LoRA.
+    /// 3. The FT-effective share of the NTK: small for FT, near 1 for LP-FT, near 0 for LoRA
+    /// (pooled by method: the three regimes are an order of magnitude apart).
+    func ntkRegimesClaim() -> PaperClaim {
         let ratio = ["ft", "lp-ft", "lora"].map { pooled($0, TrialMetric.ntkFTRatio) }
         let regimes = ratio[0] != nil && ratio[1] != nil && ratio[2] != nil
-        claims.append(PaperClaim(
+        return PaperClaim(
             claim: "FT ratio of the NTK at FT start: small for FT, close to 1 for LP-FT, near 0 for LoRA",
             evidence: regimes ? "FT \(f(ratio[0])), LP-FT \(f(ratio[1])), LoRA \(f(ratio[2]))" : "needs ntk/ft_ratio for FT, LP-FT and LoRA (an `ntk:` section)",
-            verdict: !regimes ? .notMeasured : (ratio[0]!.mean < ClaimThreshold.smallFTRatio && abs(ratio[1]!.mean - 1) < ClaimThreshold.ftRatioNearOne && ratio[2]!.mean < ClaimThreshold.ftRatioNearZero) ? .holds : .doesNotHold))
+            verdict: !regimes ? .notMeasured : (ratio[0]!.mean < ClaimThreshold.smallFTRatio && abs(ratio[1]!.mean - 1) < ClaimThreshold.ftRatioNearOne && ratio[2]!.mean < ClaimThreshold.ftRatioNearZero) ? .holds : .doesNotHold)
+    }
 
-        // 4. LP-FT matches or beats FT in and out of distribution.
-        let ood = results.metrics(matching: TrialMetric.anyOOD(.accuracy))
-        let comparisons = ([TrialMetric.testAccuracy] + ood).compactMap { m -> (String, Summary, Summary)? in
-            guard let a = pooled("lp-ft", m), let b = pooled("ft", m) else { return nil }
-            return ("\(m): LP-FT \(f(a)) vs FT \(f(b))", a, b)
+    /// 4. LP-FT matches or beats FT in and out of distribution, judged on seed pairs, arm by arm:
+    /// pooled means and spreads mix what a seed does to both, and, with several arms, the arms.
+    func lpftAgainstFTClaim() -> PaperClaim {
+        let claim = "LP-FT matches or beats FT in distribution and out of distribution"
+        let m: ArmMatching
+        do {
+            guard let matching = try matching("lp-ft", against: "ft") else { return PaperClaim(claim: claim, evidence: "needs LP-FT and FT trials", verdict: .notMeasured) }
+            m = matching
+        } catch {
+            return PaperClaim(claim: claim, evidence: "LP-FT and FT cannot be paired: \(error)", verdict: .notMeasured)
         }
-        // Judged on the seed pairs only: pooled means and spreads mix what a seed does to both.
-        let seedPairs = pairedAgainstPlainMethods.filter { $0.arm == "lp-ft" }
+        let metrics = [TrialMetric.testAccuracy] + results.metrics(matching: TrialMetric.anyOOD(.accuracy))
+        let seedPairs = m.comparisons(metrics: metrics, armText: "lp-ft", againstText: "ft")
+        let pooledText = (m.arm.count, m.against.count) == (1, 1)
+            ? metrics.compactMap { metric in pooled("lp-ft", metric).flatMap { a in pooled("ft", metric).map { "\(metric): LP-FT \(f(a)) vs FT \(f($0))" } } }.joined(separator: "; ")
+            : "LP-FT in \(m.arm.count) arm\(m.arm.count == 1 ? "" : "s"), FT in \(m.against.count), judged pair by pair"
         let paired = seedPairs.isEmpty ? "" : "; paired LP-FT − FT, mean [95% CI]: "
             + seedPairs.map { "\($0.metric)\($0.armCellText.isEmpty ? "" : " (\($0.armCellText))") \($0.summaryText), \($0.verdict.text)" }.joined(separator: "; ")
-        // With several arms of either method (a swept rate, say) a pooled mean would mix them: the pairs speak alone.
-        let cells = matching("lp-ft", against: "ft").map { ($0.arm.count, $0.against.count) } ?? (1, 1)
-        let pooledText = cells == (1, 1) ? comparisons.map(\.0).joined(separator: "; ")
-            : "LP-FT in \(cells.0) arm\(cells.0 == 1 ? "" : "s"), FT in \(cells.1), judged pair by pair"
-        claims.append(PaperClaim(
-            claim: "LP-FT matches or beats FT in distribution and out of distribution",
-            evidence: comparisons.isEmpty ? "needs LP-FT and FT trials" : pooledText + paired,
-            verdict: comparisons.isEmpty ? .notMeasured : seedPairs.isEmpty ? .tooFewSeeds : PaperClaim.Verdict(atLeastAsGood: seedPairs.map(\.verdict))))
+        return PaperClaim(claim: claim, evidence: pooledText + paired,
+                          verdict: seedPairs.isEmpty ? .tooFewSeeds : PaperClaim.Verdict(atLeastAsGood: seedPairs.map(\.verdict)))
+    }
 
-        // 5. LP-FT is the worst calibrated before temperature scaling, and scaling fixes it: two
-        // checks for each LP-FT arm (each against the other methods' matching arms), so that one
-        // without the other holds in part.
+    /// 5. LP-FT is the worst calibrated before temperature scaling, and scaling fixes it: for
+    /// each LP-FT arm, two checks (scaling cuts its ECE; its ECE is at least that of every other
+    /// method's matching arm), so that one without the other holds in part.
+    func calibrationClaim() -> PaperClaim {
+        let claim = "LP-FT is the worst calibrated before temperature scaling, which fixes it"
         let ece = TrialMetric.test(.ece), scaled = TrialMetric.test(.eceScaled)
-        let lpft = (try? ArmMatching.cells(trials.filter { $0.state == .completed && $0.axes["method"]?.description == "lp-ft" }, option: "lp-ft").0) ?? []
-        let cuts = lpft.compactMap { c in c.summary(ece).flatMap { before in c.summary(scaled).map { (ArmMatching.label(c.settings), before, $0) } } }
-        let worst = ["ft", "lora", "lp-lora"].flatMap { m in
-            matching("lp-ft", against: m)?.cellPairs.compactMap { a, b in a.summary(ece).flatMap { x in b.summary(ece).map { x.mean >= $0.mean } } } ?? []
+        let lpft: [ArmMatching.Cell]
+        let others: [(method: String, matching: ArmMatching)]
+        do {
+            lpft = try cells(of: "lp-ft")
+            others = try ["ft", "lora", "lp-lora"].compactMap { m in try matching("lp-ft", against: m).map { (m, $0) } }
+        } catch {
+            return PaperClaim(claim: claim, evidence: "the trials cannot be split into arms: \(error)", verdict: .notMeasured)
         }
-        let others = ["ft", "lora", "lp-lora"].compactMap { m in pooled(m, ece).map { (m, $0) } }
-        let cutText = cuts.isEmpty ? "needs LP-FT trials with test/ece"
-            : lpft.count == 1 ? "LP-FT test ECE \(f(cuts[0].1)) → \(f(cuts[0].2)) after scaling"
-            : "LP-FT test ECE → after scaling, by arm: " + cuts.map { "\($0.0) \(f($0.1)) → \(f($0.2))" }.joined(separator: ", ")
-        claims.append(PaperClaim(
-            claim: "LP-FT is the worst calibrated before temperature scaling, which fixes it",
-            evidence: cutText + (cuts.isEmpty || others.isEmpty ? "" : "; before: " + others.map { "\($0.0) \(f($0.1))" }.joined(separator: ", ")),
-            verdict: cuts.isEmpty ? .notMeasured : PaperClaim.Verdict(checks: cuts.map { $0.2.mean < $0.1.mean * ClaimThreshold.scaledECEFraction } + worst)))
-        return claims
+        let arms = lpft.compactMap { c -> (label: String, before: Summary, after: Summary, against: [String], worst: Bool?)? in
+            guard let before = c.summary(ece), let after = c.summary(scaled) else { return nil }
+            // The other methods' arms this one meets: all of a method's arms but those that differ in a matched setting.
+            let met = others.flatMap { m, matching in
+                matching.cellPairs.filter { $0.arm.settings == c.settings }.compactMap { _, o in
+                    o.summary(ece).map { (text: "\(m)\(matching.ownLabel(o).isEmpty ? "" : " (\(matching.ownLabel(o)))") \(f($0))", mean: $0.mean) }
+                }
+            }
+            return (ArmMatching.label(c.settings), before, after, met.map(\.text), met.isEmpty ? nil : met.allSatisfy { before.mean >= $0.mean })
+        }
+        guard !arms.isEmpty else { return PaperClaim(claim: claim, evidence: "needs LP-FT trials with test/ece", verdict: .notMeasured) }
+        func before(_ against: [String]) -> String { against.isEmpty ? "" : "before: " + against.joined(separator: ", ") }
+        let evidence = lpft.count == 1
+            ? "LP-FT test ECE \(f(arms[0].before)) → \(f(arms[0].after)) after scaling" + (arms[0].against.isEmpty ? "" : "; " + before(arms[0].against))
+            : "LP-FT test ECE → after scaling, by arm: " + arms.map { "\($0.label) \(f($0.before)) → \(f($0.after))" + ($0.against.isEmpty ? "" : " (\(before($0.against)))") }.joined(separator: ", ")
+        return PaperClaim(claim: claim, evidence: evidence,
+                          verdict: PaperClaim.Verdict(checks: arms.map { $0.after.mean < $0.before.mean * ClaimThreshold.scaledECEFraction } + arms.compactMap(\.worst)))
+    }
+
+    /// The completed trials of `method` against those of `plain`, split into arms; nil when
+    /// either has none. Throws when they cannot be split (two trials with the same settings and
+    /// seed, as when two sweeps read as one hold the same trial).
+    func matching(_ method: String, against plain: String) throws -> ArmMatching? {
+        let arm = try TrialFilter("method=\(method)"), against = try TrialFilter("method=\(plain)")
+        let completed = trials.filter { $0.state == .completed }
+        guard completed.contains(where: arm.accepts), completed.contains(where: against.accepts) else { return nil }
+        return try ArmMatching(trials, arm: arm, against: against, axes: results.axes)
+    }
+
+    /// The arms of `method`'s completed trials (selected as ``matching(_:against:)`` selects them).
+    func cells(of method: String) throws -> [ArmMatching.Cell] {
+        let filter = try TrialFilter("method=\(method)")
+        return try ArmMatching.cells(trials.filter { $0.state == .completed && filter.accepts($0) }, option: "method=\(method)").0
     }
 
     /// The LP head a trial starts from, e.g. `lp.epochs=10, lp.solver=sgd`: its `lp.` axes.
@@ -164,10 +213,10 @@ extension SweepReport {
         }
     }
 
-    static let claimsFootnote = "Pooled by method over seeds and every other axis (claim 1's head growth over every method with an LP), "
-        + "and for claims 1 and 2 also by LP variant "
-        + "(the trials' lp.* axes); claims 2 and 5 are judged arm by arm (every setting but the seed) against the plain methods' matching arms, claim 4 on seed pairs, arm by arm, with pooled means only when LP-FT and FT have one arm each; "
-        + "a claim that holds for some variants, or claim 5 with one of its two checks, holds in part. "
+    static let claimsFootnote = "Claim 1 is judged by LP variant (the trials' lp.* axes), over every method with an LP stage; "
+        + "claims 2, 4 and 5 arm by arm (an arm: every setting but the seed, such as an LP variant or a swept rate), each LP arm "
+        + "against the plain method's matching arm (claim 4 on seed pairs), with pooled means shown only where each method has one arm; "
+        + "claim 3 pools by method. A claim that holds for some arms, or claim 5 with one of its two checks, holds in part. "
         + "Mean ± standard deviation over trials."
 
     func claimsMarkdown() -> String {

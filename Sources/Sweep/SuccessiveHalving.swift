@@ -139,12 +139,14 @@ public struct SuccessiveHalving: Sendable {
         }
     }
 
-    /// The group of a trial: the values of the rule's `within` settings, e.g. `method=ft`.
+    /// The group of a trial: the values of the rule's `within` settings, e.g. `method=ft`. Read
+    /// from the config as written (an omitted default is "—", not filled in), since running
+    /// searches have journaled their decisions under these strings.
     public static func group(of axes: [String: ConfigValue], config: String, within: [String]) -> String {
-        group(of: axes, settings: within.contains { axes[$0] == nil } ? TrialSettings.resolved(config) : [:], within: within)
+        group(of: axes, settings: within.contains { axes[$0] == nil } ? TrialSettings.flatten(config) : [:], within: within)
     }
 
-    /// The same, from the trial's config already resolved (``TrialSettings/resolved(_:)``).
+    /// The same, from the trial's config already flattened (``TrialSettings/flatten(_:)``).
     static func group(of axes: [String: ConfigValue], settings: [String: String], within: [String]) -> String {
         within.map { "\($0)=\(axes[$0]?.description ?? settings[$0] ?? "—")" }.joined(separator: ", ")
     }

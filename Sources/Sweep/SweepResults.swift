@@ -399,7 +399,7 @@ public enum TrialSettings {
     }
 
     /// ``flatten(_:)`` with the settings the config left out at their default filled back in
-    /// (``OmittedDefaults``): what a trial ran with, for filters, comparisons and pruning groups.
+    /// (``OmittedDefaults``): what a trial ran with, for filters and comparisons.
     public static func resolved(_ json: String) -> [String: String] {
         flatten(json).merging(OmittedDefaults.byPath) { written, _ in written }
     }

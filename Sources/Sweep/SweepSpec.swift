@@ -192,7 +192,7 @@ extension SweepSpec {
         }
         progress(assignments.count, assignments.count)
         // A group setting no trial has would put every trial in the one group "—", silently.
-        for path in prune?.within ?? [] where !trials.contains(where: { $0.axes[path] != nil || TrialSettings.resolved($0.canonicalConfig)[path] != nil }) {
+        for path in prune?.within ?? [] where !trials.contains(where: { $0.axes[path] != nil || TrialSettings.flatten($0.canonicalConfig)[path] != nil }) {
             throw ConfigError(file: file, path: "prune.within", reason: "no trial has a setting \(path) (an axis or a key of the trial config), so it cannot tell groups apart")
         }
         return trials

@@ -27,7 +27,7 @@ public struct TrialPruner {
         halving = SuccessiveHalving.replay(try journal.rungDecisions(), rule: rule)
         let stage = rule.metric.hasPrefix("lp/") ? "lp" : "ft"
         for t in try journal.trials() {
-            let settings = TrialSettings.resolved(t.config)
+            let settings = TrialSettings.flatten(t.config)
             groups[t.id] = SuccessiveHalving.group(of: DecodedTrials.decodeAxes(t.axes), settings: settings, within: rule.within)
             lastEpochs[t.id] = settings["\(stage).epochs"].flatMap { Int($0) }
         }

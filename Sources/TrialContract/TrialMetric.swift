@@ -76,6 +76,19 @@ public enum TrialMetric {
     public static let ntkAccuracyTrain = "ntk/accuracy_train"
     public static let ntkAccuracyEval = "ntk/accuracy_eval"
 
+    /// Which side of a metric is the better one.
+    public enum Better: Sendable { case higher, lower }
+
+    /// The better side of `metric`, read from its last path step: higher for accuracies, macro
+    /// F1 and AUROC, lower for calibration errors, NLL, Brier and losses; nil for measurements
+    /// with no better side (Diff(F), the temperature, the NTK's norms, head norms).
+    public static func better(_ metric: String) -> Better? {
+        let step = metric.split(separator: "/").last.map(String.init) ?? metric
+        if ["accuracy", "accuracy_best", "val_accuracy", Measure.macroF1.rawValue, Measure.auroc.rawValue].contains(step) { return .higher }
+        if [Measure.ece, .eceScaled, .mce, .mceScaled, .nll, .nllScaled, .brier].map(\.rawValue).contains(step) || step.hasSuffix("loss") { return .lower }
+        return nil
+    }
+
     /// The range a fitted temperature is kept in (perfectly separated logits would drive it to 0,
     /// logits without signal to infinity): a fit at either end hit its bound.
     public static let temperatureBounds: ClosedRange<Double> = 1e-3...1e3

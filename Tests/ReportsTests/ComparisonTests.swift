@@ -122,7 +122,6 @@ final class ComparisonTests: XCTestCase {
         }
     }
 
-    /// One test per verdict word.
     /// A margin fixed before the run (issue 37's: half a point): at 1e-5 LP-FT trails by 0.002
     /// ± 0.001 a seed, inconclusive in sign, but its interval's lower end, −0.0045, lies above
     /// −0.005; at 1e-6 it trails by 0.05 and is not shown to be no worse.
@@ -136,7 +135,7 @@ final class ComparisonTests: XCTestCase {
         }
         _ = try journal(dir, trials)
         let report = try ComparisonReport.make(directories: [dir.path], arm: "method=lp-ft", against: "method=ft", metrics: ["test/accuracy"], margin: 0.005)
-        XCTAssertTrue(report.contains("| mean [95% CI] | verdict | margin -0.0050 | examples"), report)
+        XCTAssertTrue(report.contains("| mean [95% CI] | verdict | margin 0.0050 | examples"), report)
         // Which side of 0 is inconclusive, yet a loss beyond the margin is excluded.
         XCTAssertTrue(report.contains("is excluded | no worse than -0.0050 (the interval's lower end -0.0045 lies above it) |"), report)
         XCTAssertTrue(report.contains("| not shown to be no worse than -0.0050 (the interval's lower end -0.0500 lies below it) |"), report)
@@ -146,6 +145,27 @@ final class ComparisonTests: XCTestCase {
         XCTAssertFalse(try ComparisonReport.make(directories: [dir.path], arm: "method=lp-ft", against: "method=ft", metrics: nil).contains("margin"), "no column unless asked")
     }
 
+    /// Where lower is better (ECE) "no worse" rests on the interval's upper end; a metric with
+    /// no better side (Diff(F)) takes no margin, and two seeds decide nothing.
+    func testAMarginFollowsTheMetricsBetterSide() {
+        let pair = { (metric: String, values: [Double]) in
+            PairedComparison(arm: "a", against: "b", armCell: [:], againstCell: [:], matchedOn: [], metric: metric,
+                             differences: values.enumerated().map { ("\($0.offset + 1)", $0.element) }, examples: nil)
+        }
+        // ECE 0.002 ± 0.001 higher a seed: the upper end +0.0045 lies below +0.005.
+        XCTAssertEqual(pair("test/ece", [0.002, 0.001, 0.003]).isNoWorse(margin: 0.005), true)
+        XCTAssertEqual(pair("test/ece", [0.002, 0.001, 0.003]).marginText(0.005), "no worse than +0.0050 (the interval's upper end +0.0045 lies below it)")
+        XCTAssertEqual(pair("test/ece", [0.002, 0.001, 0.003]).isNoWorse(margin: 0.004), false)
+        XCTAssertEqual(pair("test/accuracy", [0.002, 0.001, 0.003]).isNoWorse(margin: 0.001), true, "a gain is no worse")
+        XCTAssertNil(pair("features/diff", [1, 2, 3]).isNoWorse(margin: 0.5))
+        XCTAssertNil(pair("test/accuracy", [0.01, 0.02]).isNoWorse(margin: 0.5), "two seeds")
+        XCTAssertEqual(TrialMetric.better("ood/tweets-sentiment/accuracy"), .higher)
+        XCTAssertEqual(TrialMetric.better("test/ece@T"), .lower)
+        XCTAssertEqual(TrialMetric.better("ft/loss"), .lower)
+        XCTAssertNil(TrialMetric.better("temperature"))
+    }
+
+    /// One test per verdict word.
     func testVerdictsNameASideOnlyWhenTheIntervalExcludesZero() {
         XCTAssertEqual(IntervalVerdict(interval: 0.01...0.03, seeds: 5), .higher)
         XCTAssertEqual(IntervalVerdict(interval: -0.03 ... -0.01, seeds: 5), .lower)

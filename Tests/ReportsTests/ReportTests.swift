@@ -293,7 +293,7 @@ extension ReportTests {
         XCTAssertEqual(claims[1].verdict, .holdsInPart, "pooled, 7.5 against 10 would say holds")
         XCTAssertEqual(claims[1].evidence, "Diff(F): lp-ft vs ft by arm: lp.solver=logistic 12 vs 10 ± 0, lp.solver=sgd 3 vs 10 ± 0")
         XCTAssertEqual(claims[4].verdict, .holdsInPart, "scaling fixes LP-FT, but FT was the worse calibrated before it")
-        XCTAssertEqual(claims[4].evidence, "LP-FT test ECE → after scaling, by arm: lp.solver=logistic 0.1 → 0.02; before: ft 0.12 ± 0", "the SGD head's arm has no ECE")
+        XCTAssertEqual(claims[4].evidence, "LP-FT test ECE → after scaling, by arm: lp.solver=logistic 0.1 → 0.02 (before: ft 0.12 ± 0)", "the SGD head's arm has no ECE")
     }
 }
 
@@ -364,7 +364,30 @@ extension ReportTests {
         XCTAssertTrue(four.evidence.contains("test/accuracy (ft.lr=1e-05) +0.0120"), four.evidence)
         XCTAssertTrue(four.evidence.contains("test/accuracy (ft.lr=1e-06) -0.0480"), four.evidence)
         XCTAssertEqual(four.verdict, .holdsInPart, "one arm above FT, one below")
-        XCTAssertEqual(claims[4].evidence, "LP-FT test ECE → after scaling, by arm: ft.lr=1e-05 0.15 ± 0 → 0.02 ± 0, ft.lr=1e-06 0.05 ± 0 → 0.045 ± 0; before: ft 0.1 ± 0")
+        XCTAssertEqual(claims[4].evidence, "LP-FT test ECE → after scaling, by arm: ft.lr=1e-05 0.15 ± 0 → 0.02 ± 0 (before: ft 0.1 ± 0), ft.lr=1e-06 0.05 ± 0 → 0.045 ± 0 (before: ft 0.1 ± 0)")
         XCTAssertEqual(claims[4].verdict, .holdsInPart, "pooled, 0.10 → 0.0325 against FT's 0.10 would say holds")
+    }
+}
+
+extension ReportTests {
+    /// "The worst calibrated" means worse than every other method: LP-FT at 0.10 is worse than
+    /// LoRA (0.05) but not FT (0.12), and scaling barely moves it (0.09), so claim 5 does not
+    /// hold; one check per other method would have made it "holds in part".
+    func testClaimFiveNeedsLPFTWorseThanEveryOtherMethod() throws {
+        let dir = try temporaryDirectory(self)
+        let journal = try Journal(directory: dir)
+        let trials = [("ft", "\"test/ece\":0.12"), ("lora", "\"test/ece\":0.05"), ("lp-ft", "\"test/ece\":0.10,\"test/ece@T\":0.09")]
+        try journal.write { w in
+            for (i, (method, metrics)) in trials.enumerated() {
+                try w.addTrial(id: method, position: i, axes: "{\"method\":\"\(method)\",\"seed\":1}", config: "{}", at: 0)
+                let result = "{\"status\":\"completed\",\"metrics\":{\(metrics)}}"
+                let lease = try w.startAttempt(trial: method, number: 1, worker: "w", host: "h", at: 0)
+                try w.endAttempt(lease: lease, state: .completed, at: 1, result: result)
+                try w.updateTrial(method, state: .completed, chargedAttempts: 0, result: result)
+            }
+        }
+        let claim = SweepReport(results: try SweepResults(journal: journal), directory: dir.path).paperClaims()[4]
+        XCTAssertEqual(claim.evidence, "LP-FT test ECE 0.1 → 0.09 after scaling; before: ft 0.12, lora 0.05")
+        XCTAssertEqual(claim.verdict, .doesNotHold)
     }
 }
