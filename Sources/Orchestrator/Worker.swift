@@ -330,7 +330,9 @@ public final class Worker {
                     do { try launch(a) } catch { try couldNotStart(a, "\(error)", now: now) }
                 }
             case .failed(let sha256, let reason) where entry.waiting.contains(sha256):
+                // An input failed: the trial goes back, and its checkpoint's transfers with it.
                 staged[lease] = nil
+                if let checkpoint = entry.assignment.checkpoint { forget(checkpoint, of: lease) }
                 try couldNotStart(entry.assignment, reason, now: now)
             default:
                 continue

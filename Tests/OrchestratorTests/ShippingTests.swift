@@ -301,6 +301,39 @@ final class ShippingTests: XCTestCase {
         }
     }
 
+    /// A coordinator played on `router` that assigns one trial at the first HELLO and holds each
+    /// FETCH for the test to answer (or not); RESULTs are acknowledged and kept.
+    final class HoldingCoordinator {
+        let router: ZeroMQSocket
+        let assign: Assign
+        var peer: [UInt8] = [], hellos = 0, results: [TrialReport] = [], held: [Fetch] = []
+
+        init(_ router: ZeroMQSocket, assigning assign: Assign) {
+            self.router = router
+            self.assign = assign
+        }
+
+        func serve(_ test: ShippingTests, until done: () -> Bool) {
+            let deadline = Date().addingTimeInterval(30)
+            while !done(), Date() < deadline {
+                guard Poller.wait([.socket(router)], timeout: 0.05)[0], let frames = router.receive() else { continue }
+                peer = frames[0]
+                let message = try? Message(frames: frames.dropFirst())
+                switch message {
+                case .hello?:
+                    hellos += 1
+                    if hellos == 1 { send(.assign(assign)) }
+                case .fetch(let f)?:
+                    held.append(f)
+                default:
+                    test.answer(message, from: peer, on: router, results: &results)
+                }
+            }
+        }
+
+        func send(_ message: Message) { router.send([peer] + message.frames()) }
+    }
+
     /// A worker that lacks a trial's input fetches it from the coordinator (played here on a
     /// ROUTER): a damaged piece is asked for again, and after the link is cut (the coordinator
     /// goes silent, then comes back on a new socket) the fetch goes on from where it stood.
@@ -387,36 +420,46 @@ final class ShippingTests: XCTestCase {
         let cache = ContentCache(root: dir.appendingPathComponent("home/content"))
         let partial = cache.partialURL(of: tensors.sha256, worker: "w")
 
-        var peer: [UInt8] = [], hellos = 0, results: [TrialReport] = [], held: [Fetch] = []
-        func serve(until done: () -> Bool) {
-            let deadline = Date().addingTimeInterval(30)
-            while !done(), Date() < deadline {
-                guard Poller.wait([.socket(router)], timeout: 0.05)[0], let frames = router.receive() else { continue }
-                peer = frames[0]
-                let message = try? Message(frames: frames.dropFirst())
-                switch message {
-                case .hello?:
-                    hellos += 1
-                    guard hellos == 1 else { break }
-                    router.send([peer] + Message.assign(Assign(trial: "t1", lease: 1, attempt: 2, config: "{}", sweep: "s", checkpoint: checkpoint)).frames())
-                case .fetch(let f)?:
-                    held.append(f)  // answered below, once both transfers are under way
-                default:
-                    answer(message, from: peer, on: router, results: &results)
-                }
-            }
-        }
-        serve { Set(held.map(\.sha256)) == [state.sha256, tensors.sha256] }
+        let coordinator = HoldingCoordinator(router, assigning: Assign(trial: "t1", lease: 1, attempt: 2, config: "{}", sweep: "s", checkpoint: checkpoint))
+        coordinator.serve(self) { Set(coordinator.held.map(\.sha256)) == [state.sha256, tensors.sha256] }
         XCTAssertTrue(FileManager.default.fileExists(atPath: partial.path), "the second file's transfer had begun")
-        for f in held where f.sha256 == state.sha256 { router.send([peer] + Message.chunk(server.piece(f)).frames()) }
-        serve { !results.isEmpty }
+        for f in coordinator.held where f.sha256 == state.sha256 { coordinator.send(.chunk(server.piece(f))) }
+        coordinator.serve(self) { !coordinator.results.isEmpty }
         // It ran (as /bin/false) without the checkpoint: nothing was placed in its directory.
-        XCTAssertEqual(results.map(\.status), [.failed])
+        XCTAssertEqual(coordinator.results.map(\.status), [.failed])
         let runs = dir.appendingPathComponent("w/runs/t1")
         XCTAssertFalse(FileManager.default.fileExists(atPath: runs.appendingPathComponent("checkpoints/\(name)").path))
         XCTAssertFalse(FileManager.default.fileExists(atPath: partial.path), "the other file's transfer stopped and left no partial file")
         XCTAssertFalse(cache.contains(tensors.sha256))
-        router.send([peer] + Message.shutdown(Notice(reason: "the sweep is finished")).frames())
+        coordinator.send(.shutdown(Notice(reason: "the sweep is finished")))
+        XCTAssertTrue(eventually(timeout: 10) { exit.value != nil })
+        withExtendedLifetime(worker) {}
+    }
+
+    /// A trial handed back because an input cannot be had takes its checkpoint's transfers with
+    /// it: they would hold the fetch window for a trial that is no longer here.
+    func testATrialHandedBackForAnInputStopsItsCheckpointsTransfers() throws {
+        let dir = try temporaryDirectory(self)
+        let (_, _, pinned) = try pinnedFile(dir, name: "data.bin", size: piece / 2)
+        var input = pinned
+        input.name = "/nowhere/on/this/box/data.bin"
+        let (_, _, tensors) = try pinnedFile(dir, name: "tensors.safetensors", size: 3 * piece)
+        let name = "ft-epoch-1"
+        let checkpoint = CheckpointManifest(name: name, files: [PinnedInput(name: "checkpoints/\(name)/tensors.safetensors", sha256: tensors.sha256, size: tensors.size)])
+        // The coordinator's store has neither: asked for the input, it refuses.
+        let server = ContentServer(files: [:])
+        let (router, worker, exit) = try startWorker(in: dir, liveness: 100)
+        let partial = ContentCache(root: dir.appendingPathComponent("home/content")).partialURL(of: tensors.sha256, worker: "w")
+
+        let coordinator = HoldingCoordinator(router, assigning: Assign(trial: "t1", lease: 1, attempt: 2, config: "{}", sweep: "s", inputs: [input], checkpoint: checkpoint))
+        coordinator.serve(self) { Set(coordinator.held.map(\.sha256)) == [input.sha256, tensors.sha256] }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: partial.path), "the checkpoint's transfer had begun")
+        for f in coordinator.held where f.sha256 == input.sha256 { coordinator.send(.chunk(server.piece(f))) }
+        coordinator.serve(self) { !coordinator.results.isEmpty }
+        XCTAssertEqual(coordinator.results.map(\.status), [.interrupted], "handed back, uncharged")
+        XCTAssertEqual(coordinator.results.first?.notStarted, true)
+        XCTAssertTrue(eventually(timeout: 10) { !FileManager.default.fileExists(atPath: partial.path) }, "the checkpoint's transfer stopped and left no partial file")
+        coordinator.send(.shutdown(Notice(reason: "the sweep is finished")))
         XCTAssertTrue(eventually(timeout: 10) { exit.value != nil })
         withExtendedLifetime(worker) {}
     }
