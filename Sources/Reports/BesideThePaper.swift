@@ -92,8 +92,9 @@ extension SweepReport {
         let header = grouping + metrics.map { "here: " + $0 + (paper.percent ? " %" : "") } + paper.columns.map { "paper: " + $0.title }
         let rows = groups.compactMap { g -> [String]? in
             let ours = metrics.map { g.summary($0).map { paper.percent ? Self.percent($0) : Self.format($0) } ?? "—" }
-            let theirs = paper.columns.map { $0.cells[g.value("method") ?? ""] ?? "—" }
-            return (ours + theirs).allSatisfy { $0 == "—" } ? nil : g.key.map(\.value) + ours + theirs
+            // A row needs a figure of ours to set beside the paper's (a search's pruned configurations have none).
+            guard ours.contains(where: { $0 != "—" }) else { return nil }
+            return g.key.map(\.value) + ours + paper.columns.map { $0.cells[g.value("method") ?? ""] ?? "—" }
         }
         return CellTable(header: header, rows: rows)
     }
