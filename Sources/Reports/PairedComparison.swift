@@ -345,8 +345,9 @@ extension SweepReport {
     /// (A pair that cannot be split into arms has no rows here; claim 4 says why.)
     public var pairedAgainstPlainMethods: [PairedComparison] {
         let metrics = [TrialMetric.testAccuracy] + results.metrics(matching: TrialMetric.anyOOD(.accuracy))
+        let byMethod = MethodTrials(trials)
         return [("lp-ft", "ft"), ("lp-lora", "lora")].flatMap { lp, plain -> [PairedComparison] in
-            ((try? matching(lp, against: plain)) ?? nil)?.comparisons(metrics: metrics, armText: lp, againstText: plain) ?? []
+            ((try? byMethod.matching(lp, against: plain, axes: results.axes)) ?? nil)?.comparisons(metrics: metrics, armText: lp, againstText: plain) ?? []
         }
     }
 

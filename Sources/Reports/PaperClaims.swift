@@ -61,14 +61,9 @@ enum ClaimThreshold {
 }
 
 extension SweepReport {
-    /// Mean and sample standard deviation of `metric` over the completed trials of `method`.
-    func pooled(_ method: String, _ metric: String) -> Summary? {
-        // Lazily: copying every trial row that passes, once per claim, was a sixth of a 100,000-trial report.
-        Summary(Array(trials.lazy.filter { $0.state == .completed && $0.axes["method"]?.description == method }.compactMap { $0.metrics[metric] }))
-    }
-
     public func paperClaims() -> [PaperClaim] {
-        [headGrowthClaim(), featureChangeClaim(), ntkRegimesClaim(), lpftAgainstFTClaim(), calibrationClaim()]
+        let byMethod = MethodTrials(trials)
+        return [headGrowthClaim(), featureChangeClaim(byMethod), ntkRegimesClaim(byMethod), lpftAgainstFTClaim(byMethod), calibrationClaim(byMethod)]
     }
 
     private func f(_ s: Summary?) -> String { Self.format(s) }
@@ -91,12 +86,12 @@ extension SweepReport {
 
     /// 2. Feature change is smaller after LP (LP-FT vs FT, LP-LoRA vs LoRA), arm by arm: each LP
     /// variant or swept rate against the plain method's matching arm, never a mix of arms.
-    func featureChangeClaim() -> PaperClaim {
+    func featureChangeClaim(_ byMethod: MethodTrials) -> PaperClaim {
         var unpaired: [String] = []
         let pairs = [("lp-ft", "ft"), ("lp-lora", "lora")].compactMap { lp, plain -> (String, [Bool])? in
             let m: ArmMatching
             do {
-                guard let matching = try matching(lp, against: plain) else { return nil }
+                guard let matching = try byMethod.matching(lp, against: plain, axes: results.axes) else { return nil }
                 m = matching
             } catch {
                 unpaired.append("\(lp) and \(plain) cannot be paired: \(error)")
@@ -119,8 +114,8 @@ extension SweepReport {
 
     /// 3. The FT-effective share of the NTK: small for FT, near 1 for LP-FT, near 0 for LoRA
     /// (pooled by method: the three regimes are an order of magnitude apart).
-    func ntkRegimesClaim() -> PaperClaim {
-        let ratio = ["ft", "lp-ft", "lora"].map { pooled($0, TrialMetric.ntkFTRatio) }
+    func ntkRegimesClaim(_ byMethod: MethodTrials) -> PaperClaim {
+        let ratio = ["ft", "lp-ft", "lora"].map { byMethod.pooled($0, TrialMetric.ntkFTRatio) }
         let regimes = ratio[0] != nil && ratio[1] != nil && ratio[2] != nil
         return PaperClaim(
             claim: "FT ratio of the NTK at FT start: small for FT, close to 1 for LP-FT, near 0 for LoRA",
@@ -130,11 +125,11 @@ extension SweepReport {
 
     /// 4. LP-FT matches or beats FT in and out of distribution, judged on seed pairs, arm by arm:
     /// pooled means and spreads mix what a seed does to both, and, with several arms, the arms.
-    func lpftAgainstFTClaim() -> PaperClaim {
+    func lpftAgainstFTClaim(_ byMethod: MethodTrials) -> PaperClaim {
         let claim = "LP-FT matches or beats FT in distribution and out of distribution"
         let m: ArmMatching
         do {
-            guard let matching = try matching("lp-ft", against: "ft") else { return PaperClaim(claim: claim, evidence: "needs LP-FT and FT trials", verdict: .notMeasured) }
+            guard let matching = try byMethod.matching("lp-ft", against: "ft", axes: results.axes) else { return PaperClaim(claim: claim, evidence: "needs LP-FT and FT trials", verdict: .notMeasured) }
             m = matching
         } catch {
             return PaperClaim(claim: claim, evidence: "LP-FT and FT cannot be paired: \(error)", verdict: .notMeasured)
@@ -142,7 +137,7 @@ extension SweepReport {
         let metrics = [TrialMetric.testAccuracy] + results.metrics(matching: TrialMetric.anyOOD(.accuracy))
         let seedPairs = m.comparisons(metrics: metrics, armText: "lp-ft", againstText: "ft")
         let pooledText = (m.arm.count, m.against.count) == (1, 1)
-            ? metrics.compactMap { metric in pooled("lp-ft", metric).flatMap { a in pooled("ft", metric).map { "\(metric): LP-FT \(f(a)) vs FT \(f($0))" } } }.joined(separator: "; ")
+            ? metrics.compactMap { metric in byMethod.pooled("lp-ft", metric).flatMap { a in byMethod.pooled("ft", metric).map { "\(metric): LP-FT \(f(a)) vs FT \(f($0))" } } }.joined(separator: "; ")
             : "LP-FT in \(m.arm.count) arm\(m.arm.count == 1 ? "" : "s"), FT in \(m.against.count), judged pair by pair"
         let paired = seedPairs.isEmpty ? "" : "; paired LP-FT − FT, mean [95% CI]: "
             + seedPairs.map { "\($0.metric)\($0.armCellText.isEmpty ? "" : " (\($0.armCellText))") \($0.summaryText), \($0.verdict.text)" }.joined(separator: "; ")
@@ -153,14 +148,14 @@ extension SweepReport {
     /// 5. LP-FT is the worst calibrated before temperature scaling, and scaling fixes it: for
     /// each LP-FT arm, two checks (scaling cuts its ECE; its ECE is at least that of every other
     /// method's matching arm), so that one without the other holds in part.
-    func calibrationClaim() -> PaperClaim {
+    func calibrationClaim(_ byMethod: MethodTrials) -> PaperClaim {
         let claim = "LP-FT is the worst calibrated before temperature scaling, which fixes it"
         let ece = TrialMetric.test(.ece), scaled = TrialMetric.test(.eceScaled)
         let lpft: [ArmMatching.Cell]
         let others: [(method: String, matching: ArmMatching)]
         do {
-            lpft = try cells(of: "lp-ft")
-            others = try ["ft", "lora", "lp-lora"].compactMap { m in try matching("lp-ft", against: m).map { (m, $0) } }
+            lpft = try byMethod.cells(of: "lp-ft")
+            others = try ["ft", "lora", "lp-lora"].compactMap { m in try byMethod.matching("lp-ft", against: m, axes: results.axes).map { (m, $0) } }
         } catch {
             return PaperClaim(claim: claim, evidence: "the trials cannot be split into arms: \(error)", verdict: .notMeasured)
         }
@@ -181,22 +176,6 @@ extension SweepReport {
             : "LP-FT test ECE → after scaling, by arm: " + arms.map { "\($0.label) \(f($0.before)) → \(f($0.after))" + ($0.against.isEmpty ? "" : " (\(before($0.against)))") }.joined(separator: ", ")
         return PaperClaim(claim: claim, evidence: evidence,
                           verdict: PaperClaim.Verdict(checks: arms.map { $0.after.mean < $0.before.mean * ClaimThreshold.scaledECEFraction } + arms.compactMap(\.worst)))
-    }
-
-    /// The completed trials of `method` against those of `plain`, split into arms; nil when
-    /// either has none. Throws when they cannot be split (two trials with the same settings and
-    /// seed, as when two sweeps read as one hold the same trial).
-    func matching(_ method: String, against plain: String) throws -> ArmMatching? {
-        let arm = try TrialFilter("method=\(method)"), against = try TrialFilter("method=\(plain)")
-        let completed = trials.filter { $0.state == .completed }
-        guard completed.contains(where: arm.accepts), completed.contains(where: against.accepts) else { return nil }
-        return try ArmMatching(trials, arm: arm, against: against, axes: results.axes)
-    }
-
-    /// The arms of `method`'s completed trials (selected as ``matching(_:against:)`` selects them).
-    func cells(of method: String) throws -> [ArmMatching.Cell] {
-        let filter = try TrialFilter("method=\(method)")
-        return try ArmMatching.cells(trials.filter { $0.state == .completed && filter.accepts($0) }, option: "method=\(method)").0
     }
 
     /// The LP head a trial starts from, e.g. `lp.epochs=10, lp.solver=sgd`: its `lp.` axes.
@@ -223,5 +202,33 @@ extension SweepReport {
         var out = "| # | the paper's claim | here | verdict |\n|---|---|---|---|\n"
         for (i, c) in paperClaims().enumerated() { out += "| \(i + 1) | \(c.claim) | \(c.evidence) | **\(c.verdict.rawValue)** |\n" }
         return out + "\n\(Self.claimsFootnote)\n"
+    }
+}
+
+/// A sweep's completed trials by method (its axis, else its config's), read once for the claims:
+/// a claim selects, pools and pairs within these, never by parsing every trial's config again.
+struct MethodTrials {
+    private let byMethod: [String: [TrialRow]]
+
+    init(_ trials: [TrialRow]) {
+        byMethod = Dictionary(grouping: trials.lazy.filter { $0.state == .completed }) { $0.setting(at: "method") ?? "" }
+    }
+
+    /// Mean and sample standard deviation of `metric` over `method`'s trials.
+    func pooled(_ method: String, _ metric: String) -> Summary? {
+        Summary((byMethod[method] ?? []).compactMap { $0.metrics[metric] })
+    }
+
+    /// `method`'s trials against `plain`'s, split into arms; nil when either has none. Throws
+    /// when they cannot be split (two trials with the same settings and seed, as when two sweeps
+    /// read as one hold the same trial).
+    func matching(_ method: String, against plain: String, axes: [String]) throws -> ArmMatching? {
+        guard let arm = byMethod[method], let against = byMethod[plain] else { return nil }
+        return try ArmMatching(arm + against, arm: TrialFilter("method=\(method)"), against: TrialFilter("method=\(plain)"), axes: axes)
+    }
+
+    /// The arms of `method`'s trials.
+    func cells(of method: String) throws -> [ArmMatching.Cell] {
+        try ArmMatching.cells(byMethod[method] ?? [], option: "method=\(method)").0
     }
 }
