@@ -31,11 +31,12 @@ extension SweepReport {
         }
         if metricPatterns == nil && showsPaper {
             body += "<h2>The paper's five claims</h2>\n<table><tr><th>#</th><th>the paper's claim</th><th>here</th><th>verdict</th></tr>\n"
-            for (i, c) in paperClaims().enumerated() {
+            let conclusions = paperConclusions()
+            for (i, c) in conclusions.claims.enumerated() {
                 body += "<tr><td>\(i + 1)</td><td>\(esc(c.claim))</td><td>\(esc(c.evidence))</td><td><b>\(esc(c.verdict.rawValue))</b></td></tr>\n"
             }
             body += "</table>\n<p>\(esc(Self.claimsFootnote))</p>\n"
-            let pairs = pairedAgainstPlainMethods
+            let pairs = conclusions.pairs
             if !pairs.isEmpty {
                 body += "<h3>Claim 4 seed by seed: LP-FT − FT, LP-LoRA − LoRA</h3>\n"
                 body += "<table><tr><th>pair</th><th>variant</th><th>metric</th><th>difference per seed</th><th>mean [95% CI]</th><th>verdict</th></tr>\n"

@@ -146,6 +146,10 @@ public struct ArmMatching: Sendable {
     let againstVarying: [String]
     /// Settings varying within both arms: pairs must agree on them.
     let matched: [String]
+    /// The `against` cells that agree with an `arm` cell on the matched settings, by the arm
+    /// cell's settings, in cell order: joined once on the matched values (a nested loop over the
+    /// cells is quadratic, and a sampled search makes each trial its own cell).
+    private let partners: [[String: String]: [Cell]]
 
     /// Settings that never split an arm: the seed pairs, and `threads` does not change the numbers
     /// of a trial (the same seed gives the same result at any thread count) and is often
@@ -167,6 +171,9 @@ public struct ArmMatching: Sendable {
         (arm, armVarying) = try Self.cells(a, option: "--arm")
         (against, againstVarying) = try Self.cells(b, option: "--against")
         matched = armVarying.filter(againstVarying.contains)
+        let key = { [matched] (c: Cell) in matched.map { TrialSettings.canonical(c.settings[$0]!) } }
+        let againstByKey = Dictionary(grouping: against, by: key)
+        partners = Dictionary(uniqueKeysWithValues: arm.map { ($0.settings, againstByKey[key($0)] ?? []) })
     }
 
     static func settings(_ t: TrialRow) -> [String: String] {
@@ -238,7 +245,12 @@ public struct ArmMatching: Sendable {
 
     /// Every pair of cells that agree on the matched settings, in cell order.
     var cellPairs: [(arm: Cell, against: Cell)] {
-        arm.flatMap { a in against.filter { b in matched.allSatisfy { TrialSettings.same(a.settings[$0]!, b.settings[$0]!) } }.map { (a, $0) } }
+        arm.flatMap { a in partners(of: a).map { (a, $0) } }
+    }
+
+    /// The `against` cells that `cell` (of the arm) is compared with.
+    func partners(of cell: Cell) -> [Cell] {
+        partners[cell.settings] ?? []
     }
 }
 
@@ -343,11 +355,10 @@ extension TrialRow {
 extension SweepReport {
     /// Claim 4's pairs on test and OOD accuracy: LP-FT − FT (the claim), then LP-LoRA − LoRA.
     /// (A pair that cannot be split into arms has no rows here; claim 4 says why.)
-    public var pairedAgainstPlainMethods: [PairedComparison] {
+    func pairedAgainstPlainMethods(_ byMethod: MethodTrials) -> [PairedComparison] {
         let metrics = [TrialMetric.testAccuracy] + results.metrics(matching: TrialMetric.anyOOD(.accuracy))
-        let byMethod = MethodTrials(trials)
         return [("lp-ft", "ft"), ("lp-lora", "lora")].flatMap { lp, plain -> [PairedComparison] in
-            ((try? byMethod.matching(lp, against: plain, axes: results.axes)) ?? nil)?.comparisons(metrics: metrics, armText: lp, againstText: plain) ?? []
+            ((try? byMethod.matching(lp, against: plain)) ?? nil)?.comparisons(metrics: metrics, armText: lp, againstText: plain) ?? []
         }
     }
 

@@ -60,10 +60,18 @@ enum ClaimThreshold {
     static let scaledECEFraction = 0.75
 }
 
+/// The paper's five claims and claim 4's seed pairs, judged from one reading of the trials.
+struct PaperConclusions {
+    let claims: [PaperClaim]
+    /// Claim 4 seed by seed (``SweepReport/pairedAgainstPlainMethods(_:)``).
+    let pairs: [PairedComparison]
+}
+
 extension SweepReport {
-    public func paperClaims() -> [PaperClaim] {
-        let byMethod = MethodTrials(trials)
-        return [headGrowthClaim(), featureChangeClaim(byMethod), ntkRegimesClaim(byMethod), lpftAgainstFTClaim(byMethod), calibrationClaim(byMethod)]
+    func paperConclusions() -> PaperConclusions {
+        let byMethod = MethodTrials(trials, axes: results.axes)
+        return PaperConclusions(claims: [headGrowthClaim(), featureChangeClaim(byMethod), ntkRegimesClaim(byMethod), lpftAgainstFTClaim(byMethod), calibrationClaim(byMethod)],
+                                pairs: pairedAgainstPlainMethods(byMethod))
     }
 
     private func f(_ s: Summary?) -> String { Self.format(s) }
@@ -77,7 +85,7 @@ extension SweepReport {
         }
         let pooledGrowth = Summary(trials.filter { $0.state == .completed }.compactMap(growth))
         let growthByVariant = summariesByLPVariant(of: nil, growth)
-        let variantText = growthByVariant.count > 1 ? "; by LP variant: " + growthByVariant.map { "\($0.variant.isEmpty ? "—" : $0.variant) \(f($0.summary))" }.joined(separator: "; ") : ""
+        let variantText = growthByVariant.count > 1 ? "; by LP variant: " + Self.listed(growthByVariant.map { "\($0.variant.isEmpty ? "—" : $0.variant) \(f($0.summary))" }, separator: "; ") : ""
         return PaperClaim(
             claim: "Linear probing grows the classifier-head norm by one to two orders of magnitude",
             evidence: pooledGrowth.map { "‖V‖ after LP / at init: \(f($0)) over \($0.n) trials" + variantText } ?? "no trial reports head/norm_after_lp",
@@ -91,7 +99,7 @@ extension SweepReport {
         let pairs = [("lp-ft", "ft"), ("lp-lora", "lora")].compactMap { lp, plain -> (String, [Bool])? in
             let m: ArmMatching
             do {
-                guard let matching = try byMethod.matching(lp, against: plain, axes: results.axes) else { return nil }
+                guard let matching = try byMethod.matching(lp, against: plain) else { return nil }
                 m = matching
             } catch {
                 unpaired.append("\(lp) and \(plain) cannot be paired: \(error)")
@@ -102,7 +110,7 @@ extension SweepReport {
             }
             guard !cells.isEmpty else { return nil }
             let text = (m.arm.count, m.against.count) == (1, 1) ? "\(lp) \(f(cells[0].1)) vs \(plain) \(f(cells[0].2))"
-                : "\(lp) vs \(plain) by arm: " + cells.map { "\($0.0) \(f($0.1)) vs \(f($0.2))" }.joined(separator: ", ")
+                : "\(lp) vs \(plain) by arm: " + Self.listed(cells.map { "\($0.0) \(f($0.1)) vs \(f($0.2))" }, separator: ", ")
             return (text, cells.map { $0.1.mean < $0.2.mean })
         }
         let evidence = (pairs.isEmpty ? [] : ["Diff(F): " + pairs.map(\.0).joined(separator: "; ")]) + unpaired
@@ -129,7 +137,7 @@ extension SweepReport {
         let claim = "LP-FT matches or beats FT in distribution and out of distribution"
         let m: ArmMatching
         do {
-            guard let matching = try byMethod.matching("lp-ft", against: "ft", axes: results.axes) else { return PaperClaim(claim: claim, evidence: "needs LP-FT and FT trials", verdict: .notMeasured) }
+            guard let matching = try byMethod.matching("lp-ft", against: "ft") else { return PaperClaim(claim: claim, evidence: "needs LP-FT and FT trials", verdict: .notMeasured) }
             m = matching
         } catch {
             return PaperClaim(claim: claim, evidence: "LP-FT and FT cannot be paired: \(error)", verdict: .notMeasured)
@@ -140,7 +148,7 @@ extension SweepReport {
             ? metrics.compactMap { metric in byMethod.pooled("lp-ft", metric).flatMap { a in byMethod.pooled("ft", metric).map { "\(metric): LP-FT \(f(a)) vs FT \(f($0))" } } }.joined(separator: "; ")
             : "LP-FT in \(m.arm.count) arm\(m.arm.count == 1 ? "" : "s"), FT in \(m.against.count), judged pair by pair"
         let paired = seedPairs.isEmpty ? "" : "; paired LP-FT − FT, mean [95% CI]: "
-            + seedPairs.map { "\($0.metric)\($0.armCellText.isEmpty ? "" : " (\($0.armCellText))") \($0.summaryText), \($0.verdict.text)" }.joined(separator: "; ")
+            + Self.listed(seedPairs.map { "\($0.metric)\($0.armCellText.isEmpty ? "" : " (\($0.armCellText))") \($0.summaryText), \($0.verdict.text)" }, separator: "; ")
         return PaperClaim(claim: claim, evidence: pooledText + paired,
                           verdict: seedPairs.isEmpty ? .tooFewSeeds : PaperClaim.Verdict(atLeastAsGood: seedPairs.map(\.verdict)))
     }
@@ -155,7 +163,7 @@ extension SweepReport {
         let others: [(method: String, matching: ArmMatching)]
         do {
             lpft = try byMethod.cells(of: "lp-ft")
-            others = try ["ft", "lora", "lp-lora"].compactMap { m in try byMethod.matching("lp-ft", against: m, axes: results.axes).map { (m, $0) } }
+            others = try ["ft", "lora", "lp-lora"].compactMap { m in try byMethod.matching("lp-ft", against: m).map { (m, $0) } }
         } catch {
             return PaperClaim(claim: claim, evidence: "the trials cannot be split into arms: \(error)", verdict: .notMeasured)
         }
@@ -163,17 +171,17 @@ extension SweepReport {
             guard let before = c.summary(ece), let after = c.summary(scaled) else { return nil }
             // The other methods' arms this one meets: all of a method's arms but those that differ in a matched setting.
             let met = others.flatMap { m, matching in
-                matching.cellPairs.filter { $0.arm.settings == c.settings }.compactMap { _, o in
+                matching.partners(of: c).compactMap { o in
                     o.summary(ece).map { (text: "\(m)\(matching.ownLabel(o).isEmpty ? "" : " (\(matching.ownLabel(o)))") \(f($0))", mean: $0.mean) }
                 }
             }
             return (ArmMatching.label(c.settings), before, after, met.map(\.text), met.isEmpty ? nil : met.allSatisfy { before.mean >= $0.mean })
         }
         guard !arms.isEmpty else { return PaperClaim(claim: claim, evidence: "needs LP-FT trials with test/ece", verdict: .notMeasured) }
-        func before(_ against: [String]) -> String { against.isEmpty ? "" : "before: " + against.joined(separator: ", ") }
+        func before(_ against: [String]) -> String { against.isEmpty ? "" : "before: " + Self.listed(against, separator: ", ") }
         let evidence = lpft.count == 1
             ? "LP-FT test ECE \(f(arms[0].before)) → \(f(arms[0].after)) after scaling" + (arms[0].against.isEmpty ? "" : "; " + before(arms[0].against))
-            : "LP-FT test ECE → after scaling, by arm: " + arms.map { "\($0.label) \(f($0.before)) → \(f($0.after))" + ($0.against.isEmpty ? "" : " (\(before($0.against)))") }.joined(separator: ", ")
+            : "LP-FT test ECE → after scaling, by arm: " + Self.listed(arms.map { "\($0.label) \(f($0.before)) → \(f($0.after))" + ($0.against.isEmpty ? "" : " (\(before($0.against)))") }, separator: ", ")
         return PaperClaim(claim: claim, evidence: evidence,
                           verdict: PaperClaim.Verdict(checks: arms.map { $0.after.mean < $0.before.mean * ClaimThreshold.scaledECEFraction } + arms.compactMap(\.worst)))
     }
@@ -192,26 +200,55 @@ extension SweepReport {
         }
     }
 
+    /// How many arms a claim lists: a sampled search can make each trial an arm, thousands that
+    /// a table cell cannot hold (`lpft sweep compare` and claim 4's table list every one).
+    static let listedArms = 12
+
+    /// `items` joined, the first ``listedArms`` of them, then how many more there are.
+    static func listed(_ items: [String], separator: String) -> String {
+        items.count <= listedArms ? items.joined(separator: separator)
+            : items.prefix(listedArms).joined(separator: separator) + separator + "and \(items.count - listedArms) more (lpft sweep compare lists each)"
+    }
+
     static let claimsFootnote = "Claim 1 is judged by LP variant (the trials' lp.* axes), over every method with an LP stage; "
         + "claims 2, 4 and 5 arm by arm (an arm: every setting but the seed, such as an LP variant or a swept rate), each LP arm "
         + "against the plain method's matching arm (claim 4 on seed pairs), with pooled means shown only where each method has one arm; "
         + "claim 3 pools by method. A claim that holds for some arms, or claim 5 with one of its two checks, holds in part. "
         + "Mean ± standard deviation over trials."
 
-    func claimsMarkdown() -> String {
+    func claimsMarkdown(_ claims: [PaperClaim]) -> String {
         var out = "| # | the paper's claim | here | verdict |\n|---|---|---|---|\n"
-        for (i, c) in paperClaims().enumerated() { out += "| \(i + 1) | \(c.claim) | \(c.evidence) | **\(c.verdict.rawValue)** |\n" }
+        for (i, c) in claims.enumerated() { out += "| \(i + 1) | \(c.claim) | \(c.evidence) | **\(c.verdict.rawValue)** |\n" }
         return out + "\n\(Self.claimsFootnote)\n"
     }
 }
 
-/// A sweep's completed trials by method (its axis, else its config's), read once for the claims:
-/// a claim selects, pools and pairs within these, never by parsing every trial's config again.
+/// A sweep's completed trials by method (its axis, else its config's), read once for the claims
+/// and claim 4's table, with each pair of methods they compare split into arms once: a claim
+/// selects, pools and pairs within these, never by parsing every trial's config again.
 struct MethodTrials {
     private let byMethod: [String: [TrialRow]]
+    private let matchings: [MethodPair: Result<ArmMatching?, any Error>]
 
-    init(_ trials: [TrialRow]) {
-        byMethod = Dictionary(grouping: trials.lazy.filter { $0.state == .completed }) { $0.setting(at: "method") ?? "" }
+    /// An LP method and a method it is compared with.
+    struct MethodPair: Hashable {
+        let method: String
+        let plain: String
+    }
+
+    /// The pairs the claims compare: each LP method against its plain method (claims 2 and 4),
+    /// LP-FT against every other fine-tuning method (claim 5).
+    static let compared = [("lp-ft", "ft"), ("lp-lora", "lora"), ("lp-ft", "lora"), ("lp-ft", "lp-lora")].map(MethodPair.init)
+
+    init(_ trials: [TrialRow], axes: [String]) {
+        let byMethod = Dictionary(grouping: trials.lazy.filter { $0.state == .completed }) { $0.setting(at: "method") ?? "" }
+        self.byMethod = byMethod
+        matchings = Dictionary(uniqueKeysWithValues: Self.compared.map { pair in
+            (pair, Result {
+                guard let arm = byMethod[pair.method], let against = byMethod[pair.plain] else { return nil }
+                return try ArmMatching(arm + against, arm: TrialFilter("method=\(pair.method)"), against: TrialFilter("method=\(pair.plain)"), axes: axes)
+            })
+        })
     }
 
     /// Mean and sample standard deviation of `metric` over `method`'s trials.
@@ -219,12 +256,12 @@ struct MethodTrials {
         Summary((byMethod[method] ?? []).compactMap { $0.metrics[metric] })
     }
 
-    /// `method`'s trials against `plain`'s, split into arms; nil when either has none. Throws
-    /// when they cannot be split (two trials with the same settings and seed, as when two sweeps
-    /// read as one hold the same trial).
-    func matching(_ method: String, against plain: String, axes: [String]) throws -> ArmMatching? {
-        guard let arm = byMethod[method], let against = byMethod[plain] else { return nil }
-        return try ArmMatching(arm + against, arm: TrialFilter("method=\(method)"), against: TrialFilter("method=\(plain)"), axes: axes)
+    /// `method`'s trials against `plain`'s, split into arms (one of ``compared``); nil when either
+    /// has none. Throws when they cannot be split (two trials with the same settings and seed, as
+    /// when two sweeps read as one hold the same trial).
+    func matching(_ method: String, against plain: String) throws -> ArmMatching? {
+        guard let result = matchings[MethodPair(method: method, plain: plain)] else { preconditionFailure("\(method) against \(plain) is not among MethodTrials.compared") }
+        return try result.get()
     }
 
     /// The arms of `method`'s trials.

@@ -176,9 +176,9 @@ public struct SweepReport: Sendable {
             out += "\n## The best configuration per method, selected on validation\n\n" + bestMarkdown()
         }
         if metricPatterns == nil && showsPaper {
-            out += "\n## The paper's five claims\n\n" + claimsMarkdown()
-            let pairs = pairedAgainstPlainMethods
-            if !pairs.isEmpty { out += "\n## Claim 4 seed by seed: LP-FT − FT, LP-LoRA − LoRA\n\n" + pairedMarkdown(pairs) }
+            let conclusions = paperConclusions()
+            out += "\n## The paper's five claims\n\n" + claimsMarkdown(conclusions.claims)
+            if !conclusions.pairs.isEmpty { out += "\n## Claim 4 seed by seed: LP-FT − FT, LP-LoRA − LoRA\n\n" + pairedMarkdown(conclusions.pairs) }
         }
         out += "\n## Sweep health\n\n" + health()
         out += "\n## Builds and machines\n\n" + machines.markdown

@@ -407,8 +407,15 @@ public enum TrialSettings {
     /// Whether two written values are the same setting: numerically for numbers (`5e-5` and
     /// `5e-05`, `1` and `1.0`), as text otherwise.
     public static func same(_ a: String, _ b: String) -> Bool {
-        if let x = Double(a), let y = Double(b) { return x == y }
-        return a == b
+        canonical(a) == canonical(b)
+    }
+
+    /// One spelling per setting, so that values ``same(_:_:)`` calls equal can key a dictionary
+    /// (a join of arms on their settings): a number as Swift prints its `Double` (`5e-05`, `1.0`;
+    /// `-0` as `0.0`), text as written.
+    public static func canonical(_ value: String) -> String {
+        guard let x = Double(value) else { return value }
+        return String(x == 0 ? 0 : x)
     }
 }
 

@@ -71,9 +71,34 @@ final class ComparisonTests: XCTestCase {
         XCTAssertEqual(rows.map(\.armCellText), ["ft.lr=1e-05", "ft.lr=5e-05"])
         XCTAssertEqual(rows.map(\.againstCellText), ["ft.lr=1e-05", "ft.lr=5e-05"])
         XCTAssertEqual(rows.map(\.cellsText), ["ft.lr=1e-05 in both", "ft.lr=5e-05 in both"])
-        let claim = SweepReport(results: r, directory: dir.path).paperClaims()[3]
+        let claim = SweepReport(results: r, directory: dir.path).paperConclusions().claims[3]
         XCTAssertTrue(claim.evidence.hasPrefix("LP-FT in 2 arms, FT in 2, judged pair by pair; paired LP-FT − FT, mean [95% CI]: test/accuracy (ft.lr=1e-05) +0.0200"),
                       "no pooled mean over the two rates: \(claim.evidence)")
+    }
+
+    /// A sampled search: twenty rates in both methods, LP-FT's written as text ("3e-6") where
+    /// FT's are numbers (3e-06): each rate pairs with its own by value, and claim 4 lists the
+    /// first arms and counts the rest instead of thousands in one table cell.
+    func testManyArmsPairByValueAndAClaimListsAHandful() throws {
+        let dir = try temporaryDirectory(self)
+        var trials: [(axes: [String: Any], accuracy: Double, correct: [Bool]?)] = []
+        for k in 1...20 {
+            for seed in [1, 2, 3] {
+                trials.append((["method": "ft", "ft.lr": Double("\(k)e-6")!, "seed": seed], 0.70 + 0.01 * Double(seed), nil))
+                trials.append((["method": "lp-ft", "ft.lr": "\(k)e-6", "seed": seed], 0.70 + 0.01 * Double(seed) + 0.001 * Double(k), nil))
+            }
+        }
+        _ = try journal(dir, trials)
+        let r = try results([dir])
+        let matching = try ArmMatching(r.trials, arm: try TrialFilter("method=lp-ft"), against: try TrialFilter("method=ft"), axes: r.axes)
+        let rows = matching.comparisons(metrics: ["test/accuracy"], armText: "lp-ft", againstText: "ft")
+        XCTAssertEqual(rows.count, 20, "each rate with its own, none with another")
+        XCTAssertEqual(Set(rows.map { ($0.mean * 1000).rounded() }), Set((1...20).map(Double.init)))
+        XCTAssertTrue(rows.allSatisfy { $0.differences.count == 3 && TrialSettings.same($0.armCell["ft.lr"]!, $0.againstCell["ft.lr"]!) })
+
+        let evidence = SweepReport(results: r, directory: dir.path).paperConclusions().claims[3].evidence
+        XCTAssertEqual(evidence.components(separatedBy: "test/accuracy (").count - 1, SweepReport.listedArms)
+        XCTAssertTrue(evidence.hasSuffix("and \(20 - SweepReport.listedArms) more (lpft sweep compare lists each)"), evidence)
     }
 
     /// A baseline planned before `pooling` existed never wrote it: `pooling=cls` still finds its

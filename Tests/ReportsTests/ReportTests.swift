@@ -74,7 +74,7 @@ final class ReportTests: XCTestCase {
 
     func testThePapersClaimsAreJudgedFromPooledMethods() throws {
         let (journal, dir) = try self.journal()
-        let claims = SweepReport(results: try SweepResults(journal: journal), directory: dir.path).paperClaims()
+        let claims = SweepReport(results: try SweepResults(journal: journal), directory: dir.path).paperConclusions().claims
         // Claim 4 has two seed pairs, whose t interval spans 0 twelve standard errors wide.
         XCTAssertEqual(claims.map(\.verdict), [.notMeasured, .holds, .notMeasured, .tooFewSeeds, .notMeasured])
         XCTAssertEqual(claims[1].evidence, "Diff(F): lp-ft 1.5 ± 0.71 vs ft 4 ± 0")
@@ -188,7 +188,7 @@ extension ReportTests {
     func testClaimFourPairsLPFTWithFTSeedBySeed() throws {
         let (journal, dir) = try self.journal()
         let report = SweepReport(results: try SweepResults(journal: journal), directory: dir.path)
-        let pairs = report.pairedAgainstPlainMethods
+        let pairs = report.paperConclusions().pairs
         XCTAssertEqual(pairs.map(\.metric), ["test/accuracy", "ood/tweets/accuracy"])
         let test = pairs[0]
         XCTAssertEqual(test.differences.map(\.seed), ["1", "2"], "the failed seed has no pair")
@@ -228,8 +228,8 @@ extension ReportTests {
         }
         let report = SweepReport(results: try SweepResults(journal: journal), directory: dir.path)
         // Pooled, 0.79 ± 0.1 against 0.80 ± 0.1 would "match"; each seed is 0.01 worse.
-        XCTAssertEqual(report.paperClaims()[3].verdict, .doesNotHold)
-        let pairs = report.pairedAgainstPlainMethods
+        XCTAssertEqual(report.paperConclusions().claims[3].verdict, .doesNotHold)
+        let pairs = report.paperConclusions().pairs
         XCTAssertEqual(pairs.map { "\($0.arm) − \($0.against)" }, ["lp-ft − ft", "lp-lora − lora"])
         XCTAssertEqual(try XCTUnwrap(pairs[0].interval).upperBound, -0.01, accuracy: 1e-9)
         XCTAssertEqual(pairs[1].differences.map { ($0.value * 100).rounded() }, [2, 3], "LP-LoRA − LoRA, seed by seed")
@@ -287,7 +287,7 @@ extension ReportTests {
                 try w.updateTrial(id, state: .completed, chargedAttempts: 0, result: result)
             }
         }
-        let claims = SweepReport(results: try SweepResults(journal: journal), directory: dir.path).paperClaims()
+        let claims = SweepReport(results: try SweepResults(journal: journal), directory: dir.path).paperConclusions().claims
         XCTAssertEqual(claims[0].verdict, .holdsInPart, "pooled, 14× would say holds")
         XCTAssertEqual(claims[0].evidence, "‖V‖ after LP / at init: 14 ± 6.9 over 4 trials; by LP variant: lp.solver=logistic 20 ± 0; lp.solver=sgd 8 ± 0")
         XCTAssertEqual(claims[1].verdict, .holdsInPart, "pooled, 7.5 against 10 would say holds")
@@ -355,7 +355,7 @@ extension ReportTests {
                 try w.updateTrial(t.id, state: .completed, chargedAttempts: 0, result: result)
             }
         }
-        let claims = SweepReport(results: try SweepResults(journal: journal), directory: dir.path).paperClaims()
+        let claims = SweepReport(results: try SweepResults(journal: journal), directory: dir.path).paperConclusions().claims
         XCTAssertEqual(claims[1].evidence, "Diff(F): lp-ft vs ft by arm: ft.lr=1e-05 12 ± 0 vs 10 ± 0, ft.lr=1e-06 4 ± 0 vs 10 ± 0")
         XCTAssertEqual(claims[1].verdict, .holdsInPart, "pooled, 8 against 10 would say holds")
         let four = claims[3]
@@ -386,7 +386,7 @@ extension ReportTests {
                 try w.updateTrial(method, state: .completed, chargedAttempts: 0, result: result)
             }
         }
-        let claim = SweepReport(results: try SweepResults(journal: journal), directory: dir.path).paperClaims()[4]
+        let claim = SweepReport(results: try SweepResults(journal: journal), directory: dir.path).paperConclusions().claims[4]
         XCTAssertEqual(claim.evidence, "LP-FT test ECE 0.1 → 0.09 after scaling; before: ft 0.12, lora 0.05")
         XCTAssertEqual(claim.verdict, .doesNotHold)
     }
