@@ -332,18 +332,20 @@ extension ReportTests {
     /// LP-FT at two rates against FT. Pooled, LP-FT's means would blend the arms: test accuracy
     /// +0.01 and −0.05 a seed, Diff(F) 12 and 4 against FT's 10 (pooled 8: "less"), test ECE 0.15
     /// → 0.02 and 0.05 → 0.045 against FT's 0.10 (pooled 0.10 → 0.0325: "worst, and fixed"). Arm
-    /// by arm, claims 2, 4 and 5 each hold for one arm only.
+    /// by arm, claims 2, 4 and 5 each hold for one arm only. LP-FT's FT ratios, 1.15 and 0.95
+    /// (pooled 1.05: "close to 1"), leave one arm outside claim 3's regime.
     func testClaimsJudgeSeveralLPFTArmsArmByArm() throws {
         let dir = try temporaryDirectory(self)
         let journal = try Journal(directory: dir)
         let ft = [1: 0.80, 2: 0.82, 3: 0.81]
         var trials: [(id: String, axes: String, metrics: String)] = ft.sorted { $0.key < $1.key }.map {
-            ("ft-\($0.key)", "{\"method\":\"ft\",\"seed\":\($0.key)}", "\"test/accuracy\":\($0.value),\"features/diff\":10,\"test/ece\":0.10,\"test/ece@T\":0.03")
+            ("ft-\($0.key)", "{\"method\":\"ft\",\"seed\":\($0.key)}", "\"test/accuracy\":\($0.value),\"features/diff\":10,\"test/ece\":0.10,\"test/ece@T\":0.03,\"ntk/ft_ratio\":0.3")
         }
-        for (lr, delta, diff, ece, scaled) in [("1e-05", 0.01, 12.0, 0.15, 0.02), ("1e-06", -0.05, 4.0, 0.05, 0.045)] {
+        trials += ft.keys.sorted().map { ("lora-\($0)", "{\"method\":\"lora\",\"seed\":\($0)}", "\"ntk/ft_ratio\":0.001") }
+        for (lr, delta, diff, ece, scaled, ratio) in [("1e-05", 0.01, 12.0, 0.15, 0.02, 1.15), ("1e-06", -0.05, 4.0, 0.05, 0.045, 0.95)] {
             trials += ft.sorted { $0.key < $1.key }.map { seed, accuracy in
                 ("lp-ft-\(lr)-\(seed)", "{\"method\":\"lp-ft\",\"ft.lr\":\(lr),\"seed\":\(seed)}",
-                 "\"test/accuracy\":\(accuracy + delta + 0.001 * Double(seed)),\"features/diff\":\(diff),\"test/ece\":\(ece),\"test/ece@T\":\(scaled)")
+                 "\"test/accuracy\":\(accuracy + delta + 0.001 * Double(seed)),\"features/diff\":\(diff),\"test/ece\":\(ece),\"test/ece@T\":\(scaled),\"ntk/ft_ratio\":\(ratio)")
             }
         }
         try journal.write { w in
@@ -358,6 +360,8 @@ extension ReportTests {
         let claims = SweepReport(results: try SweepResults(journal: journal), directory: dir.path).paperConclusions().claims
         XCTAssertEqual(claims[1].evidence, "Diff(F): lp-ft vs ft by arm: ft.lr=1e-05 12 ± 0 vs 10 ± 0, ft.lr=1e-06 4 ± 0 vs 10 ± 0")
         XCTAssertEqual(claims[1].verdict, .holdsInPart, "pooled, 8 against 10 would say holds")
+        XCTAssertEqual(claims[2].evidence, "FT 0.3 ± 0; LP-FT by arm: ft.lr=1e-05 1.15 ± 0, ft.lr=1e-06 0.95 ± 0; LoRA 0.001 ± 0")
+        XCTAssertEqual(claims[2].verdict, .holdsInPart, "pooled, LP-FT's 1.05 would say holds")
         let four = claims[3]
         XCTAssertTrue(four.evidence.hasPrefix("LP-FT in 2 arms, FT in 1, judged pair by pair; paired LP-FT − FT, mean [95% CI]: "), four.evidence)
         XCTAssertFalse(four.evidence.contains("vs FT"), "no pooled LP-FT mean: \(four.evidence)")
