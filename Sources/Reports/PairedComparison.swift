@@ -146,15 +146,19 @@ public struct ArmMatching: Sendable {
     let againstVarying: [String]
     /// Settings varying within both arms: pairs must agree on them.
     let matched: [String]
-    /// The `against` cells that agree with an `arm` cell on the matched settings, by the arm
-    /// cell's settings, in cell order: joined once on the matched values (a nested loop over the
-    /// cells is quadratic, and a sampled search makes each trial its own cell).
-    private let partners: [[String: String]: [Cell]]
+    /// The `against` cells that agree with an `arm` cell on the matched settings, by their
+    /// ``key(_:)``, in cell order: joined once (a nested loop over the cells is quadratic, and a
+    /// sampled search makes each trial its own cell).
+    private let partners: [[String]: [Cell]]
 
     /// Settings that never split an arm: the seed pairs, and `threads` does not change the numbers
     /// of a trial (the same seed gives the same result at any thread count) and is often
     /// set per machine.
     static let ignored: Set<String> = ["seed", "threads"]
+
+    /// A completed trial with its settings (``settings(_:)``), read once: parsing each trial's
+    /// config is most of a comparison's time on a large journal.
+    typealias SettledTrial = (row: TrialRow, settings: [String: String])
 
     /// Splits the completed trials that `arm` and `against` select into cells; fails when an
     /// arm is empty, a selector names an unknown setting, or the arms share trials.
@@ -168,32 +172,44 @@ public struct ArmMatching: Sendable {
         }
         let shared = Set(a.map(\.id)).intersection(b.map(\.id))
         guard shared.isEmpty else { throw ConfigErrorText("--arm and --against both select \(shared.count) trial(s), e.g. \(shared.sorted()[0]): make them disjoint") }
-        (arm, armVarying) = try Self.cells(a, option: "--arm")
-        (against, againstVarying) = try Self.cells(b, option: "--against")
-        matched = armVarying.filter(againstVarying.contains)
-        let key = { [matched] (c: Cell) in matched.map { TrialSettings.canonical(c.settings[$0]!) } }
-        let againstByKey = Dictionary(grouping: against, by: key)
-        partners = Dictionary(uniqueKeysWithValues: arm.map { ($0.settings, againstByKey[key($0)] ?? []) })
+        try self.init(arm: a.map { ($0, Self.settings($0)) }, against: b.map { ($0, Self.settings($0)) })
     }
 
+    /// Two disjoint, non-empty sets of completed trials, split into cells and joined.
+    init(arm a: [SettledTrial], against b: [SettledTrial], options: (arm: String, against: String) = ("--arm", "--against")) throws {
+        (arm, armVarying) = try Self.cells(a, option: options.arm)
+        (against, againstVarying) = try Self.cells(b, option: options.against)
+        let matched = armVarying.filter(againstVarying.contains)
+        self.matched = matched
+        partners = Dictionary(grouping: against) { Self.key($0.settings, on: matched) }
+    }
+
+    /// A cell's matched settings, spelled so that equal values (`1e-5`, `1e-05`) are equal keys.
+    static func key(_ settings: [String: String], on paths: [String]) -> [String] {
+        paths.map { TrialSettings.canonical(settings[$0] ?? "—") }
+    }
+
+    /// The resolved config with the trial's axes over it.
     static func settings(_ t: TrialRow) -> [String: String] {
         TrialSettings.resolved(t.config).merging(t.axes.mapValues(\.description)) { _, axis in axis }
     }
 
-    static func cells(_ trials: [TrialRow], option: String) throws -> ([Cell], [String]) {
-        let settings = trials.map(settings)
-        let paths = Set(settings.flatMap(\.keys)).subtracting(ignored)
-        let varying = paths.filter { p in Set(settings.map { $0[p] ?? "—" }).count > 1 }.sorted()
-        var cells: [[String: String]: [String: TrialRow]] = [:]
-        for (t, s) in zip(trials, settings) {
-            let key = Dictionary(uniqueKeysWithValues: varying.map { ($0, s[$0] ?? "—") })
+    /// The trials by every setting that varies among them but the ``ignored`` ones, each cell's
+    /// trials by seed; a cell's settings as its first trial wrote them. Values equal as numbers
+    /// are one setting.
+    static func cells(_ trials: [SettledTrial], option: String) throws -> ([Cell], [String]) {
+        let paths = Set(trials.flatMap(\.settings.keys)).subtracting(ignored)
+        let varying = paths.filter { p in Set(trials.map { TrialSettings.canonical($0.settings[p] ?? "—") }).count > 1 }.sorted()
+        var cells: [[String]: (settings: [String: String], trials: [String: TrialRow])] = [:]
+        for (t, s) in trials {
             let seed = s["seed"] ?? "?"
-            if let twin = cells[key]?[seed] {
+            let key = Self.key(s, on: varying)
+            if let twin = cells[key]?.trials[seed] {
                 throw ConfigErrorText("\(option): trials \(twin.id) and \(t.id) have the same settings and seed \(seed): select one (e.g. by sweep=NAME)")
             }
-            cells[key, default: [:]][seed] = t
+            cells[key, default: (Dictionary(uniqueKeysWithValues: varying.map { ($0, s[$0] ?? "—") }), [:])].trials[seed] = t
         }
-        return (cells.map { Cell(settings: $0.key, trials: $0.value) }.sorted { label($0.settings) < label($1.settings) }, varying)
+        return (cells.values.map { (label: label($0.settings), cell: Cell(settings: $0.settings, trials: $0.trials)) }.sorted { $0.label < $1.label }.map(\.cell), varying)
     }
 
     /// Two cells' settings in one phrase (see ``PairedComparison/cellsText``).
@@ -250,7 +266,7 @@ public struct ArmMatching: Sendable {
 
     /// The `against` cells that `cell` (of the arm) is compared with.
     func partners(of cell: Cell) -> [Cell] {
-        partners[cell.settings] ?? []
+        partners[Self.key(cell.settings, on: matched)] ?? []
     }
 }
 

@@ -69,7 +69,7 @@ struct PaperConclusions {
 
 extension SweepReport {
     func paperConclusions() -> PaperConclusions {
-        let byMethod = MethodTrials(trials, axes: results.axes)
+        let byMethod = MethodTrials(trials)
         return PaperConclusions(claims: [headGrowthClaim(), featureChangeClaim(byMethod), ntkRegimesClaim(byMethod), lpftAgainstFTClaim(byMethod), calibrationClaim(byMethod)],
                                 pairs: pairedAgainstPlainMethods(byMethod))
     }
@@ -217,20 +217,22 @@ extension SweepReport {
         }
     }
 
-    /// How many arms a claim lists: a sampled search can make each trial an arm, thousands that
-    /// a table cell cannot hold (`lpft sweep compare` and claim 4's table list every one).
+    /// How many items (an arm, or an arm's metric) a claim lists: a sampled search can make each
+    /// trial an arm, thousands that a table cell cannot hold (`lpft sweep compare`, `--metric`
+    /// and claim 4's table show every one).
     static let listedArms = 12
 
     /// `items` joined, the first ``listedArms`` of them, then how many more there are.
     static func listed(_ items: [String], separator: String) -> String {
         items.count <= listedArms ? items.joined(separator: separator)
-            : items.prefix(listedArms).joined(separator: separator) + separator + "and \(items.count - listedArms) more (lpft sweep compare lists each)"
+            : items.prefix(listedArms).joined(separator: separator) + separator + "and \(items.count - listedArms) more"
     }
 
     static let claimsFootnote = "Claim 1 is judged by LP variant (the trials' lp.* axes), over every method with an LP stage; "
         + "claims 2 to 5 arm by arm (an arm: every setting but the seed, such as an LP variant or a swept rate), claim 3 each arm "
-        + "against its method's regime, claims 2, 4 and 5 each LP arm against the plain method's matching arm (claim 4 on seed pairs), "
-        + "with pooled means shown only where each method has one arm. A claim that holds for some arms, or claim 5 with one of its two checks, holds in part. "
+        + "against its method's regime, claims 2 and 4 each LP arm against the plain method's matching arm (claim 4 on seed pairs), "
+        + "claim 5 each LP-FT arm against every other method's matching arms, with pooled means shown only where each method has one arm; "
+        + "a claim lists its first \(listedArms) items and counts the rest. A claim that holds for some arms, or claim 5 with one of its two checks, holds in part. "
         + "Mean ± standard deviation over trials."
 
     func claimsMarkdown(_ claims: [PaperClaim]) -> String {
@@ -240,11 +242,11 @@ extension SweepReport {
     }
 }
 
-/// A sweep's completed trials by method (its axis, else its config's), read once for the claims
-/// and claim 4's table, with each pair of methods they compare split into arms once: a claim
-/// selects, pools and pairs within these, never by parsing every trial's config again.
+/// A sweep's completed trials by method (its axis, else its config's), each with its settings
+/// read once, and each pair of methods the claims compare split into arms once: a claim selects,
+/// pools and pairs within these.
 struct MethodTrials {
-    private let byMethod: [String: [TrialRow]]
+    private let byMethod: [String: [ArmMatching.SettledTrial]]
     private let matchings: [MethodPair: Result<ArmMatching?, any Error>]
 
     /// An LP method and a method it is compared with.
@@ -257,20 +259,21 @@ struct MethodTrials {
     /// LP-FT against every other fine-tuning method (claim 5).
     static let compared = [("lp-ft", "ft"), ("lp-lora", "lora"), ("lp-ft", "lora"), ("lp-ft", "lp-lora")].map(MethodPair.init)
 
-    init(_ trials: [TrialRow], axes: [String]) {
-        let byMethod = Dictionary(grouping: trials.lazy.filter { $0.state == .completed }) { $0.setting(at: "method") ?? "" }
+    init(_ trials: [TrialRow]) {
+        let settled: [ArmMatching.SettledTrial] = trials.filter { $0.state == .completed }.map { ($0, ArmMatching.settings($0)) }
+        let byMethod = Dictionary(grouping: settled) { $0.settings["method"] ?? "" }
         self.byMethod = byMethod
         matchings = Dictionary(uniqueKeysWithValues: Self.compared.map { pair in
             (pair, Result {
                 guard let arm = byMethod[pair.method], let against = byMethod[pair.plain] else { return nil }
-                return try ArmMatching(arm + against, arm: TrialFilter("method=\(pair.method)"), against: TrialFilter("method=\(pair.plain)"), axes: axes)
+                return try ArmMatching(arm: arm, against: against, options: ("method=\(pair.method)", "method=\(pair.plain)"))
             })
         })
     }
 
     /// Mean and sample standard deviation of `metric` over `method`'s trials.
     func pooled(_ method: String, _ metric: String) -> Summary? {
-        Summary((byMethod[method] ?? []).compactMap { $0.metrics[metric] })
+        Summary((byMethod[method] ?? []).compactMap { $0.row.metrics[metric] })
     }
 
     /// `method`'s trials against `plain`'s, split into arms (one of ``compared``); nil when either

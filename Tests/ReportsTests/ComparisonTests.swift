@@ -84,8 +84,9 @@ final class ComparisonTests: XCTestCase {
         var trials: [(axes: [String: Any], accuracy: Double, correct: [Bool]?)] = []
         for k in 1...20 {
             for seed in [1, 2, 3] {
-                trials.append((["method": "ft", "ft.lr": Double("\(k)e-6")!, "seed": seed], 0.70 + 0.01 * Double(seed), nil))
-                trials.append((["method": "lp-ft", "ft.lr": "\(k)e-6", "seed": seed], 0.70 + 0.01 * Double(seed) + 0.001 * Double(k), nil))
+                // FT's accuracy depends on the rate, so a pair of two rates has a difference of its own.
+                trials.append((["method": "ft", "ft.lr": Double("\(k)e-6")!, "seed": seed], 0.50 + 0.01 * Double(k) + 0.001 * Double(seed), nil))
+                trials.append((["method": "lp-ft", "ft.lr": "\(k)e-6", "seed": seed], 0.50 + 0.011 * Double(k) + 0.001 * Double(seed), nil))
             }
         }
         _ = try journal(dir, trials)
@@ -93,12 +94,19 @@ final class ComparisonTests: XCTestCase {
         let matching = try ArmMatching(r.trials, arm: try TrialFilter("method=lp-ft"), against: try TrialFilter("method=ft"), axes: r.axes)
         let rows = matching.comparisons(metrics: ["test/accuracy"], armText: "lp-ft", againstText: "ft")
         XCTAssertEqual(rows.count, 20, "each rate with its own, none with another")
-        XCTAssertEqual(Set(rows.map { ($0.mean * 1000).rounded() }), Set((1...20).map(Double.init)))
+        XCTAssertEqual(Set(rows.map { ($0.mean * 1000).rounded() }), Set((1...20).map(Double.init)), "LP-FT − FT at the same rate: +0.001 per step of the rate")
         XCTAssertTrue(rows.allSatisfy { $0.differences.count == 3 && TrialSettings.same($0.armCell["ft.lr"]!, $0.againstCell["ft.lr"]!) })
+        // An arm whose trials spell one rate two ways is one cell.
+        let lpft = r.trials.filter { $0.axes["method"]?.description == "lp-ft" }.map { ($0, ArmMatching.settings($0)) }
+        var respelt = lpft[0].1
+        respelt["ft.lr"] = String(Double(respelt["ft.lr"]!)!)
+        respelt["seed"] = "4"
+        XCTAssertNotEqual(respelt["ft.lr"], lpft[0].1["ft.lr"])
+        XCTAssertEqual(try ArmMatching.cells(lpft + [(lpft[0].0, respelt)], option: "--arm").0.count, 20)
 
         let evidence = SweepReport(results: r, directory: dir.path).paperConclusions().claims[3].evidence
         XCTAssertEqual(evidence.components(separatedBy: "test/accuracy (").count - 1, SweepReport.listedArms)
-        XCTAssertTrue(evidence.hasSuffix("and \(20 - SweepReport.listedArms) more (lpft sweep compare lists each)"), evidence)
+        XCTAssertTrue(evidence.hasSuffix("; and \(20 - SweepReport.listedArms) more"), evidence)
     }
 
     /// A baseline planned before `pooling` existed never wrote it: `pooling=cls` still finds its
@@ -113,7 +121,7 @@ final class ComparisonTests: XCTestCase {
         XCTAssertEqual(rows.map { ($0.mean * 100).rounded() }, [8])
         XCTAssertEqual(rows.map { $0.differences.map(\.seed) }, [["1", "2", "3"]])
 
-        let cells = try ArmMatching.cells(r.trials, option: "--arm").0
+        let cells = try ArmMatching.cells(r.trials.map { ($0, ArmMatching.settings($0)) }, option: "--arm").0
         XCTAssertEqual(cells.map { ArmMatching.label($0.settings) }, ["pooling=cls, sweep=baseline", "pooling=mean, sweep=pooled"])
     }
 
