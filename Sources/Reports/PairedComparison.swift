@@ -160,6 +160,9 @@ public struct ArmMatching: Sendable {
     /// config is most of a comparison's time on a large journal.
     typealias SettledTrial = (row: TrialRow, settings: [String: String])
 
+    /// One side's cells and the settings that vary among them (``cells(_:option:)``).
+    typealias Split = (cells: [Cell], varying: [String])
+
     /// Splits the completed trials that `arm` and `against` select into cells; fails when an
     /// arm is empty, a selector names an unknown setting, or the arms share trials.
     public init(_ trials: [TrialRow], arm armFilter: TrialFilter, against againstFilter: TrialFilter, axes: [String]) throws {
@@ -172,13 +175,14 @@ public struct ArmMatching: Sendable {
         }
         let shared = Set(a.map(\.id)).intersection(b.map(\.id))
         guard shared.isEmpty else { throw ConfigErrorText("--arm and --against both select \(shared.count) trial(s), e.g. \(shared.sorted()[0]): make them disjoint") }
-        try self.init(arm: a.map { ($0, Self.settings($0)) }, against: b.map { ($0, Self.settings($0)) })
+        self.init(arm: try Self.cells(a.map { ($0, Self.settings($0)) }, option: "--arm"),
+                  against: try Self.cells(b.map { ($0, Self.settings($0)) }, option: "--against"))
     }
 
-    /// Two disjoint, non-empty sets of completed trials, split into cells and joined.
-    init(arm a: [SettledTrial], against b: [SettledTrial], options: (arm: String, against: String) = ("--arm", "--against")) throws {
-        (arm, armVarying) = try Self.cells(a, option: options.arm)
-        (against, againstVarying) = try Self.cells(b, option: options.against)
+    /// Two disjoint, non-empty sets of completed trials, already split into cells, joined.
+    init(arm a: Split, against b: Split) {
+        (arm, armVarying) = a
+        (against, againstVarying) = b
         let matched = armVarying.filter(againstVarying.contains)
         self.matched = matched
         partners = Dictionary(grouping: against) { Self.key($0.settings, on: matched) }
@@ -197,7 +201,7 @@ public struct ArmMatching: Sendable {
     /// The trials by every setting that varies among them but the ``ignored`` ones, each cell's
     /// trials by seed; a cell's settings as its first trial wrote them. Values equal as numbers
     /// are one setting.
-    static func cells(_ trials: [SettledTrial], option: String) throws -> ([Cell], [String]) {
+    static func cells(_ trials: [SettledTrial], option: String) throws -> Split {
         let paths = Set(trials.flatMap(\.settings.keys)).subtracting(ignored)
         let varying = paths.filter { p in Set(trials.map { TrialSettings.canonical($0.settings[p] ?? "—") }).count > 1 }.sorted()
         var cells: [[String]: (settings: [String: String], trials: [String: TrialRow])] = [:]

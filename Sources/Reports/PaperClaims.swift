@@ -242,11 +242,12 @@ extension SweepReport {
     }
 }
 
-/// A sweep's completed trials by method (its axis, else its config's), each with its settings
-/// read once, and each pair of methods the claims compare split into arms once: a claim selects,
-/// pools and pairs within these.
+/// A sweep's completed trials by method (its axis, else its config's), each method's split into
+/// arms once (each trial's settings read once), and each pair of methods the claims compare
+/// joined once: a claim selects, pools and pairs within these.
 struct MethodTrials {
-    private let byMethod: [String: [ArmMatching.SettledTrial]]
+    private let byMethod: [String: [TrialRow]]
+    private let arms: [String: Result<ArmMatching.Split, any Error>]
     private let matchings: [MethodPair: Result<ArmMatching?, any Error>]
 
     /// An LP method and a method it is compared with.
@@ -261,19 +262,23 @@ struct MethodTrials {
 
     init(_ trials: [TrialRow]) {
         let settled: [ArmMatching.SettledTrial] = trials.filter { $0.state == .completed }.map { ($0, ArmMatching.settings($0)) }
-        let byMethod = Dictionary(grouping: settled) { $0.settings["method"] ?? "" }
-        self.byMethod = byMethod
+        let grouped = Dictionary(grouping: settled) { $0.settings["method"] ?? "" }
+        byMethod = grouped.mapValues { $0.map(\.row) }
+        let arms = Dictionary(uniqueKeysWithValues: grouped.map { method, rows in
+            (method, Result { try ArmMatching.cells(rows, option: "method=\(method)") })
+        })
+        self.arms = arms
         matchings = Dictionary(uniqueKeysWithValues: Self.compared.map { pair in
             (pair, Result {
-                guard let arm = byMethod[pair.method], let against = byMethod[pair.plain] else { return nil }
-                return try ArmMatching(arm: arm, against: against, options: ("method=\(pair.method)", "method=\(pair.plain)"))
+                guard let arm = arms[pair.method], let against = arms[pair.plain] else { return nil }
+                return ArmMatching(arm: try arm.get(), against: try against.get())
             })
         })
     }
 
     /// Mean and sample standard deviation of `metric` over `method`'s trials.
     func pooled(_ method: String, _ metric: String) -> Summary? {
-        Summary((byMethod[method] ?? []).compactMap { $0.row.metrics[metric] })
+        Summary((byMethod[method] ?? []).compactMap { $0.metrics[metric] })
     }
 
     /// `method`'s trials against `plain`'s, split into arms (one of ``compared``); nil when either
@@ -284,8 +289,8 @@ struct MethodTrials {
         return try result.get()
     }
 
-    /// The arms of `method`'s trials.
+    /// The arms of `method`'s trials (none when it has no completed trial).
     func cells(of method: String) throws -> [ArmMatching.Cell] {
-        try ArmMatching.cells(byMethod[method] ?? [], option: "method=\(method)").0
+        try arms[method]?.get().cells ?? []
     }
 }
