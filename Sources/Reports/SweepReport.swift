@@ -117,10 +117,10 @@ public struct SweepReport: Sendable {
 
     /// `lpft sweep report`: reads the sweeps in `directories` (several: as one, with a
     /// `sweep` axis), checks the grouping axes, and writes the report to `out` (html: by
-    /// default `DIR/report.html` of a single sweep). Returns the path written, or the report
-    /// itself when it goes to stdout.
+    /// default `DIR/report.html` of a single sweep), or with `best` only the best configurations
+    /// it selects. Returns the path written, or the report itself when it goes to stdout.
     public static func make(directories: [String], format: Format, grouping: [String]?, filter: TrialFilter?, metrics: [String]?,
-                            out: String?, paper: Bool? = nil, best: Bool = false) throws -> (path: String?, text: String) {
+                            out: String?, paper: Bool? = nil, best: BestSelection? = nil) throws -> (path: String?, text: String) {
         let journals = try directories.map { try Journal(readingDirectory: URL(fileURLWithPath: $0)) }
         let results = SweepResults(combining: try zip(directories, journals).map { directory, journal in
             let epochMetrics = format == .html ? plottedEpochMetrics : format == .epochs ? try journal.epochMetricNames() : []
@@ -137,7 +137,8 @@ public struct SweepReport: Sendable {
             ? try PredictionsStore(journals: zip(directories, journals).map { (URL(fileURLWithPath: $0).lastPathComponent, $1) }) : nil
         let report = SweepReport(results: results, directory: directories.joined(separator: " + "), grouping: grouping, filter: filter, metrics: metrics,
                                runs: runs, predictions: predictions, paper: paper)
-        let text = best ? report.bestMarkdown() : report.text(format)
+        try best?.check(against: report)
+        let text = best.map(report.bestMarkdown) ?? report.text(format)
         let defaultPath = format == .html && directories.count == 1 ? URL(fileURLWithPath: directories[0]).appendingPathComponent("report.html").path : nil
         if format == .html, out == nil, defaultPath == nil {
             throw ConfigErrorText("--format html of several sweeps: say where with --out PATH")

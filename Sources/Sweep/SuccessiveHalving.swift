@@ -10,10 +10,18 @@ import TrialContract
 ///
 /// A trial reaching a rung (an epoch in `rungs`) continues only if its `metric` there is in the
 /// top 1/`eta` of the trials of its group that have reached that rung so far; groups are the
-/// values of the `within` settings, so FT is never pruned against LP-FT. `goal` is `min` by
-/// default for a loss, `max` otherwise.
+/// values of the `within` settings, so FT is never pruned against LP-FT. `goal` is by default
+/// what the metric's name says is better (`Goal.natural(for:)`: `min` for a loss), else `max`.
 public struct PruneRule: Sendable, Equatable {
-    public enum Goal: String, Sendable, CaseIterable { case max, min }
+    public enum Goal: String, Sendable, CaseIterable {
+        case max, min
+
+        /// What the metric's name says is better (`TrialMetric.better`): less of a loss or a
+        /// calibration error, more of an accuracy; nil when neither is (a temperature, a norm).
+        public static func natural(for metric: String) -> Goal? {
+            TrialMetric.better(metric).map { $0 == .lower ? .min : .max }
+        }
+    }
 
     public let metric: String
     public let rungs: [Int]
@@ -42,7 +50,7 @@ public struct PruneRule: Sendable, Equatable {
             throw r.fail("rungs", "required: increasing epochs ≥ 1, e.g. [1, 3, 9]")
         }
         guard let eta = try r.int("eta", range: 2...1000) else { throw r.fail("eta", "required: keep the top 1/eta at each rung (2 or more)") }
-        let goal = try r.choice("goal", Goal.self) ?? (metric.hasSuffix("loss") ? .min : .max)
+        let goal = try r.choice("goal", Goal.self) ?? .natural(for: metric) ?? .max
         self.init(metric: metric, rungs: rungs, eta: eta, within: try r.strings("within") ?? [], goal: goal)
         try r.finish()
     }

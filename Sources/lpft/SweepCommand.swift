@@ -187,10 +187,18 @@ struct SweepCommand: ParsableCommand {
         @Option(help: "Write here instead of stdout (html: default DIR/report.html).") var out: String?
         @Flag(inversion: .prefixedNo, help: "Show the paper's numbers and claims beside ours (default: for the tasks lpft ships, not for your own data files).") var paper: Bool?
         @Flag(help: "Print only the best configuration per method, selected on validation accuracy, with its test and OOD figures.") var best = false
+        @Option(help: "With --best: select on this metric's mean over the seeds instead of validation accuracy (e.g. validation/loss).") var selectBy: String?
+        @Option(help: "With --best: max or min (default: as the metric's name says, min for a loss, NLL or calibration error, max for an accuracy).") var goal: PruneRule.Goal?
+        @Option(help: "With --best: comma-separated axes to select within, one best configuration per combination of their values (default: method).") var within: String?
+
+        func validate() throws {
+            if !best, selectBy != nil || goal != nil || within != nil { throw ValidationError("--select-by, --goal and --within choose what --best selects: add --best") }
+        }
 
         func run() throws {
+            let selection = best ? BestSelection(metric: selectBy, goal: goal, within: within?.commaSeparated) : nil
             let report = try SweepReport.make(directories: dirs, format: format, grouping: groupBy?.commaSeparated, filter: try filter.map { try TrialFilter($0) },
-                                              metrics: metric?.commaSeparated, out: out, paper: paper, best: best)
+                                              metrics: metric?.commaSeparated, out: out, paper: paper, best: selection)
             print(report.path.map { "report: \($0)" } ?? report.text, terminator: report.path == nil ? "" : "\n")
         }
     }
@@ -276,6 +284,7 @@ func planTrials(_ spec: String, maximumTrials: Int) throws -> [PlannedTrial] {
 }
 
 extension SweepReport.Format: ExpressibleByArgument {}
+extension PruneRule.Goal: ExpressibleByArgument {}
 extension JournalDurability: ExpressibleByArgument {}
 
 /// The command line's log (swift-log, set up by `LPFT.main`), made when first used: after a

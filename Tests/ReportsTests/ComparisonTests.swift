@@ -299,29 +299,65 @@ final class SelectionTests: XCTestCase {
     /// Two learning rates of LP-FT: the one better on validation is chosen, though the other is
     /// better on test.
     func testTheBestConfigurationIsChosenOnValidationAndReportedOnTest() throws {
-        let dir = try temporaryDirectory(self)
-        let journal = try Journal(directory: dir)
-        try journal.write { w in
-            var i = 0
-            for (lr, validation, test) in [("1e-05", 0.80, 0.90), ("3e-06", 0.84, 0.82)] {
-                for seed in 1...3 {
-                    let id = "\(lr)-\(seed)"
-                    try w.addTrial(id: id, position: i, axes: "{\"ft.lr\":\(lr),\"method\":\"lp-ft\",\"seed\":\(seed)}", config: "{}", at: 0)
-                    i += 1
-                    let result = "{\"status\":\"completed\",\"metrics\":{\"validation/accuracy\":\(validation),\"test/accuracy\":\(test)}}"
-                    let lease = try w.startAttempt(trial: id, number: 1, worker: "w", host: "h", at: 0)
-                    try w.endAttempt(lease: lease, state: .completed, at: 1, result: result)
-                    try w.updateTrial(id, state: .completed, chargedAttempts: 0, result: result)
-                }
-            }
-        }
-        let report = SweepReport(results: try SweepResults(journal: journal), directory: dir.path)
+        let dir = try bestJournal([("1e-05", ["validation/accuracy": 0.80, "test/accuracy": 0.90]), ("3e-06", ["validation/accuracy": 0.84, "test/accuracy": 0.82])])
+        let report = SweepReport(results: try SweepResults(journal: try Journal(readingDirectory: dir)), directory: dir.path)
         let best = try XCTUnwrap(report.bestConfigurations().first)
         XCTAssertEqual(best.scope, "method=lp-ft")
         XCTAssertEqual(best.configuration, "ft.lr=3e-06")
         XCTAssertEqual(best.candidates, 2)
         XCTAssertEqual(try XCTUnwrap(best.group.summary("test/accuracy")).mean, 0.82, accuracy: 1e-12, "test is reported, not used")
         XCTAssertTrue(report.markdown().contains("## The best configuration per method, selected on validation"))
+    }
+
+    /// `--best --select-by`: a loss or a calibration error is minimised, an accuracy maximised,
+    /// `--goal` says which for a metric whose name does not; `--within` picks one per value.
+    func testTheBestConfigurationCanBeSelectedOnAnotherMetricWithinOtherAxes() throws {
+        let dir = try bestJournal([("1e-05", ["validation/accuracy": 0.84, "validation/nll": 0.40, "temperature": 2]),
+                                   ("3e-06", ["validation/accuracy": 0.80, "validation/nll": 0.35, "temperature": 1])])
+        let report = SweepReport(results: try SweepResults(journal: try Journal(readingDirectory: dir)), directory: dir.path)
+        func chosen(_ rule: BestSelection) -> [String] { report.bestConfigurations(rule).map { "\($0.scope): \($0.configuration)" } }
+        XCTAssertEqual(chosen(.validationAccuracy), ["method=lp-ft: ft.lr=1e-05"])
+        XCTAssertEqual(chosen(BestSelection(metric: "validation/nll")), ["method=lp-ft: ft.lr=3e-06"], "the lower NLL")
+        XCTAssertEqual(chosen(BestSelection(metric: "validation/nll", goal: .max)), ["method=lp-ft: ft.lr=1e-05"])
+        XCTAssertEqual(chosen(BestSelection(metric: "temperature", goal: .min)), ["method=lp-ft: ft.lr=3e-06"])
+        XCTAssertEqual(chosen(BestSelection(within: ["method", "ft.lr"])), ["method=lp-ft, ft.lr=1e-05: —", "method=lp-ft, ft.lr=3e-06: —"])
+        XCTAssertTrue(BestSelection(metric: "validation/nll").rule.contains("the lowest mean validation/nll"))
+
+        func failure(_ rule: BestSelection) -> String {
+            do {
+                _ = try SweepReport.make(directories: [dir.path], format: .md, grouping: nil, filter: nil, metrics: nil, out: nil, best: rule)
+                return "no error"
+            } catch { return "\(error)" }
+        }
+        XCTAssertTrue(failure(BestSelection(metric: "validation/los")).hasPrefix("--select-by: no trial has the metric validation/los (known: "))
+        XCTAssertTrue(failure(BestSelection(metric: "temperature")).contains("say --goal max or --goal min"))
+        XCTAssertEqual(failure(BestSelection(within: ["seed"])), "--within: seed is not one of the axes the report groups by (method, ft.lr)")
+        let text = try SweepReport.make(directories: [dir.path], format: .md, grouping: nil, filter: nil, metrics: nil, out: nil,
+                                        best: BestSelection(metric: "validation/nll")).text
+        XCTAssertTrue(text.contains("| method=lp-ft | ft.lr=3e-06 | 2 | 3 | 0.35 ± 0 |"), text)
+    }
+
+    /// A sweep directory whose journal holds LP-FT at each rate given, three seeds each, every
+    /// trial completed with the rate's metrics.
+    func bestJournal(_ rates: [(lr: String, metrics: [String: Double])]) throws -> URL {
+        let dir = try temporaryDirectory(self)
+        let journal = try Journal(directory: dir)
+        try journal.write { w in
+            var i = 0
+            for (lr, metrics) in rates {
+                for seed in 1...3 {
+                    let id = "\(lr)-\(seed)"
+                    try w.addTrial(id: id, position: i, axes: "{\"ft.lr\":\(lr),\"method\":\"lp-ft\",\"seed\":\(seed)}", config: "{}", at: 0)
+                    i += 1
+                    let values = metrics.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }.joined(separator: ",")
+                    let result = "{\"status\":\"completed\",\"metrics\":{\(values)}}"
+                    let lease = try w.startAttempt(trial: id, number: 1, worker: "w", host: "h", at: 0)
+                    try w.endAttempt(lease: lease, state: .completed, at: 1, result: result)
+                    try w.updateTrial(id, state: .completed, chargedAttempts: 0, result: result)
+                }
+            }
+        }
+        return dir
     }
 
     func testThePapersViewsAreNotShownBesideAUsersOwnData() throws {
