@@ -18,10 +18,18 @@ public struct TrialTiming: Sendable, Equatable {
 
     /// The kinds of a trial whose axis values but the seed are `axes` (seeds cost the same;
     /// a sweep writes every trial's axes the same way, so the text is a key), then its method
-    /// (LP and FT differ by orders of magnitude), then any trial.
+    /// (LP and FT differ by orders of magnitude), then for a two-stage method its stages (LP-FT
+    /// costs about an LP and an FT until one of its own has completed), then any trial.
     public static func kinds(axes: String, method: String?) -> [String] {
-        ["axes " + axes, "method " + (method ?? "?"), "any"]
+        var kinds = ["axes " + axes, "method " + (method ?? "?")]
+        if let method, method.hasPrefix("lp-") { kinds.append(stages(["method lp", "method " + method.dropFirst(3)])) }
+        return kinds + ["any"]
     }
+
+    /// A kind that takes as long as these kinds one after another.
+    public static func stages(_ kinds: [String]) -> String { stagePrefix + kinds.joined(separator: stageSeparator) }
+
+    static let (stagePrefix, stageSeparator) = ("stages: ", " then ")
 }
 
 /// How long a sweep has left, from what its trials have taken so far.
@@ -44,16 +52,27 @@ public enum SweepETA {
             for kind in t.kinds { samples[kind, default: []].append(d) }
         }
         guard !samples.isEmpty, !running.isEmpty else { return nil }
-        func durations(_ t: TrialTiming) -> [Double] { t.kinds.lazy.compactMap { samples[$0] }.first ?? [] }
+        func mean(_ d: [Double]) -> Double { d.reduce(0, +) / Double(d.count) }
+        // The first of a trial's kinds that has completions; a kind of stages, when each stage
+        // has them, as one duration: the sum of the stages' means.
+        func durations(_ t: TrialTiming) -> [Double] {
+            for kind in t.kinds {
+                if let d = samples[kind] { return d }
+                guard kind.hasPrefix(TrialTiming.stagePrefix) else { continue }
+                let stages = kind.dropFirst(TrialTiming.stagePrefix.count).components(separatedBy: TrialTiming.stageSeparator).map { samples[$0] }
+                if stages.allSatisfy({ $0 != nil }) { return [stages.reduce(0) { $0 + mean($1!) }] }
+            }
+            return []
+        }
         // Each busy slot frees up when its trial is expected to end.
         var slots = running.map { t -> Double in
             let elapsed = max(0, now - (t.startedAt ?? now))
             let longer = durations(t).filter { $0 > elapsed }
-            return longer.isEmpty ? 0 : longer.reduce(0, +) / Double(longer.count) - elapsed
+            return longer.isEmpty ? 0 : mean(longer) - elapsed
         }
         for t in pending {
             let d = durations(t)
-            let expected = d.isEmpty ? 0 : d.reduce(0, +) / Double(d.count)
+            let expected = d.isEmpty ? 0 : mean(d)
             let next = slots.indices.min { slots[$0] < slots[$1] }!
             slots[next] += expected
         }

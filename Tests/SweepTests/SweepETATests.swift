@@ -40,6 +40,21 @@ final class SweepETATests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(SweepETA.seconds(history, now: 5)), 15 + 20, accuracy: 1e-9)
     }
 
+    /// LP-FT before any has completed: an LP and an FT one after another, not the mean of
+    /// every trial (LP takes minutes, FT hours).
+    func testATwoStageMethodWithoutCompletionsCostsItsStages() throws {
+        func trial(_ method: String, _ state: TrialState, duration: Double? = nil, startedAt: Double? = nil) -> TrialTiming {
+            TrialTiming(kinds: TrialTiming.kinds(axes: #"{"method":"\#(method)"}"#, method: method), state: state, duration: duration, startedAt: startedAt)
+        }
+        XCTAssertEqual(TrialTiming.kinds(axes: "{}", method: "lp-lora"), ["axes {}", "method lp-lora", TrialTiming.stages(["method lp", "method lora"]), "any"])
+        XCTAssertEqual(TrialTiming.kinds(axes: "{}", method: "ft"), ["axes {}", "method ft", "any"])
+        let done = [trial("lp", .completed, duration: 10), trial("lp", .completed, duration: 30), trial("ft", .completed, duration: 1000)]
+        XCTAssertEqual(try XCTUnwrap(SweepETA.seconds(done + [trial("lp-ft", .running, startedAt: 100)], now: 400)), 20 + 1000 - 300, accuracy: 1e-9)
+        XCTAssertEqual(try XCTUnwrap(SweepETA.seconds(done + [trial("ft", .running, startedAt: 0), trial("lp-ft", .pending)], now: 0)), 1000 + 1020, accuracy: 1e-9)
+        // Without an FT to go by, the stages say nothing and every trial's mean stands in.
+        XCTAssertEqual(try XCTUnwrap(SweepETA.seconds(done.prefix(2) + [trial("lp-ft", .running, startedAt: 0)], now: 5)), 15, accuracy: 1e-9)
+    }
+
     func testARunningTrialCountsOnlyTheLongerDurationsOfItsKind() throws {
         let history = [timing("a", .completed, duration: 10), timing("a", .completed, duration: 50), timing("a", .running, startedAt: 0)]
         XCTAssertEqual(try XCTUnwrap(SweepETA.seconds(history, now: 20)), 30, accuracy: 1e-9, "past 10 s only the 50 s trial is like it")
