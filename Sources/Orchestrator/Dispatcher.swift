@@ -268,6 +268,19 @@ public final class Dispatcher {
     /// given up.
     public func isConnected(_ peer: Peer) -> Bool { sessions[peer] != nil }
 
+    /// Forgets the stored checkpoints whose files `isWhole` says the store no longer holds (a
+    /// sweep directory carried without its `checkpoints/`): their trials' next attempts start
+    /// over at once, rather than be sent to fetch files no one has; the journal says which.
+    public func forgetCheckpoints(unless isWhole: (CheckpointManifest) -> Bool, now: Double, journal: JournalWriter) throws {
+        for (trial, stored) in checkpoints.sorted(by: { $0.key < $1.key }) where !isWhole(stored.manifest) {
+            checkpoints[trial] = nil
+            try journal.dropCheckpoint(trial: trial)
+            let detail = "\(stored.manifest.name): its files are not in the sweep's checkpoints/ (was the directory carried without it?); the trial's next attempt starts over"
+            try journal.event("checkpoint missing", at: now, trial: trial, lease: stored.lease, detail: detail)
+            logger.warning("checkpoint of trial \(trial) forgotten: \(detail)")
+        }
+    }
+
     /// A trial has finished: its checkpoint is no longer needed.
     private func retireCheckpoint(_ trial: String, journal: JournalWriter) throws {
         guard checkpoints.removeValue(forKey: trial) != nil else { return }

@@ -511,6 +511,29 @@ extension DispatcherTests {
         XCTAssertTrue(h.dispatcher.takeUploads().offers.isEmpty)
     }
 
+    /// A journal carried without its checkpoint store: the stored checkpoint is forgotten,
+    /// said so in the journal, and the retry starts over instead of asking for its files.
+    func testAStoredCheckpointWhoseFilesAreGoneIsForgottenAndTheRetryStartsOver() throws {
+        let h = try Harness(self, trials: 2) { $0.heartbeatInterval = 1; $0.liveness = 3 }
+        let firsts = Self.assigns(try h.hello("a", slots: 2))
+        for (a, name) in zip(firsts, ["epoch-2", "epoch-3"]) {
+            try h.journal.write { XCTAssertTrue(try h.dispatcher.stored(Self.offer(a, name), from: Array("a".utf8), now: h.now, journal: $0)) }
+        }
+        try h.restart()
+        try h.journal.write { try h.dispatcher.forgetCheckpoints(unless: { $0.name == "epoch-3" }, now: h.now, journal: $0) }
+        XCTAssertEqual(Set(h.dispatcher.checkpoints.keys), ["t1"], "the whole one stays")
+        XCTAssertEqual(Set(try h.journal.storedCheckpoints().keys), ["t1"])
+        let events = try h.journal.events(kind: "checkpoint missing")
+        XCTAssertEqual(events.map(\.trial), ["t0"])
+        XCTAssertTrue(events[0].detail?.hasPrefix("epoch-2: its files are not in the sweep's checkpoints/") == true, "\(events)")
+
+        _ = try h.hello("a", slots: 2, held: firsts.map { LeaseReference(trial: $0.trial, lease: $0.lease) })
+        _ = try h.hello("b", slots: 2)
+        h.now += 3.5  // a falls silent past its leases
+        let retries = Self.assigns(try h.deliver([.heartbeat], from: "b"))
+        XCTAssertEqual(Dictionary(uniqueKeysWithValues: retries.map { ($0.trial, $0.checkpoint?.name) }), ["t0": nil, "t1": "epoch-3"])
+    }
+
     func testAnOfferForAnUnknownLeaseIsAnsweredSoItIsNotOfferedForEver() throws {
         let h = try Harness(self, trials: 1)
         _ = try h.hello("a")
