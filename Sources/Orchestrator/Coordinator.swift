@@ -106,7 +106,7 @@ public final class Coordinator {
         self.endpoint = socket.lastEndpoint
         uploads.log = { [dispatcher] in dispatcher.logger.info("checkpoint upload: \($0)") }
         try journal.write { [dispatcher, uploads, clock] in
-            try dispatcher.forgetCheckpoints(unless: { $0.files.allSatisfy { FileManager.default.fileExists(atPath: uploads.store.url(of: $0.sha256).path) } },
+            try dispatcher.forgetCheckpoints(unless: { $0.files.allSatisfy { uploads.store.contains($0.sha256) } },
                                              now: clock.now(), journal: $0)
         }
         dispatcher.checkpoints.values.forEach { serve($0.manifest) }
