@@ -2,34 +2,41 @@ import Foundation
 import GRDB
 import Synchronization
 
+/// What a trial is like, for the ETA: trials of one kind take about as long.
+public enum TrialKind: Hashable, Sendable {
+    /// Trials whose axis values but the seed are these (seeds cost the same; a sweep writes
+    /// every trial's axes the same way, so the text is a key).
+    case axes(String)
+    /// Trials of one method (LP and FT differ by orders of magnitude).
+    case method(String)
+    /// The kinds' trials one after another: a two-stage method costs about an LP and an FT
+    /// until one of its own has completed.
+    case stages([TrialKind])
+    /// Any trial.
+    case any
+}
+
 /// One trial as the ETA sees it.
 public struct TrialTiming: Sendable, Equatable {
-    /// What the trial is like, most specific first: trials of one kind take about as long.
-    public var kinds: [String]
+    /// Its kinds, most specific first.
+    public var kinds: [TrialKind]
     public var state: TrialState
     /// Seconds its winning attempt took (completed trials).
     public var duration: Double?
     /// When its current attempt started (running trials), on the journal's clock.
     public var startedAt: Double?
 
-    public init(kinds: [String], state: TrialState, duration: Double? = nil, startedAt: Double? = nil) {
+    public init(kinds: [TrialKind], state: TrialState, duration: Double? = nil, startedAt: Double? = nil) {
         (self.kinds, self.state, self.duration, self.startedAt) = (kinds, state, duration, startedAt)
     }
 
-    /// The kinds of a trial whose axis values but the seed are `axes` (seeds cost the same;
-    /// a sweep writes every trial's axes the same way, so the text is a key), then its method
-    /// (LP and FT differ by orders of magnitude), then for a two-stage method its stages (LP-FT
-    /// costs about an LP and an FT until one of its own has completed), then any trial.
-    public static func kinds(axes: String, method: String?) -> [String] {
-        var kinds = ["axes " + axes, "method " + (method ?? "?")]
-        if let method, method.hasPrefix("lp-") { kinds.append(stages(["method lp", "method " + method.dropFirst(3)])) }
-        return kinds + ["any"]
+    /// The kinds of a trial whose axis values but the seed are `axes`: those axes, its method,
+    /// for a two-stage method (`lp-…`) its stages, then any trial.
+    public static func kinds(axes: String, method: String?) -> [TrialKind] {
+        var kinds: [TrialKind] = [.axes(axes), .method(method ?? "?")]
+        if let method, method.hasPrefix("lp-") { kinds.append(.stages([.method("lp"), .method(String(method.dropFirst(3)))])) }
+        return kinds + [.any]
     }
-
-    /// A kind that takes as long as these kinds one after another.
-    public static func stages(_ kinds: [String]) -> String { stagePrefix + kinds.joined(separator: stageSeparator) }
-
-    static let (stagePrefix, stageSeparator) = ("stages: ", " then ")
 }
 
 /// How long a sweep has left, from what its trials have taken so far.
@@ -46,7 +53,7 @@ public enum SweepETA {
         let running = trials.filter { $0.state == .running }
         let pending = trials.filter { $0.state == .pending }
         if running.isEmpty && pending.isEmpty { return 0 }
-        var samples: [String: [Double]] = [:]
+        var samples: [TrialKind: [Double]] = [:]
         for t in trials where t.state == .completed {
             guard let d = t.duration, d.isFinite, d >= 0 else { continue }
             for kind in t.kinds { samples[kind, default: []].append(d) }
@@ -58,9 +65,9 @@ public enum SweepETA {
         func durations(_ t: TrialTiming) -> [Double] {
             for kind in t.kinds {
                 if let d = samples[kind] { return d }
-                guard kind.hasPrefix(TrialTiming.stagePrefix) else { continue }
-                let stages = kind.dropFirst(TrialTiming.stagePrefix.count).components(separatedBy: TrialTiming.stageSeparator).map { samples[$0] }
-                if stages.allSatisfy({ $0 != nil }) { return [stages.reduce(0) { $0 + mean($1!) }] }
+                guard case .stages(let stages) = kind else { continue }
+                let each = stages.compactMap { samples[$0] }
+                if each.count == stages.count { return [each.reduce(0) { $0 + mean($1) }] }
             }
             return []
         }
@@ -87,7 +94,7 @@ public enum SweepETA {
 /// served on several threads.
 public final class TrialKinds: Sendable {
     private struct State {
-        var kinds: [String: (addedAt: Double, kinds: [String])] = [:]
+        var kinds: [String: (addedAt: Double, kinds: [TrialKind])] = [:]
         let attempts = AttemptLedger()
     }
     private let state = Mutex(State())

@@ -7,7 +7,7 @@ import XCTest
 /// while trials run as expected (the rate-based one did: 427 s → 792 s).
 final class SweepETATests: XCTestCase {
     func timing(_ kind: String, _ state: TrialState, duration: Double? = nil, startedAt: Double? = nil) -> TrialTiming {
-        TrialTiming(kinds: ["axes " + kind, "method x", "any"], state: state, duration: duration, startedAt: startedAt)
+        TrialTiming(kinds: [.axes(kind), .method("x"), .any], state: state, duration: duration, startedAt: startedAt)
     }
 
     func testPendingTrialsQueueOnTheBusySlotsWithTheirKindsDurations() throws {
@@ -46,8 +46,8 @@ final class SweepETATests: XCTestCase {
         func trial(_ method: String, _ state: TrialState, duration: Double? = nil, startedAt: Double? = nil) -> TrialTiming {
             TrialTiming(kinds: TrialTiming.kinds(axes: #"{"method":"\#(method)"}"#, method: method), state: state, duration: duration, startedAt: startedAt)
         }
-        XCTAssertEqual(TrialTiming.kinds(axes: "{}", method: "lp-lora"), ["axes {}", "method lp-lora", TrialTiming.stages(["method lp", "method lora"]), "any"])
-        XCTAssertEqual(TrialTiming.kinds(axes: "{}", method: "ft"), ["axes {}", "method ft", "any"])
+        XCTAssertEqual(TrialTiming.kinds(axes: "{}", method: "lp-lora"), [.axes("{}"), .method("lp-lora"), .stages([.method("lp"), .method("lora")]), .any])
+        XCTAssertEqual(TrialTiming.kinds(axes: "{}", method: "ft"), [.axes("{}"), .method("ft"), .any])
         let done = [trial("lp", .completed, duration: 10), trial("lp", .completed, duration: 30), trial("ft", .completed, duration: 1000)]
         XCTAssertEqual(try XCTUnwrap(SweepETA.seconds(done + [trial("lp-ft", .running, startedAt: 100)], now: 400)), 20 + 1000 - 300, accuracy: 1e-9)
         XCTAssertEqual(try XCTUnwrap(SweepETA.seconds(done + [trial("ft", .running, startedAt: 0), trial("lp-ft", .pending)], now: 0)), 1000 + 1020, accuracy: 1e-9)
@@ -81,8 +81,8 @@ final class SweepETATests: XCTestCase {
         }
         let timings = try journal.trialTimings()
         XCTAssertEqual(timings, [
-            TrialTiming(kinds: [#"axes {"lr":0.1}"#, "method ft", "any"], state: .completed, duration: 25),
-            TrialTiming(kinds: [#"axes {"lr":0.1}"#, "method ft", "any"], state: .running, startedAt: 40),
+            TrialTiming(kinds: [.axes(#"{"lr":0.1}"#), .method("ft"), .any], state: .completed, duration: 25),
+            TrialTiming(kinds: [.axes(#"{"lr":0.1}"#), .method("ft"), .any], state: .running, startedAt: 40),
         ])
         XCTAssertEqual(try XCTUnwrap(SweepETA.seconds(timings, now: 50)), 15, accuracy: 1e-9)
     }

@@ -56,6 +56,6 @@ final class SweepMemoTests: XCTestCase {
         try check("dropped and planned again")
         let c = try XCTUnwrap(SweepResults(journal: journal, memo: memo).trials.last)
         XCTAssertEqual(c.axes, ["lr": .number(0.1), "seed": .integer(3)])
-        XCTAssertEqual(try journal.trialTimings(memo: kinds).last?.kinds, [#"axes {"lr":0.1}"#, "method lp", "any"])
+        XCTAssertEqual(try journal.trialTimings(memo: kinds).last?.kinds, [.axes(#"{"lr":0.1}"#), .method("lp"), .any])
     }
 }
