@@ -5,7 +5,7 @@ import TrialContract
 /// How the best configurations are chosen: on `metric` (nil: validation accuracy), toward
 /// `goal`, among the configurations sharing each value of the `within` axes (nil: per method,
 /// when the sweep has methods).
-public struct BestSelection: Sendable, Equatable {
+public struct BestSelection: Sendable, Equatable, CustomStringConvertible {
     public var metric: String?
     /// nil: what the metric's name says is better (`PruneRule.Goal.natural(for:)`).
     public var goal: PruneRule.Goal?
@@ -22,7 +22,7 @@ public struct BestSelection: Sendable, Equatable {
     var direction: PruneRule.Goal { goal ?? metric.flatMap(PruneRule.Goal.natural) ?? .max }
 
     /// The rule in words, for the report.
-    public var rule: String {
+    public var description: String {
         "Selected per \(scopeAxes.joined(separator: " × ")) as the configuration (all swept axes but the seed) with the \(direction == .max ? "highest" : "lowest") mean "
             + (metric ?? "validation accuracy (validation/accuracy; for trials from before it was recorded, the best FT epoch's or the LP head's)")
             + " over its completed seeds; test and out-of-distribution figures are those of the selection only."
@@ -88,6 +88,6 @@ extension SweepReport {
     }
 
     func bestMarkdown(_ rule: BestSelection = .validationAccuracy) -> String {
-        bestTable(rule).markdown + "\n" + rule.rule + "\n"
+        bestTable(rule).markdown + "\n\(rule)\n"
     }
 }

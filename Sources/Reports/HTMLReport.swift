@@ -27,7 +27,7 @@ extension SweepReport {
         }
         if metricPatterns == nil {
             body += "<h2>The best configuration per method, selected on validation</h2>\n" + htmlTable(bestTable(), textColumns: 2)
-                + "<p>\(esc(BestSelection.validationAccuracy.rule))</p>\n"
+                + "<p>\(esc(BestSelection.validationAccuracy.description))</p>\n"
         }
         if metricPatterns == nil && showsPaper {
             body += "<h2>The paper's five claims</h2>\n<table><tr><th>#</th><th>the paper's claim</th><th>here</th><th>verdict</th></tr>\n"

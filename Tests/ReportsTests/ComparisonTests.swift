@@ -321,7 +321,7 @@ final class SelectionTests: XCTestCase {
         XCTAssertEqual(chosen(BestSelection(metric: "validation/nll", goal: .max)), ["method=lp-ft: ft.lr=1e-05"])
         XCTAssertEqual(chosen(BestSelection(metric: "temperature", goal: .min)), ["method=lp-ft: ft.lr=3e-06"])
         XCTAssertEqual(chosen(BestSelection(within: ["method", "ft.lr"])), ["method=lp-ft, ft.lr=1e-05: —", "method=lp-ft, ft.lr=3e-06: —"])
-        XCTAssertTrue(BestSelection(metric: "validation/nll").rule.contains("the lowest mean validation/nll"))
+        XCTAssertTrue(BestSelection(metric: "validation/nll").description.contains("the lowest mean validation/nll"))
 
         func failure(_ rule: BestSelection) -> String {
             do {
