@@ -59,6 +59,7 @@ public final class DirectoryLock {
     /// This machine's name, as `gethostname` gives it.
     public static var hostName: String {
         var name = [CChar](repeating: 0, count: 256)
-        return gethostname(&name, name.count) == 0 ? String(cString: name) : ""
+        guard gethostname(&name, name.count) == 0 else { return "" }
+        return String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

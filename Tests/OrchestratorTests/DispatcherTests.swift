@@ -45,6 +45,7 @@ final class DispatcherTests: XCTestCase {
             return dispatcher.takeOutgoing().map { (String(decoding: $0.0, as: UTF8.self), $0.1) }
         }
 
+        @discardableResult
         func hello(_ peer: String, slots: Int = 1, held: [LeaseReference] = []) throws -> [(peer: String, message: Message)] {
             try deliver([.hello(Hello(worker: "w-\(peer)", host: "h", slots: slots, held: held)), .ready(Ready(credit: slots - held.count))], from: peer)
         }

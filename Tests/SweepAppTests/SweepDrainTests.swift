@@ -20,6 +20,17 @@ final class SweepDrainTests: XCTestCase {
         XCTAssertThrowsError(try SweepDrain.request(dir)) { XCTAssertTrue("\($0)".contains("names pid \(getpid()), which is not an lpft sweep run"), "\($0)") }
     }
 
+    /// The lock names its holder's machine as the kernel does, so a drain on that machine
+    /// recognises it.
+    func testALockNamesThisMachine() throws {
+        let dir = try temporaryDirectory(self)
+        let lock = try DirectoryLock(dir, name: DirectoryLock.coordinatorFileName, holder: "coordinator")
+        defer { withExtendedLifetime(lock) {} }
+        let kernel = try String(contentsOfFile: "/proc/sys/kernel/hostname", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertFalse(kernel.isEmpty)
+        XCTAssertEqual(DirectoryLock.holder(dir, name: DirectoryLock.coordinatorFileName)?.host, kernel)
+    }
+
     func testALockTakenOnAnotherMachineIsNotSignalled() throws {
         let dir = try temporaryDirectory(self)
         let lock = try DirectoryLock(dir, name: DirectoryLock.coordinatorFileName, holder: "coordinator")
