@@ -65,13 +65,15 @@ let package = Package(
         // spec → trials → journal. The orchestrator knows nothing of tensors: a trial is a config
         // in, metrics out. Sweep: the spec, its trials and their identity, the journal, results.
         .target(name: "Config", dependencies: ["Yams"]),
-        .target(name: "Sweep", dependencies: ["Config", "TrialContract", .product(name: "Crypto", package: "swift-crypto"), .product(name: "GRDB", package: "GRDB.swift")]),
+        // Strict JSON read and written by hand, for the wire's messages and the journal's texts.
+        .target(name: "JSONText"),
+        .target(name: "Sweep", dependencies: ["Config", "TrialContract", "JSONText", .product(name: "Crypto", package: "swift-crypto"), .product(name: "GRDB", package: "GRDB.swift")]),
 
         // coordinator ⇄ worker.
         // Wire: what crosses between the coordinator and a worker, and nothing that acts on it:
         // ZeroMQ sockets, endpoints, CURVE keys, the messages and their JSON, the facts a
         // worker names in its HELLO, the heartbeat defaults both ends agree on, the steady clock.
-        .target(name: "Wire", dependencies: ["Sweep", "CZeroMQ"]),
+        .target(name: "Wire", dependencies: ["Sweep", "JSONText", "CZeroMQ"]),
         // Orchestrator: the two socket-free state machines (Dispatcher, WorkerSession), the
         // programs that drive them with sockets and processes (Coordinator, Worker,
         // TrialExecution), and shipping pinned inputs to workers that lack them. The
@@ -131,7 +133,7 @@ let package = Package(
         .testTarget(name: "TrialContractTests", dependencies: ["TrialContract", "Training"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Transformer", "TextData", "Compute", "TrialContract", "TestSupport"]),
         .testTarget(name: "SweepTests", dependencies: ["Sweep", "Config", "TestSupport", "TrialContract", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "WireTests", dependencies: ["Wire", "Sweep", "TestSupport"]),
+        .testTarget(name: "WireTests", dependencies: ["Wire", "Sweep", "JSONText", "TestSupport"]),
         .testTarget(name: "OrchestratorTests", dependencies: ["Orchestrator", "Wire", "SweepApp", "Sweep", "Logs", "TestSupport", "TrialContract", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "SweepAppTests", dependencies: ["SweepApp", "Orchestrator", "Wire", "Sweep", "TestSupport", "TrialContract"]),
         .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Orchestrator", "Sweep", "TestSupport"]),

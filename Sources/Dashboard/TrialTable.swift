@@ -93,7 +93,7 @@ struct TrialTable: Sendable {
         if query.metrics == nil, metrics.isEmpty { metrics = Array(results.metricNames.prefix(8)) }
         let formatted = { (value: Double?, format: String) in value.map { String(format: format, $0) } ?? "—" }
         let all = [TrialColumn("id", text: \.id), TrialColumn("state", text: \.state.rawValue)]
-            + results.axes.map { axis in TrialColumn(axis, number: { $0.axes[axis].flatMap(Self.number) }, text: { $0.axes[axis]?.description ?? "—" }) }
+            + results.axes.map { axis in TrialColumn(axis, number: { $0.axes[axis]?.double }, text: { $0.axes[axis]?.description ?? "—" }) }
             + [TrialColumn("attempts", number: { Double($0.attempts) }, text: { "\($0.attempts)" }),
                TrialColumn("seconds", number: \.seconds, text: { formatted($0.seconds, "%.1f") }),
                TrialColumn("health", text: { $0.degeneracies.isEmpty ? "" : "⚠ " + $0.degeneracies.joined(separator: "; ") })]
@@ -111,13 +111,5 @@ struct TrialTable: Sendable {
         }
         // Only the rows shown are formatted: on 10,000 trials formatting is most of the work.
         rows = table.prefix(query.limit).map { t in (t.id, all.dropFirst().map { TrialCell(text: $0.text(t), number: $0.number(t)) }) }
-    }
-
-    static func number(_ value: ConfigValue) -> Double? {
-        switch value {
-        case .integer(let i): Double(i)
-        case .number(let d): d
-        default: nil
-        }
     }
 }

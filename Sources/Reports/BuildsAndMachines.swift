@@ -22,22 +22,25 @@ public struct BuildsAndMachines {
     /// result says of itself (lpft's version, perhaps without a commit, and OpenBLAS).
     static func kind(of trial: TrialRow) -> Kind {
         let facts = Self.facts(trial.machine)
-        let build = facts["build"] as? String ?? trial.versions["build"] ?? trial.versions["lpft"].map { "\($0) (commit not recorded)" } ?? "not recorded"
-        let blas = facts["blas"] as? String ?? trial.versions["openblas"] ?? "not recorded"
-        return Kind(build: build, blas: blas, cpu: facts["cpu"] as? String ?? "not recorded")
+        let build = facts["build"] ?? trial.versions["build"] ?? trial.versions["lpft"].map { "\($0) (commit not recorded)" } ?? "not recorded"
+        let blas = facts["blas"] ?? trial.versions["openblas"] ?? "not recorded"
+        return Kind(build: build, blas: blas, cpu: facts["cpu"] ?? "not recorded")
     }
 
-    /// An attempt's worker facts (``AttemptRecord/machine``) as a dictionary; empty when absent.
-    static func facts(_ machine: String?) -> [String: Any] {
-        machine.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] } ?? [:]
+    /// An attempt's worker facts (``AttemptRecord/machine``) that are text, by name; empty when absent.
+    static func facts(_ machine: String?) -> [String: String] {
+        (machine.flatMap { ConfigValue(json: $0)?.fields } ?? [:]).compactMapValues { value -> String? in
+            guard case let .string(s) = value else { return nil }
+            return s
+        }
     }
 
     /// One attempt's build, BLAS kernel and CPU on one line, e.g. "0.1.0+2c902c70d147 · core=Haswell · AMD EPYC".
     public static func summary(ofMachine machine: String?) -> String {
         let facts = Self.facts(machine)
-        guard let build = facts["build"] as? String else { return "not recorded" }
-        let kernel = (facts["blas"] as? String)?.split(separator: " ").last.map(String.init) ?? "?"
-        return [build, kernel, facts["cpu"] as? String ?? "?"].joined(separator: " · ")
+        guard let build = facts["build"] else { return "not recorded" }
+        let kernel = facts["blas"]?.split(separator: " ").last.map(String.init) ?? "?"
+        return [build, kernel, facts["cpu"] ?? "?"].joined(separator: " · ")
     }
 
     var builds: Set<String> { Set(counts.map(\.kind.build)) }

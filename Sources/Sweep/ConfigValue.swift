@@ -49,6 +49,21 @@ public indirect enum ConfigValue: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// A mapping's keys and values; nil for anything else.
+    public var fields: [String: ConfigValue]? {
+        if case let .mapping(m) = self { return m }
+        return nil
+    }
+
+    /// A number's value as a `Double`; nil for anything else.
+    public var double: Double? {
+        switch self {
+        case let .number(d): return d
+        case let .integer(i): return Double(i)
+        default: return nil
+        }
+    }
+
     /// The value at a dotted path ("lora.rank"), if every step is a mapping that has it.
     public func value(at path: String) -> ConfigValue? {
         var current = self
@@ -106,9 +121,9 @@ extension ConfigValue: Codable {
         }
     }
 
-    /// The value of a JSON text; nil for text that is not JSON.
+    /// The value of a JSON text; nil for text that is not JSON (``parse(json:)`` says why).
     public init?(json: String) {
-        guard let value = try? JSONDecoder().decode(ConfigValue.self, from: Data(json.utf8)) else { return nil }
+        guard let value = try? Self.parse(json: json) else { return nil }
         self = value
     }
 }

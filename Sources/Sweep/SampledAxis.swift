@@ -23,7 +23,7 @@ enum SampledAxis {
             return (0..<samples).map { _ in ConfigValue(options[rng.below(options.count)]) }
         }
         guard let bounds = axis.raw(kind) as? [Any], bounds.count == 2,
-              let lo = ConfigValue(bounds[0]).number, let hi = ConfigValue(bounds[1]).number, lo < hi
+              let lo = ConfigValue(bounds[0]).double, let hi = ConfigValue(bounds[1]).double, lo < hi
         else { throw axis.fail(kind, "expected [low, high] with low < high") }
         if kind == "log_uniform", lo <= 0 { throw axis.fail(kind, "needs positive bounds, got \(lo)") }
         return (0..<samples).map { _ in
@@ -65,15 +65,4 @@ public struct SplitMix64: Sendable {
 
     /// Uniform in [0, 1) with 53 random bits.
     public mutating func unit() -> Double { Double(next() >> 11) * 0x1p-53 }
-}
-
-extension ConfigValue {
-    /// The value as a number, when it is one.
-    var number: Double? {
-        switch self {
-        case let .integer(i): Double(i)
-        case let .number(d): d
-        default: nil
-        }
-    }
 }

@@ -264,30 +264,33 @@ public final class DecodedTrials: Sendable {
     }
 
     static func decodeAxes(_ text: String) -> [String: ConfigValue] {
-        (try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]).map { $0.mapValues(ConfigValue.init) } ?? [:]
+        ConfigValue(json: text)?.fields ?? [:]
     }
 
     static func decodeResult(_ result: String?) -> Decoded {
-        let object = result.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let object = result.flatMap { ConfigValue(json: $0)?.fields } ?? [:]
         var metrics: [String: Double] = [:]
-        if let raw = object?["metrics"] as? [String: Any] {
-            for (name, value) in raw {
-                switch value {
-                case let d as Double: metrics[name] = d
-                case let i as Int: metrics[name] = Double(i)
-                case "nan" as String: metrics[name] = .nan
-                case "inf" as String: metrics[name] = .infinity
-                case "-inf" as String: metrics[name] = -.infinity
-                default: break
-                }
+        for (name, value) in object["metrics"]?.fields ?? [:] {
+            switch value {
+            case .string("nan"): metrics[name] = .nan
+            case .string("inf"): metrics[name] = .infinity
+            case .string("-inf"): metrics[name] = -.infinity
+            default: metrics[name] = value.double
             }
         }
         var reliability: [String: [CalibrationBin]] = [:]
-        if let diagrams = object?["reliability"] as? [String: [[Double]]] {
-            reliability = diagrams.mapValues { rows in rows.filter { $0.count == 3 }.map { CalibrationBin(confidence: $0[0], accuracy: $0[1], count: $0[2]) } }
+        for (split, diagram) in object["reliability"]?.fields ?? [:] {
+            guard case let .list(rows) = diagram else { continue }
+            reliability[split] = rows.compactMap { row in
+                guard case let .list(cells) = row, cells.count == 3, let c = cells[0].double, let a = cells[1].double, let n = cells[2].double else { return nil }
+                return CalibrationBin(confidence: c, accuracy: a, count: n)
+            }
         }
-        let versions = (object?["versions"] as? [String: Any])?.compactMapValues { $0 as? String } ?? [:]
-        return (metrics, reliability, versions, (object?["timings"] as? [String: Any])?["cpu"] as? Double)
+        let versions = (object["versions"]?.fields ?? [:]).compactMapValues { value -> String? in
+            guard case let .string(s) = value else { return nil }
+            return s
+        }
+        return (metrics, reliability, versions, object["timings"]?.fields?["cpu"]?.double)
     }
 }
 
@@ -385,7 +388,7 @@ public struct TrialFilter: Sendable {
 public enum TrialSettings {
     /// Every leaf of a config JSON object by dotted path (lists as one value).
     public static func flatten(_ json: String) -> [String: String] {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else { return [:] }
+        guard let object = ConfigValue(json: json), object.fields != nil else { return [:] }
         var out: [String: String] = [:]
         func walk(_ value: ConfigValue, _ path: String) {
             if case let .mapping(m) = value {
@@ -394,7 +397,7 @@ public enum TrialSettings {
                 out[path] = value.description
             }
         }
-        walk(ConfigValue(object), "")
+        walk(object, "")
         return out
     }
 

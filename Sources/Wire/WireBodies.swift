@@ -1,3 +1,4 @@
+import JSONText
 import Sweep
 
 /// A message body read and written by hand (see `WireJSON.swift` for why): the same JSON as

@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 import Sweep
 @testable import Wire
 import XCTest

@@ -1,24 +1,24 @@
-/// The JSON of the messages a coordinator handles for every trial (READY, ASSIGN, METRIC,
-/// RESULT, ACK), read and written by hand.
+/// Strict JSON (RFC 8259), read and written by hand in one pass over the bytes, with no value
+/// tree between the text and the caller's own types.
 ///
 /// Foundation's `JSONDecoder` and `JSONEncoder` were over half of the coordinator's turn at a
 /// thousand workers (BENCHMARKS.md, "Scale, simulated"): a `Codable` round trip builds a value
-/// tree, boxes every field behind protocol witnesses and matches keys as strings. These read
-/// and write the bytes in one pass. The text is plain JSON, the same as the `Codable` form of
-/// the same structs (which the outbox file and the rarer messages still use), so peers of
-/// either kind understand each other; `WireJSONTests` holds the two forms together.
+/// tree, boxes every field behind protocol witnesses and matches keys as strings; and
+/// `JSONSerialization` builds Foundation objects that are bridged back by dynamic casts, most
+/// of a report on a 100,000-trial journal. The wire's per-trial messages (`Wire`) and the
+/// journal's configs and results (`Sweep`'s `ConfigValue`) are read and written here.
 
 /// A pull reader over one JSON text: strict JSON (RFC 8259), no value tree.
-struct JSONReader {
+package struct JSONReader {
     /// Why the text is not the expected value, and where: `path` is the keys and indices from
     /// the top (`rows.2.value`), filled in as the error leaves each object and array.
-    struct Failure: Error {
-        var path: [String] = []
-        var reason: String
+    package struct Failure: Error, CustomStringConvertible {
+        package var path: [String] = []
+        package var reason: String
 
-        init(_ reason: String) { self.reason = reason }
+        package init(_ reason: String) { self.reason = reason }
 
-        var description: String { path.isEmpty ? reason : path.joined(separator: ".") + ": " + reason }
+        package var description: String { path.isEmpty ? reason : path.joined(separator: ".") + ": " + reason }
     }
 
     private let bytes: [UInt8]
@@ -27,10 +27,10 @@ struct JSONReader {
     /// Deeper nesting is refused rather than risking the stack on a hostile frame.
     private static let maxDepth = 64
 
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    package init(_ bytes: [UInt8]) { self.bytes = bytes }
 
     /// Reads one whole text: `value` reads the top value, then only whitespace may follow.
-    static func read<T>(_ bytes: [UInt8], _ value: (inout JSONReader) throws(Failure) -> T) throws(Failure) -> T {
+    package static func read<T>(_ bytes: [UInt8], _ value: (inout JSONReader) throws(Failure) -> T) throws(Failure) -> T {
         var reader = JSONReader(bytes)
         let result = try value(&reader)
         reader.skipWhitespace()
@@ -40,7 +40,7 @@ struct JSONReader {
 
     /// Reads an object, handing each key to `field`, which reads (or ``skip()``s) its value.
     /// A repeated key is handed over again: the last one wins, as with `JSONDecoder`.
-    mutating func object(_ field: (inout JSONReader, String) throws(Failure) -> Void) throws(Failure) {
+    package mutating func object(_ field: (inout JSONReader, String) throws(Failure) -> Void) throws(Failure) {
         try expect(UInt8(ascii: "{"), "an object")
         try descend()
         defer { depth -= 1 }
@@ -56,7 +56,7 @@ struct JSONReader {
     }
 
     /// Reads an array, calling `element` once per element.
-    mutating func array(_ element: (inout JSONReader) throws(Failure) -> Void) throws(Failure) {
+    package mutating func array(_ element: (inout JSONReader) throws(Failure) -> Void) throws(Failure) {
         try expect(UInt8(ascii: "["), "an array")
         try descend()
         defer { depth -= 1 }
@@ -70,14 +70,14 @@ struct JSONReader {
     }
 
     /// An array of values each read by `element`.
-    mutating func array<T>(of element: (inout JSONReader) throws(Failure) -> T) throws(Failure) -> [T] {
+    package mutating func array<T>(of element: (inout JSONReader) throws(Failure) -> T) throws(Failure) -> [T] {
         var values: [T] = []
         try array { (r: inout JSONReader) throws(Failure) in values.append(try element(&r)) }
         return values
     }
 
     /// Consumes a `null` if one is next: a field given as null reads as absent, as with `JSONDecoder`.
-    mutating func null() -> Bool {
+    package mutating func null() -> Bool {
         skipWhitespace()
         guard bytes.count - at >= 4, bytes[at] == UInt8(ascii: "n"), bytes[at + 1] == UInt8(ascii: "u"),
               bytes[at + 2] == UInt8(ascii: "l"), bytes[at + 3] == UInt8(ascii: "l") else { return false }
@@ -86,17 +86,17 @@ struct JSONReader {
     }
 
     /// `value` unless the field is null.
-    mutating func optional<T>(_ value: (inout JSONReader) throws(Failure) -> T) throws(Failure) -> T? {
+    package mutating func optional<T>(_ value: (inout JSONReader) throws(Failure) -> T) throws(Failure) -> T? {
         null() ? nil : try value(&self)
     }
 
-    mutating func bool() throws(Failure) -> Bool {
+    package mutating func bool() throws(Failure) -> Bool {
         if try literal("true") { return true }
         if try literal("false") { return false }
         throw unexpected("where true or false was expected")
     }
 
-    mutating func string() throws(Failure) -> String {
+    package mutating func string() throws(Failure) -> String {
         try expect(UInt8(ascii: "\""), "a string")
         let start = at
         while at < bytes.count {
@@ -117,17 +117,10 @@ struct JSONReader {
 
     /// An integer. A number written with a fraction or exponent is taken when it is exactly
     /// an integer in range (`1.0`, `1e3`), as `JSONDecoder` takes it.
-    mutating func integer<T: FixedWidthInteger>(_: T.Type = T.self) throws(Failure) -> T {
+    package mutating func integer<T: FixedWidthInteger>(_: T.Type = T.self) throws(Failure) -> T {
         let (text, isInteger) = try number(expecting: "an integer")
         if isInteger {
-            var value: T = 0
-            let negative = text.first == UInt8(ascii: "-")
-            for digit in text.dropFirst(negative ? 1 : 0) {
-                let (times10, o1) = value.multipliedReportingOverflow(by: 10)
-                let (next, o2) = negative ? times10.subtractingReportingOverflow(T(digit &- 48)) : times10.addingReportingOverflow(T(digit &- 48))
-                guard !o1, !o2 else { throw Failure("\(String(decoding: text, as: UTF8.self)) does not fit in \(T.self)") }
-                value = next
-            }
+            guard let value: T = Self.integer(text) else { throw Failure("\(String(decoding: text, as: UTF8.self)) does not fit in \(T.self)") }
             return value
         }
         guard let d = Double(String(decoding: text, as: UTF8.self)), let value = T(exactly: d) else {
@@ -136,9 +129,38 @@ struct JSONReader {
         return value
     }
 
+    /// A JSON number as written: an integer when it is written as one that fits `Int`,
+    /// otherwise the `Double` nearest its digits.
+    package enum Number: Equatable {
+        case integer(Int)
+        case double(Double)
+    }
+
+    package mutating func number() throws(Failure) -> Number {
+        let (text, isInteger) = try number(expecting: "a number")
+        if isInteger, let value: Int = Self.integer(text) { return .integer(value) }
+        guard let value = Double(String(decoding: text, as: UTF8.self)), value.isFinite else {
+            throw Failure("\(String(decoding: text, as: UTF8.self)) is out of range for a Double")
+        }
+        return .double(value)
+    }
+
+    /// The value of an integer's digits (and sign), nil when it does not fit in `T`.
+    private static func integer<T: FixedWidthInteger>(_ text: ArraySlice<UInt8>) -> T? {
+        var value: T = 0
+        let negative = text.first == UInt8(ascii: "-")
+        for digit in text.dropFirst(negative ? 1 : 0) {
+            let (times10, o1) = value.multipliedReportingOverflow(by: 10)
+            let (next, o2) = negative ? times10.subtractingReportingOverflow(T(digit &- 48)) : times10.addingReportingOverflow(T(digit &- 48))
+            guard !o1, !o2 else { return nil }
+            value = next
+        }
+        return value
+    }
+
     /// A number, or one of the strings "nan", "inf" and "-inf" the protocol writes for the
     /// values JSON has no number for.
-    mutating func double() throws(Failure) -> Double {
+    package mutating func double() throws(Failure) -> Double {
         skipWhitespace()
         if peek == UInt8(ascii: "\"") {
             switch try string() {
@@ -155,16 +177,33 @@ struct JSONReader {
         return value
     }
 
-    /// Reads past one value of any kind: a key this side does not know.
-    mutating func skip() throws(Failure) {
+    /// What the next value is, by its first byte: a value of any kind is read by asking.
+    package enum Kind {
+        case object, array, string, bool, null, number
+    }
+
+    /// The kind of the next value; `.number` for anything else, which ``number()`` refuses.
+    package mutating func nextKind() -> Kind {
         skipWhitespace()
         switch peek {
-        case UInt8(ascii: "{"): try object { (r: inout JSONReader, _) throws(Failure) in try r.skip() }
-        case UInt8(ascii: "["): try array { (r: inout JSONReader) throws(Failure) in try r.skip() }
-        case UInt8(ascii: "\""): _ = try string()
-        case UInt8(ascii: "t"), UInt8(ascii: "f"): _ = try bool()
-        case UInt8(ascii: "n"): guard null() else { throw unexpected("where a value was expected") }
-        default: _ = try number(expecting: "a value")
+        case UInt8(ascii: "{"): return .object
+        case UInt8(ascii: "["): return .array
+        case UInt8(ascii: "\""): return .string
+        case UInt8(ascii: "t"), UInt8(ascii: "f"): return .bool
+        case UInt8(ascii: "n"): return .null
+        default: return .number
+        }
+    }
+
+    /// Reads past one value of any kind: a key this side does not know.
+    package mutating func skip() throws(Failure) {
+        switch nextKind() {
+        case .object: try object { (r: inout JSONReader, _) throws(Failure) in try r.skip() }
+        case .array: try array { (r: inout JSONReader) throws(Failure) in try r.skip() }
+        case .string: _ = try string()
+        case .bool: _ = try bool()
+        case .null: guard null() else { throw unexpected("where a value was expected") }
+        case .number: _ = try number(expecting: "a value")
         }
     }
 
@@ -305,37 +344,37 @@ struct JSONReader {
 
 extension JSONReader.Failure {
     /// The same failure, one level further in (under `key` or an array index).
-    func inside(_ key: String) -> Self {
+    package func inside(_ key: String) -> Self {
         var f = self
         f.path.insert(key, at: 0)
         return f
     }
 
-    static func missing(_ key: String) -> Self { Self("missing \(key)") }
+    package static func missing(_ key: String) -> Self { Self("missing \(key)") }
 }
 
 /// Required fields: a missing one is named in the error.
-func required<T>(_ value: T?, _ key: String) throws(JSONReader.Failure) -> T {
+package func required<T>(_ value: T?, _ key: String) throws(JSONReader.Failure) -> T {
     guard let value else { throw .missing(key) }
     return value
 }
 
 /// Writes one JSON text: objects with fields in the order given, nil fields left out (as
 /// `JSONEncoder` leaves them out), strings escaped as RFC 8259 requires.
-struct JSONWriter {
-    private(set) var bytes: [UInt8] = []
+package struct JSONWriter {
+    package private(set) var bytes: [UInt8] = []
     private var needsComma = false
 
-    init() { bytes.reserveCapacity(128) }
+    package init() { bytes.reserveCapacity(128) }
 
     /// The text of the object that `fields` writes.
-    static func object(_ fields: (inout JSONWriter) -> Void) -> [UInt8] {
+    package static func object(_ fields: (inout JSONWriter) -> Void) -> [UInt8] {
         var writer = JSONWriter()
         writer.object(fields)
         return writer.bytes
     }
 
-    mutating func object(_ fields: (inout JSONWriter) -> Void) {
+    package mutating func object(_ fields: (inout JSONWriter) -> Void) {
         bytes.append(UInt8(ascii: "{"))
         needsComma = false
         fields(&self)
@@ -343,7 +382,7 @@ struct JSONWriter {
         needsComma = true
     }
 
-    mutating func array<S: Sequence>(_ elements: S, _ element: (inout JSONWriter, S.Element) -> Void) {
+    package mutating func array<S: Sequence>(_ elements: S, _ element: (inout JSONWriter, S.Element) -> Void) {
         bytes.append(UInt8(ascii: "["))
         needsComma = false
         for e in elements {
@@ -356,7 +395,7 @@ struct JSONWriter {
     }
 
     /// A field whose value `value` writes.
-    mutating func field(_ key: StaticString, _ value: (inout JSONWriter) -> Void) {
+    package mutating func field(_ key: StaticString, _ value: (inout JSONWriter) -> Void) {
         separate()
         bytes.append(UInt8(ascii: "\""))
         bytes.append(contentsOf: UnsafeBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount))
@@ -365,24 +404,24 @@ struct JSONWriter {
         needsComma = true
     }
 
-    mutating func field(_ key: StaticString, _ value: String?) {
+    package mutating func field(_ key: StaticString, _ value: String?) {
         if let value { field(key) { $0.string(value) } }
     }
 
-    mutating func field<T: FixedWidthInteger>(_ key: StaticString, _ value: T?) {
+    package mutating func field<T: FixedWidthInteger>(_ key: StaticString, _ value: T?) {
         if let value { field(key) { $0.bytes.append(contentsOf: String(value).utf8) } }
     }
 
-    mutating func field(_ key: StaticString, _ value: Bool?) {
+    package mutating func field(_ key: StaticString, _ value: Bool?) {
         if let value { field(key) { $0.bytes.append(contentsOf: (value ? "true" : "false").utf8) } }
     }
 
     /// A number; NaN and the infinities as the strings "nan", "inf" and "-inf".
-    mutating func field(_ key: StaticString, _ value: Double?) {
+    package mutating func field(_ key: StaticString, _ value: Double?) {
         if let value { field(key) { $0.double(value) } }
     }
 
-    mutating func double(_ value: Double) {
+    package mutating func double(_ value: Double) {
         if value.isFinite {
             // Swift's shortest round-tripping form, valid JSON for every finite value ("1e-05", "2.0").
             bytes.append(contentsOf: value.description.utf8)
@@ -391,7 +430,7 @@ struct JSONWriter {
         }
     }
 
-    mutating func string(_ value: String) {
+    package mutating func string(_ value: String) {
         bytes.append(UInt8(ascii: "\""))
         for byte in value.utf8 {
             switch byte {
