@@ -12,7 +12,7 @@ import Transformer
 public struct Bench: ParsableCommand {
     public static let configuration = CommandConfiguration(
         abstract: "Measure the speed of the core and the orchestrator.",
-        subcommands: [TrainBench.self, FineTuneBench.self, TokenizeBench.self, NTKBench.self, DispatchBench.self, SimulateBench.self, ShipBench.self])
+        subcommands: [TrainBench.self, FineTuneBench.self, TokenizeBench.self, NTKBench.self, DispatchBench.self, SimulateBench.self, ShipBench.self, DecodeBench.self])
 
     public init() {}
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Orchestrator
 import Sweep
+import TrialContract
 
 struct DispatchBench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -77,5 +78,66 @@ struct ShipBench: ParsableCommand {
 
     func run() throws {
         try ShippingBenchmark(megabytes: megabytes, workers: workers, trials: trials).run(repeats: repeats) { print($0) }
+    }
+}
+
+struct DecodeBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "decode",
+        abstract: "Reading a journal's JSON as a report does: every trial's axes, config and result, by JSONText against Foundation's JSONSerialization.",
+        discussion: """
+        Decodes each text of the sweep's journal into a `ConfigValue` two ways, alternating, \
+        --repeats times: `ConfigValue.parse(json:)` (JSONText's strict reader, what reports use) \
+        and `JSONSerialization` bridged by `ConfigValue(_: Any)` (what they used before). Prints \
+        the median µs per trial of each, their ratio, and how many values differ (numbers that \
+        JSONSerialization reads a unit in the last place away). Build with -c release.
+        """)
+
+    @Argument(help: "A sweep directory (its journal.sqlite is read, never written).") var sweep: String
+    @Option(help: "Repetitions of each way.") var repeats = 5
+
+    func run() throws {
+        let rows = try Journal(readingDirectory: URL(fileURLWithPath: sweep)).trialTexts()
+        guard !rows.isEmpty else { throw ValidationError("\(sweep): the journal has no trials") }
+        let texts = rows.flatMap { [$0.axes, $0.config] + ($0.result.map { [$0] } ?? []) }, trials = Double(rows.count)
+        func foundation(_ text: String) -> ConfigValue? {
+            (try? JSONSerialization.jsonObject(with: Data(text.utf8))).map(ConfigValue.init)
+        }
+        // CPU seconds, not wall time: steadier on a shared machine, and both ways run on one thread.
+        func cpuSeconds(_ body: () -> Void) -> Double {
+            let start = processCPUSeconds()
+            body()
+            return processCPUSeconds() - start
+        }
+        var ours: [Double] = [], theirs: [Double] = []
+        for _ in 0..<max(1, repeats) {
+            theirs.append(cpuSeconds { for t in texts { _ = foundation(t) } })
+            ours.append(cpuSeconds { for t in texts { _ = ConfigValue(json: t) } })
+        }
+        let pairs = texts.map { (foundation($0), ConfigValue(json: $0)) }
+        let different = pairs.filter { $0 != $1 }.count
+        let distances = pairs.map { a, b in a.flatMap { a in b.flatMap { Self.ulps(a, $0) } } ?? (a == nil && b == nil ? 0 : nil) }
+        func median(_ x: [Double]) -> Double { x.sorted()[x.count / 2] }
+        print(String(format: "%d trials, %d texts, %.1f MB", Int(trials), texts.count, Double(texts.reduce(0) { $0 + $1.utf8.count }) / 1e6))
+        print(String(format: "JSONSerialization: %.1f µs per trial (median of %d)", median(theirs) / trials * 1e6, theirs.count))
+        print(String(format: "JSONText:          %.1f µs per trial; ratio %.3f (median of the %d ratios)", median(ours) / trials * 1e6,
+                     median(zip(ours, theirs).map { $0 / $1 }), ours.count))
+        print("texts read to different values: \(different) of \(texts.count), of which \(distances.filter { $0 == nil }.count) differ in more than numbers' last digits; "
+              + "numbers at most \(Int(distances.compactMap { $0 }.max() ?? 0)) units in the last place apart")
+    }
+
+    /// The most units in the last place any number of `a` is from the same number of `b`; nil
+    /// when they differ in anything but numbers' values.
+    static func ulps(_ a: ConfigValue, _ b: ConfigValue) -> Double? {
+        switch (a, b) {
+        case let (.number(x), .number(y)): return x == y ? 0 : abs(x - y) / min(x.ulp, y.ulp)
+        case let (.list(x), .list(y)):
+            guard x.count == y.count else { return nil }
+            return zip(x, y).reduce(0) { worst, pair in worst.flatMap { w in ulps(pair.0, pair.1).map { max(w, $0) } } }
+        case let (.mapping(x), .mapping(y)):
+            guard x.count == y.count else { return nil }
+            return x.reduce(0) { worst, entry in worst.flatMap { w in y[entry.key].flatMap { ulps(entry.value, $0) }.map { max(w, $0) } } }
+        default: return a == b ? 0 : nil
+        }
     }
 }

@@ -5,9 +5,9 @@ extension ConfigValue {
     /// deeper than 64 levels (a result is a worker's text). Numbers read as `JSONSerialization`
     /// and ``init(_:)`` did, an integral value that fits `Int` as `.integer` (`1.0` and `1e2`
     /// too), any other as `.number`, but each exactly the `Double` nearest its digits, where
-    /// `JSONSerialization` on Linux is sometimes a unit in the last place away. About ten times
-    /// faster than `JSONSerialization` on a trial's config: a report reads every trial's axes,
-    /// config and result (BENCHMARKS.md).
+    /// `JSONSerialization` on Linux is up to a few units in the last place away (5 on
+    /// `paper-rt`'s results). Several times faster than `JSONSerialization`, and a report reads
+    /// every trial's axes, config and result (`lpft bench decode`, BENCHMARKS.md).
     package static func parse(json: String) throws(JSONReader.Failure) -> ConfigValue {
         try JSONReader.read(Array(json.utf8)) { (r: inout JSONReader) throws(JSONReader.Failure) in try r.configValue() }
     }

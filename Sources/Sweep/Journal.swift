@@ -305,6 +305,14 @@ public final class Journal: Sendable {
         try naming { try database.read(body) }
     }
 
+    /// Every trial's axes, config and result as the journal holds them (JSON texts), in plan
+    /// order: what a report decodes, for `lpft bench decode`.
+    package func trialTexts() throws -> [(axes: String, config: String, result: String?)] {
+        try read { db in
+            try Self.fetch(db, sql: "SELECT axes, config, result FROM trials ORDER BY position", arguments: []) { ($0[0], $0[1], $0[2]) }
+        }
+    }
+
     /// Each row of `sql` made into a value as it is stepped: a cursor rather than `fetchAll`,
     /// which copies every row of 100,000 into a `Row` of its own first.
     private static func fetch<T>(_ db: Database, sql: String, arguments: StatementArguments, _ make: (Row) throws -> T) throws -> [T] {

@@ -34,7 +34,7 @@ final class ConfigJSONTests: XCTestCase {
     }
 
     /// Each number is the `Double` nearest its digits, as Swift's own literal; on Linux
-    /// `JSONSerialization` reads some a unit in the last place away (this result's F1, once).
+    /// `JSONSerialization` reads some a few units in the last place away (this result's F1, one).
     func testNumbersAreReadExactly() throws {
         XCTAssertEqual(try parse("0.7461104126850324"), .number(0.7461104126850324))
         XCTAssertEqual(try parse("120.26645561800001"), .number(120.26645561800001))
