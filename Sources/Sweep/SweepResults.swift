@@ -4,7 +4,10 @@ import Synchronization
 import TrialContract
 
 /// One trial as a report sees it: its axis values, its state and its final metrics.
-public struct TrialRow: Sendable {
+/// A class, not a struct: reports filter, group and pair the rows of 100,000 trials many times
+/// over, and a struct of eight reference-counted fields paid eight retains per copy (a third
+/// of a 100,000-trial report, BENCHMARKS.md); a row never changes once read.
+public final class TrialRow: Sendable {
     public let id: String
     public let state: TrialState
     /// Swept axis path → value (only the axes that made this trial).
@@ -18,14 +21,20 @@ public struct TrialRow: Sendable {
     public let seconds: Double?
     public let reason: String?
     /// Reliability diagrams from the result ("test", "test@T"), when the trial wrote them.
-    public var reliability: [String: [CalibrationBin]] = [:]
+    public let reliability: [String: [CalibrationBin]]
     /// What ran the winning attempt: its worker's build and machine as HELLO gave them (JSON),
     /// nil for attempts from before journals kept them.
-    public var machine: String?
+    public let machine: String?
     /// The result's own `versions` (lpft, build, openblas), as the trial process wrote them.
-    public var versions: [String: String] = [:]
+    public let versions: [String: String]
     /// CPU seconds (user + system) of the winning attempt's trial process, when it recorded them.
-    public var cpuSeconds: Double?
+    public let cpuSeconds: Double?
+
+    public init(id: String, state: TrialState, axes: [String: ConfigValue], config: String, metrics: [String: Double], attempts: Int, seconds: Double?,
+                reason: String?, reliability: [String: [CalibrationBin]] = [:], machine: String? = nil, versions: [String: String] = [:], cpuSeconds: Double? = nil) {
+        (self.id, self.state, self.axes, self.config, self.metrics, self.attempts, self.seconds, self.reason) = (id, state, axes, config, metrics, attempts, seconds, reason)
+        (self.reliability, self.machine, self.versions, self.cpuSeconds) = (reliability, machine, versions, cpuSeconds)
+    }
 }
 
 /// One bin of a reliability diagram: mean confidence, accuracy and size.
@@ -139,10 +148,9 @@ public struct SweepResults: Sendable {
         }
         trials = sweeps.flatMap { sweep in
             sweep.results.trials.map { t in
-                var row = TrialRow(id: "\(sweep.name)/\(t.id)", state: t.state, axes: t.axes.merging(["sweep": .string(sweep.name)]) { _, new in new },
-                                   config: t.config, metrics: t.metrics, attempts: t.attempts, seconds: t.seconds, reason: t.reason)
-                (row.reliability, row.machine, row.versions, row.cpuSeconds) = (t.reliability, t.machine, t.versions, t.cpuSeconds)
-                return row
+                TrialRow(id: "\(sweep.name)/\(t.id)", state: t.state, axes: t.axes.merging(["sweep": .string(sweep.name)]) { _, new in new },
+                         config: t.config, metrics: t.metrics, attempts: t.attempts, seconds: t.seconds, reason: t.reason,
+                         reliability: t.reliability, machine: t.machine, versions: t.versions, cpuSeconds: t.cpuSeconds)
             }
         }
         axes = Set(trials.flatMap(\.axes.keys)).sorted()
@@ -253,10 +261,9 @@ public final class DecodedTrials: Sendable {
                         state.results[id] = (result, decoded)
                     }
                     let winner = state.attempts.winners[id].flatMap { state.attempts.entries[$0] }
-                    var trial = TrialRow(id: id, state: try Journal.state(row[2], path: journal.path), axes: kept.axes, config: kept.config, metrics: decoded.metrics,
-                                         attempts: state.attempts.counts[id] ?? 0, seconds: winner?.seconds, reason: row[4], reliability: decoded.reliability)
-                    (trial.machine, trial.versions, trial.cpuSeconds) = (winner?.machine, decoded.versions, decoded.cpuSeconds)
-                    return trial
+                    return TrialRow(id: id, state: try Journal.state(row[2], path: journal.path), axes: kept.axes, config: kept.config, metrics: decoded.metrics,
+                                    attempts: state.attempts.counts[id] ?? 0, seconds: winner?.seconds, reason: row[4], reliability: decoded.reliability,
+                                    machine: winner?.machine, versions: decoded.versions, cpuSeconds: decoded.cpuSeconds)
                 }
                 return (rows, Set(state.attempts.winners.values))
             }
