@@ -65,7 +65,7 @@ let package = Package(
         // spec → trials → journal. The orchestrator knows nothing of tensors: a trial is a config
         // in, metrics out. Sweep: the spec, its trials and their identity, the journal, results.
         .target(name: "Config", dependencies: ["Yams"]),
-        // Strict JSON read and written by hand, for the wire's messages and the journal's texts.
+        // Strict JSON read and written by hand: the wire's messages, and reading the journal's texts.
         .target(name: "JSONText"),
         .target(name: "Sweep", dependencies: ["Config", "TrialContract", "JSONText", .product(name: "Crypto", package: "swift-crypto"), .product(name: "GRDB", package: "GRDB.swift")]),
 

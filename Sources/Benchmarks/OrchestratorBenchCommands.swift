@@ -86,11 +86,14 @@ struct DecodeBench: ParsableCommand {
         commandName: "decode",
         abstract: "Reading a journal's JSON as a report does: every trial's axes, config and result, by JSONText against Foundation's JSONSerialization.",
         discussion: """
-        Decodes each text of the sweep's journal into a `ConfigValue` two ways, alternating, \
-        --repeats times: `ConfigValue.parse(json:)` (JSONText's strict reader, what reports use) \
-        and `JSONSerialization` bridged by `ConfigValue(_: Any)` (what they used before). Prints \
-        the median µs per trial of each, their ratio, and how many values differ (numbers that \
-        JSONSerialization reads a unit in the last place away). Build with -c release.
+        Decodes each text of the sweep's journal into a `ConfigValue` two ways, after a warm-up \
+        pass of each, --repeats times, taking turns at going first: `ConfigValue.parse(json:)` \
+        (JSONText's strict reader, what reports use) and `JSONSerialization` bridged by \
+        `ConfigValue(_: Any)` (how reports read axes and configs before; results they read \
+        with JSONSerialization too, but bridged only four fields, so for results the peer does \
+        a little more than they did). Prints the median CPU µs per trial of each, their ratio, \
+        and how far apart the values are (JSONSerialization on Linux reads some numbers a few \
+        units in the last place away). Build with -c release.
         """)
 
     @Argument(help: "A sweep directory (its journal.sqlite is read, never written).") var sweep: String
@@ -109,10 +112,18 @@ struct DecodeBench: ParsableCommand {
             body()
             return processCPUSeconds() - start
         }
+        let readTheirs = { cpuSeconds { for t in texts { _ = foundation(t) } } }
+        let readOurs = { cpuSeconds { for t in texts { _ = ConfigValue(json: t) } } }
+        _ = (readTheirs(), readOurs())
         var ours: [Double] = [], theirs: [Double] = []
-        for _ in 0..<max(1, repeats) {
-            theirs.append(cpuSeconds { for t in texts { _ = foundation(t) } })
-            ours.append(cpuSeconds { for t in texts { _ = ConfigValue(json: t) } })
+        for i in 0..<max(1, repeats) {
+            if i % 2 == 0 {
+                theirs.append(readTheirs())
+                ours.append(readOurs())
+            } else {
+                ours.append(readOurs())
+                theirs.append(readTheirs())
+            }
         }
         let pairs = texts.map { (foundation($0), ConfigValue(json: $0)) }
         let different = pairs.filter { $0 != $1 }.count
@@ -124,13 +135,19 @@ struct DecodeBench: ParsableCommand {
                      median(zip(ours, theirs).map { $0 / $1 }), ours.count))
         print("texts read to different values: \(different) of \(texts.count), of which \(distances.filter { $0 == nil }.count) differ in more than numbers' last digits; "
               + "numbers at most \(Int(distances.compactMap { $0 }.max() ?? 0)) units in the last place apart")
+        if median(theirs) == 0 { print("(too few texts to time: the CPU clock did not advance)") }
     }
 
-    /// The most units in the last place any number of `a` is from the same number of `b`; nil
-    /// when they differ in anything but numbers' values.
+    /// The most units in the last place any number of `a` is from the same number of `b` (by
+    /// their bit patterns, so counted exactly across a power of two); nil when they differ in
+    /// anything but numbers' values, or in a number's sign.
     static func ulps(_ a: ConfigValue, _ b: ConfigValue) -> Double? {
+        if let x = a.double, let y = b.double {
+            guard x != y else { return 0 }
+            guard x.sign == y.sign, x.isFinite, y.isFinite else { return nil }
+            return Double(x.bitPattern > y.bitPattern ? x.bitPattern - y.bitPattern : y.bitPattern - x.bitPattern)
+        }
         switch (a, b) {
-        case let (.number(x), .number(y)): return x == y ? 0 : abs(x - y) / min(x.ulp, y.ulp)
         case let (.list(x), .list(y)):
             guard x.count == y.count else { return nil }
             return zip(x, y).reduce(0) { worst, pair in worst.flatMap { w in ulps(pair.0, pair.1).map { max(w, $0) } } }

@@ -5,8 +5,8 @@
 /// thousand workers (BENCHMARKS.md, "Scale, simulated"): a `Codable` round trip builds a value
 /// tree, boxes every field behind protocol witnesses and matches keys as strings; and
 /// `JSONSerialization` builds Foundation objects that are bridged back by dynamic casts, most
-/// of a report on a 100,000-trial journal. The wire's per-trial messages (`Wire`) and the
-/// journal's configs and results (`Sweep`'s `ConfigValue`) are read and written here.
+/// of a report on a 100,000-trial journal. The wire's per-trial messages (`Wire`) are read and
+/// written here, and the journal's axes, configs and results read (`Sweep`'s `ConfigValue`).
 
 /// A pull reader over one JSON text: strict JSON (RFC 8259), no value tree.
 package struct JSONReader {
@@ -320,7 +320,11 @@ package struct JSONReader {
             guard let scalar = Unicode.Scalar(high) else { throw Failure("a lone low surrogate \\u\(String(high, radix: 16)) at byte \(at - 6)") }
             return Character(scalar)
         }
-        guard try literal("\\u") else { throw Failure("a high surrogate without its low half at byte \(at - 6)") }
+        // Directly after the first escape: inside a string, whitespace is text, not a separator.
+        guard bytes.count - at >= 2, bytes[at] == UInt8(ascii: "\\"), bytes[at + 1] == UInt8(ascii: "u") else {
+            throw Failure("a high surrogate without its low half at byte \(at - 6)")
+        }
+        at += 2
         let low = try hex4()
         guard (0xDC00...0xDFFF).contains(low), let scalar = Unicode.Scalar(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)) else {
             throw Failure("an invalid surrogate pair at byte \(at - 12)")

@@ -32,7 +32,8 @@ extension JSONReader {
             switch try number() {
             case let .integer(i): return .integer(i)
             // As JSONSerialization's NSNumber cast to Int did: an exact integral value is an integer.
-            case let .double(d): return d == d.rounded() && d >= -0x1p63 && d < 0x1p63 ? .integer(Int(d)) : .number(d)
+            // (Strictly above −2⁶³: an integer written below Int.min rounds to it.)
+            case let .double(d): return d == d.rounded() && d > -0x1p63 && d < 0x1p63 ? .integer(Int(d)) : .number(d)
             }
         }
     }

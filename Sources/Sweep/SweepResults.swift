@@ -288,10 +288,12 @@ public final class DecodedTrials: Sendable {
         var reliability: [String: [CalibrationBin]] = [:]
         for (split, diagram) in object["reliability"]?.fields ?? [:] {
             guard case let .list(rows) = diagram else { continue }
-            reliability[split] = rows.compactMap { row in
+            let bins = rows.compactMap { row -> CalibrationBin? in
                 guard case let .list(cells) = row, cells.count == 3, let c = cells[0].double, let a = cells[1].double, let n = cells[2].double else { return nil }
                 return CalibrationBin(confidence: c, accuracy: a, count: n)
             }
+            // A diagram with a bin missing would still look whole to ECE: all its rows or none.
+            if bins.count == rows.count { reliability[split] = bins }
         }
         let versions = (object["versions"]?.fields ?? [:]).compactMapValues { value -> String? in
             guard case let .string(s) = value else { return nil }

@@ -1,8 +1,14 @@
 import JSONText
 import Sweep
 
-/// A message body read and written by hand (see `WireJSON.swift` for why): the same JSON as
-/// its `Codable` form, in one pass.
+/// A message body read and written by hand, in one pass (`JSONText`): the messages a
+/// coordinator handles for every trial (READY, ASSIGN, METRIC, RESULT, ACK).
+///
+/// Foundation's `JSONDecoder` and `JSONEncoder` were over half of the coordinator's turn at a
+/// thousand workers (BENCHMARKS.md, "Scale, simulated"). The text is plain JSON, the same as
+/// the `Codable` form of the same structs (which the outbox file and the rarer messages still
+/// use), so peers of either kind understand each other; `WireJSONTests` holds the two forms
+/// together.
 protocol WireBody {
     init(reading reader: inout JSONReader) throws(JSONReader.Failure)
     func write(to writer: inout JSONWriter)

@@ -26,6 +26,7 @@ final class SweepDrainTests: XCTestCase {
         let dir = try temporaryDirectory(self)
         let lock = try DirectoryLock(dir, name: DirectoryLock.coordinatorFileName, holder: "coordinator")
         defer { withExtendedLifetime(lock) {} }
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: "/proc/sys/kernel/hostname"), "Linux only: the kernel's name for this machine")
         let kernel = try String(contentsOfFile: "/proc/sys/kernel/hostname", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         XCTAssertFalse(kernel.isEmpty)
         XCTAssertEqual(DirectoryLock.holder(dir, name: DirectoryLock.coordinatorFileName)?.host, kernel)

@@ -27,7 +27,7 @@ final class ConfigJSONTests: XCTestCase {
         let cases: [(String, ConfigValue)] = [
             ("1.0", .integer(1)), ("1e2", .integer(100)), ("-0.0", .integer(0)), ("-0", .integer(0)),
             ("9223372036854775807", .integer(.max)), ("-9223372036854775808", .integer(.min)),
-            ("9223372036854775808", .number(9223372036854775808)), ("1e20", .number(1e20)),
+            ("9223372036854775808", .number(9223372036854775808)), ("-9223372036854775809", .number(-0x1p63)) /* the nearest Double, not Int.min */, ("1e20", .number(1e20)),
             ("2.5", .number(2.5)), ("-1.5e-7", .number(-1.5e-7)),
         ]
         for (text, value) in cases { XCTAssertEqual(try parse(text), value, text) }
@@ -40,7 +40,12 @@ final class ConfigJSONTests: XCTestCase {
         XCTAssertEqual(try parse("120.26645561800001"), .number(120.26645561800001))
         var random = SplitMix64(seed: 7)
         for _ in 0..<2000 {
-            let x = Double(bitPattern: random.next() & 0x3FEF_FFFF_FFFF_FFFF | 0x0010_0000_0000_0000) // finite, normal, not integral below 2^52
+            let x = Double(bitPattern: random.next() & 0x3FEF_FFFF_FFFF_FFFF | 0x0010_0000_0000_0000) // finite, normal, below 1
+            XCTAssertEqual(try parse("\(x)"), .number(x), "\(x)")
+        }
+        // Where metrics and learning rates live: 1e-8 to 1e4.
+        for _ in 0..<2000 {
+            let x = random.unit() * pow(10, Double(random.below(13) - 8))
             guard x != x.rounded() else { continue }
             XCTAssertEqual(try parse("\(x)"), .number(x), "\(x)")
         }
@@ -78,6 +83,7 @@ final class ConfigJSONTests: XCTestCase {
             ("1.", "the text ends where a digit was expected"),
             ("\"a\u{1}b\"", "an unescaped control character in a string at byte 2"),
             (#""\ud800x""#, "a high surrogate without its low half at byte 1"),
+            (#""\ud83d \ude00""#, "a high surrogate without its low half at byte 1"),
             (#""\x""#, "an unknown escape '\\x' at byte 1"),
             (#""\u12g4""#, "a \\u escape with a non-hex digit at byte 5"),
             (#""abc"#, "a string not closed before the end"),
