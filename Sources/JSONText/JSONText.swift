@@ -170,11 +170,10 @@ package struct JSONReader {
             case let other: throw Failure("expected a number, found the string \(String(reflecting: String(other.prefix(32))))")
             }
         }
-        let (text, _) = try number(expecting: "a number")
-        guard let value = Double(String(decoding: text, as: UTF8.self)), value.isFinite else {
-            throw Failure("\(String(decoding: text, as: UTF8.self)) is out of range for a Double")
+        switch try number() {
+        case let .integer(i): return Double(i)
+        case let .double(d): return d
         }
-        return value
     }
 
     /// What the next value is, by its first byte: a value of any kind is read by asking.

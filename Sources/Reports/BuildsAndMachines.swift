@@ -29,10 +29,7 @@ public struct BuildsAndMachines {
 
     /// An attempt's worker facts (``AttemptRecord/machine``) that are text, by name; empty when absent.
     static func facts(_ machine: String?) -> [String: String] {
-        (machine.flatMap { ConfigValue(json: $0)?.fields } ?? [:]).compactMapValues { value -> String? in
-            guard case let .string(s) = value else { return nil }
-            return s
-        }
+        (machine.flatMap { ConfigValue(json: $0)?.fields } ?? [:]).compactMapValues(\.text)
     }
 
     /// One attempt's build, BLAS kernel and CPU on one line, e.g. "0.1.0+2c902c70d147 · core=Haswell · AMD EPYC".

@@ -55,6 +55,12 @@ public indirect enum ConfigValue: Sendable, Equatable, CustomStringConvertible {
         return nil
     }
 
+    /// A string's text; nil for anything else.
+    public var text: String? {
+        if case let .string(s) = self { return s }
+        return nil
+    }
+
     /// A number's value as a `Double`; nil for anything else.
     public var double: Double? {
         switch self {

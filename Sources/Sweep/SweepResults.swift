@@ -295,10 +295,7 @@ public final class DecodedTrials: Sendable {
             // A diagram with a bin missing would still look whole to ECE: all its rows or none.
             if bins.count == rows.count { reliability[split] = bins }
         }
-        let versions = (object["versions"]?.fields ?? [:]).compactMapValues { value -> String? in
-            guard case let .string(s) = value else { return nil }
-            return s
-        }
+        let versions = (object["versions"]?.fields ?? [:]).compactMapValues(\.text)
         return (metrics, reliability, versions, object["timings"]?.fields?["cpu"]?.double)
     }
 }
