@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import JSONText
 import Synchronization
 import TrialContract
 
@@ -29,11 +30,15 @@ public final class TrialRow: Sendable {
     public let versions: [String: String]
     /// CPU seconds (user + system) of the winning attempt's trial process, when it recorded them.
     public let cpuSeconds: Double?
+    /// Why the stored result could not be read as a JSON object, when it could not: its metrics
+    /// are then empty, and ``degeneracies`` says so rather than the trial showing blank cells.
+    public let unreadableResult: String?
 
     public init(id: String, state: TrialState, axes: [String: ConfigValue], config: String, metrics: [String: Double], attempts: Int, seconds: Double?,
-                reason: String?, reliability: [String: [CalibrationBin]] = [:], machine: String? = nil, versions: [String: String] = [:], cpuSeconds: Double? = nil) {
+                reason: String?, reliability: [String: [CalibrationBin]] = [:], machine: String? = nil, versions: [String: String] = [:], cpuSeconds: Double? = nil,
+                unreadableResult: String? = nil) {
         (self.id, self.state, self.axes, self.config, self.metrics, self.attempts, self.seconds, self.reason) = (id, state, axes, config, metrics, attempts, seconds, reason)
-        (self.reliability, self.machine, self.versions, self.cpuSeconds) = (reliability, machine, versions, cpuSeconds)
+        (self.reliability, self.machine, self.versions, self.cpuSeconds, self.unreadableResult) = (reliability, machine, versions, cpuSeconds, unreadableResult)
     }
 }
 
@@ -226,7 +231,7 @@ public struct SweepResults: Sendable {
 /// come from an `AttemptLedger`. A lock, because requests are served on several threads; it
 /// is held over a whole read, so concurrent refreshes do the work once.
 public final class DecodedTrials: Sendable {
-    typealias Decoded = (metrics: [String: Double], reliability: [String: [CalibrationBin]], versions: [String: String], cpuSeconds: Double?)
+    typealias Decoded = (metrics: [String: Double], reliability: [String: [CalibrationBin]], versions: [String: String], cpuSeconds: Double?, unreadable: String?)
     private struct State {
         var fixed: [String: (addedAt: Double, axes: [String: ConfigValue], config: String)] = [:]
         var results: [String: (result: String?, decoded: Decoded)] = [:]
@@ -263,7 +268,8 @@ public final class DecodedTrials: Sendable {
                     let winner = state.attempts.winners[id].flatMap { state.attempts.entries[$0] }
                     return TrialRow(id: id, state: try Journal.state(row[2], path: journal.path), axes: kept.axes, config: kept.config, metrics: decoded.metrics,
                                     attempts: state.attempts.counts[id] ?? 0, seconds: winner?.seconds, reason: row[4], reliability: decoded.reliability,
-                                    machine: winner?.machine, versions: decoded.versions, cpuSeconds: decoded.cpuSeconds)
+                                    machine: winner?.machine, versions: decoded.versions, cpuSeconds: decoded.cpuSeconds,
+                                    unreadableResult: decoded.unreadable)
                 }
                 return (rows, Set(state.attempts.winners.values))
             }
@@ -275,7 +281,15 @@ public final class DecodedTrials: Sendable {
     }
 
     static func decodeResult(_ result: String?) -> Decoded {
-        let object = result.flatMap { ConfigValue(json: $0)?.fields } ?? [:]
+        var object: [String: ConfigValue] = [:], unreadable: String?
+        if let result {
+            do throws(JSONReader.Failure) {
+                let value = try ConfigValue.parse(json: result)
+                if let fields = value.fields { object = fields } else { unreadable = "a JSON value that is not an object" }
+            } catch {
+                unreadable = error.description
+            }
+        }
         var metrics: [String: Double] = [:]
         for (name, value) in object["metrics"]?.fields ?? [:] {
             switch value {
@@ -296,7 +310,7 @@ public final class DecodedTrials: Sendable {
             if bins.count == rows.count { reliability[split] = bins }
         }
         let versions = (object["versions"]?.fields ?? [:]).compactMapValues(\.text)
-        return (metrics, reliability, versions, object["timings"]?.fields?["cpu"]?.double)
+        return (metrics, reliability, versions, object["timings"]?.fields?["cpu"]?.double, unreadable)
     }
 }
 

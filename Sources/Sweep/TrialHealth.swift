@@ -12,7 +12,7 @@ extension TrialRow {
     /// unfinished trial. Each reason names the numbers behind it.
     public var degeneracies: [String] {
         // The config is parsed only when a temperature is at a bound: status reads every trial.
-        state == .completed ? TrialHealth.reasons(metrics: metrics, temperatureFitted: { setting(at: "temperature") == "fit" }) : []
+        state == .completed ? TrialHealth.reasons(metrics: metrics, unreadableResult: unreadableResult, temperatureFitted: { setting(at: "temperature") == "fit" }) : []
     }
 }
 
@@ -20,17 +20,19 @@ extension TrialRecord {
     /// ``TrialRow/degeneracies`` from the record's stored result, for readers that have the
     /// journal's records already (`sweep status`) and need not read the results again.
     public var degeneracies: [String] {
-        state == .completed
-            ? TrialHealth.reasons(metrics: DecodedTrials.decodeResult(result).metrics, temperatureFitted: { TrialSettings.flatten(config)["temperature"] == "fit" })
-            : []
+        guard state == .completed else { return [] }
+        let decoded = DecodedTrials.decodeResult(result)
+        return TrialHealth.reasons(metrics: decoded.metrics, unreadableResult: decoded.unreadable, temperatureFitted: { TrialSettings.flatten(config)["temperature"] == "fit" })
     }
 }
 
 extension TrialHealth {
-    /// The reasons of ``TrialRow/degeneracies`` from a completed trial's final metrics.
-    public static func reasons(metrics: [String: Double], temperatureFitted: () -> Bool) -> [String] {
+    /// The reasons of ``TrialRow/degeneracies`` from a completed trial's final metrics and, when
+    /// its stored result could not be read, why not.
+    public static func reasons(metrics: [String: Double], unreadableResult: String? = nil, temperatureFitted: () -> Bool) -> [String] {
         let validationAccuracy = Self.validationAccuracy(metrics)
         var reasons: [String] = []
+        if let unreadableResult { reasons.append("its stored result is not readable JSON (\(unreadableResult)), so it shows no metrics") }
         let notFinite = metrics.filter { !$0.value.isFinite }.keys.sorted()
         if !notFinite.isEmpty { reasons.append("not finite: " + notFinite.joined(separator: ", ")) }
         if let accuracy = validationAccuracy, let chance = metrics[TrialMetric.validationChance], accuracy.isFinite,

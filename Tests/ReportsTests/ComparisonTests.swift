@@ -266,22 +266,12 @@ final class ComparisonTests: XCTestCase {
 final class TrialHealthTests: XCTestCase {
     func testAStuckTrialAndATemperatureAtItsBoundAreFlaggedWithTheirNumbers() throws {
         let dir = try temporaryDirectory(self)
-        let journal = try Journal(directory: dir)
-        let trials: [(String, String)] = [
-            ("stuck", #"{"validation/accuracy":0.5,"validation/chance":0.5,"temperature":1.2,"test/accuracy":0.5}"#),
-            ("bound", #"{"validation/accuracy":0.81,"validation/chance":0.55,"temperature":1000,"test/accuracy":0.8}"#),
-            ("diverged", #"{"validation/accuracy":0.8,"validation/chance":0.55,"temperature":1.1,"head/norm_init":0.8,"head/norm_final":900,"ft/first_loss":0.6,"ft/last_loss":0.9}"#),
-            ("healthy", #"{"validation/accuracy":0.83,"validation/chance":0.55,"temperature":1.3,"head/norm_init":0.8,"head/norm_final":1.1,"ft/first_loss":0.6,"ft/last_loss":0.2}"#),
-        ]
-        try journal.write { w in
-            for (i, (id, metrics)) in trials.enumerated() {
-                try w.addTrial(id: id, position: i, axes: "{\"seed\":\(i)}", config: #"{"temperature":"fit"}"#, at: 0)
-                let result = "{\"status\":\"completed\",\"metrics\":\(metrics)}"
-                let lease = try w.startAttempt(trial: id, number: 1, worker: "w", host: "h", at: 0)
-                try w.endAttempt(lease: lease, state: .completed, at: 1, result: result)
-                try w.updateTrial(id, state: .completed, chargedAttempts: 0, result: result)
-            }
-        }
+        let journal = try healthJournal(dir, results: [
+            ("stuck", Self.result(#"{"validation/accuracy":0.5,"validation/chance":0.5,"temperature":1.2,"test/accuracy":0.5}"#)),
+            ("bound", Self.result(#"{"validation/accuracy":0.81,"validation/chance":0.55,"temperature":1000,"test/accuracy":0.8}"#)),
+            ("diverged", Self.result(#"{"validation/accuracy":0.8,"validation/chance":0.55,"temperature":1.1,"head/norm_init":0.8,"head/norm_final":900,"ft/first_loss":0.6,"ft/last_loss":0.9}"#)),
+            ("healthy", Self.result(#"{"validation/accuracy":0.83,"validation/chance":0.55,"temperature":1.3,"head/norm_init":0.8,"head/norm_final":1.1,"ft/first_loss":0.6,"ft/last_loss":0.2}"#)),
+        ])
         let rows = try SweepResults(journal: journal).trials
         let reasons = Dictionary(uniqueKeysWithValues: rows.map { ($0.id, $0.degeneracies) })
         XCTAssertEqual(reasons["stuck"], ["validation accuracy 0.500 is at chance (always guessing the majority class: 0.500)"])
@@ -291,6 +281,47 @@ final class TrialHealthTests: XCTestCase {
         let report = SweepReport(results: try SweepResults(journal: journal), directory: dir.path)
         XCTAssertTrue(report.markdown().contains("- `stuck` (seed=0): validation accuracy 0.500 is at chance"), report.markdown())
         XCTAssertTrue(report.html().contains("Degenerate trials"))
+    }
+
+    /// A stored result that the strict reader refuses (a trailing comma, which corelibs'
+    /// `JSONSerialization` once let through) would read as a trial with no metrics: blank cells
+    /// that look like a metric the trial never wrote. It is named instead, with the reader's reason.
+    func testACompletedTrialWhoseResultIsNotJSONIsNamedWithTheReason() throws {
+        let dir = try temporaryDirectory(self)
+        let journal = try healthJournal(dir, results: [
+            ("comma", #"{"status":"completed","metrics":{"test/accuracy":0.8,}}"#),
+            ("list", "[1, 2]"),
+            ("fine", Self.result(#"{"test/accuracy":0.8}"#)),
+        ])
+        let rows = Dictionary(uniqueKeysWithValues: try SweepResults(journal: journal).trials.map { ($0.id, $0) })
+        let comma = try XCTUnwrap(rows["comma"])
+        XCTAssertEqual(comma.metrics, [:])
+        XCTAssertEqual(comma.degeneracies.count, 1)
+        XCTAssertTrue(comma.degeneracies[0].hasPrefix("its stored result is not readable JSON (metrics: "), comma.degeneracies[0])
+        XCTAssertEqual(rows["list"]?.degeneracies, ["its stored result is not readable JSON (a JSON value that is not an object), so it shows no metrics"])
+        XCTAssertEqual(rows["fine"]?.degeneracies, [])
+        XCTAssertEqual(rows["fine"]?.metrics, ["test/accuracy": 0.8])
+        // `sweep status` reads the records, not the rows: it must say the same.
+        let records = Dictionary(uniqueKeysWithValues: try journal.trials().map { ($0.id, $0) })
+        XCTAssertEqual(records["comma"]?.degeneracies, comma.degeneracies)
+        let markdown = SweepReport(results: try SweepResults(journal: journal), directory: dir.path).markdown()
+        XCTAssertTrue(markdown.contains("- `comma` (seed=0): its stored result is not readable JSON"), markdown)
+    }
+
+    static func result(_ metrics: String) -> String { "{\"status\":\"completed\",\"metrics\":\(metrics)}" }
+
+    /// A journal of completed trials with these stored results, each with `temperature: fit`.
+    private func healthJournal(_ dir: URL, results: [(id: String, result: String)]) throws -> Journal {
+        let journal = try Journal(directory: dir)
+        try journal.write { w in
+            for (i, (id, result)) in results.enumerated() {
+                try w.addTrial(id: id, position: i, axes: "{\"seed\":\(i)}", config: #"{"temperature":"fit"}"#, at: 0)
+                let lease = try w.startAttempt(trial: id, number: 1, worker: "w", host: "h", at: 0)
+                try w.endAttempt(lease: lease, state: .completed, at: 1, result: result)
+                try w.updateTrial(id, state: .completed, chargedAttempts: 0, result: result)
+            }
+        }
+        return journal
     }
 }
 
