@@ -56,7 +56,7 @@ let package = Package(
         // What a trial process writes and a worker reads: directory layout, event lines, the
         // result schema and its metric names, the command line and exit codes, signal handling,
         // and which build this is (its git commit, stamped by the BuildStamp plugin). Depends on nothing.
-        .target(name: "TrialContract", plugins: ["BuildStamp"]),
+        .target(name: "TrialContract", dependencies: ["JSONText"], plugins: ["BuildStamp"]),
         .plugin(name: "BuildStamp", capability: .buildTool()),
         // swift-log set up for the command line (text or JSON lines on stderr) and a throttle
         // for warnings a peer can provoke at will.

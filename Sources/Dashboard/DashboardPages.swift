@@ -122,7 +122,7 @@ enum DashboardPages {
     }
 
     static func prettyJSON(_ text: String) -> String {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)),
+        guard let object = TrialJSON.value(text),
               let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) else { return text }
         return String(decoding: data, as: UTF8.self)
     }

@@ -6,7 +6,9 @@
 /// tree, boxes every field behind protocol witnesses and matches keys as strings; and
 /// `JSONSerialization` builds Foundation objects that are bridged back by dynamic casts, most
 /// of a report on a 100,000-trial journal. The wire's per-trial messages (`Wire`) are read and
-/// written here, and the journal's axes, configs and results read (`Sweep`'s `ConfigValue`).
+/// written here, the journal's axes, configs and results read (`Sweep`'s `ConfigValue`), and a
+/// trial's event lines and results read on their way to the journal (`TrialContract`'s
+/// `TrialJSON`, for its numbers: `JSONSerialization` on Linux reads some a few ulps off).
 
 /// A pull reader over one JSON text: strict JSON (RFC 8259), no value tree.
 package struct JSONReader {

@@ -44,7 +44,7 @@ struct TrialInputView {
     func rewrite(config: String, names: [String]) throws -> String {
         let absolute = names.filter { $0.hasPrefix("/") }
         guard !absolute.isEmpty else { return config }
-        let object = try JSONSerialization.jsonObject(with: Data(config.utf8))
+        guard let object = TrialJSON.value(config) else { throw WorkerError("the trial's config is not JSON") }
         func moved(_ value: Any) -> Any {
             switch value {
             case let s as String where s.hasPrefix("/"):

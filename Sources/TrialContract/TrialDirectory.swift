@@ -72,7 +72,7 @@ public struct TrialDirectory: Sendable {
         let fm = FileManager.default
         if fm.fileExists(atPath: checkpoints.path) { return true }
         guard let data = fm.contents(atPath: result.path) else { return fm.fileExists(atPath: metrics.path) }
-        let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+        let object = TrialJSON.value(data) as? [String: Any]
         return object.map { TrialResultSchema.status(of: $0) != .failed } ?? true
     }
 

@@ -33,7 +33,7 @@ public enum TrialEvent {
     /// The event a line carries, or nil for a line that is not an event (a log line).
     /// A result comes back without its `event` key: it is the `result.json` object again.
     public init?(line: String) {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
+        guard let object = TrialJSON.value(line) as? [String: Any] else { return nil }
         switch object["event"] as? String {
         case "metric":
             guard let name = object["name"] as? String, let value = JSONNumber.decode(object["value"]) else { return nil }

@@ -106,7 +106,7 @@ extension TrialPredictions {
     }
 
     public init(json text: String) throws {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) else { throw DecodingError.malformed("not JSON") }
+        guard let object = TrialJSON.value(text) else { throw DecodingError.malformed("not JSON") }
         try self.init(jsonObject: object)
     }
 
@@ -138,7 +138,7 @@ extension TrialResultSchema {
     /// results without predictions (the noop trials of the simulation) are never parsed.
     public static func separatingPredictions(_ result: String) -> (result: String, predictions: String?) {
         guard result.contains("\"\(predictionsKey)\""),
-              var object = (try? JSONSerialization.jsonObject(with: Data(result.utf8))) as? [String: Any],
+              var object = TrialJSON.value(result) as? [String: Any],
               let predictions = object.removeValue(forKey: predictionsKey),
               let predictionsText = try? JSONNumber.data(predictions),
               let rest = try? JSONNumber.data(object)

@@ -34,7 +34,7 @@ public enum TrialResultSchema {
     /// The CPU seconds a result says its process used (`timings.cpu`), if it says so with a
     /// finite, non-negative number.
     public static func cpuSeconds(_ result: String?) -> Double? {
-        guard let data = result?.data(using: .utf8), let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+        guard let result, let object = TrialJSON.value(result) as? [String: Any],
               let cpu = ((object["timings"] as? [String: Any])?["cpu"] as? NSNumber)?.doubleValue, cpu.isFinite, cpu >= 0 else { return nil }
         return cpu
     }

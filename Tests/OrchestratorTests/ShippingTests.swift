@@ -252,16 +252,18 @@ final class ShippingTests: XCTestCase {
         ])
         XCTAssertEqual(try String(contentsOf: view.home.appendingPathComponent("models/m/config.json"), encoding: .utf8), "x")
         XCTAssertEqual(try String(contentsOfFile: view.url.path + "/root/srv/train.jsonl", encoding: .utf8), "x")
-        let config = #"{"model":"/data/m","task":{"train":"/srv/train.jsonl","test":"/srv/other.jsonl"},"ood":["tweets"]}"#
+        // A sampled rate has all its digits, and the view must keep every one: a config moved
+        // by a digit trains at another rate, and its checkpoint's config would not match.
+        let config = #"{"ft":{"lr":0.38471398952192276},"model":"/data/m","task":{"train":"/srv/train.jsonl","test":"/srv/other.jsonl"},"ood":["tweets"]}"#
         let rewritten = try view.rewrite(config: config, names: ["models/m/config.json", "/data/m/model.safetensors", "/srv/train.jsonl"])
-        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(rewritten.utf8)) as? [String: Any])
+        let object = try XCTUnwrap(TrialJSON.value(rewritten) as? [String: Any])
+        XCTAssertEqual(try XCTUnwrap((object["ft"] as? [String: Any])?["lr"] as? Double).bitPattern, 0.38471398952192276.bitPattern)
         XCTAssertEqual(object["model"] as? String, view.url.path + "/root/data/m")
         XCTAssertEqual((object["task"] as? [String: Any])?["train"] as? String, view.url.path + "/root/srv/train.jsonl")
         XCTAssertEqual((object["task"] as? [String: Any])?["test"] as? String, "/srv/other.jsonl", "not an input: left alone")
         XCTAssertEqual(object["ood"] as? [String], ["tweets"])
         // A checkpoint's config is the one any box has: the view's place taken off again.
-        let portable = try JSONSerialization.jsonObject(with: Data(trial.portable(configJSON: rewritten).utf8)) as? NSDictionary
-        XCTAssertEqual(portable, try JSONSerialization.jsonObject(with: Data(config.utf8)) as? NSDictionary)
+        XCTAssertEqual(TrialJSON.value(trial.portable(configJSON: rewritten)) as? NSDictionary, TrialJSON.value(config) as? NSDictionary)
         XCTAssertThrowsError(try TrialInputView.build(in: TrialDirectory(dir.appendingPathComponent("t2")), files: [("../../etc/passwd", copy)])) {
             XCTAssertTrue("\($0)".contains("leaves the trial's input view"), "\($0)")
         }
