@@ -6,9 +6,10 @@ import JSONText
 /// digits. Corelibs' `JSONSerialization` keeps a number's digits for writing it back, but its
 /// `doubleValue` is for some numbers a few units in the last place away, so a metric event the
 /// worker read through it reached the journal not quite as the trial wrote it (results/README.md,
-/// "Two caveats on the comparisons"; a result, written back whole, kept its digits). Numbers come back as
-/// `NSNumber`, an integral one that fits `Int` as an integer, so casts (`as? Int`, `as? Double`,
-/// `as? Bool`) answer as they did; nesting deeper than 64 levels is refused.
+/// "Two caveats on the comparisons"; a result, written back whole, kept its digits). Numbers
+/// come back as `NSNumber` (an integer when written as one that fits `Int`, as
+/// ``JSONReader/Number`` reads it), so casts (`as? Int`, `as? Double`, `as? Bool`) answer as
+/// they did; nesting deeper than 64 levels is refused.
 public enum TrialJSON {
     /// The value of a JSON text; nil for text that is not JSON.
     public static func value(_ text: String) -> Any? { value(bytes: Array(text.utf8)) }
